@@ -1,0 +1,60 @@
+# intern — two commands on a fresh Debian machine with Swift:
+#   make demo   installs what is missing, builds, runs the example campaign with 2 local workers
+#   make test   installs what is missing, builds, runs the whole test suite
+SHELL := /bin/bash
+SWIFT ?= swift
+PYTHON ?= python3
+BUILD_FLAGS ?=
+INTERN = .build/debug/intern
+EXAMPLE = examples/digits-sweep
+
+.PHONY: all deps system-deps python-deps build release demo test bench clean
+
+all: build
+
+deps: system-deps python-deps
+
+# libnng-dev and libzstd-dev from Debian (Debian ships no nng.pc: the module map links nng directly).
+system-deps:
+	@missing=""; \
+	for pkg in libnng-dev libzstd-dev zstd sqlite3; do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# The example job needs numpy and scikit-learn for whichever python3 is on PATH.
+python-deps:
+	@if ! $(PYTHON) -c 'import numpy, sklearn' >/dev/null 2>&1; then \
+	  echo "installing the example's Python packages"; \
+	  $(PYTHON) -m pip install -q -r $(EXAMPLE)/requirements.txt \
+	  || $(PYTHON) -m pip install -q --break-system-packages -r $(EXAMPLE)/requirements.txt \
+	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq python3-numpy python3-sklearn; }; \
+	fi
+
+build: system-deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+release: system-deps
+	$(SWIFT) build -c release
+
+# The example campaign: 24 trials of a real numpy MLP on scikit-learn's digits, 2 local workers.
+demo: deps build
+	rm -rf .intern/digits-sweep
+	$(INTERN) run $(EXAMPLE)/campaign.yaml --workers 2
+	@echo
+	$(INTERN) best
+
+test: deps
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+
+# Benchmarks (not part of `make test`): dispatch overhead vs xargs -P2, log ingest throughput.
+bench: deps release
+	$(PYTHON) deploy/bench/bench.py --intern .build/release/intern --out .build/bench.json
+
+clean:
+	rm -rf .build .intern

@@ -1,0 +1,70 @@
+// swift-tools-version:6.1
+// The layering below is the architecture: a target can only do what its dependencies allow.
+// Pure logic (InternCore, InternProtocol) cannot import a socket, a database or a process API.
+import PackageDescription
+
+let package = Package(
+    name: "intern",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "intern", targets: ["intern"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // C libraries from Debian, nothing else.
+        .systemLibrary(name: "CNNG", providers: [.apt(["libnng-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Thin wrappers: typed errors, ownership, no domain types.
+        .target(name: "NNG", dependencies: ["CNNG"]),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+        .target(name: "InternJob"),
+
+        // The wire protocol: standard library only.
+        .target(name: "InternProtocol"),
+
+        // Pure logic: campaign, sampling, scheduling, metrics parsing. No IO.
+        .target(name: "InternCore"),
+        .target(name: "InternSpec", dependencies: ["InternCore", .product(name: "Yams", package: "Yams")]),
+
+        // The store: one SQLite database per campaign directory, plus the compressed log files.
+        .target(name: "InternStore", dependencies: [
+            "InternCore", "Zstd",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+
+        // The shells around the logic.
+        .target(name: "InternCoordinator", dependencies: [
+            "InternCore", "InternProtocol", "InternStore", "NNG",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "InternWorker", dependencies: [
+            "InternCore", "InternProtocol", "InternJob", "NNG", "Zstd",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // The one executable: a root command with subcommands.
+        .executableTarget(name: "intern", dependencies: [
+            "InternCore", "InternSpec", "InternStore", "InternCoordinator", "InternWorker",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Helpers for tests: temporary directories, spawning the real binaries.
+        .target(name: "InternTestKit", dependencies: ["InternCore"], path: "Tests/InternTestKit"),
+
+        .testTarget(name: "NNGTests", dependencies: ["NNG"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "CZstd"]),
+        .testTarget(name: "InternJobTests", dependencies: ["InternJob"]),
+        .testTarget(name: "InternProtocolTests", dependencies: ["InternProtocol"]),
+        .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternTestKit"]),
+        .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
+        .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["InternStore", "InternSpec", "InternTestKit", "Zstd"]),
+    ]
+)

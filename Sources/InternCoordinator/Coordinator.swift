@@ -1,0 +1,405 @@
+import Foundation
+import InternCore
+import InternProtocol
+import InternStore
+import Logging
+import NNG
+
+/// Settings of the coordinator process that are not part of the campaign.
+public struct CoordinatorOptions: Sendable {
+    /// URLs to listen on (`ipc:///path`, `tcp://host:port`).
+    public var listen: [String]
+    /// The largest message accepted from a worker (NNG's receive limit is set to this).
+    public var maxMessageBytes: Int
+    /// Timing of leases, heartbeats and long-polls.
+    public var config: CoordinatorConfig
+    /// What workers are told about log streaming.
+    public var logFlushIntervalMillis: UInt64
+    public var logFlushBytes: UInt64
+    public var compressionLevel: Int64
+    /// How often the logic's clock advances.
+    public var tickMillis: Int
+    /// After the campaign finished, how long to keep answering so workers learn it and exit.
+    public var lingerMillis: Int
+
+    /// Creates options with defaults for everything but the listen URLs.
+    public init(
+        listen: [String], maxMessageBytes: Int = 16 << 20, config: CoordinatorConfig = CoordinatorConfig(),
+        logFlushIntervalMillis: UInt64 = 250, logFlushBytes: UInt64 = 64 << 10, compressionLevel: Int64 = 1,
+        tickMillis: Int = 100, lingerMillis: Int? = nil
+    ) {
+        self.listen = listen
+        self.maxMessageBytes = maxMessageBytes
+        self.config = config
+        self.logFlushIntervalMillis = logFlushIntervalMillis
+        self.logFlushBytes = logFlushBytes
+        self.compressionLevel = compressionLevel
+        self.tickMillis = tickMillis
+        self.lingerMillis = lingerMillis ?? Int(config.heartbeatIntervalMillis * 2 + 500)
+    }
+}
+
+/// A view of the campaign for progress displays.
+public struct CoordinatorSnapshot: Sendable {
+    public var progress: CampaignProgress
+    public var best: TrialRecord?
+    public var workers: Int
+    public var freeSlots: Int
+    public var isFinished: Bool
+    public var startedAt: Timestamp
+}
+
+/// The coordinator process's shell: receives worker requests on NNG reply contexts, feeds them
+/// to `CoordinatorMachine`, commits the resulting changes to the store, then answers.
+///
+/// Runs on its own thread (a `DedicatedExecutor`), so its synchronous SQLite commits and log
+/// appends never block Swift's cooperative pool. Work requests are parked as suspended
+/// handlers; each parked request is one free slot of one worker (a credit).
+public actor Coordinator {
+    private let executor: DedicatedExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private let options: CoordinatorOptions
+    private let store: CampaignStore
+    private let ingestor: ReportIngestor
+    private let codec: MessageCodec
+    private let logger: Logger
+    private let incarnation = UInt64.random(in: 1...UInt64.max)
+    private var machine: CoordinatorMachine
+    private var parked: [RequestToken: CheckedContinuation<WorkReply, Never>] = [:]
+    private var nextToken: UInt64 = 1
+    private var idleReceivers = 0
+    private var receiverDemand: AsyncStream<Void>.Continuation?
+    private let startedAt: Timestamp
+    /// Figures for benchmarks: what the coordinator ingested.
+    public private(set) var ingestedRawBytes: UInt64 = 0
+    public private(set) var ingestedStoredBytes: UInt64 = 0
+    public private(set) var rejectedMessages = 0
+
+    /// The socket's listeners, once `run` has bound them.
+    public private(set) var boundListeners: [Listener] = []
+
+    /// Opens the campaign in `store`: a fresh campaign, or the one stored there, continued.
+    public init(spec: CampaignSpec, store: CampaignStore, options: CoordinatorOptions, logger: Logger) throws {
+        executor = DedicatedExecutor(label: "intern.coordinator")
+        self.options = options
+        self.store = store
+        self.logger = logger
+        ingestor = ReportIngestor(store: store)
+        codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
+        let now = Self.now()
+        startedAt = now
+        let (machine, effects) = try CoordinatorMachine.restore(
+            spec: spec, config: options.config, trials: try store.trials(), attempts: try store.attempts(), now: now)
+        self.machine = machine
+        try store.apply(effects.changes)
+    }
+
+    /// Unix time in milliseconds.
+    static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    // MARK: - Running
+
+    /// Listens and serves workers until the campaign is finished (plus a short linger so
+    /// workers learn it), or until the task is cancelled.
+    public func run() async throws {
+        let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes)
+        defer { socket.close() }
+        for url in options.listen {
+            let listener = try socket.listen(url)
+            boundListeners.append(listener)
+            logger.info("listening", metadata: ["url": "\(url)"])
+        }
+        let (demand, demandContinuation) = AsyncStream<Void>.makeStream()
+        receiverDemand = demandContinuation
+        let initialReceivers = 8
+
+        try await withThrowingDiscardingTaskGroup { group in
+            for _ in 0..<initialReceivers {
+                let context = try socket.openContext()
+                group.addTask { await self.serve(context) }
+            }
+            group.addTask { await self.clock() }
+            group.addTask {
+                // Once the campaign is over (and workers had time to learn it), stop receiving.
+                try await self.waitUntilDone()
+                demandContinuation.finish()
+            }
+            // A parked long-poll holds its context; open another so requests keep flowing.
+            for await _ in demand {
+                let context = try socket.openContext()
+                group.addTask { await self.serve(context) }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func waitUntilDone() async throws {
+        while !machine.isFinished {
+            try await Task.sleep(for: .milliseconds(options.tickMillis))
+        }
+        try await Task.sleep(for: .milliseconds(options.lingerMillis))
+    }
+
+    private nonisolated func clock() async {
+        while !Task.isCancelled {
+            // Ends quietly when the group is cancelled at the end of the campaign.
+            guard (try? await Task.sleep(for: .milliseconds(options.tickMillis))) != nil else { return }
+            await tick()
+        }
+    }
+
+    private func tick() {
+        let effects = machine.tick(now: Self.now())
+        carryOut(effects)
+    }
+
+    /// One reply context's loop: receive a request, answer it (possibly after parking), repeat.
+    private nonisolated func serve(_ context: Context) async {
+        defer { context.close() }
+        while !Task.isCancelled {
+            await receiverIdle(+1)
+            let request: [UInt8]
+            do {
+                request = try await context.receive()
+            } catch {
+                await receiverIdle(-1)
+                return
+            }
+            await receiverIdle(-1)
+            guard let reply = await handle(request) else { continue }
+            do {
+                try await context.send(reply)
+            } catch {
+                // The requester's pipe is gone; its REQ socket resends on a new one.
+                continue
+            }
+        }
+    }
+
+    private func receiverIdle(_ delta: Int) {
+        idleReceivers += delta
+        // Keep spare contexts receiving while others are parked with long-polls.
+        if delta < 0, idleReceivers < 4 { receiverDemand?.yield() }
+    }
+
+    // MARK: - Requests
+
+    /// Decodes and answers one request. Malformed input gets a `Rejected` reply and is logged;
+    /// it never stops the coordinator.
+    func handle(_ bytes: [UInt8]) async -> [UInt8]? {
+        let message: Message
+        do {
+            message = try codec.decode(bytes)
+        } catch {
+            rejectedMessages += 1
+            logger.warning("rejected a malformed message", metadata: ["reason": "\(error)", "bytes": "\(bytes.count)"])
+            let code: RejectCode = error.code == .unsupportedVersion ? .unsupportedVersion : .malformed
+            return codec.encode(.rejected(Rejected(requestId: codec.salvageRequestId(bytes) ?? 0, code: code, reason: "\(error)")))
+        }
+        let reply: Message
+        switch message {
+        case .hello(let hello): reply = handleHello(hello)
+        case .workRequest(let request): reply = await handleWorkRequest(request)
+        case .heartbeat(let heartbeat): reply = handleHeartbeat(heartbeat)
+        case .report(let report): reply = handleReport(report)
+        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck:
+            rejectedMessages += 1
+            logger.warning("rejected a message only a coordinator sends", metadata: ["kind": "\(message.kind)"])
+            reply = .rejected(Rejected(requestId: message.requestId, code: .malformed, reason: "\(message.kind) is not a request"))
+        }
+        return codec.encode(reply)
+    }
+
+    private func handleHello(_ hello: Hello) -> Message {
+        let effects = machine.hello(
+            worker: WorkerID(hello.workerId), incarnation: hello.incarnation, hostname: hello.hostname,
+            pid: Int(clamping: hello.pid), slots: Int(clamping: hello.slots), gpus: hello.gpus, now: Self.now())
+        guard carryOut(effects) else {
+            return .rejected(Rejected(requestId: hello.requestId, code: .internal, reason: "the coordinator cannot write its store"))
+        }
+        return .welcome(Welcome(
+            requestId: hello.requestId, campaign: machine.spec.name, coordinatorIncarnation: incarnation,
+            heartbeatIntervalMs: UInt64(options.config.heartbeatIntervalMillis),
+            leaseTimeoutMs: UInt64(options.config.leaseTimeoutMillis), maxMessageBytes: UInt64(options.maxMessageBytes),
+            logFlushIntervalMs: options.logFlushIntervalMillis, logFlushBytes: options.logFlushBytes,
+            compressionLevel: options.compressionLevel, metricPrefix: machine.spec.metricPrefix))
+    }
+
+    private func handleWorkRequest(_ request: WorkRequest) async -> Message {
+        let token = RequestToken(nextToken)
+        nextToken += 1
+        let reply: WorkReply = await withCheckedContinuation { continuation in
+            parked[token] = continuation
+            let effects = machine.requestWork(
+                token: token, worker: WorkerID(request.workerId), incarnation: request.incarnation,
+                requestID: request.requestId, now: Self.now())
+            carryOut(effects)
+        }
+        switch reply {
+        case .assignment(let plan):
+            return .assignment(Assignment(
+                requestId: request.requestId, campaign: machine.spec.name, trialId: UInt64(plan.trial),
+                attemptId: plan.attempt, attemptNumber: UInt64(plan.number), argv: plan.argv, shell: plan.shell,
+                environment: StringPairs(plan.environment), workdir: plan.workdir, timeoutMs: plan.timeoutMillis,
+                parameters: StringPairs(plan.parameters)))
+        case .noWork(let reason):
+            let wire: InternProtocol.NoWorkReason = switch reason {
+            case .idle: .idle
+            case .draining: .draining
+            case .finished: .finished
+            }
+            return .noWork(NoWork(requestId: request.requestId, reason: wire, retryAfterMs: 0))
+        case .refused(let refusal):
+            return .rejected(Self.rejected(refusal, requestId: request.requestId))
+        }
+    }
+
+    private func handleHeartbeat(_ heartbeat: Heartbeat) -> Message {
+        let (answer, effects) = machine.heartbeat(
+            worker: WorkerID(heartbeat.workerId), incarnation: heartbeat.incarnation, running: heartbeat.running,
+            now: Self.now())
+        if let refusal = answer.refusal {
+            return .rejected(Self.rejected(refusal, requestId: heartbeat.requestId))
+        }
+        guard carryOut(effects) else {
+            return .rejected(Rejected(requestId: heartbeat.requestId, code: .internal, reason: "the coordinator cannot write its store"))
+        }
+        return .heartbeatReply(HeartbeatReply(
+            requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
+    }
+
+    private func handleReport(_ report: Report) -> Message {
+        let worker = WorkerID(report.workerId)
+        let now = Self.now()
+        if let refusal = machine.touch(worker: worker, incarnation: report.incarnation, now: now) {
+            return .rejected(Self.rejected(refusal, requestId: report.requestId))
+        }
+        var unknown: Set<UInt64> = []
+        let accepts = { [machine] (attempt: AttemptID) -> Bool in
+            machine.accepts(attempt: attempt, from: worker, incarnation: report.incarnation)
+        }
+        var frames: [IncomingFrame] = []
+        frames.reserveCapacity(report.frames.count)
+        for frame in report.frames {
+            guard accepts(frame.attemptId) else { unknown.insert(frame.attemptId); continue }
+            frames.append(IncomingFrame(
+                attempt: frame.attemptId, stream: frame.stream == .stdout ? .stdout : .stderr, seq: frame.seq,
+                rawLength: frame.rawLength, data: frame.data))
+        }
+        var metrics: [IncomingMetric] = []
+        let objectiveName = machine.spec.objective?.metric
+        for sample in report.metrics {
+            guard accepts(sample.attemptId) else { unknown.insert(sample.attemptId); continue }
+            metrics.append(IncomingMetric(
+                attempt: sample.attemptId, seq: sample.seq, name: sample.name, step: sample.step, value: sample.value,
+                time: sample.timeMs))
+        }
+        let cursors: IngestCursors
+        do {
+            let attempts = machine.attempts
+            cursors = try ingestor.ingest(frames: frames, metrics: metrics, trialOf: { attempts[$0]?.trial }, now: now)
+        } catch {
+            logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
+            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
+        }
+        ingestedRawBytes += cursors.rawBytes
+        ingestedStoredBytes += cursors.storedBytes
+        // Only newly stored samples count towards the objective (a resent sample is not seen twice).
+        if let objectiveName {
+            let storedThrough = Dictionary(cursors.metrics.map { ($0.attempt, $0.seq) }, uniquingKeysWith: max)
+            for metric in metrics where metric.name == objectiveName && metric.seq <= (storedThrough[metric.attempt] ?? 0) {
+                machine.objectiveObserved(attempt: metric.attempt, value: metric.value)
+            }
+        }
+
+        var effects = Effects()
+        var endsStored: [UInt64] = []
+        for end in report.ends {
+            effects.append(machine.attemptEnded(Self.coreEnd(end), worker: worker, incarnation: report.incarnation, now: now))
+            endsStored.append(end.attemptId)
+            ingestor.closeStreams(of: end.attemptId)
+        }
+        guard carryOut(effects) else {
+            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
+        }
+        return .reportAck(ReportAck(
+            requestId: report.requestId,
+            stored: cursors.streams.map { StreamCursor(attemptId: $0.attempt, stream: $0.stream == .stdout ? .stdout : .stderr, seq: $0.seq) },
+            metricsStored: cursors.metrics.map { MetricCursor(attemptId: $0.attempt, seq: $0.seq) },
+            endsStored: endsStored, unknownAttempts: unknown.sorted()))
+    }
+
+    static func coreEnd(_ end: InternProtocol.AttemptEnd) -> InternCore.AttemptEnd {
+        let outcome: InternCore.AttemptOutcome = switch end.outcome {
+        case .exited: .exited(Int32(truncatingIfNeeded: end.code))
+        case .signaled: .signaled(Int32(truncatingIfNeeded: end.code))
+        case .failedToStart: .failedToStart(end.detail)
+        case .timedOut: .timedOut
+        case .cancelled: .cancelled
+        }
+        return InternCore.AttemptEnd(
+            attempt: end.attemptId, outcome: outcome, startedAt: end.startedAtMs, endedAt: end.endedAtMs,
+            wallMillis: end.wallMs, userCPUMillis: end.userCpuMs, systemCPUMillis: end.systemCpuMs,
+            peakRSSBytes: end.peakRssBytes, finalStdoutSeq: end.finalStdoutSeq, finalStderrSeq: end.finalStderrSeq,
+            finalMetricSeq: end.finalMetricSeq)
+    }
+
+    static func rejected(_ refusal: Refusal, requestId: UInt64) -> Rejected {
+        switch refusal {
+        case .unknownWorker:
+            Rejected(requestId: requestId, code: .unknownWorker, reason: "unknown worker or incarnation: say hello again")
+        case .fenced:
+            Rejected(requestId: requestId, code: .fenced, reason: "a newer incarnation of this worker has joined")
+        }
+    }
+
+    /// Commits the changes, then resumes the parked requests the effects answer. Returns false
+    /// (and answers nothing) when the store cannot be written: nothing is acknowledged that is not stored.
+    @discardableResult
+    private func carryOut(_ effects: Effects) -> Bool {
+        do {
+            try store.apply(effects.changes)
+        } catch {
+            logger.error("cannot commit to the store", metadata: ["error": "\(error)"])
+            // Parked requests the effects would have answered get "ask again" instead.
+            for reply in effects.replies {
+                parked.removeValue(forKey: reply.token)?.resume(returning: .noWork(.idle))
+            }
+            return false
+        }
+        for change in effects.changes {
+            if case .campaignFinished = change {
+                logger.info("campaign finished", metadata: ["campaign": "\(machine.spec.name)"])
+            }
+        }
+        for reply in effects.replies {
+            parked.removeValue(forKey: reply.token)?.resume(returning: reply.reply)
+        }
+        return true
+    }
+
+    // MARK: - Views and control
+
+    /// Where the campaign stands.
+    public func snapshot() -> CoordinatorSnapshot {
+        let active = machine.workers.values.filter { $0.state != .lost }
+        return CoordinatorSnapshot(
+            progress: machine.progress, best: machine.bestTrial, workers: active.count, freeSlots: machine.parkedCount,
+            isFinished: machine.isFinished, startedAt: startedAt)
+    }
+
+    /// Stops giving work to a worker.
+    public func drain(worker: WorkerID) {
+        carryOut(machine.drain(worker: worker, now: Self.now()))
+    }
+
+    /// Cancels a trial (its running attempt is terminated on its worker).
+    public func cancel(trial: TrialID) {
+        carryOut(machine.cancel(trial: trial, now: Self.now()))
+    }
+}

@@ -1,0 +1,127 @@
+/// Everything that defines a campaign: what to run, over which parameters, how many trials, and how to judge them.
+public struct CampaignSpec: Sendable, Hashable, Codable {
+    /// The campaign's name, also its directory name: `[A-Za-z0-9._-]{1,64}`, not `.` or `..`.
+    public var name: String
+    /// The command each trial runs.
+    public var command: CommandTemplate
+    /// The absolute directory trials run in.
+    public var workdir: String
+    /// Environment variables set for every trial, on top of the worker's environment.
+    public var environment: [String: String]
+    /// The parameters searched.
+    public var space: ParameterSpace
+    /// How trials' parameters are chosen.
+    public var sampler: SamplerKind
+    /// How many trials the campaign runs (for a grid, at most the grid size).
+    public var trials: Int
+    /// The most trials running at once, or `nil` for as many as there are workers.
+    public var parallel: Int?
+    /// The metric to optimize, if any.
+    public var objective: Objective?
+    /// How long one attempt may run before it is stopped, in seconds, or `nil` for no limit.
+    public var timeoutSeconds: Double?
+    /// How many more attempts a trial gets after a failed one (0: one attempt only).
+    public var retries: Int
+    /// The prefix marking metric lines in a trial's output (`METRIC loss=0.3 acc=0.9`), or `nil` if none is parsed.
+    public var metricPrefix: String?
+
+    /// Creates a spec. Nothing is validated here; see ``problems()``.
+    public init(
+        name: String,
+        command: CommandTemplate,
+        workdir: String,
+        environment: [String: String] = [:],
+        space: ParameterSpace = ParameterSpace(),
+        sampler: SamplerKind = .random(seed: 0),
+        trials: Int,
+        parallel: Int? = nil,
+        objective: Objective? = nil,
+        timeoutSeconds: Double? = nil,
+        retries: Int = 0,
+        metricPrefix: String? = nil
+    ) {
+        self.name = name
+        self.command = command
+        self.workdir = workdir
+        self.environment = environment
+        self.space = space
+        self.sampler = sampler
+        self.trials = trials
+        self.parallel = parallel
+        self.objective = objective
+        self.timeoutSeconds = timeoutSeconds
+        self.retries = retries
+        self.metricPrefix = metricPrefix
+    }
+
+    /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty, bytes.count <= 64, name != ".", name != ".." else { return false }
+        return bytes.allSatisfy { c in
+            (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 46 || c == 95 || c == 45
+        }
+    }
+
+    /// Whether `name` is a valid environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+    public static func isValidEnvironmentName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first else { return false }
+        func isLetter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 }
+        return isLetter(first) && bytes.allSatisfy { isLetter($0) || ($0 >= 48 && $0 <= 57) }
+    }
+
+    /// Everything wrong with the spec, in spec order, each with the key path of the offending value
+    /// (`name`, `command[2]`, `space.lr.low`, `trials`, ...). Empty for a valid spec.
+    public func problems() -> [CampaignProblem] {
+        var problems: [CampaignProblem] = []
+        if !Self.isValidName(name) {
+            problems.append(CampaignProblem(
+                keyPath: "name",
+                message: "'\(name)' is not a valid campaign name: use 1 to 64 letters, digits, '.', '_' or '-' (it names the campaign's directory)"))
+        }
+        problems += command.problems(parameterNames: space.names)
+        if !workdir.hasPrefix("/") {
+            problems.append(CampaignProblem(keyPath: "workdir", message: "workdir must be an absolute path, got '\(workdir)'"))
+        }
+        for (key, value) in environment.sorted(by: { $0.key < $1.key }) {
+            if !Self.isValidEnvironmentName(key) {
+                problems.append(CampaignProblem(
+                    keyPath: "env.\(key)",
+                    message: "'\(key)' is not a valid environment variable name: use letters, digits and '_', not starting with a digit"))
+            }
+            if value.utf8.contains(0) {
+                problems.append(CampaignProblem(keyPath: "env.\(key)", message: "an environment value cannot contain a NUL character"))
+            }
+        }
+        let spaceProblems = space.problems(for: sampler)
+        problems += spaceProblems
+        if trials < 1 {
+            problems.append(CampaignProblem(keyPath: "trials", message: "trials must be >= 1, got \(trials)"))
+        } else if case .grid = sampler, spaceProblems.isEmpty, let size = space.gridSize, trials > size {
+            problems.append(CampaignProblem(
+                keyPath: "trials",
+                message: "trials (\(trials)) is more than the grid's \(size) points; a grid never repeats a point, so use at most \(size) or leave trials out"))
+        }
+        if let parallel, parallel < 1 {
+            problems.append(CampaignProblem(keyPath: "parallel", message: "parallel must be >= 1, got \(parallel)"))
+        }
+        if let objective, objective.metric.isEmpty || objective.metric.contains(where: { $0.isWhitespace || $0 == "=" }) {
+            problems.append(CampaignProblem(
+                keyPath: "objective.metric",
+                message: "'\(objective.metric)' is not a valid metric name: it must be non-empty, without spaces or '='"))
+        }
+        if let timeoutSeconds, !(timeoutSeconds > 0 && timeoutSeconds.isFinite) {
+            problems.append(CampaignProblem(
+                keyPath: "timeout", message: "timeout must be a positive duration, got \(timeoutSeconds) seconds; leave it out for no limit"))
+        }
+        if retries < 0 {
+            problems.append(CampaignProblem(keyPath: "retries", message: "retries must be >= 0, got \(retries)"))
+        }
+        if let metricPrefix, metricPrefix.isEmpty || metricPrefix.contains(where: \.isNewline) || metricPrefix.utf8.contains(0) {
+            problems.append(CampaignProblem(
+                keyPath: "metrics.prefix", message: "the metric prefix must be non-empty text on one line"))
+        }
+        return problems
+    }
+}

@@ -1,0 +1,577 @@
+/// Finds metrics in one line a job printed. Runs on the worker for every line, so a line
+/// that cannot hold metrics costs a few byte comparisons and allocates nothing.
+///
+/// Three forms are recognised (leading whitespace is skipped; trailing whitespace, `\r`
+/// included, is ignored):
+///
+/// 1. A JSON object: `{"loss": 0.42, "step": 100}`. `NaN`, `Infinity` and `-Infinity` are
+///    accepted, as Python's `json.dumps` writes them.
+/// 2. A Python dict repr, as the Hugging Face Trainer and TRL print them:
+///    `{'loss': 0.6931, 'learning_rate': 2e-05, 'epoch': 0.12}`,
+///    `{'rewards/chosen': -0.12, 'logps/rejected': -120.5}`. `nan`, `inf`, `-inf` are numbers;
+///    a call with a number as first argument (`np.float64(0.5)`, `tensor(0.5, device='cuda:0')`)
+///    gives that number.
+/// 3. With a `keyValuePrefix` such as `METRIC`: `METRIC loss=0.3 acc=0.9 step=5`, also
+///    `METRIC: loss=0.3, acc=0.9`. The prefix must be followed by whitespace, `:` or the end
+///    of the line. Pairs are separated by whitespace and/or commas; words without `=` and
+///    pairs whose value is not a number are skipped. `METRIC {"loss": 0.3}` is parsed as (1).
+///
+/// In the object forms every value that is a number gives a point, named by its key exactly
+/// as printed; strings, booleans, `None`/`null`, bare words, nested objects, lists and tuples
+/// are skipped. A `step` key (or, failing that, `global_step`) whose value is an integer is not
+/// a point: it becomes the `step` of every other point on the line (an `epoch` key IS a point).
+///
+/// An object must be well formed from `{` to its closing `}` with nothing but whitespace after
+/// it; otherwise the line gives no points at all. A key whose name is longer than
+/// `maxNameLength` bytes, is empty, is not valid UTF-8 or contains a control character gives no
+/// point (the rest of the line is kept). Hostile bytes never trap: scanning is iterative
+/// (no recursion), bounds-checked, and linear in the line's length.
+public struct MetricLineParser: Sendable {
+    /// 200 bytes.
+    public static let defaultMaxNameLength = 200
+
+    /// The prefix that marks `key=value` lines, or nil when that form is off.
+    /// An empty prefix is treated as nil.
+    public let keyValuePrefix: String?
+    /// Longer metric names (in UTF-8 bytes) are dropped. Clamped to 0...65536.
+    public let maxNameLength: Int
+
+    private let prefix: [UInt8]
+
+    public init(keyValuePrefix: String?, maxNameLength: Int = MetricLineParser.defaultMaxNameLength) {
+        if let keyValuePrefix, !keyValuePrefix.isEmpty {
+            self.keyValuePrefix = keyValuePrefix
+            self.prefix = Array(keyValuePrefix.utf8)
+        } else {
+            self.keyValuePrefix = nil
+            self.prefix = []
+        }
+        self.maxNameLength = min(max(0, maxNameLength), 65_536)
+    }
+
+    /// The points on `line` (which should not contain its terminator, though a trailing
+    /// `\r` or `\n` is tolerated); empty, without allocating, for a line that is not a metric line.
+    public func parse(_ line: UnsafeRawBufferPointer) -> [MetricPoint] {
+        let n = line.count
+        var i = 0
+        while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
+        guard i < n else { return [] }
+        let first = line[i]
+        if first == MetricBytes.openBrace { return parseObject(line, at: i) }
+        if !prefix.isEmpty, first == prefix[0], hasPrefix(line, at: i) {
+            return parseKeyValues(line, at: i + prefix.count)
+        }
+        return []
+    }
+
+    /// Convenience for tests and callers holding a `String`.
+    public func parse(_ line: String) -> [MetricPoint] {
+        var line = line
+        return line.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    // MARK: - Forms
+
+    private func hasPrefix(_ line: UnsafeRawBufferPointer, at start: Int) -> Bool {
+        guard line.count - start >= prefix.count else { return false }
+        for k in 0..<prefix.count where line[start + k] != prefix[k] { return false }
+        return true
+    }
+
+    private func parseObject(_ line: UnsafeRawBufferPointer, at start: Int) -> [MetricPoint] {
+        var s = MetricScanner(p: line, i: start + 1, end: line.count)
+        var points: [MetricPoint] = []
+        var steps = StepKeys()
+        while true {
+            s.skipSpace()
+            guard s.i < s.end else { return [] }
+            if s.byte == MetricBytes.closeBrace { s.i += 1; break }
+
+            var key: (range: Range<Int>, escaped: Bool)?
+            let c = s.byte
+            if c == MetricBytes.doubleQuote || c == MetricBytes.singleQuote {
+                guard let k = s.scanString() else { return [] }
+                key = k
+            } else if case .malformed = s.scanValue() {
+                return []  // a non-string key (Python allows them) is parsed and ignored
+            }
+            s.skipSpace()
+            guard s.i < s.end, s.byte == MetricBytes.colon else { return [] }
+            s.i += 1
+            s.skipSpace()
+            switch s.scanValue() {
+            case .malformed:
+                return []
+            case .other:
+                break
+            case .number(let value, let exact):
+                if let key, let name = makeName(line, key.range, escaped: key.escaped) {
+                    if !steps.take(name, value, exact) {
+                        if points.isEmpty { points.reserveCapacity(8) }
+                        points.append(MetricPoint(name: name, value: value))
+                    }
+                }
+            }
+            s.skipSpace()
+            guard s.i < s.end else { return [] }
+            if s.byte == MetricBytes.comma { s.i += 1; continue }
+            if s.byte == MetricBytes.closeBrace { s.i += 1; break }
+            return []
+        }
+        s.skipSpace()
+        guard s.i == s.end else { return [] }
+        steps.apply(to: &points)
+        return points
+    }
+
+    private func parseKeyValues(_ line: UnsafeRawBufferPointer, at start: Int) -> [MetricPoint] {
+        let n = line.count
+        var i = start
+        if i < n {
+            let c = line[i]
+            guard MetricBytes.isSpace(c) || c == MetricBytes.colon else { return [] }
+        }
+        while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
+        if i < n, line[i] == MetricBytes.colon { i += 1 }
+        while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
+        if i < n, line[i] == MetricBytes.openBrace { return parseObject(line, at: i) }
+
+        var points: [MetricPoint] = []
+        var steps = StepKeys()
+        while true {
+            while i < n, MetricBytes.isSpace(line[i]) || line[i] == MetricBytes.comma { i += 1 }
+            guard i < n else { break }
+            let keyStart = i
+            while i < n, !MetricBytes.isSpace(line[i]), line[i] != MetricBytes.comma, line[i] != MetricBytes.equals {
+                i += 1
+            }
+            let keyEnd = i
+            guard i < n, line[i] == MetricBytes.equals else { continue }  // a word without '='
+            i += 1
+            let valueStart = i
+            while i < n, !MetricBytes.isSpace(line[i]), line[i] != MetricBytes.comma { i += 1 }
+            let valueEnd = i
+            guard keyEnd > keyStart, valueEnd > valueStart else { continue }
+            var v = MetricScanner(p: line, i: valueStart, end: valueEnd)
+            guard case .number(let value, let exact) = v.scanNumber(), v.i == valueEnd else { continue }
+            guard let name = makeName(line, keyStart..<keyEnd, escaped: false) else { continue }
+            if !steps.take(name, value, exact) {
+                if points.isEmpty { points.reserveCapacity(8) }
+                points.append(MetricPoint(name: name, value: value))
+            }
+        }
+        steps.apply(to: &points)
+        return points
+    }
+
+    // MARK: - Names
+
+    private func makeName(_ line: UnsafeRawBufferPointer, _ range: Range<Int>, escaped: Bool) -> String? {
+        guard !range.isEmpty else { return nil }
+        if !escaped {
+            guard range.count <= maxNameLength else { return nil }
+            let bytes = UnsafeRawBufferPointer(rebasing: line[range])
+            var ascii = true
+            for b in bytes {
+                if MetricBytes.isControl(b) { return nil }
+                if b >= 0x80 { ascii = false }
+            }
+            // ASCII is valid UTF-8: take the fast, non-validating initialiser.
+            return ascii ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
+        }
+        // An escape is at most 6 bytes per decoded byte (`\u0041` is `A`).
+        guard range.count <= maxNameLength * 6,
+              let decoded = MetricBytes.unescape(UnsafeRawBufferPointer(rebasing: line[range])),
+              !decoded.isEmpty, decoded.count <= maxNameLength
+        else { return nil }
+        for b in decoded where MetricBytes.isControl(b) { return nil }
+        return String(validating: decoded, as: UTF8.self)
+    }
+}
+
+// MARK: - Step keys
+
+/// Collects `step` / `global_step` while a line is parsed.
+private struct StepKeys {
+    var step: Int64?
+    var globalStep: Int64?
+
+    /// True when `name` is a step key (then it is not a point, whatever its value).
+    mutating func take(_ name: String, _ value: Double, _ exact: Int64?) -> Bool {
+        let count = name.utf8.count
+        guard count == 4 || count == 11 else { return false }
+        let isStep = name == "step"
+        guard isStep || name == "global_step" else { return false }
+        var integer = exact
+        if integer == nil, value.isFinite, value.rounded(.towardZero) == value,
+           abs(value) <= 9_007_199_254_740_992 {
+            integer = Int64(value)
+        }
+        if let integer {
+            if isStep { step = integer } else { globalStep = integer }
+        }
+        return true
+    }
+
+    func apply(to points: inout [MetricPoint]) {
+        guard let s = step ?? globalStep else { return }
+        for k in points.indices { points[k].step = s }
+    }
+}
+
+// MARK: - Scanning
+
+private enum ScannedValue {
+    /// `exactInteger` is set when the token was an integer literal that fits (for steps).
+    case number(Double, exactInteger: Int64?)
+    /// A well-formed value that is not a number: string, bool, None, nested object, list…
+    case other
+    case malformed
+}
+
+private struct MetricScanner {
+    let p: UnsafeRawBufferPointer
+    var i: Int
+    let end: Int
+
+    /// The byte at `i`; callers check `i < end` first.
+    var byte: UInt8 { p[i] }
+
+    mutating func skipSpace() {
+        while i < end, MetricBytes.isSpace(p[i]) { i += 1 }
+    }
+
+    mutating func scanValue() -> ScannedValue {
+        guard i < end else { return .malformed }
+        let c = p[i]
+        switch c {
+        case MetricBytes.doubleQuote, MetricBytes.singleQuote:
+            return scanString() == nil ? .malformed : .other
+        case MetricBytes.openBrace, MetricBytes.openBracket, MetricBytes.openParen:
+            return skipBalanced() ? .other : .malformed
+        case MetricBytes.minus, MetricBytes.plus, MetricBytes.dot, MetricBytes.zero...MetricBytes.nine:
+            return scanNumber()
+        default:
+            return MetricBytes.isIdentStart(c) ? scanWord() : .malformed
+        }
+    }
+
+    /// At a quote: moves past the closing quote and returns the range inside the quotes.
+    /// Nil (unterminated) leaves `i` unspecified.
+    mutating func scanString() -> (range: Range<Int>, escaped: Bool)? {
+        let quote = p[i]
+        var j = i + 1
+        var escaped = false
+        while j < end {
+            let b = p[j]
+            if b == quote {
+                let range = (i + 1)..<j
+                i = j + 1
+                return (range, escaped)
+            }
+            if b == MetricBytes.backslash {
+                escaped = true
+                j += 2
+            } else {
+                j += 1
+            }
+        }
+        return nil
+    }
+
+    /// At `{`, `[` or `(`: moves past the matching closer (any closer counts; strings inside
+    /// are skipped). False when the line ends first.
+    mutating func skipBalanced() -> Bool {
+        var depth = 0
+        while i < end {
+            switch p[i] {
+            case MetricBytes.openBrace, MetricBytes.openBracket, MetricBytes.openParen:
+                depth += 1
+                i += 1
+            case MetricBytes.closeBrace, MetricBytes.closeBracket, MetricBytes.closeParen:
+                depth -= 1
+                i += 1
+                if depth == 0 { return true }
+            case MetricBytes.doubleQuote, MetricBytes.singleQuote:
+                if scanString() == nil { return false }
+            default:
+                i += 1
+            }
+        }
+        return false
+    }
+
+    /// A bare word: `nan`/`inf`/`Infinity` are numbers, `np.float64(0.5)` is its argument,
+    /// `b'…'` is a string, anything else (`True`, `None`, `null`…) is skipped.
+    mutating func scanWord() -> ScannedValue {
+        let start = i
+        var j = i
+        while j < end, MetricBytes.isIdentChar(p[j]) || p[j] == MetricBytes.dot { j += 1 }
+        if let special = MetricBytes.specialValue(p, start..<j) {
+            i = j
+            return .number(special, exactInteger: nil)
+        }
+        if j < end, p[j] == MetricBytes.openParen {
+            var inner = MetricScanner(p: p, i: j + 1, end: end)
+            inner.skipSpace()
+            if inner.i < end, case .number(let value, let exact) = inner.scanNumber() {
+                inner.skipSpace()
+                if inner.i < end, inner.byte == MetricBytes.closeParen {
+                    i = inner.i + 1
+                    return .number(value, exactInteger: exact)
+                }
+                if inner.i < end, inner.byte == MetricBytes.comma {
+                    i = j
+                    return skipBalanced() ? .number(value, exactInteger: exact) : .malformed
+                }
+            }
+            i = j
+            return skipBalanced() ? .other : .malformed
+        }
+        if j < end, p[j] == MetricBytes.doubleQuote || p[j] == MetricBytes.singleQuote {
+            guard j - start <= 2 else { return .malformed }  // string prefixes: b'', rb'', u''
+            i = j
+            return scanString() == nil ? .malformed : .other
+        }
+        i = j
+        return .other
+    }
+
+    /// A number: `[+-]` then digits with optional fraction and exponent, or `nan`/`inf`/
+    /// `infinity` in any case. The token must not run on into letters, digits or a dot.
+    mutating func scanNumber() -> ScannedValue {
+        let start = i
+        var j = i
+        guard j < end else { return .malformed }
+        var negative = false
+        if p[j] == MetricBytes.minus || p[j] == MetricBytes.plus {
+            negative = p[j] == MetricBytes.minus
+            j += 1
+        }
+        if j < end, MetricBytes.isIdentStart(p[j]) {
+            let wordStart = j
+            while j < end, MetricBytes.isIdentChar(p[j]) { j += 1 }
+            guard let special = MetricBytes.specialValue(p, wordStart..<j) else { return .malformed }
+            if j < end, p[j] == MetricBytes.dot { return .malformed }
+            i = j
+            return .number(negative ? -special : special, exactInteger: nil)
+        }
+
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var scale = 0
+        var isInteger = true
+        while j < end, let d = MetricBytes.digit(p[j]) {
+            if digits < 19 { mantissa = mantissa &* 10 &+ d }
+            digits += 1
+            j += 1
+        }
+        if j < end, p[j] == MetricBytes.dot {
+            isInteger = false
+            j += 1
+            while j < end, let d = MetricBytes.digit(p[j]) {
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ d
+                    scale -= 1
+                }
+                digits += 1
+                j += 1
+            }
+        }
+        guard digits > 0 else { return .malformed }
+        var exponent = 0
+        if j < end, p[j] == MetricBytes.lowerE || p[j] == MetricBytes.upperE {
+            isInteger = false
+            j += 1
+            var exponentNegative = false
+            if j < end, p[j] == MetricBytes.minus || p[j] == MetricBytes.plus {
+                exponentNegative = p[j] == MetricBytes.minus
+                j += 1
+            }
+            var exponentDigits = 0
+            while j < end, let d = MetricBytes.digit(p[j]) {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(d) }
+                exponentDigits += 1
+                j += 1
+            }
+            guard exponentDigits > 0 else { return .malformed }
+            if exponentNegative { exponent = -exponent }
+        }
+        if j < end, MetricBytes.isIdentChar(p[j]) || p[j] == MetricBytes.dot { return .malformed }
+
+        let value: Double
+        let power = scale + exponent
+        if digits <= 19, mantissa == 0 {
+            value = negative ? -0.0 : 0.0
+        } else if digits <= 19, mantissa <= 1 << 53, power >= -22, power <= 22 {
+            // Both operands are exact, so one IEEE operation rounds correctly (Clinger).
+            var d = Double(mantissa)
+            if power < 0 { d /= MetricBytes.powerOfTen(-power) } else if power > 0 { d *= MetricBytes.powerOfTen(power) }
+            value = negative ? -d : d
+        } else {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<j]), as: UTF8.self)
+            guard let d = Double(text) else { return .malformed }
+            value = d
+        }
+        var exact: Int64?
+        if isInteger, digits <= 18 {
+            exact = negative ? -Int64(mantissa) : Int64(mantissa)
+        }
+        i = j
+        return .number(value, exactInteger: exact)
+    }
+}
+
+// MARK: - Bytes
+
+private enum MetricBytes {
+    static let openBrace = UInt8(ascii: "{")
+    static let closeBrace = UInt8(ascii: "}")
+    static let openBracket = UInt8(ascii: "[")
+    static let closeBracket = UInt8(ascii: "]")
+    static let openParen = UInt8(ascii: "(")
+    static let closeParen = UInt8(ascii: ")")
+    static let doubleQuote = UInt8(ascii: "\"")
+    static let singleQuote = UInt8(ascii: "'")
+    static let backslash = UInt8(ascii: "\\")
+    static let colon = UInt8(ascii: ":")
+    static let comma = UInt8(ascii: ",")
+    static let equals = UInt8(ascii: "=")
+    static let minus = UInt8(ascii: "-")
+    static let plus = UInt8(ascii: "+")
+    static let dot = UInt8(ascii: ".")
+    static let zero = UInt8(ascii: "0")
+    static let nine = UInt8(ascii: "9")
+    static let lowerE = UInt8(ascii: "e")
+    static let upperE = UInt8(ascii: "E")
+
+    /// 10^k for 0 ≤ k ≤ 22, all exact in a Double (a switch: no array to retain).
+    @inline(__always) static func powerOfTen(_ k: Int) -> Double {
+        switch k {
+        case 0: 1e0
+        case 1: 1e1
+        case 2: 1e2
+        case 3: 1e3
+        case 4: 1e4
+        case 5: 1e5
+        case 6: 1e6
+        case 7: 1e7
+        case 8: 1e8
+        case 9: 1e9
+        case 10: 1e10
+        case 11: 1e11
+        case 12: 1e12
+        case 13: 1e13
+        case 14: 1e14
+        case 15: 1e15
+        case 16: 1e16
+        case 17: 1e17
+        case 18: 1e18
+        case 19: 1e19
+        case 20: 1e20
+        case 21: 1e21
+        default: 1e22
+        }
+    }
+
+    /// Space, tab, `\n`, `\v`, `\f`, `\r`.
+    @inline(__always) static func isSpace(_ b: UInt8) -> Bool {
+        b == 0x20 || (b >= 0x09 && b <= 0x0D)
+    }
+
+    @inline(__always) static func isControl(_ b: UInt8) -> Bool { b < 0x20 || b == 0x7F }
+
+    @inline(__always) static func digit(_ b: UInt8) -> UInt64? {
+        b >= zero && b <= nine ? UInt64(b &- zero) : nil
+    }
+
+    @inline(__always) static func isIdentStart(_ b: UInt8) -> Bool {
+        let lower = b | 0x20
+        return (lower >= 0x61 && lower <= 0x7A) || b == 0x5F
+    }
+
+    @inline(__always) static func isIdentChar(_ b: UInt8) -> Bool {
+        isIdentStart(b) || (b >= zero && b <= nine)
+    }
+
+    /// `nan`, `inf` or `infinity` in any case.
+    static func specialValue(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> Double? {
+        func matches(_ word: StaticString) -> Bool {
+            guard r.count == word.utf8CodeUnitCount else { return false }
+            let w = word.utf8Start
+            for k in 0..<r.count where p[r.lowerBound + k] | 0x20 != w[k] { return false }
+            return true
+        }
+        switch r.count {
+        case 3: return matches("nan") ? .nan : (matches("inf") ? .infinity : nil)
+        case 8: return matches("infinity") ? .infinity : nil
+        default: return nil
+        }
+    }
+
+    /// Resolves `\\ \" \' \/ \xNN \uNNNN (with JSON surrogate pairs) \UNNNNNNNN` into UTF-8.
+    /// Nil for any other escape (those stand for control characters, or are malformed).
+    static func unescape(_ s: UnsafeRawBufferPointer) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(s.count)
+        var i = 0
+        let n = s.count
+        func hex(_ start: Int, _ count: Int) -> UInt32? {
+            guard start + count <= n else { return nil }
+            var v: UInt32 = 0
+            for k in start..<(start + count) {
+                let b = s[k]
+                let d: UInt32
+                switch b {
+                case 0x30...0x39: d = UInt32(b - 0x30)
+                case 0x41...0x46: d = UInt32(b - 0x41 + 10)
+                case 0x61...0x66: d = UInt32(b - 0x61 + 10)
+                default: return nil
+                }
+                v = v << 4 | d
+            }
+            return v
+        }
+        while i < n {
+            let b = s[i]
+            guard b == backslash else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            guard i + 1 < n else { return nil }
+            let e = s[i + 1]
+            var scalarValue: UInt32
+            switch e {
+            case backslash, doubleQuote, singleQuote, UInt8(ascii: "/"):
+                out.append(e)
+                i += 2
+                continue
+            case UInt8(ascii: "x"):
+                guard let v = hex(i + 2, 2) else { return nil }
+                scalarValue = v
+                i += 4
+            case UInt8(ascii: "u"):
+                guard let v = hex(i + 2, 4) else { return nil }
+                scalarValue = v
+                i += 6
+                if v >= 0xD800, v <= 0xDBFF {  // a JSON surrogate pair
+                    guard i + 1 < n, s[i] == backslash, s[i + 1] == UInt8(ascii: "u"),
+                          let low = hex(i + 2, 4), low >= 0xDC00, low <= 0xDFFF
+                    else { return nil }
+                    scalarValue = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+                }
+            case UInt8(ascii: "U"):
+                guard let v = hex(i + 2, 8) else { return nil }
+                scalarValue = v
+                i += 10
+            default:
+                return nil
+            }
+            guard let scalar = Unicode.Scalar(scalarValue) else { return nil }
+            UTF8.encode(scalar) { out.append($0) }
+        }
+        return out
+    }
+}

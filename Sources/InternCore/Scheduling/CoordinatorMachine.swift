@@ -1,0 +1,524 @@
+/// The coordinator's logic: which trial runs next and where, which worker is alive, what an
+/// attempt's end means for its trial. A value type with no IO and no clock: every event carries
+/// `now` and returns the `Effects` the shell must carry out (commit changes, then reply).
+///
+/// Dispatch is credit-based: a worker sends one work request per free slot and the machine
+/// parks it until a trial can run, so a worker never holds more than it asked for.
+public struct CoordinatorMachine: Sendable {
+    /// The campaign being run.
+    public let spec: CampaignSpec
+    /// Timing and limits.
+    public let config: CoordinatorConfig
+
+    private let sampler: Sampler
+    private(set) public var trials: [TrialID: TrialRecord] = [:]
+    private(set) public var attempts: [AttemptID: AttemptRecord] = [:]
+    private(set) public var workers: [WorkerID: WorkerRecord] = [:]
+
+    /// The next trial number the sampler has not produced yet.
+    private var nextTrial: TrialID = 1
+    private var nextAttempt: AttemptID = 1
+    /// Trials waiting for a slot after a failed or lost attempt, oldest first.
+    private var requeued: [TrialID] = []
+    /// Work requests waiting for a trial, oldest first.
+    private var parked: [ParkedRequest] = []
+    /// Recently answered work requests per worker, to answer a repeated request id identically.
+    private var answered: [WorkerID: [(requestID: UInt64, reply: WorkReply)]] = [:]
+    /// Cancels not yet confirmed by the worker (the attempt still runs there).
+    private var cancelling: Set<AttemptID> = []
+    /// Whether `campaignFinished` has been emitted.
+    private(set) public var isFinished = false
+
+    private struct ParkedRequest: Sendable {
+        var token: RequestToken
+        var worker: WorkerID
+        var incarnation: Incarnation
+        var requestID: UInt64
+        var since: Timestamp
+    }
+
+    /// Starts a fresh campaign. Throws when the spec's sampler cannot cover its space (the
+    /// spec parser reports that earlier, with the file and line).
+    public init(spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig()) throws(CampaignProblem) {
+        self.spec = spec
+        self.config = config
+        self.sampler = try Sampler(spec: spec)
+    }
+
+    /// Rebuilds the machine from what the store holds, so a coordinator restarted on the same
+    /// campaign directory continues it: finished trials stay finished, no trial number is drawn
+    /// twice. Attempts that were in flight under the previous coordinator are marked lost and
+    /// their trials requeued (the returned effects record that).
+    public static func restore(
+        spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig(),
+        trials: [TrialRecord], attempts: [AttemptRecord], now: Timestamp
+    ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
+        var machine = try CoordinatorMachine(spec: spec, config: config)
+        var effects = Effects()
+        for trial in trials { machine.trials[trial.id] = trial }
+        for attempt in attempts { machine.attempts[attempt.id] = attempt }
+        machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
+        machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
+        for var attempt in attempts.sorted(by: { $0.id < $1.id }) where !attempt.status.isTerminal {
+            attempt.status = .lost
+            attempt.detail = "the coordinator restarted while the attempt was in flight"
+            attempt.endedAt = now
+            machine.attempts[attempt.id] = attempt
+            effects.changes.append(.attempt(attempt))
+        }
+        for var trial in trials.sorted(by: { $0.id < $1.id }) where !trial.status.isTerminal {
+            trial.status = .pending
+            machine.trials[trial.id] = trial
+            machine.requeued.append(trial.id)
+            effects.changes.append(.trial(trial))
+        }
+        effects.append(machine.finishIfDone(now: now))
+        return (machine, effects)
+    }
+
+    // MARK: - Workers
+
+    /// A worker introduced itself. A known worker with the same incarnation re-attaches (its
+    /// attempts keep running); a new incarnation replaces the old one, whose attempts are lost.
+    public mutating func hello(
+        worker id: WorkerID, incarnation: Incarnation, hostname: String, pid: Int, slots: Int, gpus: [String],
+        now: Timestamp
+    ) -> Effects {
+        var effects = Effects()
+        if let known = workers[id], known.incarnation != incarnation, known.state != .lost {
+            effects.append(loseWorker(id, reason: "worker \(id) restarted (new incarnation)", now: now))
+        }
+        let rejoining = workers[id]?.incarnation == incarnation
+        var record = WorkerRecord(
+            id: id, incarnation: incarnation, hostname: hostname, pid: pid, slots: max(1, slots), gpus: gpus,
+            joinedAt: rejoining ? workers[id]!.joinedAt : now, lastSeen: now)
+        if rejoining, workers[id]!.state == .draining { record.state = .draining }
+        workers[id] = record
+        if !rejoining { answered[id] = [] }
+        effects.changes.append(.worker(record))
+        effects.changes.append(.event(CampaignEvent(
+            kind: rejoining ? "worker.reattached" : "worker.joined",
+            message: "worker \(id) on \(hostname) (pid \(pid), \(record.slots) slots) \(rejoining ? "re-attached" : "joined")",
+            worker: id, at: now)))
+        return effects
+    }
+
+    /// Whether requests from this worker incarnation are accepted; any accepted request renews its lease.
+    public mutating func touch(worker id: WorkerID, incarnation: Incarnation, now: Timestamp) -> Refusal? {
+        guard let record = workers[id], record.state != .lost else { return .unknownWorker }
+        guard record.incarnation == incarnation else { return .fenced }
+        workers[id]!.lastSeen = now
+        return nil
+    }
+
+    /// Stops giving work to a worker; it finishes what it runs.
+    public mutating func drain(worker id: WorkerID, now: Timestamp) -> Effects {
+        guard var record = workers[id], record.state == .active else { return Effects() }
+        record.state = .draining
+        workers[id] = record
+        var effects = Effects()
+        effects.changes.append(.worker(record))
+        effects.changes.append(.event(CampaignEvent(kind: "worker.draining", message: "worker \(id) is draining", worker: id, at: now)))
+        for request in parked where request.worker == id {
+            effects.replies.append(.init(token: request.token, reply: .noWork(.draining)))
+        }
+        parked.removeAll { $0.worker == id }
+        return effects
+    }
+
+    // MARK: - Work requests
+
+    /// A worker asks for one attempt for one free slot. The request is answered at once when a
+    /// trial can run, otherwise parked until one can, or until the long-poll timeout.
+    public mutating func requestWork(
+        token: RequestToken, worker id: WorkerID, incarnation: Incarnation, requestID: UInt64, now: Timestamp
+    ) -> Effects {
+        var effects = Effects()
+        if let refusal = touch(worker: id, incarnation: incarnation, now: now) {
+            effects.replies.append(.init(token: token, reply: .refused(refusal)))
+            return effects
+        }
+        // A repeated request (the worker's REQ socket resent it after a reconnect) gets the same answer.
+        if let previous = answered[id]?.last(where: { $0.requestID == requestID }) {
+            effects.replies.append(.init(token: token, reply: previous.reply))
+            return effects
+        }
+        if let index = parked.firstIndex(where: { $0.worker == id && $0.requestID == requestID }) {
+            // The old copy's connection is gone; answer it (the answer is dropped) and park the new one.
+            effects.replies.append(.init(token: parked[index].token, reply: .noWork(.idle)))
+            parked[index].token = token
+            return effects
+        }
+        if isFinished {
+            effects.replies.append(.init(token: token, reply: .noWork(.finished)))
+            return effects
+        }
+        if workers[id]!.state == .draining {
+            effects.replies.append(.init(token: token, reply: .noWork(.draining)))
+            return effects
+        }
+        parked.append(ParkedRequest(token: token, worker: id, incarnation: incarnation, requestID: requestID, since: now))
+        effects.append(dispatch(now: now))
+        return effects
+    }
+
+    /// Hands trials to parked requests while there are trials, slots and room under `parallel`.
+    private mutating func dispatch(now: Timestamp) -> Effects {
+        var effects = Effects()
+        let limit = spec.parallel ?? Int.max
+        while !parked.isEmpty, inFlightCount < limit, let trialID = takeNextTrial(now: now, effects: &effects) {
+            let request = parked.removeFirst()
+            let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
+            remember(.assignment(plan), for: request)
+            effects.replies.append(.init(token: request.token, reply: .assignment(plan)))
+        }
+        return effects
+    }
+
+    private var inFlightCount: Int {
+        trials.values.reduce(0) { $0 + ($1.status == .running ? 1 : 0) }
+    }
+
+    private mutating func takeNextTrial(now: Timestamp, effects: inout Effects) -> TrialID? {
+        while let id = requeued.first {
+            requeued.removeFirst()
+            if trials[id]?.status == .pending { return id }
+        }
+        guard nextTrial <= spec.trials else { return nil }
+        let id = nextTrial
+        nextTrial += 1
+        let trial = TrialRecord(id: id, parameters: sampler.parameters(forTrial: id - 1), createdAt: now)
+        trials[id] = trial
+        effects.changes.append(.trial(trial))
+        return id
+    }
+
+    private mutating func startAttempt(of trialID: TrialID, on request: ParkedRequest, now: Timestamp, effects: inout Effects) -> AttemptPlan {
+        var trial = trials[trialID]!
+        trial.status = .running
+        trial.attemptCount += 1
+        let id = nextAttempt
+        nextAttempt += 1
+        let plan = makePlan(attempt: id, trial: trial, number: trial.attemptCount)
+        let attempt = AttemptRecord(
+            id: id, trial: trialID, number: trial.attemptCount, worker: request.worker, incarnation: request.incarnation,
+            argv: plan.argv, assignedAt: now)
+        trials[trialID] = trial
+        attempts[id] = attempt
+        effects.changes.append(.trial(trial))
+        effects.changes.append(.attempt(attempt))
+        return plan
+    }
+
+    private func makePlan(attempt: AttemptID, trial: TrialRecord, number: Int) -> AttemptPlan {
+        let argv = spec.command.render(parameters: trial.parameters, trial: trial.id, attempt: number, campaign: spec.name)
+        var environment = spec.environment
+        environment["INTERN_CAMPAIGN"] = spec.name
+        environment["INTERN_TRIAL"] = String(trial.id)
+        environment["INTERN_ATTEMPT"] = String(number)
+        environment["INTERN_ATTEMPT_ID"] = String(attempt)
+        let rendered = trial.parameters.sortedPairs.map { ($0.0, $0.1.text) }
+        for (name, value) in rendered {
+            environment[Self.environmentName(forParameter: name)] = value
+        }
+        let timeout = spec.timeoutSeconds.map { UInt64(($0 * 1000).rounded()) } ?? 0
+        return AttemptPlan(
+            attempt: attempt, trial: trial.id, number: number, argv: argv, shell: spec.command.shell,
+            environment: environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            workdir: spec.workdir, timeoutMillis: timeout, parameters: rendered)
+    }
+
+    /// The environment variable that carries a parameter: `INTERN_PARAM_` and the name in upper
+    /// case with every character outside `[A-Z0-9_]` replaced by `_` (`learning-rate` ->
+    /// `INTERN_PARAM_LEARNING_RATE`).
+    public static func environmentName(forParameter name: String) -> String {
+        let body = name.uppercased().unicodeScalars.map { scalar -> Character in
+            switch scalar {
+            case "A"..."Z", "0"..."9", "_": Character(scalar)
+            default: "_"
+            }
+        }
+        return "INTERN_PARAM_" + String(body)
+    }
+
+    private mutating func remember(_ reply: WorkReply, for request: ParkedRequest) {
+        var memory = answered[request.worker, default: []]
+        memory.append((request.requestID, reply))
+        if memory.count > config.replyMemory { memory.removeFirst(memory.count - config.replyMemory) }
+        answered[request.worker] = memory
+    }
+
+    // MARK: - Heartbeats and reports
+
+    /// What a heartbeat reply tells a worker.
+    public struct HeartbeatAnswer: Sendable, Equatable {
+        /// Attempts to terminate: cancelled by request, or unknown to the coordinator (fenced).
+        public var cancel: [AttemptID] = []
+        /// Finish what runs, take nothing new.
+        public var drain = false
+        /// The campaign is over and nothing of this worker's runs: exit.
+        public var shutdown = false
+        /// Set when the worker must say hello again (or stop, when fenced).
+        public var refusal: Refusal?
+    }
+
+    /// A worker's heartbeat: renews its lease, confirms the attempts it runs, and collects the
+    /// cancels meant for it.
+    public mutating func heartbeat(
+        worker id: WorkerID, incarnation: Incarnation, running: [AttemptID], now: Timestamp
+    ) -> (HeartbeatAnswer, Effects) {
+        var answer = HeartbeatAnswer()
+        var effects = Effects()
+        if let refusal = touch(worker: id, incarnation: incarnation, now: now) {
+            answer.refusal = refusal
+            return (answer, effects)
+        }
+        for attemptID in running {
+            guard var attempt = attempts[attemptID], attempt.worker == id, attempt.incarnation == incarnation,
+                  !attempt.status.isTerminal
+            else {
+                // Not ours to run (lost and requeued, or from another life): stop it.
+                answer.cancel.append(attemptID)
+                continue
+            }
+            if attempt.status == .assigned {
+                attempt.status = .running
+                attempts[attemptID] = attempt
+                effects.changes.append(.attempt(attempt))
+            }
+            if cancelling.contains(attemptID) { answer.cancel.append(attemptID) }
+        }
+        answer.drain = workers[id]!.state == .draining
+        answer.shutdown = isFinished && running.isEmpty
+        return (answer, effects)
+    }
+
+    /// Whether the coordinator stores data (log frames, metrics) about this attempt from this
+    /// worker incarnation. Data about an attempt that belongs to someone else is fenced off.
+    public func accepts(attempt id: AttemptID, from worker: WorkerID, incarnation: Incarnation) -> Bool {
+        guard let attempt = attempts[id] else { return false }
+        return attempt.worker == worker && attempt.incarnation == incarnation && attempt.status != .lost
+    }
+
+    /// The objective metric was reported for an attempt (worker-parsed, in order).
+    public mutating func objectiveObserved(attempt id: AttemptID, value: Double) {
+        guard let objective = spec.objective, var attempt = attempts[id], !value.isNaN else { return }
+        if objective.summary == .best, let current = attempt.objective, !objective.isBetter(value, than: current) {
+            return
+        }
+        attempt.objective = value
+        attempts[id] = attempt
+    }
+
+    /// An attempt's process ended. Its trial completes, is retried within the budget, or fails.
+    /// An end for an attempt that is unknown, fenced, or already terminal is recorded as an
+    /// event and changes nothing (so a repeated report is harmless).
+    public mutating func attemptEnded(_ end: AttemptEnd, worker id: WorkerID, incarnation: Incarnation, now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard var attempt = attempts[end.attempt], attempt.worker == id, attempt.incarnation == incarnation else {
+            effects.changes.append(.event(CampaignEvent(
+                kind: "attempt.end_fenced", message: "ignored the end of attempt \(end.attempt) from \(id): not its attempt",
+                attempt: end.attempt, worker: id, at: now)))
+            return effects
+        }
+        guard !attempt.status.isTerminal else {
+            if attempt.status == .lost {
+                effects.changes.append(.event(CampaignEvent(
+                    kind: "attempt.late_end", message: "attempt \(attempt.id) ended after it was declared lost; not counted",
+                    trial: attempt.trial, attempt: attempt.id, worker: id, at: now)))
+            }
+            return effects
+        }
+        cancelling.remove(attempt.id)
+        attempt.status = end.outcome.attemptStatus
+        attempt.startedAt = end.startedAt
+        attempt.endedAt = end.endedAt
+        attempt.wallMillis = end.wallMillis
+        attempt.userCPUMillis = end.userCPUMillis
+        attempt.systemCPUMillis = end.systemCPUMillis
+        attempt.peakRSSBytes = end.peakRSSBytes
+        switch end.outcome {
+        case .exited(let code): attempt.exitCode = code
+        case .signaled(let signal): attempt.signal = signal
+        case .failedToStart(let reason): attempt.detail = reason
+        case .timedOut: attempt.detail = "timed out after \(spec.timeoutSeconds.map { "\($0) s" } ?? "its timeout")"
+        case .cancelled: attempt.detail = "cancelled"
+        }
+        attempts[attempt.id] = attempt
+        effects.changes.append(.attempt(attempt))
+
+        var trial = trials[attempt.trial]!
+        if trial.status == .running {
+            if attempt.status == .succeeded {
+                trial.status = .completed
+                trial.objective = attempt.objective
+                trial.endedAt = now
+            } else if trial.retriesUsed < spec.retries && attempt.status != .failedToStart {
+                trial.retriesUsed += 1
+                trial.status = .pending
+                requeued.append(trial.id)
+            } else {
+                trial.status = .failed
+                trial.endedAt = now
+            }
+            trials[trial.id] = trial
+            effects.changes.append(.trial(trial))
+        }
+        effects.append(dispatch(now: now))
+        effects.append(finishIfDone(now: now))
+        return effects
+    }
+
+    // MARK: - Cancel
+
+    /// Cancels a trial: a pending one ends at once; a running one is terminated on its worker
+    /// (delivered in the worker's next heartbeat reply).
+    public mutating func cancel(trial id: TrialID, now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard var trial = trials[id], !trial.status.isTerminal else { return effects }
+        for attempt in attempts.values where attempt.trial == id && !attempt.status.isTerminal {
+            cancelling.insert(attempt.id)
+        }
+        trial.status = .cancelled
+        trial.endedAt = now
+        trials[id] = trial
+        effects.changes.append(.trial(trial))
+        effects.changes.append(.event(CampaignEvent(kind: "trial.cancelled", message: "trial \(id) cancelled", trial: id, at: now)))
+        effects.append(dispatch(now: now))
+        effects.append(finishIfDone(now: now))
+        return effects
+    }
+
+    // MARK: - Time
+
+    /// Advances time: expires leases and unconfirmed assignments, answers long-polls that
+    /// waited long enough, and dispatches what became possible.
+    public mutating func tick(now: Timestamp) -> Effects {
+        var effects = Effects()
+        for worker in workers.values.sorted(by: { $0.id < $1.id })
+        where worker.state != .lost && now - worker.lastSeen > config.leaseTimeoutMillis {
+            effects.append(loseWorker(worker.id, reason: "worker \(worker.id) missed its heartbeats for \(now - worker.lastSeen) ms", now: now))
+        }
+        for attempt in attempts.values.sorted(by: { $0.id < $1.id })
+        where attempt.status == .assigned && now - attempt.assignedAt > config.leaseTimeoutMillis {
+            effects.append(loseAttempt(attempt.id, reason: "worker \(attempt.worker) never confirmed the assignment", now: now))
+        }
+        let expired = parked.filter { now - $0.since >= config.longPollMillis }
+        parked.removeAll { now - $0.since >= config.longPollMillis }
+        for request in expired {
+            effects.replies.append(.init(token: request.token, reply: .noWork(.idle)))
+        }
+        effects.append(dispatch(now: now))
+        effects.append(finishIfDone(now: now))
+        return effects
+    }
+
+    private mutating func loseWorker(_ id: WorkerID, reason: String, now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard var worker = workers[id] else { return effects }
+        worker.state = .lost
+        workers[id] = worker
+        effects.changes.append(.worker(worker))
+        effects.changes.append(.event(CampaignEvent(kind: "worker.lost", message: reason, worker: id, at: now)))
+        for attempt in attempts.values.sorted(by: { $0.id < $1.id })
+        where attempt.worker == id && attempt.incarnation == worker.incarnation && !attempt.status.isTerminal {
+            effects.append(loseAttempt(attempt.id, reason: reason, now: now))
+        }
+        for request in parked where request.worker == id {
+            effects.replies.append(.init(token: request.token, reply: .refused(.unknownWorker)))
+        }
+        parked.removeAll { $0.worker == id }
+        answered[id] = nil
+        return effects
+    }
+
+    private mutating func loseAttempt(_ id: AttemptID, reason: String, now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard var attempt = attempts[id], !attempt.status.isTerminal else { return effects }
+        attempt.status = .lost
+        attempt.detail = reason
+        attempt.endedAt = now
+        attempts[id] = attempt
+        cancelling.remove(id)
+        effects.changes.append(.attempt(attempt))
+        effects.changes.append(.event(CampaignEvent(
+            kind: "attempt.lost", message: reason, trial: attempt.trial, attempt: id, worker: attempt.worker, at: now)))
+        var trial = trials[attempt.trial]!
+        if trial.status == .running {
+            trial.lostCount += 1
+            if trial.lostCount >= config.maxLostAttemptsPerTrial {
+                trial.status = .failed
+                trial.endedAt = now
+            } else {
+                trial.status = .pending
+                requeued.append(trial.id)
+            }
+            trials[trial.id] = trial
+            effects.changes.append(.trial(trial))
+        }
+        return effects
+    }
+
+    private mutating func finishIfDone(now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard !isFinished, nextTrial > spec.trials, requeued.allSatisfy({ trials[$0]?.status != .pending }),
+              trials.values.allSatisfy({ $0.status.isTerminal }),
+              attempts.values.allSatisfy({ $0.status.isTerminal })
+        else { return effects }
+        isFinished = true
+        effects.changes.append(.campaignFinished(at: now))
+        for request in parked {
+            effects.replies.append(.init(token: request.token, reply: .noWork(.finished)))
+        }
+        parked.removeAll()
+        return effects
+    }
+
+    // MARK: - Views
+
+    /// The best completed trial by the objective, if the campaign has one and any trial reported it.
+    public var bestTrial: TrialRecord? {
+        guard let objective = spec.objective else { return nil }
+        return trials.values
+            .filter { $0.status == .completed && $0.objective != nil }
+            .min { a, b in
+                if a.objective! == b.objective! { return a.id < b.id }
+                return objective.isBetter(a.objective!, than: b.objective!)
+            }
+    }
+
+    /// Trial counts by status (trials not yet drawn count as pending).
+    public var progress: CampaignProgress {
+        var progress = CampaignProgress(total: spec.trials)
+        for trial in trials.values {
+            switch trial.status {
+            case .pending: break
+            case .running: progress.running += 1
+            case .completed: progress.completed += 1
+            case .failed: progress.failed += 1
+            case .cancelled: progress.cancelled += 1
+            }
+        }
+        return progress
+    }
+
+    /// The number of work requests waiting for a trial (free slots across the fleet).
+    public var parkedCount: Int { parked.count }
+}
+
+/// Trial counts for a progress line.
+public struct CampaignProgress: Sendable, Equatable {
+    public var total: Int
+    public var running = 0
+    public var completed = 0
+    public var failed = 0
+    public var cancelled = 0
+
+    /// Creates counts for a campaign of `total` trials.
+    public init(total: Int) { self.total = total }
+
+    /// Trials that reached a terminal status.
+    public var done: Int { completed + failed + cancelled }
+    /// Trials not yet started or waiting for a retry.
+    public var pending: Int { total - done - running }
+}

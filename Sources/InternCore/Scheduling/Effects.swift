@@ -1,0 +1,93 @@
+/// Identifies one parked request in the shell (an NNG reply context); opaque to the logic.
+public struct RequestToken: Hashable, Sendable, CustomStringConvertible {
+    /// The shell's own number for the request.
+    public var rawValue: UInt64
+    /// Wraps the shell's number.
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public var description: String { "#\(rawValue)" }
+}
+
+/// Everything a worker needs to run one attempt.
+public struct AttemptPlan: Sendable, Equatable {
+    public var attempt: AttemptID
+    public var trial: TrialID
+    /// 1 for the first attempt of the trial.
+    public var number: Int
+    /// The rendered command: one element per argument, never split again.
+    public var argv: [String]
+    /// True only when the campaign asked for `/bin/sh -c`; `argv` is then `[script]`.
+    public var shell: Bool
+    /// Variables the worker sets on top of its own environment (sorted by name).
+    public var environment: [(String, String)]
+    public var workdir: String
+    /// 0 means no timeout.
+    public var timeoutMillis: UInt64
+    /// The trial's parameters as rendered text (sorted by name).
+    public var parameters: [(String, String)]
+
+    public static func == (lhs: AttemptPlan, rhs: AttemptPlan) -> Bool {
+        lhs.attempt == rhs.attempt && lhs.trial == rhs.trial && lhs.number == rhs.number && lhs.argv == rhs.argv
+            && lhs.shell == rhs.shell && lhs.workdir == rhs.workdir && lhs.timeoutMillis == rhs.timeoutMillis
+            && lhs.environment.elementsEqual(rhs.environment, by: ==) && lhs.parameters.elementsEqual(rhs.parameters, by: ==)
+    }
+}
+
+/// Why a work request gets no assignment.
+public enum NoWorkReason: Sendable, Equatable {
+    /// Nothing to run right now: ask again.
+    case idle
+    /// This worker is draining: finish what runs, ask for nothing.
+    case draining
+    /// The campaign is over: exit once idle.
+    case finished
+}
+
+/// Why the coordinator refuses a worker's request.
+public enum Refusal: Sendable, Equatable {
+    /// The worker (or this incarnation of it) has not said hello, or was declared lost: say hello again.
+    case unknownWorker
+    /// A newer incarnation of this worker exists: this one must stop.
+    case fenced
+}
+
+/// The answer to a work request.
+public enum WorkReply: Sendable, Equatable {
+    case assignment(AttemptPlan)
+    case noWork(NoWorkReason)
+    case refused(Refusal)
+}
+
+/// A state change the shell must commit to the store before it sends any reply produced by the
+/// same event: the store is the journal.
+public enum StoreChange: Sendable, Equatable {
+    case trial(TrialRecord)
+    case attempt(AttemptRecord)
+    case worker(WorkerRecord)
+    case event(CampaignEvent)
+    /// Every trial reached a terminal status.
+    case campaignFinished(at: Timestamp)
+}
+
+/// What one event asks the shell to do: commit `changes` (in one transaction), then send `replies`.
+public struct Effects: Sendable, Equatable {
+    public var changes: [StoreChange] = []
+    public var replies: [Reply] = []
+
+    /// A reply to a parked request.
+    public struct Reply: Sendable, Equatable {
+        public var token: RequestToken
+        public var reply: WorkReply
+    }
+
+    /// No effects.
+    public init() {}
+
+    /// Adds everything `other` asks for after what this one asks for.
+    public mutating func append(_ other: Effects) {
+        changes += other.changes
+        replies += other.replies
+    }
+
+    /// True when there is nothing to do.
+    public var isEmpty: Bool { changes.isEmpty && replies.isEmpty }
+}

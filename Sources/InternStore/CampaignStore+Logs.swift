@@ -1,0 +1,98 @@
+import Foundation
+import GRDB
+import InternCore
+import Zstd
+
+/// Where an attempt's stream is stored and how much of it is committed.
+public struct StoredLog: Sendable, Equatable {
+    /// The stream's file: a zstd stream (`zstdcat` prints the job's output).
+    public var path: String
+    /// Frames and bytes committed to the index; bytes past `length` are not yet committed.
+    public var frames: Int
+    public var length: UInt64
+    /// The job's output size before compression.
+    public var rawLength: UInt64
+}
+
+/// A metric point as stored.
+public struct MetricPointRecord: Sendable, Equatable {
+    public var attempt: AttemptID
+    public var seq: UInt64
+    public var name: String
+    public var step: Int64
+    public var value: Double
+    public var time: Timestamp
+}
+
+extension CampaignStore {
+    /// The file that holds an attempt's stream.
+    public func logPath(trial: TrialID, attempt: AttemptID, stream: LogStream) -> String {
+        "\(directory)/logs/trial-\(trial)/attempt-\(attempt).\(stream).zst"
+    }
+
+    /// The committed extent of an attempt's stream.
+    public func storedLog(trial: TrialID, attempt: AttemptID, stream: LogStream) throws -> StoredLog {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS frames, COALESCE(MAX(offset + length), 0) AS length, COALESCE(SUM(raw_length), 0) AS raw
+                FROM log_frames WHERE attempt_id = ? AND stream = ?
+                """, arguments: [Int64(attempt), stream.rawValue])!
+            return StoredLog(
+                path: logPath(trial: trial, attempt: attempt, stream: stream), frames: row["frames"],
+                length: UInt64(row["length"] as Int64), rawLength: UInt64(row["raw"] as Int64))
+        }
+    }
+
+    /// Reads `count` committed bytes of a stored stream starting at `offset` (still compressed).
+    public func readCompressed(_ log: StoredLog, from offset: UInt64, to end: UInt64) throws -> [UInt8] {
+        guard end > offset else { return [] }
+        guard let handle = FileHandle(forReadingAtPath: log.path) else {
+            throw StoreError(code: .io, message: "cannot open \(log.path)")
+        }
+        defer { try? handle.close() }
+        do {
+            try handle.seek(toOffset: offset)
+            let data = try handle.read(upToCount: Int(end - offset)) ?? Data()
+            return [UInt8](data)
+        } catch {
+            throw StoreError(code: .io, message: "cannot read \(log.path): \(error)")
+        }
+    }
+
+    /// The job's output for one stream, decompressed: the bytes it wrote, exactly.
+    public func readLog(trial: TrialID, attempt: AttemptID, stream: LogStream) throws -> [UInt8] {
+        let log = try storedLog(trial: trial, attempt: attempt, stream: stream)
+        let compressed = try readCompressed(log, from: 0, to: log.length)
+        do {
+            return try Zstd.decompressAll(compressed)
+        } catch {
+            throw StoreError(code: .io, message: "the log at \(log.path) does not decode: \(error)")
+        }
+    }
+
+    /// Metric points of one attempt in the order the job printed them; optionally one metric only.
+    public func metricPoints(attempt: AttemptID, name: String? = nil) throws -> [MetricPointRecord] {
+        try read { db in
+            let rows: [Row]
+            if let name {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM metric_points WHERE attempt_id = ? AND name = ? ORDER BY seq",
+                                        arguments: [Int64(attempt), name])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM metric_points WHERE attempt_id = ? ORDER BY seq", arguments: [Int64(attempt)])
+            }
+            return rows.map { row in
+                MetricPointRecord(
+                    attempt: AttemptID(row["attempt_id"] as Int64), seq: UInt64(row["seq"] as Int64), name: row["name"],
+                    step: row["step"], value: row["value"], time: row["time"])
+            }
+        }
+    }
+
+    /// Totals over every stored log: raw and compressed bytes.
+    public func logTotals() throws -> (raw: UInt64, stored: UInt64, frames: Int) {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(raw_length),0) AS raw, COALESCE(SUM(length),0) AS stored FROM log_frames")!
+            return (UInt64(row["raw"] as Int64), UInt64(row["stored"] as Int64), row["n"])
+        }
+    }
+}

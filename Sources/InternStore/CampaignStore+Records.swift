@@ -1,0 +1,211 @@
+import Foundation
+import GRDB
+import InternCore
+
+/// The campaign's identity as stored in its directory.
+public struct CampaignInfo: Sendable, Equatable {
+    public var name: String
+    /// The spec file the campaign was started from, and its text at that time.
+    public var specPath: String
+    public var specYAML: String
+    public var objectiveMetric: String?
+    /// `minimize` or `maximize`.
+    public var objectiveDirection: String?
+    public var totalTrials: Int
+    public var createdAt: Timestamp
+    public var finishedAt: Timestamp?
+    /// Where the coordinator listens (for `intern worker --connect`).
+    public var coordinatorURL: String?
+}
+
+extension CampaignStore {
+    /// Records the campaign on first start, or checks that the directory holds the same campaign.
+    @discardableResult
+    public func register(spec: CampaignSpec, specPath: String, specYAML: String, now: Timestamp) throws -> CampaignInfo {
+        try write { db in
+            if let existing = try Self.fetchInfo(db) {
+                guard existing.name == spec.name else {
+                    throw StoreError(code: .mismatch, message: "\(directory) holds campaign '\(existing.name)', not '\(spec.name)'")
+                }
+                try db.execute(
+                    sql: "UPDATE campaign SET spec_yaml = ?, spec_path = ?, total_trials = ? WHERE id = 1",
+                    arguments: [specYAML, specPath, spec.trials])
+            } else {
+                try db.execute(
+                    sql: """
+                        INSERT INTO campaign (id, name, spec_path, spec_yaml, objective_metric, objective_direction, total_trials, created_at)
+                        VALUES (1, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        spec.name, specPath, specYAML, spec.objective?.metric,
+                        spec.objective.map { $0.direction == .minimize ? "minimize" : "maximize" }, spec.trials, now,
+                    ])
+            }
+            return try Self.fetchInfo(db)!
+        }
+    }
+
+    /// Records where the coordinator listens, for workers and admin commands to find it.
+    public func setCoordinatorURL(_ url: String) throws {
+        try write { db in try db.execute(sql: "UPDATE campaign SET coordinator_url = ? WHERE id = 1", arguments: [url]) }
+    }
+
+    /// The campaign stored here, if any.
+    public func info() throws -> CampaignInfo? {
+        try read { db in try Self.fetchInfo(db) }
+    }
+
+    private static func fetchInfo(_ db: Database) throws -> CampaignInfo? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM campaign WHERE id = 1") else { return nil }
+        return CampaignInfo(
+            name: row["name"], specPath: row["spec_path"], specYAML: row["spec_yaml"],
+            objectiveMetric: row["objective_metric"], objectiveDirection: row["objective_direction"],
+            totalTrials: row["total_trials"], createdAt: row["created_at"], finishedAt: row["finished_at"],
+            coordinatorURL: row["coordinator_url"])
+    }
+
+    /// Commits the logic's state changes in one transaction: the store is the journal, so the
+    /// coordinator calls this before it sends any reply the same event produced.
+    public func apply(_ changes: [StoreChange]) throws {
+        guard !changes.isEmpty else { return }
+        try write { db in
+            for change in changes {
+                try Self.apply(change, in: db)
+            }
+        }
+    }
+
+    static func apply(_ change: StoreChange, in db: Database) throws {
+        switch change {
+        case .trial(let trial):
+            try db.cachedStatement(sql: """
+                INSERT INTO trials (id, parameters, status, objective, attempt_count, retries_used, lost_count, created_at, ended_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET status = excluded.status, objective = excluded.objective,
+                    attempt_count = excluded.attempt_count, retries_used = excluded.retries_used,
+                    lost_count = excluded.lost_count, ended_at = excluded.ended_at
+                """).execute(arguments: [
+                    trial.id, encodeJSON(trial.parameters), trial.status.rawValue, trial.objective, trial.attemptCount,
+                    trial.retriesUsed, trial.lostCount, trial.createdAt, trial.endedAt,
+                ])
+        case .attempt(let a):
+            try db.cachedStatement(sql: """
+                INSERT INTO attempts (id, trial_id, number, worker_id, incarnation, status, argv, assigned_at, started_at,
+                    ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
+                    ended_at = excluded.ended_at, exit_code = excluded.exit_code, signal = excluded.signal,
+                    detail = excluded.detail, wall_ms = excluded.wall_ms, user_cpu_ms = excluded.user_cpu_ms,
+                    system_cpu_ms = excluded.system_cpu_ms, peak_rss_bytes = excluded.peak_rss_bytes,
+                    objective = excluded.objective
+                """).execute(arguments: [
+                    a.id, a.trial, a.number, a.worker.rawValue, String(a.incarnation, radix: 16), a.status.rawValue,
+                    encodeJSON(a.argv), a.assignedAt, a.startedAt, a.endedAt, a.exitCode.map { Int($0) }, a.signal.map { Int($0) },
+                    a.detail, a.wallMillis.map(Int64.init), a.userCPUMillis.map(Int64.init), a.systemCPUMillis.map(Int64.init),
+                    a.peakRSSBytes.map(Int64.init), a.objective,
+                ])
+        case .worker(let w):
+            try db.cachedStatement(sql: """
+                INSERT INTO workers (id, incarnation, hostname, pid, slots, gpus, state, joined_at, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET incarnation = excluded.incarnation, hostname = excluded.hostname,
+                    pid = excluded.pid, slots = excluded.slots, gpus = excluded.gpus, state = excluded.state,
+                    joined_at = excluded.joined_at, last_seen = excluded.last_seen
+                """).execute(arguments: [
+                    w.id.rawValue, String(w.incarnation, radix: 16), w.hostname, w.pid, w.slots, encodeJSON(w.gpus),
+                    w.state.rawValue, w.joinedAt, w.lastSeen,
+                ])
+        case .event(let e):
+            try db.cachedStatement(sql: """
+                INSERT INTO events (at, kind, message, trial_id, attempt_id, worker_id) VALUES (?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map(Int64.init), e.worker?.rawValue])
+        case .campaignFinished(let at):
+            try db.execute(sql: "UPDATE campaign SET finished_at = ? WHERE id = 1", arguments: [at])
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Every trial, by id.
+    public func trials() throws -> [TrialRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM trials ORDER BY id").map(Self.trial(from:))
+        }
+    }
+
+    /// Every attempt, by id; or those of one trial.
+    public func attempts(trial: TrialID? = nil) throws -> [AttemptRecord] {
+        try read { db in
+            if let trial {
+                return try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE trial_id = ? ORDER BY number", arguments: [trial])
+                    .map(Self.attempt(from:))
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM attempts ORDER BY id").map(Self.attempt(from:))
+        }
+    }
+
+    /// Every worker that ever joined.
+    public func workers() throws -> [WorkerRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY id").map { row in
+                WorkerRecord(
+                    id: WorkerID(row["id"] as String), incarnation: UInt64(row["incarnation"] as String, radix: 16) ?? 0,
+                    hostname: row["hostname"], pid: row["pid"], slots: row["slots"],
+                    gpus: decodeJSON([String].self, row["gpus"]) ?? [],
+                    state: WorkerRecord.State(rawValue: row["state"]) ?? .lost,
+                    joinedAt: row["joined_at"], lastSeen: row["last_seen"])
+            }
+        }
+    }
+
+    /// The most recent events, newest last.
+    public func events(limit: Int = 50) throws -> [CampaignEvent] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit])
+                .map { row in
+                    CampaignEvent(
+                        kind: row["kind"], message: row["message"], trial: row["trial_id"],
+                        attempt: (row["attempt_id"] as Int64?).map { AttemptID($0) }, worker: (row["worker_id"] as String?).map { WorkerID($0) },
+                        at: row["at"])
+                }
+        }
+    }
+
+    static func trial(from row: Row) -> TrialRecord {
+        TrialRecord(
+            id: row["id"], parameters: decodeJSON(Parameters.self, row["parameters"]) ?? Parameters(),
+            status: TrialStatus(rawValue: row["status"]) ?? .failed, objective: row["objective"],
+            attemptCount: row["attempt_count"], retriesUsed: row["retries_used"], lostCount: row["lost_count"],
+            createdAt: row["created_at"], endedAt: row["ended_at"])
+    }
+
+    static func attempt(from row: Row) -> AttemptRecord {
+        var a = AttemptRecord(
+            id: AttemptID(row["id"] as Int64), trial: row["trial_id"], number: row["number"],
+            worker: WorkerID(row["worker_id"] as String), incarnation: UInt64(row["incarnation"] as String, radix: 16) ?? 0,
+            status: AttemptStatus(rawValue: row["status"]) ?? .lost, argv: decodeJSON([String].self, row["argv"]) ?? [],
+            assignedAt: row["assigned_at"])
+        a.startedAt = row["started_at"]
+        a.endedAt = row["ended_at"]
+        a.exitCode = (row["exit_code"] as Int?).map { Int32(truncatingIfNeeded: $0) }
+        a.signal = (row["signal"] as Int?).map { Int32(truncatingIfNeeded: $0) }
+        a.detail = row["detail"]
+        a.wallMillis = (row["wall_ms"] as Int64?).map { UInt64(max(0, $0)) }
+        a.userCPUMillis = (row["user_cpu_ms"] as Int64?).map { UInt64(max(0, $0)) }
+        a.systemCPUMillis = (row["system_cpu_ms"] as Int64?).map { UInt64(max(0, $0)) }
+        a.peakRSSBytes = (row["peak_rss_bytes"] as Int64?).map { UInt64(max(0, $0)) }
+        a.objective = row["objective"]
+        return a
+    }
+}
+
+func encodeJSON<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
+}
+
+func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+    guard let text else { return nil }
+    return try? JSONDecoder().decode(type, from: Data(text.utf8))
+}

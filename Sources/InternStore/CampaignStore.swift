@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import InternCore
+
+/// A campaign directory: one SQLite database (`campaign.db`, WAL mode, readable with `sqlite3`)
+/// and the attempts' logs as zstd streams under `logs/`.
+///
+/// The coordinator is the only writer; admin commands (`intern status`, `trials`, `logs`) open
+/// the same directory read-only from other processes while it runs.
+public final class CampaignStore: Sendable {
+    /// The campaign directory.
+    public let directory: String
+    /// The database, in WAL mode; GRDB serialises writes on its own queue.
+    let database: DatabasePool
+
+    /// The database file's name inside the campaign directory.
+    public static let databaseName = "campaign.db"
+
+    /// Opens (and creates, when `create` is true) the campaign directory and brings its schema
+    /// up to date. Migrations are append-only.
+    public init(directory: String, create: Bool = true, readOnly: Bool = false) throws {
+        let url = URL(fileURLWithPath: directory, isDirectory: true).standardizedFileURL
+        self.directory = url.path
+        let databasePath = url.appendingPathComponent(Self.databaseName).path
+        if create {
+            try FileManager.default.createDirectory(at: url.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        } else if !FileManager.default.fileExists(atPath: databasePath) {
+            throw StoreError(code: .notFound, message: "no campaign database at \(databasePath)")
+        }
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+        }
+        do {
+            database = try DatabasePool(path: databasePath, configuration: configuration)
+            if !readOnly {
+                try Self.migrator.migrate(database)
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(code: .database, message: "cannot open \(databasePath): \(error.message ?? "\(error)")", underlying: error)
+        }
+    }
+
+    /// The schema. Append new migrations at the end; never edit a released one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE campaign (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    name TEXT NOT NULL,
+                    spec_path TEXT NOT NULL,
+                    spec_yaml TEXT NOT NULL,
+                    objective_metric TEXT,
+                    objective_direction TEXT,
+                    total_trials INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    finished_at INTEGER,
+                    coordinator_url TEXT
+                );
+                CREATE TABLE trials (
+                    id INTEGER PRIMARY KEY,
+                    parameters TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    objective REAL,
+                    attempt_count INTEGER NOT NULL,
+                    retries_used INTEGER NOT NULL,
+                    lost_count INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    ended_at INTEGER
+                );
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY,
+                    trial_id INTEGER NOT NULL REFERENCES trials(id),
+                    number INTEGER NOT NULL,
+                    worker_id TEXT NOT NULL,
+                    incarnation TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    argv TEXT NOT NULL,
+                    assigned_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    ended_at INTEGER,
+                    exit_code INTEGER,
+                    signal INTEGER,
+                    detail TEXT,
+                    wall_ms INTEGER,
+                    user_cpu_ms INTEGER,
+                    system_cpu_ms INTEGER,
+                    peak_rss_bytes INTEGER,
+                    objective REAL
+                );
+                CREATE INDEX attempts_by_trial ON attempts(trial_id, number);
+                CREATE TABLE workers (
+                    id TEXT PRIMARY KEY,
+                    incarnation TEXT NOT NULL,
+                    hostname TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    slots INTEGER NOT NULL,
+                    gpus TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    joined_at INTEGER NOT NULL,
+                    last_seen INTEGER NOT NULL
+                );
+                CREATE TABLE metric_points (
+                    attempt_id INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    time INTEGER NOT NULL,
+                    PRIMARY KEY (attempt_id, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX metric_points_by_name ON metric_points(name, attempt_id);
+                CREATE TABLE log_frames (
+                    attempt_id INTEGER NOT NULL,
+                    stream INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    offset INTEGER NOT NULL,
+                    length INTEGER NOT NULL,
+                    raw_length INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (attempt_id, stream, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    trial_id INTEGER,
+                    attempt_id INTEGER,
+                    worker_id TEXT
+                );
+                """)
+        }
+        return migrator
+    }
+
+    /// Runs `body` in one write transaction.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try database.write(body)
+        } catch let error as DatabaseError {
+            throw StoreError(code: .database, message: error.message ?? "\(error)", underlying: error)
+        }
+    }
+
+    /// Runs `body` on a read-only snapshot.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try database.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError(code: .database, message: error.message ?? "\(error)", underlying: error)
+        }
+    }
+}
+
+/// An error from the store, with a stable code.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, as a stable code.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        /// No campaign at the given directory.
+        public static let notFound = Code(rawValue: "not_found")
+        /// SQLite reported an error.
+        public static let database = Code(rawValue: "database")
+        /// A log file could not be written or read.
+        public static let io = Code(rawValue: "io")
+        /// The directory holds a different campaign than the one asked for.
+        public static let mismatch = Code(rawValue: "mismatch")
+        public var description: String { rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+    public var underlying: (any Error & Sendable)?
+
+    /// Creates a store error.
+    public init(code: Code, message: String, underlying: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String { message }
+}

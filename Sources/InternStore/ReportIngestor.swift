@@ -1,0 +1,267 @@
+import Foundation
+import GRDB
+import InternCore
+
+/// A job's output stream.
+public enum LogStream: Int, Sendable, CaseIterable, CustomStringConvertible {
+    case stdout = 1
+    case stderr = 2
+
+    /// `stdout` or `stderr`, as in file names and on the command line.
+    public var description: String { self == .stdout ? "stdout" : "stderr" }
+
+    /// Parses `stdout`/`stderr`.
+    public init?(name: String) {
+        switch name {
+        case "stdout": self = .stdout
+        case "stderr": self = .stderr
+        default: return nil
+        }
+    }
+}
+
+/// One flush of a worker's streaming compressor for one attempt and stream, as received.
+public struct IncomingFrame: Sendable {
+    public var attempt: AttemptID
+    public var stream: LogStream
+    /// 1, 2, 3… per attempt and stream.
+    public var seq: UInt64
+    /// Bytes before compression (for accounting; the store never decompresses on ingest).
+    public var rawLength: UInt64
+    /// The zstd bytes, stored verbatim.
+    public var data: [UInt8]
+
+    /// Creates a frame.
+    public init(attempt: AttemptID, stream: LogStream, seq: UInt64, rawLength: UInt64, data: [UInt8]) {
+        self.attempt = attempt
+        self.stream = stream
+        self.seq = seq
+        self.rawLength = rawLength
+        self.data = data
+    }
+}
+
+/// One metric point parsed on the worker.
+public struct IncomingMetric: Sendable {
+    public var attempt: AttemptID
+    /// 1, 2, 3… per attempt.
+    public var seq: UInt64
+    public var name: String
+    public var step: Int64
+    public var value: Double
+    public var time: Timestamp
+
+    /// Creates a metric point.
+    public init(attempt: AttemptID, seq: UInt64, name: String, step: Int64, value: Double, time: Timestamp) {
+        self.attempt = attempt
+        self.seq = seq
+        self.name = name
+        self.step = step
+        self.value = value
+        self.time = time
+    }
+}
+
+/// What is stored after an ingest: the highest contiguous sequence number per attempt and
+/// stream, and per attempt for metrics. The worker may forget everything up to these.
+public struct IngestCursors: Sendable, Equatable {
+    public struct Stream: Sendable, Equatable {
+        public var attempt: AttemptID
+        public var stream: LogStream
+        public var seq: UInt64
+    }
+
+    public struct Metrics: Sendable, Equatable {
+        public var attempt: AttemptID
+        public var seq: UInt64
+    }
+
+    public var streams: [Stream] = []
+    public var metrics: [Metrics] = []
+    /// Raw (uncompressed) and stored (compressed) bytes accepted by this ingest.
+    public var rawBytes: UInt64 = 0
+    public var storedBytes: UInt64 = 0
+}
+
+/// Appends log frames and metric points to a campaign directory with exactly-once semantics:
+/// a frame is stored only if it is the next one of its stream (a duplicate is dropped, a frame
+/// after a gap waits for the missing one to be resent), its bytes are appended verbatim to the
+/// stream's file (so the file is a valid zstd stream that `zstdcat` prints), and its index row
+/// commits in the same transaction as the report's metric points.
+///
+/// Not thread-safe: owned by the coordinator's executor. Keeps each active stream's file open.
+public final class ReportIngestor {
+    private let store: CampaignStore
+    private var cursors: [StreamKey: StreamState] = [:]
+    private var metricCursors: [AttemptID: UInt64] = [:]
+    private var trialOf: [AttemptID: TrialID] = [:]
+
+    private struct StreamKey: Hashable {
+        var attempt: AttemptID
+        var stream: LogStream
+    }
+
+    private struct StreamState {
+        var seq: UInt64
+        var end: UInt64
+        var descriptor: Int32
+    }
+
+    /// Creates an ingestor writing into `store`.
+    public init(store: CampaignStore) {
+        self.store = store
+    }
+
+    deinit {
+        for state in cursors.values where state.descriptor >= 0 { close(state.descriptor) }
+    }
+
+    /// Stores what can be stored of a report's frames and metrics and returns the cursors of
+    /// every stream and metric series the report touched. `trialOf` maps each attempt to its
+    /// trial (for the file layout); attempts the caller did not accept must not be passed in.
+    public func ingest(
+        frames: [IncomingFrame], metrics: [IncomingMetric], trialOf: (AttemptID) -> TrialID?, now: Timestamp
+    ) throws -> IngestCursors {
+        var result = IngestCursors()
+        var touchedStreams: [StreamKey] = []
+        var pendingRows: [(StreamKey, IncomingFrame, UInt64)] = []
+        var staged: [StreamKey: StreamState] = [:]
+
+        for frame in frames {
+            let key = StreamKey(attempt: frame.attempt, stream: frame.stream)
+            if !touchedStreams.contains(key) { touchedStreams.append(key) }
+            guard let trial = trialOf(frame.attempt) else { continue }
+            var state = try staged[key] ?? cursor(for: key, trial: trial)
+            guard frame.seq == state.seq + 1 else { continue }
+            try appendAll(frame.data, to: state.descriptor, at: state.end, key: key)
+            pendingRows.append((key, frame, state.end))
+            state.seq = frame.seq
+            state.end += UInt64(frame.data.count)
+            staged[key] = state
+            result.rawBytes += frame.rawLength
+            result.storedBytes += UInt64(frame.data.count)
+        }
+
+        var stagedMetrics: [AttemptID: UInt64] = [:]
+        var acceptedMetrics: [IncomingMetric] = []
+        var touchedMetrics: [AttemptID] = []
+        for metric in metrics {
+            if !touchedMetrics.contains(metric.attempt) { touchedMetrics.append(metric.attempt) }
+            guard trialOf(metric.attempt) != nil else { continue }
+            let stored = try stagedMetrics[metric.attempt] ?? metricCursor(for: metric.attempt)
+            guard metric.seq == stored + 1 else { continue }
+            stagedMetrics[metric.attempt] = metric.seq
+            acceptedMetrics.append(metric)
+        }
+
+        if !pendingRows.isEmpty || !acceptedMetrics.isEmpty {
+            do {
+                try commit(pendingRows, acceptedMetrics, now: now)
+            } catch {
+                for (key, state) in staged {
+                    if let committed = cursors[key] { _ = ftruncate(state.descriptor, off_t(committed.end)) }
+                }
+                throw error
+            }
+        }
+        // Only a committed transaction moves the cursors; after a failed one, the bytes appended
+        // past the indexed end were cut off above (and are cut off again when a stream is reopened).
+        for (key, state) in staged { cursors[key] = state }
+        for (attempt, seq) in stagedMetrics { metricCursors[attempt] = seq }
+
+        for key in touchedStreams {
+            let seq = try cursors[key]?.seq ?? storedSeq(for: key)
+            result.streams.append(.init(attempt: key.attempt, stream: key.stream, seq: seq))
+        }
+        for attempt in touchedMetrics {
+            result.metrics.append(.init(attempt: attempt, seq: try metricCursor(for: attempt)))
+        }
+        return result
+    }
+
+    private func commit(_ pendingRows: [(StreamKey, IncomingFrame, UInt64)], _ acceptedMetrics: [IncomingMetric], now: Timestamp) throws {
+        try store.write { db in
+                let insertFrame = try db.cachedStatement(sql: """
+                    INSERT INTO log_frames (attempt_id, stream, seq, offset, length, raw_length, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for (key, frame, offset) in pendingRows {
+                    try insertFrame.execute(arguments: [
+                        Int64(key.attempt), key.stream.rawValue, Int64(frame.seq), Int64(offset), frame.data.count,
+                        Int64(frame.rawLength), now,
+                    ])
+                }
+                let insertMetric = try db.cachedStatement(sql: """
+                    INSERT INTO metric_points (attempt_id, seq, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                for metric in acceptedMetrics {
+                    try insertMetric.execute(arguments: [
+                        Int64(metric.attempt), Int64(metric.seq), metric.name, metric.step, metric.value, metric.time,
+                    ])
+                }
+            }
+    }
+
+    /// Closes the files of an attempt that ended; later frames reopen them.
+    public func closeStreams(of attempt: AttemptID) {
+        for stream in LogStream.allCases {
+            let key = StreamKey(attempt: attempt, stream: stream)
+            if let state = cursors.removeValue(forKey: key), state.descriptor >= 0 { close(state.descriptor) }
+        }
+        metricCursors[attempt] = nil
+    }
+
+    private func cursor(for key: StreamKey, trial: TrialID) throws -> StreamState {
+        if let state = cursors[key] { return state }
+        let (seq, end) = try store.read { db -> (UInt64, UInt64) in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT MAX(seq) AS seq, MAX(offset + length) AS end FROM log_frames WHERE attempt_id = ? AND stream = ?
+                """, arguments: [Int64(key.attempt), key.stream.rawValue])
+            return (UInt64((row?["seq"] as Int64?) ?? 0), UInt64((row?["end"] as Int64?) ?? 0))
+        }
+        let path = store.logPath(trial: trial, attempt: key.attempt, stream: key.stream)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw StoreError(code: .io, message: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        // Bytes past the indexed end were written by a transaction that never committed.
+        if ftruncate(fd, off_t(end)) != 0 {
+            close(fd)
+            throw StoreError(code: .io, message: "cannot truncate \(path): \(String(cString: strerror(errno)))")
+        }
+        let state = StreamState(seq: seq, end: end, descriptor: fd)
+        cursors[key] = state
+        return state
+    }
+
+    private func storedSeq(for key: StreamKey) throws -> UInt64 {
+        try store.read { db in
+            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM log_frames WHERE attempt_id = ? AND stream = ?",
+                                      arguments: [Int64(key.attempt), key.stream.rawValue]) ?? 0)
+        }
+    }
+
+    private func metricCursor(for attempt: AttemptID) throws -> UInt64 {
+        if let seq = metricCursors[attempt] { return seq }
+        let seq = try store.read { db in
+            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM metric_points WHERE attempt_id = ?", arguments: [Int64(attempt)]) ?? 0)
+        }
+        metricCursors[attempt] = seq
+        return seq
+    }
+
+    private func appendAll(_ bytes: [UInt8], to fd: Int32, at offset: UInt64, key: StreamKey) throws {
+        var written = 0
+        try bytes.withUnsafeBytes { buffer in
+            while written < buffer.count {
+                let n = pwrite(fd, buffer.baseAddress! + written, buffer.count - written, off_t(offset) + off_t(written))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StoreError(code: .io, message: "cannot write the log of attempt \(key.attempt) (\(key.stream)): \(String(cString: strerror(errno)))")
+                }
+                written += n
+            }
+        }
+    }
+}

@@ -1,0 +1,370 @@
+import Foundation
+import InternCore
+import InternJob
+import InternProtocol
+import Logging
+import NNG
+import Synchronization
+
+/// Settings of a worker process.
+public struct WorkerOptions: Sendable {
+    /// The coordinator's URL (`ipc:///…`, `tcp://host:port`).
+    public var connect: String
+    /// The worker's stable identity.
+    public var id: WorkerID
+    /// How many attempts it runs at once.
+    public var slots: Int
+    /// The largest message accepted from the coordinator.
+    public var maxMessageBytes: Int
+    /// GPU ids offered (reported in Hello; placement comes with multi-node support).
+    public var gpus: [String]
+    /// How long to wait for SIGTERM'd jobs before SIGKILL on cancel.
+    public var terminationGraceMillis: Int
+
+    /// Creates options.
+    public init(connect: String, id: WorkerID, slots: Int = 1, maxMessageBytes: Int = 16 << 20, gpus: [String] = [],
+                terminationGraceMillis: Int = 5_000) {
+        self.connect = connect
+        self.id = id
+        self.slots = max(1, slots)
+        self.maxMessageBytes = maxMessageBytes
+        self.gpus = gpus
+        self.terminationGraceMillis = terminationGraceMillis
+    }
+}
+
+/// An error that ends the worker.
+public struct WorkerError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// The worker process's shell: dials the coordinator, asks for one attempt per free slot,
+/// runs each as a job in its own process group, streams its compressed output and metrics
+/// back, and heartbeats. Exits when the coordinator says the campaign is over and every
+/// report is acknowledged.
+public final class Worker: Sendable {
+    private let options: WorkerOptions
+    private let logger: Logger
+    private let incarnation = UInt64.random(in: 1...UInt64.max)
+    private let outbox = Outbox()
+    private let state = Mutex(State())
+    private let requestIDs = Atomic<UInt64>(0)
+
+    private struct State {
+        var welcome: Welcome?
+        var running: [UInt64: RunningAttempt] = [:]
+        var draining = false
+        var finished = false
+        var shutdown = false
+        var slotsDone = 0
+    }
+
+    private struct RunningAttempt {
+        var job: JobProcess?
+        var cancelRequested = false
+    }
+
+    /// Creates a worker; `run()` starts it.
+    public init(options: WorkerOptions, logger: Logger) {
+        self.options = options
+        var logger = logger
+        logger[metadataKey: "worker.id"] = "\(options.id)"
+        self.logger = logger
+    }
+
+    private func nextRequestID() -> UInt64 {
+        requestIDs.add(1, ordering: .relaxed).newValue
+    }
+
+    /// Runs until the campaign is finished (or the task is cancelled).
+    public func run() async throws {
+        let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
+        defer { socket.close() }
+        let dialer = try socket.dial(options.connect)
+        try? dialer.setReconnectTime(min: .milliseconds(50), max: .seconds(2))
+        let codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
+        let control = try socket.openContext()
+        defer { control.close() }
+        try await sayHello(control, codec: codec)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.heartbeatLoop(try socket.openContext(), codec: codec) }
+            group.addTask { try await self.reportLoop(try socket.openContext(), codec: codec) }
+            for slot in 0..<options.slots {
+                group.addTask { try await self.slotLoop(slot, context: try socket.openContext(), codec: codec) }
+            }
+            // The worker is done when every slot has stopped and the outbox is empty; the
+            // heartbeat and report loops end themselves then.
+            try await group.waitForAll()
+        }
+        logger.info("worker finished")
+    }
+
+    private var welcome: Welcome? { state.withLock { $0.welcome } }
+
+    /// Sends Hello until a Welcome comes back. A refusal other than a transient one ends the worker.
+    private func sayHello(_ context: Context, codec: MessageCodec) async throws {
+        let hello = Hello(
+            requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
+            hostname: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), slots: UInt64(options.slots),
+            gpus: options.gpus, labels: [:])
+        var delay = 100
+        while true {
+            try Task.checkCancellation()
+            do {
+                let reply = try codec.decode(try await context.request(codec.encode(.hello(hello)), timeout: .seconds(10)))
+                switch reply {
+                case .welcome(let welcome):
+                    state.withLock { $0.welcome = welcome }
+                    logger.info("joined campaign", metadata: ["campaign": "\(welcome.campaign)"])
+                    return
+                case .rejected(let rejected) where rejected.code == .internal:
+                    logger.warning("coordinator busy, retrying hello", metadata: ["reason": "\(rejected.reason)"])
+                case .rejected(let rejected):
+                    throw WorkerError(message: "the coordinator refused this worker: \(rejected.reason)")
+                default:
+                    throw WorkerError(message: "unexpected reply to hello: \(reply.kind)")
+                }
+            } catch let error as NNGError {
+                logger.debug("hello failed, retrying", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: .milliseconds(delay))
+            delay = min(delay * 2, 2_000)
+        }
+    }
+
+    /// Handles a refusal of any request: an unknown worker says hello again; a fenced one stops.
+    private func recover(from rejected: Rejected, codec: MessageCodec, socket context: Context) async throws {
+        switch rejected.code {
+        case .unknownWorker:
+            logger.warning("coordinator does not know this worker; saying hello again")
+            try await sayHello(context, codec: codec)
+        case .fenced:
+            throw WorkerError(message: "a newer incarnation of worker \(options.id) joined: this one stops")
+        default:
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    // MARK: - Slots
+
+    private func slotLoop(_ slot: Int, context: Context, codec: MessageCodec) async throws {
+        defer {
+            context.close()
+            state.withLock { $0.slotsDone += 1 }
+            outbox.wake()
+        }
+        var requestID = nextRequestID()
+        while true {
+            try Task.checkCancellation()
+            if state.withLock({ $0.draining || $0.finished || $0.shutdown }) { return }
+            let request = WorkRequest(requestId: requestID, workerId: options.id.rawValue, incarnation: incarnation, slot: UInt64(slot))
+            let reply: Message
+            do {
+                // Longer than the coordinator's long-poll, so its "ask again" normally comes first.
+                reply = try codec.decode(try await context.request(codec.encode(.workRequest(request)), timeout: .seconds(60)))
+            } catch let error as NNGError {
+                // Same request id on retry: the coordinator answers a repeated request identically.
+                logger.debug("work request failed, retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(200))
+                continue
+            }
+            requestID = nextRequestID()
+            switch reply {
+            case .assignment(let assignment):
+                await runAttempt(assignment)
+            case .noWork(let noWork):
+                switch noWork.reason {
+                case .idle:
+                    if noWork.retryAfterMs > 0 { try await Task.sleep(for: .milliseconds(Int(noWork.retryAfterMs))) }
+                case .draining:
+                    state.withLock { $0.draining = true }
+                    return
+                case .finished:
+                    state.withLock { $0.finished = true }
+                    return
+                }
+            case .rejected(let rejected):
+                try await recover(from: rejected, codec: codec, socket: context)
+            default:
+                logger.warning("unexpected reply to a work request", metadata: ["kind": "\(reply.kind)"])
+            }
+        }
+    }
+
+    /// Runs one attempt to its end. Its output streams to the outbox as it is produced; its end
+    /// goes to the outbox when the process and its pipes are done.
+    private func runAttempt(_ assignment: Assignment) async {
+        let attempt = assignment.attemptId
+        var environment = ProcessInfo.processInfo.environment
+        for pair in assignment.environment { environment[pair.key] = pair.value }
+        let argv = assignment.argv  // in shell mode already ["/bin/sh", "-c", script]
+        let welcome = self.welcome
+        let metadata: Logger.Metadata = ["trial.id": "\(assignment.trialId)", "attempt": "\(attempt)"]
+        logger.debug("starting attempt", metadata: metadata)
+
+        let ended = AsyncStream<(JobExit, AttemptOutputTotals)>.makeStream()
+        let output: AttemptOutput
+        do {
+            output = try AttemptOutput(
+                attempt: attempt, outbox: outbox, compressionLevel: Int32(clamping: welcome?.compressionLevel ?? 1),
+                flushBytes: Int(clamping: welcome?.logFlushBytes ?? 65_536),
+                flushIntervalMillis: Int(clamping: welcome?.logFlushIntervalMs ?? 250),
+                metricPrefix: welcome?.metricPrefix,
+                onFinish: { exit, totals in
+                    ended.continuation.yield((exit, totals))
+                    ended.continuation.finish()
+                })
+        } catch {
+            outbox.add(end: failedToStart(attempt, reason: "cannot create the log compressor: \(error)"))
+            return
+        }
+        state.withLock { $0.running[attempt] = RunningAttempt() }
+        let spec = JobSpec(
+            arguments: argv, environment: environment, workingDirectory: assignment.workdir,
+            timeout: assignment.timeoutMs > 0 ? .milliseconds(Int64(clamping: assignment.timeoutMs)) : nil)
+        let job: JobProcess
+        do {
+            job = try JobProcess.spawn(spec, handler: output, tickInterval: .milliseconds(50))
+        } catch {
+            state.withLock { _ = $0.running.removeValue(forKey: attempt) }
+            logger.warning("attempt failed to start", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            outbox.add(end: failedToStart(attempt, reason: "\(error)"))
+            return
+        }
+        let cancelledEarly = state.withLock { state -> Bool in
+            state.running[attempt]?.job = job
+            return state.running[attempt]?.cancelRequested ?? false
+        }
+        if cancelledEarly { job.terminate(grace: .milliseconds(options.terminationGraceMillis)) }
+
+        var result: (JobExit, AttemptOutputTotals)?
+        for await value in ended.stream { result = value }
+        let cancelled = state.withLock { $0.running.removeValue(forKey: attempt)?.cancelRequested ?? false }
+        guard let (exit, totals) = result else { return }
+        outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled))
+        logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
+    }
+
+    private func failedToStart(_ attempt: UInt64, reason: String) -> InternProtocol.AttemptEnd {
+        let now = unixMillis()
+        return InternProtocol.AttemptEnd(
+            attemptId: attempt, outcome: .failedToStart, code: 0, detail: reason, startedAtMs: now, endedAtMs: now,
+            wallMs: 0, userCpuMs: 0, systemCpuMs: 0, peakRssBytes: 0, finalStdoutSeq: 0, finalStderrSeq: 0, finalMetricSeq: 0)
+    }
+
+    private func attemptEnd(_ attempt: UInt64, exit: JobExit, totals: AttemptOutputTotals, cancelled: Bool) -> InternProtocol.AttemptEnd {
+        let outcome: InternProtocol.AttemptOutcome
+        var code: Int64 = 0
+        switch exit.status {
+        case .exited(let status):
+            outcome = .exited
+            code = Int64(status)
+        case .signaled(let signal):
+            outcome = .signaled
+            code = Int64(signal)
+        }
+        let final: InternProtocol.AttemptOutcome = exit.timedOut ? .timedOut : (cancelled ? .cancelled : outcome)
+        return InternProtocol.AttemptEnd(
+            attemptId: attempt, outcome: final, code: code, detail: "", startedAtMs: exit.startedAt, endedAtMs: exit.endedAt,
+            wallMs: UInt64(max(0, exit.wallSeconds * 1000)), userCpuMs: UInt64(max(0, exit.userCPUSeconds * 1000)),
+            systemCpuMs: UInt64(max(0, exit.systemCPUSeconds * 1000)), peakRssBytes: exit.peakRSSBytes,
+            finalStdoutSeq: totals.finalStdoutSeq, finalStderrSeq: totals.finalStderrSeq, finalMetricSeq: totals.finalMetricSeq)
+    }
+
+    // MARK: - Heartbeats
+
+    private var isDone: Bool {
+        state.withLock { $0.slotsDone == options.slots && $0.running.isEmpty } && outbox.isEmpty
+    }
+
+    private func heartbeatLoop(_ context: Context, codec: MessageCodec) async throws {
+        defer { context.close() }
+        while !isDone {
+            try Task.checkCancellation()
+            let interval = Int(welcome?.heartbeatIntervalMs ?? 1_000)
+            let running = state.withLock { Array($0.running.keys).sorted() }
+            let heartbeat = Heartbeat(requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation, running: running)
+            do {
+                let reply = try codec.decode(try await context.request(codec.encode(.heartbeat(heartbeat)), timeout: .milliseconds(max(interval * 5, 1_000))))
+                switch reply {
+                case .heartbeatReply(let answer):
+                    apply(answer)
+                case .rejected(let rejected):
+                    try await recover(from: rejected, codec: codec, socket: context)
+                default:
+                    logger.warning("unexpected reply to a heartbeat", metadata: ["kind": "\(reply.kind)"])
+                }
+            } catch let error as NNGError {
+                logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
+            }
+            try await sleepUnlessDone(milliseconds: interval)
+        }
+    }
+
+    private func sleepUnlessDone(milliseconds: Int) async throws {
+        var left = milliseconds
+        while left > 0, !isDone {
+            try await Task.sleep(for: .milliseconds(min(left, 50)))
+            left -= 50
+        }
+    }
+
+    private func apply(_ answer: HeartbeatReply) {
+        let grace = Duration.milliseconds(options.terminationGraceMillis)
+        let jobs = state.withLock { state -> [JobProcess] in
+            if answer.drain { state.draining = true }
+            if answer.shutdown { state.shutdown = true }
+            var jobs: [JobProcess] = []
+            for attempt in answer.cancel {
+                guard state.running[attempt] != nil else { continue }
+                state.running[attempt]!.cancelRequested = true
+                if let job = state.running[attempt]!.job { jobs.append(job) }
+            }
+            return jobs
+        }
+        for job in jobs { job.terminate(grace: grace) }
+        if !answer.cancel.isEmpty {
+            logger.info("cancelling attempts", metadata: ["attempts": "\(answer.cancel)"])
+        }
+    }
+
+    // MARK: - Reports
+
+    private func reportLoop(_ context: Context, codec: MessageCodec) async throws {
+        defer { context.close() }
+        var backoff = 100
+        while true {
+            try Task.checkCancellation()
+            if outbox.isEmpty {
+                if isDone { return }
+                await outbox.waitForWork()
+                continue
+            }
+            let budget = (Int(welcome?.maxMessageBytes ?? UInt64(options.maxMessageBytes))) * 3 / 4
+            let batch = outbox.nextBatch(budget: budget)
+            let report = Report(
+                requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
+                frames: batch.frames, metrics: batch.metrics, ends: batch.ends)
+            do {
+                let reply = try codec.decode(try await context.request(codec.encode(.report(report)), timeout: .seconds(30)))
+                switch reply {
+                case .reportAck(let ack):
+                    outbox.acknowledge(ack)
+                    backoff = 100
+                    continue
+                case .rejected(let rejected):
+                    try await recover(from: rejected, codec: codec, socket: context)
+                default:
+                    logger.warning("unexpected reply to a report", metadata: ["kind": "\(reply.kind)"])
+                }
+            } catch let error as NNGError {
+                logger.debug("report failed, will resend", metadata: ["error": "\(error)"])
+            }
+            // Nothing is lost: the outbox keeps everything until acknowledged.
+            try await Task.sleep(for: .milliseconds(backoff))
+            backoff = min(backoff * 2, 2_000)
+        }
+    }
+}

@@ -1,0 +1,281 @@
+import CNNG
+import Synchronization
+
+/// One independent conversation on a ``Socket`` (`nng_ctx`).
+///
+/// On a REQ socket a context sends a request and then receives the reply to that
+/// request ("send, then receive"; see ``request(_:timeout:)``); sending again abandons
+/// the previous request. On a REP socket a context receives one request and must send
+/// the reply to it before receiving the next; holding many REP contexts lets a server
+/// park requests until it has answers.
+///
+/// Concurrency: at most one operation (send or receive) may be in flight on a context
+/// at a time; starting a second one throws ``NNGError/busy``. Use several contexts for
+/// concurrent exchanges. Cancelling the Swift task of a pending operation cancels the
+/// underlying NNG operation and makes it throw ``NNGError/cancelled``.
+///
+/// Thread-safety: `Sendable`. The `nng_ctx` handle is an NNG id (NNG context functions
+/// are thread-safe); the single `nng_aio` is owned by an internal bridge object whose state is
+/// `Mutex`-guarded; the closed flag is atomic. Keeps its socket alive.
+public final class Context: Sendable {
+    private let socket: Socket
+    let handle: nng_ctx
+    private let bridge: AIOBridge
+    private let closed = Atomic<Bool>(false)
+
+    init(socket: Socket) throws {
+        var raw = nng_ctx()
+        try check(nng_ctx_open(&raw, socket.handle), "open context on socket \(socket.id)")
+        do {
+            self.bridge = try AIOBridge()
+        } catch {
+            _ = nng_ctx_close(raw)
+            throw error
+        }
+        self.socket = socket
+        self.handle = raw
+    }
+
+    deinit {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) {
+            _ = nng_ctx_close(handle)
+        }
+        // No operation can be in flight here (every operation holds `self`); freeing
+        // the aio waits for a callback that may still be returning.
+        bridge.free()
+    }
+
+    /// NNG's id for this context, useful in logs.
+    public var id: Int32 { nng_ctx_id(handle) }
+
+    /// Sets this context's receive timeout (`NNG_OPT_RECVTIMEO`), used by operations
+    /// that pass no explicit timeout. Initially inherited from the socket.
+    /// - Throws: ``NNGError``.
+    public func setReceiveTimeout(_ timeout: NNGDuration) throws {
+        try check(nng_ctx_set_ms(handle, NNG_OPT_RECVTIMEO, timeout.milliseconds), "set \(NNG_OPT_RECVTIMEO)=\(timeout) on context \(id)")
+    }
+
+    /// Sets this context's send timeout (`NNG_OPT_SENDTIMEO`), used by operations that
+    /// pass no explicit timeout. Initially inherited from the socket.
+    /// - Throws: ``NNGError``.
+    public func setSendTimeout(_ timeout: NNGDuration) throws {
+        try check(nng_ctx_set_ms(handle, NNG_OPT_SENDTIMEO, timeout.milliseconds), "set \(NNG_OPT_SENDTIMEO)=\(timeout) on context \(id)")
+    }
+
+    /// Sends `bytes` as one message (REQ: a new request; REP: the reply to the request
+    /// last received on this context).
+    ///
+    /// Returns once NNG has accepted the message for transmission (REQ: handed to a
+    /// connected peer, so with no peer it waits, subject to the timeout). The bytes are
+    /// copied; the NNG message is owned by NNG after a successful send and freed here
+    /// after a failed one.
+    /// - Parameter timeout: overrides the context's send timeout for this call.
+    /// - Throws: ``NNGError`` (``NNGError/timedOut``, ``NNGError/closed``,
+    ///   ``NNGError/cancelled``, ``NNGError/busy``, ``NNGError/incorrectState``, …).
+    public func send(_ bytes: [UInt8], timeout: NNGDuration? = nil) async throws {
+        let label = "send on context \(id)"
+        try checkOpen(label)
+        var raw: OpaquePointer?
+        try check(nng_msg_alloc(&raw, bytes.count), label)
+        guard let message = raw else { throw NNGError(code: NNGError.invalidArgument.code, operation: label) }
+        if !bytes.isEmpty {
+            bytes.withUnsafeBytes { source in
+                nng_msg_body(message).copyMemory(from: source.baseAddress!, byteCount: source.count)
+            }
+        }
+        var handedOver = false
+        do {
+            _ = try await bridge.run(.send, label: label, timeout: timeout) { aio in
+                // From here the aio holds the message: NNG owns it after a successful
+                // send, and the completion handler frees it after a failed one.
+                nng_aio_set_msg(aio, message)
+                handedOver = true
+                nng_ctx_send(handle, aio)
+            }
+        } catch {
+            if !handedOver { nng_msg_free(message) }
+            throw error
+        }
+    }
+
+    /// Receives one message (REQ: the reply to the request last sent on this context;
+    /// REP: the next request) and returns a copy of its body; the NNG message is freed.
+    /// - Parameter timeout: overrides the context's receive timeout for this call.
+    /// - Throws: ``NNGError`` (``NNGError/timedOut``, ``NNGError/closed`` when the
+    ///   context or socket is closed meanwhile, ``NNGError/cancelled`` when the task is
+    ///   cancelled, ``NNGError/busy``, ``NNGError/incorrectState`` on REQ with no request).
+    public func receive(timeout: NNGDuration? = nil) async throws -> [UInt8] {
+        let label = "receive on context \(id)"
+        try checkOpen(label)
+        return try await bridge.run(.receive, label: label, timeout: timeout) { aio in
+            nng_ctx_recv(handle, aio)
+        }
+    }
+
+    /// REQ convenience: sends `bytes` as a request and returns the reply to it.
+    /// `timeout`, when given, applies to the send and to the receive separately.
+    /// - Throws: ``NNGError`` as for ``send(_:timeout:)`` and ``receive(timeout:)``.
+    public func request(_ bytes: [UInt8], timeout: NNGDuration? = nil) async throws -> [UInt8] {
+        try await send(bytes, timeout: timeout)
+        return try await receive(timeout: timeout)
+    }
+
+    /// Closes the context; a pending operation ends with ``NNGError/closed`` and later
+    /// ones throw it. Idempotent; never call it from an NNG callback.
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        _ = nng_ctx_close(handle)
+    }
+
+    private func checkOpen(_ label: String) throws {
+        if closed.load(ordering: .acquiring) || socket.isClosed {
+            throw NNGError.closed.during(label)
+        }
+    }
+}
+
+/// An `nng_aio*`. `@unchecked Sendable` because the pointer is shared between the task
+/// that starts an operation and the NNG thread that completes it. Invariant that makes
+/// this safe: operations are serialised by ``AIOBridge`` (only one in flight, started
+/// only while idle); the message and result are read only in the completion callback
+/// before the continuation is resumed; `nng_aio_cancel` is thread-safe in NNG; the
+/// pointer is freed only in `AIOBridge.deinit`, after which nothing can reference it.
+struct AIOHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// Owns one `nng_aio` (allocated once, reused for every operation) and bridges its
+/// completion callback to a `CheckedContinuation`.
+///
+/// The callback's `void*` argument is this object, retained once with
+/// `Unmanaged.passRetained` at allocation and released only after `nng_aio_free`
+/// (which waits for a running callback), so the callback never sees a dead object.
+final class AIOBridge: Sendable {
+    enum Operation: Sendable { case send, receive }
+
+    private struct Pending: Sendable {
+        let continuation: CheckedContinuation<[UInt8], any Error>
+        let operation: Operation
+        let label: String
+    }
+
+    private struct State: Sendable {
+        var aio: AIOHandle?
+        var busy = false
+        var cancelRequested = false
+        var pending: Pending?
+    }
+
+    private let state = Mutex(State())
+
+    init() throws {
+        var raw: OpaquePointer?
+        let arg = Unmanaged.passRetained(self).toOpaque()
+        let rv = nng_aio_alloc(&raw, { arg in
+            guard let arg else { return }
+            Unmanaged<AIOBridge>.fromOpaque(arg).takeUnretainedValue().complete()
+        }, arg)
+        guard rv == 0, let raw else {
+            Unmanaged<AIOBridge>.fromOpaque(arg).release()
+            throw NNGError(code: rv == 0 ? NNGError.invalidArgument.code : rv, operation: "nng_aio_alloc")
+        }
+        // Published under the lock before any operation can start.
+        state.withLock { $0.aio = AIOHandle(pointer: raw) }
+    }
+
+    /// Frees the aio (nng_aio_free stops it and waits for a running callback) and
+    /// drops the callback's reference. Must be called exactly once, by the owner.
+    func free() {
+        guard let aio = state.withLock({ s -> AIOHandle? in
+            let a = s.aio
+            s.aio = nil
+            return a
+        }) else { return }
+        nng_aio_free(aio.pointer)
+        Unmanaged.passUnretained(self).release()
+    }
+
+    /// Runs one operation: `start` is given the idle aio and must submit it to NNG.
+    func run(
+        _ operation: Operation, label: String, timeout: NNGDuration?,
+        start: (OpaquePointer) -> Void
+    ) async throws -> [UInt8] {
+        let aio = try state.withLock { s throws(NNGError) -> AIOHandle in
+            guard let aio = s.aio else { throw NNGError.closed.during(label) }
+            guard !s.busy else {
+                throw NNGError.busy.during("\(label): another operation is in flight on this context")
+            }
+            s.busy = true
+            s.cancelRequested = false
+            return aio
+        }
+        defer { state.withLock { $0.busy = false } }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
+                let proceed = state.withLock { s -> Bool in
+                    if s.cancelRequested { return false }
+                    s.pending = Pending(continuation: continuation, operation: operation, label: label)
+                    return true
+                }
+                guard proceed else {
+                    continuation.resume(throwing: NNGError.cancelled.during(label))
+                    return
+                }
+                nng_aio_set_timeout(aio.pointer, timeout?.milliseconds ?? cnng_duration_default())
+                start(aio.pointer)
+                // A cancellation that arrived between registering and submitting found
+                // nothing to cancel in NNG; cancel now that the operation is submitted.
+                if state.withLock({ $0.cancelRequested }) {
+                    nng_aio_cancel(aio.pointer)
+                }
+            }
+        } onCancel: {
+            let inFlight = state.withLock { s -> Bool in
+                s.cancelRequested = true
+                return s.pending != nil
+            }
+            // Swift does not let this handler outlive the operation closure, so the aio
+            // cannot have been reused for a later operation here.
+            if inFlight { nng_aio_cancel(aio.pointer) }
+        }
+    }
+
+    /// The aio completion callback (runs on an NNG thread): collects the result, frees
+    /// or copies the message, and resumes the waiting task after releasing the lock.
+    private func complete() {
+        guard let (pending, aio) = state.withLock({ s -> (Pending, AIOHandle)? in
+            guard let pending = s.pending, let aio = s.aio else { return nil }
+            s.pending = nil
+            return (pending, aio)
+        }) else { return }
+        let rv = nng_aio_result(aio.pointer)
+        switch (pending.operation, rv) {
+        case (.receive, 0):
+            guard let message = nng_aio_get_msg(aio.pointer) else {
+                pending.continuation.resume(returning: [])
+                return
+            }
+            nng_aio_set_msg(aio.pointer, nil)
+            let count = nng_msg_len(message)
+            let bytes: [UInt8]
+            if count == 0 {
+                bytes = []
+            } else {
+                bytes = [UInt8](UnsafeRawBufferPointer(start: nng_msg_body(message), count: count))
+            }
+            nng_msg_free(message)
+            pending.continuation.resume(returning: bytes)
+        case (.send, 0):
+            // NNG took ownership of the message.
+            nng_aio_set_msg(aio.pointer, nil)
+            pending.continuation.resume(returning: [])
+        default:
+            // A failed send gives the message back to us: free it.
+            if pending.operation == .send, let message = nng_aio_get_msg(aio.pointer) {
+                nng_aio_set_msg(aio.pointer, nil)
+                nng_msg_free(message)
+            }
+            pending.continuation.resume(throwing: NNGError(code: rv, operation: pending.label))
+        }
+    }
+}

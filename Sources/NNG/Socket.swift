@@ -1,0 +1,262 @@
+import CNNG
+import Synchronization
+
+/// An open NNG socket speaking REQ (`req0`) or REP (`rep0`).
+///
+/// Thread-safety: `Socket` is `Sendable`. Its only mutable state is an `Atomic`
+/// closed flag and a `Mutex`-guarded pipe-event handler; the `nng_socket` handle
+/// itself is a plain id, and NNG documents all socket functions as safe to call
+/// concurrently from any thread.
+///
+/// Lifetime: the socket is closed by ``close()`` or, at the latest, when the last
+/// reference goes away. ``Context``, ``Listener`` and ``Dialer`` keep their socket
+/// alive. Closing the socket closes its contexts, dialers and listeners and ends
+/// every pending operation with ``NNGError/closed``.
+public final class Socket: Sendable {
+    /// The protocol spoken by a ``Socket``.
+    public enum Kind: Sendable, Equatable {
+        /// `req0`: sends requests, receives replies.
+        case request
+        /// `rep0`: receives requests, sends replies.
+        case reply
+    }
+
+    let handle: nng_socket
+    /// The protocol this socket speaks.
+    public let kind: Kind
+    /// The largest message (body plus header) this socket accepts from a peer
+    /// (`NNG_OPT_RECVMAXSZ`). Larger incoming messages are dropped by closing the
+    /// connection they arrived on; they are never delivered.
+    public let maxMessageSize: Int
+
+    private let closed = Atomic<Bool>(false)
+    private let pipeEvents = PipeEventHub()
+
+    private init(handle: nng_socket, kind: Kind, maxMessageSize: Int) {
+        self.handle = handle
+        self.kind = kind
+        self.maxMessageSize = maxMessageSize
+    }
+
+    deinit {
+        // nng_close waits for pipe callbacks to finish, so `pipeEvents` (released
+        // after this body runs) outlives every callback that may use it.
+        close()
+    }
+
+    /// Opens a REQ (`req0`) socket.
+    ///
+    /// - Parameters:
+    ///   - maxMessageSize: the largest message accepted from a peer, in bytes (must be > 0).
+    ///   - resendTime: `NNG_OPT_REQ_RESENDTIME`; how long to wait for a reply before the
+    ///     request is sent again. Defaults to ``NNGDuration/infinite`` (never resend), so a
+    ///     slow reply is never answered by a duplicate request. Requests that do get resent
+    ///     (after reconnects, or with a finite resend time) must be idempotent.
+    /// - Throws: ``NNGError``.
+    public static func request(maxMessageSize: Int, resendTime: NNGDuration = .infinite) throws -> Socket {
+        let socket = try open(.request, maxMessageSize: maxMessageSize) { nng_req0_open($0) }
+        try socket.setRequestResendTime(resendTime)
+        return socket
+    }
+
+    /// Opens a REP (`rep0`) socket.
+    ///
+    /// - Parameter maxMessageSize: the largest message accepted from a peer, in bytes (must be > 0).
+    /// - Throws: ``NNGError``.
+    public static func reply(maxMessageSize: Int) throws -> Socket {
+        try open(.reply, maxMessageSize: maxMessageSize) { nng_rep0_open($0) }
+    }
+
+    private static func open(
+        _ kind: Kind, maxMessageSize: Int,
+        _ opener: (UnsafeMutablePointer<nng_socket>) -> Int32
+    ) throws -> Socket {
+        let name = kind == .request ? "req0" : "rep0"
+        guard maxMessageSize > 0 else {
+            throw NNGError.invalidArgument.during("open \(name): maxMessageSize must be > 0")
+        }
+        var raw = nng_socket()
+        try check(opener(&raw), "open \(name) socket")
+        // From here on the Socket owns the handle; its deinit closes it if setup fails.
+        let socket = Socket(handle: raw, kind: kind, maxMessageSize: maxMessageSize)
+        try check(
+            nng_socket_set_size(raw, NNG_OPT_RECVMAXSZ, maxMessageSize),
+            "set \(NNG_OPT_RECVMAXSZ)=\(maxMessageSize)")
+        return socket
+    }
+
+    /// The NNG socket id (positive while open), useful in logs.
+    public var id: Int32 { nng_socket_id(handle) }
+
+    /// True once ``close()`` has been called.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// Starts listening on `url` (e.g. `"tcp://127.0.0.1:0"`, `"ipc:///tmp/x.sock"`).
+    ///
+    /// The listener accepts connections until it or the socket is closed; dropping the
+    /// returned object does not stop it.
+    /// - Throws: ``NNGError`` (e.g. ``NNGError/addressInUse``).
+    @discardableResult
+    public func listen(_ url: String) throws -> Listener {
+        var raw = nng_listener()
+        try check(nng_listen(handle, url, &raw, 0), "listen \(url)")
+        return Listener(handle: raw, url: url, socket: self)
+    }
+
+    /// Dials `url`.
+    ///
+    /// With `blocking: false` (the default) the call returns at once and NNG connects in
+    /// the background, so the peer need not be listening yet; whenever the connection
+    /// fails or drops, NNG redials after the reconnect interval (see
+    /// ``setReconnectTime(min:max:)``). With `blocking: true` the first attempt happens
+    /// synchronously and its failure (e.g. ``NNGError/connectionRefused``) is thrown;
+    /// later drops are still redialled automatically.
+    ///
+    /// The dialer runs until it or the socket is closed; dropping the returned object
+    /// does not stop it.
+    /// - Throws: ``NNGError``.
+    @discardableResult
+    public func dial(_ url: String, blocking: Bool = false) throws -> Dialer {
+        var raw = nng_dialer()
+        let flags: Int32 = blocking ? 0 : Int32(NNG_FLAG_NONBLOCK)
+        try check(nng_dial(handle, url, &raw, flags), "dial \(url)")
+        return Dialer(handle: raw, url: url, socket: self)
+    }
+
+    /// Sets the default receive timeout (`NNG_OPT_RECVTIMEO`) inherited by contexts
+    /// opened afterwards. Default: ``NNGDuration/infinite``.
+    /// - Throws: ``NNGError``.
+    public func setReceiveTimeout(_ timeout: NNGDuration) throws {
+        try setDuration(NNG_OPT_RECVTIMEO, timeout)
+    }
+
+    /// Sets the default send timeout (`NNG_OPT_SENDTIMEO`) inherited by contexts
+    /// opened afterwards. Default: ``NNGDuration/infinite``.
+    /// - Throws: ``NNGError``.
+    public func setSendTimeout(_ timeout: NNGDuration) throws {
+        try setDuration(NNG_OPT_SENDTIMEO, timeout)
+    }
+
+    /// Sets the redial back-off (`NNG_OPT_RECONNMINT` / `NNG_OPT_RECONNMAXT`) used by
+    /// dialers created afterwards: the first retry waits `min`, each further failure
+    /// doubles the wait up to `max` (`.zero` for `max` means "always `min`").
+    /// NNG's defaults are 100 ms and 0.
+    /// - Throws: ``NNGError``.
+    public func setReconnectTime(min: NNGDuration, max: NNGDuration) throws {
+        try setDuration(NNG_OPT_RECONNMINT, min)
+        try setDuration(NNG_OPT_RECONNMAXT, max)
+    }
+
+    /// Sets `NNG_OPT_REQ_RESENDTIME` on a REQ socket (contexts opened afterwards inherit
+    /// it): how long a request waits for its reply before NNG sends it again.
+    /// ``NNGDuration/infinite`` disables resending.
+    /// - Throws: ``NNGError`` (``NNGError/notSupported`` on a REP socket).
+    public func setRequestResendTime(_ time: NNGDuration) throws {
+        try setDuration(NNG_OPT_REQ_RESENDTIME, time)
+    }
+
+    private func setDuration(_ option: String, _ value: NNGDuration) throws {
+        try check(nng_socket_set_ms(handle, option, value.milliseconds), "set \(option)=\(value)")
+    }
+
+    /// Opens a new context on this socket: an independent protocol state machine with
+    /// its own outstanding request (REQ) or request being answered (REP). Use one
+    /// context per concurrent exchange.
+    /// - Throws: ``NNGError``.
+    public func openContext() throws -> Context {
+        try Context(socket: self)
+    }
+
+    /// Installs `handler` to be told when a connection (pipe) is added
+    /// (`NNG_PIPE_EV_ADD_POST`) or removed (`NNG_PIPE_EV_REM_POST`). Calling it again
+    /// replaces the handler.
+    ///
+    /// The handler runs on an NNG thread while NNG holds internal state: it must only
+    /// record or enqueue the event (e.g. yield into an `AsyncStream`). It must not block,
+    /// call ``close()`` on this socket (deadlock) or wait for other NNG operations.
+    /// Beware of capturing the socket in the handler: that is a reference cycle.
+    /// - Throws: ``NNGError``.
+    public func onPipeEvent(_ handler: @escaping @Sendable (PipeEvent) -> Void) throws {
+        pipeEvents.setHandler(handler)
+        // The hub lives as long as this Socket, and nng_close (in close()/deinit) waits
+        // for running pipe callbacks, so an unretained pointer is sufficient.
+        let arg = Unmanaged.passUnretained(pipeEvents).toOpaque()
+        for event in [NNG_PIPE_EV_ADD_POST, NNG_PIPE_EV_REM_POST] {
+            try check(nng_pipe_notify(handle, event, pipeEventTrampoline, arg), "nng_pipe_notify")
+        }
+    }
+
+    /// Closes the socket: all its contexts, dialers and listeners close, and pending
+    /// operations end with ``NNGError/closed``. Idempotent; safe to call from any
+    /// thread, but never from a pipe-event handler or other NNG callback.
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        _ = nng_close(handle)
+    }
+}
+
+/// A change in the set of connections (pipes) of a ``Socket``.
+public struct PipeEvent: Sendable, Equatable, CustomStringConvertible {
+    /// Whether the pipe was added or removed.
+    public enum Kind: Sendable, Equatable {
+        /// A connection was established and is now usable (`NNG_PIPE_EV_ADD_POST`).
+        case added
+        /// A connection went away (`NNG_PIPE_EV_REM_POST`).
+        case removed
+    }
+
+    /// Whether the pipe was added or removed.
+    public let kind: Kind
+    /// NNG's id for the pipe; the same id is reported for its `.added` and `.removed` events.
+    public let pipeID: UInt32
+    /// The peer's address (e.g. `"tcp://127.0.0.1:53412"`) when NNG can report it
+    /// (`NNG_OPT_REMADDR`); best effort, often `nil` for `.removed`.
+    public let remoteAddress: String?
+
+    /// Creates an event (NNG creates these; public for tests and fakes in callers).
+    public init(kind: Kind, pipeID: UInt32, remoteAddress: String?) {
+        self.kind = kind
+        self.pipeID = pipeID
+        self.remoteAddress = remoteAddress
+    }
+
+    /// `"added pipe 3 (tcp://…)"`.
+    public var description: String {
+        "\(kind == .added ? "added" : "removed") pipe \(pipeID)" + (remoteAddress.map { " (\($0))" } ?? "")
+    }
+}
+
+/// Holds the current pipe-event handler of a socket.
+final class PipeEventHub: Sendable {
+    private let handler = Mutex<(@Sendable (PipeEvent) -> Void)?>(nil)
+
+    func setHandler(_ newHandler: @escaping @Sendable (PipeEvent) -> Void) {
+        handler.withLock { $0 = newHandler }
+    }
+
+    func deliver(pipe: nng_pipe, event: nng_pipe_ev) {
+        // Copy the handler out and call it without holding the lock.
+        guard let current = handler.withLock({ $0 }) else { return }
+        let kind: PipeEvent.Kind
+        switch event {
+        case NNG_PIPE_EV_ADD_POST: kind = .added
+        case NNG_PIPE_EV_REM_POST: kind = .removed
+        default: return
+        }
+        current(PipeEvent(kind: kind, pipeID: UInt32(bitPattern: nng_pipe_id(pipe)), remoteAddress: remoteAddress(of: pipe)))
+    }
+
+    private func remoteAddress(of pipe: nng_pipe) -> String? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { buffer -> String? in
+            guard cnng_pipe_remote_address(pipe, buffer.baseAddress, buffer.count) == 0 else { return nil }
+            let text = String(cString: buffer.baseAddress!)
+            return text.isEmpty ? nil : text
+        }
+    }
+}
+
+/// C callback for nng_pipe_notify; `arg` is an unretained `PipeEventHub`.
+private func pipeEventTrampoline(_ pipe: nng_pipe, _ event: nng_pipe_ev, _ arg: UnsafeMutableRawPointer?) {
+    guard let arg else { return }
+    Unmanaged<PipeEventHub>.fromOpaque(arg).takeUnretainedValue().deliver(pipe: pipe, event: event)
+}

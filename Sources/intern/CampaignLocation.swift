@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import InternStore
+
+/// Where the admin commands find a campaign: `--dir`, or `--campaign NAME` under `--root`, or
+/// the only campaign under `--root`.
+struct CampaignLocation: ParsableArguments {
+    @Option(name: .long, help: "The campaign directory (holds campaign.db and logs/).")
+    var dir: String?
+
+    @Option(name: .long, help: "The campaign's name, under --root.")
+    var campaign: String?
+
+    @Option(name: .long, help: "Where campaign directories live.")
+    var root: String = ".intern"
+
+    /// The campaign directory, or a usage error that lists what exists.
+    func resolve() throws -> String {
+        if let dir { return dir }
+        if let campaign { return (root as NSString).appendingPathComponent(campaign) }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { name in
+            FileManager.default.fileExists(atPath: "\(root)/\(name)/\(CampaignStore.databaseName)")
+        }.sorted()
+        switch names.count {
+        case 0: throw ValidationError("no campaign under \(root)/: run `intern run CAMPAIGN.yaml` first, or pass --dir")
+        case 1: return "\(root)/\(names[0])"
+        default: throw ValidationError("several campaigns under \(root)/ (\(names.joined(separator: ", "))): pick one with --campaign")
+        }
+    }
+
+    /// Opens the campaign read-only (admin commands never write while a coordinator runs).
+    func open() throws -> CampaignStore {
+        let directory = try resolve()
+        do {
+            return try CampaignStore(directory: directory, create: false, readOnly: true)
+        } catch let error as StoreError {
+            throw ValidationError(error.message)
+        }
+    }
+}

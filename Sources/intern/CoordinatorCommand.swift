@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import InternCoordinator
+import InternCore
+import InternStore
+import Logging
+
+/// `intern coordinator`: the coordinator alone; workers join with `intern worker --connect`.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run a campaign's coordinator; workers join with `intern worker --connect URL`.",
+        discussion: "Started again on the same campaign directory, it continues the campaign: finished trials are kept.")
+
+    @Argument(help: "The campaign spec (YAML).")
+    var campaign: String
+
+    @Option(name: .long, help: "URL to listen on, e.g. ipc:///tmp/intern.sock or tcp://0.0.0.0:7700 (default: an ipc socket in the campaign directory).")
+    var listen: [String] = []
+
+    @Option(name: .long, help: "Where campaign directories live.")
+    var root: String = ".intern"
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        global.bootstrapLogging()
+        let file = try CampaignFile.load(campaign)
+        let directory = file.directory(root: root)
+        let urls = listen.isEmpty ? [defaultIPCURL(directory: directory)] : listen
+        let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"))
+        print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
+        print("store: \(directory)")
+        let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials))
+        throw ExitCode(outcome.exitCode)
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import InternCore
+
+/// Small text helpers shared by the commands' output.
+enum Format {
+    /// `1h02m`, `3m05s`, `12.3s`.
+    static func duration(seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "-" }
+        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        let total = Int(seconds.rounded())
+        if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
+        return String(format: "%dh%02dm", total / 3600, (total % 3600) / 60)
+    }
+
+    /// A metric value with enough digits to compare trials.
+    static func value(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        if value == value.rounded(), abs(value) < 1e9 { return String(format: "%.0f", value) }
+        return String(format: "%.6g", value)
+    }
+
+    /// `lr=0.01 hidden=64`.
+    static func parameters(_ parameters: Parameters) -> String {
+        parameters.sortedPairs.map { "\($0.0)=\($0.1.text)" }.joined(separator: " ")
+    }
+
+    /// Left-aligned columns.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in
+                i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// Unix milliseconds as local `HH:mm:ss`.
+    static func clock(_ millis: Timestamp?) -> String {
+        guard let millis else { return "-" }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Logging
+
+/// `intern`: runs ML experiment campaigns across worker processes.
+@main
+struct Intern: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intern",
+        abstract: "Run ML experiment campaigns (sweeps, evaluations) across worker processes.",
+        discussion: """
+            Start with `intern run CAMPAIGN.yaml --workers 2`: a coordinator and two local workers run
+            the campaign; its store lands in ./.intern/<campaign>/. Then inspect it with `intern status`,
+            `intern trials`, `intern logs TRIAL` and `intern best`.
+            """,
+        subcommands: [Run.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self])
+}
+
+/// Exit codes scripts can rely on.
+enum ExitCodes {
+    /// The campaign finished and at least one trial completed.
+    static let success: Int32 = 0
+    /// Something went wrong (store, network, a refused worker).
+    static let failure: Int32 = 1
+    /// Bad usage or a bad campaign file.
+    static let usage: Int32 = 2
+    /// The campaign finished but no trial completed.
+    static let noTrialCompleted: Int32 = 3
+}
+
+/// Options every command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .warning
+
+    /// Sets up swift-log once for the process: human-readable lines on stderr.
+    func bootstrapLogging() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

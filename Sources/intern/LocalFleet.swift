@@ -1,0 +1,60 @@
+import Foundation
+import InternJob
+import Logging
+
+/// The local worker processes of `intern run`: this same executable started as
+/// `intern worker --connect URL --id local-N`, each with its output in a log file.
+struct LocalFleet {
+    let jobs: [JobProcess]
+
+    /// Spawns `count` workers (posix_spawn: this process already uses NNG and must not fork).
+    static func start(count: Int, slots: Int, connect: String, logDirectory: String, logLevel: Logger.Level) throws -> LocalFleet {
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var jobs: [JobProcess] = []
+        for index in 1...count {
+            let arguments = [executable, "worker", "--connect", connect, "--id", "local-\(index)", "--slots", String(slots),
+                             "--log-level", logLevel.rawValue]
+            let spec = JobSpec(
+                arguments: arguments, environment: ProcessInfo.processInfo.environment,
+                workingDirectory: FileManager.default.currentDirectoryPath)
+            let log = try FileOutput(path: "\(logDirectory)/local-\(index).log")
+            jobs.append(try JobProcess.spawn(spec, handler: log))
+        }
+        return LocalFleet(jobs: jobs)
+    }
+
+    /// Waits for every worker to exit; after `timeout`, terminates those still running.
+    func waitForExit(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while jobs.contains(where: { $0.exit == nil }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for job in jobs where job.exit == nil { job.terminate(grace: .seconds(5)) }
+        for job in jobs { _ = await job.wait() }
+    }
+}
+
+/// Writes a worker's output to a file (on the worker's reader thread).
+final class FileOutput: JobOutputHandler {
+    private let handle: FileHandle
+
+    init(path: String) throws {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    func output(stream: JobStream, bytes: UnsafeRawBufferPointer) {
+        handle.write(Data(bytes))
+    }
+
+    func tick(now _: ContinuousClock.Instant) {}
+
+    func finished(_ exit: JobExit) {
+        try? handle.close()
+    }
+}

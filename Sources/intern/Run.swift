@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import InternCoordinator
+import InternCore
+import InternStore
+import Logging
+
+/// `intern run`: the embedded mode — a coordinator and N local worker processes.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a campaign here: a coordinator plus N local worker processes over ipc://.",
+        discussion: """
+            The store lands in ROOT/<campaign>/ (default ./.intern/<campaign>/). Running the same
+            campaign again continues it: finished trials are kept, the rest run.
+            Exit status: 0 finished with at least one completed trial, 3 finished with none,
+            1 interrupted or failed, 2 bad usage or campaign file.
+            """)
+
+    @Argument(help: "The campaign spec (YAML).")
+    var campaign: String
+
+    @Option(name: .shortAndLong, help: "How many local worker processes to start.")
+    var workers: Int = 2
+
+    @Option(name: .long, help: "Slots (concurrent attempts) per worker.")
+    var slots: Int = 1
+
+    @Option(name: .long, help: "Where campaign directories live.")
+    var root: String = ".intern"
+
+    @Flag(name: .long, help: "No live progress line; only the summary.")
+    var quiet = false
+
+    @Option(name: .long, help: "Write run statistics (wall time, coordinator CPU time, bytes ingested) as JSON to this file.")
+    var stats: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+    }
+
+    func run() async throws {
+        global.bootstrapLogging()
+        let file = try CampaignFile.load(campaign)
+        let directory = file.directory(root: root)
+        let url = defaultIPCURL(directory: directory)
+        let session = try CampaignSession(file: file, directory: directory, listen: [url], logger: Logger(label: "intern.coordinator"))
+        let started = Date()
+        let cpuBefore = processCPUSeconds()
+
+        let fleet = try LocalFleet.start(count: workers, slots: slots, connect: url, logDirectory: "\(session.store.directory)/workers",
+                                         logLevel: global.logLevel)
+        if !quiet { print("running \(file.spec.name): \(file.spec.trials) trials on \(workers) local workers; store \(session.store.directory)") }
+        let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials, quiet: quiet))
+        // Workers exit by themselves once told the campaign is over; stragglers are stopped.
+        await fleet.waitForExit(timeout: .seconds(outcome.interrupted ? 0 : 10))
+
+        if let stats {
+            let coordinatorCPU = processCPUSeconds() - cpuBefore
+            let (raw, stored, frames) = (try? session.store.logTotals()) ?? (0, 0, 0)
+            let object: [String: Any] = [
+                "campaign": file.spec.name, "trials": file.spec.trials, "workers": workers,
+                "wall_seconds": Date().timeIntervalSince(started), "coordinator_cpu_seconds": coordinatorCPU,
+                "completed": outcome.snapshot.progress.completed, "failed": outcome.snapshot.progress.failed,
+                "log_raw_bytes": raw, "log_stored_bytes": stored, "log_frames": frames,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            try data.write(to: URL(fileURLWithPath: stats))
+        }
+        throw ExitCode(outcome.exitCode)
+    }
+}
+
+/// CPU time (user + system) this process has used so far: the coordinator's own cost, since
+/// the workers are separate processes.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import InternCore
+import InternStore
+
+/// `intern status`: where a campaign stands, read from its store.
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show where a campaign stands: trials by status, workers, best trial, recent events.")
+
+    @OptionGroup var location: CampaignLocation
+
+    @Option(name: .long, help: "How many recent events to show.")
+    var events: Int = 8
+
+    func run() throws {
+        let store = try location.open()
+        guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
+        let trials = try store.trials()
+        var counts: [TrialStatus: Int] = [:]
+        for trial in trials { counts[trial.status, default: 0] += 1 }
+        let notDrawn = info.totalTrials - trials.count
+        print("campaign   \(info.name)  (\(store.directory))")
+        print("state      \(info.finishedAt == nil ? "running or stopped" : "finished \(Format.clock(info.finishedAt))")")
+        print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed, \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \((counts[.pending] ?? 0) + notDrawn) pending")
+        if let metric = info.objectiveMetric {
+            let objective = ObjectiveOrder(direction: info.objectiveDirection)
+            if let best = objective.best(of: trials) {
+                print("best       trial \(best.id): \(metric) = \(Format.value(best.objective))  \(Format.parameters(best.parameters))")
+            } else {
+                print("best       no completed trial reported \(metric) yet")
+            }
+        }
+        let workers = try store.workers()
+        print("workers    \(workers.filter { $0.state != .lost }.count) active of \(workers.count) seen")
+        for worker in workers {
+            print("  \(worker.id)  \(worker.state.rawValue)  \(worker.hostname) pid \(worker.pid)  \(worker.slots) slots  last seen \(Format.clock(worker.lastSeen))")
+        }
+        let recent = try store.events(limit: events)
+        if !recent.isEmpty {
+            print("events")
+            for event in recent { print("  \(Format.clock(event.at))  \(event.kind)  \(event.message)") }
+        }
+    }
+}
+
+/// Orders trials by a stored objective direction.
+struct ObjectiveOrder {
+    var maximize: Bool
+
+    init(direction: String?) { maximize = direction == "maximize" }
+
+    /// Better first; trials without a value last, then by id.
+    func sorted(_ trials: [TrialRecord]) -> [TrialRecord] {
+        trials.sorted { a, b in
+            switch (a.objective, b.objective) {
+            case let (x?, y?) where x != y: return maximize ? x > y : x < y
+            case (_?, nil): return true
+            case (nil, _?): return false
+            default: return a.id < b.id
+            }
+        }
+    }
+
+    /// The best completed trial that reported the objective.
+    func best(of trials: [TrialRecord]) -> TrialRecord? {
+        sorted(trials.filter { $0.status == .completed && $0.objective != nil }).first
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import InternCore
+import InternStore
+
+/// `intern trials`: every trial, best first.
+struct Trials: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List trials sorted by the objective (best first); --json or --csv for tools.")
+
+    @OptionGroup var location: CampaignLocation
+
+    @Flag(name: .long, help: "Print JSON (one array of trial objects).")
+    var json = false
+
+    @Flag(name: .long, help: "Print CSV with one column per parameter.")
+    var csv = false
+
+    func validate() throws {
+        if json && csv { throw ValidationError("choose one of --json and --csv") }
+    }
+
+    func run() throws {
+        let store = try location.open()
+        guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
+        let trials = ObjectiveOrder(direction: info.objectiveDirection).sorted(try store.trials())
+        let attempts = Dictionary(grouping: try store.attempts(), by: \.trial)
+        let parameterNames = Array(Set(trials.flatMap { $0.parameters.sortedPairs.map(\.0) })).sorted()
+        let metric = info.objectiveMetric ?? "objective"
+
+        if json {
+            let objects: [[String: Any]] = trials.map { trial in
+                let last = attempts[trial.id]?.max { $0.number < $1.number }
+                var object: [String: Any] = [
+                    "trial": trial.id, "status": trial.status.rawValue, "attempts": trial.attemptCount,
+                    "parameters": Dictionary(uniqueKeysWithValues: trial.parameters.sortedPairs.map { ($0.0, jsonValue($0.1)) }),
+                ]
+                object["objective"] = trial.objective ?? NSNull()
+                object["wall_seconds"] = last?.wallMillis.map { Double($0) / 1000 } ?? NSNull()
+                object["exit_code"] = last?.exitCode.map { Int($0) } ?? NSNull()
+                object["worker"] = last?.worker.rawValue ?? NSNull()
+                return object
+            }
+            let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else if csv {
+            print((["trial", "status", metric, "attempts", "wall_seconds"] + parameterNames).map(csvField).joined(separator: ","))
+            for trial in trials {
+                let last = attempts[trial.id]?.max { $0.number < $1.number }
+                let values = Dictionary(uniqueKeysWithValues: trial.parameters.sortedPairs.map { ($0.0, $0.1.text) })
+                let objective: String = trial.objective.map { "\($0)" } ?? ""
+                let wall: String = last?.wallMillis.map { String(Double($0) / 1000) } ?? ""
+                let fixed: [String] = [String(trial.id), trial.status.rawValue, objective, String(trial.attemptCount), wall]
+                let row: [String] = fixed + parameterNames.map { values[$0] ?? "" }
+                print(row.map(csvField).joined(separator: ","))
+            }
+        } else {
+            let rows = trials.map { trial -> [String] in
+                let last = attempts[trial.id]?.max { $0.number < $1.number }
+                return [String(trial.id), trial.status.rawValue, Format.value(trial.objective), String(trial.attemptCount),
+                        last?.wallMillis.map { Format.duration(seconds: Double($0) / 1000) } ?? "-", Format.parameters(trial.parameters)]
+            }
+            print(Format.table(["trial", "status", metric, "attempts", "wall", "parameters"], rows))
+        }
+    }
+}
+
+private func jsonValue(_ value: ParameterValue) -> Any {
+    switch value {
+    case .int(let v): v
+    case .double(let v): v
+    case .string(let v): v
+    case .bool(let v): v
+    }
+}
+
+private func csvField(_ text: String) -> String {
+    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return text }
+    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}

@@ -1,0 +1,276 @@
+import InternCore
+import InternTestKit
+import Testing
+
+/// The coordinator's logic, driven by hand with a manual clock: no sockets, no sleeping.
+@Suite final class CoordinatorMachineTests {
+    static func spec(trials: Int = 4, parallel: Int? = nil, retries: Int = 0, objective: Objective? = Objective(metric: "acc", direction: .maximize)) -> CampaignSpec {
+        CampaignSpec(
+            name: "unit", command: CommandTemplate(argv: ["train", "--lr", "{lr}", "--trial", "{trial}"]), workdir: "/tmp",
+            environment: ["OMP_NUM_THREADS": "1"],
+            space: [Parameter(name: "lr", domain: .choice([.double(0.1), .double(0.01)]))],
+            sampler: .random(seed: 1), trials: trials, parallel: parallel, objective: objective, timeoutSeconds: 60, retries: retries)
+    }
+
+    var clock = ManualClock()
+    var machine: CoordinatorMachine
+    var token: UInt64 = 0
+    var requestID: UInt64 = 0
+
+    init() throws {
+        machine = try CoordinatorMachine(spec: Self.spec())
+    }
+
+    func join(_ worker: WorkerID, incarnation: Incarnation = 1, slots: Int = 1) -> Effects {
+        machine.hello(worker: worker, incarnation: incarnation, hostname: "h", pid: 1, slots: slots, gpus: [], now: clock.now)
+    }
+
+    func ask(_ worker: WorkerID, incarnation: Incarnation = 1, requestID explicit: UInt64? = nil) -> (RequestToken, Effects) {
+        token += 1
+        requestID += 1
+        let t = RequestToken(token)
+        return (t, machine.requestWork(token: t, worker: worker, incarnation: incarnation, requestID: explicit ?? requestID, now: clock.now))
+    }
+
+    static func plan(_ effects: Effects, for token: RequestToken) -> AttemptPlan? {
+        for reply in effects.replies where reply.token == token {
+            if case .assignment(let plan) = reply.reply { return plan }
+        }
+        return nil
+    }
+
+    static func reply(_ effects: Effects, for token: RequestToken) -> WorkReply? {
+        effects.replies.first { $0.token == token }?.reply
+    }
+
+    func end(_ plan: AttemptPlan, worker: WorkerID, incarnation: Incarnation = 1, code: Int32 = 0) -> Effects {
+        machine.attemptEnded(
+            AttemptEnd(attempt: plan.attempt, outcome: .exited(code), startedAt: clock.now, endedAt: clock.now, wallMillis: 10),
+            worker: worker, incarnation: incarnation, now: clock.now)
+    }
+
+    @Test func workRequest_getsAssignmentWithRenderedCommandAndEnvironment() throws {
+        _ = join("w1")
+        let (t, effects) = ask("w1")
+        let plan = try #require(Self.plan(effects, for: t))
+        #expect(plan.trial == 1)
+        #expect(plan.number == 1)
+        #expect(plan.argv[0] == "train" && plan.argv[4] == "1")
+        #expect(["0.1", "0.01"].contains(plan.argv[2]))
+        let env = Dictionary(uniqueKeysWithValues: plan.environment)
+        #expect(env["INTERN_CAMPAIGN"] == "unit")
+        #expect(env["INTERN_TRIAL"] == "1")
+        #expect(env["INTERN_ATTEMPT"] == "1")
+        #expect(env["INTERN_PARAM_LR"] == plan.argv[2])
+        #expect(env["OMP_NUM_THREADS"] == "1")
+        #expect(plan.timeoutMillis == 60_000)
+        // The trial and attempt are committed with the reply.
+        #expect(effects.changes.contains { if case .attempt(let a) = $0 { a.id == plan.attempt && a.status == .assigned } else { false } })
+    }
+
+    @Test func requestWithoutHello_isRefusedAsUnknownWorker() {
+        let (t, effects) = ask("stranger")
+        #expect(Self.reply(effects, for: t) == .refused(.unknownWorker))
+    }
+
+    @Test func repeatedRequestID_getsTheSameAssignment_notASecondTrial() throws {
+        _ = join("w1")
+        let (t1, first) = ask("w1", requestID: 77)
+        let (t2, again) = ask("w1", requestID: 77)
+        let plan = try #require(Self.plan(first, for: t1))
+        #expect(Self.plan(again, for: t2) == plan)
+        #expect(machine.attempts.count == 1)
+    }
+
+    @Test func parallelLimit_parksRequestsUntilATrialEnds() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 3, parallel: 1))
+        _ = join("w1", slots: 2)
+        let (t1, e1) = ask("w1")
+        let (t2, e2) = ask("w1")
+        let plan = try #require(Self.plan(e1, for: t1))
+        #expect(Self.reply(e2, for: t2) == nil)  // parked
+        #expect(machine.parkedCount == 1)
+        let ended = end(plan, worker: "w1")
+        let next = try #require(Self.plan(ended, for: t2))
+        #expect(next.trial == 2)
+    }
+
+    @Test func longPoll_isAnsweredIdleAfterTimeout() {
+        machine = try! CoordinatorMachine(spec: Self.spec(trials: 1, parallel: 1), config: CoordinatorConfig(longPollMillis: 5_000))
+        _ = join("w1", slots: 2)
+        _ = ask("w1")
+        let (t2, _) = ask("w1")
+        clock.advance(by: 4_999)
+        #expect(Self.reply(machine.tick(now: clock.now), for: t2) == nil)
+        clock.advance(by: 1)
+        #expect(Self.reply(machine.tick(now: clock.now), for: t2) == .noWork(.idle))
+    }
+
+    @Test func campaignFinishes_whenEveryTrialEnded_andParkedRequestsLearnIt() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 2))
+        _ = join("w1")
+        _ = join("w2")
+        let (t1, e1) = ask("w1")
+        let (t2, e2) = ask("w2")
+        let p1 = try #require(Self.plan(e1, for: t1))
+        let p2 = try #require(Self.plan(e2, for: t2))
+        let (t3, e3) = ask("w1")
+        #expect(Self.reply(e3, for: t3) == nil)
+        _ = end(p1, worker: "w1")
+        #expect(!machine.isFinished)
+        let last = end(p2, worker: "w2")
+        #expect(machine.isFinished)
+        #expect(last.changes.contains { if case .campaignFinished = $0 { true } else { false } })
+        #expect(Self.reply(last, for: t3) == .noWork(.finished))
+        let (t4, e4) = ask("w2")
+        #expect(Self.reply(e4, for: t4) == .noWork(.finished))
+        #expect(machine.progress.completed == 2)
+    }
+
+    @Test func objective_lastValueCounts_andBestTrialIsTheHighest() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 2))
+        _ = join("w1", slots: 2)
+        let (t1, e1) = ask("w1")
+        let (t2, e2) = ask("w1")
+        let p1 = try #require(Self.plan(e1, for: t1))
+        let p2 = try #require(Self.plan(e2, for: t2))
+        machine.objectiveObserved(attempt: p1.attempt, value: 0.9)
+        machine.objectiveObserved(attempt: p1.attempt, value: 0.5)
+        machine.objectiveObserved(attempt: p2.attempt, value: 0.7)
+        _ = end(p1, worker: "w1")
+        _ = end(p2, worker: "w1")
+        #expect(machine.trials[1]?.objective == 0.5)
+        #expect(machine.bestTrial?.id == 2)
+    }
+
+    @Test func failedAttempt_isRetriedWithinBudget_thenTheTrialFails() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1, retries: 1))
+        _ = join("w1")
+        let (t1, e1) = ask("w1")
+        let first = try #require(Self.plan(e1, for: t1))
+        _ = end(first, worker: "w1", code: 1)
+        #expect(machine.trials[1]?.status == .pending)
+        let (t2, e2) = ask("w1")
+        let second = try #require(Self.plan(e2, for: t2))
+        #expect(second.trial == 1 && second.number == 2)
+        _ = end(second, worker: "w1", code: 1)
+        #expect(machine.trials[1]?.status == .failed)
+        #expect(machine.isFinished)
+    }
+
+    @Test func silentWorker_isLost_andItsTrialRunsElsewhere() throws {
+        _ = join("w1")
+        _ = join("w2")
+        let (t1, e1) = ask("w1")
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .running)
+        clock.advance(by: 5_000)
+        _ = machine.heartbeat(worker: "w2", incarnation: 1, running: [], now: clock.now)
+        clock.advance(by: 6_000)
+        _ = machine.heartbeat(worker: "w2", incarnation: 1, running: [], now: clock.now)
+        let effects = machine.tick(now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        #expect(machine.workers["w1"]?.state == .lost)
+        #expect(effects.changes.contains { if case .event(let e) = $0 { e.kind == "worker.lost" } else { false } })
+        let (t2, e2) = ask("w2")
+        let retry = try #require(Self.plan(e2, for: t2))
+        #expect(retry.trial == plan.trial && retry.number == 2)
+        // The lost worker's late end is recorded, never counted.
+        let late = end(plan, worker: "w1")
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        #expect(late.changes.allSatisfy { if case .event = $0 { true } else { false } })
+    }
+
+    @Test func restartedWorker_newIncarnation_losesTheOldAttempts_andOldDataIsFenced() throws {
+        _ = join("w1", incarnation: 1)
+        let (t1, e1) = ask("w1", incarnation: 1)
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = join("w1", incarnation: 2)
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        #expect(!machine.accepts(attempt: plan.attempt, from: "w1", incarnation: 1))
+        #expect(machine.touch(worker: "w1", incarnation: 1, now: clock.now) == .fenced)
+        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 2, running: [plan.attempt], now: clock.now)
+        #expect(answer.cancel == [plan.attempt])
+    }
+
+    @Test func sameIncarnationReattaching_keepsItsAttempts() throws {
+        _ = join("w1", incarnation: 9)
+        let (t1, e1) = ask("w1", incarnation: 9)
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = join("w1", incarnation: 9)
+        #expect(machine.attempts[plan.attempt]?.status == .assigned)
+        #expect(machine.accepts(attempt: plan.attempt, from: "w1", incarnation: 9))
+    }
+
+    @Test func unconfirmedAssignment_isLostAfterTheLease() throws {
+        _ = join("w1")
+        let (t1, e1) = ask("w1")
+        let plan = try #require(Self.plan(e1, for: t1))
+        for _ in 0..<11 {
+            clock.advance(by: 1_000)
+            _ = machine.heartbeat(worker: "w1", incarnation: 1, running: [], now: clock.now)
+            _ = machine.tick(now: clock.now)
+        }
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        #expect(machine.trials[plan.trial]?.status == .pending)
+    }
+
+    @Test func drain_stopsNewWork_andReachesTheWorkerInItsHeartbeat() {
+        _ = join("w1", slots: 2)
+        _ = ask("w1")
+        _ = machine.drain(worker: "w1", now: clock.now)
+        let (t, e) = ask("w1")
+        #expect(Self.reply(e, for: t) == .noWork(.draining))
+        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [], now: clock.now)
+        #expect(answer.drain)
+    }
+
+    @Test func cancel_reachesTheRunningAttemptsWorker() throws {
+        _ = join("w1")
+        let (t1, e1) = ask("w1")
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.cancel(trial: plan.trial, now: clock.now)
+        #expect(machine.trials[plan.trial]?.status == .cancelled)
+        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        #expect(answer.cancel == [plan.attempt])
+        _ = machine.attemptEnded(
+            AttemptEnd(attempt: plan.attempt, outcome: .cancelled, startedAt: 0, endedAt: 0, wallMillis: 1),
+            worker: "w1", incarnation: 1, now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .cancelled)
+        #expect(machine.trials[plan.trial]?.status == .cancelled)
+    }
+
+    @Test func restore_keepsFinishedTrials_requeuesInterruptedOnes_andDrawsNoTrialTwice() throws {
+        let spec = Self.spec(trials: 3)
+        var original = try CoordinatorMachine(spec: spec)
+        _ = original.hello(worker: "w1", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
+        let e1 = original.requestWork(token: RequestToken(1), worker: "w1", incarnation: 1, requestID: 1, now: 0)
+        let e2 = original.requestWork(token: RequestToken(2), worker: "w1", incarnation: 1, requestID: 2, now: 0)
+        let p1 = try #require(Self.plan(e1, for: RequestToken(1)))
+        _ = try #require(Self.plan(e2, for: RequestToken(2)))
+        _ = original.attemptEnded(AttemptEnd(attempt: p1.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
+                                  worker: "w1", incarnation: 1, now: 1)
+        let (restored, effects) = try CoordinatorMachine.restore(
+            spec: spec, trials: Array(original.trials.values), attempts: Array(original.attempts.values), now: 5)
+        #expect(restored.trials[1]?.status == .completed)
+        #expect(restored.trials[2]?.status == .pending)
+        #expect(effects.changes.contains { if case .attempt(let a) = $0 { a.status == .lost } else { false } })
+        var machine = restored
+        _ = machine.hello(worker: "w9", incarnation: 3, hostname: "h", pid: 1, slots: 2, gpus: [], now: 6)
+        let a = machine.requestWork(token: RequestToken(10), worker: "w9", incarnation: 3, requestID: 1, now: 6)
+        let b = machine.requestWork(token: RequestToken(11), worker: "w9", incarnation: 3, requestID: 2, now: 6)
+        let pa = try #require(Self.plan(a, for: RequestToken(10)))
+        let pb = try #require(Self.plan(b, for: RequestToken(11)))
+        #expect(pa.trial == 2 && pa.number == 2)
+        #expect(pb.trial == 3)
+        #expect(pa.attempt > p1.attempt && pb.attempt > pa.attempt)
+        // Trial 3's parameters are what the sampler gives trial 3 in any process.
+        #expect(machine.trials[3]?.parameters == (try Sampler(spec: spec)).parameters(forTrial: 2))
+    }
+
+    @Test func environmentName_isUppercasedAndSanitised() {
+        #expect(CoordinatorMachine.environmentName(forParameter: "learning-rate") == "INTERN_PARAM_LEARNING_RATE")
+        #expect(CoordinatorMachine.environmentName(forParameter: "lr") == "INTERN_PARAM_LR")
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import InternCore
+import InternStore
+import InternTestKit
+import Testing
+import Zstd
+
+@Suite struct CampaignStoreTests {
+    static let spec = CampaignSpec(
+        name: "store-test", command: CommandTemplate(argv: ["true"]), workdir: "/tmp",
+        space: [Parameter(name: "lr", domain: .uniform(low: 0, high: 1))], trials: 3,
+        objective: Objective(metric: "loss", direction: .minimize))
+
+    /// Compresses `text` into frames the way a worker does: one flush per chunk, the last one
+    /// closing the zstd frame.
+    static func frames(of chunks: [String], attempt: AttemptID, stream: LogStream = .stdout) throws -> [IncomingFrame] {
+        let compressor = try ZstdCompressor(level: 1)
+        var result: [IncomingFrame] = []
+        for (index, chunk) in chunks.enumerated() {
+            var out: [UInt8] = []
+            try compressor.compress(Array(chunk.utf8), into: &out)
+            if index == chunks.count - 1 { try compressor.finish(into: &out) } else { try compressor.flush(into: &out) }
+            result.append(IncomingFrame(attempt: attempt, stream: stream, seq: UInt64(index + 1), rawLength: UInt64(chunk.utf8.count), data: out))
+        }
+        return result
+    }
+
+    func makeStore() throws -> (CampaignStore, TemporaryDirectory) {
+        let dir = try TemporaryDirectory()
+        let store = try CampaignStore(directory: dir.file("c"))
+        try store.register(spec: Self.spec, specPath: "/x.yaml", specYAML: "name: store-test", now: 1)
+        let trial = TrialRecord(id: 1, parameters: ["lr": .double(0.5)], status: .running, attemptCount: 1, createdAt: 1)
+        let attempt = AttemptRecord(id: 7, trial: 1, number: 1, worker: "w", incarnation: 0xabc, argv: ["true", "x y"], assignedAt: 2)
+        try store.apply([.trial(trial), .attempt(attempt)])
+        return (store, dir)
+    }
+
+    @Test func records_roundTripThroughTheDatabase() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        var attempt = try #require(try store.attempts().first)
+        #expect(attempt.argv == ["true", "x y"])
+        #expect(attempt.incarnation == 0xabc)
+        attempt.status = .succeeded
+        attempt.exitCode = 0
+        attempt.peakRSSBytes = 123_456_789
+        try store.apply([.attempt(attempt), .event(CampaignEvent(kind: "k", message: "m", attempt: 7, at: 3))])
+        #expect(try store.attempts(trial: 1) == [attempt])
+        #expect(try store.trials().first?.parameters == ["lr": .double(0.5)])
+        #expect(try store.events().last?.kind == "k")
+        // The same directory refuses another campaign.
+        var other = Self.spec
+        other.name = "other"
+        #expect(throws: StoreError.self) { try store.register(spec: other, specPath: "/y", specYAML: "", now: 4) }
+    }
+
+    @Test func framesAppendedAsReceived_decodeToTheOriginalBytes_andZstdcatAgrees() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let ingestor = ReportIngestor(store: store)
+        let chunks = (0..<50).map { "{'loss': \(Double($0) / 7), 'epoch': \($0)}\n" + String(repeating: "\u{1F600} ", count: $0) + "\r" }
+        let frames = try Self.frames(of: chunks, attempt: 7)
+        let cursors = try ingestor.ingest(frames: frames, metrics: [], trialOf: { _ in 1 }, now: 5)
+        #expect(cursors.streams == [.init(attempt: 7, stream: .stdout, seq: 50)])
+        let expected = Array(chunks.joined().utf8)
+        #expect(try store.readLog(trial: 1, attempt: 7, stream: .stdout) == expected)
+        let zstdcat = Process()
+        zstdcat.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
+        zstdcat.arguments = ["-dc", store.logPath(trial: 1, attempt: 7, stream: .stdout)]
+        let pipe = Pipe()
+        zstdcat.standardOutput = pipe
+        try zstdcat.run()
+        let printed = pipe.fileHandleForReading.readDataToEndOfFile()
+        zstdcat.waitUntilExit()
+        #expect(zstdcat.terminationStatus == 0)
+        #expect([UInt8](printed) == expected)
+    }
+
+    @Test func duplicateFrames_areDropped_andAFrameAfterAGapWaitsForTheMissingOne() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let ingestor = ReportIngestor(store: store)
+        let frames = try Self.frames(of: ["a\n", "b\n", "c\n", "d\n"], attempt: 7)
+        _ = try ingestor.ingest(frames: [frames[0], frames[1]], metrics: [], trialOf: { _ in 1 }, now: 5)
+        // Frame 2 again (a resend) and frame 4 (3 was lost): neither is stored.
+        let afterGap = try ingestor.ingest(frames: [frames[1], frames[3]], metrics: [], trialOf: { _ in 1 }, now: 6)
+        #expect(afterGap.streams.first?.seq == 2)
+        // The resend of 3 and 4 completes the stream exactly once.
+        let done = try ingestor.ingest(frames: [frames[2], frames[3]], metrics: [], trialOf: { _ in 1 }, now: 7)
+        #expect(done.streams.first?.seq == 4)
+        #expect(String(decoding: try store.readLog(trial: 1, attempt: 7, stream: .stdout), as: UTF8.self) == "a\nb\nc\nd\n")
+        #expect(try store.storedLog(trial: 1, attempt: 7, stream: .stdout).frames == 4)
+    }
+
+    @Test func metricPoints_areStoredOnceInOrder() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let ingestor = ReportIngestor(store: store)
+        let points = (1...5).map { IncomingMetric(attempt: 7, seq: UInt64($0), name: "loss", step: Int64($0), value: 1 / Double($0), time: 9) }
+        _ = try ingestor.ingest(frames: [], metrics: Array(points[0..<3]), trialOf: { _ in 1 }, now: 5)
+        let cursors = try ingestor.ingest(frames: [], metrics: Array(points[1..<5]), trialOf: { _ in 1 }, now: 6)
+        #expect(cursors.metrics == [.init(attempt: 7, seq: 5)])
+        #expect(try store.metricPoints(attempt: 7).map(\.seq) == [1, 2, 3, 4, 5])
+    }
+
+    @Test func bytesPastTheIndexedEnd_areCutWhenTheStreamIsReopened() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let frames = try Self.frames(of: ["one\n", "two\n"], attempt: 7)
+        do {
+            let ingestor = ReportIngestor(store: store)
+            _ = try ingestor.ingest(frames: [frames[0]], metrics: [], trialOf: { _ in 1 }, now: 5)
+        }
+        // A crash after the append and before the commit leaves unindexed bytes behind.
+        let path = store.logPath(trial: 1, attempt: 7, stream: .stdout)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data([0xde, 0xad, 0xbe, 0xef]))
+        try handle.close()
+        let reopened = ReportIngestor(store: store)
+        _ = try reopened.ingest(frames: [frames[1]], metrics: [], trialOf: { _ in 1 }, now: 6)
+        #expect(String(decoding: try store.readLog(trial: 1, attempt: 7, stream: .stdout), as: UTF8.self) == "one\ntwo\n")
+    }
+
+    @Test func adminReaders_openTheStoreReadOnly() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let reader = try CampaignStore(directory: store.directory, create: false, readOnly: true)
+        #expect(try reader.info()?.name == "store-test")
+        #expect(throws: StoreError.self) { try CampaignStore(directory: dir.file("missing"), create: false) }
+    }
+}
