@@ -65,6 +65,8 @@ let package = Package(
         .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternTestKit"]),
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["InternStore", "InternSpec", "InternTestKit", "Zstd"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["InternStore", "InternProtocol", "InternTestKit", "NNG", "Zstd"],
+            exclude: ["Fixtures"]),
     ]
 )

@@ -65,15 +65,28 @@ public struct IncomingMetric: Sendable {
 /// What is stored after an ingest: the highest contiguous sequence number per attempt and
 /// stream, and per attempt for metrics. The worker may forget everything up to these.
 public struct IngestCursors: Sendable, Equatable {
+    /// The stored extent of one attempt's stream.
     public struct Stream: Sendable, Equatable {
         public var attempt: AttemptID
         public var stream: LogStream
         public var seq: UInt64
+        /// Creates a cursor.
+        public init(attempt: AttemptID, stream: LogStream, seq: UInt64) {
+            self.attempt = attempt
+            self.stream = stream
+            self.seq = seq
+        }
     }
 
+    /// The stored extent of one attempt's metric series.
     public struct Metrics: Sendable, Equatable {
         public var attempt: AttemptID
         public var seq: UInt64
+        /// Creates a cursor.
+        public init(attempt: AttemptID, seq: UInt64) {
+            self.attempt = attempt
+            self.seq = seq
+        }
     }
 
     public var streams: [Stream] = []

@@ -21,8 +21,8 @@ enum ExitCodes {
     static let success: Int32 = 0
     /// Something went wrong (store, network, a refused worker).
     static let failure: Int32 = 1
-    /// Bad usage or a bad campaign file.
-    static let usage: Int32 = 2
+    /// Bad usage or a bad campaign file (ArgumentParser's validation errors, EX_USAGE).
+    static let usage: Int32 = 64
     /// The campaign finished but no trial completed.
     static let noTrialCompleted: Int32 = 3
 }

@@ -19,8 +19,11 @@ public enum InternBinary {
     /// What a finished child process left behind.
     public struct Result: Sendable {
         public var status: Int32
-        public var stdout: String
+        /// Standard output exactly as written.
+        public var stdoutBytes: Data
         public var stderr: String
+        /// Standard output as text (invalid UTF-8 replaced).
+        public var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
     }
 
     /// Runs `intern ARGUMENTS` to completion in `directory`, with a time limit.
@@ -89,8 +92,8 @@ public final class ChildProcess: @unchecked Sendable {
         }
         return InternBinary.Result(
             status: process.terminationStatus,
-            stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
+            stdoutBytes: FileManager.default.contents(atPath: stdoutPath) ?? Data(),
+            stderr: String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self))
     }
 }
 
