@@ -198,8 +198,10 @@ public actor Coordinator {
         } catch {
             rejectedMessages += 1
             logger.warning("rejected a malformed message", metadata: ["reason": "\(error)", "bytes": "\(bytes.count)"])
-            let code: RejectCode = error.code == .unsupportedVersion ? .unsupportedVersion : .malformed
-            return codec.encode(.rejected(Rejected(requestId: codec.salvageRequestId(bytes) ?? 0, code: code, reason: "\(error)")))
+            // Without a readable request id there is nobody to answer: drop it (the context
+            // simply receives the next request).
+            guard let requestId = codec.salvageRequestId(bytes) else { return nil }
+            return codec.encode(.rejected(Rejected(requestId: requestId, code: error.rejectCode, reason: "\(error)")))
         }
         let reply: Message
         switch message {

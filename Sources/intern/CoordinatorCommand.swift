@@ -21,6 +21,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Where campaign directories live.")
     var root: String = ".intern"
 
+    @OptionGroup var tuning: CoordinatorTuning
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -28,7 +30,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let file = try CampaignFile.load(campaign)
         let directory = file.directory(root: root)
         let urls = listen.isEmpty ? [defaultIPCURL(directory: directory)] : listen
-        let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"))
+        let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"),
+                                          options: tuning.options(listen: urls))
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
         let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials))

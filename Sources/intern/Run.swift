@@ -34,6 +34,8 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Write run statistics (wall time, coordinator CPU time, bytes ingested) as JSON to this file.")
     var stats: String?
 
+    @OptionGroup var tuning: CoordinatorTuning
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -46,7 +48,8 @@ struct Run: AsyncParsableCommand {
         let file = try CampaignFile.load(campaign)
         let directory = file.directory(root: root)
         let url = defaultIPCURL(directory: directory)
-        let session = try CampaignSession(file: file, directory: directory, listen: [url], logger: Logger(label: "intern.coordinator"))
+        let session = try CampaignSession(file: file, directory: directory, listen: [url], logger: Logger(label: "intern.coordinator"),
+                                          options: tuning.options(listen: [url]))
         let started = Date()
         let cpuBefore = processCPUSeconds()
 

@@ -100,5 +100,7 @@ public final class ChildProcess: @unchecked Sendable {
 /// A child process ran past its time limit.
 public struct TimeoutError: Error, CustomStringConvertible {
     public var message: String
+    /// Creates the error.
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

@@ -1,0 +1,129 @@
+import Foundation
+import InternCore
+import InternProtocol
+import InternStore
+import InternTestKit
+import NNG
+import Testing
+
+/// Failures against the real binaries: hostile input on the coordinator's socket, a worker
+/// killed with SIGKILL in the middle of a trial.
+@Suite(.serialized) struct FailureEndToEndTests {
+    @Test func hostileMessages_getRejectedOrDropped_andTheCampaignStillCompletes() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: hostile
+            command: [/bin/echo, "{x}"]
+            space: {x: {type: choice, values: [a, b, c]}}
+            sampler: grid
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
+
+        let socket = try Socket.request(maxMessageSize: 1 << 20)
+        defer { socket.close() }
+        _ = try socket.dial(url)
+        let codec = MessageCodec()
+        func send(_ bytes: [UInt8], wait: Int = 1_000) async -> Message? {
+            guard let context = try? socket.openContext() else { return nil }
+            defer { context.close() }
+            guard let reply = try? await context.request(bytes, timeout: .milliseconds(wait)) else { return nil }
+            return try? codec.decode(reply)
+        }
+        // Garbage without a readable header: dropped, no reply.
+        #expect(await send([0xde, 0xad, 0xbe, 0xef]) == nil)
+        // A truncated Hello: rejected as malformed, with its request id.
+        let hello = codec.encode(.hello(Hello(requestId: 42, workerId: "evil", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], labels: [:])))
+        guard case .rejected(let truncated)? = await send(Array(hello.prefix(hello.count - 3))) else {
+            Issue.record("a truncated hello must be rejected")
+            return
+        }
+        #expect(truncated.requestId == 42 && truncated.code == .malformed)
+        // An unknown version: rejected as such.
+        var future = hello
+        future[2] = 9
+        guard case .rejected(let version)? = await send(future) else {
+            Issue.record("an unknown version must be rejected")
+            return
+        }
+        #expect(version.code == .unsupportedVersion)
+        // A work request from a worker that never said hello: refused, nothing assigned.
+        let stranger = codec.encode(.workRequest(WorkRequest(requestId: 7, workerId: "ghost", incarnation: 3, slot: 0)))
+        guard case .rejected(let unknown)? = await send(stranger) else {
+            Issue.record("an unknown worker must be refused")
+            return
+        }
+        #expect(unknown.code == .unknownWorker)
+        // A message over the coordinator's 16 MiB limit is never delivered (NNG drops it).
+        #expect(await send([UInt8](repeating: 0x49, count: 17 << 20)) == nil)
+        // Random bytes after a valid header.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var bytes: [UInt8] = [0x49, 0x4E, 1, UInt8.random(in: 1...10, using: &generator)]
+            bytes += (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            _ = await send(bytes, wait: 100)
+        }
+
+        let worker = try InternBinary.start(["worker", "--connect", url, "--id", "good"], in: dir.path)
+        let result = try await coordinator.finish(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(try await worker.finish(timeout: .seconds(30)).status == 0)
+        let store = try CampaignStore(directory: dir.file(".intern/hostile"), create: false, readOnly: true)
+        #expect(try store.trials().map(\.status) == [.completed, .completed, .completed])
+        #expect(try store.workers().map(\.id) == ["good"])
+    }
+
+    @Test func workerKilledMidTrial_attemptIsLost_andTheTrialCompletesOnAnotherWorker() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: killed
+            shell: "echo start {x}; sleep 1.5; echo done {x}"
+            space: {x: {type: choice, values: [a, b, c, d]}}
+            sampler: grid
+            parallel: 2
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(
+            ["coordinator", spec, "--listen", url, "--root", dir.file(".intern"), "--heartbeat-ms", "100", "--lease-ms", "1000"],
+            in: dir.path)
+        let victim = try InternBinary.start(["worker", "--connect", url, "--id", "victim"], in: dir.path)
+        let survivor = try InternBinary.start(["worker", "--connect", url, "--id", "survivor"], in: dir.path)
+        let store = try await waitForStore(dir.file(".intern/killed"))
+        // Wait until the victim runs an attempt, then kill it without warning.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try !store.attempts().contains(where: { $0.worker == "victim" && $0.status == .running }) {
+            #expect(ContinuousClock.now < deadline)
+            if ContinuousClock.now > deadline { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        victim.signal(SIGKILL)
+        _ = try? await victim.finish(timeout: .seconds(5))
+
+        let result = try await coordinator.finish(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(try await survivor.finish(timeout: .seconds(30)).status == 0)
+        #expect(try store.trials().allSatisfy { $0.status == .completed })
+        let attempts = try store.attempts()
+        let lost = attempts.filter { $0.status == .lost }
+        #expect(lost.count == 1)
+        #expect(lost.first?.worker == "victim")
+        // The lost trial ran again, on the survivor, and its result counts once.
+        let retried = try #require(lost.first?.trial)
+        let runs = try store.attempts(trial: retried)
+        #expect(runs.count == 2)
+        #expect(runs.last?.worker == "survivor" && runs.last?.status == .succeeded)
+        #expect(try store.workers().first { $0.id == "victim" }?.state == .lost)
+    }
+
+    private func waitForStore(_ directory: String) async throws -> CampaignStore {
+        for _ in 0..<200 {
+            if let store = try? CampaignStore(directory: directory, create: false, readOnly: true), (try? store.info()) != nil {
+                return store
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TimeoutError(message: "no store at \(directory)")
+    }
+}
