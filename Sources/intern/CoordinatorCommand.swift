@@ -21,9 +21,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Where campaign directories live.")
     var root: String = ".intern"
 
+    @Flag(name: .long, help: "Allow tcp:// without authentication (anyone who reaches the port can run commands on your workers).")
+    var insecure = false
+
     @OptionGroup var tuning: CoordinatorTuning
 
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        try requireLocalOrInsecure(listen, insecure: insecure, role: "--listen")
+    }
 
     func run() async throws {
         global.bootstrapLogging()

@@ -20,9 +20,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "This worker's stable identity (default: host name and process id).")
     var id: String?
 
+    @Flag(name: .long, help: "Allow tcp:// without authentication (whoever answers at that address can run commands here).")
+    var insecure = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
+        try requireLocalOrInsecure([connect], insecure: insecure, role: "--connect")
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         if let id, id.isEmpty || id.utf8.count > 200 { throw ValidationError("--id must be 1 to 200 bytes") }
     }

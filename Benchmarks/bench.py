@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""intern benchmarks: dispatch overhead vs xargs -P2, and log ingest (throughput, CPU, ratio, integrity).
+
+    python3 Benchmarks/bench.py --intern .build/release/intern --out .build/bench.json [--quick]
+
+Python 3 standard library only. See Benchmarks/README.md for what each figure means and how the
+baselines are run. Exit status: 0 when every check held (all trials completed, every log byte-exact),
+1 when any integrity check failed (lost or changed bytes, failed trials, a run that errored),
+2 on bad usage. Missing a performance target prints MISS but does not change the exit status.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PYTHON = "/usr/bin/python3"  # the system interpreter, not a pyenv shim on PATH
+TARGET_DISPATCH_MS = 3.0  # per trial above xargs
+TARGET_INGEST_MBPS = 100.0  # raw MB/s, end to end
+TARGET_RATIO = 5.0  # raw / stored
+
+# The job of the log benchmark: ~2 MB (default) of Hugging Face Trainer-style output on stdout,
+# dict lines every step, a tqdm-style "\r" progress update every 5 steps, an eval dict every epoch;
+# a few lines on stderr. Deterministic per trial (seeded from the trial number). It uses print()
+# and sys.stdout with Python's default buffering: block-buffered, since stdout is a pipe or a file
+# and PYTHONUNBUFFERED is removed from the environment by the benchmark.
+GEN_PY = r'''import random
+import sys
+
+
+def main():
+    trial = int(sys.argv[1])
+    target = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000_000
+    rng = random.Random(1_000_003 * trial + 12345)
+    out, err = sys.stdout, sys.stderr
+    err.write("[trial %d] Some weights of BertForSequenceClassification were not initialized from the "
+              "model checkpoint and are newly initialized: ['classifier.bias', 'classifier.weight']\n" % trial)
+    err.write("You should probably TRAIN this model on a down-stream task to be able to use it for "
+              "predictions and inference.\n")
+    lr0 = rng.choice([1e-5, 2e-5, 3e-5, 5e-5])
+    steps_per_epoch = rng.choice([250, 313, 500, 625])
+    total = steps_per_epoch * 3
+    rate = rng.uniform(8.0, 30.0)
+    loss = rng.uniform(0.68, 0.72)
+    written = step = 0
+    elapsed = 0.0
+    open_bar = False
+
+    def clock(t):
+        t = int(t)
+        return "%02d:%02d" % (t // 60, t % 60)
+
+    while written < target:
+        step += 1
+        s = step % total or total
+        elapsed += 1.0 / (rate * rng.uniform(0.9, 1.1))
+        loss = max(0.01, loss * rng.uniform(0.985, 1.012))
+        line = "{'loss': %s, 'learning_rate': %r, 'epoch': %s}" % (
+            round(loss, 4), lr0 * (total - s) / total, round(step / steps_per_epoch, 2))
+        if open_bar:
+            line, open_bar = "\n" + line, False
+        print(line)
+        written += len(line) + 1
+        if step % 5 == 0:
+            frac = s / total
+            filled = int(frac * 10)
+            part = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589"[int((frac * 10 - filled) * 8)] if filled < 10 else ""
+            bar = ("\u2588" * filled + part).ljust(10)
+            it_s = rate * rng.uniform(0.95, 1.05)
+            bar_line = "\r%3d%%|%s| %d/%d [%s<%s, %.2fit/s]" % (
+                int(frac * 100), bar, s, total, clock(elapsed), clock((total - s) / it_s), it_s)
+            out.write(bar_line)
+            written += len(bar_line.encode())
+            open_bar = True
+        if step % steps_per_epoch == 0:
+            ev = ("{'eval_loss': %r, 'eval_accuracy': %r, 'eval_runtime': %s, 'eval_samples_per_second': %s, "
+                  "'eval_steps_per_second': %s, 'epoch': %s}") % (
+                loss * rng.uniform(0.9, 1.2), rng.uniform(0.5, 0.95), round(rng.uniform(5, 20), 4),
+                round(rng.uniform(50, 300), 3), round(rng.uniform(5, 40), 3), round(step / steps_per_epoch, 2))
+            if open_bar:
+                ev, open_bar = "\n" + ev, False
+            print(ev)
+            written += len(ev) + 1
+    if open_bar:
+        print()
+    err.write("[trial %d] done: %d steps\n" % (trial, step))
+
+
+main()
+'''
+
+TRIVIAL_SPACE = "space:\n  x: {type: choice, values: [0]}\nsampler: {type: random, seed: 1}\n"
+
+
+def log(msg=""):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def job_env():
+    """The environment for intern (and so for its workers and jobs) and for the baselines."""
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
+    return env
+
+
+def run_timed(argv, *, cwd, timeout, stdin_bytes=None, stdout_path=None, stderr_path=None, env=None):
+    """Runs argv, returns (rc, wall seconds by time.monotonic). On timeout kills its process group."""
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
+    try:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
+                                stdout=out, stderr=err, env=env or job_env(), start_new_session=True)
+        try:
+            proc.communicate(stdin_bytes, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None, time.monotonic() - t0
+        return proc.returncode, time.monotonic() - t0
+    finally:
+        for f in (out, err):
+            if f is not subprocess.DEVNULL:
+                f.close()
+
+
+def tail(path, n=2000):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        return data[-n:].decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+    return h.hexdigest(), n
+
+
+def dir_size(path, suffix=""):
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            if name.endswith(suffix):
+                total += os.path.getsize(os.path.join(root, name))
+    return total
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.intern = os.path.abspath(args.intern)
+        self.base = tempfile.mkdtemp(prefix="intern-bench-", dir=args.tmp)
+        self.problems = []  # integrity problems: make the exit status 1
+        self.notes = []  # other observations worth printing
+
+    def problem(self, msg):
+        self.problems.append(msg)
+        log("PROBLEM: " + msg)
+
+    def write(self, path, text):
+        with open(path, "w") as f:
+            f.write(text)
+
+    # -- intern -----------------------------------------------------------------------------------
+
+    def run_intern(self, spec, label, i, timeout):
+        """One `intern run` with a fresh --root. Returns a dict with wall and --stats contents."""
+        root = os.path.join(self.base, "%s-root-%d" % (label, i))
+        stats_path = os.path.join(self.base, "%s-stats-%d.json" % (label, i))
+        out_path = os.path.join(self.base, "%s-intern-%d.out" % (label, i))
+        err_path = os.path.join(self.base, "%s-intern-%d.err" % (label, i))
+        rc, wall = run_timed([self.intern, "run", spec, "--workers", str(self.args.workers), "--quiet",
+                              "--stats", stats_path, "--root", root],
+                             cwd=self.base, timeout=timeout, stdout_path=out_path, stderr_path=err_path)
+        result = {"run": i, "rc": rc, "wall_seconds": wall, "root": root}
+        if rc is None:
+            self.problem("%s run %d: intern run timed out after %.0f s; stderr tail: %s" % (label, i, timeout, tail(err_path)))
+        elif rc != 0:
+            self.problem("%s run %d: intern run exited %d; stderr tail: %s" % (label, i, rc, tail(err_path)))
+        try:
+            with open(stats_path) as f:
+                result["stats"] = json.load(f)
+        except (OSError, ValueError) as e:
+            result["stats"] = None
+            self.problem("%s run %d: no --stats JSON (%s)" % (label, i, e))
+        err_text = tail(err_path, 4000).strip()
+        if err_text:
+            result["stderr_tail"] = err_text
+        return result
+
+    # -- (1) dispatch -----------------------------------------------------------------------------
+
+    def dispatch(self):
+        n, runs = self.args.dispatch_trials, self.args.runs
+        d = os.path.join(self.base, "dispatch")
+        os.makedirs(d)
+        spec = os.path.join(d, "campaign.yaml")
+        self.write(spec, "name: bench-dispatch\ncommand: [/bin/true]\n" + TRIVIAL_SPACE +
+                   "trials: %d\nparallel: %d\n" % (n, self.args.workers))
+        seq = "".join("%d\n" % k for k in range(n)).encode()
+        p = str(self.args.workers)
+        # Baseline A (strict): one fork+exec of /bin/true per trial, xargs' own stdout/stderr (so every
+        # job's) redirected to files. No shell; all jobs share the two files.
+        direct = ["xargs", "-P" + p, "-n1", "/bin/true"]
+        # Baseline B: per-trial output files, which need a redirection, so one /bin/sh (dash) per trial
+        # that opens the two files and execs /bin/true: one fork, two execs per trial.
+        per_file = ["xargs", "-P" + p, "-I{}", "/bin/sh", "-c", 'exec /bin/true >"$1/$0.out" 2>"$1/$0.err"', "{}"]
+        rows = {"intern": [], "xargs_direct": [], "xargs_sh_files": []}
+        for i in range(runs):
+            rc, wall = run_timed(direct, cwd=d, timeout=600, stdin_bytes=seq,
+                                 stdout_path=os.path.join(d, "direct-%d.out" % i),
+                                 stderr_path=os.path.join(d, "direct-%d.err" % i))
+            if rc != 0:
+                self.problem("dispatch xargs direct run %d exited %s" % (i, rc))
+            rows["xargs_direct"].append({"run": i, "rc": rc, "wall_seconds": wall})
+
+            files = os.path.join(d, "files-%d" % i)
+            os.makedirs(files)
+            rc, wall = run_timed(per_file + [files], cwd=d, timeout=600, stdin_bytes=seq)
+            made = len(os.listdir(files))
+            if rc != 0 or made != 2 * n:
+                self.problem("dispatch xargs sh run %d exited %s with %d files" % (i, rc, made))
+            rows["xargs_sh_files"].append({"run": i, "rc": rc, "wall_seconds": wall})
+            shutil.rmtree(files)
+
+            r = self.run_intern(spec, "dispatch", i, timeout=max(120, n * 0.2))
+            st = r.get("stats") or {}
+            if st and (st.get("completed") != n or st.get("failed") != 0):
+                self.problem("dispatch run %d: completed %s, failed %s of %d" % (i, st.get("completed"), st.get("failed"), n))
+            rows["intern"].append(r)
+            if not self.args.keep:
+                shutil.rmtree(r["root"], ignore_errors=True)
+            log("dispatch run %d: xargs direct %.2fs, xargs sh %.2fs, intern %.2fs (stats wall %s, cpu %s)" % (
+                i, rows["xargs_direct"][-1]["wall_seconds"], rows["xargs_sh_files"][-1]["wall_seconds"], r["wall_seconds"],
+                st.get("wall_seconds"), st.get("coordinator_cpu_seconds")))
+
+        med = {k: median(x["wall_seconds"] for x in v) for k, v in rows.items()}
+        lanes = self.args.workers
+        m = {
+            "trials": n, "lanes": lanes, "runs": runs,
+            "median_wall_seconds": med,
+            "median_intern_stats_wall_seconds": median((x.get("stats") or {}).get("wall_seconds") for x in rows["intern"]),
+            "median_coordinator_cpu_seconds": median((x.get("stats") or {}).get("coordinator_cpu_seconds") for x in rows["intern"]),
+        }
+        for base in ("xargs_direct", "xargs_sh_files"):
+            if med["intern"] is not None and med[base] is not None:
+                diff = med["intern"] - med[base]
+                m["overhead_ms_per_trial_vs_" + base] = diff / n * 1000
+                m["overhead_ms_per_trial_per_lane_vs_" + base] = diff * lanes / n * 1000
+        if med["intern"]:
+            m["intern_trials_per_second"] = n / med["intern"]
+            m["intern_ms_per_trial"] = med["intern"] / n * 1000
+        if m["median_coordinator_cpu_seconds"] is not None:
+            m["coordinator_cpu_ms_per_trial"] = m["median_coordinator_cpu_seconds"] / n * 1000
+        return {"spec": open(spec).read(), "baselines": {"xargs_direct": " ".join(direct[:3]) + " /bin/true  (stdin: seq; stdout/stderr > files)",
+                                                         "xargs_sh_files": " ".join(per_file[:5]) + " '%s' {} OUTDIR" % per_file[5]},
+                "runs": rows, "median": m}
+
+    # -- (2) log volume ---------------------------------------------------------------------------
+
+    def verify_logs(self, root, campaign, expected, label, i):
+        """Compares `intern logs T` (stdout and stderr) for every trial with the expected sha256."""
+        directory = os.path.join(root, campaign)
+        mismatches = []
+        t0 = time.monotonic()
+        for t, exp in enumerate(expected):
+            for stream in ("stdout", "stderr"):
+                argv = [self.intern, "logs", str(t), "--dir", directory] + (["--stream", "stderr"] if stream == "stderr" else [])
+                p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=job_env(), timeout=120)
+                got = (hashlib.sha256(p.stdout).hexdigest(), len(p.stdout))
+                want = exp[stream]
+                if p.returncode != 0 or got[0] != want[0]:
+                    mismatches.append({"trial": t, "stream": stream, "rc": p.returncode, "got_bytes": got[1],
+                                       "expected_bytes": want[1], "stderr": p.stderr[-500:].decode("utf-8", "replace")})
+        if mismatches:
+            lost = sum(max(0, m["expected_bytes"] - m["got_bytes"]) for m in mismatches)
+            self.problem("%s run %d: %d of %d logs differ from the job's output (%d bytes short in all); first: %s" % (
+                label, i, len(mismatches), 2 * len(expected), lost, json.dumps(mismatches[0])))
+        return {"checked_logs": 2 * len(expected), "mismatches": mismatches, "verify_seconds": time.monotonic() - t0}
+
+    def log_volume(self):
+        n, runs, size = self.args.log_trials, self.args.runs, self.args.log_bytes
+        d = os.path.join(self.base, "logs")
+        os.makedirs(d)
+        self.write(os.path.join(d, "gen.py"), GEN_PY)
+        p = str(self.args.workers)
+        seq = "".join("%d\n" % k for k in range(n)).encode()
+
+        # Floor: the same jobs through xargs, each job's stdout/stderr to its own files (one /bin/sh per
+        # job for the redirection, which execs the interpreter: negligible next to the job).
+        floor_cmd = ["xargs", "-P" + p, "-I{}", "/bin/sh", "-c",
+                     'exec %s gen.py "$0" %d >"$1/$0.out" 2>"$1/$0.err"' % (PYTHON, size), "{}"]
+        expected = None
+        floor_runs = []
+        data_dir = os.path.join(d, "expected")
+        for i in range(runs):
+            out = os.path.join(d, "floor-%d" % i)
+            os.makedirs(out)
+            rc, wall = run_timed(floor_cmd + [out], cwd=d, timeout=900, stdin_bytes=seq)
+            hashes = [{s: sha256_file(os.path.join(out, "%d.%s" % (t, "out" if s == "stdout" else "err")))
+                       for s in ("stdout", "stderr")} for t in range(n)]
+            raw = sum(h["stdout"][1] + h["stderr"][1] for h in hashes)
+            if rc != 0:
+                self.problem("log floor run %d: xargs exited %s" % (i, rc))
+            if expected is None:
+                expected = hashes
+                os.rename(out, data_dir)  # kept for the replay campaign
+            else:
+                if hashes != expected:
+                    self.problem("log floor run %d: gen.py output differs from run 0 (not deterministic?)" % i)
+                shutil.rmtree(out)
+            floor_runs.append({"run": i, "rc": rc, "wall_seconds": wall, "raw_bytes": raw, "raw_MB_per_s": raw / wall / 1e6})
+            log("log floor run %d: %.2fs, %.1f MB/s" % (i, wall, raw / wall / 1e6))
+        expected_raw = sum(h["stdout"][1] + h["stderr"][1] for h in expected)
+
+        # Reference compressibility of one trial's stdout with the zstd CLI, where installed.
+        reference = {}
+        if shutil.which("zstd"):
+            sample = os.path.join(data_dir, "0.out")
+            for level in (1, 3, 19):
+                z = subprocess.run(["zstd", "-q", "-c", "-%d" % level, sample], stdout=subprocess.PIPE)
+                if z.returncode == 0 and z.stdout:
+                    reference["zstd_-%d" % level] = os.path.getsize(sample) / len(z.stdout)
+
+        campaigns = {
+            # As specified: the interpreter runs in the trial and produces the output as it goes.
+            "gen": ("bench-logs", "command: [%s, gen.py, \"{trial}\", \"%d\"]\n" % (PYTHON, size)),
+            # Replay: the same bytes (stdout and stderr) written by /bin/cat from gen.py's saved output,
+            # so the producer costs almost nothing and the figure is intern's own ingest capacity.
+            "replay": ("bench-logs-replay",
+                       "shell: \"/bin/cat expected/{trial}.out && exec /bin/cat expected/{trial}.err >&2\"\n"),
+        }
+        results = {}
+        for key, (name, cmd) in campaigns.items():
+            if key == "replay" and self.args.no_replay:
+                continue
+            spec = os.path.join(d, "%s.yaml" % name)
+            self.write(spec, "name: %s\n%s" % (name, cmd) + TRIVIAL_SPACE + "trials: %d\nparallel: %d\n" % (n, self.args.workers))
+            rows = []
+            for i in range(runs):
+                r = self.run_intern(spec, "logs-" + key, i, timeout=900)
+                st = r.get("stats") or {}
+                if st:
+                    if st.get("completed") != n or st.get("failed") != 0:
+                        self.problem("logs-%s run %d: completed %s, failed %s of %d" % (key, i, st.get("completed"), st.get("failed"), n))
+                    if st.get("log_raw_bytes") != expected_raw:
+                        self.problem("logs-%s run %d: --stats log_raw_bytes %s != %d bytes the jobs wrote" % (
+                            key, i, st.get("log_raw_bytes"), expected_raw))
+                    raw = st.get("log_raw_bytes") or 0
+                    stored = st.get("log_stored_bytes") or 0
+                    r["raw_MB_per_s"] = raw / r["wall_seconds"] / 1e6
+                    if st.get("wall_seconds"):
+                        r["raw_MB_per_s_stats_wall"] = raw / st["wall_seconds"] / 1e6
+                    if raw:
+                        r["coordinator_cpu_s_per_GB"] = st.get("coordinator_cpu_seconds", 0) / (raw / 1e9)
+                    if stored:
+                        r["ratio"] = raw / stored
+                    on_disk = dir_size(os.path.join(r["root"], name, "logs"), ".zst")
+                    r["zst_bytes_on_disk"] = on_disk
+                    if on_disk != stored:
+                        self.notes.append("logs-%s run %d: .zst files on disk hold %d bytes, --stats says %d stored" % (key, i, on_disk, stored))
+                if r["rc"] is not None:
+                    r["verify"] = self.verify_logs(r["root"], name, expected, "logs-" + key, i)
+                rows.append(r)
+                if not self.args.keep:
+                    shutil.rmtree(r["root"], ignore_errors=True)
+                log("logs-%s run %d: %.2fs, %s MB/s, cpu %s s, ratio %s, mismatches %s" % (
+                    key, i, r["wall_seconds"], fmt(r.get("raw_MB_per_s")), fmt(st.get("coordinator_cpu_seconds")),
+                    fmt(r.get("ratio")), len((r.get("verify") or {}).get("mismatches", [None]))))
+            m = {
+                "median_wall_seconds": median(x["wall_seconds"] for x in rows),
+                "median_raw_MB_per_s": median(x.get("raw_MB_per_s") for x in rows),
+                "median_raw_MB_per_s_stats_wall": median(x.get("raw_MB_per_s_stats_wall") for x in rows),
+                "median_coordinator_cpu_seconds": median((x.get("stats") or {}).get("coordinator_cpu_seconds") for x in rows),
+                "median_coordinator_cpu_s_per_GB": median(x.get("coordinator_cpu_s_per_GB") for x in rows),
+                "median_ratio": median(x.get("ratio") for x in rows),
+                "median_log_frames": median((x.get("stats") or {}).get("log_frames") for x in rows),
+                "logs_checked": sum((x.get("verify") or {}).get("checked_logs", 0) for x in rows),
+                "logs_mismatched": sum(len((x.get("verify") or {}).get("mismatches", [])) for x in rows),
+            }
+            results[key] = {"spec": open(spec).read(), "runs": rows, "median": m}
+        if not self.args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        return {
+            "trials": n, "bytes_per_trial_target": size, "expected_raw_bytes": expected_raw,
+            "interpreter": PYTHON, "interpreter_version": subprocess.run([PYTHON, "--version"], stdout=subprocess.PIPE,
+                                                                         stderr=subprocess.STDOUT).stdout.decode().strip(),
+            "buffering": "default (block-buffered: stdout is a pipe/file); PYTHONUNBUFFERED removed from the environment",
+            "floor_command": " ".join(floor_cmd[:5]) + " '%s' {} OUTDIR" % floor_cmd[5],
+            "reference_zstd_ratio_trial0_stdout": reference,
+            "floor": {"runs": floor_runs, "median": {"median_wall_seconds": median(x["wall_seconds"] for x in floor_runs),
+                                                     "median_raw_MB_per_s": median(x["raw_MB_per_s"] for x in floor_runs)}},
+            "intern": results,
+        }
+
+
+def fmt(x, spec="%.2f"):
+    return "-" if x is None else spec % x
+
+
+def verdict(ok):
+    return "n/a " if ok is None else ("PASS" if ok else "MISS")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--intern", default=".build/release/intern", help="the intern binary (release build)")
+    ap.add_argument("--out", default=".build/bench.json", help="JSON with every run and the medians")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 200 dispatch trials, 10 log trials, 1 run each")
+    ap.add_argument("--runs", type=int, help="runs of each measurement (default 3; --quick 1)")
+    ap.add_argument("--workers", type=int, default=2, help="local workers = parallel lanes = xargs -P (default 2)")
+    ap.add_argument("--dispatch-trials", type=int, help="default 2000 (--quick 200)")
+    ap.add_argument("--log-trials", type=int, help="default 100 (--quick 10)")
+    ap.add_argument("--log-bytes", type=int, default=2_000_000, help="stdout bytes per log trial (default 2000000)")
+    ap.add_argument("--only", choices=["dispatch", "logs"], help="run one benchmark")
+    ap.add_argument("--no-replay", action="store_true", help="skip the /bin/cat replay campaign")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (stores, outputs)")
+    ap.add_argument("--tmp", default=None, help="where to make the temporary directory")
+    args = ap.parse_args()
+    args.runs = args.runs or (1 if args.quick else 3)
+    args.dispatch_trials = args.dispatch_trials or (200 if args.quick else 2000)
+    args.log_trials = args.log_trials or (10 if args.quick else 100)
+    if not os.access(args.intern, os.X_OK):
+        print("bench: %s is not an executable; build it with `swift build -c release`" % args.intern, file=sys.stderr)
+        return 2
+    if not os.access(PYTHON, os.X_OK):
+        print("bench: %s is missing" % PYTHON, file=sys.stderr)
+        return 2
+
+    bench = Bench(args)
+    t0 = time.monotonic()
+    report = {"host": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+              "intern": os.path.abspath(args.intern), "quick": args.quick, "runs": args.runs, "workers": args.workers,
+              "targets": {"dispatch_overhead_ms_per_trial": TARGET_DISPATCH_MS, "ingest_raw_MB_per_s": TARGET_INGEST_MBPS,
+                          "stored_ratio": TARGET_RATIO, "bytes_lost": 0}}
+    try:
+        if args.only in (None, "dispatch"):
+            report["dispatch"] = bench.dispatch()
+        if args.only in (None, "logs"):
+            report["logs"] = bench.log_volume()
+    finally:
+        report["bench_seconds"] = time.monotonic() - t0
+        report["problems"] = bench.problems
+        report["notes"] = bench.notes
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=2, sort_keys=True)
+        if args.keep:
+            log("kept %s" % bench.base)
+        else:
+            shutil.rmtree(bench.base, ignore_errors=True)
+
+    print_table(report, args)
+    return 1 if bench.problems else 0
+
+
+def print_table(r, args):
+    rows = []
+    if "dispatch" in r:
+        m = r["dispatch"]["median"]
+        n, lanes, w = m["trials"], m["lanes"], m["median_wall_seconds"]
+        rows.append(("(1) dispatch: %d x /bin/true, %d workers, median of %d" % (n, args.workers, m["runs"]), None, None))
+        rows.append(("  intern run wall (end to end)", fmt(w["intern"], "%.3f s"), None))
+        rows.append(("  intern --stats wall / coordinator CPU", "%s / %s" % (fmt(m["median_intern_stats_wall_seconds"], "%.3f s"),
+                                                                         fmt(m["median_coordinator_cpu_seconds"], "%.3f s")), None))
+        rows.append(("  xargs -P%d -n1 /bin/true (A, no shell)" % lanes, fmt(w["xargs_direct"], "%.3f s"), None))
+        rows.append(("  xargs -P%d sh -c 'exec true >f 2>g' (B)" % lanes, fmt(w["xargs_sh_files"], "%.3f s"), None))
+        a = m.get("overhead_ms_per_trial_vs_xargs_direct")
+        rows.append(("  overhead/trial vs A = (intern-A)/N", fmt(a, "%.3f ms"), verdict(None if a is None else a <= TARGET_DISPATCH_MS)))
+        b = m.get("overhead_ms_per_trial_vs_xargs_sh_files")
+        rows.append(("  overhead/trial vs B = (intern-B)/N", fmt(b, "%.3f ms"), verdict(None if b is None else b <= TARGET_DISPATCH_MS)))
+        rows.append(("  per lane vs A = (intern-A)*%d/N" % lanes, fmt(m.get("overhead_ms_per_trial_per_lane_vs_xargs_direct"), "%.3f ms"), None))
+        rows.append(("  per lane vs B = (intern-B)*%d/N" % lanes, fmt(m.get("overhead_ms_per_trial_per_lane_vs_xargs_sh_files"), "%.3f ms"), None))
+    if "logs" in r:
+        L = r["logs"]
+        rows.append(("(2) logs: %d trials x %.1f MB, %s gen.py, block-buffered" % (L["trials"], L["bytes_per_trial_target"] / 1e6, L["interpreter"]), None, None))
+        rows.append(("  raw bytes per run (stdout+stderr)", "%d" % L["expected_raw_bytes"], None))
+        rows.append(("  floor: xargs -P%d, output to files" % args.workers,
+                     "%s s, %s MB/s" % (fmt(L["floor"]["median"]["median_wall_seconds"]), fmt(L["floor"]["median"]["median_raw_MB_per_s"], "%.1f")), None))
+        for key, title in (("gen", "intern, gen.py in the trial"), ("replay", "intern, /bin/cat replay of the same bytes")):
+            if key not in L["intern"]:
+                continue
+            m = L["intern"][key]["median"]
+            rows.append(("  " + title, None, None))
+            mbps = m["median_raw_MB_per_s"]
+            rows.append(("    wall / raw MB/s (end to end)", "%s s / %s MB/s" % (fmt(m["median_wall_seconds"]), fmt(mbps, "%.1f")),
+                         verdict(None if mbps is None else mbps >= TARGET_INGEST_MBPS)))
+            rows.append(("    coordinator CPU s / CPU s per GB raw", "%s / %s" % (fmt(m["median_coordinator_cpu_seconds"]),
+                                                                               fmt(m["median_coordinator_cpu_s_per_GB"])), None))
+            ratio = m["median_ratio"]
+            rows.append(("    stored ratio raw/stored", fmt(ratio, "%.2fx"), verdict(None if ratio is None else ratio >= TARGET_RATIO)))
+            bad = m["logs_mismatched"]
+            rows.append(("    logs byte-exact (sha256, all runs)", "%d/%d" % (m["logs_checked"] - bad, m["logs_checked"]),
+                         verdict(bad == 0 and m["logs_checked"] > 0)))
+        ref = L.get("reference_zstd_ratio_trial0_stdout")
+        if ref:
+            rows.append(("  reference: zstd CLI on trial 0 stdout", " ".join("%s %.2fx" % (k[5:], v) for k, v in sorted(ref.items())), None))
+    width = max(len(a) for a, _, _ in rows) + 2
+    print()
+    for a, b, c in rows:
+        print(a.ljust(width) + (b or "").ljust(22) + (c or ""))
+    print("targets: dispatch <= %.0f ms/trial above xargs (A: strict, no shell); ingest >= %.0f MB/s raw; ratio >= %.0fx; 0 bytes lost"
+          % (TARGET_DISPATCH_MS, TARGET_INGEST_MBPS, TARGET_RATIO))
+    print("bench took %.0f s; JSON: %s" % (r["bench_seconds"], args.out))
+    for n in r["notes"]:
+        print("note: " + n)
+    for p in r["problems"]:
+        print("PROBLEM: " + p)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
