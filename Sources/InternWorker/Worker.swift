@@ -88,6 +88,9 @@ public final class Worker: Sendable {
         defer { control.close() }
         try await sayHello(control, codec: codec)
 
+        // Stopped (SIGINT/SIGTERM, or a fatal refusal): the jobs must not outlive the worker
+        // unnoticed, so their process groups are terminated.
+        defer { terminateAllJobs() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.heartbeatLoop(try socket.openContext(), codec: codec) }
             group.addTask { try await self.reportLoop(try socket.openContext(), codec: codec) }
@@ -102,6 +105,11 @@ public final class Worker: Sendable {
     }
 
     private var welcome: Welcome? { state.withLock { $0.welcome } }
+
+    private func terminateAllJobs() {
+        let jobs = state.withLock { state in state.running.values.compactMap(\.job) }
+        for job in jobs { job.terminate(grace: .milliseconds(options.terminationGraceMillis)) }
+    }
 
     /// Sends Hello until a Welcome comes back. A refusal other than a transient one ends the worker.
     private func sayHello(_ context: Context, codec: MessageCodec) async throws {
@@ -242,7 +250,11 @@ public final class Worker: Sendable {
         var result: (JobExit, AttemptOutputTotals)?
         for await value in ended.stream { result = value }
         let cancelled = state.withLock { $0.running.removeValue(forKey: attempt)?.cancelRequested ?? false }
-        guard let (exit, totals) = result else { return }
+        guard let (exit, totals) = result else {
+            // The worker is stopping (its task was cancelled): the job goes with it.
+            job.terminate(grace: .milliseconds(options.terminationGraceMillis))
+            return
+        }
         outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }

@@ -46,7 +46,8 @@ final class ProgressDisplay: Sendable {
     func finish(_ snapshot: CoordinatorSnapshot) {
         if isTerminal, !quiet { print("\r\u{1B}[2K" + Self.line(snapshot)) }
         let p = snapshot.progress
-        print("campaign \(snapshot.isFinished ? "finished" : "stopped"): \(p.completed) completed, \(p.failed) failed, \(p.cancelled) cancelled, \(p.pending) not run, of \(p.total)")
+        let running = p.running > 0 ? ", \(p.running) interrupted" : ""
+        print("campaign \(snapshot.isFinished ? "finished" : "stopped"): \(p.completed) completed, \(p.failed) failed, \(p.cancelled) cancelled\(running), \(p.pending) not run, of \(p.total)")
         if let best = snapshot.best {
             print("best: trial \(best.id)  objective \(Format.value(best.objective))  \(Format.parameters(best.parameters))")
         }

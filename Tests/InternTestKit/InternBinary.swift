@@ -66,6 +66,11 @@ public final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// A test that ends early (a failed expectation, a thrown error) leaves no process behind.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// The process id.
     public var pid: Int32 { process.processIdentifier }
 
