@@ -68,6 +68,7 @@ public actor Coordinator {
     private var machine: CoordinatorMachine
     private var parked: [RequestToken: CheckedContinuation<WorkReply, Never>] = [:]
     private var nextToken: UInt64 = 1
+    private var ticks = 0
     private var idleReceivers = 0
     private var receiverDemand: AsyncStream<Void>.Continuation?
     private let startedAt: Timestamp
@@ -156,6 +157,36 @@ public actor Coordinator {
     private func tick() {
         let effects = machine.tick(now: Self.now())
         carryOut(effects)
+        ticks += 1
+        if ticks % 3 == 0 { applyControlRequests() }
+    }
+
+    /// Carries out what admin commands asked for through the store (`intern cancel`, `intern drain`).
+    private func applyControlRequests() {
+        guard let requests = try? store.pendingControlRequests(), !requests.isEmpty else { return }
+        let now = Self.now()
+        for request in requests {
+            let outcome: String
+            switch request.kind {
+            case .cancelTrial:
+                if let id = Int(request.target), let trial = machine.trials[id], !trial.status.isTerminal {
+                    carryOut(machine.cancel(trial: id, now: now))
+                    outcome = "cancelled"
+                } else {
+                    outcome = "trial \(request.target) is not pending or running"
+                }
+            case .drainWorker:
+                let worker = WorkerID(request.target)
+                if machine.workers[worker]?.state == .active {
+                    carryOut(machine.drain(worker: worker, now: now))
+                    outcome = "draining"
+                } else {
+                    outcome = "worker \(request.target) is not active"
+                }
+            }
+            try? store.markHandled(request.id, outcome: outcome, now: now)
+            logger.info("control request", metadata: ["kind": "\(request.kind.rawValue)", "target": "\(request.target)", "outcome": "\(outcome)"])
+        }
     }
 
     /// One reply context's loop: receive a request, answer it (possibly after parking), repeat.

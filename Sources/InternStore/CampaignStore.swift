@@ -136,6 +136,20 @@ public final class CampaignStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2-control") { db in
+            // Requests from admin commands (`intern cancel`, `intern drain`) to the running
+            // coordinator, which polls this table and marks each request handled.
+            try db.execute(sql: """
+                CREATE TABLE control_requests (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    handled_at INTEGER,
+                    outcome TEXT
+                );
+                """)
+        }
         return migrator
     }
 

@@ -12,7 +12,10 @@ struct Intern: AsyncParsableCommand {
             the campaign; its store lands in ./.intern/<campaign>/. Then inspect it with `intern status`,
             `intern trials`, `intern logs TRIAL` and `intern best`.
             """,
-        subcommands: [Run.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self])
+        subcommands: [
+            Run.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self,
+            Cancel.self, Drain.self,
+        ])
 }
 
 /// Exit codes scripts can rely on.

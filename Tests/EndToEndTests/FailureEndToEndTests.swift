@@ -127,3 +127,62 @@ import Testing
         throw TimeoutError(message: "no store at \(directory)")
     }
 }
+
+/// Cancel and drain, from the admin commands to the job's process group on a specific worker.
+@Suite(.serialized) struct ControlEndToEndTests {
+    @Test func cancel_terminatesTheRunningJobOnItsWorker_andDrain_letsAWorkerExitWhenIdle() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let marker = dir.file("marker")
+        let spec = try dir.write("c.yaml", """
+            name: control
+            shell: "echo $$ >> \(marker).{x}; exec sleep 30"
+            space: {x: {type: choice, values: [a, b]}}
+            sampler: grid
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(
+            ["coordinator", spec, "--listen", url, "--root", dir.file(".intern"), "--heartbeat-ms", "100", "--lease-ms", "2000"],
+            in: dir.path)
+        let w1 = try InternBinary.start(["worker", "--connect", url, "--id", "w1"], in: dir.path)
+        let w2 = try InternBinary.start(["worker", "--connect", url, "--id", "w2"], in: dir.path)
+        let root = ["--dir", dir.file(".intern/control")]
+        // Both trials run (one per worker): wait for both jobs to have started.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !(FileManager.default.fileExists(atPath: marker + ".a") && FileManager.default.fileExists(atPath: marker + ".b")) {
+            guard ContinuousClock.now < deadline else { Issue.record("jobs did not start"); return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let pidA = try #require(Int32(String(contentsOfFile: marker + ".a", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(pidA, 0) == 0)
+
+        let drain = try await InternBinary.run(["drain", "w2"] + root, in: dir.path)
+        #expect(drain.stdout.contains("draining"), "\(drain.stdout) \(drain.stderr)")
+        let started = ContinuousClock.now
+        let cancelA = try await InternBinary.run(["cancel", "1"] + root, in: dir.path)
+        #expect(cancelA.stdout.contains("cancelled"))
+        let cancelB = try await InternBinary.run(["cancel", "2"] + root, in: dir.path)
+        #expect(cancelB.stdout.contains("cancelled"))
+        // The job's process is gone within a couple of heartbeats (SIGTERM to its process group).
+        while isRunningProcess(pidA) {
+            guard ContinuousClock.now - started < .seconds(5) else { Issue.record("cancelled job still runs"); break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let result = try await coordinator.finish(timeout: .seconds(30))
+        // Every trial was cancelled: finished, none completed.
+        #expect(result.status == 3, "\(result.stdout)\n\(result.stderr)")
+        #expect(try await w1.finish(timeout: .seconds(10)).status == 0)
+        #expect(try await w2.finish(timeout: .seconds(10)).status == 0)
+        let store = try CampaignStore(directory: dir.file(".intern/control"), create: false, readOnly: true)
+        #expect(try store.trials().map(\.status) == [.cancelled, .cancelled])
+        #expect(try store.attempts().map(\.status) == [.cancelled, .cancelled])
+        #expect(try store.workers().first { $0.id == "w2" }?.state == .draining)
+    }
+
+    /// True while /proc shows the process and it is not a zombie.
+    private func isRunningProcess(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
+    }
+}

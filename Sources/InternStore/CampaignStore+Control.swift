@@ -1,0 +1,54 @@
+import GRDB
+import InternCore
+
+/// A request from an admin command to the running coordinator.
+public struct ControlRequest: Sendable, Equatable {
+    /// What to do.
+    public enum Kind: String, Sendable {
+        /// Cancel a trial (`target` is the trial number).
+        case cancelTrial = "cancel_trial"
+        /// Stop giving work to a worker (`target` is the worker id).
+        case drainWorker = "drain_worker"
+    }
+
+    public var id: Int64
+    public var kind: Kind
+    public var target: String
+    public var createdAt: Timestamp
+}
+
+extension CampaignStore {
+    /// Queues a request for the coordinator (admin side). Returns its id.
+    @discardableResult
+    public func submit(_ kind: ControlRequest.Kind, target: String, now: Timestamp) throws -> Int64 {
+        try write { db in
+            try db.execute(sql: "INSERT INTO control_requests (kind, target, created_at) VALUES (?, ?, ?)",
+                           arguments: [kind.rawValue, target, now])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Requests not handled yet, oldest first (coordinator side).
+    public func pendingControlRequests() throws -> [ControlRequest] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM control_requests WHERE handled_at IS NULL ORDER BY id").compactMap { row in
+                guard let kind = ControlRequest.Kind(rawValue: row["kind"]) else { return nil }
+                return ControlRequest(id: row["id"], kind: kind, target: row["target"], createdAt: row["created_at"])
+            }
+        }
+    }
+
+    /// Marks a request handled, with what came of it.
+    public func markHandled(_ id: Int64, outcome: String, now: Timestamp) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE control_requests SET handled_at = ?, outcome = ? WHERE id = ?", arguments: [now, outcome, id])
+        }
+    }
+
+    /// The outcome of a request, once handled.
+    public func controlOutcome(_ id: Int64) throws -> String? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT outcome FROM control_requests WHERE id = ? AND handled_at IS NOT NULL", arguments: [id])
+        }
+    }
+}
