@@ -17,7 +17,7 @@ deps: system-deps python-deps
 # libnng-dev and libzstd-dev from Debian (Debian ships no nng.pc: the module map links nng directly).
 system-deps:
 	@missing=""; \
-	for pkg in libnng-dev libzstd-dev zstd sqlite3; do \
+	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -48,10 +48,11 @@ demo: deps build
 	@echo
 	$(INTERN) best
 
-test: deps
+# Serial: many tests run real processes and sockets with deadlines; on 2 cores, tests that
+# block a thread starve Swift's cooperative pool and with it the deadlines of other tests.
+# The tests need Debian's /usr/bin/python3 (standard library only), not the example's packages.
+test: system-deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	# Serial: many tests run real processes and sockets with deadlines; on 2 cores, parallel
-	# tests that block starve the cooperative pool and the deadlines of others.
 	$(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
 
 # Benchmarks (not part of `make test`): dispatch overhead vs xargs -P2, log ingest throughput.
