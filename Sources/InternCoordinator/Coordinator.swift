@@ -69,6 +69,8 @@ public actor Coordinator {
     private var parked: [RequestToken: CheckedContinuation<WorkReply, Never>] = [:]
     private var nextToken: UInt64 = 1
     private var ticks = 0
+    /// Workers that have been told the campaign is over.
+    private var toldFinished: Set<WorkerID> = []
     private var idleReceivers = 0
     private var receiverDemand: AsyncStream<Void>.Continuation?
     private let startedAt: Timestamp
@@ -143,7 +145,14 @@ public actor Coordinator {
         while !machine.isFinished {
             try await Task.sleep(for: .milliseconds(options.tickMillis))
         }
-        try await Task.sleep(for: .milliseconds(options.lingerMillis))
+        // Keep answering until every live worker has been told the campaign is over (its
+        // parked work requests were answered "finished" at once), or the linger has passed.
+        let deadline = ContinuousClock.now + .milliseconds(options.lingerMillis)
+        while ContinuousClock.now < deadline {
+            let live = machine.workers.values.filter { $0.state != .lost }.map(\.id)
+            if live.allSatisfy(toldFinished.contains) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     private nonisolated func clock() async {
@@ -281,6 +290,7 @@ public actor Coordinator {
                 environment: StringPairs(plan.environment), workdir: plan.workdir, timeoutMs: plan.timeoutMillis,
                 parameters: StringPairs(plan.parameters)))
         case .noWork(let reason):
+            if reason == .finished { toldFinished.insert(WorkerID(request.workerId)) }
             let wire: InternProtocol.NoWorkReason = switch reason {
             case .idle: .idle
             case .draining: .draining
@@ -302,6 +312,7 @@ public actor Coordinator {
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: heartbeat.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }
+        if answer.shutdown { toldFinished.insert(WorkerID(heartbeat.workerId)) }
         return .heartbeatReply(HeartbeatReply(
             requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
     }

@@ -14,6 +14,17 @@ public struct StoredLog: Sendable, Equatable {
     public var rawLength: UInt64
 }
 
+/// The summary of one metric of one attempt (`metric_series`).
+public struct MetricSeriesSummary: Sendable, Equatable {
+    public var name: String
+    public var count: Int
+    public var lastStep: Int64
+    /// NaN reads back as nil (SQLite has no NaN); min and max ignore NaN points.
+    public var lastValue: Double?
+    public var minValue: Double?
+    public var maxValue: Double?
+}
+
 /// A metric point as stored.
 public struct MetricPointRecord: Sendable, Equatable {
     public var attempt: AttemptID
@@ -72,18 +83,29 @@ extension CampaignStore {
 
     /// Metric points of one attempt in the order the job printed them; optionally one metric only.
     public func metricPoints(attempt: AttemptID, name: String? = nil) throws -> [MetricPointRecord] {
-        try read { db in
-            let rows: [Row]
-            if let name {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM metric_points WHERE attempt_id = ? AND name = ? ORDER BY seq",
-                                        arguments: [Int64(attempt), name])
-            } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM metric_points WHERE attempt_id = ? ORDER BY seq", arguments: [Int64(attempt)])
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM metric_batches WHERE attempt_id = ? ORDER BY first_seq", arguments: [Int64(attempt)])
+        }
+        var points: [MetricPointRecord] = []
+        for row in rows {
+            let data: [UInt8] = [UInt8](row["data"] as Data)
+            guard let batch = MetricBatch.decode(
+                data, attempt: attempt, firstSeq: UInt64(row["first_seq"] as Int64), baseTime: row["base_time"])
+            else {
+                throw StoreError(code: .io, message: "a metric batch of attempt \(attempt) is damaged")
             }
-            return rows.map { row in
-                MetricPointRecord(
-                    attempt: AttemptID(row["attempt_id"] as Int64), seq: UInt64(row["seq"] as Int64), name: row["name"],
-                    step: row["step"], value: row["value"], time: row["time"])
+            points += name.map { wanted in batch.filter { $0.name == wanted } } ?? batch
+        }
+        return points
+    }
+
+    /// Per metric of one attempt: how many points, the last, the smallest and the largest value.
+    public func metricSeries(attempt: AttemptID) throws -> [MetricSeriesSummary] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM metric_series WHERE attempt_id = ? ORDER BY name", arguments: [Int64(attempt)]).map { row in
+                MetricSeriesSummary(
+                    name: row["name"], count: row["count"], lastStep: row["last_step"], lastValue: row["last_value"],
+                    minValue: row["min_value"], maxValue: row["max_value"])
             }
         }
     }

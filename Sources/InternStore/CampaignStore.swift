@@ -150,6 +150,33 @@ public final class CampaignStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v3-metric-batches") { db in
+            // Metric points are stored packed, one row per attempt and report (see MetricBatch),
+            // with one summary row per attempt and metric for queries. SQLite stores NaN as NULL: a
+            // NaN last value reads back as NULL, and min/max ignore NaN.
+            try db.execute(sql: """
+                DROP TABLE metric_points;
+                CREATE TABLE metric_batches (
+                    attempt_id INTEGER NOT NULL,
+                    first_seq INTEGER NOT NULL,
+                    last_seq INTEGER NOT NULL,
+                    base_time INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (attempt_id, first_seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE metric_series (
+                    attempt_id INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    last_step INTEGER NOT NULL,
+                    last_value REAL,
+                    min_value REAL,
+                    max_value REAL,
+                    last_time INTEGER NOT NULL,
+                    PRIMARY KEY (attempt_id, name)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

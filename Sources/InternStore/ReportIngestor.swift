@@ -204,15 +204,61 @@ public final class ReportIngestor {
                         Int64(frame.rawLength), now,
                     ])
                 }
-                let insertMetric = try db.cachedStatement(sql: """
-                    INSERT INTO metric_points (attempt_id, seq, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-                for metric in acceptedMetrics {
-                    try insertMetric.execute(arguments: [
-                        Int64(metric.attempt), Int64(metric.seq), metric.name, metric.step, metric.value, metric.time,
-                    ])
+                try Self.insertMetrics(acceptedMetrics, in: db)
+            }
+    }
+
+    /// One packed batch per attempt, and the per-metric summaries updated.
+    private static func insertMetrics(_ metrics: [IncomingMetric], in db: Database) throws {
+        guard !metrics.isEmpty else { return }
+        let insertBatch = try db.cachedStatement(sql: """
+            INSERT INTO metric_batches (attempt_id, first_seq, last_seq, base_time, data) VALUES (?, ?, ?, ?, ?)
+            """)
+        let upsertSeries = try db.cachedStatement(sql: """
+            INSERT INTO metric_series (attempt_id, name, count, last_step, last_value, min_value, max_value, last_time)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(attempt_id, name) DO UPDATE SET count = count + excluded.count,
+                last_step = excluded.last_step, last_value = excluded.last_value,
+                min_value = MIN(COALESCE(min_value, excluded.min_value), COALESCE(excluded.min_value, min_value)),
+                max_value = MAX(COALESCE(max_value, excluded.max_value), COALESCE(excluded.max_value, max_value)),
+                last_time = excluded.last_time
+            """)
+        // Accepted metrics are in seq order per attempt; attempts may interleave.
+        var start = metrics.startIndex
+        while start < metrics.endIndex {
+            let attempt = metrics[start].attempt
+            var end = start
+            while end < metrics.endIndex, metrics[end].attempt == attempt { end += 1 }
+            let run = metrics[start..<end]
+            let base = run.first!.time
+            try insertBatch.execute(arguments: [
+                Int64(attempt), Int64(run.first!.seq), Int64(run.last!.seq), base, Data(MetricBatch.encode(run, baseTime: base)),
+            ])
+            var series: [String: (count: Int, last: IncomingMetric, min: Double?, max: Double?)] = [:]
+            var order: [String] = []
+            for point in run {
+                let value: Double? = point.value.isNaN ? nil : point.value
+                if var entry = series[point.name] {
+                    entry.count += 1
+                    entry.last = point
+                    if let value {
+                        entry.min = Swift.min(entry.min ?? value, value)
+                        entry.max = Swift.max(entry.max ?? value, value)
+                    }
+                    series[point.name] = entry
+                } else {
+                    series[point.name] = (1, point, value, value)
+                    order.append(point.name)
                 }
             }
+            for name in order {
+                let entry = series[name]!
+                try upsertSeries.execute(arguments: [
+                    Int64(attempt), name, entry.count, entry.last.step, entry.last.value, entry.min, entry.max, entry.last.time,
+                ])
+            }
+            start = end
+        }
     }
 
     /// Closes the files of an attempt that ended; later frames reopen them.
@@ -258,7 +304,7 @@ public final class ReportIngestor {
     private func metricCursor(for attempt: AttemptID) throws -> UInt64 {
         if let seq = metricCursors[attempt] { return seq }
         let seq = try store.read { db in
-            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM metric_points WHERE attempt_id = ?", arguments: [Int64(attempt)]) ?? 0)
+            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(last_seq) FROM metric_batches WHERE attempt_id = ?", arguments: [Int64(attempt)]) ?? 0)
         }
         metricCursors[attempt] = seq
         return seq

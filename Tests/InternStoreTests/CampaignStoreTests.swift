@@ -101,6 +101,34 @@ import Zstd
         let cursors = try ingestor.ingest(frames: [], metrics: Array(points[1..<5]), trialOf: { _ in 1 }, now: 6)
         #expect(cursors.metrics == [.init(attempt: 7, seq: 5)])
         #expect(try store.metricPoints(attempt: 7).map(\.seq) == [1, 2, 3, 4, 5])
+        #expect(try store.metricPoints(attempt: 7).map(\.value) == points.map(\.value))
+        let series = try #require(try store.metricSeries(attempt: 7).first)
+        #expect(series.name == "loss" && series.count == 5 && series.lastValue == 0.2 && series.minValue == 0.2 && series.maxValue == 1)
+    }
+
+    @Test func metricBatches_keepEveryPointOfInterleavedAttemptsAndNames() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        try store.apply([.attempt(AttemptRecord(id: 8, trial: 1, number: 2, worker: "w", incarnation: 1, argv: [], assignedAt: 2))])
+        let ingestor = ReportIngestor(store: store)
+        var points: [IncomingMetric] = []
+        for i in 1...300 {
+            let attempt: AttemptID = i % 3 == 0 ? 8 : 7
+            let seq = UInt64(points.filter { $0.attempt == attempt }.count + 1)
+            points.append(IncomingMetric(attempt: attempt, seq: seq, name: ["loss", "eval/acc", "λ"][i % 3], step: Int64(i) - 50,
+                                         value: i == 7 ? .nan : Double(i) * -1.5, time: 1_800_000_000_000 + Int64(i * 37) - 5000))
+        }
+        _ = try ingestor.ingest(frames: [], metrics: points, trialOf: { _ in 1 }, now: 5)
+        for attempt: AttemptID in [7, 8] {
+            let expected = points.filter { $0.attempt == attempt }
+            let stored = try store.metricPoints(attempt: attempt)
+            #expect(stored.map(\.seq) == expected.map(\.seq))
+            #expect(stored.map(\.name) == expected.map(\.name))
+            #expect(stored.map(\.step) == expected.map(\.step))
+            #expect(stored.map(\.time) == expected.map(\.time))
+            #expect(stored.map(\.value.bitPattern) == expected.map(\.value.bitPattern))
+        }
+        #expect(try store.metricPoints(attempt: 7, name: "eval/acc").count == 100)
     }
 
     @Test func bytesPastTheIndexedEnd_areCutWhenTheStreamIsReopened() throws {
