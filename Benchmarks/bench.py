@@ -222,7 +222,13 @@ class Bench:
             try:
                 created, finished = con.execute("SELECT created_at, finished_at FROM campaign").fetchone()
                 facts["campaign_span_seconds"] = (finished - created) / 1000 if finished else None
-                facts["metric_points"] = con.execute("SELECT count(*) FROM metric_points").fetchone()[0]
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "metric_points" in tables:  # one row per point
+                    facts["metric_points"] = con.execute("SELECT count(*) FROM metric_points").fetchone()[0]
+                elif "metric_batches" in tables:  # packed batches: first_seq..last_seq per row
+                    facts["metric_points"] = con.execute(
+                        "SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM metric_batches").fetchone()[0]
+                    facts["metric_rows"] = con.execute("SELECT count(*) FROM metric_batches").fetchone()[0]
             finally:
                 con.close()
         except Exception as e:  # the schema is intern's business; these are extras

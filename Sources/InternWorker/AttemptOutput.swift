@@ -19,7 +19,7 @@ final class AttemptOutput: JobOutputHandler {
     private let parser: MetricLineParser
     private var streams: [StreamState]
     private var metricSeq: UInt64 = 0
-    private var stepCounters: [String: Int64] = [:]
+    private var downsampler = MetricDownsampler()
     private var pendingMetrics: [MetricSample] = []
     private let onFinish: @Sendable (JobExit, AttemptOutputTotals) -> Void
 
@@ -71,6 +71,7 @@ final class AttemptOutput: JobOutputHandler {
     }
 
     func tick(now _: ContinuousClock.Instant) {
+        downsampler.flush(now: unixMillis(), emit: queue)
         let now = monotonicNanos()
         for index in streams.indices where streams[index].rawSinceFlush > 0 && now - streams[index].lastFlush >= flushIntervalNanos {
             flush(index, final: false)
@@ -82,6 +83,9 @@ final class AttemptOutput: JobOutputHandler {
         let time = unixMillis()
         for index in streams.indices {
             streams[index].splitter.finish { line in collectMetrics(line, time: time) }
+        }
+        downsampler.finish(emit: queue)
+        for index in streams.indices {
             flush(index, final: true)
         }
         publishMetricsIfAny()
@@ -93,18 +97,14 @@ final class AttemptOutput: JobOutputHandler {
         let points = parser.parse(line)
         guard !points.isEmpty else { return }
         for point in points {
-            let step: Int64
-            if let explicit = point.step {
-                step = explicit
-            } else {
-                // Without an explicit step, the n-th report of a metric is step n.
-                step = stepCounters[point.name, default: 0]
-                stepCounters[point.name] = step + 1
-            }
-            metricSeq += 1
-            pendingMetrics.append(MetricSample(
-                attemptId: attempt, seq: metricSeq, name: point.name, step: step, value: point.value, timeMs: time))
+            downsampler.offer(name: point.name, step: point.step, value: point.value, time: time, emit: queue)
         }
+    }
+
+    private func queue(_ point: MetricDownsampler.Point) {
+        metricSeq += 1
+        pendingMetrics.append(MetricSample(
+            attemptId: attempt, seq: metricSeq, name: point.name, step: point.step, value: point.value, timeMs: point.time))
     }
 
     private func publishMetricsIfAny() {

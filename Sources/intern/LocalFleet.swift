@@ -12,7 +12,7 @@ struct LocalFleet {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var jobs: [JobProcess] = []
-        for index in 1...count {
+        for index in stride(from: 1, through: count, by: 1) {
             let arguments = [executable, "worker", "--connect", connect, "--id", "local-\(index)", "--slots", String(slots),
                              "--log-level", logLevel.rawValue]
             let spec = JobSpec(

@@ -53,7 +53,9 @@ struct Run: AsyncParsableCommand {
         let started = Date()
         let cpuBefore = processCPUSeconds()
 
-        let fleet = try LocalFleet.start(count: workers, slots: slots, connect: url, logDirectory: "\(session.store.directory)/workers",
+        // A campaign that is already over (run again) needs no workers: just its summary.
+        let alreadyFinished = await session.coordinator.snapshot().isFinished
+        let fleet = try LocalFleet.start(count: alreadyFinished ? 0 : workers, slots: slots, connect: url, logDirectory: "\(session.store.directory)/workers",
                                          logLevel: global.logLevel)
         if !quiet { print("running \(file.spec.name): \(file.spec.trials) trials on \(workers) local workers; store \(session.store.directory)") }
         let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials, quiet: quiet))
