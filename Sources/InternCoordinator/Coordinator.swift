@@ -150,9 +150,12 @@ public actor Coordinator {
         let deadline = ContinuousClock.now + .milliseconds(options.lingerMillis)
         while ContinuousClock.now < deadline {
             let live = machine.workers.values.filter { $0.state != .lost }.map(\.id)
-            if live.allSatisfy(toldFinished.contains) { return }
+            if live.allSatisfy(toldFinished.contains) { break }
             try await Task.sleep(for: .milliseconds(10))
         }
+        // Replies just handed to NNG (the last report's acknowledgement) must leave before the
+        // socket closes: closing drops queued messages.
+        try await Task.sleep(for: .milliseconds(200))
     }
 
     private nonisolated func clock() async {

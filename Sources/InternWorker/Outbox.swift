@@ -115,6 +115,16 @@ final class Outbox: Sendable {
         }
     }
 
+    /// Forgets everything (only when the campaign is over and the coordinator gone).
+    func discardAll() {
+        state.withLock { state in
+            state.frames.removeAll()
+            state.metrics.removeAll()
+            state.ends.removeAll()
+            state.pendingBytes = 0
+        }
+    }
+
     /// Forgets what the coordinator acknowledged, and everything about attempts it refuses.
     func acknowledge(_ ack: ReportAck) {
         state.withLock { state in

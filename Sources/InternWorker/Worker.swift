@@ -58,6 +58,11 @@ public final class Worker: Sendable {
         var finished = false
         var shutdown = false
         var slotsDone = 0
+        /// The slots' contexts while they wait for work; closed to stop the waits when the
+        /// campaign is over or the worker drains.
+        var waitingSlots: [Int: Context] = [:]
+
+        var mustStopAsking: Bool { draining || finished || shutdown }
     }
 
     private struct RunningAttempt {
@@ -166,13 +171,21 @@ public final class Worker: Sendable {
         var requestID = nextRequestID()
         while true {
             try Task.checkCancellation()
-            if state.withLock({ $0.draining || $0.finished || $0.shutdown }) { return }
+            let stop = state.withLock { state -> Bool in
+                if state.mustStopAsking { return true }
+                state.waitingSlots[slot] = context
+                return false
+            }
+            if stop { return }
             let request = WorkRequest(requestId: requestID, workerId: options.id.rawValue, incarnation: incarnation, slot: UInt64(slot))
             let reply: Message
             do {
                 // Longer than the coordinator's long-poll, so its "ask again" normally comes first.
+                defer { state.withLock { _ = $0.waitingSlots.removeValue(forKey: slot) } }
                 reply = try codec.decode(try await context.request(codec.encode(.workRequest(request)), timeout: .seconds(60)))
             } catch let error as NNGError {
+                // Closed by a drain or the end of the campaign learned elsewhere (a heartbeat).
+                if state.withLock({ $0.mustStopAsking }) { return }
                 // Same request id on retry: the coordinator answers a repeated request identically.
                 logger.debug("work request failed, retrying", metadata: ["error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(200))
@@ -187,10 +200,10 @@ public final class Worker: Sendable {
                 case .idle:
                     if noWork.retryAfterMs > 0 { try await Task.sleep(for: .milliseconds(Int(noWork.retryAfterMs))) }
                 case .draining:
-                    state.withLock { $0.draining = true }
+                    stopAsking { $0.draining = true }
                     return
                 case .finished:
-                    state.withLock { $0.finished = true }
+                    stopAsking { $0.finished = true }
                     return
                 }
             case .rejected(let rejected):
@@ -199,6 +212,15 @@ public final class Worker: Sendable {
                 logger.warning("unexpected reply to a work request", metadata: ["kind": "\(reply.kind)"])
             }
         }
+    }
+
+    /// Records why the worker stops asking for work and ends the other slots' waits.
+    private func stopAsking(_ change: (inout State) -> Void) {
+        let waits = state.withLock { state -> [Context] in
+            change(&state)
+            return Array(state.waitingSlots.values)
+        }
+        for context in waits { context.close() }
     }
 
     /// Runs one attempt to its end. Its output streams to the outbox as it is produced; its end
@@ -325,17 +347,20 @@ public final class Worker: Sendable {
 
     private func apply(_ answer: HeartbeatReply) {
         let grace = Duration.milliseconds(options.terminationGraceMillis)
-        let jobs = state.withLock { state -> [JobProcess] in
+        let (jobs, waits) = state.withLock { state -> ([JobProcess], [Context]) in
             if answer.drain { state.draining = true }
             if answer.shutdown { state.shutdown = true }
+            // Slots waiting for work stop waiting: their answer would never come.
+            let waits = state.mustStopAsking ? Array(state.waitingSlots.values) : []
             var jobs: [JobProcess] = []
             for attempt in answer.cancel {
                 guard state.running[attempt] != nil else { continue }
                 state.running[attempt]!.cancelRequested = true
                 if let job = state.running[attempt]!.job { jobs.append(job) }
             }
-            return jobs
+            return (jobs, waits)
         }
+        for context in waits { context.close() }
         for job in jobs { job.terminate(grace: grace) }
         if !answer.cancel.isEmpty {
             logger.info("cancelling attempts", metadata: ["attempts": "\(answer.cancel)"])
@@ -347,6 +372,7 @@ public final class Worker: Sendable {
     private func reportLoop(_ context: Context, codec: MessageCodec) async throws {
         defer { context.close() }
         var backoff = 100
+        var finishedRetryDeadline: ContinuousClock.Instant?
         while true {
             try Task.checkCancellation()
             if outbox.isEmpty {
@@ -374,7 +400,18 @@ public final class Worker: Sendable {
             } catch let error as NNGError {
                 logger.debug("report failed, will resend", metadata: ["error": "\(error)"])
             }
-            // Nothing is lost: the outbox keeps everything until acknowledged.
+            // Nothing is lost: the outbox keeps everything until acknowledged. Once the campaign
+            // is over, everything left was already stored (the coordinator finishes only after
+            // every attempt's end, which follows its frames) and only the acknowledgement was
+            // lost with the closing coordinator: stop retrying after a few seconds.
+            if state.withLock({ $0.finished || $0.shutdown }), state.withLock({ $0.slotsDone == options.slots && $0.running.isEmpty }) {
+                if finishedRetryDeadline == nil { finishedRetryDeadline = ContinuousClock.now + .seconds(3) }
+                if ContinuousClock.now > finishedRetryDeadline! {
+                    logger.warning("campaign over and coordinator gone; dropping acknowledgements never received")
+                    outbox.discardAll()
+                    return
+                }
+            }
             try await Task.sleep(for: .milliseconds(backoff))
             backoff = min(backoff * 2, 2_000)
         }

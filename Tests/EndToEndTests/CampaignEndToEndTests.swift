@@ -10,11 +10,11 @@ import Testing
 
     /// A campaign of the fixture job: `trials` trials, each writing ~`size` bytes of binary garbage
     /// besides its metric lines.
-    static func campaign(name: String, trials: Int, out: String, size: Int = 20000, extra: String = "") -> String {
+    static func campaign(name: String, trials: Int, out: String, size: Int = 20000, sleep: Double = 0, extra: String = "") -> String {
         """
         name: \(name)
         command: [/usr/bin/python3, \(fixtures)/job.py, "{trial}", \(out), "\(size)"]
-        env: {JOB_EXIT: "0"}
+        env: {JOB_EXIT: "0", JOB_SLEEP: "\(sleep)"}
         space:
           lr: {type: choice, values: [0.1, 0.01, 0.001]}
         sampler: {type: random, seed: 3}
@@ -65,7 +65,7 @@ import Testing
         let out = dir.file("out")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let trials = 6
-        let spec = try dir.write("campaign.yaml", Self.campaign(name: "e2e", trials: trials, out: out, size: 300_000))
+        let spec = try dir.write("campaign.yaml", Self.campaign(name: "e2e", trials: trials, out: out, size: 300_000, sleep: 0.3))
         let url = "ipc://\(dir.file("c.sock"))"
 
         let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)

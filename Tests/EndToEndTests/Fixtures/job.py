@@ -5,12 +5,14 @@ stored log byte for byte against what the job wrote."""
 import os
 import random
 import sys
+import time
 
 trial = int(sys.argv[1])
 out_dir = sys.argv[2]
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
 exit_code = int(os.environ.get("JOB_EXIT", "0")) if trial % 5 != 0 else 0
 rng = random.Random(trial)
+time.sleep(float(os.environ.get("JOB_SLEEP", "0")))
 
 out = bytearray()
 err = bytearray()
