@@ -139,8 +139,9 @@ public final class Worker: Sendable {
                 default:
                     throw WorkerError(message: "unexpected reply to hello: \(reply.kind)")
                 }
-            } catch let error as NNGError {
-                logger.debug("hello failed, retrying", metadata: ["error": "\(error)"])
+            } catch let error where error is NNGError || error is ProtocolError {
+                // A dropped connection, or a reply that does not decode (logged, never acted upon).
+                logger.warning("hello failed, retrying", metadata: ["error": "\(error)"])
             }
             try await Task.sleep(for: .milliseconds(delay))
             delay = min(delay * 2, 2_000)
@@ -183,7 +184,8 @@ public final class Worker: Sendable {
                 // Longer than the coordinator's long-poll, so its "ask again" normally comes first.
                 defer { state.withLock { _ = $0.waitingSlots.removeValue(forKey: slot) } }
                 reply = try codec.decode(try await context.request(codec.encode(.workRequest(request)), timeout: .seconds(60)))
-            } catch let error as NNGError {
+            } catch let error where error is NNGError || error is ProtocolError {
+                // A dropped connection, or a reply that does not decode (logged, never acted upon).
                 // Closed by a drain or the end of the campaign learned elsewhere (a heartbeat).
                 if state.withLock({ $0.mustStopAsking }) { return }
                 // Same request id on retry: the coordinator answers a repeated request identically.
@@ -330,7 +332,8 @@ public final class Worker: Sendable {
                 default:
                     logger.warning("unexpected reply to a heartbeat", metadata: ["kind": "\(reply.kind)"])
                 }
-            } catch let error as NNGError {
+            } catch let error where error is NNGError || error is ProtocolError {
+                // A dropped connection, or a reply that does not decode (logged, never acted upon).
                 logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
             }
             try await sleepUnlessDone(milliseconds: interval)
@@ -397,7 +400,8 @@ public final class Worker: Sendable {
                 default:
                     logger.warning("unexpected reply to a report", metadata: ["kind": "\(reply.kind)"])
                 }
-            } catch let error as NNGError {
+            } catch let error where error is NNGError || error is ProtocolError {
+                // A dropped connection, or a reply that does not decode (logged, never acted upon).
                 logger.debug("report failed, will resend", metadata: ["error": "\(error)"])
             }
             // Nothing is lost: the outbox keeps everything until acknowledged. Once the campaign
