@@ -55,20 +55,20 @@ public struct CoordinatorMachine: Sendable {
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
         var effects = Effects()
-        for trial in trials { machine.trials[trial.id] = trial }
-        for attempt in attempts { machine.attempts[attempt.id] = attempt }
+        for trial in trials { machine.record(trial) }
+        for attempt in attempts { machine.record(attempt) }
         machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
         for var attempt in attempts.sorted(by: { $0.id < $1.id }) where !attempt.status.isTerminal {
             attempt.status = .lost
             attempt.detail = "the coordinator restarted while the attempt was in flight"
             attempt.endedAt = now
-            machine.attempts[attempt.id] = attempt
+            machine.record(attempt)
             effects.changes.append(.attempt(attempt))
         }
         for var trial in trials.sorted(by: { $0.id < $1.id }) where !trial.status.isTerminal {
             trial.status = .pending
-            machine.trials[trial.id] = trial
+            machine.record(trial)
             machine.requeued.append(trial.id)
             effects.changes.append(.trial(trial))
         }
@@ -175,8 +175,24 @@ public struct CoordinatorMachine: Sendable {
         return effects
     }
 
-    private var inFlightCount: Int {
-        trials.values.reduce(0) { $0 + ($1.status == .running ? 1 : 0) }
+    /// Trials with an attempt in flight (kept with every trial change, so dispatch is O(1) per trial).
+    private var running: Set<TrialID> = []
+
+    private var inFlightCount: Int { running.count }
+
+    /// Attempts not yet terminal (assigned or running).
+    private var active: Set<AttemptID> = []
+
+    /// Stores an attempt's new state (the only way `attempts` changes).
+    private mutating func record(_ attempt: AttemptRecord) {
+        attempts[attempt.id] = attempt
+        if attempt.status.isTerminal { active.remove(attempt.id) } else { active.insert(attempt.id) }
+    }
+
+    /// Stores a trial's new state (the only way `trials` changes).
+    private mutating func record(_ trial: TrialRecord) {
+        trials[trial.id] = trial
+        if trial.status == .running { running.insert(trial.id) } else { running.remove(trial.id) }
     }
 
     private mutating func takeNextTrial(now: Timestamp, effects: inout Effects) -> TrialID? {
@@ -188,7 +204,7 @@ public struct CoordinatorMachine: Sendable {
         let id = nextTrial
         nextTrial += 1
         let trial = TrialRecord(id: id, parameters: sampler.parameters(forTrial: id - 1), createdAt: now)
-        trials[id] = trial
+        record(trial)
         effects.changes.append(.trial(trial))
         return id
     }
@@ -203,8 +219,8 @@ public struct CoordinatorMachine: Sendable {
         let attempt = AttemptRecord(
             id: id, trial: trialID, number: trial.attemptCount, worker: request.worker, incarnation: request.incarnation,
             argv: plan.argv, assignedAt: now)
-        trials[trialID] = trial
-        attempts[id] = attempt
+        record(trial)
+        record(attempt)
         effects.changes.append(.trial(trial))
         effects.changes.append(.attempt(attempt))
         return plan
@@ -283,7 +299,7 @@ public struct CoordinatorMachine: Sendable {
             }
             if attempt.status == .assigned {
                 attempt.status = .running
-                attempts[attemptID] = attempt
+                record(attempt)
                 effects.changes.append(.attempt(attempt))
             }
             if cancelling.contains(attemptID) { answer.cancel.append(attemptID) }
@@ -307,7 +323,7 @@ public struct CoordinatorMachine: Sendable {
             return
         }
         attempt.objective = value
-        attempts[id] = attempt
+        record(attempt)
     }
 
     /// An attempt's process ended. Its trial completes, is retried within the budget, or fails.
@@ -344,7 +360,7 @@ public struct CoordinatorMachine: Sendable {
         case .timedOut: attempt.detail = "timed out after \(spec.timeoutSeconds.map { "\($0) s" } ?? "its timeout")"
         case .cancelled: attempt.detail = "cancelled"
         }
-        attempts[attempt.id] = attempt
+        record(attempt)
         effects.changes.append(.attempt(attempt))
 
         var trial = trials[attempt.trial]!
@@ -361,7 +377,7 @@ public struct CoordinatorMachine: Sendable {
                 trial.status = .failed
                 trial.endedAt = now
             }
-            trials[trial.id] = trial
+            record(trial)
             effects.changes.append(.trial(trial))
         }
         effects.append(dispatch(now: now))
@@ -376,12 +392,12 @@ public struct CoordinatorMachine: Sendable {
     public mutating func cancel(trial id: TrialID, now: Timestamp) -> Effects {
         var effects = Effects()
         guard var trial = trials[id], !trial.status.isTerminal else { return effects }
-        for attempt in attempts.values where attempt.trial == id && !attempt.status.isTerminal {
-            cancelling.insert(attempt.id)
+        for attemptID in active where attempts[attemptID]?.trial == id {
+            cancelling.insert(attemptID)
         }
         trial.status = .cancelled
         trial.endedAt = now
-        trials[id] = trial
+        record(trial)
         effects.changes.append(.trial(trial))
         effects.changes.append(.event(CampaignEvent(kind: "trial.cancelled", message: "trial \(id) cancelled", trial: id, at: now)))
         effects.append(dispatch(now: now))
@@ -399,9 +415,10 @@ public struct CoordinatorMachine: Sendable {
         where worker.state != .lost && now - worker.lastSeen > config.leaseTimeoutMillis {
             effects.append(loseWorker(worker.id, reason: "worker \(worker.id) missed its heartbeats for \(now - worker.lastSeen) ms", now: now))
         }
-        for attempt in attempts.values.sorted(by: { $0.id < $1.id })
-        where attempt.status == .assigned && now - attempt.assignedAt > config.leaseTimeoutMillis {
-            effects.append(loseAttempt(attempt.id, reason: "worker \(attempt.worker) never confirmed the assignment", now: now))
+        for id in active.sorted() {
+            guard let attempt = attempts[id], attempt.status == .assigned,
+                  now - attempt.assignedAt > config.leaseTimeoutMillis else { continue }
+            effects.append(loseAttempt(id, reason: "worker \(attempt.worker) never confirmed the assignment", now: now))
         }
         let expired = parked.filter { now - $0.since >= config.longPollMillis }
         parked.removeAll { now - $0.since >= config.longPollMillis }
@@ -420,9 +437,9 @@ public struct CoordinatorMachine: Sendable {
         workers[id] = worker
         effects.changes.append(.worker(worker))
         effects.changes.append(.event(CampaignEvent(kind: "worker.lost", message: reason, worker: id, at: now)))
-        for attempt in attempts.values.sorted(by: { $0.id < $1.id })
-        where attempt.worker == id && attempt.incarnation == worker.incarnation && !attempt.status.isTerminal {
-            effects.append(loseAttempt(attempt.id, reason: reason, now: now))
+        for attemptID in active.sorted() {
+            guard let attempt = attempts[attemptID], attempt.worker == id, attempt.incarnation == worker.incarnation else { continue }
+            effects.append(loseAttempt(attemptID, reason: reason, now: now))
         }
         for request in parked where request.worker == id {
             effects.replies.append(.init(token: request.token, reply: .refused(.unknownWorker)))
@@ -438,7 +455,7 @@ public struct CoordinatorMachine: Sendable {
         attempt.status = .lost
         attempt.detail = reason
         attempt.endedAt = now
-        attempts[id] = attempt
+        record(attempt)
         cancelling.remove(id)
         effects.changes.append(.attempt(attempt))
         effects.changes.append(.event(CampaignEvent(
@@ -453,7 +470,7 @@ public struct CoordinatorMachine: Sendable {
                 trial.status = .pending
                 requeued.append(trial.id)
             }
-            trials[trial.id] = trial
+            record(trial)
             effects.changes.append(.trial(trial))
         }
         return effects
@@ -461,9 +478,10 @@ public struct CoordinatorMachine: Sendable {
 
     private mutating func finishIfDone(now: Timestamp) -> Effects {
         var effects = Effects()
-        guard !isFinished, nextTrial > spec.trials, requeued.allSatisfy({ trials[$0]?.status != .pending }),
-              trials.values.allSatisfy({ $0.status.isTerminal }),
-              attempts.values.allSatisfy({ $0.status.isTerminal })
+        // Every drawn trial is running, pending in `requeued`, or terminal; so with nothing
+        // running, nothing requeued and nothing in flight, every trial is terminal.
+        guard !isFinished, nextTrial > spec.trials, running.isEmpty, active.isEmpty,
+              requeued.allSatisfy({ trials[$0]?.status != .pending })
         else { return effects }
         isFinished = true
         effects.changes.append(.campaignFinished(at: now))
