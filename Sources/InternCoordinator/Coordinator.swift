@@ -39,6 +39,12 @@ public struct CoordinatorOptions: Sendable {
     }
 }
 
+/// The coordinator had to stop.
+public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// A view of the campaign for progress displays.
 public struct CoordinatorSnapshot: Sendable {
     public var progress: CampaignProgress
@@ -69,6 +75,8 @@ public actor Coordinator {
     private var parked: [RequestToken: CheckedContinuation<WorkReply, Never>] = [:]
     private var nextToken: UInt64 = 1
     private var ticks = 0
+    /// Set when a commit failed: the coordinator stops (see `carryOut`).
+    private var storeFailure: String?
     /// Workers that have been told the campaign is over.
     private var toldFinished: Set<WorkerID> = []
     private var idleReceivers = 0
@@ -143,6 +151,7 @@ public actor Coordinator {
 
     private func waitUntilDone() async throws {
         while !machine.isFinished {
+            if let storeFailure { throw CoordinatorError(message: "the store cannot be written: \(storeFailure)") }
             try await Task.sleep(for: .milliseconds(options.tickMillis))
         }
         // Keep answering until every live worker has been told the campaign is over (its
@@ -160,10 +169,12 @@ public actor Coordinator {
 
     private nonisolated func clock() async {
         while !Task.isCancelled {
-            // Ends quietly when the group is cancelled at the end of the campaign.
-            guard (try? await Task.sleep(for: .milliseconds(options.tickMillis))) != nil else { return }
+            // Ends quietly when the group is cancelled (the campaign is over, or a signal).
+            guard (try? await Task.sleep(for: .milliseconds(options.tickMillis))) != nil else { break }
             await tick()
         }
+        // Parked work requests wait on continuations that cancellation does not reach.
+        await releaseParked()
     }
 
     private func tick() {
@@ -327,7 +338,7 @@ public actor Coordinator {
             return .rejected(Self.rejected(refusal, requestId: report.requestId))
         }
         var unknown: Set<UInt64> = []
-        let accepts = { [machine] (attempt: AttemptID) -> Bool in
+        func accepts(_ attempt: AttemptID) -> Bool {
             machine.accepts(attempt: attempt, from: worker, incarnation: report.incarnation)
         }
         var frames: [IncomingFrame] = []
@@ -348,14 +359,13 @@ public actor Coordinator {
         }
         let cursors: IngestCursors
         do {
-            let attempts = machine.attempts
-            cursors = try ingestor.ingest(frames: frames, metrics: metrics, trialOf: { attempts[$0]?.trial }, now: now)
+            cursors = try ingestor.ingest(frames: frames, metrics: metrics, trialOf: { machine.attempts[$0]?.trial }, now: now)
         } catch {
             logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
         }
-        ingestedRawBytes += cursors.rawBytes
-        ingestedStoredBytes += cursors.storedBytes
+        ingestedRawBytes &+= cursors.rawBytes
+        ingestedStoredBytes &+= cursors.storedBytes
         // Only newly stored samples count towards the objective (a resent sample is not seen twice).
         if let objectiveName {
             let storedThrough = Dictionary(cursors.metrics.map { ($0.attempt, $0.seq) }, uniquingKeysWith: max)
@@ -369,7 +379,6 @@ public actor Coordinator {
         for end in report.ends {
             effects.append(machine.attemptEnded(Self.coreEnd(end), worker: worker, incarnation: report.incarnation, now: now))
             endsStored.append(end.attemptId)
-            ingestor.closeStreams(of: end.attemptId)
         }
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
@@ -405,29 +414,47 @@ public actor Coordinator {
         }
     }
 
-    /// Commits the changes, then resumes the parked requests the effects answer. Returns false
-    /// (and answers nothing) when the store cannot be written: nothing is acknowledged that is not stored.
+    /// Commits the changes, then resumes the parked requests the effects answer.
+    ///
+    /// The machine has already applied the event in memory; if the store cannot record it
+    /// (disk full, I/O error), memory and journal disagree, so the coordinator stops instead of
+    /// acknowledging anything more (fail-stop). Workers keep their unacknowledged data and
+    /// retry; a restarted coordinator rebuilds its state from the store. Returns false then.
     @discardableResult
     private func carryOut(_ effects: Effects) -> Bool {
+        guard storeFailure == nil else { return false }
         do {
             try store.apply(effects.changes)
         } catch {
-            logger.error("cannot commit to the store", metadata: ["error": "\(error)"])
-            // Parked requests the effects would have answered get "ask again" instead.
-            for reply in effects.replies {
-                parked.removeValue(forKey: reply.token)?.resume(returning: .noWork(.idle))
+            logger.critical("cannot commit to the store; stopping", metadata: ["error": "\(error)"])
+            storeFailure = "\(error)"
+            for token in Array(parked.keys) {
+                parked.removeValue(forKey: token)?.resume(returning: .noWork(.idle))
             }
             return false
         }
         for change in effects.changes {
-            if case .campaignFinished = change {
+            switch change {
+            case .campaignFinished:
                 logger.info("campaign finished", metadata: ["campaign": "\(machine.spec.name)"])
+            case .attempt(let attempt) where attempt.status.isTerminal:
+                // Also for attempts lost with their worker: no end will ever close their files.
+                ingestor.closeStreams(of: attempt.id)
+            default:
+                break
             }
         }
         for reply in effects.replies {
             parked.removeValue(forKey: reply.token)?.resume(returning: reply.reply)
         }
         return true
+    }
+
+    /// Answers every parked request (the coordinator is stopping): nothing may wait forever.
+    private func releaseParked() {
+        for token in Array(parked.keys) {
+            parked.removeValue(forKey: token)?.resume(returning: .noWork(.idle))
+        }
     }
 
     // MARK: - Views and control

@@ -101,8 +101,8 @@ extension CampaignStore {
                 """).execute(arguments: [
                     a.id, a.trial, a.number, a.worker.rawValue, String(a.incarnation, radix: 16), a.status.rawValue,
                     encodeJSON(a.argv), a.assignedAt, a.startedAt, a.endedAt, a.exitCode.map { Int($0) }, a.signal.map { Int($0) },
-                    a.detail, a.wallMillis.map(Int64.init), a.userCPUMillis.map(Int64.init), a.systemCPUMillis.map(Int64.init),
-                    a.peakRSSBytes.map(Int64.init), a.objective,
+                    a.detail, a.wallMillis.map { Int64(clamping: $0) }, a.userCPUMillis.map { Int64(clamping: $0) },
+                    a.systemCPUMillis.map { Int64(clamping: $0) }, a.peakRSSBytes.map { Int64(clamping: $0) }, a.objective,
                 ])
         case .worker(let w):
             try db.cachedStatement(sql: """
@@ -118,7 +118,7 @@ extension CampaignStore {
         case .event(let e):
             try db.cachedStatement(sql: """
                 INSERT INTO events (at, kind, message, trial_id, attempt_id, worker_id) VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map(Int64.init), e.worker?.rawValue])
+                """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map { Int64(clamping: $0) }, e.worker?.rawValue])
         case .campaignFinished(let at):
             try db.execute(sql: "UPDATE campaign SET finished_at = ? WHERE id = 1", arguments: [at])
         }

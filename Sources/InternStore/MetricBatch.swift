@@ -31,7 +31,7 @@ enum MetricBatch {
             writeVarint(UInt64(index[point.name]!), &out)
             writeVarint(zigzag(point.step), &out)
             withUnsafeBytes(of: point.value.bitPattern.littleEndian) { out += $0 }
-            writeVarint(zigzag(point.time - baseTime), &out)
+            writeVarint(zigzag(point.time &- baseTime), &out)
         }
         return out
     }
@@ -69,8 +69,8 @@ enum MetricBatch {
             position += 8
             guard let delta = varint() else { return nil }
             points.append(MetricPointRecord(
-                attempt: attempt, seq: firstSeq + offset, name: names[Int(nameIndex)], step: unzigzag(step),
-                value: Double(bitPattern: bits), time: baseTime + unzigzag(delta)))
+                attempt: attempt, seq: firstSeq &+ offset, name: names[Int(nameIndex)], step: unzigzag(step),
+                value: Double(bitPattern: bits), time: baseTime &+ unzigzag(delta)))
         }
         return points
     }

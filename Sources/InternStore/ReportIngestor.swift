@@ -151,7 +151,7 @@ public final class ReportIngestor {
             state.seq = frame.seq
             state.end += UInt64(frame.data.count)
             staged[key] = state
-            result.rawBytes += frame.rawLength
+            result.rawBytes &+= frame.rawLength
             result.storedBytes += UInt64(frame.data.count)
         }
 
@@ -201,7 +201,7 @@ public final class ReportIngestor {
                 for (key, frame, offset) in pendingRows {
                     try insertFrame.execute(arguments: [
                         Int64(key.attempt), key.stream.rawValue, Int64(frame.seq), Int64(offset), frame.data.count,
-                        Int64(frame.rawLength), now,
+                        Int64(clamping: frame.rawLength), now,
                     ])
                 }
                 try Self.insertMetrics(acceptedMetrics, in: db)

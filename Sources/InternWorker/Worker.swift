@@ -61,6 +61,8 @@ public final class Worker: Sendable {
         /// The slots' contexts while they wait for work; closed to stop the waits when the
         /// campaign is over or the worker drains.
         var waitingSlots: [Int: Context] = [:]
+        /// Every job started and not yet seen to end.
+        var spawned: [UInt64: JobProcess] = [:]
 
         var mustStopAsking: Bool { draining || finished || shutdown }
     }
@@ -94,8 +96,18 @@ public final class Worker: Sendable {
         try await sayHello(control, codec: codec)
 
         // Stopped (SIGINT/SIGTERM, or a fatal refusal): the jobs must not outlive the worker
-        // unnoticed, so their process groups are terminated.
-        defer { terminateAllJobs() }
+        // unnoticed, so their process groups are terminated before the process exits.
+        do {
+            try await serve(socket: socket, codec: codec)
+        } catch {
+            stopJobs()
+            throw error
+        }
+        stopJobs()
+        logger.info("worker finished")
+    }
+
+    private func serve(socket: Socket, codec: MessageCodec) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.heartbeatLoop(try socket.openContext(), codec: codec) }
             group.addTask { try await self.reportLoop(try socket.openContext(), codec: codec) }
@@ -106,14 +118,22 @@ public final class Worker: Sendable {
             // heartbeat and report loops end themselves then.
             try await group.waitForAll()
         }
-        logger.info("worker finished")
     }
 
     private var welcome: Welcome? { state.withLock { $0.welcome } }
 
-    private func terminateAllJobs() {
-        let jobs = state.withLock { state in state.running.values.compactMap(\.job) }
+    /// Terminates every job still alive (SIGTERM to its process group) and waits for it; a job
+    /// that outlives the grace is SIGKILLed here, since the reader thread that would do it dies
+    /// with this process. Blocks the calling thread: only used when the worker stops.
+    private func stopJobs() {
+        let jobs = state.withLock { Array($0.spawned.values) }
+        guard !jobs.isEmpty else { return }
         for job in jobs { job.terminate(grace: .milliseconds(options.terminationGraceMillis)) }
+        let deadline = ContinuousClock.now + .milliseconds(options.terminationGraceMillis)
+        while jobs.contains(where: { $0.exit == nil }), ContinuousClock.now < deadline { usleep(20_000) }
+        for job in jobs where job.exit == nil { job.kill() }
+        let killDeadline = ContinuousClock.now + .seconds(2)
+        while jobs.contains(where: { $0.exit == nil }), ContinuousClock.now < killDeadline { usleep(20_000) }
     }
 
     /// Sends Hello until a Welcome comes back. A refusal other than a transient one ends the worker.
@@ -266,6 +286,7 @@ public final class Worker: Sendable {
             return
         }
         let cancelledEarly = state.withLock { state -> Bool in
+            state.spawned[attempt] = job
             state.running[attempt]?.job = job
             return state.running[attempt]?.cancelRequested ?? false
         }
@@ -275,10 +296,10 @@ public final class Worker: Sendable {
         for await value in ended.stream { result = value }
         let cancelled = state.withLock { $0.running.removeValue(forKey: attempt)?.cancelRequested ?? false }
         guard let (exit, totals) = result else {
-            // The worker is stopping (its task was cancelled): the job goes with it.
-            job.terminate(grace: .milliseconds(options.terminationGraceMillis))
+            // The worker is stopping (its task was cancelled): `stopJobs` ends the job.
             return
         }
+        state.withLock { _ = $0.spawned.removeValue(forKey: attempt) }
         outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }

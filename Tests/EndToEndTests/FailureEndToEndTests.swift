@@ -186,3 +186,47 @@ import Testing
         return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
     }
 }
+
+/// Stopping processes with signals: nothing hangs, no job outlives its worker.
+@Suite(.serialized) struct SignalEndToEndTests {
+    @Test func sigint_stopsACoordinatorWithParkedRequests_andSigterm_takesAStubbornJobDownWithItsWorker() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let marker = dir.file("pid")
+        // The job ignores SIGTERM: only the worker's SIGKILL after the grace ends it.
+        let spec = try dir.write("c.yaml", """
+            name: signals
+            shell: "trap '' TERM; echo $$ > \(marker); while true; do sleep 0.1; done"
+            trials: 2
+            parallel: 1
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
+        // Two slots, parallel 1: one slot runs the job, the other's request is parked.
+        let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w", "--slots", "2"], in: dir.path)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while (try? String(contentsOfFile: marker, encoding: .utf8)) == nil {
+            guard ContinuousClock.now < deadline else { Issue.record("job did not start"); return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let pid = try #require(Int32(String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        coordinator.signal(SIGINT)
+        let stopped = try await coordinator.finish(timeout: .seconds(10))
+        #expect(stopped.status == 1)
+
+        let terminated = ContinuousClock.now
+        worker.signal(SIGTERM)
+        _ = try await worker.finish(timeout: .seconds(20))
+        // The worker waited out the 5 s grace, then SIGKILLed the job's process group.
+        #expect(!processIsAlive(pid))
+        #expect(ContinuousClock.now - terminated < .seconds(15))
+    }
+
+    private func processIsAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
+    }
+}

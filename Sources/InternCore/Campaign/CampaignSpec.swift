@@ -71,6 +71,19 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         return isLetter(first) && bytes.allSatisfy { isLetter($0) || ($0 >= 48 && $0 <= 57) }
     }
 
+    /// The environment variable that carries a parameter into its job: `INTERN_PARAM_` and the
+    /// name in upper case with every character outside `[A-Z0-9_]` replaced by `_`
+    /// (`learning-rate` -> `INTERN_PARAM_LEARNING_RATE`).
+    public static func environmentName(forParameter name: String) -> String {
+        let body = name.uppercased().unicodeScalars.map { scalar -> Character in
+            switch scalar {
+            case "A"..."Z", "0"..."9", "_": Character(scalar)
+            default: "_"
+            }
+        }
+        return "INTERN_PARAM_" + String(body)
+    }
+
     /// Everything wrong with the spec, in spec order, each with the key path of the offending value
     /// (`name`, `command[2]`, `space.lr.low`, `trials`, ...). Empty for a valid spec.
     public func problems() -> [CampaignProblem] {
@@ -93,6 +106,16 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
             if value.utf8.contains(0) {
                 problems.append(CampaignProblem(keyPath: "env.\(key)", message: "an environment value cannot contain a NUL character"))
             }
+        }
+        var carriers: [String: String] = [:]
+        for name in space.names {
+            let variable = Self.environmentName(forParameter: name)
+            if let other = carriers[variable] {
+                problems.append(CampaignProblem(
+                    keyPath: "space.\(name)",
+                    message: "parameters '\(other)' and '\(name)' would both be passed as \(variable); rename one"))
+            }
+            carriers[variable] = name
         }
         let spaceProblems = space.problems(for: sampler)
         problems += spaceProblems

@@ -157,6 +157,14 @@ public struct CoordinatorMachine: Sendable {
             effects.replies.append(.init(token: token, reply: .noWork(.draining)))
             return effects
         }
+        // A worker holds at most one parked request per slot: a further one supersedes its oldest
+        // (a confused or hostile client cannot collect more attempts than it has slots).
+        let slots = workers[id]!.slots
+        let mine = parked.indices.filter { parked[$0].worker == id }
+        if mine.count >= slots, let oldest = mine.first {
+            effects.replies.append(.init(token: parked[oldest].token, reply: .noWork(.idle)))
+            parked.remove(at: oldest)
+        }
         parked.append(ParkedRequest(token: token, worker: id, incarnation: incarnation, requestID: requestID, since: now))
         effects.append(dispatch(now: now))
         return effects
@@ -178,7 +186,9 @@ public struct CoordinatorMachine: Sendable {
     /// Trials with an attempt in flight (kept with every trial change, so dispatch is O(1) per trial).
     private var running: Set<TrialID> = []
 
-    private var inFlightCount: Int { running.count }
+    /// What counts against `parallel`: attempts still running anywhere, including those of a
+    /// trial cancelled a moment ago whose job is still being stopped (it still holds its GPU).
+    private var inFlightCount: Int { active.count }
 
     /// Attempts not yet terminal (assigned or running).
     private var active: Set<AttemptID> = []
@@ -235,26 +245,13 @@ public struct CoordinatorMachine: Sendable {
         environment["INTERN_ATTEMPT_ID"] = String(attempt)
         let rendered = trial.parameters.sortedPairs.map { ($0.0, $0.1.text) }
         for (name, value) in rendered {
-            environment[Self.environmentName(forParameter: name)] = value
+            environment[CampaignSpec.environmentName(forParameter: name)] = value
         }
         let timeout = spec.timeoutSeconds.map { UInt64(($0 * 1000).rounded()) } ?? 0
         return AttemptPlan(
             attempt: attempt, trial: trial.id, number: number, argv: argv, shell: spec.command.shell,
             environment: environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             workdir: spec.workdir, timeoutMillis: timeout, parameters: rendered)
-    }
-
-    /// The environment variable that carries a parameter: `INTERN_PARAM_` and the name in upper
-    /// case with every character outside `[A-Z0-9_]` replaced by `_` (`learning-rate` ->
-    /// `INTERN_PARAM_LEARNING_RATE`).
-    public static func environmentName(forParameter name: String) -> String {
-        let body = name.uppercased().unicodeScalars.map { scalar -> Character in
-            switch scalar {
-            case "A"..."Z", "0"..."9", "_": Character(scalar)
-            default: "_"
-            }
-        }
-        return "INTERN_PARAM_" + String(body)
     }
 
     private mutating func remember(_ reply: WorkReply, for request: ParkedRequest) {

@@ -269,8 +269,41 @@ import Testing
         #expect(machine.trials[3]?.parameters == (try Sampler(spec: spec)).parameters(forTrial: 2))
     }
 
-    @Test func environmentName_isUppercasedAndSanitised() {
-        #expect(CoordinatorMachine.environmentName(forParameter: "learning-rate") == "INTERN_PARAM_LEARNING_RATE")
-        #expect(CoordinatorMachine.environmentName(forParameter: "lr") == "INTERN_PARAM_LR")
+    @Test func environmentName_isUppercasedAndSanitised_andCollisionsAreSpecErrors() {
+        #expect(CampaignSpec.environmentName(forParameter: "learning-rate") == "INTERN_PARAM_LEARNING_RATE")
+        #expect(CampaignSpec.environmentName(forParameter: "lr") == "INTERN_PARAM_LR")
+        var spec = Self.spec()
+        spec.space = [Parameter(name: "learning-rate", domain: .uniform(low: 0, high: 1)),
+                      Parameter(name: "learning_rate", domain: .uniform(low: 0, high: 1))]
+        #expect(spec.problems().contains { $0.keyPath == "space.learning_rate" && $0.message.contains("INTERN_PARAM_LEARNING_RATE") })
+    }
+}
+
+@Suite struct CoordinatorMachineLimitTests {
+    @Test func cancelledTrialsJob_stillCountsAgainstParallel_untilItEnds() throws {
+        var machine = try CoordinatorMachine(spec: CoordinatorMachineTests.spec(trials: 3, parallel: 1))
+        _ = machine.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
+        let first = machine.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0)
+        let plan = try #require(CoordinatorMachineTests.plan(first, for: RequestToken(1)))
+        let second = machine.requestWork(token: RequestToken(2), worker: "w", incarnation: 1, requestID: 2, now: 0)
+        #expect(CoordinatorMachineTests.reply(second, for: RequestToken(2)) == nil)
+        let cancelled = machine.cancel(trial: plan.trial, now: 1)
+        #expect(CoordinatorMachineTests.reply(cancelled, for: RequestToken(2)) == nil)
+        let ended = machine.attemptEnded(
+            AttemptEnd(attempt: plan.attempt, outcome: .cancelled, startedAt: 0, endedAt: 2, wallMillis: 2),
+            worker: "w", incarnation: 1, now: 2)
+        #expect(CoordinatorMachineTests.plan(ended, for: RequestToken(2))?.trial == 2)
+    }
+
+    @Test func aWorkerCannotParkMoreRequestsThanItHasSlots() throws {
+        var machine = try CoordinatorMachine(spec: CoordinatorMachineTests.spec(trials: 1, parallel: 1))
+        _ = machine.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        _ = machine.hello(worker: "x", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        _ = machine.requestWork(token: RequestToken(1), worker: "x", incarnation: 1, requestID: 1, now: 0)
+        let a = machine.requestWork(token: RequestToken(2), worker: "w", incarnation: 1, requestID: 1, now: 0)
+        #expect(CoordinatorMachineTests.reply(a, for: RequestToken(2)) == nil)
+        let b = machine.requestWork(token: RequestToken(3), worker: "w", incarnation: 1, requestID: 2, now: 0)
+        #expect(CoordinatorMachineTests.reply(b, for: RequestToken(2)) == .noWork(.idle))
+        #expect(machine.parkedCount == 1)
     }
 }
