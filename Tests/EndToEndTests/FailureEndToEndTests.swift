@@ -57,6 +57,26 @@ import Testing
         #expect(unknown.code == .unknownWorker)
         // A message over the coordinator's 16 MiB limit is never delivered (NNG drops it).
         #expect(await send([UInt8](repeating: 0x49, count: 17 << 20)) == nil)
+        // A registered peer sending extreme values about attempts that are not its own: stored
+        // nowhere, counted nowhere, and the coordinator keeps running.
+        guard case .welcome? = await send(codec.encode(.hello(Hello(
+            requestId: 1, workerId: "evil", incarnation: 5, hostname: "h", pid: 1, slots: 1, gpus: [], labels: [:])))) else {
+            Issue.record("hello must be welcomed")
+            return
+        }
+        let extreme = Report(
+            requestId: 2, workerId: "evil", incarnation: 5,
+            frames: [LogFrame(attemptId: .max, stream: .stdout, seq: .max, rawLength: .max, data: [1, 2, 3])],
+            metrics: [MetricSample(attemptId: .max, seq: .max, name: "x", step: .min, value: .infinity, timeMs: .max)],
+            ends: [InternProtocol.AttemptEnd(
+                attemptId: .max, outcome: .exited, code: .min, detail: "", startedAtMs: .min, endedAtMs: .max, wallMs: .max,
+                userCpuMs: .max, systemCpuMs: .max, peakRssBytes: .max, finalStdoutSeq: .max, finalStderrSeq: .max, finalMetricSeq: .max)])
+        guard case .reportAck(let ack)? = await send(codec.encode(.report(extreme))) else {
+            Issue.record("an extreme report must be answered")
+            return
+        }
+        #expect(ack.unknownAttempts == [.max])
+        #expect(ack.endsStored == [.max])
         // Random bytes after a valid header.
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 {
@@ -71,7 +91,8 @@ import Testing
         #expect(try await worker.finish(timeout: .seconds(30)).status == 0)
         let store = try CampaignStore(directory: dir.file(".intern/hostile"), create: false, readOnly: true)
         #expect(try store.trials().map(\.status) == [.completed, .completed, .completed])
-        #expect(try store.workers().map(\.id) == ["good"])
+        #expect(try store.workers().map(\.id) == ["evil", "good"])
+        #expect(try store.attempts().allSatisfy { $0.worker == "good" })
     }
 
     @Test func workerKilledMidTrial_attemptIsLost_andTheTrialCompletesOnAnotherWorker() async throws {
