@@ -16,17 +16,15 @@ final class AttemptOutput: JobOutputHandler {
     private let outbox: Outbox
     private let flushBytes: Int
     private let flushIntervalNanos: UInt64
-    private let parser: MetricLineParser
     private var streams: [StreamState]
-    private var metricSeq: UInt64 = 0
-    private var downsampler = MetricDownsampler()
-    private var pendingMetrics: [MetricSample] = []
+    /// Everything a line goes through, in one stored property: a chunk costs one access to it,
+    /// not several per line (class properties are checked for exclusive access at run time).
+    private var metrics: MetricLines
     private let onFinish: @Sendable (JobExit, AttemptOutputTotals) -> Void
 
     private struct StreamState {
         let stream: InternProtocol.LogStream
         let compressor: ZstdCompressor
-        var splitter = LineSplitter()
         var buffer: [UInt8] = []
         var rawSinceFlush = 0
         var lastFlush: UInt64
@@ -42,7 +40,7 @@ final class AttemptOutput: JobOutputHandler {
         self.outbox = outbox
         self.flushBytes = max(1, flushBytes)
         self.flushIntervalNanos = UInt64(max(1, flushIntervalMillis)) * 1_000_000
-        self.parser = MetricLineParser(keyValuePrefix: metricPrefix)
+        self.metrics = MetricLines(attempt: attempt, parser: MetricLineParser(keyValuePrefix: metricPrefix))
         self.onFinish = onFinish
         let now = monotonicNanos()
         streams = [
@@ -60,10 +58,7 @@ final class AttemptOutput: JobOutputHandler {
             // memory ran out. The frame is still produced from what was compressed.
         }
         streams[index].rawSinceFlush += bytes.count
-        let time = unixMillis()
-        streams[index].splitter.feed(bytes) { line in
-            collectMetrics(line, time: time)
-        }
+        metrics.feed(index, bytes, time: unixMillis())
         if streams[index].rawSinceFlush >= flushBytes {
             flush(index, final: false)
         }
@@ -71,7 +66,7 @@ final class AttemptOutput: JobOutputHandler {
     }
 
     func tick(now _: ContinuousClock.Instant) {
-        downsampler.flush(now: unixMillis(), emit: queue)
+        metrics.sink.flush(now: unixMillis())
         let now = monotonicNanos()
         for index in streams.indices where streams[index].rawSinceFlush > 0 && now - streams[index].lastFlush >= flushIntervalNanos {
             flush(index, final: false)
@@ -80,37 +75,19 @@ final class AttemptOutput: JobOutputHandler {
     }
 
     func finished(_ exit: JobExit) {
-        let time = unixMillis()
-        for index in streams.indices {
-            streams[index].splitter.finish { line in collectMetrics(line, time: time) }
-        }
-        downsampler.finish(emit: queue)
+        metrics.finish(time: unixMillis())
         for index in streams.indices {
             flush(index, final: true)
         }
         publishMetricsIfAny()
         onFinish(exit, AttemptOutputTotals(
-            finalStdoutSeq: streams[0].seq, finalStderrSeq: streams[1].seq, finalMetricSeq: metricSeq))
-    }
-
-    private func collectMetrics(_ line: UnsafeRawBufferPointer, time: Timestamp) {
-        let points = parser.parse(line)
-        guard !points.isEmpty else { return }
-        for point in points {
-            downsampler.offer(name: point.name, step: point.step, value: point.value, time: time, emit: queue)
-        }
-    }
-
-    private func queue(_ point: MetricDownsampler.Point) {
-        metricSeq += 1
-        pendingMetrics.append(MetricSample(
-            attemptId: attempt, seq: metricSeq, name: point.name, step: point.step, value: point.value, timeMs: point.time))
+            finalStdoutSeq: streams[0].seq, finalStderrSeq: streams[1].seq, finalMetricSeq: metrics.sink.seq))
     }
 
     private func publishMetricsIfAny() {
-        guard !pendingMetrics.isEmpty else { return }
-        outbox.add(metrics: pendingMetrics)
-        pendingMetrics.removeAll(keepingCapacity: true)
+        guard !metrics.sink.pending.isEmpty else { return }
+        outbox.add(metrics: metrics.sink.pending)
+        metrics.sink.pending.removeAll(keepingCapacity: true)
     }
 
     /// Flushes a stream's compressor into one frame. The last frame also closes the zstd frame,
@@ -135,6 +112,80 @@ final class AttemptOutput: JobOutputHandler {
         state.rawSinceFlush = 0
         state.lastFlush = monotonicNanos()
         streams[index] = state
+    }
+}
+
+/// The metric path of one attempt: lines from each stream's splitter go to the parser, the
+/// parser's points to the downsampler, the points it forwards to `pending`. Names stay bytes
+/// until the downsampler forwards a point, and nothing here allocates per line once the
+/// buffers have grown.
+private struct MetricLines {
+    var stdout = LineSplitter()
+    var stderr = LineSplitter()
+    var sink: MetricCollector
+
+    init(attempt: UInt64, parser: MetricLineParser) {
+        sink = MetricCollector(attempt: attempt, parser: parser)
+    }
+
+    /// `stream` 0 is stdout, 1 stderr.
+    mutating func feed(_ stream: Int, _ bytes: UnsafeRawBufferPointer, time: Int64) {
+        if stream == 0 {
+            stdout.feed(bytes) { sink.collect($0, time: time) }
+        } else {
+            stderr.feed(bytes) { sink.collect($0, time: time) }
+        }
+    }
+
+    /// The streams ended: their last unterminated lines, then every held point.
+    mutating func finish(time: Int64) {
+        stdout.finish { sink.collect($0, time: time) }
+        stderr.finish { sink.collect($0, time: time) }
+        sink.finish()
+    }
+}
+
+/// Parses lines and downsamples their points into `pending`.
+private struct MetricCollector {
+    let attempt: UInt64
+    let parser: MetricLineParser
+    var buffer = MetricLineParser.Buffer()
+    var downsampler = MetricDownsampler()
+    var pending: [MetricSample] = []
+    var seq: UInt64 = 0
+
+    init(attempt: UInt64, parser: MetricLineParser) {
+        self.attempt = attempt
+        self.parser = parser
+    }
+
+    mutating func collect(_ line: UnsafeRawBufferPointer, time: Int64) {
+        let attempt = attempt
+        parser.parse(line, using: &buffer) { name, value, step in
+            downsampler.offer(nameBytes: name, step: step, value: value, time: time) {
+                Self.queue($0, attempt, &seq, &pending)
+            }
+        }
+    }
+
+    mutating func flush(now: Int64) {
+        let attempt = attempt
+        downsampler.flush(now: now) { Self.queue($0, attempt, &seq, &pending) }
+    }
+
+    mutating func finish() {
+        let attempt = attempt
+        downsampler.finish { Self.queue($0, attempt, &seq, &pending) }
+    }
+
+    /// Static, taking the fields it touches, so that the closures above capture those fields
+    /// and not all of `self` (which holds the downsampler they are called from).
+    private static func queue(
+        _ point: MetricDownsampler.Point, _ attempt: UInt64, _ seq: inout UInt64, _ pending: inout [MetricSample]
+    ) {
+        seq += 1
+        pending.append(MetricSample(
+            attemptId: attempt, seq: seq, name: point.name, step: point.step, value: point.value, timeMs: point.time))
     }
 }
 

@@ -49,19 +49,25 @@ public struct MetricLineParser: Sendable {
         self.maxNameLength = min(max(0, maxNameLength), 65_536)
     }
 
+    /// Storage that `parse(_:using:_:)` reuses from line to line, so that once it has grown to
+    /// the widest line seen, parsing a metric line allocates nothing (a key with escapes aside).
+    /// Keep one per reader; its contents between calls mean nothing.
+    public struct Buffer: Sendable {
+        fileprivate var sink = ByteSink()
+
+        /// An empty buffer.
+        public init() {}
+    }
+
     /// The points on `line` (which should not contain its terminator, though a trailing
     /// `\r` or `\n` is tolerated); empty, without allocating, for a line that is not a metric line.
     public func parse(_ line: UnsafeRawBufferPointer) -> [MetricPoint] {
-        let n = line.count
-        var i = 0
-        while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
-        guard i < n else { return [] }
-        let first = line[i]
-        if first == MetricBytes.openBrace { return parseObject(line, at: i) }
-        if !prefix.isEmpty, first == prefix[0], hasPrefix(line, at: i) {
-            return parseKeyValues(line, at: i + prefix.count)
-        }
-        return []
+        // The reference path: every name becomes a `String` as soon as it is read. The worker
+        // uses `parse(_:using:_:)`, which must give exactly the same points (tests check it).
+        var sink = ArraySink(maxNameLength: maxNameLength)
+        guard parseLine(line, into: &sink) else { return [] }
+        sink.steps.apply(to: &sink.points)
+        return sink.points
     }
 
     /// Convenience for tests and callers holding a `String`.
@@ -70,7 +76,39 @@ public struct MetricLineParser: Sendable {
         return line.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
     }
 
+    /// The same points as `parse(_:)`, in the same order, handed to `body` one by one instead
+    /// of in an array, and with each name as its UTF-8 bytes instead of a `String`: this is the
+    /// per-line path of the worker, which allocates neither an array nor a string per line.
+    ///
+    /// `name` is valid UTF-8 without control characters (what `String(decoding:as:)` of it gives
+    /// is the `MetricPoint.name` that `parse(_:)` would give) and, like `line`, is valid only
+    /// during the call. `step` is the line's step, as in `MetricPoint.step`. `body` is called
+    /// only after the whole line was found well formed.
+    public func parse(
+        _ line: UnsafeRawBufferPointer, using buffer: inout Buffer,
+        _ body: (_ name: UnsafeRawBufferPointer, _ value: Double, _ step: Int64?) -> Void
+    ) {
+        buffer.sink.reset(maxNameLength: maxNameLength)
+        guard parseLine(line, into: &buffer.sink) else { return }
+        buffer.sink.emit(line, body)
+    }
+
     // MARK: - Forms
+
+    /// Finds the form of `line` and parses it into `sink`; false when the line gives no points
+    /// whatever `sink` holds (it is then discarded).
+    private func parseLine<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, into sink: inout Sink) -> Bool {
+        let n = line.count
+        var i = 0
+        while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
+        guard i < n else { return false }
+        let first = line[i]
+        if first == MetricBytes.openBrace { return parseObject(line, at: i, into: &sink) }
+        if !prefix.isEmpty, first == prefix[0], hasPrefix(line, at: i) {
+            return parseKeyValues(line, at: i + prefix.count, into: &sink)
+        }
+        return false
+    }
 
     private func hasPrefix(_ line: UnsafeRawBufferPointer, at start: Int) -> Bool {
         guard line.count - start >= prefix.count else { return false }
@@ -78,66 +116,55 @@ public struct MetricLineParser: Sendable {
         return true
     }
 
-    private func parseObject(_ line: UnsafeRawBufferPointer, at start: Int) -> [MetricPoint] {
+    private func parseObject<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, at start: Int, into sink: inout Sink) -> Bool {
         var s = MetricScanner(p: line, i: start + 1, end: line.count)
-        var points: [MetricPoint] = []
-        var steps = StepKeys()
         while true {
             s.skipSpace()
-            guard s.i < s.end else { return [] }
+            guard s.i < s.end else { return false }
             if s.byte == MetricBytes.closeBrace { s.i += 1; break }
 
             var key: (range: Range<Int>, escaped: Bool)?
             let c = s.byte
             if c == MetricBytes.doubleQuote || c == MetricBytes.singleQuote {
-                guard let k = s.scanString() else { return [] }
+                guard let k = s.scanString() else { return false }
                 key = k
             } else if case .malformed = s.scanValue() {
-                return []  // a non-string key (Python allows them) is parsed and ignored
+                return false  // a non-string key (Python allows them) is parsed and ignored
             }
             s.skipSpace()
-            guard s.i < s.end, s.byte == MetricBytes.colon else { return [] }
+            guard s.i < s.end, s.byte == MetricBytes.colon else { return false }
             s.i += 1
             s.skipSpace()
             switch s.scanValue() {
             case .malformed:
-                return []
+                return false
             case .other:
                 break
             case .number(let value, let exact):
-                if let key, let name = makeName(line, key.range, escaped: key.escaped) {
-                    if !steps.take(name, value, exact) {
-                        if points.isEmpty { points.reserveCapacity(8) }
-                        points.append(MetricPoint(name: name, value: value))
-                    }
-                }
+                if let key { sink.number(line, key: key.range, escaped: key.escaped, value: value, exact: exact) }
             }
             s.skipSpace()
-            guard s.i < s.end else { return [] }
+            guard s.i < s.end else { return false }
             if s.byte == MetricBytes.comma { s.i += 1; continue }
             if s.byte == MetricBytes.closeBrace { s.i += 1; break }
-            return []
+            return false
         }
         s.skipSpace()
-        guard s.i == s.end else { return [] }
-        steps.apply(to: &points)
-        return points
+        return s.i == s.end
     }
 
-    private func parseKeyValues(_ line: UnsafeRawBufferPointer, at start: Int) -> [MetricPoint] {
+    private func parseKeyValues<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, at start: Int, into sink: inout Sink) -> Bool {
         let n = line.count
         var i = start
         if i < n {
             let c = line[i]
-            guard MetricBytes.isSpace(c) || c == MetricBytes.colon else { return [] }
+            guard MetricBytes.isSpace(c) || c == MetricBytes.colon else { return false }
         }
         while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
         if i < n, line[i] == MetricBytes.colon { i += 1 }
         while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
-        if i < n, line[i] == MetricBytes.openBrace { return parseObject(line, at: i) }
+        if i < n, line[i] == MetricBytes.openBrace { return parseObject(line, at: i, into: &sink) }
 
-        var points: [MetricPoint] = []
-        var steps = StepKeys()
         while true {
             while i < n, MetricBytes.isSpace(line[i]) || line[i] == MetricBytes.comma { i += 1 }
             guard i < n else { break }
@@ -154,17 +181,35 @@ public struct MetricLineParser: Sendable {
             guard keyEnd > keyStart, valueEnd > valueStart else { continue }
             var v = MetricScanner(p: line, i: valueStart, end: valueEnd)
             guard case .number(let value, let exact) = v.scanNumber(), v.i == valueEnd else { continue }
-            guard let name = makeName(line, keyStart..<keyEnd, escaped: false) else { continue }
-            if !steps.take(name, value, exact) {
-                if points.isEmpty { points.reserveCapacity(8) }
-                points.append(MetricPoint(name: name, value: value))
-            }
+            // Backslashes in a bare key are part of the name, not escapes.
+            sink.number(line, key: keyStart..<keyEnd, escaped: false, value: value, exact: exact)
         }
-        steps.apply(to: &points)
-        return points
+        return true
     }
+}
 
-    // MARK: - Names
+// MARK: - Sinks
+
+/// Where the forms put each number that has a string key: the key's bytes as printed (quotes
+/// excluded), whether they hold backslash escapes, and the value. The sink validates the name
+/// and tells steps from points.
+private protocol MetricSink {
+    mutating func number(_ line: UnsafeRawBufferPointer, key: Range<Int>, escaped: Bool, value: Double, exact: Int64?)
+}
+
+/// Builds `[MetricPoint]`, making a `String` of every name as soon as it is read.
+private struct ArraySink: MetricSink {
+    let maxNameLength: Int
+    var points: [MetricPoint] = []
+    var steps = StepKeys()
+
+    mutating func number(_ line: UnsafeRawBufferPointer, key: Range<Int>, escaped: Bool, value: Double, exact: Int64?) {
+        guard let name = makeName(line, key, escaped: escaped) else { return }
+        if !steps.take(name, value, exact) {
+            if points.isEmpty { points.reserveCapacity(8) }
+            points.append(MetricPoint(name: name, value: value))
+        }
+    }
 
     private func makeName(_ line: UnsafeRawBufferPointer, _ range: Range<Int>, escaped: Bool) -> String? {
         guard !range.isEmpty else { return nil }
@@ -189,10 +234,77 @@ public struct MetricLineParser: Sendable {
     }
 }
 
+/// Keeps where each point's name lies (in the line, or decoded into `decoded` when the key had
+/// escapes) and its value, in arrays kept from line to line; names stay bytes throughout.
+private struct ByteSink: MetricSink, Sendable {
+    struct Entry: Sendable {
+        /// In the line, or in `decoded`.
+        var inLine: Bool
+        var start: Int
+        var count: Int
+        var value: Double
+    }
+
+    var maxNameLength = 0
+    /// The line's entries are the first `count`; later ones are stale, kept to be overwritten:
+    /// a line costs no allocation (nor `removeAll`) once the array has grown.
+    var entries: [Entry] = []
+    var count = 0
+    var decoded: [UInt8] = []
+    var steps = StepKeys()
+
+    mutating func reset(maxNameLength: Int) {
+        self.maxNameLength = maxNameLength
+        count = 0
+        if !decoded.isEmpty { decoded.removeAll(keepingCapacity: true) }
+        steps = StepKeys()
+    }
+
+    private mutating func append(_ entry: Entry) {
+        if count < entries.count { entries[count] = entry } else { entries.append(entry) }
+        count += 1
+    }
+
+    /// The same checks, in the same order, as `ArraySink.makeName`, on bytes.
+    mutating func number(_ line: UnsafeRawBufferPointer, key: Range<Int>, escaped: Bool, value: Double, exact: Int64?) {
+        guard !key.isEmpty else { return }
+        if !escaped {
+            guard key.count <= maxNameLength else { return }
+            let bytes = UnsafeRawBufferPointer(rebasing: line[key])
+            guard MetricBytes.isValidName(bytes) else { return }
+            if steps.take(bytes, value, exact) { return }
+            append(Entry(inLine: true, start: key.lowerBound, count: key.count, value: value))
+            return
+        }
+        guard key.count <= maxNameLength * 6,
+              let name = MetricBytes.unescape(UnsafeRawBufferPointer(rebasing: line[key])),
+              !name.isEmpty, name.count <= maxNameLength
+        else { return }
+        let keep: Bool = name.withUnsafeBytes { bytes in
+            MetricBytes.isValidName(bytes) && !steps.take(bytes, value, exact)
+        }
+        guard keep else { return }
+        append(Entry(inLine: false, start: decoded.count, count: name.count, value: value))
+        decoded.append(contentsOf: name)
+    }
+
+    func emit(_ line: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Double, Int64?) -> Void) {
+        guard count > 0 else { return }
+        let step = steps.step ?? steps.globalStep
+        decoded.withUnsafeBytes { decoded in
+            for entry in entries[..<count] {
+                let range = entry.start..<(entry.start + entry.count)
+                let name = UnsafeRawBufferPointer(rebasing: entry.inLine ? line[range] : decoded[range])
+                body(name, entry.value, step)
+            }
+        }
+    }
+}
+
 // MARK: - Step keys
 
 /// Collects `step` / `global_step` while a line is parsed.
-private struct StepKeys {
+private struct StepKeys: Sendable {
     var step: Int64?
     var globalStep: Int64?
 
@@ -202,6 +314,33 @@ private struct StepKeys {
         guard count == 4 || count == 11 else { return false }
         let isStep = name == "step"
         guard isStep || name == "global_step" else { return false }
+        record(isStep: isStep, value, exact)
+        return true
+    }
+
+    /// `take` for a name held as (valid UTF-8) bytes. Comparing bytes is the same as comparing
+    /// strings here: a string of 4 (or 11) UTF-8 bytes equal to the ASCII `step` (or
+    /// `global_step`) must itself be ASCII, and ASCII strings are equal only byte for byte.
+    mutating func take(_ name: UnsafeRawBufferPointer, _ value: Double, _ exact: Int64?) -> Bool {
+        let isStep: Bool
+        switch name.count {
+        case 4: isStep = true
+        case 11: isStep = false
+        default: return false
+        }
+        guard Self.equals(name, isStep ? "step" : "global_step") else { return false }
+        record(isStep: isStep, value, exact)
+        return true
+    }
+
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        guard bytes.count == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        for k in 0..<bytes.count where bytes[k] != w[k] { return false }
+        return true
+    }
+
+    private mutating func record(isStep: Bool, _ value: Double, _ exact: Int64?) {
         var integer = exact
         if integer == nil, value.isFinite, value.rounded(.towardZero) == value,
            abs(value) <= 9_007_199_254_740_992 {
@@ -210,7 +349,6 @@ private struct StepKeys {
         if let integer {
             if isStep { step = integer } else { globalStep = integer }
         }
-        return true
     }
 
     func apply(to points: inout [MetricPoint]) {
@@ -262,7 +400,23 @@ private struct MetricScanner {
         let quote = p[i]
         var j = i + 1
         var escaped = false
+        let quotes = MetricBytes.ones &* UInt64(quote)
+        let backslashes = MetricBytes.ones &* UInt64(MetricBytes.backslash)
         while j < end {
+            // Skip eight bytes at a time up to the first quote or backslash (the lowest flagged
+            // byte of the zero-byte test is exact; see `LineSplitter.firstTerminator`).
+            while j + 8 <= end {
+                let w = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+                let q = w ^ quotes
+                let s = w ^ backslashes
+                let hits = ((q &- MetricBytes.ones) & ~q | (s &- MetricBytes.ones) & ~s) & MetricBytes.highs
+                if hits != 0 {
+                    j += hits.trailingZeroBitCount / 8
+                    break
+                }
+                j += 8
+            }
+            guard j < end else { break }
             let b = p[j]
             if b == quote {
                 let range = (i + 1)..<j
@@ -474,6 +628,10 @@ private enum MetricBytes {
         }
     }
 
+    /// For the eight-bytes-at-a-time scans.
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
     /// Space, tab, `\n`, `\v`, `\f`, `\r`.
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool {
         b == 0x20 || (b >= 0x09 && b <= 0x0D)
@@ -492,6 +650,49 @@ private enum MetricBytes {
 
     @inline(__always) static func isIdentChar(_ b: UInt8) -> Bool {
         isIdentStart(b) || (b >= zero && b <= nine)
+    }
+
+    /// No control character and valid UTF-8: exactly what `ArraySink.makeName` accepts, without
+    /// making a `String` (its validating initialiser allocates for names over 15 bytes).
+    static func isValidName(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        var ascii = true
+        if n >= 4 {
+            // Eight bytes at a time, the last word overlapping the one before (or, under eight
+            // bytes, two overlapping four-byte halves): checking a byte twice is harmless.
+            var i = 0
+            var high: UInt64 = 0
+            while true {
+                let at = min(i, n - 8)
+                let w = n >= 8
+                    ? bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                    : UInt64(bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+                        | UInt64(bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
+                // (x - 0x01…) & ~x & 0x80… is non-zero exactly when some byte of x is zero;
+                // applied to x - 0x20… (a byte below 0x20) and x ^ 0x7F… (DEL).
+                let del = w ^ (ones &* 0x7F)
+                if ((w &- ones &* 0x20) & ~w & highs) | ((del &- ones) & ~del & highs) != 0 { return false }
+                high |= w
+                if n < 8 || at == n - 8 { break }
+                i += 8
+            }
+            ascii = high & highs == 0
+        } else {
+            for b in bytes {
+                if isControl(b) { return false }
+                if b >= 0x80 { ascii = false }
+            }
+        }
+        if ascii { return true }
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 
     /// `nan`, `inf` or `infinity` in any case.
