@@ -54,6 +54,9 @@ final class Outbox: Sendable {
         state.withLock { $0.frames.isEmpty && $0.metrics.isEmpty && $0.ends.isEmpty }
     }
 
+    /// Whether an attempt's end waits to be sent.
+    var hasEnds: Bool { state.withLock { !$0.ends.isEmpty } }
+
     /// Bytes of compressed log waiting for acknowledgement.
     var pendingBytes: Int { state.withLock { $0.pendingBytes } }
 

@@ -80,6 +80,11 @@ public final class Worker: Sendable {
         self.logger = logger
     }
 
+    /// How long the reporter waits for more output before sending a report that carries no end,
+    /// and how much pending output sends it at once.
+    static let coalesceDelay = Duration.milliseconds(20)
+    static let coalesceBytes = 256 << 10
+
     private func nextRequestID() -> UInt64 {
         requestIDs.add(1, ordering: .relaxed).newValue
     }
@@ -402,6 +407,14 @@ public final class Worker: Sendable {
             if outbox.isEmpty {
                 if isDone { return }
                 await outbox.waitForWork()
+                // Coalesce: a chatty job fills a frame every few milliseconds, and each report
+                // costs the coordinator a transaction. Wait briefly for more, unless an attempt's
+                // end is waiting (the next dispatch may depend on it).
+                var waited = Duration.zero
+                while waited < Self.coalesceDelay, !outbox.isEmpty, !outbox.hasEnds, outbox.pendingBytes < Self.coalesceBytes {
+                    try await Task.sleep(for: .milliseconds(5))
+                    waited += .milliseconds(5)
+                }
                 continue
             }
             let budget = (Int(welcome?.maxMessageBytes ?? UInt64(options.maxMessageBytes))) * 3 / 4
