@@ -185,7 +185,7 @@ import Testing
         let cancelB = try await InternBinary.run(["cancel", "2"] + root, in: dir.path)
         #expect(cancelB.stdout.contains("cancelled"))
         // The job's process is gone within a couple of heartbeats (SIGTERM to its process group).
-        while isRunningProcess(pidA) {
+        while processIsAlive(pidA) {
             guard ContinuousClock.now - started < .seconds(5) else { Issue.record("cancelled job still runs"); break }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -200,12 +200,6 @@ import Testing
         #expect(try store.workers().first { $0.id == "w2" }?.state == .draining)
     }
 
-    /// True while /proc shows the process and it is not a zombie.
-    private func isRunningProcess(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
-        guard let close = stat.lastIndex(of: ")") else { return false }
-        return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
-    }
 }
 
 /// Stopping processes with signals: nothing hangs, no job outlives its worker.
@@ -245,9 +239,4 @@ import Testing
         #expect(ContinuousClock.now - terminated < .seconds(15))
     }
 
-    private func processIsAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
-    }
 }

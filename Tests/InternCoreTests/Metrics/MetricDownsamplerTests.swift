@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func lastAndBestValues_areAlwaysKept_overThousandsOfPoints() {
-        var generator = SplitMix(seed: 3)
+        var generator = MetricsSplitMix64(seed: 3)
         var points: [Point] = []
         for i in 0..<50_000 {
             let value = Double(generator.next() % 10_000) / 7
@@ -64,17 +64,5 @@ import Testing
         let out = run(points)
         #expect(out.count == 3)
         #expect(out.last?.value.isNaN == true)
-    }
-}
-
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }
