@@ -136,9 +136,10 @@ public actor Coordinator {
             }
             group.addTask { await self.clock() }
             group.addTask {
-                // Once the campaign is over (and workers had time to learn it), stop receiving.
+                // Once the campaign is over (and workers had time to learn it), or the store
+                // failed, stop receiving: ending `demand` ends the loop below.
+                defer { demandContinuation.finish() }
                 try await self.waitUntilDone()
-                demandContinuation.finish()
             }
             // A parked long-poll holds its context; open another so requests keep flowing.
             for await _ in demand {

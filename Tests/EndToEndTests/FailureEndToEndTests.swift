@@ -240,3 +240,50 @@ import Testing
     }
 
 }
+
+/// The journal cannot be written: the coordinator stops rather than acknowledge what it cannot
+/// record, and started again it finishes the campaign from the store.
+@Suite(.serialized) struct StoreFailureEndToEndTests {
+    @Test func coordinatorStops_whenItsStoreIsLocked_andAResumeCompletesTheCampaign() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: locked
+            shell: "sleep 0.5; echo done {x}"
+            space: {x: {type: choice, values: [a, b, c, d]}}
+            sampler: grid
+            parallel: 1
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let root = dir.file(".intern")
+        let first = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", root], in: dir.path)
+        let database = dir.file(".intern/locked/campaign.db")
+        while !FileManager.default.fileExists(atPath: database) { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(500))
+        // Another process holds the database's write lock for longer than the coordinator's
+        // 5 s busy timeout, so recording the worker's arrival fails.
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        locker.arguments = ["-c", "import sqlite3,time,sys; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(8)", database]
+        let lockerOutput = Pipe()
+        locker.standardOutput = lockerOutput
+        try locker.run()
+        _ = lockerOutput.fileHandleForReading.availableData
+        let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w"], in: dir.path)
+        let stopped = try await first.finish(timeout: .seconds(30))
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.contains("store"), "\(stopped.stderr)")
+        locker.waitUntilExit()
+
+        // Started again on the same directory, the coordinator continues; the worker never left.
+        let second = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", root], in: dir.path)
+        let result = try await second.finish(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(try await worker.finish(timeout: .seconds(20)).status == 0)
+        let store = try CampaignStore(directory: dir.file(".intern/locked"), create: false, readOnly: true)
+        #expect(try store.trials().map(\.status) == [.completed, .completed, .completed, .completed])
+        // Every trial's result counts once: exactly one succeeded attempt per trial.
+        let succeeded = try store.attempts().filter { $0.status == .succeeded }
+        #expect(Set(succeeded.map(\.trial)).count == 4 && succeeded.count == 4)
+    }
+}
