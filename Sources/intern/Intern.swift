@@ -14,7 +14,7 @@ struct Intern: AsyncParsableCommand {
             """,
         subcommands: [
             Run.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self,
-            Cancel.self, Drain.self,
+            Metrics.self, Cancel.self, Drain.self,
         ])
 }
 

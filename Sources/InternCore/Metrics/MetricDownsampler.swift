@@ -1,5 +1,7 @@
-/// Thins out a metric that a job prints many times a second, on the worker, before it travels:
-/// per metric name and time window, it forwards the window's first point at once and, when the
+/// Thins out a metric that a job prints many times a second, on the worker, before it travels.
+/// The first `exactPoints` points of each metric pass untouched (a real training job's loss
+/// every N steps and its eval per epoch stay complete, even when block-buffered output delivers
+/// them in one burst); after that, per metric name and time window, it forwards the window's first point at once and, when the
 /// window closes, its smallest, largest and last points (M4 downsampling, without the
 /// duplicates). A metric printed at most once per window passes through untouched.
 ///
@@ -65,6 +67,8 @@ public struct MetricDownsampler: Sendable {
 
     private struct Series {
         var nextStep: Int64 = 0
+        /// Points forwarded untouched while under the `exactPoints` budget.
+        var exact = 0
         /// The open window, when `isOpen`: its start and the candidates not yet forwarded.
         var isOpen = false
         var start: Int64 = 0
@@ -85,14 +89,18 @@ public struct MetricDownsampler: Sendable {
         /// Resolves the point's step and, when the point falls in the open window, holds it;
         /// otherwise returns the step: the caller closes the window and forwards the point.
         /// (One mutating call, so a held point costs one access to the series array.)
-        mutating func take(key: Int, step: Int64?, value: Double, time: Int64, windowMillis: Int64) -> Int64? {
+        mutating func take(key: Int, step: Int64?, value: Double, time: Int64, windowMillis: Int64, exactPoints: Int) -> (step: Int64, direct: Bool)? {
             let resolvedStep = step ?? nextStep
             nextStep = resolvedStep + 1
+            if exact < exactPoints {
+                exact += 1
+                return (resolvedStep, true)
+            }
             if isOpen, time - start < windowMillis {
                 add(Candidate(key: key, step: resolvedStep, value: value, time: time))
                 return nil
             }
-            return resolvedStep
+            return (resolvedStep, false)
         }
 
         mutating func add(_ point: Candidate) {
@@ -118,10 +126,14 @@ public struct MetricDownsampler: Sendable {
         var time: Int64 = 0
     }
 
-    /// Creates a downsampler with `windowMillis`-long windows (100 ms: at most ~40 points a
-    /// second per metric leave it).
-    public init(windowMillis: Int64 = 100) {
+    /// How many points of each metric pass untouched before thinning starts.
+    public let exactPoints: Int
+
+    /// Creates a downsampler: the first `exactPoints` points of each metric pass untouched, then
+    /// `windowMillis`-long windows apply (100 ms: at most ~40 points a second per metric leave it).
+    public init(windowMillis: Int64 = 100, exactPoints: Int = 1_000) {
         self.windowMillis = max(1, windowMillis)
+        self.exactPoints = max(0, exactPoints)
     }
 
     /// Takes one point; calls `emit` for every point to forward now, in order. A point without
@@ -150,10 +162,13 @@ public struct MetricDownsampler: Sendable {
     private mutating func offer(key: Int, step: Int64?, value: Double, time: Int64, emit: (Point) -> Void) {
         let slot = keys[key].series
         received += 1
-        guard let resolvedStep = series[slot].take(key: key, step: step, value: value, time: time, windowMillis: windowMillis)
+        guard let (resolvedStep, direct) = series[slot].take(
+            key: key, step: step, value: value, time: time, windowMillis: windowMillis, exactPoints: exactPoints)
         else { return }
-        if series[slot].isOpen { close(slot, emit: emit) }
-        series[slot].open(at: time)
+        if !direct {
+            if series[slot].isOpen { close(slot, emit: emit) }
+            series[slot].open(at: time)
+        }
         forwarded += 1
         emit(Point(name: keyNames[key], step: resolvedStep, value: value, time: time))
     }

@@ -5,11 +5,24 @@ import Testing
     typealias Point = MetricDownsampler.Point
 
     func run(_ points: [Point], window: Int64 = 100) -> [Point] {
-        var sampler = MetricDownsampler(windowMillis: window)
+        var sampler = MetricDownsampler(windowMillis: window, exactPoints: 0)
         var out: [Point] = []
         for point in points { sampler.offer(point) { out.append($0) } }
         sampler.finish { out.append($0) }
         return out
+    }
+
+    @Test func firstPointsOfEachMetric_passUntouched_evenInOneBurst_thenThinningStarts() {
+        // A block-buffered job delivers 17 epochs of eval lines at once: all are kept.
+        var sampler = MetricDownsampler(windowMillis: 100, exactPoints: 20)
+        var out: [Point] = []
+        for i in 0..<17 { sampler.offer(Point(name: "eval_accuracy", step: Int64(i), value: Double(i), time: 0)) { out.append($0) } }
+        #expect(out.count == 17)
+        // Past the budget, the same burst is thinned (first, min, max, last).
+        for i in 17..<100 { sampler.offer(Point(name: "eval_accuracy", step: Int64(i), value: Double(i % 10), time: 0)) { out.append($0) } }
+        sampler.finish { out.append($0) }
+        #expect(out.count < 40)
+        #expect(out.last?.step == 99)
     }
 
     @Test func sparseMetric_passesThroughUntouched() {
@@ -48,7 +61,7 @@ import Testing
     }
 
     @Test func flush_forwardsClosedWindowsWithoutWaitingForTheNextPoint() {
-        var sampler = MetricDownsampler(windowMillis: 100)
+        var sampler = MetricDownsampler(windowMillis: 100, exactPoints: 0)
         var out: [Point] = []
         for i in 0..<5 { sampler.offer(Point(name: "loss", step: Int64(i), value: Double(10 - i), time: Int64(i))) { out.append($0) } }
         #expect(out.count == 1)

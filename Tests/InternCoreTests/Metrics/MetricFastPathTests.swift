@@ -139,8 +139,8 @@ import Testing
         var names = ["loss", "grad_norm", "learning_rate", "epoch", "é", "e\u{301}", "Å", "A\u{30A}", "\u{212B}"]
         names += (0..<60).map { "metric_\($0)" }  // past any small-table limit
         for window: Int64 in [1, 100] {
-            var byBytes = MetricDownsampler(windowMillis: window)
-            var byString = MetricDownsampler(windowMillis: window)
+            var byBytes = MetricDownsampler(windowMillis: window, exactPoints: 0)
+            var byString = MetricDownsampler(windowMillis: window, exactPoints: 0)
             var reference = StringKeyedDownsampler(windowMillis: window)
             var outBytes: [MetricDownsampler.Point] = []
             var outString: [MetricDownsampler.Point] = []

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import InternCore
+import InternStore
+
+/// `intern metrics`: the metric series a trial reported.
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the metrics a trial reported: a summary per metric, or every point of one metric (--name).")
+
+    @OptionGroup var location: CampaignLocation
+
+    @Argument(help: "The trial number.")
+    var trial: Int
+
+    @Option(name: .long, help: "The attempt number within the trial (default: the latest).")
+    var attempt: Int?
+
+    @Option(name: .long, help: "Print every point of this metric (step, value, time).")
+    var name: String?
+
+    @Flag(name: .long, help: "Print CSV (attempt,seq,name,step,value,time) of every point.")
+    var csv = false
+
+    func run() throws {
+        let store = try location.open()
+        let attempts = try store.attempts(trial: trial)
+        guard let record = attempt.map({ n in attempts.first { $0.number == n } }) ?? attempts.last else {
+            throw ValidationError(attempts.isEmpty ? "trial \(trial) has not run (yet)" : "trial \(trial) has no attempt \(attempt!)")
+        }
+        if csv {
+            print("attempt,seq,name,step,value,time")
+            for point in try store.metricPoints(attempt: record.id, name: name) {
+                print("\(record.number),\(point.seq),\(point.name),\(point.step),\(point.value),\(point.time)")
+            }
+        } else if let name {
+            let points = try store.metricPoints(attempt: record.id, name: name)
+            guard !points.isEmpty else { throw ValidationError("trial \(trial) reported no metric '\(name)'") }
+            print(Format.table(["step", name, "time"], points.map { [String($0.step), Format.value($0.value), Format.clock($0.time)] }))
+        } else {
+            let series = try store.metricSeries(attempt: record.id)
+            guard !series.isEmpty else {
+                print("trial \(trial) (attempt \(record.number)) reported no metrics")
+                return
+            }
+            print(Format.table(["metric", "points", "last", "step", "min", "max"], series.map {
+                [$0.name, String($0.count), Format.value($0.lastValue), String($0.lastStep), Format.value($0.minValue), Format.value($0.maxValue)]
+            }))
+        }
+    }
+}
