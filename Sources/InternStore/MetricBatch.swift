@@ -10,33 +10,73 @@ import InternCore
 /// where `baseTime` is the batch row's `base_time` column. Points are in `seq` order, from the
 /// row's `first_seq` to `last_seq` without gaps.
 enum MetricBatch {
-    /// Packs points (consecutive seqs of one attempt).
-    static func encode(_ points: ArraySlice<IncomingMetric>, baseTime: Timestamp) -> [UInt8] {
-        var names: [String] = []
-        var index: [String: Int] = [:]
-        for point in points where index[point.name] == nil {
-            index[point.name] = names.count
-            names.append(point.name)
+    /// What a batch says about one metric: for the `metric_series` summary row.
+    struct Summary {
+        var name: String
+        var count: Int
+        var last: IncomingMetric
+        /// NaN is never an extreme.
+        var min: Double?
+        var max: Double?
+    }
+
+    /// Packs points (consecutive seqs of one attempt) and summarises each metric, in one pass.
+    /// Jobs print a handful of metric names, in the same order line after line, so a name is
+    /// found by guessing the one after the previous point's, then by a linear scan: no hashing
+    /// per point (a dictionary takes over past 32 names).
+    static func pack(_ points: ArraySlice<IncomingMetric>, baseTime: Timestamp) -> (data: [UInt8], series: [Summary]) {
+        var series: [Summary] = []
+        var overflow: [String: Int] = [:]
+        var indices: [Int] = []
+        indices.reserveCapacity(points.count)
+        var previous = -1
+        for point in points {
+            var index = -1
+            let guess = previous + 1 < series.count ? previous + 1 : 0
+            if !series.isEmpty, series[guess].name == point.name {
+                index = guess
+            } else if series.count <= 32 {
+                index = series.firstIndex { $0.name == point.name } ?? -1
+            } else {
+                index = overflow[point.name] ?? -1
+            }
+            let value: Double? = point.value.isNaN ? nil : point.value
+            if index < 0 {
+                index = series.count
+                series.append(Summary(name: point.name, count: 1, last: point, min: value, max: value))
+                if series.count > 32 {
+                    if overflow.isEmpty { for (i, entry) in series.enumerated() { overflow[entry.name] = i } } else { overflow[point.name] = index }
+                }
+            } else {
+                series[index].count += 1
+                series[index].last = point
+                if let value {
+                    series[index].min = Swift.min(series[index].min ?? value, value)
+                    series[index].max = Swift.max(series[index].max ?? value, value)
+                }
+            }
+            indices.append(index)
+            previous = index
         }
         var out: [UInt8] = []
-        out.reserveCapacity(16 + names.count * 16 + points.count * 14)
-        writeVarint(UInt64(names.count), &out)
-        for name in names {
-            let bytes = Array(name.utf8)
+        out.reserveCapacity(16 + series.count * 16 + points.count * 14)
+        writeVarint(UInt64(series.count), &out)
+        for entry in series {
+            let bytes = Array(entry.name.utf8)
             writeVarint(UInt64(bytes.count), &out)
             out += bytes
         }
         writeVarint(UInt64(points.count), &out)
-        for point in points {
-            writeVarint(UInt64(index[point.name]!), &out)
+        for (point, index) in zip(points, indices) {
+            writeVarint(UInt64(index), &out)
             writeVarint(zigzag(point.step), &out)
             withUnsafeBytes(of: point.value.bitPattern.littleEndian) { out += $0 }
             writeVarint(zigzag(point.time &- baseTime), &out)
         }
-        return out
+        return (out, series)
     }
 
-    /// Unpacks a batch written by `encode`; `nil` if the bytes are damaged.
+    /// Unpacks a batch written by `pack`; `nil` if the bytes are damaged.
     static func decode(_ bytes: [UInt8], attempt: AttemptID, firstSeq: UInt64, baseTime: Timestamp) -> [MetricPointRecord]? {
         var position = 0
         func varint() -> UInt64? {

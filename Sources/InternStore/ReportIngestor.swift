@@ -231,30 +231,11 @@ public final class ReportIngestor {
             while end < metrics.endIndex, metrics[end].attempt == attempt { end += 1 }
             let run = metrics[start..<end]
             let base = run.first!.time
-            try insertBatch.execute(arguments: [
-                Int64(attempt), Int64(run.first!.seq), Int64(run.last!.seq), base, Data(MetricBatch.encode(run, baseTime: base)),
-            ])
-            var series: [String: (count: Int, last: IncomingMetric, min: Double?, max: Double?)] = [:]
-            var order: [String] = []
-            for point in run {
-                let value: Double? = point.value.isNaN ? nil : point.value
-                if var entry = series[point.name] {
-                    entry.count += 1
-                    entry.last = point
-                    if let value {
-                        entry.min = Swift.min(entry.min ?? value, value)
-                        entry.max = Swift.max(entry.max ?? value, value)
-                    }
-                    series[point.name] = entry
-                } else {
-                    series[point.name] = (1, point, value, value)
-                    order.append(point.name)
-                }
-            }
-            for name in order {
-                let entry = series[name]!
+            let (data, series) = MetricBatch.pack(run, baseTime: base)
+            try insertBatch.execute(arguments: [Int64(attempt), Int64(run.first!.seq), Int64(run.last!.seq), base, Data(data)])
+            for entry in series {
                 try upsertSeries.execute(arguments: [
-                    Int64(attempt), name, entry.count, entry.last.step, entry.last.value, entry.min, entry.max, entry.last.time,
+                    Int64(attempt), entry.name, entry.count, entry.last.step, entry.last.value, entry.min, entry.max, entry.last.time,
                 ])
             }
             start = end
