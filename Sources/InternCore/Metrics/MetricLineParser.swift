@@ -562,6 +562,10 @@ private struct MetricScanner {
             var d = Double(mantissa)
             if power < 0 { d /= MetricBytes.powerOfTen(-power) } else if power > 0 { d *= MetricBytes.powerOfTen(power) }
             value = negative ? -d : d
+        } else if digits <= 19, power >= -27, power <= 27, let d = MetricBytes.extendedPrecision(mantissa, power: power) {
+            // Python prints floats with up to 17 significant digits (`1.9973333333333337e-05`),
+            // too many for the fast path above; this one avoids a String and strtod per number.
+            value = negative ? -d : d
         } else {
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<j]), as: UTF8.self)
             guard let d = Double(text) else { return .malformed }
@@ -600,6 +604,35 @@ private enum MetricBytes {
     static let upperE = UInt8(ascii: "E")
 
     /// 10^k for 0 ≤ k ≤ 22, all exact in a Double (a switch: no array to retain).
+    /// `mantissa × 10^power`, correctly rounded to a Double, computed in x87 extended precision:
+    /// the mantissa (< 2^64) and 10^k for k <= 27 (5^27 < 2^64) are exact there, so one extended
+    /// operation rounds once to 64 significant bits. Rounding that to 53 bits is wrong only when
+    /// it landed on a Double halfway point or one extended ulp from it (the low 11 bits are
+    /// 0x3FF...0x401): then, and for results outside the normal range, this returns nil and the
+    /// caller uses the exact slow path. Elsewhere (no Float80) it always returns nil.
+    static func extendedPrecision(_ mantissa: UInt64, power: Int) -> Double? {
+        #if arch(x86_64) && !os(Windows)
+        var x = Float80(mantissa)
+        let scale = extendedPowersOfTen[abs(power)]
+        if power < 0 { x /= scale } else { x *= scale }
+        let low = x.significandBitPattern & 0x7FF
+        if low >= 0x3FF, low <= 0x401 { return nil }
+        let d = Double(x)
+        return d.isNormal ? d : nil
+        #else
+        return nil
+        #endif
+    }
+
+    #if arch(x86_64) && !os(Windows)
+    /// 10^0 … 10^27, each exact in Float80.
+    static let extendedPowersOfTen: [Float80] = {
+        var powers: [Float80] = [1]
+        for _ in 1...27 { powers.append(powers.last! * 10) }
+        return powers
+    }()
+    #endif
+
     @inline(__always) static func powerOfTen(_ k: Int) -> Double {
         switch k {
         case 0: 1e0
