@@ -103,10 +103,10 @@ public struct JobExit: Sendable, Hashable {
 /// the methods are called on a plain thread, never on an actor's executor.
 ///
 /// Calls must return promptly: while one runs, the pipes are not drained
-/// (the job blocks once a pipe's 64 KiB buffer is full), and ticks, timeouts
+/// (the job blocks once a pipe's buffer, 1 MiB where the system allows, is full), and ticks, timeouts
 /// and the SIGKILL after a `terminate` grace wait for it.
 public protocol JobOutputHandler: AnyObject, SendableMetatype {
-    /// A chunk read from stdout or stderr (at most 64 KiB).
+    /// A chunk read from stdout or stderr (at most 256 KiB).
     ///
     /// `bytes` is only valid during the call; copy what must be kept.
     /// Chunks of one stream arrive in order; the relative order of stdout and

@@ -8,7 +8,7 @@ import Glibc
 /// the zombie in place so the pgid stays reserved), fire due deadlines (tick,
 /// memory sample, timeout, SIGKILL after a terminate grace, output grace),
 /// then `poll` stdout, stderr, the pidfd and the wake pipe until the nearest
-/// deadline, and read at most one 64 KiB chunk per ready pipe.
+/// deadline, and read at most one 256 KiB chunk per ready pipe.
 final class JobReader<Handler: JobOutputHandler> {
     private let handler: Handler
     private let control: JobControl
@@ -25,7 +25,7 @@ final class JobReader<Handler: JobOutputHandler> {
     private let start: ContinuousClock.Instant
     private let startedAtUnixMs: Int64
 
-    static var chunkSize: Int { 64 * 1024 }
+    static var chunkSize: Int { 256 * 1024 }
 
     init(
         handler: consuming Handler, control: JobControl, spec: JobSpec, child: SpawnedChild,

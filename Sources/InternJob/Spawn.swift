@@ -36,6 +36,10 @@ func spawnChild(_ spec: JobSpec) throws(JobError) -> SpawnedChild {
         closeIfOpen(outPipe.write)
         throw error
     }
+    // A chatty job fills the default 64 KiB pipe in microseconds and then sleeps until the
+    // reader drains it: a 1 MiB pipe (Linux's default pipe-max-size) lets the reader take larger
+    // bites with fewer wake-ups. Best effort: a smaller limit leaves the default.
+    for fd in [outPipe.read, errPipe.read] { _ = fcntl(fd, 1031 /* F_SETPIPE_SZ */, 1 << 20) }
     // Only the parent's read ends are non-blocking; the child's write ends are
     // separate open file descriptions and stay blocking.
     _ = fcntl(outPipe.read, F_SETFL, O_NONBLOCK)

@@ -51,16 +51,25 @@ final class AttemptOutput: JobOutputHandler {
 
     func output(stream: JobStream, bytes: UnsafeRawBufferPointer) {
         let index = stream == .stdout ? 0 : 1
-        do {
-            try streams[index].compressor.compress(bytes, into: &streams[index].buffer)
-        } catch {
-            // A compressor error cannot come from the job's bytes (any bytes compress); it means
-            // memory ran out. The frame is still produced from what was compressed.
-        }
-        streams[index].rawSinceFlush += bytes.count
-        metrics.feed(index, bytes, time: unixMillis())
-        if streams[index].rawSinceFlush >= flushBytes {
-            flush(index, final: false)
+        let time = unixMillis()
+        // A read may hold several flush sizes of output: cut it so that no frame carries more
+        // than `flushBytes` of raw output (the bound `logs --follow` and the spool rely on).
+        var offset = 0
+        while offset < bytes.count {
+            let room = max(1, flushBytes - streams[index].rawSinceFlush)
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + room)])
+            do {
+                try streams[index].compressor.compress(piece, into: &streams[index].buffer)
+            } catch {
+                // A compressor error cannot come from the job's bytes (any bytes compress); it
+                // means memory ran out. The frame is still produced from what was compressed.
+            }
+            streams[index].rawSinceFlush += piece.count
+            metrics.feed(index, piece, time: time)
+            if streams[index].rawSinceFlush >= flushBytes {
+                flush(index, final: false)
+            }
+            offset += piece.count
         }
         publishMetricsIfAny()
     }

@@ -45,6 +45,9 @@ import Testing
             for stream in LogStream.allCases {
                 let written = try Data(contentsOf: URL(fileURLWithPath: "\(out)/\(trial).\(stream)"))
                 let stored = try store.readLog(trial: trial, attempt: attempt.id, stream: stream)
+                // The worker flushes at least every 64 KiB of output: no frame carries more.
+                let extent = try store.storedLog(trial: trial, attempt: attempt.id, stream: stream)
+                #expect(extent.frames >= Int((extent.rawLength + 65_535) / 65_536), "trial \(trial) \(stream): \(extent)")
                 #expect(stored.count == written.count, "trial \(trial) \(stream)")
                 #expect(Data(stored) == written, "trial \(trial) \(stream): stored log differs from what the job wrote")
                 let decoded = "\(out)/\(trial).\(stream).zstdcat"
