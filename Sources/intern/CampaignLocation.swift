@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InternCore
 import InternStore
 
 /// Where the admin commands find a campaign: `--dir`, or `--campaign NAME` under `--root`, or
@@ -36,5 +37,21 @@ struct CampaignLocation: ParsableArguments {
         } catch let error as StoreError {
             throw ValidationError(error.message)
         }
+    }
+}
+
+/// Which attempt of a trial an admin command shows: `number`, or the latest.
+struct AttemptChoice {
+    var trial: Int
+    var number: Int?
+
+    /// The chosen attempt among the trial's attempts, if it exists.
+    func pick(from attempts: [AttemptRecord]) -> AttemptRecord? {
+        number.map { n in attempts.first { $0.number == n } } ?? attempts.last
+    }
+
+    /// The usage error when `pick` finds nothing.
+    func missing(in attempts: [AttemptRecord]) -> ValidationError {
+        ValidationError(attempts.isEmpty ? "trial \(trial) has not run (yet)" : "trial \(trial) has no attempt \(number!)")
     }
 }

@@ -36,13 +36,13 @@ struct Logs: AsyncParsableCommand {
         var output: [UInt8] = []
         while true {
             let attempts = try store.attempts(trial: trial)
-            let chosen = attempt.map { n in attempts.first { $0.number == n } } ?? attempts.last
-            guard let record = chosen else {
+            let choice = AttemptChoice(trial: trial, number: attempt)
+            guard let record = choice.pick(from: attempts) else {
                 if follow {
                     try await Task.sleep(for: .milliseconds(200))
                     continue
                 }
-                throw ValidationError(attempts.isEmpty ? "trial \(trial) has not run (yet)" : "trial \(trial) has no attempt \(attempt!)")
+                throw choice.missing(in: attempts)
             }
             if following != record.id {
                 // A retry started while following: continue with the new attempt's output.

@@ -25,9 +25,8 @@ struct Metrics: ParsableCommand {
     func run() throws {
         let store = try location.open()
         let attempts = try store.attempts(trial: trial)
-        guard let record = attempt.map({ n in attempts.first { $0.number == n } }) ?? attempts.last else {
-            throw ValidationError(attempts.isEmpty ? "trial \(trial) has not run (yet)" : "trial \(trial) has no attempt \(attempt!)")
-        }
+        let choice = AttemptChoice(trial: trial, number: attempt)
+        guard let record = choice.pick(from: attempts) else { throw choice.missing(in: attempts) }
         if csv {
             print("attempt,seq,name,step,value,time")
             for point in try store.metricPoints(attempt: record.id, name: name) {

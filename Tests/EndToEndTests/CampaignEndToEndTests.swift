@@ -139,6 +139,13 @@ import Testing
         let stderrLog = try await InternBinary.run(["logs", "5", "--stream", "stderr"], in: dir.path)
         #expect(stderrLog.stdout.hasSuffix("stderr done\n"))
 
+        let metrics = try await InternBinary.run(["metrics", "5"], in: dir.path)
+        #expect(metrics.stdout.contains("eval_accuracy") && metrics.stdout.contains("final_score"))
+        let series = try await InternBinary.run(["metrics", "5", "--name", "eval_accuracy"], in: dir.path)
+        #expect(series.stdout.split(separator: "\n").count == 4)  // header + one row per epoch
+        let missing = try await InternBinary.run(["metrics", "5", "--attempt", "9"], in: dir.path)
+        #expect(missing.status == 64 && missing.stderr.contains("no attempt 9"))
+
         let status = try await InternBinary.run(["status"], in: dir.path)
         #expect(status.stdout.contains("5 total: 1 completed, 0 running, 4 failed"))
 
