@@ -82,13 +82,6 @@ public actor Coordinator {
     private var idleReceivers = 0
     private var receiverDemand: AsyncStream<Void>.Continuation?
     private let startedAt: Timestamp
-    /// Figures for benchmarks: what the coordinator ingested.
-    public private(set) var ingestedRawBytes: UInt64 = 0
-    public private(set) var ingestedStoredBytes: UInt64 = 0
-    public private(set) var rejectedMessages = 0
-
-    /// The socket's listeners, once `run` has bound them.
-    public private(set) var boundListeners: [Listener] = []
 
     /// Opens the campaign in `store`: a fresh campaign, or the one stored there, continued.
     public init(spec: CampaignSpec, store: CampaignStore, options: CoordinatorOptions, logger: Logger) throws {
@@ -121,8 +114,7 @@ public actor Coordinator {
         let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes)
         defer { socket.close() }
         for url in options.listen {
-            let listener = try socket.listen(url)
-            boundListeners.append(listener)
+            try socket.listen(url)
             logger.info("listening", metadata: ["url": "\(url)"])
         }
         let (demand, demandContinuation) = AsyncStream<Void>.makeStream()
@@ -251,7 +243,6 @@ public actor Coordinator {
         do {
             message = try codec.decode(bytes)
         } catch {
-            rejectedMessages += 1
             logger.warning("rejected a malformed message", metadata: ["reason": "\(error)", "bytes": "\(bytes.count)"])
             // Without a readable request id there is nobody to answer: drop it (the context
             // simply receives the next request).
@@ -265,7 +256,6 @@ public actor Coordinator {
         case .heartbeat(let heartbeat): reply = handleHeartbeat(heartbeat)
         case .report(let report): reply = handleReport(report)
         case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck:
-            rejectedMessages += 1
             logger.warning("rejected a message only a coordinator sends", metadata: ["kind": "\(message.kind)"])
             reply = .rejected(Rejected(requestId: message.requestId, code: .malformed, reason: "\(message.kind) is not a request"))
         }
@@ -365,8 +355,6 @@ public actor Coordinator {
             logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
         }
-        ingestedRawBytes &+= cursors.rawBytes
-        ingestedStoredBytes &+= cursors.storedBytes
         // Only newly stored samples count towards the objective (a resent sample is not seen twice).
         if let objectiveName {
             let storedThrough = Dictionary(cursors.metrics.map { ($0.attempt, $0.seq) }, uniquingKeysWith: max)
@@ -429,9 +417,7 @@ public actor Coordinator {
         } catch {
             logger.critical("cannot commit to the store; stopping", metadata: ["error": "\(error)"])
             storeFailure = "\(error)"
-            for token in Array(parked.keys) {
-                parked.removeValue(forKey: token)?.resume(returning: .noWork(.idle))
-            }
+            releaseParked()
             return false
         }
         for change in effects.changes {
@@ -466,15 +452,5 @@ public actor Coordinator {
         return CoordinatorSnapshot(
             progress: machine.progress, best: machine.bestTrial, workers: active.count, freeSlots: machine.parkedCount,
             isFinished: machine.isFinished, startedAt: startedAt)
-    }
-
-    /// Stops giving work to a worker.
-    public func drain(worker: WorkerID) {
-        carryOut(machine.drain(worker: worker, now: Self.now()))
-    }
-
-    /// Cancels a trial (its running attempt is terminated on its worker).
-    public func cancel(trial: TrialID) {
-        carryOut(machine.cancel(trial: trial, now: Self.now()))
     }
 }

@@ -91,9 +91,6 @@ public struct IngestCursors: Sendable, Equatable {
 
     public var streams: [Stream] = []
     public var metrics: [Metrics] = []
-    /// Raw (uncompressed) and stored (compressed) bytes accepted by this ingest.
-    public var rawBytes: UInt64 = 0
-    public var storedBytes: UInt64 = 0
 }
 
 /// Appends log frames and metric points to a campaign directory with exactly-once semantics:
@@ -151,8 +148,6 @@ public final class ReportIngestor {
             state.seq = frame.seq
             state.end += UInt64(frame.data.count)
             staged[key] = state
-            result.rawBytes &+= frame.rawLength
-            result.storedBytes += UInt64(frame.data.count)
         }
 
         var stagedMetrics: [AttemptID: UInt64] = [:]
