@@ -93,8 +93,22 @@ public actor Coordinator {
         codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
         let now = Self.now()
         startedAt = now
+        let attempts = try store.attempts()
+        var objectives: [AttemptID: Double] = [:]
+        if let objective = spec.objective {
+            for attempt in attempts where !attempt.status.isTerminal {
+                guard let series = try store.metricSeries(attempt: attempt.id).first(where: { $0.name == objective.metric }) else { continue }
+                let value = switch (objective.summary, objective.direction) {
+                case (.last, _): series.lastValue
+                case (.best, .minimize): series.minValue
+                case (.best, .maximize): series.maxValue
+                }
+                if let value { objectives[attempt.id] = value }
+            }
+        }
         let (machine, effects) = try CoordinatorMachine.restore(
-            spec: spec, config: options.config, trials: try store.trials(), attempts: try store.attempts(), now: now)
+            spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
+            objectives: objectives, now: now)
         self.machine = machine
         try store.apply(effects.changes)
     }
@@ -327,6 +341,15 @@ public actor Coordinator {
         let now = Self.now()
         if let refusal = machine.touch(worker: worker, incarnation: report.incarnation, now: now) {
             return .rejected(Self.rejected(refusal, requestId: report.requestId))
+        }
+        // Data about an attempt lost while this worker was cut off takes the attempt back
+        // when its trial has not run again (its output and end then count, once).
+        var mentioned = Set(report.frames.map(\.attemptId))
+        mentioned.formUnion(report.metrics.map(\.attemptId))
+        mentioned.formUnion(report.ends.map(\.attemptId))
+        let reattached = machine.reattach(attempts: mentioned.sorted(), worker: worker, incarnation: report.incarnation, now: now)
+        guard carryOut(reattached) else {
+            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }
         var unknown: Set<UInt64> = []
         func accepts(_ attempt: AttemptID) -> Bool {

@@ -91,8 +91,8 @@ extension CampaignStore {
         case .attempt(let a):
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (id, trial_id, number, worker_id, incarnation, status, argv, assigned_at, started_at,
-                    ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective, request_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
                     ended_at = excluded.ended_at, exit_code = excluded.exit_code, signal = excluded.signal,
                     detail = excluded.detail, wall_ms = excluded.wall_ms, user_cpu_ms = excluded.user_cpu_ms,
@@ -103,6 +103,7 @@ extension CampaignStore {
                     encodeJSON(a.argv), a.assignedAt, a.startedAt, a.endedAt, a.exitCode.map { Int($0) }, a.signal.map { Int($0) },
                     a.detail, a.wallMillis.map { Int64(clamping: $0) }, a.userCPUMillis.map { Int64(clamping: $0) },
                     a.systemCPUMillis.map { Int64(clamping: $0) }, a.peakRSSBytes.map { Int64(clamping: $0) }, a.objective,
+                    a.requestID.map { Int64(bitPattern: $0) },
                 ])
         case .worker(let w):
             try db.cachedStatement(sql: """
@@ -195,6 +196,7 @@ extension CampaignStore {
         a.systemCPUMillis = (row["system_cpu_ms"] as Int64?).map { UInt64(max(0, $0)) }
         a.peakRSSBytes = (row["peak_rss_bytes"] as Int64?).map { UInt64(max(0, $0)) }
         a.objective = row["objective"]
+        a.requestID = (row["request_id"] as Int64?).map { UInt64(bitPattern: $0) }
         return a
     }
 }

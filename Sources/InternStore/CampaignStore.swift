@@ -177,6 +177,27 @@ public final class CampaignStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4-reliability") { db in
+            // request_id: the work request an attempt answered (a restarted coordinator answers
+            // a repeated request with the same attempt). failure_*: the class, signature digest,
+            // reason, normalised signature and excerpt of a failed attempt. Trials: retries per
+            // failure class (JSON) and the earliest time a retried trial may be dispatched.
+            // log_frames rows with length 0 and raw_length > 0 record output the worker could
+            // not keep (its spool was full): losses are counted, never silent.
+            try db.execute(sql: """
+                ALTER TABLE attempts ADD COLUMN request_id INTEGER;
+                ALTER TABLE attempts ADD COLUMN failure_class TEXT;
+                ALTER TABLE attempts ADD COLUMN failure_signature TEXT;
+                ALTER TABLE attempts ADD COLUMN failure_reason TEXT;
+                ALTER TABLE attempts ADD COLUMN signature_text TEXT;
+                ALTER TABLE attempts ADD COLUMN failure_excerpt TEXT;
+                CREATE INDEX attempts_by_signature ON attempts(failure_signature) WHERE failure_signature IS NOT NULL;
+                ALTER TABLE trials ADD COLUMN retry_counts TEXT;
+                ALTER TABLE trials ADD COLUMN not_before INTEGER;
+                ALTER TABLE trials ADD COLUMN note TEXT;
+                ALTER TABLE campaign ADD COLUMN stopped_reason TEXT;
+                """)
+        }
         return migrator
     }
 

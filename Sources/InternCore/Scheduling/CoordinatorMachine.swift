@@ -47,11 +47,15 @@ public struct CoordinatorMachine: Sendable {
 
     /// Rebuilds the machine from what the store holds, so a coordinator restarted on the same
     /// campaign directory continues it: finished trials stay finished, no trial number is drawn
-    /// twice. Attempts that were in flight under the previous coordinator are marked lost and
-    /// their trials requeued (the returned effects record that).
+    /// twice, and attempts in flight stay in flight. Their workers keep running them while the
+    /// coordinator is away; each known worker gets a fresh lease from `now` to come back (any
+    /// request from the same incarnation re-attaches it) and is declared lost, its attempts
+    /// requeued, only when that lease expires. `objectives` are the objective values the store
+    /// holds for attempts in flight (reports stored before the restart are not sent again).
     public static func restore(
         spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig(),
-        trials: [TrialRecord], attempts: [AttemptRecord], now: Timestamp
+        trials: [TrialRecord], attempts: [AttemptRecord], workers: [WorkerRecord] = [],
+        objectives: [AttemptID: Double] = [:], now: Timestamp
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
         var effects = Effects()
@@ -59,18 +63,49 @@ public struct CoordinatorMachine: Sendable {
         for attempt in attempts { machine.record(attempt) }
         machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
-        for var attempt in attempts.sorted(by: { $0.id < $1.id }) where !attempt.status.isTerminal {
-            attempt.status = .lost
-            attempt.detail = "the coordinator restarted while the attempt was in flight"
-            attempt.endedAt = now
-            machine.record(attempt)
-            effects.changes.append(.attempt(attempt))
+        for var worker in workers where worker.state != .lost {
+            worker.lastSeen = now
+            machine.workers[worker.id] = worker
+            machine.answered[worker.id] = []
         }
-        for var trial in trials.sorted(by: { $0.id < $1.id }) where !trial.status.isTerminal {
-            trial.status = .pending
-            machine.record(trial)
-            machine.requeued.append(trial.id)
-            effects.changes.append(.trial(trial))
+        for worker in workers where worker.state == .lost { machine.workers[worker.id] = worker }
+        var resumed = 0
+        for var attempt in attempts.sorted(by: { $0.id < $1.id }) where !attempt.status.isTerminal {
+            guard let worker = machine.workers[attempt.worker], worker.state != .lost,
+                  worker.incarnation == attempt.incarnation, machine.trials[attempt.trial]?.status == .running
+            else {
+                effects.append(machine.loseAttempt(
+                    attempt.id, reason: "the coordinator restarted and attempt \(attempt.id)'s worker was gone", now: now))
+                continue
+            }
+            resumed += 1
+            if let value = objectives[attempt.id] {
+                attempt.objective = value
+                machine.record(attempt)
+            }
+            // An assignment whose reply may have died with the previous coordinator: the worker
+            // asks again with the same request id and gets the same attempt.
+            if attempt.status == .assigned, let requestID = attempt.requestID, let trial = machine.trials[attempt.trial] {
+                let plan = machine.makePlan(attempt: attempt.id, trial: trial, number: attempt.number)
+                machine.answered[attempt.worker, default: []].append((requestID, .assignment(plan)))
+            }
+        }
+        for var trial in machine.trials.values.sorted(by: { $0.id < $1.id }) where !trial.status.isTerminal {
+            let inFlight = machine.active.contains { machine.attempts[$0]?.trial == trial.id }
+            if trial.status == .running, inFlight { continue }
+            if trial.status != .pending {
+                trial.status = .pending
+                machine.record(trial)
+                effects.changes.append(.trial(trial))
+            }
+            if !machine.requeued.contains(trial.id) { machine.requeued.append(trial.id) }
+        }
+        if !trials.isEmpty {
+            let live = machine.workers.values.filter { $0.state != .lost }.count
+            effects.changes.append(.event(CampaignEvent(
+                kind: "coordinator.resumed",
+                message: "coordinator resumed: \(resumed) attempts in flight on \(live) workers wait for them to re-attach; \(machine.requeued.count) trials queued",
+                at: now)))
         }
         effects.append(machine.finishIfDone(now: now))
         return (machine, effects)
@@ -226,9 +261,10 @@ public struct CoordinatorMachine: Sendable {
         let id = nextAttempt
         nextAttempt += 1
         let plan = makePlan(attempt: id, trial: trial, number: trial.attemptCount)
-        let attempt = AttemptRecord(
+        var attempt = AttemptRecord(
             id: id, trial: trialID, number: trial.attemptCount, worker: request.worker, incarnation: request.incarnation,
             argv: plan.argv, assignedAt: now)
+        attempt.requestID = request.requestID
         record(trial)
         record(attempt)
         effects.changes.append(.trial(trial))
@@ -286,6 +322,7 @@ public struct CoordinatorMachine: Sendable {
             answer.refusal = refusal
             return (answer, effects)
         }
+        effects.append(reattach(attempts: running, worker: id, incarnation: incarnation, now: now))
         for attemptID in running {
             guard var attempt = attempts[attemptID], attempt.worker == id, attempt.incarnation == incarnation,
                   !attempt.status.isTerminal
@@ -304,6 +341,36 @@ public struct CoordinatorMachine: Sendable {
         answer.drain = workers[id]!.state == .draining
         answer.shutdown = isFinished && running.isEmpty
         return (answer, effects)
+    }
+
+    /// A worker incarnation speaks of attempts it still runs (in a heartbeat or a report). An
+    /// attempt of that incarnation that was declared lost while the worker was cut off, and
+    /// whose trial has not run again since, is taken back: it continues where it is instead of
+    /// running twice. Any other lost attempt stays lost (the worker is told to stop it).
+    public mutating func reattach(attempts ids: [AttemptID], worker id: WorkerID, incarnation: Incarnation, now: Timestamp) -> Effects {
+        var effects = Effects()
+        for attemptID in ids {
+            guard var attempt = attempts[attemptID], attempt.status == .lost, attempt.worker == id,
+                  attempt.incarnation == incarnation, workers[id]?.incarnation == incarnation, workers[id]?.state != .lost,
+                  var trial = trials[attempt.trial], trial.status == .pending,
+                  !active.contains(where: { attempts[$0]?.trial == trial.id })
+            else { continue }
+            attempt.status = .running
+            attempt.detail = nil
+            attempt.endedAt = nil
+            record(attempt)
+            trial.status = .running
+            trial.lostCount = max(0, trial.lostCount - 1)
+            record(trial)
+            requeued.removeAll { $0 == trial.id }
+            effects.changes.append(.attempt(attempt))
+            effects.changes.append(.trial(trial))
+            effects.changes.append(.event(CampaignEvent(
+                kind: "attempt.reattached",
+                message: "attempt \(attempt.id) of trial \(trial.id) re-attached: worker \(id) still runs it after being cut off",
+                trial: trial.id, attempt: attempt.id, worker: id, at: now)))
+        }
+        return effects
     }
 
     /// Whether the coordinator stores data (log frames, metrics) about this attempt from this

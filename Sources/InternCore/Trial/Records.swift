@@ -66,6 +66,9 @@ public struct AttemptRecord: Sendable, Equatable {
     public var peakRSSBytes: UInt64?
     /// The objective metric's value as reported so far (last or best, as the objective says).
     public var objective: Double?
+    /// The worker's id of the work request this attempt answered: a restarted coordinator
+    /// answers a repeated request with the same assignment instead of a second one.
+    public var requestID: UInt64?
 
     /// Creates an attempt record.
     public init(

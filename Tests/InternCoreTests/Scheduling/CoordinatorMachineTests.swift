@@ -269,6 +269,82 @@ import Testing
         #expect(machine.trials[3]?.parameters == (try Sampler(spec: spec)).parameters(forTrial: 2))
     }
 
+    @Test func restore_withItsWorkers_keepsAttemptsInFlight_untilTheirLeaseExpires() throws {
+        let spec = Self.spec(trials: 3)
+        var original = try CoordinatorMachine(spec: spec)
+        _ = original.hello(worker: "w1", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        _ = original.hello(worker: "w2", incarnation: 2, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        let e1 = original.requestWork(token: RequestToken(1), worker: "w1", incarnation: 1, requestID: 11, now: 0)
+        let e2 = original.requestWork(token: RequestToken(2), worker: "w2", incarnation: 2, requestID: 21, now: 0)
+        let p1 = try #require(Self.plan(e1, for: RequestToken(1)))
+        let p2 = try #require(Self.plan(e2, for: RequestToken(2)))
+        _ = original.heartbeat(worker: "w1", incarnation: 1, running: [p1.attempt], now: 10)
+        let (restored, effects) = try CoordinatorMachine.restore(
+            spec: spec, trials: Array(original.trials.values), attempts: Array(original.attempts.values),
+            workers: Array(original.workers.values), objectives: [p1.attempt: 0.75], now: 100_000)
+        var machine = restored
+        #expect(!effects.changes.contains { if case .attempt = $0 { true } else { false } })
+        #expect(machine.attempts[p1.attempt]?.status == .running && machine.attempts[p1.attempt]?.objective == 0.75)
+        #expect(machine.trials[p1.trial]?.status == .running)
+        // w2's reply may have died with the coordinator: its repeated request gets the same attempt.
+        let again = machine.requestWork(token: RequestToken(3), worker: "w2", incarnation: 2, requestID: 21, now: 100_001)
+        #expect(Self.plan(again, for: RequestToken(3)) == p2)
+        // w1 comes back and its attempt's end counts once.
+        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [p1.attempt], now: 100_500)
+        #expect(answer.cancel.isEmpty)
+        _ = machine.attemptEnded(AttemptEnd(attempt: p1.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
+                                 worker: "w1", incarnation: 1, now: 100_600)
+        #expect(machine.trials[p1.trial]?.status == .completed && machine.trials[p1.trial]?.objective == 0.75)
+        // w2 never confirms: after the lease its attempt is lost and its trial requeued.
+        _ = machine.tick(now: 100_000 + 10_001)
+        #expect(machine.attempts[p2.attempt]?.status == .lost)
+        #expect(machine.trials[p2.trial]?.status == .pending)
+    }
+
+    @Test func workerCutOffPastItsLease_reattaches_andItsAttemptContinues_whenTheTrialHasNotRunAgain() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        _ = join("w1", incarnation: 4)
+        let (t1, e1) = ask("w1", incarnation: 4)
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
+        clock.advance(by: 10_001)
+        _ = machine.tick(now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        #expect(machine.touch(worker: "w1", incarnation: 4, now: clock.now) == .unknownWorker)
+        _ = join("w1", incarnation: 4)
+        let (answer, effects) = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
+        #expect(answer.cancel.isEmpty)
+        #expect(machine.attempts[plan.attempt]?.status == .running)
+        #expect(machine.trials[plan.trial]?.status == .running)
+        #expect(effects.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
+        // The trial is not handed out a second time.
+        let (t2, e2) = ask("w1", incarnation: 4)
+        #expect(Self.plan(e2, for: t2) == nil)
+        _ = end(plan, worker: "w1", incarnation: 4)
+        #expect(machine.trials[plan.trial]?.status == .completed)
+        #expect(machine.attempts.count == 1)
+    }
+
+    @Test func workerCutOffPastItsLease_whoseTrialRanElsewhere_isToldToStop() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        _ = join("w1")
+        _ = join("w2")
+        let (t1, e1) = ask("w1")
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        clock.advance(by: 6_000)
+        _ = machine.heartbeat(worker: "w2", incarnation: 1, running: [], now: clock.now)
+        clock.advance(by: 5_000)
+        _ = machine.tick(now: clock.now)
+        let (t2, e2) = ask("w2")
+        let rerun = try #require(Self.plan(e2, for: t2))
+        #expect(rerun.trial == plan.trial)
+        _ = join("w1")
+        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        #expect(answer.cancel == [plan.attempt])
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+    }
+
     @Test func environmentName_isUppercasedAndSanitised_andCollisionsAreSpecErrors() {
         #expect(CampaignSpec.environmentName(forParameter: "learning-rate") == "INTERN_PARAM_LEARNING_RATE")
         #expect(CampaignSpec.environmentName(forParameter: "lr") == "INTERN_PARAM_LR")

@@ -1,0 +1,65 @@
+import Foundation
+import InternCore
+import InternStore
+import InternTestKit
+import Testing
+
+/// The coordinator dies without warning (SIGKILL) and is started again on the same campaign
+/// directory: attempts that workers were running continue, nothing runs twice, no log byte is lost.
+@Suite(.serialized) struct ResumeEndToEndTests {
+    @Test func coordinatorKilledMidCampaign_resumes_andAttemptsInFlightAreKeptNotRerun() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: resumed
+            shell: "echo start {x}; sleep 2; echo done {x}; echo err {x} >&2"
+            space: {x: {type: choice, values: [a, b, c, d, e]}}
+            sampler: grid
+            parallel: 2
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let arguments = ["coordinator", spec, "--listen", url, "--root", dir.file(".intern"), "--heartbeat-ms", "200", "--lease-ms", "4000"]
+        let first = try InternBinary.start(arguments, in: dir.path)
+        let w1 = try InternBinary.start(["worker", "--connect", url, "--id", "w1"], in: dir.path)
+        let w2 = try InternBinary.start(["worker", "--connect", url, "--id", "w2"], in: dir.path)
+        let store = try await waitForStore(dir.file(".intern/resumed"))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try store.attempts().filter({ $0.status == .running }).count < 2 {
+            guard ContinuousClock.now < deadline else { Issue.record("attempts did not start"); return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        first.signal(SIGKILL)
+        _ = try? await first.finish(timeout: .seconds(5))
+        // The workers keep running their jobs while the coordinator is away.
+        try await Task.sleep(for: .milliseconds(800))
+
+        let second = try InternBinary.start(arguments, in: dir.path)
+        let result = try await second.finish(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(try await w1.finish(timeout: .seconds(20)).status == 0)
+        #expect(try await w2.finish(timeout: .seconds(20)).status == 0)
+
+        #expect(try store.trials().map(\.status) == Array(repeating: .completed, count: 5))
+        let attempts = try store.attempts()
+        // One attempt per trial: the two in flight at the kill re-attached instead of running again.
+        #expect(attempts.count == 5, "\(attempts.map { ($0.trial, $0.status) })")
+        #expect(attempts.allSatisfy { $0.status == .succeeded })
+        for attempt in attempts {
+            let x = ["a", "b", "c", "d", "e"][attempt.trial - 1]
+            let out = try store.readLog(trial: attempt.trial, attempt: attempt.id, stream: .stdout)
+            #expect(String(decoding: out, as: UTF8.self) == "start \(x)\ndone \(x)\n")
+            let err = try store.readLog(trial: attempt.trial, attempt: attempt.id, stream: .stderr)
+            #expect(String(decoding: err, as: UTF8.self) == "err \(x)\n")
+        }
+    }
+
+    private func waitForStore(_ directory: String) async throws -> CampaignStore {
+        for _ in 0..<200 {
+            if let store = try? CampaignStore(directory: directory, create: false, readOnly: true), (try? store.info()) != nil {
+                return store
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TimeoutError(message: "no store at \(directory)")
+    }
+}
