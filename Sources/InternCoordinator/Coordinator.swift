@@ -409,6 +409,7 @@ public actor Coordinator {
         case .failedToStart: .failedToStart(end.detail)
         case .timedOut: .timedOut
         case .cancelled: .cancelled
+        case .preempted: .preempted
         }
         return InternCore.AttemptEnd(
             attempt: end.attemptId, outcome: outcome, startedAt: end.startedAtMs, endedAt: end.endedAtMs,

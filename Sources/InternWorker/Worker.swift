@@ -18,18 +18,26 @@ public struct WorkerOptions: Sendable {
     public var maxMessageBytes: Int
     /// GPU ids offered (reported in Hello; placement comes with multi-node support).
     public var gpus: [String]
-    /// How long to wait for SIGTERM'd jobs before SIGKILL on cancel.
+    /// How long to wait for SIGTERM'd jobs before SIGKILL (cancel, preemption).
     public var terminationGraceMillis: Int
+    /// When the worker is told to leave (SIGTERM, SIGINT): how long running attempts may go on
+    /// before they are stopped and reported `preempted`.
+    public var drainGraceMillis: Int
+    /// When leaving: how long to keep trying to deliver what the coordinator has not
+    /// acknowledged once every attempt has ended.
+    public var leaveFlushMillis: Int
 
     /// Creates options.
     public init(connect: String, id: WorkerID, slots: Int = 1, maxMessageBytes: Int = 16 << 20, gpus: [String] = [],
-                terminationGraceMillis: Int = 5_000) {
+                terminationGraceMillis: Int = 5_000, drainGraceMillis: Int = 10_000, leaveFlushMillis: Int = 5_000) {
         self.connect = connect
         self.id = id
         self.slots = max(1, slots)
         self.maxMessageBytes = maxMessageBytes
         self.gpus = gpus
         self.terminationGraceMillis = terminationGraceMillis
+        self.drainGraceMillis = max(0, drainGraceMillis)
+        self.leaveFlushMillis = max(0, leaveFlushMillis)
     }
 }
 
@@ -57,6 +65,11 @@ public final class Worker: Sendable {
         var draining = false
         var finished = false
         var shutdown = false
+        /// Told to leave (a signal): no new work; running attempts get the drain grace. The
+        /// worker is gone by `leaveDeadline` (drain grace + kill grace + flush time) whatever
+        /// the coordinator does.
+        var leaving = false
+        var leaveDeadline: ContinuousClock.Instant?
         var slotsDone = 0
         /// The slots' contexts while they wait for work; closed to stop the waits when the
         /// campaign is over or the worker drains.
@@ -64,12 +77,14 @@ public final class Worker: Sendable {
         /// Every job started and not yet seen to end.
         var spawned: [UInt64: JobProcess] = [:]
 
-        var mustStopAsking: Bool { draining || finished || shutdown }
+        var mustStopAsking: Bool { draining || finished || shutdown || leaving }
     }
 
     private struct RunningAttempt {
         var job: JobProcess?
         var cancelRequested = false
+        /// Stopped because the worker is leaving: reported `preempted`.
+        var preempted = false
     }
 
     /// Creates a worker; `run()` starts it.
@@ -127,9 +142,49 @@ public final class Worker: Sendable {
 
     private var welcome: Welcome? { state.withLock { $0.welcome } }
 
+    /// Leaves gracefully (SIGTERM or SIGINT: preemption, a node drained): asks for no more
+    /// work, lets running attempts go on for the drain grace, then stops their process groups
+    /// (SIGTERM, then SIGKILL after the termination grace) and reports them `preempted`. `run()`
+    /// returns once every attempt's end is delivered, or the flush time has passed.
+    public func leave() {
+        let deadline = ContinuousClock.now
+            + .milliseconds(options.drainGraceMillis + options.terminationGraceMillis + options.leaveFlushMillis + 500)
+        let first = state.withLock { state -> Bool in
+            defer { state.leaving = true }
+            if !state.leaving { state.leaveDeadline = deadline }
+            return !state.leaving
+        }
+        guard first else { return }
+        logger.info("leaving: no new work; running attempts get the drain grace",
+                    metadata: ["grace.ms": "\(options.drainGraceMillis)"])
+        stopAsking { _ in }
+        outbox.wake()
+        Task {
+            try? await Task.sleep(for: .milliseconds(options.drainGraceMillis))
+            self.preemptAll()
+        }
+    }
+
+    /// Stops every running attempt because the worker is leaving.
+    private func preemptAll() {
+        let jobs = state.withLock { state -> [JobProcess] in
+            for attempt in state.running.keys { state.running[attempt]!.preempted = true }
+            return state.running.values.compactMap(\.job)
+        }
+        guard !jobs.isEmpty else { return }
+        logger.info("drain grace over: stopping running attempts", metadata: ["attempts": "\(jobs.count)"])
+        for job in jobs { job.terminate(grace: .milliseconds(options.terminationGraceMillis)) }
+    }
+
     /// Terminates every job still alive (SIGTERM to its process group) and waits for it; a job
     /// that outlives the grace is SIGKILLed here, since the reader thread that would do it dies
     /// with this process. Blocks the calling thread: only used when the worker stops.
+    /// How long a request may wait: `normal`, or less once leaving (never past the deadline).
+    private func requestTimeout(_ normal: Duration) -> Duration {
+        guard let deadline = state.withLock({ $0.leaveDeadline }) else { return normal }
+        return max(.milliseconds(100), min(normal, deadline - ContinuousClock.now))
+    }
+
     private func stopJobs() {
         let jobs = state.withLock { Array($0.spawned.values) }
         guard !jobs.isEmpty else { return }
@@ -293,19 +348,21 @@ public final class Worker: Sendable {
         let cancelledEarly = state.withLock { state -> Bool in
             state.spawned[attempt] = job
             state.running[attempt]?.job = job
-            return state.running[attempt]?.cancelRequested ?? false
+            return (state.running[attempt]?.cancelRequested ?? false) || (state.running[attempt]?.preempted ?? false)
         }
         if cancelledEarly { job.terminate(grace: .milliseconds(options.terminationGraceMillis)) }
 
         var result: (JobExit, AttemptOutputTotals)?
         for await value in ended.stream { result = value }
-        let cancelled = state.withLock { $0.running.removeValue(forKey: attempt)?.cancelRequested ?? false }
+        let removed = state.withLock { $0.running.removeValue(forKey: attempt) }
+        let cancelled = removed?.cancelRequested ?? false
+        let preempted = removed?.preempted ?? false
         guard let (exit, totals) = result else {
             // The worker is stopping (its task was cancelled): `stopJobs` ends the job.
             return
         }
         state.withLock { _ = $0.spawned.removeValue(forKey: attempt) }
-        outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled))
+        outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled, preempted: preempted))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }
 
@@ -316,7 +373,9 @@ public final class Worker: Sendable {
             wallMs: 0, userCpuMs: 0, systemCpuMs: 0, peakRssBytes: 0, finalStdoutSeq: 0, finalStderrSeq: 0, finalMetricSeq: 0)
     }
 
-    private func attemptEnd(_ attempt: UInt64, exit: JobExit, totals: AttemptOutputTotals, cancelled: Bool) -> InternProtocol.AttemptEnd {
+    private func attemptEnd(
+        _ attempt: UInt64, exit: JobExit, totals: AttemptOutputTotals, cancelled: Bool, preempted: Bool
+    ) -> InternProtocol.AttemptEnd {
         let outcome: InternProtocol.AttemptOutcome
         var code: Int64 = 0
         switch exit.status {
@@ -327,7 +386,10 @@ public final class Worker: Sendable {
             outcome = .signaled
             code = Int64(signal)
         }
-        let final: InternProtocol.AttemptOutcome = exit.timedOut ? .timedOut : (cancelled ? .cancelled : outcome)
+        // What intern itself did to the job comes first; a job that ended by itself during the
+        // drain grace keeps its own outcome (only a stopped one is `preempted`).
+        let final: InternProtocol.AttemptOutcome =
+            if exit.timedOut { .timedOut } else if cancelled { .cancelled } else if preempted { .preempted } else { outcome }
         return InternProtocol.AttemptEnd(
             attemptId: attempt, outcome: final, code: code, detail: "", startedAtMs: exit.startedAt, endedAtMs: exit.endedAt,
             wallMs: UInt64(max(0, exit.wallSeconds * 1000)), userCpuMs: UInt64(max(0, exit.userCPUSeconds * 1000)),
@@ -349,7 +411,7 @@ public final class Worker: Sendable {
             let running = state.withLock { Array($0.running.keys).sorted() }
             let heartbeat = Heartbeat(requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation, running: running)
             do {
-                let reply = try codec.decode(try await context.request(codec.encode(.heartbeat(heartbeat)), timeout: .milliseconds(max(interval * 5, 1_000))))
+                let reply = try codec.decode(try await context.request(codec.encode(.heartbeat(heartbeat)), timeout: NNGDuration(requestTimeout(.milliseconds(max(interval * 5, 1_000))))))
                 switch reply {
                 case .heartbeatReply(let answer):
                     apply(answer)
@@ -423,7 +485,7 @@ public final class Worker: Sendable {
                 requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
                 frames: batch.frames, metrics: batch.metrics, ends: batch.ends)
             do {
-                let reply = try codec.decode(try await context.request(codec.encode(.report(report)), timeout: .seconds(30)))
+                let reply = try codec.decode(try await context.request(codec.encode(.report(report)), timeout: NNGDuration(requestTimeout(.seconds(30)))))
                 switch reply {
                 case .reportAck(let ack):
                     outbox.acknowledge(ack)
@@ -442,15 +504,24 @@ public final class Worker: Sendable {
             // is over, everything left was already stored (the coordinator finishes only after
             // every attempt's end, which follows its frames) and only the acknowledgement was
             // lost with the closing coordinator: stop retrying after a few seconds.
-            if state.withLock({ $0.finished || $0.shutdown }), state.withLock({ $0.slotsDone == options.slots && $0.running.isEmpty }) {
-                if finishedRetryDeadline == nil { finishedRetryDeadline = ContinuousClock.now + .seconds(3) }
+            // A worker that leaves (a signal) tries until its leave deadline.
+            let (over, leaveDeadline) = state.withLock { ($0.finished || $0.shutdown, $0.leaveDeadline) }
+            if over || leaveDeadline != nil, state.withLock({ $0.slotsDone == options.slots && $0.running.isEmpty }) {
+                if finishedRetryDeadline == nil {
+                    finishedRetryDeadline = over ? ContinuousClock.now + .seconds(3) : leaveDeadline!
+                }
                 if ContinuousClock.now > finishedRetryDeadline! {
-                    logger.warning("campaign over and coordinator gone; dropping acknowledgements never received")
+                    if over {
+                        logger.warning("campaign over and coordinator gone; dropping acknowledgements never received")
+                    } else {
+                        logger.error("leaving with output the coordinator never acknowledged (it is unreachable)",
+                                     metadata: ["pending.bytes": "\(outbox.pendingBytes)"])
+                    }
                     outbox.discardAll()
                     return
                 }
             }
-            try await Task.sleep(for: .milliseconds(backoff))
+            try await Task.sleep(for: min(.milliseconds(backoff), requestTimeout(.milliseconds(backoff))))
             backoff = min(backoff * 2, 2_000)
         }
     }

@@ -42,11 +42,16 @@ struct CampaignSession {
     }
 
     /// Runs the coordinator until the campaign finishes or a signal arrives, showing progress.
-    func run(display: ProgressDisplay, whileRunning: (@Sendable () async -> Void)? = nil) async throws -> CampaignOutcome {
+    /// With `onFirstSignal`, the first SIGINT/SIGTERM calls it (and `whileRunning` is expected
+    /// to return once what it started has wound down, which stops the coordinator); a second
+    /// signal stops at once.
+    func run(
+        display: ProgressDisplay, onFirstSignal: (@Sendable () -> Void)? = nil, whileRunning: (@Sendable () async -> Void)? = nil
+    ) async throws -> CampaignOutcome {
         let coordinator = self.coordinator
         var interrupted = false
         do {
-            try await withSignalCancellation {
+            try await withSignalCancellation(first: onFirstSignal) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await coordinator.run() }
                     group.addTask {

@@ -4,7 +4,7 @@ import Logging
 
 /// The local worker processes of `intern run`: this same executable started as
 /// `intern worker --connect URL --id local-N`, each with its output in a log file.
-struct LocalFleet {
+struct LocalFleet: Sendable {
     let jobs: [JobProcess]
 
     /// Spawns `count` workers (posix_spawn: this process already uses NNG and must not fork).
@@ -13,8 +13,9 @@ struct LocalFleet {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var jobs: [JobProcess] = []
         for index in stride(from: 1, through: count, by: 1) {
+            // No drain grace: when `intern run` is interrupted its workers stop their jobs at once.
             let arguments = [executable, "worker", "--connect", connect, "--id", "local-\(index)", "--slots", String(slots),
-                             "--log-level", logLevel.rawValue]
+                             "--drain-grace", "0", "--log-level", logLevel.rawValue]
             let spec = JobSpec(
                 arguments: arguments, environment: ProcessInfo.processInfo.environment,
                 workingDirectory: FileManager.default.currentDirectoryPath)
@@ -22,6 +23,17 @@ struct LocalFleet {
             jobs.append(try JobProcess.spawn(spec, handler: log))
         }
         return LocalFleet(jobs: jobs)
+    }
+
+    /// Tells every worker to leave (SIGTERM; SIGKILL if still there 30 s later): each stops its
+    /// jobs, reports them and exits.
+    func leave() {
+        for job in jobs where job.exit == nil { job.terminate(grace: .seconds(30)) }
+    }
+
+    /// Waits until every worker has exited, however long that takes.
+    func waitUntilExited() async {
+        for job in jobs { _ = await job.wait() }
     }
 
     /// Waits for every worker to exit; after `timeout`, terminates those still running.

@@ -58,7 +58,16 @@ struct Run: AsyncParsableCommand {
         let fleet = try LocalFleet.start(count: alreadyFinished ? 0 : workers, slots: slots, connect: url, logDirectory: "\(session.store.directory)/workers",
                                          logLevel: global.logLevel)
         if !quiet { print("running \(file.spec.name): \(file.spec.trials) trials on \(workers) local workers; store \(session.store.directory)") }
-        let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials, quiet: quiet))
+        // Ctrl-C or SIGTERM: the workers leave first (their jobs are stopped and reported
+        // preempted to the coordinator, which records it), then the coordinator stops.
+        var leave: (@Sendable () -> Void)?
+        var whileRunning: (@Sendable () async -> Void)?
+        if !fleet.jobs.isEmpty {
+            leave = { @Sendable in fleet.leave() }
+            whileRunning = { @Sendable in await fleet.waitUntilExited() }
+        }
+        let outcome = try await session.run(
+            display: ProgressDisplay(total: file.spec.trials, quiet: quiet), onFirstSignal: leave, whileRunning: whileRunning)
         // Workers exit by themselves once told the campaign is over; stragglers are stopped.
         await fleet.waitForExit(timeout: .seconds(outcome.interrupted ? 0 : 10))
 

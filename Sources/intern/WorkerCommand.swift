@@ -9,7 +9,12 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run attempts for a coordinator: dial it, pull one trial per free slot, stream logs back.",
-        discussion: "The worker exits when the coordinator says the campaign is over.")
+        discussion: """
+            The worker exits when the coordinator says the campaign is over. SIGTERM or SIGINT makes it
+            leave gracefully: no new work, running attempts get --drain-grace seconds, then their process
+            groups get SIGTERM and, --kill-grace seconds later, SIGKILL; they are reported `preempted` and
+            requeued elsewhere, and the worker exits 0. A second signal stops at once.
+            """)
 
     @Option(name: .long, help: "The coordinator's URL, e.g. ipc:///path/coordinator.sock or tcp://host:7700.")
     var connect: String
@@ -20,6 +25,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "This worker's stable identity (default: host name and process id).")
     var id: String?
 
+    @Option(name: .long, help: "Seconds running attempts may go on after SIGTERM/SIGINT before they are stopped (preempted).")
+    var drainGrace: Double = 10
+
+    @Option(name: .long, help: "Seconds between SIGTERM and SIGKILL when a job is stopped (cancel, timeout, preemption).")
+    var killGrace: Double = 5
+
     @Flag(name: .long, help: "Allow tcp:// without authentication (whoever answers at that address can run commands here).")
     var insecure = false
 
@@ -28,6 +39,8 @@ struct WorkerCommand: AsyncParsableCommand {
     func validate() throws {
         try requireLocalOrInsecure([connect], insecure: insecure, role: "--connect")
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        guard drainGrace >= 0, drainGrace.isFinite else { throw ValidationError("--drain-grace must be >= 0 seconds") }
+        guard killGrace >= 0, killGrace.isFinite else { throw ValidationError("--kill-grace must be >= 0 seconds") }
         if let id, id.isEmpty || id.utf8.count > 200 { throw ValidationError("--id must be 1 to 200 bytes") }
     }
 
@@ -35,10 +48,12 @@ struct WorkerCommand: AsyncParsableCommand {
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let worker = Worker(
-            options: WorkerOptions(connect: connect, id: WorkerID(identity), slots: slots),
+            options: WorkerOptions(
+                connect: connect, id: WorkerID(identity), slots: slots, terminationGraceMillis: Int(killGrace * 1000),
+                drainGraceMillis: Int(drainGrace * 1000)),
             logger: Logger(label: "intern.worker"))
         do {
-            try await withSignalCancellation { try await worker.run() }
+            try await withSignalCancellation(first: { worker.leave() }) { try await worker.run() }
         } catch let error as WorkerError {
             FileHandle.standardError.write(Data("intern worker: \(error.message)\n".utf8))
             throw ExitCode(ExitCodes.failure)

@@ -218,7 +218,7 @@ import Testing
         let url = "ipc://\(dir.file("c.sock"))"
         let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
         // Two slots, parallel 1: one slot runs the job, the other's request is parked.
-        let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w", "--slots", "2"], in: dir.path)
+        let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w", "--slots", "2", "--drain-grace", "0"], in: dir.path)
         let deadline = ContinuousClock.now + .seconds(20)
         while (try? String(contentsOfFile: marker, encoding: .utf8)) == nil {
             guard ContinuousClock.now < deadline else { Issue.record("job did not start"); return }
@@ -234,11 +234,58 @@ import Testing
         let terminated = ContinuousClock.now
         worker.signal(SIGTERM)
         _ = try await worker.finish(timeout: .seconds(20))
-        // The worker waited out the 5 s grace, then SIGKILLed the job's process group.
+        // No drain grace: the worker stopped the job at once, waited out the 5 s kill grace,
+        // then SIGKILLed the job's process group.
         #expect(!processIsAlive(pid))
         #expect(ContinuousClock.now - terminated < .seconds(15))
     }
 
+}
+
+extension SignalEndToEndTests {
+    @Test func sigtermedWorker_letsItsJobRunForTheDrainGrace_thenReportsItPreempted_andTheTrialRunsElsewhere() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let marker = dir.file("pid")
+        // Trial 1 runs long the first time (its marker file does not exist yet) and quickly after.
+        let spec = try dir.write("c.yaml", """
+            name: preempt
+            shell: "if [ {x} = a ] && [ ! -e \(marker) ]; then echo $$ > \(marker); exec sleep 60; fi; echo ran {x}"
+            space: {x: {type: choice, values: [a, b]}}
+            sampler: grid
+            parallel: 1
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(
+            ["coordinator", spec, "--listen", url, "--root", dir.file(".intern"), "--heartbeat-ms", "100", "--lease-ms", "3000"], in: dir.path)
+        let leaving = try InternBinary.start(["worker", "--connect", url, "--id", "leaving", "--drain-grace", "1", "--kill-grace", "2"], in: dir.path)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while (try? String(contentsOfFile: marker, encoding: .utf8))?.hasSuffix("\n") != true {
+            guard ContinuousClock.now < deadline else { Issue.record("job did not start"); return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let pid = try #require(Int32(String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let signalled = ContinuousClock.now
+        leaving.signal(SIGTERM)
+        let left = try await leaving.finish(timeout: .seconds(20))
+        #expect(left.status == 0, "\(left.stderr)")
+        #expect(!processIsAlive(pid))
+        // 1 s of drain grace, then SIGTERM ends `sleep` at once.
+        #expect(ContinuousClock.now - signalled >= .seconds(1))
+        #expect(ContinuousClock.now - signalled < .seconds(10))
+
+        let other = try InternBinary.start(["worker", "--connect", url, "--id", "other"], in: dir.path)
+        let result = try await coordinator.finish(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(try await other.finish(timeout: .seconds(20)).status == 0)
+        let store = try CampaignStore(directory: dir.file(".intern/preempt"), create: false, readOnly: true)
+        #expect(try store.trials().map(\.status) == [.completed, .completed])
+        let first = try store.attempts(trial: 1)
+        #expect(first.map(\.status) == [.preempted, .succeeded])
+        #expect(first.map(\.worker) == ["leaving", "other"])
+        // Preemption is not the job's fault: the retry budget (0) was not needed.
+        #expect(try store.trials().first?.retriesUsed == 0)
+    }
 }
 
 /// The journal cannot be written: the coordinator stops rather than acknowledge what it cannot

@@ -423,6 +423,7 @@ public struct CoordinatorMachine: Sendable {
         case .failedToStart(let reason): attempt.detail = reason
         case .timedOut: attempt.detail = "timed out after \(spec.timeoutSeconds.map { "\($0) s" } ?? "its timeout")"
         case .cancelled: attempt.detail = "cancelled"
+        case .preempted: attempt.detail = "preempted: worker \(id) was leaving"
         }
         record(attempt)
         effects.changes.append(.attempt(attempt))
@@ -433,6 +434,10 @@ public struct CoordinatorMachine: Sendable {
                 trial.status = .completed
                 trial.objective = attempt.objective
                 trial.endedAt = now
+            } else if attempt.status == .preempted {
+                // Not the job's fault: requeued without using the retry budget.
+                trial.status = .pending
+                requeued.append(trial.id)
             } else if trial.retriesUsed < spec.retries && attempt.status != .failedToStart {
                 trial.retriesUsed += 1
                 trial.status = .pending

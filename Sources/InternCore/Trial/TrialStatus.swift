@@ -38,6 +38,9 @@ public enum AttemptStatus: String, Sendable, Codable, CaseIterable {
     case cancelled
     /// The worker holding it vanished (lease expired) or restarted; the trial was requeued.
     case lost
+    /// The worker was leaving (SIGTERM: preemption, a node drained) and stopped the job after
+    /// its grace period; the trial was requeued.
+    case preempted
 
     /// Terminal attempts never change again; a late message about one is recorded, never counted.
     public var isTerminal: Bool { self != .assigned && self != .running }
@@ -55,6 +58,8 @@ public enum AttemptOutcome: Sendable, Equatable, Codable {
     case timedOut
     /// A cancel from the coordinator ended the process.
     case cancelled
+    /// The worker stopped the process because the worker itself was leaving.
+    case preempted
 
     /// The attempt status this outcome leads to.
     public var attemptStatus: AttemptStatus {
@@ -64,6 +69,7 @@ public enum AttemptOutcome: Sendable, Equatable, Codable {
         case .failedToStart: .failedToStart
         case .timedOut: .timedOut
         case .cancelled: .cancelled
+        case .preempted: .preempted
         }
     }
 }

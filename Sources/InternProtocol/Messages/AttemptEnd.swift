@@ -10,6 +10,9 @@ public enum AttemptOutcome: UInt64, Sendable, Hashable, CaseIterable {
     case timedOut = 3
     /// 4: the attempt was cancelled by the coordinator.
     case cancelled = 4
+    /// 5: the worker was leaving (drained by a signal: preemption, a node going away) and
+    /// stopped the attempt after its grace period. Not the job's fault.
+    case preempted = 5
 }
 
 /// The end of an attempt, with resource usage and the final sequence numbers
