@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternTestKit"]),
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
+        .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["InternStore", "InternProtocol", "InternTestKit", "NNG", "Zstd"],
             exclude: ["Fixtures"]),

@@ -387,6 +387,14 @@ public actor Coordinator {
         }
 
         var effects = Effects()
+        for loss in cursors.losses {
+            logger.warning("a worker's spool was full: job output lost", metadata: [
+                "worker.id": "\(worker)", "attempt": "\(loss.attempt)", "stream": "\(loss.stream)", "bytes": "\(loss.rawBytes)"])
+            effects.changes.append(.event(CampaignEvent(
+                kind: "log.lost",
+                message: "\(loss.rawBytes) bytes of attempt \(loss.attempt)'s \(loss.stream) were lost: worker \(worker)'s spool was full while the coordinator was unreachable",
+                trial: machine.attempts[loss.attempt]?.trial, attempt: loss.attempt, worker: worker, at: now)))
+        }
         var endsStored: [UInt64] = []
         for end in report.ends {
             effects.append(machine.attemptEnded(Self.coreEnd(end), worker: worker, incarnation: report.incarnation, now: now))

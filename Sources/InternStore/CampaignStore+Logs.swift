@@ -12,6 +12,9 @@ public struct StoredLog: Sendable, Equatable {
     public var length: UInt64
     /// The job's output size before compression.
     public var rawLength: UInt64
+    /// Output the worker could not keep (its spool was full while the coordinator was away):
+    /// counted in `rawLength`, absent from the file.
+    public var lostLength: UInt64 = 0
 }
 
 /// The summary of one metric of one attempt (`metric_series`).
@@ -45,12 +48,14 @@ extension CampaignStore {
     public func storedLog(trial: TrialID, attempt: AttemptID, stream: LogStream) throws -> StoredLog {
         try read { db in
             let row = try Row.fetchOne(db, sql: """
-                SELECT COUNT(*) AS frames, COALESCE(MAX(offset + length), 0) AS length, COALESCE(SUM(raw_length), 0) AS raw
+                SELECT COUNT(*) AS frames, COALESCE(MAX(offset + length), 0) AS length, COALESCE(SUM(raw_length), 0) AS raw,
+                    COALESCE(SUM(CASE WHEN length = 0 THEN raw_length ELSE 0 END), 0) AS lost
                 FROM log_frames WHERE attempt_id = ? AND stream = ?
                 """, arguments: [Int64(attempt), stream.rawValue])!
             return StoredLog(
                 path: logPath(trial: trial, attempt: attempt, stream: stream), frames: row["frames"],
-                length: UInt64(row["length"] as Int64), rawLength: UInt64(row["raw"] as Int64))
+                length: UInt64(row["length"] as Int64), rawLength: UInt64(row["raw"] as Int64),
+                lostLength: UInt64(row["lost"] as Int64))
         }
     }
 

@@ -91,6 +91,14 @@ public struct IngestCursors: Sendable, Equatable {
 
     public var streams: [Stream] = []
     public var metrics: [Metrics] = []
+    /// Loss markers stored by this report (frames with no data: output the worker could not
+    /// keep while its spool was full), each stored once: the caller records them.
+    public var losses: [(attempt: AttemptID, stream: LogStream, seq: UInt64, rawBytes: UInt64)] = []
+
+    public static func == (lhs: IngestCursors, rhs: IngestCursors) -> Bool {
+        lhs.streams == rhs.streams && lhs.metrics == rhs.metrics
+            && lhs.losses.elementsEqual(rhs.losses) { $0.attempt == $1.attempt && $0.stream == $1.stream && $0.seq == $1.seq && $0.rawBytes == $1.rawBytes }
+    }
 }
 
 /// Appends log frames and metric points to a campaign directory with exactly-once semantics:
@@ -175,6 +183,9 @@ public final class ReportIngestor {
         // Only a committed transaction moves the cursors; after a failed one, the bytes appended
         // past the indexed end were cut off above (and are cut off again when a stream is reopened).
         for (key, state) in staged { cursors[key] = state }
+        for (key, frame, _) in pendingRows where frame.data.isEmpty && frame.rawLength > 0 {
+            result.losses.append((key.attempt, key.stream, frame.seq, frame.rawLength))
+        }
         for (attempt, seq) in stagedMetrics { metricCursors[attempt] = seq }
 
         for key in touchedStreams {

@@ -29,6 +29,9 @@ final class AttemptOutput: JobOutputHandler {
         var rawSinceFlush = 0
         var lastFlush: UInt64
         var seq: UInt64 = 0
+        /// The outbox was full: output is counted, not compressed, until there is room again.
+        var dropping = false
+        var droppedRaw: UInt64 = 0
     }
 
     /// Creates the handler for one attempt.
@@ -58,6 +61,15 @@ final class AttemptOutput: JobOutputHandler {
         while offset < bytes.count {
             let room = max(1, flushBytes - streams[index].rawSinceFlush)
             let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + room)])
+            if outbox.isFull != streams[index].dropping { switchDropping(index) }
+            if streams[index].dropping {
+                // The coordinator has been away long enough to fill the spool: the job goes
+                // on, its output is counted (and still parsed for metrics), not kept.
+                streams[index].droppedRaw += UInt64(piece.count)
+                metrics.feed(index, piece, time: time)
+                offset += piece.count
+                continue
+            }
             do {
                 try streams[index].compressor.compress(piece, into: &streams[index].buffer)
             } catch {
@@ -75,6 +87,7 @@ final class AttemptOutput: JobOutputHandler {
     }
 
     func tick(now _: ContinuousClock.Instant) {
+        for index in streams.indices where streams[index].dropping && !outbox.isFull { switchDropping(index) }
         metrics.sink.flush(now: unixMillis())
         let now = monotonicNanos()
         for index in streams.indices where streams[index].rawSinceFlush > 0 && now - streams[index].lastFlush >= flushIntervalNanos {
@@ -85,6 +98,7 @@ final class AttemptOutput: JobOutputHandler {
 
     func finished(_ exit: JobExit) {
         metrics.finish(time: unixMillis())
+        for index in streams.indices where streams[index].dropping { switchDropping(index) }
         for index in streams.indices {
             flush(index, final: true)
         }
@@ -97,6 +111,24 @@ final class AttemptOutput: JobOutputHandler {
         guard !metrics.sink.pending.isEmpty else { return }
         outbox.add(metrics: metrics.sink.pending)
         metrics.sink.pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Starts or stops dropping a stream's output. Dropped bytes never reach the compressor, so
+    /// the zstd stream stays whole (it just lacks them); stopping sends one loss marker: a frame
+    /// with no data whose `rawLength` is the number of bytes dropped, so the coordinator records
+    /// exactly how much is missing and where.
+    private func switchDropping(_ index: Int) {
+        if streams[index].dropping {
+            streams[index].seq += 1
+            outbox.add(frame: LogFrame(
+                attemptId: attempt, stream: streams[index].stream, seq: streams[index].seq,
+                rawLength: streams[index].droppedRaw, data: []))
+            streams[index].dropping = false
+            streams[index].droppedRaw = 0
+            streams[index].lastFlush = monotonicNanos()
+        } else {
+            streams[index].dropping = true
+        }
     }
 
     /// Flushes a stream's compressor into one frame. The last frame also closes the zstd frame,

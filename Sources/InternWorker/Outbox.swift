@@ -6,14 +6,43 @@ import Synchronization
 ///
 /// Filled from the jobs' reader threads, drained by the worker's reporter task. Nothing is
 /// removed before its acknowledgement, so a lost connection or a refused report loses nothing.
+///
+/// Bounded: frames' bytes stay in memory up to `memoryBytes`, then go to the on-disk spool;
+/// once `limitBytes` of compressed frames wait in all, the outbox is *full* and the attempts'
+/// outputs stop producing frames (they count what they drop and send one loss marker when
+/// there is room again: see `AttemptOutput`). Metric samples and ends are small and always kept.
 final class Outbox: Sendable {
+    /// A frame waiting for its acknowledgement: its bytes in memory, or in the spool.
+    private struct Pending {
+        var attemptId: UInt64
+        var stream: LogStream
+        var seq: UInt64
+        var rawLength: UInt64
+        var data: [UInt8]
+        var spooled: SpoolLocation?
+        var size: Int
+
+        func frame(_ spool: SpoolFiles?) throws -> LogFrame {
+            var bytes = data
+            if let spooled {
+                guard let spool else { throw SpoolError("the spool is gone") }
+                bytes = try spool.read(spooled)
+            }
+            return LogFrame(attemptId: attemptId, stream: stream, seq: seq, rawLength: rawLength, data: bytes)
+        }
+    }
+
     private struct State {
-        var frames: [LogFrame] = []
+        var frames: [Pending] = []
         var metrics: [MetricSample] = []
         var ends: [AttemptEnd] = []
+        /// Compressed bytes of every pending frame, and of those held in memory.
         var pendingBytes = 0
+        var memoryBytes = 0
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
+        /// Set once the spool failed (disk full): frames stay in memory, up to the limit.
+        var spoolProblem: String?
 
         mutating func takeWaiter() -> CheckedContinuation<Void, Never>? {
             defer { waiter = nil }
@@ -23,16 +52,48 @@ final class Outbox: Sendable {
     }
 
     private let state = Mutex(State())
+    private let spool: SpoolFiles?
+    /// Compressed bytes kept in memory before frames go to the spool.
+    let memoryBytes: Int
+    /// Compressed bytes of unacknowledged frames at which the outbox is full.
+    let limitBytes: Int
 
-    /// Adds a compressed frame and wakes the reporter.
+    /// An outbox with no spool keeps everything in memory, up to `limitBytes`.
+    init(spool: SpoolFiles? = nil, memoryBytes: Int = 16 << 20, limitBytes: Int = 1 << 30) {
+        self.spool = spool
+        self.memoryBytes = max(0, memoryBytes)
+        self.limitBytes = max(1, limitBytes)
+    }
+
+    /// Adds a compressed frame and wakes the reporter. Always accepted (a frame that was
+    /// started before the outbox filled up still completes the zstd frame it belongs to).
     func add(frame: LogFrame) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.frames.append(frame)
-            state.pendingBytes += frame.data.count
+            var pending = Pending(
+                attemptId: frame.attemptId, stream: frame.stream, seq: frame.seq, rawLength: frame.rawLength,
+                data: frame.data, spooled: nil, size: frame.data.count)
+            if let spool, state.spoolProblem == nil, state.memoryBytes + frame.data.count > memoryBytes, !frame.data.isEmpty {
+                do {
+                    pending.spooled = try spool.write(frame.data)
+                    pending.data = []
+                } catch {
+                    state.spoolProblem = "\(error)"
+                }
+            }
+            if pending.spooled == nil { state.memoryBytes += pending.size }
+            state.frames.append(pending)
+            state.pendingBytes += pending.size
             return state.takeWaiter()
         }
         waiter?.resume()
     }
+
+    /// True when `limitBytes` of frames wait for acknowledgement: outputs drop (and count)
+    /// instead of adding frames.
+    var isFull: Bool { state.withLock { $0.pendingBytes >= limitBytes } }
+
+    /// Why the spool could not be written, if it failed (frames then stay in memory).
+    var spoolProblem: String? { state.withLock { $0.spoolProblem } }
 
     /// Adds metric samples. They ride along with the next report (no wake-up of their own).
     func add(metrics samples: [MetricSample]) {
@@ -92,16 +153,17 @@ final class Outbox: Sendable {
             var size = 0
             var frames: [LogFrame] = []
             var leftBehind: Set<UInt64> = []
-            for frame in state.frames {
+            for pending in state.frames {
                 // Frames of an attempt stay in order: once one is left behind, so are its later ones.
-                if leftBehind.contains(frame.attemptId) { continue }
-                let cost = frame.encodedSize
-                if size + cost > budget, !frames.isEmpty {
-                    leftBehind.insert(frame.attemptId)
+                if leftBehind.contains(pending.attemptId) { continue }
+                guard size + pending.size <= budget || frames.isEmpty,
+                      let frame = try? pending.frame(spool), size + frame.encodedSize <= budget || frames.isEmpty
+                else {
+                    leftBehind.insert(pending.attemptId)
                     continue
                 }
                 frames.append(frame)
-                size += cost
+                size += frame.encodedSize
             }
             var metrics: [MetricSample] = []
             for sample in state.metrics {
@@ -121,7 +183,9 @@ final class Outbox: Sendable {
     /// Forgets everything (only when the campaign is over and the coordinator gone).
     func discardAll() {
         state.withLock { state in
+            for pending in state.frames { if let spooled = pending.spooled { spool?.release(spooled) } }
             state.frames.removeAll()
+            state.memoryBytes = 0
             state.metrics.removeAll()
             state.ends.removeAll()
             state.pendingBytes = 0
@@ -141,14 +205,22 @@ final class Outbox: Sendable {
             let refused = Set(ack.unknownAttempts)
             let endsStored = Set(ack.endsStored)
             var bytes = 0
+            var inMemory = 0
             state.frames.removeAll { frame in
-                if refused.contains(frame.attemptId) { return true }
-                guard let cursor = streamCursor[frame.attemptId] else { bytes += frame.data.count; return false }
-                let stored = frame.seq <= (frame.stream == .stdout ? cursor.stdout : cursor.stderr)
-                if !stored { bytes += frame.data.count }
-                return stored
+                var done = refused.contains(frame.attemptId)
+                if !done, let cursor = streamCursor[frame.attemptId] {
+                    done = frame.seq <= (frame.stream == .stdout ? cursor.stdout : cursor.stderr)
+                }
+                if done {
+                    if let spooled = frame.spooled { spool?.release(spooled) }
+                } else {
+                    bytes += frame.size
+                    if frame.spooled == nil { inMemory += frame.size }
+                }
+                return done
             }
             state.pendingBytes = bytes
+            state.memoryBytes = inMemory
             state.metrics.removeAll { sample in
                 refused.contains(sample.attemptId) || sample.seq <= (metricCursor[sample.attemptId] ?? 0)
             }

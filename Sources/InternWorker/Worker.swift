@@ -26,10 +26,19 @@ public struct WorkerOptions: Sendable {
     /// When leaving: how long to keep trying to deliver what the coordinator has not
     /// acknowledged once every attempt has ended.
     public var leaveFlushMillis: Int
+    /// The worker's own directory (mode 0700): its spool and the list of its running jobs.
+    /// One worker at a time may use it (locked). `nil`: no spool, nothing recorded.
+    public var stateDirectory: String?
+    /// Compressed log bytes waiting for acknowledgement at which the spool is full: further
+    /// output is counted and reported lost instead of kept (the job itself goes on).
+    public var spoolLimitBytes: Int
+    /// Of those, how many are kept in memory before frames go to the spool on disk.
+    public var spoolMemoryBytes: Int
 
     /// Creates options.
     public init(connect: String, id: WorkerID, slots: Int = 1, maxMessageBytes: Int = 16 << 20, gpus: [String] = [],
-                terminationGraceMillis: Int = 5_000, drainGraceMillis: Int = 10_000, leaveFlushMillis: Int = 5_000) {
+                terminationGraceMillis: Int = 5_000, drainGraceMillis: Int = 10_000, leaveFlushMillis: Int = 5_000,
+                stateDirectory: String? = nil, spoolLimitBytes: Int = 1 << 30, spoolMemoryBytes: Int = 16 << 20) {
         self.connect = connect
         self.id = id
         self.slots = max(1, slots)
@@ -38,6 +47,9 @@ public struct WorkerOptions: Sendable {
         self.terminationGraceMillis = terminationGraceMillis
         self.drainGraceMillis = max(0, drainGraceMillis)
         self.leaveFlushMillis = max(0, leaveFlushMillis)
+        self.stateDirectory = stateDirectory
+        self.spoolLimitBytes = max(1, spoolLimitBytes)
+        self.spoolMemoryBytes = max(0, spoolMemoryBytes)
     }
 }
 
@@ -55,7 +67,10 @@ public final class Worker: Sendable {
     private let options: WorkerOptions
     private let logger: Logger
     private let incarnation = UInt64.random(in: 1...UInt64.max)
-    private let outbox = Outbox()
+    private let outbox: Outbox
+    private let registry: JobRegistry?
+    /// Holds the state directory's lock for the worker's lifetime.
+    private let lock: StateDirectoryLock?
     private let state = Mutex(State())
     private let requestIDs = Atomic<UInt64>(0)
 
@@ -87,12 +102,39 @@ public final class Worker: Sendable {
         var preempted = false
     }
 
-    /// Creates a worker; `run()` starts it.
-    public init(options: WorkerOptions, logger: Logger) {
+    /// Creates a worker; `run()` starts it. Takes the state directory (refused when another
+    /// worker holds it), stops the jobs a killed previous incarnation left running, and starts
+    /// an empty spool.
+    public init(options: WorkerOptions, logger: Logger) throws {
         self.options = options
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(options.id)"
         self.logger = logger
+        guard let directory = options.stateDirectory else {
+            outbox = Outbox(memoryBytes: options.spoolLimitBytes, limitBytes: options.spoolLimitBytes)
+            registry = nil
+            lock = nil
+            return
+        }
+        do {
+            lock = try StateDirectoryLock(directory: directory)
+            let spool = try SpoolFiles(directory: "\(directory)/spool")
+            outbox = Outbox(spool: spool, memoryBytes: options.spoolMemoryBytes, limitBytes: options.spoolLimitBytes)
+        } catch let error as SpoolError {
+            throw WorkerError(message: error.description)
+        }
+        let registry = JobRegistry(directory: directory)
+        let killed = registry.killLeftovers()
+        if !killed.isEmpty {
+            logger.warning("stopped jobs a previous run of this worker left behind", metadata: ["pids": "\(killed)"])
+        }
+        self.registry = registry
+    }
+
+    /// Records the running jobs' process groups in the state directory.
+    private func recordJobs() {
+        guard let registry else { return }
+        registry.write(state.withLock { $0.spawned.values.map(\.pid) }.sorted())
     }
 
     /// How long the reporter waits for more output before sending a report that carries no end,
@@ -345,6 +387,7 @@ public final class Worker: Sendable {
             outbox.add(end: failedToStart(attempt, reason: "\(error)"))
             return
         }
+        defer { recordJobs() }
         let cancelledEarly = state.withLock { state -> Bool in
             state.spawned[attempt] = job
             state.running[attempt]?.job = job
@@ -362,6 +405,7 @@ public final class Worker: Sendable {
             return
         }
         state.withLock { _ = $0.spawned.removeValue(forKey: attempt) }
+        recordJobs()
         outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled, preempted: preempted))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }

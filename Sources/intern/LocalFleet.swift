@@ -14,8 +14,10 @@ struct LocalFleet: Sendable {
         var jobs: [JobProcess] = []
         for index in stride(from: 1, through: count, by: 1) {
             // No drain grace: when `intern run` is interrupted its workers stop their jobs at once.
+            // Their state (spool, job list) lives in the campaign directory: two campaigns run side
+            // by side never share a `local-N` state directory.
             let arguments = [executable, "worker", "--connect", connect, "--id", "local-\(index)", "--slots", String(slots),
-                             "--drain-grace", "0", "--log-level", logLevel.rawValue]
+                             "--drain-grace", "0", "--state-dir", "\(logDirectory)/local-\(index)", "--log-level", logLevel.rawValue]
             let spec = JobSpec(
                 arguments: arguments, environment: ProcessInfo.processInfo.environment,
                 workingDirectory: FileManager.default.currentDirectoryPath)

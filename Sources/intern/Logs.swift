@@ -64,7 +64,12 @@ struct Logs: AsyncParsableCommand {
             }
             // The worker sends an attempt's last frame before (or with) its end, so an attempt
             // seen ended before its log was read has nothing more to come.
-            if !follow || ended { break }
+            if !follow || ended {
+                if log.lostLength > 0 {
+                    FileHandle.standardError.write(Data("intern: \(log.lostLength) bytes of this \(stream) were lost: the worker's spool was full while the coordinator was unreachable (events show where)\n".utf8))
+                }
+                break
+            }
             try await Task.sleep(for: .milliseconds(200))
         }
     }

@@ -31,6 +31,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds between SIGTERM and SIGKILL when a job is stopped (cancel, timeout, preemption).")
     var killGrace: Double = 5
 
+    @Option(name: .long, help: "The worker's state directory: its spool and its list of running jobs (default: $TMPDIR/intern-UID/worker-ID).")
+    var stateDir: String?
+
+    @Option(name: .long, help: "MiB of unacknowledged compressed log the spool keeps before further output is counted as lost.")
+    var spoolMib: Int = 1024
+
+    @Option(name: .long, help: ArgumentHelp("KiB of the spool kept in memory before frames go to disk.", visibility: .hidden))
+    var spoolMemoryKib: Int = 16 << 10
+
     @Flag(name: .long, help: "Allow tcp:// without authentication (whoever answers at that address can run commands here).")
     var insecure = false
 
@@ -41,22 +50,32 @@ struct WorkerCommand: AsyncParsableCommand {
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard drainGrace >= 0, drainGrace.isFinite else { throw ValidationError("--drain-grace must be >= 0 seconds") }
         guard killGrace >= 0, killGrace.isFinite else { throw ValidationError("--kill-grace must be >= 0 seconds") }
+        guard spoolMib >= 1 else { throw ValidationError("--spool-mib must be at least 1") }
         if let id, id.isEmpty || id.utf8.count > 200 { throw ValidationError("--id must be 1 to 200 bytes") }
     }
 
     func run() async throws {
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let worker = Worker(
-            options: WorkerOptions(
-                connect: connect, id: WorkerID(identity), slots: slots, terminationGraceMillis: Int(killGrace * 1000),
-                drainGraceMillis: Int(drainGrace * 1000)),
-            logger: Logger(label: "intern.worker"))
         do {
+            let worker = try Worker(
+                options: WorkerOptions(
+                    connect: connect, id: WorkerID(identity), slots: slots, terminationGraceMillis: Int(killGrace * 1000),
+                    drainGraceMillis: Int(drainGrace * 1000), stateDirectory: stateDir ?? Self.defaultStateDirectory(id: identity),
+                    spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10),
+                logger: Logger(label: "intern.worker"))
             try await withSignalCancellation(first: { worker.leave() }) { try await worker.run() }
         } catch let error as WorkerError {
             FileHandle.standardError.write(Data("intern worker: \(error.message)\n".utf8))
             throw ExitCode(ExitCodes.failure)
         }
+    }
+
+    /// `$TMPDIR/intern-UID/worker-ID` (local disk on most clusters; `$HOME` is often NFS), with
+    /// the id's characters outside `[A-Za-z0-9._-]` replaced by `_`.
+    static func defaultStateDirectory(id: String) -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let safe = String(id.map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII || "._-".contains($0) ? $0 : "_" })
+        return "\(base)/intern-\(getuid())/worker-\(safe)"
     }
 }

@@ -127,7 +127,7 @@ struct FieldValidationTests {
         ])))
         // header(4) requestId(1) workerId(1) incarnation(1) frames(1) metrics(1) ends count(1) attemptId(1) outcome
         #expect(end[11] == 4)
-        end[11] = 5
+        end[11] = 6  // the first outcome after 5 preempted
         #expect(decodeError(end)?.field == "Report.ends[0].outcome")
         #expect(decodeError(end)?.code == .malformed)
     }

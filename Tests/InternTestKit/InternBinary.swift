@@ -33,9 +33,12 @@ public enum InternBinary {
         return try await process.finish(timeout: timeout)
     }
 
-    /// Starts `intern ARGUMENTS` in `directory` without waiting.
+    /// Starts `intern ARGUMENTS` in `directory` without waiting. `TMPDIR` is `directory` unless
+    /// given: workers keep their state (spool, job list) under it, so tests never share one.
     public static func start(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> ChildProcess {
-        try ChildProcess(executable: path, arguments: arguments, directory: directory, environment: environment)
+        var environment = environment
+        if environment["TMPDIR"] == nil { environment["TMPDIR"] = directory }
+        return try ChildProcess(executable: path, arguments: arguments, directory: directory, environment: environment)
     }
 }
 
