@@ -8,7 +8,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-sweep
 
-.PHONY: all deps system-deps python-deps build release demo test bench clean
+.PHONY: all deps system-deps python-deps build release demo test chaos bench clean
 
 all: build
 
@@ -54,6 +54,14 @@ demo: deps build
 test: system-deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
+
+# The long chaos run (not part of `make test`, which runs 150 trials of it): 1,000 trials while
+# workers and the coordinator are SIGKILLed at random and restarted; prints its figures.
+CHAOS_TRIALS ?= 1000
+CHAOS_SEED ?= 20261127
+chaos: system-deps
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	INTERN_CHAOS_TRIALS=$(CHAOS_TRIALS) INTERN_CHAOS_SEED=$(CHAOS_SEED) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS) --filter ChaosTests
 
 # Benchmarks (not part of `make test`): dispatch overhead vs xargs -P2, log ingest throughput.
 bench: deps release
