@@ -10,8 +10,16 @@ public struct CampaignSpecParser {
     /// The top-level keys of a spec, in documentation order.
     public static let topLevelKeys = [
         "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel",
-        "objective", "timeout", "retries", "metrics",
+        "objective", "timeout", "retries", "retry", "failures", "metrics",
     ]
+
+    /// The keys of the `retry:` mapping, in documentation order.
+    public static let retryKeys = [
+        "oom", "timeout", "diverged", "infra", "lost", "preempted", "user", "per_trial", "campaign", "backoff",
+    ]
+
+    /// The keys of the `failures:` mapping, in documentation order.
+    public static let failuresKeys = ["infra_patterns", "user_patterns", "circuit_breaker", "quarantine_after"]
 
     /// Parses a spec from YAML text.
     /// - Parameters:

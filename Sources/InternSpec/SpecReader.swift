@@ -165,7 +165,20 @@ struct SpecReader {
         }
         var retries = 0
         if let entry = entries["retries"], !isNull(entry.value) {
+            if case .mapping = entry.value {
+                throw error(.typeMismatch, at: Position(entry.value.mark), "retries",
+                            "expected an integer (the retries for unknown failures), found a mapping; retries by failure class go under 'retry:', e.g. retry: {oom: 1, infra: 3}")
+            }
             retries = try integer(entry.value, "retries")
+        }
+
+        // retry, failures
+        var failurePolicy = FailurePolicy()
+        if let entry = entries["retry"], !isNull(entry.value) {
+            try readRetry(entry.value, into: &failurePolicy)
+        }
+        if let entry = entries["failures"], !isNull(entry.value) {
+            try readFailures(entry.value, into: &failurePolicy)
         }
 
         // objective
@@ -197,7 +210,7 @@ struct SpecReader {
         let spec = CampaignSpec(
             name: name, command: command, workdir: workdir, environment: environment, space: space,
             sampler: sampler, trials: trials, parallel: parallel, objective: objective,
-            timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix)
+            timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy)
 
         let located = spec.problems().enumerated().map { (order: $0.offset, problem: $0.element, mark: mark(of: $0.element.keyPath)) }
         if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {
@@ -435,6 +448,65 @@ struct SpecReader {
             summary = value
         }
         return Objective(metric: metricName, direction: direction, summary: summary)
+    }
+
+    private mutating func readRetry(_ node: Node, into policy: inout FailurePolicy) throws(SpecError) {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "retry", expected: "a mapping of failure classes to retries, e.g. retry: {oom: 1, infra: 3}")
+        }
+        if let unknown = map.first(where: { $0.key.scalar?.string == "unknown" }) {
+            throw error(.unknownKey, at: Position(unknown.key.mark), "retry.unknown",
+                        "the retries for unknown failures are the top-level 'retries' (retries: 1), not retry.unknown")
+        }
+        let fields = try mapping(map, at: Position(node.mark), keyPath: "retry", allowed: CampaignSpecParser.retryKeys,
+                                 context: "in retry")
+        for failureClass in FailureClass.allCases {
+            guard let entry = fields[failureClass.rawValue] else { continue }
+            policy.retries[failureClass] = try integer(entry.value, "retry.\(failureClass)")
+        }
+        if let entry = fields["per_trial"], !isNull(entry.value) {
+            policy.maxRetriesPerTrial = try integer(entry.value, "retry.per_trial")
+        }
+        if let entry = fields["campaign"], !isNull(entry.value) {
+            policy.campaignRetryBudget = try integer(entry.value, "retry.campaign")
+        }
+        if let entry = fields["backoff"] {
+            policy.backoffSeconds = try readDuration(entry.value, "retry.backoff")
+        }
+    }
+
+    private mutating func readFailures(_ node: Node, into policy: inout FailurePolicy) throws(SpecError) {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "failures", expected: "a mapping, e.g. failures: {infra_patterns: [\"NCCL WARN\"], circuit_breaker: 3}")
+        }
+        let fields = try mapping(map, at: Position(node.mark), keyPath: "failures", allowed: CampaignSpecParser.failuresKeys,
+                                 context: "in failures")
+        if let entry = fields["infra_patterns"], !isNull(entry.value) {
+            policy.infraPatterns = try patterns(entry.value, "failures.infra_patterns")
+        }
+        if let entry = fields["user_patterns"], !isNull(entry.value) {
+            policy.userPatterns = try patterns(entry.value, "failures.user_patterns")
+        }
+        if let entry = fields["circuit_breaker"] {
+            policy.circuitBreakerTrials = try integer(entry.value, "failures.circuit_breaker")
+        }
+        if let entry = fields["quarantine_after"] {
+            policy.quarantineAfter = try integer(entry.value, "failures.quarantine_after")
+        }
+    }
+
+    /// A list of strings (each element any non-null scalar, as written).
+    private mutating func patterns(_ node: Node, _ path: String) throws(SpecError) -> [String] {
+        guard case .sequence(let sequence) = node else {
+            throw typeMismatch(node, path, expected: "a list of strings, e.g. [\"NCCL WARN\", \"slurmstepd: error\"]")
+        }
+        var patterns: [String] = []
+        for (index, element) in sequence.enumerated() {
+            let elementPath = "\(path)[\(index)]"
+            marks[elementPath] = Position(element.mark)
+            patterns.append(try text(element, elementPath))
+        }
+        return patterns
     }
 
     private mutating func readDuration(_ node: Node, _ path: String) throws(SpecError) -> Double {

@@ -360,6 +360,115 @@ struct CampaignSpecParserTests {
         #expect(flow.code == .syntax && flow.line == 4 && flow.message.contains("duplicate key 'A'"))
     }
 
+    // MARK: - Failures and retries
+
+    static let failureKeys = """
+        retries: 1
+        retry:
+          oom: 1
+          timeout: 0
+          diverged: 0
+          infra: 3
+          lost: 3
+          preempted: 10
+          per_trial: 5
+          campaign: 50
+          backoff: 5s
+        failures:
+          infra_patterns: ["NCCL WARN", "slurmstepd: error"]
+          user_patterns: []
+          circuit_breaker: 3
+          quarantine_after: 3
+
+        """
+
+    @Test func failureKeysParse() throws {
+        let spec = try Self.parse(Self.minimal(Self.failureKeys))
+        #expect(spec.retries == 1)
+        #expect(spec.failurePolicy == FailurePolicy(
+            retries: [.oom: 1, .timeout: 0, .diverged: 0, .infra: 3, .lost: 3, .preempted: 10],
+            maxRetriesPerTrial: 5, campaignRetryBudget: 50, backoffSeconds: 5,
+            infraPatterns: ["NCCL WARN", "slurmstepd: error"], userPatterns: [],
+            circuitBreakerTrials: 3, quarantineAfter: 3))
+        let other = try Self.parse(Self.minimal("retry: {backoff: 0, campaign: null, per_trial: null, user: 0}\nfailures: {circuit_breaker: 0, quarantine_after: 0}\n"))
+        #expect(other.failurePolicy == FailurePolicy(retries: [.user: 0], backoffSeconds: 0, circuitBreakerTrials: 0, quarantineAfter: 0))
+        #expect(try Self.parse(Self.minimal("retry: {backoff: 1m30s}\n")).failurePolicy.backoffSeconds == 90)
+        #expect(try Self.parse(Self.minimal("retry: {backoff: 2.5}\n")).failurePolicy.backoffSeconds == 2.5)
+        #expect(try Self.parse(Self.minimal("failures: {user_patterns: [CONFIG INVALID, 42]}\n")).failurePolicy.userPatterns
+            == ["CONFIG INVALID", "42"])
+    }
+
+    @Test func failureKeysDefault() throws {
+        let spec = try Self.parse(Self.minimal(""))
+        #expect(spec.failurePolicy == FailurePolicy())
+        #expect(try Self.parse(Self.minimal("retry:\nfailures: null\n")).failurePolicy == FailurePolicy())
+        let policy = spec.failurePolicy
+        #expect(policy.retryLimit(for: .lost, unknownRetries: spec.retries) == 3)
+        #expect(policy.retryLimit(for: .unknown, unknownRetries: spec.retries) == 0)
+    }
+
+    @Test func docsFailureExampleParses() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/campaign.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let section = try #require(text.range(of: "## Failures and retries"))
+        let start = try #require(text.range(of: "```yaml\n", range: section.upperBound..<text.endIndex))
+        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let spec = try Self.parse(Self.minimal(String(text[start.upperBound..<end.lowerBound])))
+        #expect(spec.failurePolicy.infraPatterns == ["NCCL WARN", "slurmstepd: error"])
+    }
+
+    @Test func failureKeyErrors() throws {
+        let user = try #require(Self.failure(Self.minimal("retry:\n  infra: 2\n  user: 1\n")))
+        #expect(user.code == .invalidValue && user.keyPath == "retry.user" && (user.line, user.column) == (6, 9))
+        #expect(user.message.contains("never retried"))
+
+        let invalid: [(String, String, Int, String)] = [
+            ("retry: {infra: -1}\n", "retry.infra", 4, ">= 0"),
+            ("retry: {per_trial: -1}\n", "retry.per_trial", 4, ">= 0"),
+            ("retry: {campaign: -5}\n", "retry.campaign", 4, ">= 0"),
+            ("retry: {backoff: -1}\n", "retry.backoff", 4, ">= 0"),
+            ("retry: {backoff: 5 minutes}\n", "retry.backoff", 4, "not a duration"),
+            ("failures: {circuit_breaker: -1}\n", "failures.circuit_breaker", 4, "0 turns it off"),
+            ("failures: {quarantine_after: -2}\n", "failures.quarantine_after", 4, "0 turns it off"),
+            ("failures:\n  infra_patterns:\n    - NCCL WARN\n    - \"\"\n", "failures.infra_patterns[1]", 7, "non-empty"),
+        ]
+        for (extra, path, line, fragment) in invalid {
+            let error = Self.failure(Self.minimal(extra))
+            #expect(error?.code == .invalidValue, "\(extra): \(String(describing: error))")
+            #expect(error?.keyPath == path && error?.line == line, "\(extra): \(String(describing: error))")
+            #expect(error?.message.contains(fragment) == true, "\(extra): \(String(describing: error))")
+        }
+
+        let mismatches: [(String, String)] = [
+            ("retry: 3\n", "retry"),
+            ("retry: {oom: lots}\n", "retry.oom"),
+            ("retry: {oom: 1.5}\n", "retry.oom"),
+            ("failures: [a]\n", "failures"),
+            ("failures: {infra_patterns: NCCL}\n", "failures.infra_patterns"),
+            ("failures: {user_patterns: [[a]]}\n", "failures.user_patterns[0]"),
+        ]
+        for (extra, path) in mismatches {
+            let error = Self.failure(Self.minimal(extra))
+            #expect(error?.code == .typeMismatch && error?.keyPath == path && error?.line == 4, "\(extra): \(String(describing: error))")
+        }
+        let retries = try #require(Self.failure(Self.minimal("retries: {oom: 1}\n")))
+        #expect(retries.code == .typeMismatch && retries.message.contains("go under 'retry:'"))
+    }
+
+    @Test func misspeltFailureKeys() throws {
+        let infra = try #require(Self.failure(Self.minimal("retry:\n  infar: 3\n")))
+        #expect(infra.code == .unknownKey && infra.keyPath == "retry.infar" && infra.suggestion == "infra")
+        #expect((infra.line, infra.column) == (5, 3))
+        #expect(infra.message.contains("did you mean 'infra'?") && infra.message.contains("valid keys: oom, timeout"))
+        let quarantine = try #require(Self.failure(Self.minimal("failures: {quarantin_after: 3}\n")))
+        #expect(quarantine.keyPath == "failures.quarantin_after" && quarantine.suggestion == "quarantine_after")
+        let top = try #require(Self.failure(Self.minimal("retyr: {oom: 1}\n")))
+        #expect(top.code == .unknownKey && top.suggestion == "retry")
+        let unknown = try #require(Self.failure(Self.minimal("retry: {unknown: 2}\n")))
+        #expect(unknown.code == .unknownKey && unknown.keyPath == "retry.unknown" && unknown.message.contains("top-level 'retries'"))
+    }
+
     @Test func descriptionFormat() {
         let error = SpecError(code: .unknownKey, file: "c.yaml", line: 7, column: 3, keyPath: "space.x", message: "m")
         #expect(error.description == "c.yaml:7:3: space.x: m")

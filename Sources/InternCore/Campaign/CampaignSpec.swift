@@ -24,6 +24,9 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     public var retries: Int
     /// The prefix marking metric lines in a trial's output (`METRIC loss=0.3 acc=0.9`), or `nil` if none is parsed.
     public var metricPrefix: String?
+    /// How failures are classified and retried, and when dispatch pauses or a worker is quarantined
+    /// (spec keys `retry:` and `failures:`).
+    public var failurePolicy: FailurePolicy
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -38,7 +41,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         objective: Objective? = nil,
         timeoutSeconds: Double? = nil,
         retries: Int = 0,
-        metricPrefix: String? = nil
+        metricPrefix: String? = nil,
+        failurePolicy: FailurePolicy = FailurePolicy()
     ) {
         self.name = name
         self.command = command
@@ -52,6 +56,25 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         self.timeoutSeconds = timeoutSeconds
         self.retries = retries
         self.metricPrefix = metricPrefix
+        self.failurePolicy = failurePolicy
+    }
+
+    /// Decodes a spec; a missing `failurePolicy` (a spec encoded before it existed) is the default policy.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        command = try container.decode(CommandTemplate.self, forKey: .command)
+        workdir = try container.decode(String.self, forKey: .workdir)
+        environment = try container.decode([String: String].self, forKey: .environment)
+        space = try container.decode(ParameterSpace.self, forKey: .space)
+        sampler = try container.decode(SamplerKind.self, forKey: .sampler)
+        trials = try container.decode(Int.self, forKey: .trials)
+        parallel = try container.decodeIfPresent(Int.self, forKey: .parallel)
+        objective = try container.decodeIfPresent(Objective.self, forKey: .objective)
+        timeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
+        retries = try container.decode(Int.self, forKey: .retries)
+        metricPrefix = try container.decodeIfPresent(String.self, forKey: .metricPrefix)
+        failurePolicy = try container.decodeIfPresent(FailurePolicy.self, forKey: .failurePolicy) ?? FailurePolicy()
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -145,6 +168,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
             problems.append(CampaignProblem(
                 keyPath: "metrics.prefix", message: "the metric prefix must be non-empty text on one line"))
         }
+        problems += failurePolicy.problems()
         return problems
     }
 }
