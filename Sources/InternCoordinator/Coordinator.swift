@@ -52,6 +52,8 @@ public struct CoordinatorSnapshot: Sendable {
     public var workers: Int
     public var freeSlots: Int
     public var isFinished: Bool
+    /// Why dispatch stopped before every trial ended (a circuit breaker), if it did.
+    public var stoppedReason: String?
     public var startedAt: Timestamp
 }
 
@@ -157,7 +159,7 @@ public actor Coordinator {
     }
 
     private func waitUntilDone() async throws {
-        while !machine.isFinished {
+        while !machine.isOver {
             if let storeFailure { throw CoordinatorError(message: "the store cannot be written: \(storeFailure)") }
             try await Task.sleep(for: .milliseconds(options.tickMillis))
         }
@@ -423,7 +425,7 @@ public actor Coordinator {
             attempt: end.attemptId, outcome: outcome, startedAt: end.startedAtMs, endedAt: end.endedAtMs,
             wallMillis: end.wallMs, userCPUMillis: end.userCpuMs, systemCPUMillis: end.systemCpuMs,
             peakRSSBytes: end.peakRssBytes, finalStdoutSeq: end.finalStdoutSeq, finalStderrSeq: end.finalStderrSeq,
-            finalMetricSeq: end.finalMetricSeq)
+            finalMetricSeq: end.finalMetricSeq, logTail: String(decoding: end.logTail, as: UTF8.self))
     }
 
     static func rejected(_ refusal: Refusal, requestId: UInt64) -> Rejected {
@@ -483,6 +485,6 @@ public actor Coordinator {
         let active = machine.workers.values.filter { $0.state != .lost }
         return CoordinatorSnapshot(
             progress: machine.progress, best: machine.bestTrial, workers: active.count, freeSlots: machine.parkedCount,
-            isFinished: machine.isFinished, startedAt: startedAt)
+            isFinished: machine.isFinished, stoppedReason: machine.stoppedReason, startedAt: startedAt)
     }
 }

@@ -79,31 +79,38 @@ extension CampaignStore {
         switch change {
         case .trial(let trial):
             try db.cachedStatement(sql: """
-                INSERT INTO trials (id, parameters, status, objective, attempt_count, retries_used, lost_count, created_at, ended_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO trials (id, parameters, status, objective, attempt_count, retries_used, lost_count, created_at, ended_at,
+                    retry_counts, not_before, note)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, objective = excluded.objective,
                     attempt_count = excluded.attempt_count, retries_used = excluded.retries_used,
-                    lost_count = excluded.lost_count, ended_at = excluded.ended_at
+                    lost_count = excluded.lost_count, ended_at = excluded.ended_at, retry_counts = excluded.retry_counts,
+                    not_before = excluded.not_before, note = excluded.note
                 """).execute(arguments: [
                     trial.id, encodeJSON(trial.parameters), trial.status.rawValue, trial.objective, trial.attemptCount,
                     trial.retriesUsed, trial.lostCount, trial.createdAt, trial.endedAt,
+                    trial.retryCounts.byClass.isEmpty ? nil : encodeJSON(trial.retryCounts), trial.notBefore, trial.note,
                 ])
         case .attempt(let a):
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (id, trial_id, number, worker_id, incarnation, status, argv, assigned_at, started_at,
-                    ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective, request_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective, request_id,
+                    failure_class, failure_signature, failure_reason, signature_text, failure_excerpt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
                     ended_at = excluded.ended_at, exit_code = excluded.exit_code, signal = excluded.signal,
                     detail = excluded.detail, wall_ms = excluded.wall_ms, user_cpu_ms = excluded.user_cpu_ms,
                     system_cpu_ms = excluded.system_cpu_ms, peak_rss_bytes = excluded.peak_rss_bytes,
-                    objective = excluded.objective
+                    objective = excluded.objective, failure_class = excluded.failure_class,
+                    failure_signature = excluded.failure_signature, failure_reason = excluded.failure_reason,
+                    signature_text = excluded.signature_text, failure_excerpt = excluded.failure_excerpt
                 """).execute(arguments: [
                     a.id, a.trial, a.number, a.worker.rawValue, String(a.incarnation, radix: 16), a.status.rawValue,
                     encodeJSON(a.argv), a.assignedAt, a.startedAt, a.endedAt, a.exitCode.map { Int($0) }, a.signal.map { Int($0) },
                     a.detail, a.wallMillis.map { Int64(clamping: $0) }, a.userCPUMillis.map { Int64(clamping: $0) },
                     a.systemCPUMillis.map { Int64(clamping: $0) }, a.peakRSSBytes.map { Int64(clamping: $0) }, a.objective,
-                    a.requestID.map { Int64(bitPattern: $0) },
+                    a.requestID.map { Int64(bitPattern: $0) }, a.failureClass?.rawValue, a.failureSignature, a.failureReason,
+                    a.signatureText, a.failureExcerpt,
                 ])
         case .worker(let w):
             try db.cachedStatement(sql: """
@@ -121,7 +128,10 @@ extension CampaignStore {
                 INSERT INTO events (at, kind, message, trial_id, attempt_id, worker_id) VALUES (?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map { Int64(clamping: $0) }, e.worker?.rawValue])
         case .campaignFinished(let at):
-            try db.execute(sql: "UPDATE campaign SET finished_at = ? WHERE id = 1", arguments: [at])
+            try db.execute(sql: "UPDATE campaign SET finished_at = ?, stopped_reason = NULL WHERE id = 1", arguments: [at])
+        case .campaignStopped(let reason, let at):
+            try db.execute(sql: "UPDATE campaign SET stopped_reason = ? WHERE id = 1", arguments: [reason])
+            try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, 'campaign.stopped', ?)", arguments: [at, reason])
         }
     }
 
@@ -173,11 +183,15 @@ extension CampaignStore {
     }
 
     static func trial(from row: Row) -> TrialRecord {
-        TrialRecord(
+        var trial = TrialRecord(
             id: row["id"], parameters: decodeJSON(Parameters.self, row["parameters"]) ?? Parameters(),
             status: TrialStatus(rawValue: row["status"]) ?? .failed, objective: row["objective"],
             attemptCount: row["attempt_count"], retriesUsed: row["retries_used"], lostCount: row["lost_count"],
             createdAt: row["created_at"], endedAt: row["ended_at"])
+        trial.retryCounts = decodeJSON(RetryCounts.self, row["retry_counts"]) ?? RetryCounts()
+        trial.notBefore = row["not_before"]
+        trial.note = row["note"]
+        return trial
     }
 
     static func attempt(from row: Row) -> AttemptRecord {
@@ -197,6 +211,11 @@ extension CampaignStore {
         a.peakRSSBytes = (row["peak_rss_bytes"] as Int64?).map { UInt64(max(0, $0)) }
         a.objective = row["objective"]
         a.requestID = (row["request_id"] as Int64?).map { UInt64(bitPattern: $0) }
+        a.failureClass = (row["failure_class"] as String?).flatMap(FailureClass.init(rawValue:))
+        a.failureSignature = row["failure_signature"]
+        a.failureReason = row["failure_reason"]
+        a.signatureText = row["signature_text"]
+        a.failureExcerpt = row["failure_excerpt"]
         return a
     }
 }

@@ -32,7 +32,12 @@ final class AttemptOutput: JobOutputHandler {
         /// The outbox was full: output is counted, not compressed, until there is room again.
         var dropping = false
         var droppedRaw: UInt64 = 0
+        /// The stream's last bytes (between `tailBytes` and twice that once it has that many).
+        var tail: [UInt8] = []
     }
+
+    /// How much of each stream's end goes with a failed attempt's end, for its classification.
+    static let tailBytes = 4096
 
     /// Creates the handler for one attempt.
     init(
@@ -54,6 +59,7 @@ final class AttemptOutput: JobOutputHandler {
 
     func output(stream: JobStream, bytes: UnsafeRawBufferPointer) {
         let index = stream == .stdout ? 0 : 1
+        Self.keepTail(bytes, in: &streams[index].tail)
         let time = unixMillis()
         // A read may hold several flush sizes of output: cut it so that no frame carries more
         // than `flushBytes` of raw output (the bound `logs --follow` and the spool rely on).
@@ -104,7 +110,27 @@ final class AttemptOutput: JobOutputHandler {
         }
         publishMetricsIfAny()
         onFinish(exit, AttemptOutputTotals(
-            finalStdoutSeq: streams[0].seq, finalStderrSeq: streams[1].seq, finalMetricSeq: metrics.sink.seq))
+            finalStdoutSeq: streams[0].seq, finalStderrSeq: streams[1].seq, finalMetricSeq: metrics.sink.seq,
+            logTail: Self.lastLines(streams[1].tail) + Self.lastLines(streams[0].tail)))
+    }
+
+    /// Appends to a tail buffer, keeping it between `tailBytes` and twice that (amortised).
+    private static func keepTail(_ bytes: UnsafeRawBufferPointer, in tail: inout [UInt8]) {
+        if bytes.count >= tailBytes {
+            tail = Array(bytes[(bytes.count - tailBytes)...])
+            return
+        }
+        tail.append(contentsOf: bytes)
+        if tail.count > 2 * tailBytes { tail.removeFirst(tail.count - tailBytes) }
+    }
+
+    /// The last `tailBytes` of a stream, from a line start when one is in the first half.
+    static func lastLines(_ tail: [UInt8]) -> [UInt8] {
+        var last = tail.suffix(tailBytes)
+        if tail.count > tailBytes, let newline = last.prefix(tailBytes / 2).firstIndex(of: UInt8(ascii: "\n")) {
+            last = last[(newline + 1)...]
+        }
+        return Array(last)
     }
 
     private func publishMetricsIfAny() {
@@ -235,6 +261,8 @@ struct AttemptOutputTotals: Sendable {
     var finalStdoutSeq: UInt64
     var finalStderrSeq: UInt64
     var finalMetricSeq: UInt64
+    /// The end of stderr, then the end of stdout (see `AttemptEnd.logTail`).
+    var logTail: [UInt8]
 }
 
 func monotonicNanos() -> UInt64 {

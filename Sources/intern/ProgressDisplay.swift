@@ -48,6 +48,10 @@ final class ProgressDisplay: Sendable {
         let p = snapshot.progress
         let running = p.running > 0 ? ", \(p.running) interrupted" : ""
         print("campaign \(snapshot.isFinished ? "finished" : "stopped"): \(p.completed) completed, \(p.failed) failed, \(p.cancelled) cancelled\(running), \(p.pending) not run, of \(p.total)")
+        if let reason = snapshot.stoppedReason {
+            print("stopped by the circuit breaker: \(reason)")
+            print("fix the cause, then run the campaign again: it continues where it stopped (intern failures lists what failed)")
+        }
         if let best = snapshot.best {
             print("best: trial \(best.id)  objective \(Format.value(best.objective))  \(Format.parameters(best.parameters))")
         }

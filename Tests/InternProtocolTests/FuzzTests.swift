@@ -25,7 +25,7 @@ struct FuzzTests {
             if i % 3 != 0, bytes.count >= 4 {
                 bytes[0] = 0x49
                 bytes[1] = 0x4E
-                bytes[2] = 1
+                bytes[2] = ProtocolVersion.current
                 bytes[3] = UInt8.random(in: 1...10, using: &rng)
             }
             if check(bytes) { accepted += 1 }

@@ -8,8 +8,6 @@ public struct CoordinatorConfig: Sendable, Equatable {
     /// A parked work request is answered with "no work, ask again" after this long, so a
     /// worker's long-poll doubles as a liveness probe of the connection.
     public var longPollMillis: Int64
-    /// A trial whose attempts were lost this many times (a job that kills its worker) fails.
-    public var maxLostAttemptsPerTrial: Int
     /// How many answered work requests per worker are remembered to answer a repeated request
     /// id with the same assignment.
     public var replyMemory: Int
@@ -17,12 +15,11 @@ public struct CoordinatorConfig: Sendable, Equatable {
     /// Creates a configuration.
     public init(
         heartbeatIntervalMillis: Int64 = 1_000, leaseTimeoutMillis: Int64 = 10_000, longPollMillis: Int64 = 5_000,
-        maxLostAttemptsPerTrial: Int = 3, replyMemory: Int = 64
+        replyMemory: Int = 64
     ) {
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
         self.leaseTimeoutMillis = leaseTimeoutMillis
         self.longPollMillis = longPollMillis
-        self.maxLostAttemptsPerTrial = maxLostAttemptsPerTrial
         self.replyMemory = replyMemory
     }
 }

@@ -28,6 +28,29 @@ public struct CoordinatorMachine: Sendable {
     private var cancelling: Set<AttemptID> = []
     /// Whether `campaignFinished` has been emitted.
     private(set) public var isFinished = false
+    /// Set when the campaign stopped before every trial ended (a circuit breaker tripped for
+    /// every configuration): nothing more is dispatched; running the campaign again continues it.
+    private(set) public var stoppedReason: String?
+    /// The campaign is over for now: finished, or stopped.
+    public var isOver: Bool { isFinished || stoppedReason != nil }
+
+    private let classifier: FailureClassifier
+    /// Retries granted so far across the campaign that count against its budget.
+    private var campaignRetriesUsed = 0
+    /// The same `user` error on several trials pauses the configurations that would hit it.
+    /// Starts afresh with every coordinator: restarting a campaign is how a person says the
+    /// cause is fixed.
+    private var breaker: CircuitBreaker
+    /// Workers whose `infra`/`oom` failures succeed elsewhere (rebuilt from the store on restore).
+    private var health: WorkerHealth
+    /// Parameters that can take more than one value: only those can make a failure
+    /// parameter-dependent (a fixed value is shared by every trial).
+    private let variedParameters: Set<String>
+
+    /// A trial's parameters as the circuit breaker sees them.
+    private func breakerPairs(_ parameters: Parameters) -> [(name: String, value: String)] {
+        parameters.renderedPairs.filter { variedParameters.contains($0.name) }
+    }
 
     private struct ParkedRequest: Sendable {
         var token: RequestToken
@@ -43,6 +66,16 @@ public struct CoordinatorMachine: Sendable {
         self.spec = spec
         self.config = config
         self.sampler = try Sampler(spec: spec)
+        self.classifier = spec.failureClassifier
+        self.breaker = CircuitBreaker(threshold: spec.failurePolicy.circuitBreakerTrials)
+        self.health = WorkerHealth(threshold: spec.failurePolicy.quarantineAfter)
+        self.variedParameters = Set(spec.space.parameters.filter { parameter in
+            switch parameter.domain {
+            case .choice(let values): values.count > 1
+            case .integer(let low, let high, _, _): low < high
+            case .uniform, .logUniform: true
+            }
+        }.map(\.name))
     }
 
     /// Rebuilds the machine from what the store holds, so a coordinator restarted on the same
@@ -63,6 +96,14 @@ public struct CoordinatorMachine: Sendable {
         for attempt in attempts { machine.record(attempt) }
         machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
+        machine.campaignRetriesUsed = trials.reduce(0) { $0 + $1.retryCounts.budgetUsed }
+        for attempt in attempts.sorted(by: { $0.id < $1.id }) where attempt.status.isTerminal {
+            if attempt.status == .succeeded {
+                machine.health.recordSuccess(worker: attempt.worker, trial: attempt.trial)
+            } else if let failure = attempt.failureClass {
+                machine.health.recordFailure(worker: attempt.worker, trial: attempt.trial, failure: failure)
+            }
+        }
         for var worker in workers where worker.state != .lost {
             worker.lastSeen = now
             machine.workers[worker.id] = worker
@@ -184,7 +225,7 @@ public struct CoordinatorMachine: Sendable {
             parked[index].token = token
             return effects
         }
-        if isFinished {
+        if isOver {
             effects.replies.append(.init(token: token, reply: .noWork(.finished)))
             return effects
         }
@@ -209,7 +250,7 @@ public struct CoordinatorMachine: Sendable {
     private mutating func dispatch(now: Timestamp) -> Effects {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
-        while !parked.isEmpty, inFlightCount < limit, let trialID = takeNextTrial(now: now, effects: &effects) {
+        while !parked.isEmpty, !isOver, inFlightCount < limit, let trialID = takeNextTrial(now: now, effects: &effects) {
             let request = parked.removeFirst()
             let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
             remember(.assignment(plan), for: request)
@@ -240,18 +281,44 @@ public struct CoordinatorMachine: Sendable {
         if trial.status == .running { running.insert(trial.id) } else { running.remove(trial.id) }
     }
 
+    /// The next trial to run: the oldest requeued one whose backoff has passed, else a new one.
+    /// A trial whose configuration a circuit breaker blocks is skipped (cancelled, with why).
     private mutating func takeNextTrial(now: Timestamp, effects: inout Effects) -> TrialID? {
-        while let id = requeued.first {
-            requeued.removeFirst()
-            if trials[id]?.status == .pending { return id }
+        requeued.removeAll { trials[$0]?.status != .pending }
+        var index = 0
+        while index < requeued.count {
+            let id = requeued[index]
+            if let notBefore = trials[id]?.notBefore, notBefore > now {
+                index += 1
+                continue
+            }
+            requeued.remove(at: index)
+            if skipIfBlocked(id, now: now, effects: &effects) { continue }
+            return id
         }
-        guard nextTrial <= spec.trials else { return nil }
-        let id = nextTrial
-        nextTrial += 1
-        let trial = TrialRecord(id: id, parameters: sampler.parameters(forTrial: id - 1), createdAt: now)
+        while nextTrial <= spec.trials {
+            let id = nextTrial
+            nextTrial += 1
+            let trial = TrialRecord(id: id, parameters: sampler.parameters(forTrial: id - 1), createdAt: now)
+            record(trial)
+            effects.changes.append(.trial(trial))
+            if skipIfBlocked(id, now: now, effects: &effects) { continue }
+            return id
+        }
+        return nil
+    }
+
+    /// Cancels a pending trial that a tripped circuit breaker blocks; true when it did.
+    private mutating func skipIfBlocked(_ id: TrialID, now: Timestamp, effects: inout Effects) -> Bool {
+        guard var trial = trials[id], let trip = breaker.blocks(parameters: breakerPairs(trial.parameters)) else { return false }
+        trial.status = .cancelled
+        trial.endedAt = now
+        trial.note = "skipped: \(trip.reason)"
         record(trial)
         effects.changes.append(.trial(trial))
-        return id
+        effects.changes.append(.event(CampaignEvent(
+            kind: "trial.skipped", message: "trial \(id) not run: \(trip.reason)", trial: id, at: now)))
+        return true
     }
 
     private mutating func startAttempt(of trialID: TrialID, on request: ParkedRequest, now: Timestamp, effects: inout Effects) -> AttemptPlan {
@@ -339,7 +406,7 @@ public struct CoordinatorMachine: Sendable {
             if cancelling.contains(attemptID) { answer.cancel.append(attemptID) }
         }
         answer.drain = workers[id]!.state == .draining
-        answer.shutdown = isFinished && running.isEmpty
+        answer.shutdown = isOver && running.isEmpty
         return (answer, effects)
     }
 
@@ -358,9 +425,21 @@ public struct CoordinatorMachine: Sendable {
             attempt.status = .running
             attempt.detail = nil
             attempt.endedAt = nil
+            attempt.failureClass = nil
+            attempt.failureSignature = nil
+            attempt.failureReason = nil
+            attempt.signatureText = nil
+            attempt.failureExcerpt = nil
             record(attempt)
+            // The loss did not happen after all: its retry is given back.
             trial.status = .running
+            trial.notBefore = nil
             trial.lostCount = max(0, trial.lostCount - 1)
+            if trial.retryCounts[.lost] > 0 {
+                trial.retryCounts.byClass[.lost]! -= 1
+                trial.retriesUsed = max(0, trial.retriesUsed - 1)
+                campaignRetriesUsed = max(0, campaignRetriesUsed - 1)
+            }
             record(trial)
             requeued.removeAll { $0 == trial.id }
             effects.changes.append(.attempt(attempt))
@@ -425,29 +504,38 @@ public struct CoordinatorMachine: Sendable {
         case .cancelled: attempt.detail = "cancelled"
         case .preempted: attempt.detail = "preempted: worker \(id) was leaving"
         }
-        record(attempt)
-        effects.changes.append(.attempt(attempt))
-
-        var trial = trials[attempt.trial]!
-        if trial.status == .running {
-            if attempt.status == .succeeded {
+        if attempt.status == .succeeded {
+            record(attempt)
+            effects.changes.append(.attempt(attempt))
+            var trial = trials[attempt.trial]!
+            breaker.recordSuccess(trial: trial.id, parameters: breakerPairs(trial.parameters))
+            effects.append(quarantine(health.recordSuccess(worker: attempt.worker, trial: trial.id), now: now))
+            if trial.status == .running {
                 trial.status = .completed
                 trial.objective = attempt.objective
                 trial.endedAt = now
-            } else if attempt.status == .preempted {
-                // Not the job's fault: requeued without using the retry budget.
-                trial.status = .pending
-                requeued.append(trial.id)
-            } else if trial.retriesUsed < spec.retries && attempt.status != .failedToStart {
-                trial.retriesUsed += 1
-                trial.status = .pending
-                requeued.append(trial.id)
-            } else {
-                trial.status = .failed
-                trial.endedAt = now
+                record(trial)
+                effects.changes.append(.trial(trial))
             }
-            record(trial)
-            effects.changes.append(.trial(trial))
+        } else if let kind = FailureEvidence.Kind(end.outcome) {
+            let killedByIntern: Bool = switch end.outcome {
+            case .timedOut, .preempted, .cancelled: true
+            default: false
+            }
+            settleFailure(
+                attempt, evidence: FailureEvidence(kind: kind, killedByIntern: killedByIntern, logTail: end.logTail, peakRSSBytes: end.peakRSSBytes),
+                now: now, effects: &effects)
+        } else {
+            // Cancelled: its trial was cancelled (or the attempt fenced) already.
+            record(attempt)
+            effects.changes.append(.attempt(attempt))
+            var trial = trials[attempt.trial]!
+            if trial.status == .running {
+                trial.status = .pending
+                requeued.append(trial.id)
+                record(trial)
+                effects.changes.append(.trial(trial))
+            }
         }
         effects.append(dispatch(now: now))
         effects.append(finishIfDone(now: now))
@@ -524,23 +612,87 @@ public struct CoordinatorMachine: Sendable {
         attempt.status = .lost
         attempt.detail = reason
         attempt.endedAt = now
-        record(attempt)
         cancelling.remove(id)
-        effects.changes.append(.attempt(attempt))
         effects.changes.append(.event(CampaignEvent(
             kind: "attempt.lost", message: reason, trial: attempt.trial, attempt: id, worker: attempt.worker, at: now)))
-        var trial = trials[attempt.trial]!
-        if trial.status == .running {
-            trial.lostCount += 1
-            if trial.lostCount >= config.maxLostAttemptsPerTrial {
-                trial.status = .failed
-                trial.endedAt = now
-            } else {
-                trial.status = .pending
-                requeued.append(trial.id)
+        settleFailure(attempt, evidence: FailureEvidence(kind: .lost), now: now, effects: &effects)
+        return effects
+    }
+
+    // MARK: - Failures
+
+    /// Records a failed, lost or preempted attempt with its class and signature, feeds the
+    /// circuit breaker and worker health, and decides its trial: retried (after its backoff,
+    /// within the budgets of its class, the trial and the campaign) or failed, with why.
+    private mutating func settleFailure(_ attempt: AttemptRecord, evidence: FailureEvidence, now: Timestamp, effects: inout Effects) {
+        var attempt = attempt
+        let diagnosis = classifier.classify(evidence)
+        let failure = diagnosis.failureClass
+        let signature = diagnosis.signature ?? FailureSignature.make(fallback: "\(failure): \(Self.describe(attempt))")
+        attempt.failureClass = failure
+        attempt.failureSignature = signature.digest
+        attempt.failureReason = diagnosis.reason
+        attempt.signatureText = signature.text
+        attempt.failureExcerpt = signature.excerpt
+        record(attempt)
+        effects.changes.append(.attempt(attempt))
+
+        guard var trial = trials[attempt.trial] else { return }
+        health.recordFailure(worker: attempt.worker, trial: trial.id, failure: failure)
+        if let trip = breaker.record(
+            failure: failure, signature: signature.digest, trial: trial.id, parameters: breakerPairs(trial.parameters),
+            summary: signature.excerpt) {
+            effects.changes.append(.event(CampaignEvent(kind: "circuit.tripped", message: trip.reason, trial: trial.id, at: now)))
+            if trip.blocksAll, stoppedReason == nil {
+                // Nothing more is dispatched; workers learn it now, running attempts finish.
+                stoppedReason = trip.reason
+                effects.changes.append(.campaignStopped(reason: trip.reason, at: now))
+                for request in parked {
+                    effects.replies.append(.init(token: request.token, reply: .noWork(.finished)))
+                }
+                parked.removeAll()
             }
-            record(trial)
-            effects.changes.append(.trial(trial))
+        }
+        guard trial.status == .running else { return }
+        switch spec.retryDecision(for: failure, trial: trial.retryCounts, campaignRetriesUsed: campaignRetriesUsed) {
+        case .retry(let after, let consumesBudget):
+            trial.retryCounts.record(failure)
+            if consumesBudget {
+                trial.retriesUsed += 1
+                campaignRetriesUsed += 1
+            }
+            if failure == .lost { trial.lostCount += 1 }
+            trial.status = .pending
+            trial.notBefore = after > 0 ? now + after : nil
+            requeued.append(trial.id)
+            effects.changes.append(.event(CampaignEvent(
+                kind: "trial.retried",
+                message: "trial \(trial.id) runs again\(after > 0 ? " in \(Double(after) / 1000) s" : ""): attempt \(attempt.id) \(failure) (\(diagnosis.reason))",
+                trial: trial.id, attempt: attempt.id, at: now)))
+        case .giveUp(let why):
+            if failure == .lost { trial.lostCount += 1 }
+            trial.status = .failed
+            trial.endedAt = now
+            trial.note = "\(failure): \(diagnosis.reason); \(why)"
+        }
+        record(trial)
+        effects.changes.append(.trial(trial))
+    }
+
+    /// How an attempt ended, in words, for a signature when its log says nothing.
+    private static func describe(_ attempt: AttemptRecord) -> String {
+        if let code = attempt.exitCode { return "exit code \(code)" }
+        if let signal = attempt.signal { return "signal \(signal)" }
+        return attempt.status.rawValue
+    }
+
+    /// Workers newly found unhealthy stop getting work (they drain), with why.
+    private mutating func quarantine(_ ids: [WorkerID], now: Timestamp) -> Effects {
+        var effects = Effects()
+        for id in ids {
+            let reason = health.quarantined[id] ?? "too many infra/oom failures that succeeded elsewhere"
+            effects.changes.append(.event(CampaignEvent(kind: "worker.quarantined", message: "worker \(id) quarantined: \(reason)", worker: id, at: now)))
+            effects.append(drain(worker: id, now: now))
         }
         return effects
     }

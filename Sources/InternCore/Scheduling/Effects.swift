@@ -66,6 +66,9 @@ public enum StoreChange: Sendable, Equatable {
     case event(CampaignEvent)
     /// Every trial reached a terminal status.
     case campaignFinished(at: Timestamp)
+    /// Dispatch stopped before every trial ended (a circuit breaker tripped for every
+    /// configuration); running the campaign again continues it.
+    case campaignStopped(reason: String, at: Timestamp)
 }
 
 /// What one event asks the shell to do: commit `changes` (in one transaction), then send `replies`.

@@ -12,8 +12,15 @@ public struct TrialRecord: Sendable, Equatable {
     public var attemptCount: Int
     /// How many failed attempts were retried (counts against the campaign's `retries`).
     public var retriesUsed: Int
-    /// How many attempts were lost with their worker (requeued without using the retry budget, up to a cap).
+    /// How many attempts were lost with their worker.
     public var lostCount: Int
+    /// Retries granted so far, by failure class (see `FailurePolicy`).
+    public var retryCounts = RetryCounts()
+    /// A retried trial is not dispatched before this time (its backoff).
+    public var notBefore: Timestamp?
+    /// Why the trial ended as it did when that is not obvious: the failure and the retry
+    /// decision, or the circuit breaker that skipped it.
+    public var note: String?
     /// When the trial was first scheduled and when it reached a terminal status.
     public var createdAt: Timestamp
     public var endedAt: Timestamp?
@@ -69,6 +76,13 @@ public struct AttemptRecord: Sendable, Equatable {
     /// The worker's id of the work request this attempt answered: a restarted coordinator
     /// answers a repeated request with the same assignment instead of a second one.
     public var requestID: UInt64?
+    /// For an attempt that failed, was lost or preempted: its class, the digest of its error's
+    /// signature, why it got that class, the normalised signature and an excerpt of the error.
+    public var failureClass: FailureClass?
+    public var failureSignature: String?
+    public var failureReason: String?
+    public var signatureText: String?
+    public var failureExcerpt: String?
 
     /// Creates an attempt record.
     public init(

@@ -95,13 +95,16 @@ public struct AttemptEnd: Sendable, Equatable {
     public var finalStdoutSeq: UInt64
     public var finalStderrSeq: UInt64
     public var finalMetricSeq: UInt64
+    /// The job's last output (stderr's end, then stdout's), for classifying a failure.
+    public var logTail: String
 
     /// Creates an attempt end report.
     public init(
         attempt: AttemptID, outcome: AttemptOutcome, startedAt: Timestamp, endedAt: Timestamp,
         wallMillis: UInt64, userCPUMillis: UInt64 = 0, systemCPUMillis: UInt64 = 0, peakRSSBytes: UInt64 = 0,
-        finalStdoutSeq: UInt64 = 0, finalStderrSeq: UInt64 = 0, finalMetricSeq: UInt64 = 0
+        finalStdoutSeq: UInt64 = 0, finalStderrSeq: UInt64 = 0, finalMetricSeq: UInt64 = 0, logTail: String = ""
     ) {
+        self.logTail = logTail
         self.attempt = attempt
         self.outcome = outcome
         self.startedAt = startedAt

@@ -45,14 +45,19 @@ public struct AttemptEnd: Sendable, Equatable {
     public var finalStderrSeq: UInt64
     /// Seq of the last metric sample (0 if none).
     public var finalMetricSeq: UInt64
+    /// The last bytes the job wrote (at most 4 KiB of stderr, then at most 4 KiB of stdout,
+    /// each cut at a line start when one is near), for the coordinator's failure
+    /// classification. Empty for a success (version 2).
+    public var logTail: [UInt8]
 
     /// Creates an attempt end.
     public init(
         attemptId: UInt64, outcome: AttemptOutcome, code: Int64 = 0, detail: String = "",
         startedAtMs: Int64, endedAtMs: Int64, wallMs: UInt64, userCpuMs: UInt64 = 0,
         systemCpuMs: UInt64 = 0, peakRssBytes: UInt64 = 0, finalStdoutSeq: UInt64 = 0,
-        finalStderrSeq: UInt64 = 0, finalMetricSeq: UInt64 = 0
+        finalStderrSeq: UInt64 = 0, finalMetricSeq: UInt64 = 0, logTail: [UInt8] = []
     ) {
+        self.logTail = logTail
         self.attemptId = attemptId
         self.outcome = outcome
         self.code = code
@@ -74,7 +79,7 @@ public struct AttemptEnd: Sendable, Equatable {
 }
 
 extension AttemptEnd: WireCodable {
-    static var minWireSize: Int { 13 }
+    static var minWireSize: Int { 14 }
 
     var wireSize: Int {
         ByteWriter.uintSize(attemptId) + ByteWriter.uintSize(outcome.rawValue)
@@ -83,7 +88,7 @@ extension AttemptEnd: WireCodable {
             + ByteWriter.uintSize(wallMs) + ByteWriter.uintSize(userCpuMs)
             + ByteWriter.uintSize(systemCpuMs) + ByteWriter.uintSize(peakRssBytes)
             + ByteWriter.uintSize(finalStdoutSeq) + ByteWriter.uintSize(finalStderrSeq)
-            + ByteWriter.uintSize(finalMetricSeq)
+            + ByteWriter.uintSize(finalMetricSeq) + ByteWriter.bytesSize(logTail)
     }
 
     func encode(to w: inout ByteWriter) {
@@ -100,6 +105,7 @@ extension AttemptEnd: WireCodable {
         w.writeUInt(finalStdoutSeq)
         w.writeUInt(finalStderrSeq)
         w.writeUInt(finalMetricSeq)
+        w.writeBytes(logTail)
     }
 
     init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
@@ -120,5 +126,6 @@ extension AttemptEnd: WireCodable {
         finalStdoutSeq = try r.readUInt(path() + ".finalStdoutSeq")
         finalStderrSeq = try r.readUInt(path() + ".finalStderrSeq")
         finalMetricSeq = try r.readUInt(path() + ".finalMetricSeq")
+        logTail = try r.readBytes(path() + ".logTail")
     }
 }

@@ -4,12 +4,17 @@ import Testing
 
 /// The coordinator's logic, driven by hand with a manual clock: no sockets, no sleeping.
 @Suite final class CoordinatorMachineTests {
-    static func spec(trials: Int = 4, parallel: Int? = nil, retries: Int = 0, objective: Objective? = Objective(metric: "acc", direction: .maximize)) -> CampaignSpec {
+    /// Backoff 0 unless a test is about backoff: retried trials are dispatched at once.
+    static func spec(
+        trials: Int = 4, parallel: Int? = nil, retries: Int = 0, objective: Objective? = Objective(metric: "acc", direction: .maximize),
+        policy: FailurePolicy = FailurePolicy(backoffSeconds: 0)
+    ) -> CampaignSpec {
         CampaignSpec(
             name: "unit", command: CommandTemplate(argv: ["train", "--lr", "{lr}", "--trial", "{trial}"]), workdir: "/tmp",
             environment: ["OMP_NUM_THREADS": "1"],
             space: [Parameter(name: "lr", domain: .choice([.double(0.1), .double(0.01)]))],
-            sampler: .random(seed: 1), trials: trials, parallel: parallel, objective: objective, timeoutSeconds: 60, retries: retries)
+            sampler: .random(seed: 1), trials: trials, parallel: parallel, objective: objective, timeoutSeconds: 60, retries: retries,
+            failurePolicy: policy)
     }
 
     var clock = ManualClock()
