@@ -16,6 +16,8 @@ public struct CampaignInfo: Sendable, Equatable {
     public var finishedAt: Timestamp?
     /// Where the coordinator listens (for `intern worker --connect`).
     public var coordinatorURL: String?
+    /// Why the campaign stopped before every trial ended (a circuit breaker), until it is run again.
+    public var stoppedReason: String?
 }
 
 extension CampaignStore {
@@ -28,7 +30,7 @@ extension CampaignStore {
                     throw StoreError(code: .mismatch, message: "\(directory) holds campaign '\(existing.name)', not '\(spec.name)'")
                 }
                 try db.execute(
-                    sql: "UPDATE campaign SET spec_yaml = ?, spec_path = ?, total_trials = ? WHERE id = 1",
+                    sql: "UPDATE campaign SET spec_yaml = ?, spec_path = ?, total_trials = ?, stopped_reason = NULL WHERE id = 1",
                     arguments: [specYAML, specPath, spec.trials])
             } else {
                 try db.execute(
@@ -61,7 +63,7 @@ extension CampaignStore {
             name: row["name"], specPath: row["spec_path"], specYAML: row["spec_yaml"],
             objectiveMetric: row["objective_metric"], objectiveDirection: row["objective_direction"],
             totalTrials: row["total_trials"], createdAt: row["created_at"], finishedAt: row["finished_at"],
-            coordinatorURL: row["coordinator_url"])
+            coordinatorURL: row["coordinator_url"], stoppedReason: row["stopped_reason"])
     }
 
     /// Commits the logic's state changes in one transaction: the store is the journal, so the

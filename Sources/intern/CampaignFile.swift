@@ -15,11 +15,15 @@ struct CampaignFile {
         guard let data = FileManager.default.contents(atPath: absolute) else {
             throw ValidationError("cannot read the campaign file \(path)")
         }
-        let yaml = String(decoding: data, as: UTF8.self)
+        return try parse(yaml: String(decoding: data, as: UTF8.self), path: absolute)
+    }
+
+    /// Parses a spec's text as if read from `path` (relative paths in it are relative to the
+    /// file's directory): what `load` does, and what `intern resume` does with the stored copy.
+    static func parse(yaml: String, path: String) throws -> CampaignFile {
         do {
-            let spec = try CampaignSpecParser.parse(
-                yaml: yaml, file: path, baseDirectory: (absolute as NSString).deletingLastPathComponent)
-            return CampaignFile(path: absolute, yaml: yaml, spec: spec)
+            let spec = try CampaignSpecParser.parse(yaml: yaml, file: path, baseDirectory: (path as NSString).deletingLastPathComponent)
+            return CampaignFile(path: path, yaml: yaml, spec: spec)
         } catch {
             throw ValidationError("\(error)")
         }

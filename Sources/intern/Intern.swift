@@ -13,8 +13,8 @@ struct Intern: AsyncParsableCommand {
             `intern trials`, `intern logs TRIAL` and `intern best`.
             """,
         subcommands: [
-            Run.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self,
-            Metrics.self, Cancel.self, Drain.self,
+            Run.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self,
+            Metrics.self, Failures.self, Cancel.self, Drain.self,
         ])
 }
 

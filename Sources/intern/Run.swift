@@ -46,7 +46,12 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let file = try CampaignFile.load(campaign)
-        let directory = file.directory(root: root)
+        try await runLocally(file: file, directory: file.directory(root: root))
+    }
+
+    /// Runs (or continues) the campaign in `directory` with a local fleet: `intern run` and
+    /// `intern resume` alike.
+    func runLocally(file: CampaignFile, directory: String) async throws {
         let url = defaultIPCURL(directory: directory)
         let session = try CampaignSession(file: file, directory: directory, listen: [url], logger: Logger(label: "intern.coordinator"),
                                           options: tuning.options(listen: [url]))
@@ -94,4 +99,47 @@ func processCPUSeconds() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
         + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+/// `intern resume`: continues a campaign from its directory, with the spec stored there.
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a campaign from its directory (after a crash, a kill -9, a stop): same as `intern run` on it.",
+        discussion: """
+            Reads the spec the campaign was started with from its store (campaign.db), starts the coordinator
+            on the directory and N local workers. Completed and failed trials are kept, attempts that workers
+            still run re-attach, no trial is drawn twice, the rest is dispatched. Use `intern coordinator` with
+            the same spec and root to continue with remote workers instead.
+            """)
+
+    @Argument(help: "The campaign directory (default: the only campaign under --root).")
+    var directory: String?
+
+    @Option(name: .shortAndLong, help: "How many local worker processes to start.")
+    var workers: Int = 2
+
+    @Option(name: .long, help: "Slots (concurrent attempts) per worker.")
+    var slots: Int = 1
+
+    @Option(name: .long, help: "Where campaign directories live (to find the campaign when no directory is given).")
+    var root: String = ".intern"
+
+    @Flag(name: .long, help: "No live progress line; only the summary.")
+    var quiet = false
+
+    @OptionGroup var tuning: CoordinatorTuning
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        global.bootstrapLogging()
+        let location = try CampaignLocation.parse(directory.map { ["--dir", $0] } ?? ["--root", root])
+        let store = try location.open()
+        guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
+        let file = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath)
+        var run = try Run.parse([info.specPath, "--workers", String(workers), "--slots", String(slots)] + (quiet ? ["--quiet"] : []))
+        run.tuning = tuning
+        run.global = global
+        try await run.runLocally(file: file, directory: store.directory)
+    }
 }

@@ -20,7 +20,11 @@ struct Status: ParsableCommand {
         for trial in trials { counts[trial.status, default: 0] += 1 }
         let notDrawn = info.totalTrials - trials.count
         print("campaign   \(info.name)  (\(store.directory))")
-        print("state      \(info.finishedAt == nil ? "running or stopped" : "finished \(Format.clock(info.finishedAt))")")
+        if let reason = info.stoppedReason {
+            print("state      stopped by the circuit breaker: \(reason)")
+        } else {
+            print("state      \(info.finishedAt == nil ? "running or stopped" : "finished \(Format.clock(info.finishedAt))")")
+        }
         print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed, \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \((counts[.pending] ?? 0) + notDrawn) pending")
         if let metric = info.objectiveMetric {
             let objective = ObjectiveOrder(direction: info.objectiveDirection)
@@ -29,6 +33,14 @@ struct Status: ParsableCommand {
             } else {
                 print("best       no completed trial reported \(metric) yet")
             }
+        }
+        let attempts = try store.attempts()
+        var classes: [FailureClass: Int] = [:]
+        for attempt in attempts { if let failure = attempt.failureClass { classes[failure, default: 0] += 1 } }
+        if !classes.isEmpty {
+            let signatures = Set(attempts.compactMap(\.failureSignature)).count
+            print("failures   " + classes.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                  + " in \(signatures) signature\(signatures == 1 ? "" : "s") (intern failures)")
         }
         let workers = try store.workers()
         print("workers    \(workers.filter { $0.state != .lost }.count) active of \(workers.count) seen")
