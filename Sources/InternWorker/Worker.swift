@@ -482,6 +482,9 @@ public final class Worker: Sendable {
     }
 
     private func apply(_ answer: HeartbeatReply) {
+        // Drained by the coordinator (`intern drain`, quarantine): leave as on SIGTERM, so
+        // running attempts get the drain grace and are then preempted.
+        if answer.drain { leave() }
         let grace = Duration.milliseconds(options.terminationGraceMillis)
         let (jobs, waits) = state.withLock { state -> ([JobProcess], [Context]) in
             if answer.drain { state.draining = true }

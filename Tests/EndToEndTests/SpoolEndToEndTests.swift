@@ -88,3 +88,34 @@ import Testing
         #expect(logs.stdoutBytes.count == stored.count)
     }
 }
+
+/// Output no tool expects: one line of 100 MB, then a metric line. Stored byte for byte, the
+/// line is never buffered whole for parsing, and the metric after it still counts.
+@Suite(.serialized) struct HugeOutputEndToEndTests {
+    @Test func aHundredMegabyteLine_isStoredExactly_andTheMetricAfterItCounts() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        _ = try dir.write("job.py", """
+            import sys
+            sys.stdout.buffer.write(b"ab" * 50000000 + b"\\n")
+            sys.stdout.buffer.write(b"{'loss': 0.25}\\n")
+            """)
+        let spec = try dir.write("c.yaml", """
+            name: huge
+            command: [/usr/bin/python3, job.py]
+            trials: 1
+            objective: {metric: loss, direction: minimize}
+            """)
+        let run = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(120))
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let store = try CampaignStore(directory: dir.file(".intern/huge"), create: false, readOnly: true)
+        #expect(try store.trials().first?.objective == 0.25)
+        let attempt = try #require(try store.attempts().first)
+        let stored = try store.readLog(trial: 1, attempt: attempt.id, stream: .stdout)
+        let expected = [UInt8]((String(repeating: "ab", count: 50_000_000) + "\n{'loss': 0.25}\n").utf8)
+        #expect(stored.count == expected.count)
+        #expect(stored == expected)
+        // Compressed as it travelled: the 100 MB line takes a few KB on disk.
+        #expect(try store.storedLog(trial: 1, attempt: attempt.id, stream: .stdout).length < 1_000_000)
+    }
+}

@@ -112,6 +112,20 @@ extension JobTests {
         #expect(exit.wallSeconds >= 0.45 && exit.wallSeconds < 3)
     }
 
+    @Test func timeoutKillsTheWholeProcessTree_noOrphanIsLeft() async throws {
+        // A shell whose child and grandchild outlive it unless the whole group is stopped.
+        var spec = shell("sh -c 'sleep 1000 & echo $!; wait' & sleep 1000 & echo $!; wait")
+        spec.timeout = .milliseconds(300)
+        spec.timeoutGrace = .seconds(2)
+        let (exit, capture) = try await run(spec)
+        #expect(exit.timedOut)
+        let pids = capture.stdoutText.split(separator: "\n").compactMap { Int32($0) }
+        #expect(pids.count == 2)
+        for pid in pids {
+            #expect(await eventually(within: .seconds(1)) { isDead(pid) }, "process \(pid) outlived the timeout")
+        }
+    }
+
     @Test func backgroundProcessHoldingThePipesDoesNotHangTheJob() async throws {
         var spec = shell("sleep 1000 & echo $!; exit 3")
         spec.outputGrace = .milliseconds(500)
