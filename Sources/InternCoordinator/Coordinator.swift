@@ -159,7 +159,9 @@ public actor Coordinator {
     }
 
     private func waitUntilDone() async throws {
-        while !machine.isOver {
+        // A campaign stopped by its circuit breaker still waits for the attempts in flight:
+        // their results and logs are stored before the coordinator goes.
+        while !(machine.isFinished || (machine.stoppedReason != nil && machine.attemptsInFlight == 0)) {
             if let storeFailure { throw CoordinatorError(message: "the store cannot be written: \(storeFailure)") }
             try await Task.sleep(for: .milliseconds(options.tickMillis))
         }
@@ -326,7 +328,7 @@ public actor Coordinator {
     private func handleHeartbeat(_ heartbeat: Heartbeat) -> Message {
         let (answer, effects) = machine.heartbeat(
             worker: WorkerID(heartbeat.workerId), incarnation: heartbeat.incarnation, running: heartbeat.running,
-            now: Self.now())
+            leaving: heartbeat.leaving, now: Self.now())
         if let refusal = answer.refusal {
             return .rejected(Self.rejected(refusal, requestId: heartbeat.requestId))
         }
@@ -380,10 +382,11 @@ public actor Coordinator {
             logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
         }
-        // Only newly stored samples count towards the objective (a resent sample is not seen twice).
+        machine.refusedData(of: unknown.sorted())
+        // Only samples this report stored count towards the objective (a resent sample, or an
+        // old report answered late, is not seen again).
         if let objectiveName {
-            let storedThrough = Dictionary(cursors.metrics.map { ($0.attempt, $0.seq) }, uniquingKeysWith: max)
-            for metric in metrics where metric.name == objectiveName && metric.seq <= (storedThrough[metric.attempt] ?? 0) {
+            for metric in metrics where metric.name == objectiveName && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
                 machine.objectiveObserved(attempt: metric.attempt, value: metric.value)
             }
         }

@@ -94,9 +94,11 @@ public struct IngestCursors: Sendable, Equatable {
     /// Loss markers stored by this report (frames with no data: output the worker could not
     /// keep while its spool was full), each stored once: the caller records them.
     public var losses: [(attempt: AttemptID, stream: LogStream, seq: UInt64, rawBytes: UInt64)] = []
+    /// Per attempt, the metric sequence numbers this report stored (contiguous).
+    public var newMetrics: [AttemptID: ClosedRange<UInt64>] = [:]
 
     public static func == (lhs: IngestCursors, rhs: IngestCursors) -> Bool {
-        lhs.streams == rhs.streams && lhs.metrics == rhs.metrics
+        lhs.streams == rhs.streams && lhs.metrics == rhs.metrics && lhs.newMetrics == rhs.newMetrics
             && lhs.losses.elementsEqual(rhs.losses) { $0.attempt == $1.attempt && $0.stream == $1.stream && $0.seq == $1.seq && $0.rawBytes == $1.rawBytes }
     }
 }
@@ -168,6 +170,7 @@ public final class ReportIngestor {
             guard metric.seq == stored + 1 else { continue }
             stagedMetrics[metric.attempt] = metric.seq
             acceptedMetrics.append(metric)
+            result.newMetrics[metric.attempt] = (result.newMetrics[metric.attempt]?.lowerBound ?? metric.seq)...metric.seq
         }
 
         if !pendingRows.isEmpty || !acceptedMetrics.isEmpty {

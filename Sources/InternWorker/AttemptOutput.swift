@@ -153,6 +153,9 @@ final class AttemptOutput: JobOutputHandler {
             streams[index].droppedRaw = 0
             streams[index].lastFlush = monotonicNanos()
         } else {
+            // What was compressed before the loss goes out first, so the marker sits where
+            // the loss began.
+            if streams[index].rawSinceFlush > 0 { flush(index, final: false) }
             streams[index].dropping = true
         }
     }

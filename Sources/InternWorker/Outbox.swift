@@ -121,18 +121,23 @@ final class Outbox: Sendable {
     /// Bytes of compressed log waiting for acknowledgement.
     var pendingBytes: Int { state.withLock { $0.pendingBytes } }
 
-    /// Waits until something is added (returns at once if something was added since the last wait).
+    /// Waits until something is added (returns at once if something was added since the last
+    /// wait), or the task is cancelled (the worker is stopping).
     func waitForWork() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.signalled || !state.frames.isEmpty || !state.ends.isEmpty {
-                    state.signalled = false
-                    return true
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.signalled || !state.frames.isEmpty || !state.ends.isEmpty {
+                        state.signalled = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
                 }
-                state.waiter = continuation
-                return false
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            wake()
         }
     }
 

@@ -34,11 +34,15 @@ public struct WorkerOptions: Sendable {
     public var spoolLimitBytes: Int
     /// Of those, how many are kept in memory before frames go to the spool on disk.
     public var spoolMemoryBytes: Int
+    /// Once the coordinator has not answered for this long and nothing runs here, the worker
+    /// gives up and exits 1 (what it still holds is lost). 0: never.
+    public var giveUpMillis: Int
 
     /// Creates options.
     public init(connect: String, id: WorkerID, slots: Int = 1, maxMessageBytes: Int = 16 << 20, gpus: [String] = [],
                 terminationGraceMillis: Int = 5_000, drainGraceMillis: Int = 10_000, leaveFlushMillis: Int = 5_000,
-                stateDirectory: String? = nil, spoolLimitBytes: Int = 1 << 30, spoolMemoryBytes: Int = 16 << 20) {
+                stateDirectory: String? = nil, spoolLimitBytes: Int = 1 << 30, spoolMemoryBytes: Int = 16 << 20,
+                giveUpMillis: Int = 3_600_000) {
         self.connect = connect
         self.id = id
         self.slots = max(1, slots)
@@ -50,6 +54,7 @@ public struct WorkerOptions: Sendable {
         self.stateDirectory = stateDirectory
         self.spoolLimitBytes = max(1, spoolLimitBytes)
         self.spoolMemoryBytes = max(0, spoolMemoryBytes)
+        self.giveUpMillis = max(0, giveUpMillis)
     }
 }
 
@@ -69,6 +74,8 @@ public final class Worker: Sendable {
     private let incarnation = UInt64.random(in: 1...UInt64.max)
     private let outbox: Outbox
     private let registry: JobRegistry?
+    /// Serialises writes of the job list (slots end jobs concurrently).
+    private let registryLock = Mutex(())
     /// Holds the state directory's lock for the worker's lifetime.
     private let lock: StateDirectoryLock?
     private let state = Mutex(State())
@@ -85,6 +92,8 @@ public final class Worker: Sendable {
         /// the coordinator does.
         var leaving = false
         var leaveDeadline: ContinuousClock.Instant?
+        /// Send a heartbeat now (the coordinator must learn at once that the worker leaves).
+        var heartbeatNow = false
         var slotsDone = 0
         /// The slots' contexts while they wait for work; closed to stop the waits when the
         /// campaign is over or the worker drains.
@@ -134,7 +143,9 @@ public final class Worker: Sendable {
     /// Records the running jobs' process groups in the state directory.
     private func recordJobs() {
         guard let registry else { return }
-        registry.write(state.withLock { $0.spawned.values.map(\.pid) }.sorted())
+        registryLock.withLock { _ in
+            registry.write(state.withLock { $0.spawned.values.map(\.pid) }.sorted())
+        }
     }
 
     /// How long the reporter waits for more output before sending a report that carries no end,
@@ -177,8 +188,10 @@ public final class Worker: Sendable {
                 group.addTask { try await self.slotLoop(slot, context: try socket.openContext(), codec: codec) }
             }
             // The worker is done when every slot has stopped and the outbox is empty; the
-            // heartbeat and report loops end themselves then.
-            try await group.waitForAll()
+            // heartbeat and report loops end themselves then. A loop that throws (fenced, the
+            // coordinator given up on) ends the worker: `next()` rethrows at once and leaving
+            // the group cancels the other loops (`waitForAll` would wait for them forever).
+            while try await group.next() != nil {}
         }
     }
 
@@ -193,7 +206,10 @@ public final class Worker: Sendable {
             + .milliseconds(options.drainGraceMillis + options.terminationGraceMillis + options.leaveFlushMillis + 500)
         let first = state.withLock { state -> Bool in
             defer { state.leaving = true }
-            if !state.leaving { state.leaveDeadline = deadline }
+            if !state.leaving {
+                state.leaveDeadline = deadline
+                state.heartbeatNow = true
+            }
             return !state.leaving
         }
         guard first else { return }
@@ -247,6 +263,10 @@ public final class Worker: Sendable {
         var delay = 100
         while true {
             try Task.checkCancellation()
+            // Leaving: never joined, or past the leave deadline, there is nothing to wait for.
+            if state.withLock({ $0.leaving && ($0.welcome == nil || ContinuousClock.now > $0.leaveDeadline!) }) {
+                throw WorkerError(message: "left before the coordinator at \(options.connect) answered")
+            }
             do {
                 let reply = try codec.decode(try await context.request(codec.encode(.hello(hello)), timeout: .seconds(10)))
                 switch reply {
@@ -450,13 +470,32 @@ public final class Worker: Sendable {
 
     private func heartbeatLoop(_ context: Context, codec: MessageCodec) async throws {
         defer { context.close() }
+        var lastAnswer = ContinuousClock.now
+        var reportedSpoolProblem = false
         while !isDone {
             try Task.checkCancellation()
+            if !reportedSpoolProblem, let problem = outbox.spoolProblem {
+                reportedSpoolProblem = true
+                logger.error("the spool cannot be written: unacknowledged output stays in memory, up to the spool limit",
+                             metadata: ["error": "\(problem)"])
+            }
+            // A coordinator gone for good: once nothing runs here, stop waiting for it.
+            if options.giveUpMillis > 0, ContinuousClock.now - lastAnswer > .milliseconds(options.giveUpMillis),
+               state.withLock({ $0.running.isEmpty }) {
+                logger.error("giving up: the coordinator has not answered", metadata: [
+                    "for.s": "\(options.giveUpMillis / 1000)", "unacknowledged.bytes": "\(outbox.pendingBytes)"])
+                throw WorkerError(message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
+            }
             let interval = Int(welcome?.heartbeatIntervalMs ?? 1_000)
-            let running = state.withLock { Array($0.running.keys).sorted() }
-            let heartbeat = Heartbeat(requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation, running: running)
+            let (running, leaving) = state.withLock { state in
+                state.heartbeatNow = false
+                return (Array(state.running.keys).sorted(), state.leaving)
+            }
+            let heartbeat = Heartbeat(
+                requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation, running: running, leaving: leaving)
             do {
                 let reply = try codec.decode(try await context.request(codec.encode(.heartbeat(heartbeat)), timeout: NNGDuration(requestTimeout(.milliseconds(max(interval * 5, 1_000))))))
+                lastAnswer = ContinuousClock.now
                 switch reply {
                 case .heartbeatReply(let answer):
                     apply(answer)
@@ -475,7 +514,7 @@ public final class Worker: Sendable {
 
     private func sleepUnlessDone(milliseconds: Int) async throws {
         var left = milliseconds
-        while left > 0, !isDone {
+        while left > 0, !isDone, !state.withLock({ $0.heartbeatNow }) {
             try await Task.sleep(for: .milliseconds(min(left, 50)))
             left -= 50
         }

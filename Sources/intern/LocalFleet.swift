@@ -17,7 +17,8 @@ struct LocalFleet: Sendable {
             // Their state (spool, job list) lives in the campaign directory: two campaigns run side
             // by side never share a `local-N` state directory.
             let arguments = [executable, "worker", "--connect", connect, "--id", "local-\(index)", "--slots", String(slots),
-                             "--drain-grace", "0", "--state-dir", "\(logDirectory)/local-\(index)", "--log-level", logLevel.rawValue]
+                             "--drain-grace", "0", "--state-dir", "\(logDirectory)/local-\(index)", "--give-up-after", "300",
+                             "--log-level", logLevel.rawValue]
             let spec = JobSpec(
                 arguments: arguments, environment: ProcessInfo.processInfo.environment,
                 workingDirectory: FileManager.default.currentDirectoryPath)

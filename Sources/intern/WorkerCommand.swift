@@ -37,6 +37,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "MiB of unacknowledged compressed log the spool keeps before further output is counted as lost.")
     var spoolMib: Int = 1024
 
+    @Option(name: .long, help: "Seconds without an answer from the coordinator after which an idle worker exits 1 (0: never).")
+    var giveUpAfter: Double = 3600
+
     @Option(name: .long, help: ArgumentHelp("KiB of the spool kept in memory before frames go to disk.", visibility: .hidden))
     var spoolMemoryKib: Int = 16 << 10
 
@@ -62,7 +65,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 options: WorkerOptions(
                     connect: connect, id: WorkerID(identity), slots: slots, terminationGraceMillis: Int(killGrace * 1000),
                     drainGraceMillis: Int(drainGrace * 1000), stateDirectory: stateDir ?? Self.defaultStateDirectory(id: identity),
-                    spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10),
+                    spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10,
+                    giveUpMillis: Int(max(0, giveUpAfter) * 1000)),
                 logger: Logger(label: "intern.worker"))
             try await withSignalCancellation(first: { worker.leave() }) { try await worker.run() }
         } catch let error as WorkerError {

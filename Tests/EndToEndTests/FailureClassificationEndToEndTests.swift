@@ -95,4 +95,25 @@ import Testing
         #expect(try store.info()?.stoppedReason == nil)
         #expect(try store.attempts().count == 8)
     }
+
+    @Test func aCampaignStoppedByTheBreaker_waitsForTheAttemptStillRunning_andStoresItsResult() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: stopwait
+            shell: "if [ {x} = slow ]; then sleep 2; echo finished slow; else /usr/bin/python3 -c 'import transfomers'; fi"
+            space: {x: [slow, a, b, c, d, e]}
+            sampler: grid
+            parallel: 2
+            """)
+        let run = try await InternBinary.run(["run", spec, "--workers", "2", "--quiet"], in: dir.path)
+        #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("stopped by the circuit breaker"), "\(run.stdout)")
+        let store = try CampaignStore(directory: dir.file(".intern/stopwait"), create: false, readOnly: true)
+        let slow = try #require(try store.trials().first)
+        #expect(slow.status == .completed)
+        let attempt = try #require(try store.attempts(trial: slow.id).first)
+        #expect(attempt.status == .succeeded)
+        #expect(String(decoding: try store.readLog(trial: slow.id, attempt: attempt.id, stream: .stdout), as: UTF8.self) == "finished slow\n")
+    }
 }

@@ -53,6 +53,29 @@ import Testing
         }
     }
 
+    @Test func aWorkerWhoseCoordinatorNeverComesBack_givesUpOnceIdle() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: gone
+            shell: "sleep 1; echo done"
+            trials: 3
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern"), "--heartbeat-ms", "200"], in: dir.path)
+        let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w", "--give-up-after", "2"], in: dir.path)
+        let store = try await waitForStore(dir.file(".intern/gone"))
+        while try !store.attempts().contains(where: { $0.status == .running }) { try await Task.sleep(for: .milliseconds(50)) }
+        coordinator.signal(SIGKILL)
+        _ = try? await coordinator.finish(timeout: .seconds(5))
+        let killed = ContinuousClock.now
+        // The running job ends (1 s), then 2 s without an answer: the worker gives up.
+        let result = try await worker.finish(timeout: .seconds(20))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("has not answered"), "\(result.stderr)")
+        #expect(ContinuousClock.now - killed >= .seconds(2))
+    }
+
     private func waitForStore(_ directory: String) async throws -> CampaignStore {
         for _ in 0..<200 {
             if let store = try? CampaignStore(directory: directory, create: false, readOnly: true), (try? store.info()) != nil {

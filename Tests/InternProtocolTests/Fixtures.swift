@@ -82,7 +82,7 @@ enum Fixtures {
         Fixture(name: "NoWork.idle", message: .noWork(NoWork(requestId: 7, reason: .idle, retryAfterMs: 250))),
         Fixture(name: "NoWork.finished", message: .noWork(NoWork(requestId: 7, reason: .finished, retryAfterMs: 0))),
         Fixture(name: "Heartbeat", message: .heartbeat(Heartbeat(
-            requestId: 8, workerId: "w", incarnation: 9, running: [1, 127, 128, .max]))),
+            requestId: 8, workerId: "w", incarnation: 9, running: [1, 127, 128, .max], leaving: true))),
         Fixture(name: "Heartbeat.empty", message: .heartbeat(Heartbeat(
             requestId: 8, workerId: "w", incarnation: 9, running: []))),
         Fixture(name: "HeartbeatReply", message: .heartbeatReply(HeartbeatReply(
@@ -103,9 +103,11 @@ enum Fixtures {
             ends: [
                 AttemptEnd(attemptId: 1, outcome: .signaled, code: 9, detail: "", startedAtMs: 1_700_000_000_000,
                            endedAtMs: 1_700_000_360_000, wallMs: 360_000, userCpuMs: 1, systemCpuMs: 2,
-                           peakRssBytes: .max, finalStdoutSeq: 1, finalStderrSeq: .max, finalMetricSeq: 4),
+                           peakRssBytes: .max, finalStdoutSeq: 1, finalStderrSeq: .max, finalMetricSeq: 4,
+                           logTail: Array("Traceback (most recent call last):\nMemoryError\n".utf8) + [0x00, 0xFF]),
                 AttemptEnd(attemptId: 2, outcome: .failedToStart, code: -2, detail: "execve: No such file ✗",
                            startedAtMs: -5, endedAtMs: -5, wallMs: 0),
+                AttemptEnd(attemptId: 3, outcome: .preempted, code: 15, startedAtMs: 1, endedAtMs: 2, wallMs: 1),
             ]))),
         Fixture(name: "Report.empty", message: .report(Report(requestId: 10, workerId: "w", incarnation: 11))),
         Fixture(name: "ReportAck", message: .reportAck(ReportAck(

@@ -26,6 +26,9 @@ public struct CoordinatorMachine: Sendable {
     private var answered: [WorkerID: [(requestID: UInt64, reply: WorkReply)]] = [:]
     /// Cancels not yet confirmed by the worker (the attempt still runs there).
     private var cancelling: Set<AttemptID> = []
+    /// Lost attempts whose worker was told to stop them (or whose data was refused): never
+    /// re-attached, since the worker may already have dropped what it held for them.
+    private var toldToStop: Set<AttemptID> = []
     /// Whether `campaignFinished` has been emitted.
     private(set) public var isFinished = false
     /// Set when the campaign stopped before every trial ended (a circuit breaker tripped for
@@ -120,10 +123,11 @@ public struct CoordinatorMachine: Sendable {
                 continue
             }
             resumed += 1
-            if let value = objectives[attempt.id] {
-                attempt.objective = value
-                machine.record(attempt)
-            }
+            if let value = objectives[attempt.id] { attempt.objective = value }
+            // The lease to confirm an assignment starts again with the coordinator (in memory
+            // only): a worker that was waiting for the coordinator has not had the chance.
+            if attempt.status == .assigned { attempt.assignedAt = max(attempt.assignedAt, now) }
+            machine.record(attempt)
             // An assignment whose reply may have died with the previous coordinator: the worker
             // asks again with the same request id and gets the same attempt.
             if attempt.status == .assigned, let requestID = attempt.requestID, let trial = machine.trials[attempt.trial] {
@@ -169,6 +173,9 @@ public struct CoordinatorMachine: Sendable {
             id: id, incarnation: incarnation, hostname: hostname, pid: pid, slots: max(1, slots), gpus: gpus,
             joinedAt: rejoining ? workers[id]!.joinedAt : now, lastSeen: now)
         if rejoining, workers[id]!.state == .draining { record.state = .draining }
+        // Quarantined (its infra/oom failures succeeded elsewhere): it gets no work, whatever
+        // incarnation it comes back as.
+        if health.isQuarantined(id) { record.state = .draining }
         workers[id] = record
         if !rejoining { answered[id] = [] }
         effects.changes.append(.worker(record))
@@ -381,13 +388,26 @@ public struct CoordinatorMachine: Sendable {
     /// A worker's heartbeat: renews its lease, confirms the attempts it runs, and collects the
     /// cancels meant for it.
     public mutating func heartbeat(
-        worker id: WorkerID, incarnation: Incarnation, running: [AttemptID], now: Timestamp
+        worker id: WorkerID, incarnation: Incarnation, running: [AttemptID], leaving: Bool = false, now: Timestamp
     ) -> (HeartbeatAnswer, Effects) {
         var answer = HeartbeatAnswer()
         var effects = Effects()
         if let refusal = touch(worker: id, incarnation: incarnation, now: now) {
             answer.refusal = refusal
             return (answer, effects)
+        }
+        if leaving {
+            // It takes no more work: its parked requests are answered, and what was assigned to
+            // it but is not running there never will (the reply reached a closed request).
+            effects.append(drain(worker: id, now: now))
+            for attemptID in active.sorted() {
+                guard var attempt = attempts[attemptID], attempt.worker == id, attempt.incarnation == incarnation,
+                      attempt.status == .assigned, !running.contains(attemptID) else { continue }
+                attempt.status = .preempted
+                attempt.detail = "worker \(id) left before starting it"
+                attempt.endedAt = now
+                settleFailure(attempt, evidence: FailureEvidence(kind: .preempted, killedByIntern: true), now: now, effects: &effects)
+            }
         }
         effects.append(reattach(attempts: running, worker: id, incarnation: incarnation, now: now))
         for attemptID in running {
@@ -396,6 +416,7 @@ public struct CoordinatorMachine: Sendable {
             else {
                 // Not ours to run (lost and requeued, or from another life): stop it.
                 answer.cancel.append(attemptID)
+                toldToStop.insert(attemptID)
                 continue
             }
             if attempt.status == .assigned {
@@ -417,7 +438,7 @@ public struct CoordinatorMachine: Sendable {
     public mutating func reattach(attempts ids: [AttemptID], worker id: WorkerID, incarnation: Incarnation, now: Timestamp) -> Effects {
         var effects = Effects()
         for attemptID in ids {
-            guard var attempt = attempts[attemptID], attempt.status == .lost, attempt.worker == id,
+            guard !toldToStop.contains(attemptID), var attempt = attempts[attemptID], attempt.status == .lost, attempt.worker == id,
                   attempt.incarnation == incarnation, workers[id]?.incarnation == incarnation, workers[id]?.state != .lost,
                   var trial = trials[attempt.trial], trial.status == .pending,
                   !active.contains(where: { attempts[$0]?.trial == trial.id })
@@ -451,6 +472,15 @@ public struct CoordinatorMachine: Sendable {
         }
         return effects
     }
+
+    /// The shell refused data about these attempts (the worker drops what it holds for them):
+    /// they can no longer be re-attached.
+    public mutating func refusedData(of ids: [AttemptID]) {
+        toldToStop.formUnion(ids)
+    }
+
+    /// Attempts assigned or running anywhere.
+    public var attemptsInFlight: Int { active.count }
 
     /// Whether the coordinator stores data (log frames, metrics) about this attempt from this
     /// worker incarnation. Data about an attempt that belongs to someone else is fenced off.

@@ -216,4 +216,72 @@ import Testing
         // The campaign's one retry was used before the restart.
         #expect(machine.trials[a.trial]?.status == .failed)
     }
+
+    @Test mutating func aLeavingWorker_getsNoMoreWork_andAnAssignmentItNeverStartedIsPreempted() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(seeds: 3))
+        join("w", slots: 2)
+        let running = try #require(ask("w"))
+        let unconfirmed = try #require(ask("w"))
+        _ = machine.heartbeat(worker: "w", incarnation: 1, running: [running.attempt], now: now)
+        let (_, effects) = machine.heartbeat(worker: "w", incarnation: 1, running: [running.attempt], leaving: true, now: now)
+        #expect(machine.workers["w"]?.state == .draining)
+        #expect(machine.attempts[unconfirmed.attempt]?.status == .preempted)
+        #expect(machine.attempts[running.attempt]?.status == .running)
+        #expect(machine.trials[unconfirmed.trial]?.status == .pending)
+        #expect(machine.trials[unconfirmed.trial]?.retriesUsed == 0)
+        #expect(effects.changes.contains { if case .worker(let w) = $0 { w.state == .draining } else { false } })
+        #expect(ask("w") == nil)
+    }
+
+    @Test mutating func aQuarantinedWorker_comingBackAsANewIncarnation_staysQuarantined() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(policy: FailurePolicy(retries: [.infra: 3], backoffSeconds: 0, quarantineAfter: 1)))
+        join("bad")
+        join("good")
+        let plan = try #require(ask("bad"))
+        end(plan, on: "bad", .exited(1), tail: "OSError: [Errno 5] Input/output error")
+        let retry = try #require(ask("good"))
+        end(retry, on: "good", .exited(0))
+        #expect(machine.workers["bad"]?.state == .draining)
+        _ = machine.hello(worker: "bad", incarnation: 2, hostname: "h", pid: 2, slots: 1, gpus: [], now: now)
+        #expect(machine.workers["bad"]?.state == .draining)
+        token += 1
+        let e = machine.requestWork(token: RequestToken(token), worker: "bad", incarnation: 2, requestID: token, now: now)
+        #expect(e.replies.first?.reply == .noWork(.draining))
+    }
+
+    @Test mutating func afterALongCoordinatorOutage_anUnconfirmedAssignmentGetsAFreshLease() throws {
+        join("w")
+        let plan = try #require(ask("w"))
+        now += 60_000  // down for a minute
+        let (restored, _) = try CoordinatorMachine.restore(
+            spec: machine.spec, trials: Array(machine.trials.values), attempts: Array(machine.attempts.values),
+            workers: Array(machine.workers.values), now: now)
+        machine = restored
+        _ = machine.tick(now: now + 100)
+        #expect(machine.attempts[plan.attempt]?.status == .assigned)
+        _ = machine.heartbeat(worker: "w", incarnation: 1, running: [plan.attempt], now: now + 500)
+        #expect(machine.attempts[plan.attempt]?.status == .running)
+    }
+
+    @Test mutating func anAttemptTheWorkerWasToldToStop_isNeverReattached() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(seeds: 1, retries: 1, values: [.double(0.1)]))
+        join("w1")
+        join("w2")
+        let a = try #require(ask("w1"))
+        _ = machine.heartbeat(worker: "w1", incarnation: 1, running: [a.attempt], now: now)
+        now += 6_000
+        _ = machine.heartbeat(worker: "w2", incarnation: 1, running: [], now: now)
+        now += 5_000
+        _ = machine.tick(now: now)  // w1 lost, trial requeued
+        let b = try #require(ask("w2"))
+        _ = machine.hello(worker: "w1", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: now)
+        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [a.attempt], now: now)
+        #expect(answer.cancel == [a.attempt])
+        // b fails and is retried: the trial is pending again, but a stays stopped.
+        _ = machine.attemptEnded(AttemptEnd(attempt: b.attempt, outcome: .exited(3), startedAt: now, endedAt: now, wallMillis: 1),
+                                 worker: "w2", incarnation: 1, now: now)
+        #expect(machine.trials[a.trial]?.status == .pending)
+        _ = machine.reattach(attempts: [a.attempt], worker: "w1", incarnation: 1, now: now)
+        #expect(machine.attempts[a.attempt]?.status == .lost)
+    }
 }
