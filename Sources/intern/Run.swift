@@ -19,17 +19,10 @@ struct Run: AsyncParsableCommand {
     @Argument(help: "The campaign spec (YAML).")
     var campaign: String
 
-    @Option(name: .shortAndLong, help: "How many local worker processes to start.")
-    var workers: Int = 2
-
-    @Option(name: .long, help: "Slots (concurrent attempts) per worker.")
-    var slots: Int = 1
+    @OptionGroup var fleet: LocalFleetOptions
 
     @Option(name: .long, help: "Where campaign directories live.")
     var root: String = ".intern"
-
-    @Flag(name: .long, help: "No live progress line; only the summary.")
-    var quiet = false
 
     @Option(name: .long, help: "Write run statistics (wall time, coordinator CPU time, bytes ingested) as JSON to this file.")
     var stats: String?
@@ -37,11 +30,6 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var tuning: CoordinatorTuning
 
     @OptionGroup var global: GlobalOptions
-
-    func validate() throws {
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
-    }
 
     func run() async throws {
         global.bootstrapLogging()
@@ -60,9 +48,9 @@ struct Run: AsyncParsableCommand {
 
         // A campaign that is already over (run again) needs no workers: just its summary.
         let alreadyFinished = await session.coordinator.snapshot().isFinished
-        let fleet = try LocalFleet.start(count: alreadyFinished ? 0 : workers, slots: slots, connect: url, logDirectory: "\(session.store.directory)/workers",
+        let fleet = try LocalFleet.start(count: alreadyFinished ? 0 : self.fleet.workers, slots: self.fleet.slots, connect: url, logDirectory: "\(session.store.directory)/workers",
                                          logLevel: global.logLevel)
-        if !quiet { print("running \(file.spec.name): \(file.spec.trials) trials on \(workers) local workers; store \(session.store.directory)") }
+        if !self.fleet.quiet { print("running \(file.spec.name): \(file.spec.trials) trials on \(self.fleet.workers) local workers; store \(session.store.directory)") }
         // Ctrl-C or SIGTERM: the workers leave first (their jobs are stopped and reported
         // preempted to the coordinator, which records it), then the coordinator stops.
         var leave: (@Sendable () -> Void)?
@@ -72,7 +60,7 @@ struct Run: AsyncParsableCommand {
             whileRunning = { @Sendable in await fleet.waitUntilExited() }
         }
         let outcome = try await session.run(
-            display: ProgressDisplay(total: file.spec.trials, quiet: quiet), onFirstSignal: leave, whileRunning: whileRunning)
+            display: ProgressDisplay(total: file.spec.trials, quiet: self.fleet.quiet), onFirstSignal: leave, whileRunning: whileRunning)
         // Workers exit by themselves once told the campaign is over; stragglers are stopped.
         await fleet.waitForExit(timeout: .seconds(outcome.interrupted ? 0 : 10))
 
@@ -80,7 +68,7 @@ struct Run: AsyncParsableCommand {
             let coordinatorCPU = processCPUSeconds() - cpuBefore
             let (raw, stored, frames) = (try? session.store.logTotals()) ?? (0, 0, 0)
             let object: [String: Any] = [
-                "campaign": file.spec.name, "trials": file.spec.trials, "workers": workers,
+                "campaign": file.spec.name, "trials": file.spec.trials, "workers": self.fleet.workers,
                 "wall_seconds": Date().timeIntervalSince(started), "coordinator_cpu_seconds": coordinatorCPU,
                 "completed": outcome.snapshot.progress.completed, "failed": outcome.snapshot.progress.failed,
                 "log_raw_bytes": raw, "log_stored_bytes": stored, "log_frames": frames,
@@ -115,17 +103,10 @@ struct Resume: AsyncParsableCommand {
     @Argument(help: "The campaign directory (default: the only campaign under --root).")
     var directory: String?
 
-    @Option(name: .shortAndLong, help: "How many local worker processes to start.")
-    var workers: Int = 2
-
-    @Option(name: .long, help: "Slots (concurrent attempts) per worker.")
-    var slots: Int = 1
+    @OptionGroup var fleet: LocalFleetOptions
 
     @Option(name: .long, help: "Where campaign directories live (to find the campaign when no directory is given).")
     var root: String = ".intern"
-
-    @Flag(name: .long, help: "No live progress line; only the summary.")
-    var quiet = false
 
     @OptionGroup var tuning: CoordinatorTuning
 
@@ -137,9 +118,27 @@ struct Resume: AsyncParsableCommand {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
         let file = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath)
-        var run = try Run.parse([info.specPath, "--workers", String(workers), "--slots", String(slots)] + (quiet ? ["--quiet"] : []))
+        var run = try Run.parse([info.specPath])
+        run.fleet = fleet
         run.tuning = tuning
         run.global = global
         try await run.runLocally(file: file, directory: store.directory)
+    }
+}
+
+/// The local fleet of `intern run` and `intern resume`.
+struct LocalFleetOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "How many local worker processes to start.")
+    var workers: Int = 2
+
+    @Option(name: .long, help: "Slots (concurrent attempts) per worker.")
+    var slots: Int = 1
+
+    @Flag(name: .long, help: "No live progress line; only the summary.")
+    var quiet = false
+
+    func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
     }
 }

@@ -11,23 +11,11 @@ import Testing
 /// `make test` runs 150 trials (under a minute); `make chaos` sets `INTERN_CHAOS_TRIALS=1000`
 /// and prints the figures.
 @Suite(.serialized) struct ChaosTests {
-    /// A small deterministic generator (SplitMix64): the same seed gives the same kills.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func randomKills_ofWorkersAndTheCoordinator_loseNothing_andCountNothingTwice() async throws {
         let environment = ProcessInfo.processInfo.environment
         let trials = Int(environment["INTERN_CHAOS_TRIALS"] ?? "") ?? 150
         let seed = UInt64(environment["INTERN_CHAOS_SEED"] ?? "") ?? 20261127
-        var random = SplitMix(state: seed)
+        var random = SeededGenerator(seed: seed)  // the same seed gives the same kills
         let dir = try TemporaryDirectory(prefix: "intern-chaos")
         defer { dir.remove() }
         let out = dir.file("out")
@@ -40,7 +28,7 @@ import Testing
         var coordinator = try InternBinary.start(coordinatorArguments, in: dir.path)
         let ids = ["w1", "w2", "w3"]
         var workers = try ids.map { try InternBinary.start(["worker", "--connect", url, "--id", $0], in: dir.path) }
-        let store = try await Self.waitForStore(dir.file(".intern/chaos"))
+        let store = try await waitForStore(dir.file(".intern/chaos"))
 
         let started = ContinuousClock.now
         var coordinatorKills = 0
@@ -121,15 +109,5 @@ import Testing
             \(attempts.count) attempts (\(lost) lost and rerun, \(resumed) kept running across coordinator restarts, \(reattached) re-attached after a lease expiry); \
             \(verified) ended attempts' logs verified by sha256 (\(verifiedBytes) bytes), all equal
             """)
-    }
-
-    static func waitForStore(_ directory: String) async throws -> CampaignStore {
-        for _ in 0..<200 {
-            if let store = try? CampaignStore(directory: directory, create: false, readOnly: true), (try? store.info()) != nil {
-                return store
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TimeoutError(message: "no store at \(directory)")
     }
 }

@@ -137,16 +137,6 @@ import Testing
         #expect(runs.last?.worker == "survivor" && runs.last?.status == .succeeded)
         #expect(try store.workers().first { $0.id == "victim" }?.state == .lost)
     }
-
-    private func waitForStore(_ directory: String) async throws -> CampaignStore {
-        for _ in 0..<200 {
-            if let store = try? CampaignStore(directory: directory, create: false, readOnly: true), (try? store.info()) != nil {
-                return store
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TimeoutError(message: "no store at \(directory)")
-    }
 }
 
 /// Cancel and drain, from the admin commands to the job's process group on a specific worker.

@@ -44,7 +44,7 @@ import Testing
         _ = proxyOutput.fileHandleForReading.availableData  // "ready"
         let worker = try InternBinary.start(["worker", "--connect", "tcp://127.0.0.1:\(proxyPort)", "--insecure", "--id", "w"], in: dir.path)
 
-        let store = try await ChaosTests.waitForStore(dir.file(".intern/cut"))
+        let store = try await waitForStore(dir.file(".intern/cut"))
         let deadline = ContinuousClock.now + .seconds(20)
         while try !store.attempts().contains(where: { $0.status == .running }) {
             guard ContinuousClock.now < deadline else { Issue.record("the attempt did not start"); return }

@@ -75,14 +75,4 @@ import Testing
         #expect(result.stderr.contains("has not answered"), "\(result.stderr)")
         #expect(ContinuousClock.now - killed >= .seconds(2))
     }
-
-    private func waitForStore(_ directory: String) async throws -> CampaignStore {
-        for _ in 0..<200 {
-            if let store = try? CampaignStore(directory: directory, create: false, readOnly: true), (try? store.info()) != nil {
-                return store
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TimeoutError(message: "no store at \(directory)")
-    }
 }
