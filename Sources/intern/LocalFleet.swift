@@ -12,7 +12,12 @@ struct LocalFleet: Sendable {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var jobs: [JobProcess] = []
-        for index in stride(from: 1, through: count, by: 1) {
+        var index = 0
+        while jobs.count < count {
+            index += 1
+            // A `local-N` still alive from a previous `intern run` that was killed holds its state
+            // directory: it re-attaches by itself; the new worker takes the next free number.
+            guard Self.stateDirectoryIsFree("\(logDirectory)/local-\(index)") else { continue }
             // No drain grace: when `intern run` is interrupted its workers stop their jobs at once.
             // Their state (spool, job list) lives in the campaign directory: two campaigns run side
             // by side never share a `local-N` state directory.
@@ -26,6 +31,16 @@ struct LocalFleet: Sendable {
             jobs.append(try JobProcess.spawn(spec, handler: log))
         }
         return LocalFleet(jobs: jobs)
+    }
+
+    /// Whether no worker holds this state directory's lock (probed, then released at once).
+    private static func stateDirectoryIsFree(_ directory: String) -> Bool {
+        let fd = open("\(directory)/lock", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return true }  // never used
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        flock(fd, LOCK_UN)
+        return true
     }
 
     /// Tells every worker to leave (SIGTERM; SIGKILL if still there 30 s later): each stops its

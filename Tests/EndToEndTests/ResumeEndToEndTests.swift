@@ -75,4 +75,27 @@ import Testing
         #expect(result.stderr.contains("has not answered"), "\(result.stderr)")
         #expect(ContinuousClock.now - killed >= .seconds(2))
     }
+
+    @Test func internRunKilled_thenInternResume_reattachesTheOrphanedWorkers_andRunsNothingTwice() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: rerun
+            shell: "sleep 2; echo trial {trial}"
+            trials: 4
+            """)
+        let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet"], in: dir.path)
+        let store = try await waitForStore(dir.file(".intern/rerun"))
+        while try store.attempts().filter({ $0.status == .running }).count < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        run.signal(SIGKILL)
+        _ = try? await run.finish(timeout: .seconds(5))
+        // Its workers (local-1, local-2) live on; the resumed campaign starts local-3 and local-4.
+        let resumed = try await InternBinary.run(["resume", dir.file(".intern/rerun"), "--workers", "2", "--quiet"], in: dir.path)
+        #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+        #expect(resumed.stdout.contains("4 completed"), "\(resumed.stdout)")
+        let attempts = try store.attempts()
+        #expect(attempts.count == 4, "\(attempts.map { ($0.trial, $0.worker, $0.status) })")
+        #expect(attempts.allSatisfy { $0.status == .succeeded })
+        #expect(Set(try store.workers().map(\.id.rawValue)).isSuperset(of: ["local-1", "local-2", "local-3"]))
+    }
 }
