@@ -158,12 +158,30 @@ final class Outbox: Sendable {
             var size = 0
             var frames: [LogFrame] = []
             var leftBehind: Set<UInt64> = []
-            for pending in state.frames {
+            for index in state.frames.indices {
                 // Frames of an attempt stay in order: once one is left behind, so are its later ones.
+                let pending = state.frames[index]
                 if leftBehind.contains(pending.attemptId) { continue }
-                guard size + pending.size <= budget || frames.isEmpty,
-                      let frame = try? pending.frame(spool), size + frame.encodedSize <= budget || frames.isEmpty
-                else {
+                guard size + pending.size <= budget || frames.isEmpty else {
+                    leftBehind.insert(pending.attemptId)
+                    continue
+                }
+                var frame: LogFrame
+                do {
+                    frame = try pending.frame(spool)
+                } catch {
+                    // The spool cannot give the bytes back (a disk error): send the frame as a loss
+                    // marker, so the loss is recorded and what follows still goes out. (The stored
+                    // zstd stream then stops decoding at that point.)
+                    frame = LogFrame(attemptId: pending.attemptId, stream: pending.stream, seq: pending.seq, rawLength: pending.rawLength, data: [])
+                    if let spooled = pending.spooled { spool?.release(spooled) }
+                    state.frames[index].spooled = nil
+                    state.frames[index].data = []
+                    state.pendingBytes -= pending.size
+                    state.frames[index].size = 0
+                    if state.spoolProblem == nil { state.spoolProblem = "\(error)" }
+                }
+                guard size + frame.encodedSize <= budget || frames.isEmpty else {
                     leftBehind.insert(pending.attemptId)
                     continue
                 }

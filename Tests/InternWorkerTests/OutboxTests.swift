@@ -65,6 +65,21 @@ import Testing
         #expect(batch.frames.filter { $0.attemptId == 2 }.map(\.seq) == [1, 2, 3, 4])
     }
 
+    @Test func aFrameTheSpoolCannotGiveBack_goesOutAsALossMarker_andTheRestStillGoes() throws {
+        let dir = try TemporaryDirectory(prefix: "intern-outbox")
+        defer { dir.remove() }
+        let outbox = Outbox(spool: try SpoolFiles(directory: dir.file("spool")), memoryBytes: 0, limitBytes: 1 << 30)
+        outbox.add(frame: Self.frame(1, 1, bytes: 500, fill: 1))
+        outbox.add(frame: Self.frame(1, 2, bytes: 500, fill: 2))
+        // The disk loses the segment's bytes.
+        for name in Self.segments(dir.file("spool")) { truncate(dir.file("spool/\(name)"), 0) }
+        let batch = outbox.nextBatch(budget: 1 << 20)
+        #expect(batch.frames.map(\.seq) == [1, 2])
+        #expect(batch.frames.allSatisfy { $0.data.isEmpty && $0.rawLength == 1_500 })
+        #expect(outbox.spoolProblem != nil)
+        #expect(outbox.pendingBytes == 0)
+    }
+
     @Test func aNewSpool_deletesWhatAPreviousIncarnationLeft() throws {
         let dir = try TemporaryDirectory(prefix: "intern-outbox")
         defer { dir.remove() }
