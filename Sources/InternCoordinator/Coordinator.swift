@@ -311,7 +311,7 @@ public actor Coordinator {
                 requestId: request.requestId, campaign: machine.spec.name, trialId: UInt64(plan.trial),
                 attemptId: plan.attempt, attemptNumber: UInt64(plan.number), argv: plan.argv, shell: plan.shell,
                 environment: StringPairs(plan.environment), workdir: plan.workdir, timeoutMs: plan.timeoutMillis,
-                parameters: StringPairs(plan.parameters)))
+                parameters: StringPairs(plan.parameters), gpus: plan.gpus))
         case .noWork(let reason):
             if reason == .finished { toldFinished.insert(WorkerID(request.workerId)) }
             let wire: InternProtocol.NoWorkReason = switch reason {

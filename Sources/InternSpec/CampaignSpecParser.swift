@@ -9,7 +9,7 @@ import Yams
 public struct CampaignSpecParser {
     /// The top-level keys of a spec, in documentation order.
     public static let topLevelKeys = [
-        "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel",
+        "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel", "gpus",
         "objective", "timeout", "retries", "retry", "failures", "metrics",
     ]
 

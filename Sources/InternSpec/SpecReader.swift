@@ -163,6 +163,10 @@ struct SpecReader {
         if let entry = entries["parallel"], !isNull(entry.value) {
             parallel = try integer(entry.value, "parallel")
         }
+        var gpus = 0
+        if let entry = entries["gpus"], !isNull(entry.value) {
+            gpus = try integer(entry.value, "gpus")
+        }
         var retries = 0
         if let entry = entries["retries"], !isNull(entry.value) {
             if case .mapping = entry.value {
@@ -210,7 +214,7 @@ struct SpecReader {
         let spec = CampaignSpec(
             name: name, command: command, workdir: workdir, environment: environment, space: space,
             sampler: sampler, trials: trials, parallel: parallel, objective: objective,
-            timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy)
+            timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy, gpus: gpus)
 
         let located = spec.problems().enumerated().map { (order: $0.offset, problem: $0.element, mark: mark(of: $0.element.keyPath)) }
         if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {

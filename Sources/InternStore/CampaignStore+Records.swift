@@ -97,8 +97,8 @@ extension CampaignStore {
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (id, trial_id, number, worker_id, incarnation, status, argv, assigned_at, started_at,
                     ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective, request_id,
-                    failure_class, failure_signature, failure_reason, signature_text, failure_excerpt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    failure_class, failure_signature, failure_reason, signature_text, failure_excerpt, gpus)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
                     ended_at = excluded.ended_at, exit_code = excluded.exit_code, signal = excluded.signal,
                     detail = excluded.detail, wall_ms = excluded.wall_ms, user_cpu_ms = excluded.user_cpu_ms,
@@ -112,7 +112,7 @@ extension CampaignStore {
                     a.detail, a.wallMillis.map { Int64(clamping: $0) }, a.userCPUMillis.map { Int64(clamping: $0) },
                     a.systemCPUMillis.map { Int64(clamping: $0) }, a.peakRSSBytes.map { Int64(clamping: $0) }, a.objective,
                     a.requestID.map { Int64(bitPattern: $0) }, a.failureClass?.rawValue, a.failureSignature, a.failureReason,
-                    a.signatureText, a.failureExcerpt,
+                    a.signatureText, a.failureExcerpt, a.gpus.isEmpty ? nil : encodeJSON(a.gpus),
                 ])
         case .worker(let w):
             try db.cachedStatement(sql: """
@@ -218,6 +218,7 @@ extension CampaignStore {
         a.failureReason = row["failure_reason"]
         a.signatureText = row["signature_text"]
         a.failureExcerpt = row["failure_excerpt"]
+        a.gpus = decodeJSON([String].self, row["gpus"]) ?? []
         return a
     }
 }

@@ -198,6 +198,10 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE campaign ADD COLUMN stopped_reason TEXT;
                 """)
         }
+        migrator.registerMigration("v5-gpus") { db in
+            // The GPU ids an attempt held (JSON list); GPU-seconds = wall_ms / 1000 × their number.
+            try db.execute(sql: "ALTER TABLE attempts ADD COLUMN gpus TEXT")
+        }
         return migrator
     }
 

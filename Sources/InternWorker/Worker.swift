@@ -373,6 +373,11 @@ public final class Worker: Sendable {
         let attempt = assignment.attemptId
         var environment = ProcessInfo.processInfo.environment
         for pair in assignment.environment { environment[pair.key] = pair.value }
+        // Exactly the GPUs assigned (none for a CPU trial on a GPU worker: it must not grab
+        // whatever CUDA would otherwise show it).
+        if !assignment.gpus.isEmpty || !options.gpus.isEmpty {
+            environment["CUDA_VISIBLE_DEVICES"] = assignment.gpus.joined(separator: ",")
+        }
         let argv = assignment.argv  // in shell mode already ["/bin/sh", "-c", script]
         let welcome = self.welcome
         let metadata: Logger.Metadata = ["trial.id": "\(assignment.trialId)", "attempt": "\(attempt)"]

@@ -38,6 +38,12 @@ struct Trials: ParsableCommand {
                 object["wall_seconds"] = last?.wallMillis.map { Double($0) / 1000 } ?? NSNull()
                 object["exit_code"] = last?.exitCode.map { Int($0) } ?? NSNull()
                 object["worker"] = last?.worker.rawValue ?? NSNull()
+                object["gpus"] = last?.gpus ?? []
+                // Over every attempt of the trial (failed ones cost too).
+                let mine = attempts[trial.id] ?? []
+                object["cpu_seconds"] = Double(mine.reduce(0) { $0 + ($1.userCPUMillis ?? 0) + ($1.systemCPUMillis ?? 0) }) / 1000
+                object["gpu_seconds"] = Double(mine.reduce(0) { $0 + ($1.wallMillis ?? 0) * UInt64($1.gpus.count) }) / 1000
+                if let note = trial.note { object["note"] = note }
                 return object
             }
             let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])

@@ -37,6 +37,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "MiB of unacknowledged compressed log the spool keeps before further output is counted as lost.")
     var spoolMib: Int = 1024
 
+    @Option(name: .long, help: "GPU ids to offer, e.g. 0,1,2,3 (default: what nvidia-smi finds, restricted by CUDA_VISIBLE_DEVICES; 'none' for none).")
+    var gpus: String?
+
     @Option(name: .long, help: "Seconds without an answer from the coordinator after which an idle worker exits 1 (0: never).")
     var giveUpAfter: Double = 3600
 
@@ -61,9 +64,15 @@ struct WorkerCommand: AsyncParsableCommand {
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         do {
+            let explicit: [String]? = gpus.map { $0 == "none" ? [] : $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            let inventory = GPUDiscovery.detect(explicit: explicit)
+            if !inventory.gpus.isEmpty {
+                let names = inventory.gpus.map { "\($0.index)\($0.name.isEmpty ? "" : " (\($0.name))")" }.joined(separator: ", ")
+                FileHandle.standardError.write(Data("intern worker: offering GPUs \(names)\n".utf8))
+            }
             let worker = try Worker(
                 options: WorkerOptions(
-                    connect: connect, id: WorkerID(identity), slots: slots, terminationGraceMillis: Int(killGrace * 1000),
+                    connect: connect, id: WorkerID(identity), slots: slots, gpus: inventory.ids, terminationGraceMillis: Int(killGrace * 1000),
                     drainGraceMillis: Int(drainGrace * 1000), stateDirectory: stateDir ?? Self.defaultStateDirectory(id: identity),
                     spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10,
                     giveUpMillis: Int(max(0, giveUpAfter) * 1000)),

@@ -475,4 +475,14 @@ struct CampaignSpecParserTests {
         let io = SpecError(code: .io, file: "c.yaml", line: 0, column: 0, keyPath: "", message: "cannot read")
         #expect(io.description == "c.yaml: cannot read")
     }
+
+    @Test func gpusPerAttempt_isParsed_andANegativeCountIsAnError() throws {
+        let spec = try CampaignSpecParser.parse(yaml: "name: g\ncommand: [train]\ntrials: 2\ngpus: 4\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(spec.gpus == 4)
+        let plain = try CampaignSpecParser.parse(yaml: "name: g\ncommand: [train]\ntrials: 2\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(plain.gpus == 0)
+        #expect(throws: (any Error).self) {
+            _ = try CampaignSpecParser.parse(yaml: "name: g\ncommand: [train]\ntrials: 2\ngpus: -1\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+    }
 }

@@ -27,6 +27,9 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// How failures are classified and retried, and when dispatch pauses or a worker is quarantined
     /// (spec keys `retry:` and `failures:`).
     public var failurePolicy: FailurePolicy
+    /// GPUs each attempt needs (0: none; the attempt then sees no GPU at all). An attempt runs
+    /// only on a worker with that many GPUs free, with exactly those in `CUDA_VISIBLE_DEVICES`.
+    public var gpus: Int
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -42,8 +45,10 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         timeoutSeconds: Double? = nil,
         retries: Int = 0,
         metricPrefix: String? = nil,
-        failurePolicy: FailurePolicy = FailurePolicy()
+        failurePolicy: FailurePolicy = FailurePolicy(),
+        gpus: Int = 0
     ) {
+        self.gpus = gpus
         self.name = name
         self.command = command
         self.workdir = workdir
@@ -75,6 +80,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         retries = try container.decode(Int.self, forKey: .retries)
         metricPrefix = try container.decodeIfPresent(String.self, forKey: .metricPrefix)
         failurePolicy = try container.decodeIfPresent(FailurePolicy.self, forKey: .failurePolicy) ?? FailurePolicy()
+        gpus = try container.decodeIfPresent(Int.self, forKey: .gpus) ?? 0
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -160,6 +166,9 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         if let timeoutSeconds, !(timeoutSeconds > 0 && timeoutSeconds.isFinite) {
             problems.append(CampaignProblem(
                 keyPath: "timeout", message: "timeout must be a positive duration, got \(timeoutSeconds) seconds; leave it out for no limit"))
+        }
+        if gpus < 0 {
+            problems.append(CampaignProblem(keyPath: "gpus", message: "gpus must be >= 0, got \(gpus)"))
         }
         if retries < 0 {
             problems.append(CampaignProblem(keyPath: "retries", message: "retries must be >= 0, got \(retries)"))

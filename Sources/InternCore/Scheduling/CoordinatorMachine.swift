@@ -131,7 +131,8 @@ public struct CoordinatorMachine: Sendable {
             // An assignment whose reply may have died with the previous coordinator: the worker
             // asks again with the same request id and gets the same attempt.
             if attempt.status == .assigned, let requestID = attempt.requestID, let trial = machine.trials[attempt.trial] {
-                let plan = machine.makePlan(attempt: attempt.id, trial: trial, number: attempt.number)
+                var plan = machine.makePlan(attempt: attempt.id, trial: trial, number: attempt.number)
+                plan.gpus = attempt.gpus
                 machine.answered[attempt.worker, default: []].append((requestID, .assignment(plan)))
             }
         }
@@ -257,13 +258,28 @@ public struct CoordinatorMachine: Sendable {
     private mutating func dispatch(now: Timestamp) -> Effects {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
-        while !parked.isEmpty, !isOver, inFlightCount < limit, let trialID = takeNextTrial(now: now, effects: &effects) {
-            let request = parked.removeFirst()
+        while !parked.isEmpty, !isOver, inFlightCount < limit {
+            // The oldest waiting request of a worker with enough free GPUs (any, when the
+            // campaign needs none); without one, no trial is drawn.
+            guard let index = parked.firstIndex(where: { freeGPUs(of: $0.worker).count >= spec.gpus }),
+                  let trialID = takeNextTrial(now: now, effects: &effects)
+            else { break }
+            let request = parked.remove(at: index)
             let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
             remember(.assignment(plan), for: request)
             effects.replies.append(.init(token: request.token, reply: .assignment(plan)))
         }
         return effects
+    }
+
+    /// The GPUs of a worker that no attempt in flight holds, in the worker's order.
+    private func freeGPUs(of worker: WorkerID) -> [String] {
+        guard let all = workers[worker]?.gpus, !all.isEmpty else { return [] }
+        var held: Set<String> = []
+        for id in active {
+            if let attempt = attempts[id], attempt.worker == worker { held.formUnion(attempt.gpus) }
+        }
+        return all.filter { !held.contains($0) }
     }
 
     /// Trials with an attempt in flight (kept with every trial change, so dispatch is O(1) per trial).
@@ -334,11 +350,13 @@ public struct CoordinatorMachine: Sendable {
         trial.attemptCount += 1
         let id = nextAttempt
         nextAttempt += 1
-        let plan = makePlan(attempt: id, trial: trial, number: trial.attemptCount)
+        var plan = makePlan(attempt: id, trial: trial, number: trial.attemptCount)
+        plan.gpus = Array(freeGPUs(of: request.worker).prefix(spec.gpus))
         var attempt = AttemptRecord(
             id: id, trial: trialID, number: trial.attemptCount, worker: request.worker, incarnation: request.incarnation,
             argv: plan.argv, assignedAt: now)
         attempt.requestID = request.requestID
+        attempt.gpus = plan.gpus
         record(trial)
         record(attempt)
         effects.changes.append(.trial(trial))

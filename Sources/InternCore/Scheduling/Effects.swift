@@ -24,11 +24,14 @@ public struct AttemptPlan: Sendable, Equatable {
     public var timeoutMillis: UInt64
     /// The trial's parameters as rendered text (sorted by name).
     public var parameters: [(String, String)]
+    /// The worker's GPU ids the attempt gets, exclusively (empty: none).
+    public var gpus: [String] = []
 
     public static func == (lhs: AttemptPlan, rhs: AttemptPlan) -> Bool {
         lhs.attempt == rhs.attempt && lhs.trial == rhs.trial && lhs.number == rhs.number && lhs.argv == rhs.argv
             && lhs.shell == rhs.shell && lhs.workdir == rhs.workdir && lhs.timeoutMillis == rhs.timeoutMillis
             && lhs.environment.elementsEqual(rhs.environment, by: ==) && lhs.parameters.elementsEqual(rhs.parameters, by: ==)
+            && lhs.gpus == rhs.gpus
     }
 }
 

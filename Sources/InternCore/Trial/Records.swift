@@ -76,6 +76,9 @@ public struct AttemptRecord: Sendable, Equatable {
     /// The worker's id of the work request this attempt answered: a restarted coordinator
     /// answers a repeated request with the same assignment instead of a second one.
     public var requestID: UInt64?
+    /// The worker's GPU ids the attempt holds (its `CUDA_VISIBLE_DEVICES`); GPU-seconds are
+    /// its wall time times their number.
+    public var gpus: [String] = []
     /// For an attempt that failed, was lost or preempted: its class, the digest of its error's
     /// signature, why it got that class, the normalised signature and an excerpt of the error.
     public var failureClass: FailureClass?

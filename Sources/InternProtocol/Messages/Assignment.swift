@@ -24,13 +24,15 @@ public struct Assignment: Sendable, Equatable {
     public var timeoutMs: UInt64
     /// Trial parameters: name -> rendered value, in order.
     public var parameters: StringPairs
+    /// The worker's GPU ids this attempt gets (its `CUDA_VISIBLE_DEVICES`; empty: none).
+    public var gpus: [String]
 
     /// Creates an `Assignment`.
     public init(
         requestId: UInt64, campaign: String, trialId: UInt64, attemptId: UInt64,
         attemptNumber: UInt64, argv: [String], shell: Bool = false,
         environment: StringPairs = [:], workdir: String, timeoutMs: UInt64 = 0,
-        parameters: StringPairs = [:]
+        parameters: StringPairs = [:], gpus: [String] = []
     ) {
         self.requestId = requestId
         self.campaign = campaign
@@ -43,18 +45,19 @@ public struct Assignment: Sendable, Equatable {
         self.workdir = workdir
         self.timeoutMs = timeoutMs
         self.parameters = parameters
+        self.gpus = gpus
     }
 }
 
 extension Assignment: WireCodable {
-    static var minWireSize: Int { 11 }
+    static var minWireSize: Int { 12 }
 
     var wireSize: Int {
         ByteWriter.uintSize(requestId) + ByteWriter.stringSize(campaign)
             + ByteWriter.uintSize(trialId) + ByteWriter.uintSize(attemptId)
             + ByteWriter.uintSize(attemptNumber) + ByteWriter.stringListSize(argv)
             + 1 + ByteWriter.pairsSize(environment) + ByteWriter.stringSize(workdir)
-            + ByteWriter.uintSize(timeoutMs) + ByteWriter.pairsSize(parameters)
+            + ByteWriter.uintSize(timeoutMs) + ByteWriter.pairsSize(parameters) + ByteWriter.stringListSize(gpus)
     }
 
     func encode(to w: inout ByteWriter) {
@@ -69,6 +72,7 @@ extension Assignment: WireCodable {
         w.writeString(workdir)
         w.writeUInt(timeoutMs)
         w.writePairs(parameters)
+        w.writeStringList(gpus)
     }
 
     init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
@@ -83,5 +87,6 @@ extension Assignment: WireCodable {
         workdir = try r.readString(path() + ".workdir")
         timeoutMs = try r.readUInt(path() + ".timeoutMs")
         parameters = try r.readPairs(path() + ".parameters")
+        gpus = try r.readStringList(path() + ".gpus")
     }
 }
