@@ -261,14 +261,19 @@ public final class Worker: Sendable {
             hostname: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), slots: UInt64(options.slots),
             gpus: options.gpus, labels: [:])
         var delay = 100
+        let started = ContinuousClock.now
         while true {
             try Task.checkCancellation()
+            if options.giveUpMillis > 0, ContinuousClock.now - started > .milliseconds(options.giveUpMillis) {
+                throw WorkerError(message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
+            }
             // Leaving: never joined, or past the leave deadline, there is nothing to wait for.
             if state.withLock({ $0.leaving && ($0.welcome == nil || ContinuousClock.now > $0.leaveDeadline!) }) {
                 throw WorkerError(message: "left before the coordinator at \(options.connect) answered")
             }
             do {
-                let reply = try codec.decode(try await context.request(codec.encode(.hello(hello)), timeout: .seconds(10)))
+                let helloTimeout = options.giveUpMillis > 0 ? min(10_000, max(500, options.giveUpMillis)) : 10_000
+                let reply = try codec.decode(try await context.request(codec.encode(.hello(hello)), timeout: .milliseconds(helloTimeout)))
                 switch reply {
                 case .welcome(let welcome):
                     state.withLock { $0.welcome = welcome }

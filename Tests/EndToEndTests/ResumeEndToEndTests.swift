@@ -98,4 +98,16 @@ import Testing
         #expect(attempts.allSatisfy { $0.status == .succeeded })
         #expect(Set(try store.workers().map(\.id.rawValue)).isSuperset(of: ["local-1", "local-2", "local-3"]))
     }
+
+    @Test func aWorkerThatNeverReachesACoordinator_givesUp() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let started = ContinuousClock.now
+        let result = try await InternBinary.run(
+            ["worker", "--connect", "ipc://\(dir.file("nobody.sock"))", "--id", "w", "--give-up-after", "1"], in: dir.path,
+            timeout: .seconds(20))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("has not answered"), "\(result.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
 }

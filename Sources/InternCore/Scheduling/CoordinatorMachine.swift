@@ -180,6 +180,12 @@ public struct CoordinatorMachine: Sendable {
         workers[id] = record
         if !rejoining { answered[id] = [] }
         effects.changes.append(.worker(record))
+        if spec.gpus > record.gpus.count {
+            effects.changes.append(.event(CampaignEvent(
+                kind: "worker.too_small",
+                message: "worker \(id) offers \(record.gpus.count) GPU\(record.gpus.count == 1 ? "" : "s"); each attempt needs \(spec.gpus): it gets none",
+                worker: id, at: now)))
+        }
         effects.changes.append(.event(CampaignEvent(
             kind: rejoining ? "worker.reattached" : "worker.joined",
             message: "worker \(id) on \(hostname) (pid \(pid), \(record.slots) slots) \(rejoining ? "re-attached" : "joined")",

@@ -56,7 +56,8 @@ import Testing
 
     @Test func aWorkerWithoutEnoughGPUs_getsNoGPUTrial_andCPUTrialsGetNone() throws {
         var machine = try CoordinatorMachine(spec: Self.spec(gpus: 1))
-        _ = machine.hello(worker: "cpu", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
+        let joined = machine.hello(worker: "cpu", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
+        #expect(joined.changes.contains { if case .event(let e) = $0 { e.kind == "worker.too_small" } else { false } })
         #expect(Self.plan(machine.requestWork(token: RequestToken(1), worker: "cpu", incarnation: 1, requestID: 1, now: 0), 1) == nil)
         _ = machine.hello(worker: "gpu", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: ["3"], now: 0)
         let plan = try #require(Self.plan(machine.requestWork(token: RequestToken(2), worker: "gpu", incarnation: 1, requestID: 1, now: 0), 2))
