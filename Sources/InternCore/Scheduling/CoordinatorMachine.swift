@@ -267,7 +267,7 @@ public struct CoordinatorMachine: Sendable {
         while !parked.isEmpty, !isOver, inFlightCount < limit {
             // The oldest waiting request of a worker with enough free GPUs (any, when the
             // campaign needs none); without one, no trial is drawn.
-            guard let index = parked.firstIndex(where: { freeGPUs(of: $0.worker).count >= spec.gpus }),
+            guard let index = spec.gpus == 0 ? 0 : parked.firstIndex(where: { freeGPUs(of: $0.worker).count >= spec.gpus }),
                   let trialID = takeNextTrial(now: now, effects: &effects)
             else { break }
             let request = parked.remove(at: index)
@@ -357,7 +357,7 @@ public struct CoordinatorMachine: Sendable {
         let id = nextAttempt
         nextAttempt += 1
         var plan = makePlan(attempt: id, trial: trial, number: trial.attemptCount)
-        plan.gpus = Array(freeGPUs(of: request.worker).prefix(spec.gpus))
+        plan.gpus = spec.gpus == 0 ? [] : Array(freeGPUs(of: request.worker).prefix(spec.gpus))
         var attempt = AttemptRecord(
             id: id, trial: trialID, number: trial.attemptCount, worker: request.worker, incarnation: request.incarnation,
             argv: plan.argv, assignedAt: now)
