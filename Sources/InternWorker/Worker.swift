@@ -264,7 +264,8 @@ public final class Worker: Sendable {
         let started = ContinuousClock.now
         while true {
             try Task.checkCancellation()
-            if options.giveUpMillis > 0, ContinuousClock.now - started > .milliseconds(options.giveUpMillis) {
+            if options.giveUpMillis > 0, ContinuousClock.now - started > .milliseconds(options.giveUpMillis),
+               state.withLock({ $0.running.isEmpty }) {
                 throw WorkerError(message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
             }
             // Leaving: never joined, or past the leave deadline, there is nothing to wait for.
@@ -273,7 +274,8 @@ public final class Worker: Sendable {
             }
             do {
                 let helloTimeout = options.giveUpMillis > 0 ? min(10_000, max(500, options.giveUpMillis)) : 10_000
-                let reply = try codec.decode(try await context.request(codec.encode(.hello(hello)), timeout: .milliseconds(helloTimeout)))
+                let reply = try codec.decode(try await context.request(
+                    codec.encode(.hello(hello)), timeout: NNGDuration(requestTimeout(.milliseconds(helloTimeout)))))
                 switch reply {
                 case .welcome(let welcome):
                     state.withLock { $0.welcome = welcome }
@@ -382,6 +384,8 @@ public final class Worker: Sendable {
         // whatever CUDA would otherwise show it).
         if !assignment.gpus.isEmpty || !options.gpus.isEmpty {
             environment["CUDA_VISIBLE_DEVICES"] = assignment.gpus.joined(separator: ",")
+            // The ids are nvidia-smi's (PCI bus order); CUDA's default order is fastest first.
+            environment["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         }
         let argv = assignment.argv  // in shell mode already ["/bin/sh", "-c", script]
         let welcome = self.welcome
@@ -404,7 +408,20 @@ public final class Worker: Sendable {
             outbox.add(end: failedToStart(attempt, reason: "cannot create the log compressor: \(error)"))
             return
         }
-        state.withLock { $0.running[attempt] = RunningAttempt() }
+        // Received just as the worker started to leave: not started at all, reported preempted
+        // (the coordinator may already have settled it so; a second end is harmless).
+        let leaving = state.withLock { state -> Bool in
+            if state.leaving { return true }
+            state.running[attempt] = RunningAttempt()
+            return false
+        }
+        if leaving {
+            let now = unixMillis()
+            outbox.add(end: InternProtocol.AttemptEnd(
+                attemptId: attempt, outcome: .preempted, code: 0, detail: "the worker was leaving", startedAtMs: now, endedAtMs: now,
+                wallMs: 0, userCpuMs: 0, systemCpuMs: 0, peakRssBytes: 0, finalStdoutSeq: 0, finalStderrSeq: 0, finalMetricSeq: 0))
+            return
+        }
         let spec = JobSpec(
             arguments: argv, environment: environment, workingDirectory: assignment.workdir,
             timeout: assignment.timeoutMs > 0 ? .milliseconds(Int64(clamping: assignment.timeoutMs)) : nil)

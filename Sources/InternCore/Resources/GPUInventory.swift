@@ -46,7 +46,9 @@ public struct GPUInventory: Sendable, Equatable {
 
     /// The GPUs a worker offers: `explicit` (`--gpus 0,1`) when given, else the detected ones
     /// restricted to `CUDA_VISIBLE_DEVICES` when that is set (by index or by UUID; an empty value
-    /// or `-1`, `none` hides every GPU). Order follows the restriction.
+    /// or `-1`, `none` hides every GPU). Order follows the restriction. An explicit id that
+    /// `nvidia-smi` did not report is dropped, unless nothing was detected at all (no
+    /// `nvidia-smi` here): then the list is offered as given.
     public func restricted(visibleDevices: String?, explicit: [String]?) -> GPUInventory {
         let wanted: [String]
         if let explicit {
@@ -62,7 +64,7 @@ public struct GPUInventory: Sendable, Equatable {
         for id in wanted {
             if let gpu = gpus.first(where: { $0.index == id || $0.uuid == id || (!$0.uuid.isEmpty && id.hasPrefix("GPU-") && $0.uuid.hasPrefix(id)) }) {
                 if !result.contains(gpu) { result.append(gpu) }
-            } else if explicit != nil, !result.contains(where: { $0.index == id }) {
+            } else if explicit != nil, gpus.isEmpty, !result.contains(where: { $0.index == id }) {
                 // Named on the command line but not detected (no nvidia-smi here): offered as given.
                 result.append(GPU(index: id))
             }

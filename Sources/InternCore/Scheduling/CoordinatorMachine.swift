@@ -278,14 +278,23 @@ public struct CoordinatorMachine: Sendable {
         return effects
     }
 
-    /// The GPUs of a worker that no attempt in flight holds, in the worker's order.
+    /// The GPUs of a worker that no attempt in flight holds, in the worker's order. GPU ids
+    /// name physical GPUs of a host: attempts of every worker on the same host count (two
+    /// workers started on one machine both offer its GPUs).
     private func freeGPUs(of worker: WorkerID) -> [String] {
         guard let all = workers[worker]?.gpus, !all.isEmpty else { return [] }
+        return all.filter { !heldGPUs(onHostOf: worker).contains($0) }
+    }
+
+    /// GPU ids held by attempts in flight on the host of `worker` (any worker there).
+    private func heldGPUs(onHostOf worker: WorkerID) -> Set<String> {
+        let host = workers[worker]?.hostname
         var held: Set<String> = []
         for id in active {
-            if let attempt = attempts[id], attempt.worker == worker { held.formUnion(attempt.gpus) }
+            guard let attempt = attempts[id], !attempt.gpus.isEmpty else { continue }
+            if attempt.worker == worker || workers[attempt.worker]?.hostname == host { held.formUnion(attempt.gpus) }
         }
-        return all.filter { !held.contains($0) }
+        return held
     }
 
     /// Trials with an attempt in flight (kept with every trial change, so dispatch is O(1) per trial).
@@ -467,6 +476,11 @@ public struct CoordinatorMachine: Sendable {
                   var trial = trials[attempt.trial], trial.status == .pending,
                   !active.contains(where: { attempts[$0]?.trial == trial.id })
             else { continue }
+            // Its GPUs went to another attempt meanwhile: it cannot continue (the worker is told to stop it).
+            guard heldGPUs(onHostOf: id).isDisjoint(with: attempt.gpus) else {
+                toldToStop.insert(attemptID)
+                continue
+            }
             attempt.status = .running
             attempt.detail = nil
             attempt.endedAt = nil

@@ -24,6 +24,8 @@ import Testing
         #expect(all.restricted(visibleDevices: "-1", explicit: nil).ids.isEmpty)
         #expect(all.restricted(visibleDevices: "7", explicit: nil).ids.isEmpty)
         #expect(all.restricted(visibleDevices: "0", explicit: ["1", "2"]).ids == ["1", "2"])
+        // An explicit id nvidia-smi does not know is dropped.
+        #expect(all.restricted(visibleDevices: nil, explicit: ["1", "8"]).ids == ["1"])
         // No nvidia-smi: an explicit list is offered as given.
         #expect(GPUInventory(gpus: []).restricted(visibleDevices: nil, explicit: ["0", "1"]).ids == ["0", "1"])
         #expect(GPUInventory.parse(nvidiaSMI: "").ids.isEmpty)
@@ -67,5 +69,32 @@ import Testing
         var cpu = try CoordinatorMachine(spec: Self.spec(gpus: 0))
         _ = cpu.hello(worker: "gpu", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: ["0", "1"], now: 0)
         #expect(Self.plan(cpu.requestWork(token: RequestToken(1), worker: "gpu", incarnation: 1, requestID: 1, now: 0), 1)?.gpus == [])
+    }
+
+    @Test func twoWorkersOnOneHost_neverGetTheSameGPU() throws {
+        var machine = try CoordinatorMachine(spec: Self.spec(gpus: 1))
+        _ = machine.hello(worker: "local-1", incarnation: 1, hostname: "node7", pid: 1, slots: 1, gpus: ["0", "1"], now: 0)
+        _ = machine.hello(worker: "local-2", incarnation: 1, hostname: "node7", pid: 2, slots: 1, gpus: ["0", "1"], now: 0)
+        _ = machine.hello(worker: "other", incarnation: 1, hostname: "node8", pid: 3, slots: 1, gpus: ["0"], now: 0)
+        let a = try #require(Self.plan(machine.requestWork(token: RequestToken(1), worker: "local-1", incarnation: 1, requestID: 1, now: 0), 1))
+        let b = try #require(Self.plan(machine.requestWork(token: RequestToken(2), worker: "local-2", incarnation: 1, requestID: 1, now: 0), 2))
+        let c = try #require(Self.plan(machine.requestWork(token: RequestToken(3), worker: "other", incarnation: 1, requestID: 1, now: 0), 3))
+        #expect(a.gpus == ["0"] && b.gpus == ["1"] && c.gpus == ["0"])
+    }
+
+    @Test func anAttemptWhoseGPUWentToAnotherMeanwhile_isNotReattached() throws {
+        var machine = try CoordinatorMachine(spec: Self.spec(gpus: 1))
+        _ = machine.hello(worker: "g", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: ["0"], now: 0)
+        let a = try #require(Self.plan(machine.requestWork(token: RequestToken(1), worker: "g", incarnation: 1, requestID: 1, now: 0), 1))
+        _ = machine.heartbeat(worker: "g", incarnation: 1, running: [a.attempt], now: 0)
+        _ = machine.tick(now: 10_001)  // lease expired: a lost, its trial pending
+        _ = machine.hello(worker: "g", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: ["0"], now: 10_002)
+        // The worker's idle slot asks first and, while the lost trial waits out its backoff, gets
+        // a new trial on GPU 0.
+        let b = try #require(Self.plan(machine.requestWork(token: RequestToken(2), worker: "g", incarnation: 1, requestID: 2, now: 10_500), 2))
+        #expect(b.gpus == ["0"] && b.trial != a.trial)
+        let (answer, _) = machine.heartbeat(worker: "g", incarnation: 1, running: [a.attempt, b.attempt], now: 10_501)
+        #expect(machine.attempts[a.attempt]?.status == .lost)
+        #expect(answer.cancel == [a.attempt])
     }
 }
