@@ -129,6 +129,8 @@ public actor Coordinator {
     public func run() async throws {
         let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes)
         defer { socket.close() }
+        try? store.markCoordinatorAlive(pid: getpid(), now: Self.now())
+        defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
         for url in options.listen {
             try socket.listen(url)
             logger.info("listening", metadata: ["url": "\(url)"])
@@ -193,6 +195,10 @@ public actor Coordinator {
         carryOut(effects)
         ticks += 1
         if ticks % 3 == 0 { applyControlRequests() }
+        // About every 2 s: `intern status` tells a running coordinator from a gone one.
+        if ticks % max(1, 2_000 / options.tickMillis) == 1 {
+            try? store.markCoordinatorAlive(pid: getpid(), now: Self.now())
+        }
     }
 
     /// Carries out what admin commands asked for through the store (`intern cancel`, `intern drain`).

@@ -18,6 +18,9 @@ public struct CampaignInfo: Sendable, Equatable {
     public var coordinatorURL: String?
     /// Why the campaign stopped before every trial ended (a circuit breaker), until it is run again.
     public var stoppedReason: String?
+    /// The coordinator's pid and when it last said it was alive (nil once it stopped cleanly).
+    public var coordinatorPid: Int?
+    public var coordinatorAliveAt: Timestamp?
 }
 
 extension CampaignStore {
@@ -48,6 +51,14 @@ extension CampaignStore {
     }
 
     /// Records where the coordinator listens, for workers and admin commands to find it.
+    /// Records that the coordinator (this process) is alive now; `pid` nil when it stops.
+    public func markCoordinatorAlive(pid: Int32?, now: Timestamp) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE campaign SET coordinator_pid = ?, coordinator_alive_at = ? WHERE id = 1",
+                           arguments: [pid.map { Int($0) }, pid == nil ? nil : now])
+        }
+    }
+
     public func setCoordinatorURL(_ url: String) throws {
         try write { db in try db.execute(sql: "UPDATE campaign SET coordinator_url = ? WHERE id = 1", arguments: [url]) }
     }
@@ -63,7 +74,8 @@ extension CampaignStore {
             name: row["name"], specPath: row["spec_path"], specYAML: row["spec_yaml"],
             objectiveMetric: row["objective_metric"], objectiveDirection: row["objective_direction"],
             totalTrials: row["total_trials"], createdAt: row["created_at"], finishedAt: row["finished_at"],
-            coordinatorURL: row["coordinator_url"], stoppedReason: row["stopped_reason"])
+            coordinatorURL: row["coordinator_url"], stoppedReason: row["stopped_reason"],
+            coordinatorPid: row["coordinator_pid"], coordinatorAliveAt: row["coordinator_alive_at"])
     }
 
     /// Commits the logic's state changes in one transaction: the store is the journal, so the

@@ -202,6 +202,14 @@ public final class CampaignStore: Sendable {
             // The GPU ids an attempt held (JSON list); GPU-seconds = wall_ms / 1000 × their number.
             try db.execute(sql: "ALTER TABLE attempts ADD COLUMN gpus TEXT")
         }
+        migrator.registerMigration("v6-coordinator-liveness") { db in
+            // The running coordinator's pid and the last time it said it was alive (every ~2 s):
+            // `intern status` tells a running campaign from a stopped one.
+            try db.execute(sql: """
+                ALTER TABLE campaign ADD COLUMN coordinator_pid INTEGER;
+                ALTER TABLE campaign ADD COLUMN coordinator_alive_at INTEGER;
+                """)
+        }
         return migrator
     }
 

@@ -20,11 +20,7 @@ struct Status: ParsableCommand {
         for trial in trials { counts[trial.status, default: 0] += 1 }
         let notDrawn = info.totalTrials - trials.count
         print("campaign   \(info.name)  (\(store.directory))")
-        if let reason = info.stoppedReason {
-            print("state      stopped by the circuit breaker: \(reason)")
-        } else {
-            print("state      \(info.finishedAt == nil ? "running or stopped" : "finished \(Format.clock(info.finishedAt))")")
-        }
+        print("state      " + Self.state(info, now: unixMillisNow()))
         print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed, \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \((counts[.pending] ?? 0) + notDrawn) pending")
         if let metric = info.objectiveMetric {
             let objective = ObjectiveOrder(direction: info.objectiveDirection)
@@ -52,6 +48,20 @@ struct Status: ParsableCommand {
             print("events")
             for event in recent { print("  \(Format.clock(event.at))  \(event.kind)  \(event.message)") }
         }
+    }
+}
+
+extension Status {
+    /// Finished, stopped by the breaker, running (its coordinator said so in the last 10 s), or
+    /// stopped, cleanly or not.
+    static func state(_ info: CampaignInfo, now: Timestamp) -> String {
+        if let finished = info.finishedAt { return "finished \(Format.clock(finished))" }
+        if let reason = info.stoppedReason { return "stopped by the circuit breaker: \(reason)" }
+        if let pid = info.coordinatorPid, let alive = info.coordinatorAliveAt {
+            if now - alive <= 10_000 { return "running (coordinator pid \(pid), alive \(max(0, now - alive) / 1000) s ago)" }
+            return "stopped: the coordinator (pid \(pid)) was last alive \(Format.clock(alive)) and did not stop cleanly; `intern resume` continues"
+        }
+        return "stopped (`intern resume` continues)"
     }
 }
 

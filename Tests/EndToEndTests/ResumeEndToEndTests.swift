@@ -28,6 +28,8 @@ import Testing
             guard ContinuousClock.now < deadline else { Issue.record("attempts did not start"); return }
             try await Task.sleep(for: .milliseconds(50))
         }
+        let running = try await InternBinary.run(["status", "--dir", dir.file(".intern/resumed")], in: dir.path)
+        #expect(running.stdout.contains("state      running (coordinator pid \(first.pid)"), "\(running.stdout)")
         first.signal(SIGKILL)
         _ = try? await first.finish(timeout: .seconds(5))
         // The workers keep running their jobs while the coordinator is away.
@@ -40,6 +42,8 @@ import Testing
         #expect(try await w2.finish(timeout: .seconds(20)).status == 0)
 
         #expect(try store.trials().map(\.status) == Array(repeating: .completed, count: 5))
+        let finished = try await InternBinary.run(["status", "--dir", dir.file(".intern/resumed")], in: dir.path)
+        #expect(finished.stdout.contains("state      finished"), "\(finished.stdout)")
         let attempts = try store.attempts()
         // One attempt per trial: the two in flight at the kill re-attached instead of running again.
         #expect(attempts.count == 5, "\(attempts.map { ($0.trial, $0.status) })")
