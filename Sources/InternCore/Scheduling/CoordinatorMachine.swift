@@ -264,7 +264,7 @@ public struct CoordinatorMachine: Sendable {
     private mutating func dispatch(now: Timestamp) -> Effects {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
-        while !parked.isEmpty, !isOver, inFlightCount < limit {
+        while !parked.isEmpty, !isOver, attemptsInFlight < limit {
             // The oldest waiting request of a worker with enough free GPUs (any, when the
             // campaign needs none); without one, no trial is drawn.
             guard let index = spec.gpus == 0 ? 0 : parked.firstIndex(where: { freeGPUs(of: $0.worker).count >= spec.gpus }),
@@ -283,7 +283,8 @@ public struct CoordinatorMachine: Sendable {
     /// workers started on one machine both offer its GPUs).
     private func freeGPUs(of worker: WorkerID) -> [String] {
         guard let all = workers[worker]?.gpus, !all.isEmpty else { return [] }
-        return all.filter { !heldGPUs(onHostOf: worker).contains($0) }
+        let held = heldGPUs(onHostOf: worker)
+        return all.filter { !held.contains($0) }
     }
 
     /// GPU ids held by attempts in flight on the host of `worker` (any worker there).
@@ -300,9 +301,9 @@ public struct CoordinatorMachine: Sendable {
     /// Trials with an attempt in flight (kept with every trial change, so dispatch is O(1) per trial).
     private var running: Set<TrialID> = []
 
-    /// What counts against `parallel`: attempts still running anywhere, including those of a
-    /// trial cancelled a moment ago whose job is still being stopped (it still holds its GPU).
-    private var inFlightCount: Int { active.count }
+    /// Attempts assigned or running anywhere: what counts against `parallel`, including those
+    /// of a trial cancelled a moment ago whose job is still being stopped (it still holds its GPU).
+    public var attemptsInFlight: Int { active.count }
 
     /// Attempts not yet terminal (assigned or running).
     private var active: Set<AttemptID> = []
@@ -517,8 +518,6 @@ public struct CoordinatorMachine: Sendable {
         toldToStop.formUnion(ids)
     }
 
-    /// Attempts assigned or running anywhere.
-    public var attemptsInFlight: Int { active.count }
 
     /// Whether the coordinator stores data (log frames, metrics) about this attempt from this
     /// worker incarnation. Data about an attempt that belongs to someone else is fenced off.
@@ -722,6 +721,7 @@ public struct CoordinatorMachine: Sendable {
             }
         }
         guard trial.status == .running else { return }
+        if failure == .lost { trial.lostCount += 1 }
         switch spec.retryDecision(for: failure, trial: trial.retryCounts, campaignRetriesUsed: campaignRetriesUsed) {
         case .retry(let after, let consumesBudget):
             trial.retryCounts.record(failure)
@@ -729,7 +729,6 @@ public struct CoordinatorMachine: Sendable {
                 trial.retriesUsed += 1
                 campaignRetriesUsed += 1
             }
-            if failure == .lost { trial.lostCount += 1 }
             trial.status = .pending
             trial.notBefore = after > 0 ? now + after : nil
             requeued.append(trial.id)
@@ -738,7 +737,6 @@ public struct CoordinatorMachine: Sendable {
                 message: "trial \(trial.id) runs again\(after > 0 ? " in \(Double(after) / 1000) s" : ""): attempt \(attempt.id) \(failure) (\(diagnosis.reason))",
                 trial: trial.id, attempt: attempt.id, at: now)))
         case .giveUp(let why):
-            if failure == .lost { trial.lostCount += 1 }
             trial.status = .failed
             trial.endedAt = now
             trial.note = "\(failure): \(diagnosis.reason); \(why)"
