@@ -117,7 +117,9 @@ final class AttemptOutput: JobOutputHandler {
     /// Appends to a tail buffer, keeping it between `tailBytes` and twice that (amortised).
     private static func keepTail(_ bytes: UnsafeRawBufferPointer, in tail: inout [UInt8]) {
         if bytes.count >= tailBytes {
-            tail = Array(bytes[(bytes.count - tailBytes)...])
+            // Reuses the buffer: no allocation per read on the output path.
+            tail.removeAll(keepingCapacity: true)
+            tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - tailBytes)...]))
             return
         }
         tail.append(contentsOf: bytes)

@@ -237,6 +237,20 @@ public final class Worker: Sendable {
     /// Terminates every job still alive (SIGTERM to its process group) and waits for it; a job
     /// that outlives the grace is SIGKILLed here, since the reader thread that would do it dies
     /// with this process. Blocks the calling thread: only used when the worker stops.
+    /// Whether the coordinator has been silent since `instant` for longer than `--give-up-after`
+    /// while nothing runs here (running jobs are never abandoned).
+    private func shouldGiveUp(silentSince instant: ContinuousClock.Instant) -> Bool {
+        options.giveUpMillis > 0 && ContinuousClock.now - instant > .milliseconds(options.giveUpMillis)
+            && state.withLock { $0.running.isEmpty }
+    }
+
+    /// Logs and returns the error that ends a worker whose coordinator is gone.
+    private func giveUp() -> WorkerError {
+        logger.error("giving up: the coordinator has not answered", metadata: [
+            "for.s": "\(options.giveUpMillis / 1000)", "unacknowledged.bytes": "\(outbox.pendingBytes)"])
+        return WorkerError(message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
+    }
+
     /// How long a request may wait: `normal`, or less once leaving (never past the deadline).
     private func requestTimeout(_ normal: Duration) -> Duration {
         guard let deadline = state.withLock({ $0.leaveDeadline }) else { return normal }
@@ -264,10 +278,7 @@ public final class Worker: Sendable {
         let started = ContinuousClock.now
         while true {
             try Task.checkCancellation()
-            if options.giveUpMillis > 0, ContinuousClock.now - started > .milliseconds(options.giveUpMillis),
-               state.withLock({ $0.running.isEmpty }) {
-                throw WorkerError(message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
-            }
+            if shouldGiveUp(silentSince: started) { throw giveUp() }
             // Leaving: never joined, or past the leave deadline, there is nothing to wait for.
             if state.withLock({ $0.leaving && ($0.welcome == nil || ContinuousClock.now > $0.leaveDeadline!) }) {
                 throw WorkerError(message: "left before the coordinator at \(options.connect) answered")
@@ -405,7 +416,7 @@ public final class Worker: Sendable {
                     ended.continuation.finish()
                 })
         } catch {
-            outbox.add(end: failedToStart(attempt, reason: "cannot create the log compressor: \(error)"))
+            outbox.add(end: notRun(attempt, .failedToStart, detail: "cannot create the log compressor: \(error)"))
             return
         }
         // Received just as the worker started to leave: not started at all, reported preempted
@@ -416,10 +427,7 @@ public final class Worker: Sendable {
             return false
         }
         if leaving {
-            let now = unixMillis()
-            outbox.add(end: InternProtocol.AttemptEnd(
-                attemptId: attempt, outcome: .preempted, code: 0, detail: "the worker was leaving", startedAtMs: now, endedAtMs: now,
-                wallMs: 0, userCpuMs: 0, systemCpuMs: 0, peakRssBytes: 0, finalStdoutSeq: 0, finalStderrSeq: 0, finalMetricSeq: 0))
+            outbox.add(end: notRun(attempt, .preempted, detail: "the worker was leaving"))
             return
         }
         let spec = JobSpec(
@@ -431,7 +439,7 @@ public final class Worker: Sendable {
         } catch {
             state.withLock { _ = $0.running.removeValue(forKey: attempt) }
             logger.warning("attempt failed to start", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            outbox.add(end: failedToStart(attempt, reason: "\(error)"))
+            outbox.add(end: notRun(attempt, .failedToStart, detail: "\(error)"))
             return
         }
         defer { recordJobs() }
@@ -457,10 +465,11 @@ public final class Worker: Sendable {
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }
 
-    private func failedToStart(_ attempt: UInt64, reason: String) -> InternProtocol.AttemptEnd {
+    /// The end of an attempt whose process never ran (it could not start, or the worker was leaving).
+    private func notRun(_ attempt: UInt64, _ outcome: InternProtocol.AttemptOutcome, detail: String) -> InternProtocol.AttemptEnd {
         let now = unixMillis()
         return InternProtocol.AttemptEnd(
-            attemptId: attempt, outcome: .failedToStart, code: 0, detail: reason, startedAtMs: now, endedAtMs: now,
+            attemptId: attempt, outcome: outcome, code: 0, detail: detail, startedAtMs: now, endedAtMs: now,
             wallMs: 0, userCpuMs: 0, systemCpuMs: 0, peakRssBytes: 0, finalStdoutSeq: 0, finalStderrSeq: 0, finalMetricSeq: 0)
     }
 
@@ -507,12 +516,7 @@ public final class Worker: Sendable {
                              metadata: ["error": "\(problem)"])
             }
             // A coordinator gone for good: once nothing runs here, stop waiting for it.
-            if options.giveUpMillis > 0, ContinuousClock.now - lastAnswer > .milliseconds(options.giveUpMillis),
-               state.withLock({ $0.running.isEmpty }) {
-                logger.error("giving up: the coordinator has not answered", metadata: [
-                    "for.s": "\(options.giveUpMillis / 1000)", "unacknowledged.bytes": "\(outbox.pendingBytes)"])
-                throw WorkerError(message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
-            }
+            if shouldGiveUp(silentSince: lastAnswer) { throw giveUp() }
             let interval = Int(welcome?.heartbeatIntervalMs ?? 1_000)
             let (running, leaving) = state.withLock { state in
                 state.heartbeatNow = false
@@ -635,7 +639,7 @@ public final class Worker: Sendable {
                     return
                 }
             }
-            try await Task.sleep(for: min(.milliseconds(backoff), requestTimeout(.milliseconds(backoff))))
+            try await Task.sleep(for: requestTimeout(.milliseconds(backoff)))
             backoff = min(backoff * 2, 2_000)
         }
     }
