@@ -19,6 +19,8 @@ let package = Package(
         // C libraries from Debian, nothing else.
         .systemLibrary(name: "CNNG", providers: [.apt(["libnng-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // mbedtls comes with libnng-dev (NNG's TLS transport is built on it).
+        .systemLibrary(name: "CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
 
         // Thin wrappers: typed errors, ownership, no domain types.
         .target(name: "NNG", dependencies: ["CNNG"]),
@@ -27,6 +29,8 @@ let package = Package(
 
         // The wire protocol: standard library only.
         .target(name: "InternProtocol"),
+        // Authentication between nodes: the campaign secret, sealed messages, the campaign's CA.
+        .target(name: "InternAuth", dependencies: ["CMbedTLS"]),
 
         // Pure logic: campaign, sampling, scheduling, metrics parsing. No IO.
         .target(name: "InternCore"),
@@ -40,17 +44,17 @@ let package = Package(
 
         // The shells around the logic.
         .target(name: "InternCoordinator", dependencies: [
-            "InternCore", "InternProtocol", "InternStore", "NNG",
+            "InternCore", "InternProtocol", "InternStore", "InternAuth", "NNG",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "InternWorker", dependencies: [
-            "InternCore", "InternProtocol", "InternJob", "NNG", "Zstd",
+            "InternCore", "InternProtocol", "InternAuth", "InternJob", "NNG", "Zstd",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // The one executable: a root command with subcommands.
         .executableTarget(name: "intern", dependencies: [
-            "InternCore", "InternSpec", "InternStore", "InternCoordinator", "InternWorker",
+            "InternCore", "InternSpec", "InternStore", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -62,6 +66,7 @@ let package = Package(
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "CZstd"]),
         .testTarget(name: "InternJobTests", dependencies: ["InternJob"]),
         .testTarget(name: "InternProtocolTests", dependencies: ["InternProtocol"]),
+        .testTarget(name: "InternAuthTests", dependencies: ["InternAuth", "InternTestKit"]),
         .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternTestKit"]),
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
