@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
+        .testTarget(name: "DeployTests", dependencies: [.product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["InternStore", "InternProtocol", "InternTestKit", "NNG", "Zstd"],
             exclude: ["Fixtures"]),

@@ -1,0 +1,1 @@
+// The deployment files' checks live beside this file (deploy/ is validated here).
