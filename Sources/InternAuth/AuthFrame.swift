@@ -1,14 +1,14 @@
 /// The authentication layer's frames, which carry intern protocol messages between nodes.
 ///
 /// Every frame starts with `49 41` ("IA"), the layer's version (1) and a type byte. A worker
-/// (or admin client) opens a session with ``hello``; the coordinator answers ``challenge``,
-/// proving it holds the campaign secret; from then on every request and reply is ``sealed``:
+/// (or admin client) opens a session with ``hello``, proving it holds the campaign secret; the
+/// coordinator answers ``challenge``, proving the same; from then on every request and reply is ``sealed``:
 /// it names its session, its direction and a counter, and ends with an HMAC-SHA256 tag under
 /// the session key, so a frame that was changed, replayed, reflected or made without the
 /// secret is rejected. ``refused`` is the coordinator's unauthenticated answer when it cannot
 /// open a frame for a reason the peer should act on. Layout: docs/protocol.md, Authentication.
 public enum AuthFrame: Sendable, Equatable {
-    case hello(clientNonce: [UInt8])
+    case hello(clientNonce: [UInt8], proof: [UInt8])
     case challenge(serverNonce: [UInt8], proof: [UInt8])
     case sealed(SealedFrame)
     case refused(Refusal, reason: String)
@@ -21,6 +21,8 @@ public enum AuthFrame: Sendable, Equatable {
         case unknownSession = 2
         /// This coordinator has no credentials and cannot open sealed frames.
         case notConfigured = 3
+        /// The hello's proof is wrong: the peer holds other credentials than this campaign's.
+        case badCredentials = 4
     }
 
     public static let magic: (UInt8, UInt8) = (0x49, 0x41)
@@ -29,6 +31,8 @@ public enum AuthFrame: Sendable, Equatable {
     static let headerLength = 4
     /// Header, two nonces, direction, counter.
     static let sealedPrefixLength = headerLength + 2 * nonceLength + 1 + 8
+    /// Bytes a sealed frame adds to its payload (77): receive limits allow for it.
+    public static let sealingOverhead = sealedPrefixLength + HMAC.tagLength
 
     /// Whether `bytes` start like a frame of this layer (and not like a plain protocol message).
     public static func isFrame(_ bytes: [UInt8]) -> Bool {
@@ -42,8 +46,8 @@ public enum AuthFrame: Sendable, Equatable {
         let body = bytes[headerLength...]
         switch bytes[3] {
         case 1:
-            guard body.count == nonceLength else { throw .malformed("hello of \(body.count) bytes") }
-            return .hello(clientNonce: Array(body))
+            guard body.count == nonceLength + HMAC.tagLength else { throw .malformed("hello of \(body.count) bytes") }
+            return .hello(clientNonce: Array(body.prefix(nonceLength)), proof: Array(body.suffix(HMAC.tagLength)))
         case 2:
             guard body.count == nonceLength + HMAC.tagLength else { throw .malformed("challenge of \(body.count) bytes") }
             return .challenge(serverNonce: Array(body.prefix(nonceLength)), proof: Array(body.suffix(HMAC.tagLength)))
@@ -65,9 +69,10 @@ public enum AuthFrame: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = [Self.magic.0, Self.magic.1, Self.version]
         switch self {
-        case .hello(let nonce):
+        case .hello(let nonce, let proof):
             out.append(1)
             out += nonce
+            out += proof
         case .challenge(let serverNonce, let proof):
             out.append(2)
             out += serverNonce

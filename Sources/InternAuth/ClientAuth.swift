@@ -17,11 +17,12 @@ public final class ClientAuth: Sendable {
     /// The session requests are sealed in, if one is open.
     public var session: Session? { current.withLock { $0 } }
 
-    /// A hello frame with a fresh random nonce.
+    /// A hello frame: a fresh random nonce and the proof that this side holds the secret.
     public func hello() -> (frame: [UInt8], clientNonce: [UInt8]) {
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<AuthFrame.nonceLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return (AuthFrame.hello(clientNonce: nonce).encoded(), nonce)
+        let proof = HMAC.sha256(key: secret.key, Label.workerProof, nonce)
+        return (AuthFrame.hello(clientNonce: nonce, proof: proof).encoded(), nonce)
     }
 
     /// Checks the coordinator's answer to the hello that sent `clientNonce` and makes the new

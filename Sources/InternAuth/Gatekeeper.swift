@@ -4,7 +4,8 @@ import Synchronization
 /// whether it is admitted, answered at once (a handshake), or rejected, and seals replies.
 ///
 /// Unsealed messages are admitted only from local transports (ipc), unless the coordinator
-/// runs `--insecure`. The handshake keeps no state: the coordinator's nonce is the time it was
+/// runs `--insecure`. A hello must prove its sender holds the campaign secret. The handshake
+/// keeps no state: the coordinator's nonce is the time it was
 /// issued plus a tag under a key that lives only in this process, so a hello costs two HMACs
 /// and no memory; a session is stored only once a sealed frame in it has a good tag, which
 /// needs the campaign secret. A sealed frame of an unknown session is answered "unknown
@@ -70,7 +71,12 @@ public final class Gatekeeper: Sendable {
                 .notConfigured, reason: "this coordinator runs without credentials; start it with --auth DIR").encoded())
         }
         switch frame {
-        case .hello(let clientNonce):
+        case .hello(let clientNonce, let proof):
+            // The peer proves it holds the secret before the coordinator proves anything.
+            guard HMAC.constantTimeEqual(HMAC.sha256(key: secret.key, Label.workerProof, clientNonce), proof) else {
+                return .rejected(reason: "wrong credentials (its hello's proof does not match this campaign's secret)", answer: AuthFrame.refused(
+                    .badCredentials, reason: "this coordinator does not accept these credentials: they are not this campaign's").encoded())
+            }
             let serverNonce = cookie(clientNonce: clientNonce, issuedAt: now)
             let proof = HMAC.sha256(key: secret.key, Label.proof, clientNonce, serverNonce)
             return .answer(AuthFrame.challenge(serverNonce: serverNonce, proof: proof).encoded())

@@ -58,5 +58,6 @@ public final class Session: Sendable {
 enum Label {
     static let session = Array("intern-auth/1 session".utf8)
     static let proof = Array("intern-auth/1 coordinator".utf8)
+    static let workerProof = Array("intern-auth/1 worker".utf8)
     static let cookie = Array("intern-auth/1 cookie".utf8)
 }

@@ -21,24 +21,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Where campaign directories live.")
     var root: String = ".intern"
 
-    @Flag(name: .long, help: "Allow tcp:// without authentication (anyone who reaches the port can run commands on your workers).")
-    var insecure = false
+    @OptionGroup var security: AuthOptions
 
     @OptionGroup var tuning: CoordinatorTuning
 
     @OptionGroup var global: GlobalOptions
-
-    func validate() throws {
-        try requireLocalOrInsecure(listen, insecure: insecure, role: "--listen")
-    }
 
     func run() async throws {
         global.bootstrapLogging()
         let file = try CampaignFile.load(campaign)
         let directory = file.directory(root: root)
         let urls = listen.isEmpty ? [defaultIPCURL(directory: directory)] : listen
+        var options = tuning.options(listen: urls)
+        options.credentials = try security.credentials(for: urls, role: "--listen")
+        options.insecure = security.insecure
         let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"),
-                                          options: tuning.options(listen: urls))
+                                          options: options)
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
         let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials))

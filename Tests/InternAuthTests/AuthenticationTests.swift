@@ -77,23 +77,33 @@ import Testing
 
     @Test func aPeerWithAnotherSecretIsRejected() throws {
         let gate = Gatekeeper(secret: secret, allowUnsealedFromNetwork: false)
-        // It cannot even check the coordinator's proof...
+        // Its hello's proof is refused, and it learns why...
         let impostor = ClientAuth(secret: CampaignSecret.generate())
-        #expect(throws: AuthError.coordinatorNotProven) { try handshake(gate, client: impostor) }
-        // ...and a frame sealed with its own key on a genuine nonce does not open a session.
-        let (hello, nonce) = impostor.hello()
+        guard case .rejected(let reason, let answer?) = gate.admit(impostor.hello().frame, fromNetwork: true, now: 1_000),
+              case .refused(.badCredentials, _)? = try? AuthFrame.parse(answer) else {
+            Issue.record("a hello with the wrong proof is refused"); return
+        }
+        #expect(reason.contains("wrong credentials"))
+        // ...and a frame sealed with another key on a genuine nonce does not open a session.
+        let (hello, nonce) = ClientAuth(secret: secret).hello()
         guard case .answer(let challenge) = gate.admit(hello, fromNetwork: true, now: 1_000),
               case .challenge(let serverNonce, _) = try AuthFrame.parse(challenge) else { Issue.record("no challenge"); return }
         let forged = Session(id: SessionID(bytes: nonce + serverNonce), secret: CampaignSecret.generate())
         let verdict = gate.admit(forged.seal(Array("hello".utf8), direction: .toCoordinator), fromNetwork: true, now: 1_000)
-        #expect(reason(verdict)?.contains("bad tag") == true)
+        #expect(self.reason(verdict)?.contains("bad tag") == true)
         #expect(gate.sessionCount == 0)
     }
 
     @Test func aFakeCoordinatorCannotProveItself() throws {
-        let fake = Gatekeeper(secret: CampaignSecret.generate(), allowUnsealedFromNetwork: false)
+        // A fake that answers a hello with a made-up challenge (it cannot compute the proof).
         let client = ClientAuth(secret: secret)
-        #expect(throws: AuthError.coordinatorNotProven) { try handshake(fake, client: client) }
+        let (_, nonce) = client.hello()
+        let made = AuthFrame.challenge(serverNonce: [UInt8](repeating: 7, count: 16), proof: [UInt8](repeating: 9, count: 32)).encoded()
+        #expect(throws: AuthError.coordinatorNotProven) { try client.accept(made, for: nonce) }
+        // One with another secret refuses the hello: the client never gets a session either.
+        let other = Gatekeeper(secret: CampaignSecret.generate(), allowUnsealedFromNetwork: false)
+        guard case .rejected(_, let answer?) = other.admit(client.hello().frame, fromNetwork: true, now: 0) else { Issue.record("refused"); return }
+        #expect(throws: AuthError.self) { try client.accept(answer, for: nonce) }
         #expect(client.session == nil)
     }
 
