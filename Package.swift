@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "CZstd"]),
         .testTarget(name: "InternJobTests", dependencies: ["InternJob"]),
         .testTarget(name: "InternProtocolTests", dependencies: ["InternProtocol"]),
-        .testTarget(name: "InternAuthTests", dependencies: ["InternAuth", "InternTestKit"]),
+        .testTarget(name: "InternAuthTests", dependencies: ["InternAuth", "InternTestKit", "CMbedTLS"]),
         .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternTestKit"]),
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
