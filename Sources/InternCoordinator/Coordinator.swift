@@ -25,6 +25,8 @@ public struct CoordinatorOptions: Sendable {
     public var lingerMillis: Int
     /// The campaign's credentials: network peers must open an authenticated session with them.
     public var credentials: Credentials?
+    /// For `tls+tcp://` listen URLs: the CA and this coordinator's certificate.
+    public var tls: TLSSettings?
     /// `--insecure`: network peers may send plain messages (anyone who reaches the port can
     /// then run commands on the workers).
     public var insecure: Bool
@@ -33,7 +35,7 @@ public struct CoordinatorOptions: Sendable {
     public init(
         listen: [String], maxMessageBytes: Int = 16 << 20, config: CoordinatorConfig = CoordinatorConfig(),
         logFlushIntervalMillis: UInt64 = 250, logFlushBytes: UInt64 = 64 << 10, compressionLevel: Int64 = 1,
-        tickMillis: Int = 100, lingerMillis: Int? = nil, credentials: Credentials? = nil, insecure: Bool = false
+        tickMillis: Int = 100, lingerMillis: Int? = nil, credentials: Credentials? = nil, tls: TLSSettings? = nil, insecure: Bool = false
     ) {
         self.listen = listen
         self.maxMessageBytes = maxMessageBytes
@@ -44,6 +46,7 @@ public struct CoordinatorOptions: Sendable {
         self.tickMillis = tickMillis
         self.lingerMillis = lingerMillis ?? Int(config.heartbeatIntervalMillis * 2 + 500)
         self.credentials = credentials
+        self.tls = tls
         self.insecure = insecure
     }
 }
@@ -145,7 +148,7 @@ public actor Coordinator {
         try? store.markCoordinatorAlive(pid: getpid(), now: Self.now())
         defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
         for url in options.listen {
-            try socket.listen(url)
+            try socket.listen(url, tls: url.hasPrefix("tls+") ? options.tls : nil)
             logger.info("listening", metadata: ["url": "\(url)"])
         }
         let (demand, demandContinuation) = AsyncStream<Void>.makeStream()

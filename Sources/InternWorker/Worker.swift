@@ -42,12 +42,14 @@ public struct WorkerOptions: Sendable {
     /// replies that prove the coordinator holds the same secret are acted upon. `nil`: plain
     /// messages (ipc://, or tcp:// with --insecure).
     public var credentials: Credentials?
+    /// For a `tls+tcp://` coordinator: the CA, this worker's certificate, the coordinator's name.
+    public var tls: TLSSettings?
 
     /// Creates options.
     public init(connect: String, id: WorkerID, slots: Int = 1, maxMessageBytes: Int = 16 << 20, gpus: [String] = [],
                 terminationGraceMillis: Int = 5_000, drainGraceMillis: Int = 10_000, leaveFlushMillis: Int = 5_000,
                 stateDirectory: String? = nil, spoolLimitBytes: Int = 1 << 30, spoolMemoryBytes: Int = 16 << 20,
-                giveUpMillis: Int = 3_600_000, credentials: Credentials? = nil) {
+                giveUpMillis: Int = 3_600_000, credentials: Credentials? = nil, tls: TLSSettings? = nil) {
         self.connect = connect
         self.id = id
         self.slots = max(1, slots)
@@ -61,6 +63,7 @@ public struct WorkerOptions: Sendable {
         self.spoolMemoryBytes = max(0, spoolMemoryBytes)
         self.giveUpMillis = max(0, giveUpMillis)
         self.credentials = credentials
+        self.tls = tls
     }
 }
 
@@ -167,7 +170,7 @@ public final class Worker: Sendable {
     public func run() async throws {
         let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
         defer { socket.close() }
-        let dialer = try socket.dial(options.connect)
+        let dialer = try socket.dial(options.connect, tls: options.connect.hasPrefix("tls+") ? options.tls : nil)
         try? dialer.setReconnectTime(min: .milliseconds(50), max: .seconds(2))
         let link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: options.maxMessageBytes), credentials: options.credentials)
         let control = try socket.openContext()

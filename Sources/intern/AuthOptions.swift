@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternAuth
+import NNG
 
 /// How a command authenticates to (or as) a campaign's coordinator over the network.
 ///
@@ -45,6 +46,25 @@ struct AuthOptions: ParsableArguments {
         return credentials
     }
 
+    /// The TLS files for `role` when one of `urls` is `tls+tcp://` (`nil` otherwise): the
+    /// campaign's CA and the role's certificate from the credentials directory.
+    func tls(for urls: [String], credentials: Credentials?, role: TLSRole) throws -> TLSSettings? {
+        guard let url = urls.first(where: { $0.hasPrefix("tls+") }) else { return nil }
+        do {
+            guard let credentials, credentials.directory != nil,
+                  let ca = try credentials.file(Credentials.File.caCertificate),
+                  let own = try credentials.file(role == .coordinator ? Credentials.File.coordinator : Credentials.File.worker)
+            else {
+                throw CredentialError("\(url) needs the campaign's certificates: --auth DIR made by `intern init-auth DIR` (with \(Credentials.File.caCertificate) and \(role == .coordinator ? Credentials.File.coordinator : Credentials.File.worker))")
+            }
+            return TLSSettings(caFile: ca, certificateKeyFile: own, serverName: role == .coordinator ? nil : CampaignCertificates.coordinatorName)
+        } catch let error as CredentialError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    enum TLSRole { case coordinator, client }
+
     /// ipc:// and inproc:// reach only this machine (the socket file's permissions guard ipc).
     static func isLocal(_ url: String) -> Bool {
         url.hasPrefix("ipc://") || url.hasPrefix("inproc://")
@@ -67,11 +87,12 @@ struct InitAuth: ParsableCommand {
 
     func run() throws {
         do {
-            _ = try Credentials.createDirectory(directory)
-        } catch {
+            let credentials = try Credentials.createDirectory(directory)
+            try CampaignCertificates.create(in: credentials)
+        } catch let error as CredentialError {
             throw ValidationError(error.message)
         }
-        print("credentials written to \(directory)/ (secret)")
+        print("credentials written to \(directory)/: secret, ca.crt, ca.key, coordinator.pem, worker.pem")
         print("give them to the coordinator, workers and admin commands with --auth \(directory) or INTERN_AUTH_DIR=\(directory)")
     }
 }

@@ -62,6 +62,7 @@ struct WorkerCommand: AsyncParsableCommand {
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let credentials = try security.credentials(for: [connect], role: "--connect")
+        let tls = try security.tls(for: [connect], credentials: credentials, role: .client)
         do {
             let explicit: [String]? = gpus.map { $0 == "none" ? [] : $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let inventory = GPUDiscovery.detect(explicit: explicit)
@@ -74,7 +75,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     connect: connect, id: WorkerID(identity), slots: slots, gpus: inventory.ids, terminationGraceMillis: Int(killGrace * 1000),
                     drainGraceMillis: Int(drainGrace * 1000), stateDirectory: stateDir ?? Self.defaultStateDirectory(id: identity),
                     spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10,
-                    giveUpMillis: Int(max(0, giveUpAfter) * 1000), credentials: credentials),
+                    giveUpMillis: Int(max(0, giveUpAfter) * 1000), credentials: credentials, tls: tls),
                 logger: Logger(label: "intern.worker"))
             try await withSignalCancellation(first: { worker.leave() }) { try await worker.run() }
         } catch let error as WorkerError {

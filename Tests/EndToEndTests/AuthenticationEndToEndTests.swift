@@ -134,4 +134,29 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
+
+    /// Over tls+tcp:// the campaign's CA authenticates both ends before any message: the
+    /// campaign completes; a worker with another campaign's certificates never joins (its
+    /// handshake fails inside TLS) and gives up.
+    @Test func aCampaignRunsOverMutualTLS_andAnotherCampaignsCertificatesGetNowhere() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let auth = try await initAuth(dir, "auth")
+        let other = try await initAuth(dir, "other")
+        let spec = try campaign(dir, name: "tls", trials: 4)
+        let port = try NetworkCutEndToEndTests.freePort()
+        let url = "tls+tcp://127.0.0.1:\(port)"
+        let coordinator = try InternBinary.start(
+            ["coordinator", spec, "--listen", url, "--auth", auth, "--root", dir.file(".intern")], in: dir.path)
+        let intruder = try await InternBinary.run(
+            ["worker", "--connect", url, "--auth", other, "--id", "intruder", "--give-up-after", "2"], in: dir.path, timeout: .seconds(30))
+        #expect(intruder.status == 1 && intruder.stderr.contains("giving up"), "\(intruder.stderr)")
+        let worker = try await InternBinary.run(["worker", "--connect", url, "--auth", auth, "--id", "w", "--slots", "2"], in: dir.path, timeout: .seconds(60))
+        #expect(worker.status == 0, "\(worker.stderr)")
+        let result = try await coordinator.finish(timeout: .seconds(30))
+        #expect(result.status == 0, "\(result.stderr)")
+        let store = try CampaignStore(directory: dir.file(".intern/tls"), create: false, readOnly: true)
+        #expect(try store.trials().allSatisfy { $0.status == .completed })
+        #expect(try store.workers().map(\.id.rawValue) == ["w"])
+    }
 }
