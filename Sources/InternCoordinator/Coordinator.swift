@@ -27,6 +27,9 @@ public struct CoordinatorOptions: Sendable {
     public var credentials: Credentials?
     /// For `tls+tcp://` listen URLs: the CA and this coordinator's certificate.
     public var tls: TLSSettings?
+    /// Runs an admin command (`intern status`, …) sent by a remote client (`--coordinator URL`);
+    /// `nil`: admin requests are refused.
+    public var admin: (@Sendable ([String]) async -> AdminOutput)?
     /// `--insecure`: network peers may send plain messages (anyone who reaches the port can
     /// then run commands on the workers).
     public var insecure: Bool
@@ -48,6 +51,23 @@ public struct CoordinatorOptions: Sendable {
         self.credentials = credentials
         self.tls = tls
         self.insecure = insecure
+    }
+}
+
+/// What an admin command run for a remote client printed, and its exit status.
+public struct AdminOutput: Sendable {
+    public var exitCode: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+
+    public init(exitCode: Int32, stdout: [UInt8] = [], stderr: String = "") {
+        self.init(exitCode: exitCode, stdout: stdout, stderr: Array(stderr.utf8))
+    }
+
+    public init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8]) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
     }
 }
 
@@ -125,7 +145,7 @@ public actor Coordinator {
         }
         let (machine, effects) = try CoordinatorMachine.restore(
             spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
-            objectives: objectives, now: now)
+            objectives: objectives, paused: try store.info()?.paused ?? false, now: now)
         self.machine = machine
         try store.apply(effects.changes)
     }
@@ -239,6 +259,18 @@ public actor Coordinator {
                 } else {
                     outcome = "worker \(request.target) is not active"
                 }
+            case .pauseCampaign, .resumeCampaign:
+                let pause = request.kind == .pauseCampaign
+                if machine.isFinished {
+                    outcome = "the campaign is finished"
+                } else if machine.isPaused == pause {
+                    outcome = pause ? "already paused" : "not paused"
+                } else {
+                    carryOut(machine.setPaused(pause, now: now))
+                    outcome = pause
+                        ? "paused: no new attempts; \(machine.attemptsInFlight) running go on"
+                        : "resumed"
+                }
             }
             try? store.markHandled(request.id, outcome: outcome, now: now)
             logger.info("control request", metadata: ["kind": "\(request.kind.rawValue)", "target": "\(request.target)", "outcome": "\(outcome)"])
@@ -332,11 +364,21 @@ public actor Coordinator {
         case .workRequest(let request): reply = await handleWorkRequest(request)
         case .heartbeat(let heartbeat): reply = handleHeartbeat(heartbeat)
         case .report(let report): reply = handleReport(report)
-        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck:
+        case .adminRequest(let request): reply = await handleAdmin(request)
+        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck, .adminReply:
             logger.warning("rejected a message only a coordinator sends", metadata: ["kind": "\(message.kind)"])
             reply = .rejected(Rejected(requestId: message.requestId, code: .malformed, reason: "\(message.kind) is not a request"))
         }
         return codec.encode(reply)
+    }
+
+    private func handleAdmin(_ request: AdminRequest) async -> Message {
+        guard let admin = options.admin else {
+            return .rejected(Rejected(requestId: request.requestId, code: .internal, reason: "this coordinator does not run admin commands"))
+        }
+        logger.info("admin command", metadata: ["arguments": "\(request.arguments.prefix(8))"])
+        let output = await admin(request.arguments)
+        return .adminReply(AdminReply(requestId: request.requestId, exitCode: Int64(output.exitCode), stdout: output.stdout, stderr: output.stderr))
     }
 
     private func handleHello(_ hello: Hello) -> Message {

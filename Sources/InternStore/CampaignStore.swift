@@ -210,6 +210,10 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE campaign ADD COLUMN coordinator_alive_at INTEGER;
                 """)
         }
+        migrator.registerMigration("v7-pause") { db in
+            // `intern pause` / `intern resume`: survives a coordinator restart.
+            try db.execute(sql: "ALTER TABLE campaign ADD COLUMN paused INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
