@@ -636,7 +636,7 @@ def main():
     ap.add_argument("--log-bytes", type=int, default=2_000_000, help="stdout bytes per log trial (default 2000000)")
     ap.add_argument("--only", choices=["dispatch", "logs", "transports"], help="run one benchmark")
     ap.add_argument("--transport-dispatch-trials", type=int, help="trials of the transport dispatch campaign (default 1000; --quick 100)")
-    ap.add_argument("--transport-log-trials", type=int, help="trials of the transport log campaign (default 40; --quick 6)")
+    ap.add_argument("--transport-log-trials", type=int, help="trials of the transport log campaign (default 100; --quick 6)")
     ap.add_argument("--no-replay", action="store_true", help="skip the /bin/cat replay campaign")
     ap.add_argument("--replay-runs", type=int, default=1, help="runs of the replay campaign (default 1)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (stores, outputs)")
@@ -646,7 +646,7 @@ def main():
     args.dispatch_trials = args.dispatch_trials or (200 if args.quick else 2000)
     args.log_trials = args.log_trials or (10 if args.quick else 100)
     args.transport_dispatch_trials = args.transport_dispatch_trials or (100 if args.quick else 1000)
-    args.transport_log_trials = args.transport_log_trials or (6 if args.quick else 40)
+    args.transport_log_trials = args.transport_log_trials or (6 if args.quick else 100)
     if not os.access(args.intern, os.X_OK):
         print("bench: %s is not an executable; build it with `swift build -c release`" % args.intern, file=sys.stderr)
         return 2

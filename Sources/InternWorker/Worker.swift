@@ -170,7 +170,7 @@ public final class Worker: Sendable {
     public func run() async throws {
         let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
         defer { socket.close() }
-        let dialer = try socket.dial(options.connect, tls: options.connect.hasPrefix("tls+") ? options.tls : nil)
+        let dialer = try await dial(socket)
         try? dialer.setReconnectTime(min: .milliseconds(50), max: .seconds(2))
         let link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: options.maxMessageBytes), credentials: options.credentials)
         let control = try socket.openContext()
@@ -187,6 +187,37 @@ public final class Worker: Sendable {
         }
         stopJobs()
         logger.info("worker finished")
+    }
+
+    /// Dials the coordinator. Over TLS, dials until one handshake has completed: NNG reports a
+    /// failed handshake to nobody (the connection just closes and is redialled), so a worker whose
+    /// certificates are not the coordinator's campaign's would otherwise wait in silence; it says
+    /// so and stops instead. A coordinator not listening yet is waited for, up to --give-up-after.
+    private func dial(_ socket: Socket) async throws -> Dialer {
+        guard options.connect.hasPrefix("tls+"), let tls = options.tls else { return try socket.dial(options.connect) }
+        let started = ContinuousClock.now
+        var delay = 100
+        while true {
+            try Task.checkCancellation()
+            if state.withLock({ $0.leaving }) { throw WorkerError(message: "left before the coordinator at \(options.connect) answered") }
+            // A blocking dial can take as long as a TCP connect: on a thread of its own.
+            let attempt: Result<Dialer, any Error> = await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(returning: Result { try socket.dial(self.options.connect, blocking: true, tls: tls) })
+                }
+            }
+            switch attempt {
+            case .success(let dialer):
+                return dialer
+            case .failure(let error as NNGError) where error == .cryptographic || error == .connectionShutdown:
+                throw WorkerError(message: "the TLS handshake with \(options.connect) failed (\(error)): the coordinator's certificate is not from this campaign's CA, or it refused this worker's")
+            case .failure(let error):
+                if shouldGiveUp(silentSince: started) { throw giveUp() }
+                logger.debug("dial failed, retrying", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: .milliseconds(delay))
+            delay = min(delay * 2, 2_000)
+        }
     }
 
     private func serve(socket: Socket, link: CoordinatorLink) async throws {
