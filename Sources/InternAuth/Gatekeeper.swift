@@ -19,8 +19,11 @@ public final class Gatekeeper: Sendable {
         case opened([UInt8], Session)
         /// Send these bytes back and do nothing else (a challenge, or "unknown session").
         case answer([UInt8])
-        /// Refused: log `reason` with the peer's address; send `answer` if there is one.
-        case rejected(reason: String, answer: [UInt8]?)
+        /// Refused: log `reason` with the peer's address; send `answer` if there is one; else,
+        /// with `hangUp`, close the connection (something altered or forged its messages: its
+        /// other requests fail at once and are resent on a new one). A replayed copy is only
+        /// dropped: the original was answered, and closing would cost the genuine peer.
+        case rejected(reason: String, answer: [UInt8]?, hangUp: Bool = true)
     }
 
     /// How long a coordinator's nonce may be used to open a session.
@@ -104,7 +107,7 @@ public final class Gatekeeper: Sendable {
             do {
                 return .opened(try session.open(frame, expecting: .toCoordinator), session)
             } catch {
-                return .rejected(reason: error.description, answer: nil)
+                return Self.rejection(error)
             }
         }
         // Not known: a session this process handed out a nonce for, and recently?
@@ -136,8 +139,13 @@ public final class Gatekeeper: Sendable {
         do {
             return .opened(try stored.open(frame, expecting: .toCoordinator), stored)
         } catch {
-            return .rejected(reason: error.description, answer: nil)
+            return Self.rejection(error)
         }
+    }
+
+    private static func rejection(_ error: AuthError) -> Verdict {
+        if case .replayed = error { return .rejected(reason: error.description, answer: nil, hangUp: false) }
+        return .rejected(reason: error.description, answer: nil)
     }
 
     /// Forgets the least recently used session whose nonce can no longer open a session: one

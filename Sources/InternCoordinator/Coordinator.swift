@@ -165,7 +165,7 @@ public actor Coordinator {
         // A sealed message is a little longer than the message it carries.
         let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes + AuthFrame.sealingOverhead)
         defer { socket.close() }
-        try? store.markCoordinatorAlive(pid: getpid(), now: Self.now())
+        try? store.markCoordinatorAlive(pid: getpid(), host: ProcessInfo.processInfo.hostName, now: Self.now())
         defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
         for url in options.listen {
             try socket.listen(url, tls: url.hasPrefix("tls+") ? options.tls : nil)
@@ -233,7 +233,7 @@ public actor Coordinator {
         if ticks % 3 == 0 { applyControlRequests() }
         // About every 2 s: `intern status` tells a running coordinator from a gone one.
         if ticks % max(1, 2_000 / options.tickMillis) == 1 {
-            try? store.markCoordinatorAlive(pid: getpid(), now: Self.now())
+            try? store.markCoordinatorAlive(pid: getpid(), host: ProcessInfo.processInfo.hostName, now: Self.now())
         }
     }
 
@@ -302,11 +302,11 @@ public actor Coordinator {
                 reply = gatekeeper.seal(answer, in: session)
             case .answer(let answer):
                 reply = answer
-            case .rejected(let reason, let answer):
+            case .rejected(let reason, let answer, let hangUp):
                 logRejection(of: request.pipe, reason: reason)
                 guard let answer else {
-                    // Nothing worth saying to it (a forged, altered or replayed message): hang up.
-                    request.pipe.close()
+                    // Nothing worth saying to it (a forged or altered message): hang up.
+                    if hangUp { request.pipe.close() }
                     continue
                 }
                 reply = answer

@@ -214,6 +214,11 @@ public final class CampaignStore: Sendable {
             // `intern pause` / `intern resume`: survives a coordinator restart.
             try db.execute(sql: "ALTER TABLE campaign ADD COLUMN paused INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v8-coordinator-host") { db in
+            // With the pid: a coordinator on this host whose pid is gone is not running, however
+            // recent its last sign of life (it was killed).
+            try db.execute(sql: "ALTER TABLE campaign ADD COLUMN coordinator_host TEXT")
+        }
         return migrator
     }
 

@@ -15,7 +15,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Argument(help: "The campaign spec (YAML).")
     var campaign: String
 
-    @Option(name: .long, help: "URL to listen on, e.g. ipc:///tmp/intern.sock or tcp://0.0.0.0:7700 (default: an ipc socket in the campaign directory).")
+    @Option(name: .long, help: "URL to listen on: ipc:///tmp/intern.sock, tcp://0.0.0.0:7700 or tls+tcp://0.0.0.0:7700 (network URLs need --auth); repeatable (default: an ipc socket in the campaign directory).")
     var listen: [String] = []
 
     @Option(name: .long, help: "Where campaign directories live.")

@@ -75,10 +75,12 @@ extension Status {
         return info.paused ? "stopped while paused (`intern resume` continues)" : "stopped (`intern resume` continues)"
     }
 
-    /// Whether the campaign's coordinator said it was alive in the last 10 s.
+    /// Whether the campaign's coordinator said it was alive in the last 10 s, and, when it runs
+    /// on this host, its process still exists (a coordinator killed a second ago is not running).
     static func coordinatorRunning(_ info: CampaignInfo, now: Timestamp) -> Bool {
-        guard info.coordinatorPid != nil, let alive = info.coordinatorAliveAt else { return false }
-        return now - alive <= 10_000
+        guard let pid = info.coordinatorPid, let alive = info.coordinatorAliveAt, now - alive <= 10_000 else { return false }
+        if info.coordinatorHost == ProcessInfo.processInfo.hostName, kill(pid_t(pid), 0) != 0, errno == ESRCH { return false }
+        return true
     }
 }
 

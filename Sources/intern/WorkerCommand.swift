@@ -16,7 +16,7 @@ struct WorkerCommand: AsyncParsableCommand {
             requeued elsewhere, and the worker exits 0. A second signal stops at once.
             """)
 
-    @Option(name: .long, help: "The coordinator's URL, e.g. ipc:///path/coordinator.sock or tcp://host:7700.")
+    @Option(name: .long, help: "The coordinator's URL: ipc:///path/coordinator.sock, tcp://host:7700 or tls+tcp://host:7700 (network URLs need --auth).")
     var connect: String
 
     @Option(name: .long, help: "How many attempts to run at once.")

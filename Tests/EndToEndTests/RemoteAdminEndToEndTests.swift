@@ -52,6 +52,11 @@ import Testing
         #expect(followed.status == 0, "\(followed.stderr)")
         #expect(followed.stdout == (1...8).map { "trial 1 step \($0)\n" }.joined() + "METRIC loss=0.1\n")
 
+        let drain = try await admin(["drain", "nobody"])
+        #expect(drain.stdout.contains("worker nobody is not active"), "\(drain.stdout)\(drain.stderr)")
+        let trials = try await admin(["trials", "--json"])
+        #expect(trials.status == 0 && trials.stdout.hasPrefix("["), "\(trials.stdout)")
+
         // Refused: other credentials, no credentials, a directory option, a non-admin command.
         let wrong = try await InternBinary.run(["status", "--coordinator", url, "--auth", dir.file("other")], in: elsewhere.path)
         #expect(wrong.status != 0 && wrong.stderr.contains("does not accept these credentials"), "\(wrong.stderr)")

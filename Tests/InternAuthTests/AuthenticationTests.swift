@@ -57,7 +57,7 @@ import Testing
     }
 
     private func reason(_ verdict: Gatekeeper.Verdict) -> String? {
-        if case .rejected(let reason, _) = verdict { return reason }
+        if case .rejected(let reason, _, _) = verdict { return reason }
         return nil
     }
 
@@ -79,7 +79,7 @@ import Testing
         let gate = Gatekeeper(secret: secret, allowUnsealedFromNetwork: false)
         // Its hello's proof is refused, and it learns why...
         let impostor = ClientAuth(secret: CampaignSecret.generate())
-        guard case .rejected(let reason, let answer?) = gate.admit(impostor.hello().frame, fromNetwork: true, now: 1_000),
+        guard case .rejected(let reason, let answer?, _) = gate.admit(impostor.hello().frame, fromNetwork: true, now: 1_000),
               case .refused(.badCredentials, _)? = try? AuthFrame.parse(answer) else {
             Issue.record("a hello with the wrong proof is refused"); return
         }
@@ -102,7 +102,7 @@ import Testing
         #expect(throws: AuthError.coordinatorNotProven) { try client.accept(made, for: nonce) }
         // One with another secret refuses the hello: the client never gets a session either.
         let other = Gatekeeper(secret: CampaignSecret.generate(), allowUnsealedFromNetwork: false)
-        guard case .rejected(_, let answer?) = other.admit(client.hello().frame, fromNetwork: true, now: 0) else { Issue.record("refused"); return }
+        guard case .rejected(_, let answer?, _) = other.admit(client.hello().frame, fromNetwork: true, now: 0) else { Issue.record("refused"); return }
         #expect(throws: AuthError.self) { try client.accept(answer, for: nonce) }
         #expect(client.session == nil)
     }
@@ -117,6 +117,7 @@ import Testing
             tampered[index] ^= 0x01
             let verdict = gate.admit(tampered, fromNetwork: true, now: 1_100)
             #expect(payload(verdict) == nil, "byte \(index) altered was accepted")
+            if case .rejected(_, nil, let hangUp) = verdict { #expect(hangUp, "byte \(index): an altered frame hangs up") }
         }
         #expect(payload(gate.admit(sealed, fromNetwork: true, now: 1_100)) != nil)
         // Cut short or extended: also refused.
@@ -130,7 +131,10 @@ import Testing
         let session = try handshake(gate, client: client)
         let first = session.seal(Array("one".utf8), direction: .toCoordinator)
         let (_, serverSession) = try #require(payload(gate.admit(first, fromNetwork: true, now: 1_100)))
-        #expect(reason(gate.admit(first, fromNetwork: true, now: 1_200))?.contains("replayed") == true)
+        let replayed = gate.admit(first, fromNetwork: true, now: 1_200)
+        #expect(reason(replayed)?.contains("replayed") == true)
+        // A replayed copy is dropped, not hung up on: the genuine peer's other requests go on.
+        guard case .rejected(_, nil, false) = replayed else { Issue.record("a replay is dropped without hanging up"); return }
         // A reply replayed to the worker, and a request reflected back to it as a reply.
         let reply = gate.seal(Array("ok".utf8), in: serverSession)
         _ = try client.open(reply, in: session)
@@ -162,14 +166,14 @@ import Testing
         let message = Array("IN plain".utf8)
         guard case .plain(let bytes) = gate.admit(message, fromNetwork: false, now: 0) else { Issue.record("local plain admitted"); return }
         #expect(bytes == message)
-        guard case .rejected(let reason, let answer?) = gate.admit(message, fromNetwork: true, now: 0) else {
+        guard case .rejected(let reason, let answer?, _) = gate.admit(message, fromNetwork: true, now: 0) else {
             Issue.record("network plain refused with an answer"); return
         }
         #expect(reason == "an unauthenticated message")
         guard case .refused(.authenticationRequired, _)? = try? AuthFrame.parse(answer) else { Issue.record("answer says why"); return }
         let insecure = Gatekeeper(secret: nil, allowUnsealedFromNetwork: true)
         guard case .plain = insecure.admit(message, fromNetwork: true, now: 0) else { Issue.record("--insecure admits plain"); return }
-        guard case .rejected(_, let notConfigured?) = insecure.admit(ClientAuth(secret: secret).hello().frame, fromNetwork: true, now: 0),
+        guard case .rejected(_, let notConfigured?, _) = insecure.admit(ClientAuth(secret: secret).hello().frame, fromNetwork: true, now: 0),
               case .refused(.notConfigured, _)? = try? AuthFrame.parse(notConfigured) else {
             Issue.record("a coordinator without credentials says so"); return
         }
