@@ -102,9 +102,24 @@ public final class Socket: Sendable {
     /// returned object does not stop it.
     /// - Throws: ``NNGError`` (e.g. ``NNGError/addressInUse``; for an unreadable TLS file, an
     ///   error naming the file).
+    ///
+    /// On an `ipc://` URL, the socket file is made owner-only (`NNG_OPT_IPC_PERMISSIONS` 0600)
+    /// unless `ownerOnly` is false: ipc peers are not authenticated, so the file's permissions
+    /// are what keeps other local users out.
     @discardableResult
-    public func listen(_ url: String, tls: TLSSettings? = nil) throws -> Listener {
+    public func listen(_ url: String, tls: TLSSettings? = nil, ownerOnly: Bool = true) throws -> Listener {
         var raw = nng_listener()
+        if url.hasPrefix("ipc://"), ownerOnly, tls == nil {
+            try check(nng_listener_create(&raw, handle, url), "listen \(url)")
+            do {
+                try check(nng_listener_set_int(raw, NNG_OPT_IPC_PERMISSIONS, 0o600), "set \(NNG_OPT_IPC_PERMISSIONS) on \(url)")
+                try check(nng_listener_start(raw, 0), "listen \(url)")
+            } catch {
+                nng_listener_close(raw)
+                throw error
+            }
+            return Listener(handle: raw, url: url, socket: self)
+        }
         guard let tls else {
             try check(nng_listen(handle, url, &raw, 0), "listen \(url)")
             return Listener(handle: raw, url: url, socket: self)

@@ -305,3 +305,17 @@ private func expectNoReply(_ req: Socket, sourceLocation: SourceLocation = #_sou
         }
     }
 }
+
+@Suite struct IPCPermissionTests {
+    /// ipc peers are not authenticated: the socket file is owner-only.
+    @Test func ipcSocketFilesAreOwnerOnly() throws {
+        let path = NSTemporaryDirectory() + "intern-perm-\(UInt32.random(in: 0...UInt32.max)).sock"
+        defer { unlink(path) }
+        let socket = try Socket.reply(maxMessageSize: 1 << 16)
+        defer { socket.close() }
+        try socket.listen("ipc://" + path)
+        var info = stat()
+        #expect(stat(path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600, "mode \(String(info.st_mode & 0o777, radix: 8))")
+    }
+}
