@@ -19,6 +19,9 @@ public struct Credentials: Sendable {
         public static let privateFiles = [secret, caKey, coordinator, worker]
     }
 
+    /// The environment variables that can carry credentials (removed from jobs' environments).
+    public static let environmentVariables = ["INTERN_SECRET", "INTERN_AUTH_DIR"]
+
     public var secret: CampaignSecret
     /// The directory the credentials came from (`nil` for `$INTERN_SECRET`).
     public var directory: String?

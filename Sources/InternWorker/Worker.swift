@@ -449,6 +449,9 @@ public final class Worker: Sendable {
     private func runAttempt(_ assignment: Assignment) async {
         let attempt = assignment.attemptId
         var environment = ProcessInfo.processInfo.environment
+        // The campaign's credentials are the worker's, never the job's: a job that prints its
+        // environment would otherwise put the secret into the stored logs.
+        for name in Credentials.environmentVariables { environment[name] = nil }
         for pair in assignment.environment { environment[pair.key] = pair.value }
         // Exactly the GPUs assigned (none for a CPU trial on a GPU worker: it must not grab
         // whatever CUDA would otherwise show it).

@@ -159,4 +159,29 @@ import Testing
         #expect(try store.trials().allSatisfy { $0.status == .completed })
         #expect(try store.workers().map(\.id.rawValue) == ["w"])
     }
+
+    /// A worker given the secret in its environment (INTERN_SECRET) joins over tcp://, and its
+    /// jobs never see it: a job that prints its environment stores no secret in the logs.
+    @Test func theSecretInAWorkersEnvironmentNeverReachesItsJobs() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let auth = try await initAuth(dir, "auth")
+        let secret = try String(contentsOfFile: auth + "/secret", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let spec = try campaign(dir, name: "env", trials: 1, command: "env; echo METRIC loss=0.1")
+        let port = try NetworkCutEndToEndTests.freePort()
+        let url = "tcp://127.0.0.1:\(port)"
+        let coordinator = try InternBinary.start(
+            ["coordinator", spec, "--listen", url, "--auth", auth, "--root", dir.file(".intern")], in: dir.path)
+        let worker = try await InternBinary.run(
+            ["worker", "--connect", url, "--id", "w"], in: dir.path, timeout: .seconds(60),
+            environment: ["INTERN_SECRET": secret, "INTERN_AUTH_DIR": ""])
+        #expect(worker.status == 0, "\(worker.stderr)")
+        #expect(try await coordinator.finish(timeout: .seconds(30)).status == 0)
+        let store = try CampaignStore(directory: dir.file(".intern/env"), create: false, readOnly: true)
+        let attempt = try #require(try store.attempts().first)
+        let log = String(decoding: try store.readLog(trial: 1, attempt: attempt.id, stream: .stdout), as: UTF8.self)
+        #expect(log.contains("INTERN_TRIAL=1"), "the job's environment was printed")
+        #expect(!log.contains(secret) && !log.contains("INTERN_SECRET"), "the secret reached the job")
+        #expect(!worker.stderr.contains(secret))
+    }
 }
