@@ -62,11 +62,11 @@ let package = Package(
         // Helpers for tests: temporary directories, spawning the real binaries.
         .target(name: "InternTestKit", dependencies: ["InternCore"], path: "Tests/InternTestKit"),
 
-        .testTarget(name: "NNGTests", dependencies: ["NNG"]),
+        .testTarget(name: "NNGTests", dependencies: ["NNG", "InternAuth"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "CZstd"]),
         .testTarget(name: "InternJobTests", dependencies: ["InternJob"]),
         .testTarget(name: "InternProtocolTests", dependencies: ["InternProtocol"]),
-        .testTarget(name: "InternAuthTests", dependencies: ["InternAuth", "InternTestKit"]),
+        .testTarget(name: "InternAuthTests", dependencies: ["InternAuth", "InternTestKit", "CMbedTLS"]),
         .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternTestKit"]),
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),

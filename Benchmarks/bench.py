@@ -506,6 +506,115 @@ class Bench:
             "intern": results,
         }
 
+    # -- (3) transports ---------------------------------------------------------------------------
+
+    def transports(self):
+        """Dispatch and log ingest through `intern coordinator` + `intern worker` processes over ipc://
+        (no authentication, as `intern run` uses), authenticated tcp:// (sealed messages) and tls+tcp://
+        (mutual TLS plus sealed messages), same campaigns, same run; the ratios say what security costs."""
+        runs, workers = self.args.runs, self.args.workers
+        n_dispatch, n_logs = self.args.transport_dispatch_trials, self.args.transport_log_trials
+        d = os.path.join(self.base, "transports")
+        os.makedirs(d)
+        auth = os.path.join(d, "auth")
+        rc, _ = run_timed([self.intern, "init-auth", auth], cwd=d, timeout=60)
+        if rc != 0:
+            self.problem("intern init-auth exited %s" % rc)
+            return {}
+        # The replay campaign's data: gen.py's output for trials 1..n, made once.
+        self.logs_dir, self.data_dir = d, os.path.join(d, "expected")
+        os.makedirs(self.data_dir)
+        self.write(os.path.join(d, "gen.py"), GEN_PY)
+        self.expected = {}
+        for t in range(1, n_logs + 1):
+            self.generate(t)
+        specs = {
+            "dispatch": ("bench-transport-dispatch", "command: [/bin/true]\n", n_dispatch),
+            "logs": ("bench-transport-logs", "shell: \"/bin/cat expected/{trial}.out && exec /bin/cat expected/{trial}.err >&2\"\n", n_logs),
+        }
+        transports = ["ipc", "tcp+auth", "tls+auth"]
+        results = {}
+        for key, (name, cmd, n) in specs.items():
+            spec = os.path.join(d, "%s.yaml" % name)
+            self.write(spec, "name: %s\n%s" % (name, cmd) + TRIVIAL_SPACE + "trials: %d\nparallel: %d\n" % (n, workers))
+            per = {t: [] for t in transports}
+            for i in range(runs):
+                for transport in transports:  # interleaved: drift on the machine hits every transport alike
+                    r = self.run_fleet(spec, name, transport, auth, i, n)
+                    per[transport].append(r)
+                    log("transport %s %s run %d: span %s s, coordinator cpu %s s" % (
+                        key, transport, i, fmt(r.get("span_seconds"), "%.3f"), fmt(r.get("coordinator_cpu_seconds"), "%.3f")))
+            m = {}
+            for transport, rows in per.items():
+                span = median(x.get("span_seconds") for x in rows)
+                cpu = median(x.get("coordinator_cpu_seconds") for x in rows)
+                entry = {"median_span_seconds": span, "median_coordinator_cpu_seconds": cpu,
+                         "logs_mismatched": sum(len((x.get("verify") or {}).get("mismatches", [])) for x in rows),
+                         "logs_checked": sum((x.get("verify") or {}).get("checked_logs", 0) for x in rows)}
+                if key == "dispatch" and span:
+                    entry["ms_per_trial"] = span * 1000 / n
+                if key == "logs" and span:
+                    raw = sum(self.expected[t]["stdout"][1] + self.expected[t]["stderr"][1] for t in range(1, n + 1))
+                    entry["raw_MB_per_s"] = raw / span / 1e6
+                    entry["raw_bytes"] = raw
+                m[transport] = entry
+            base = m.get("ipc", {}).get("median_span_seconds")
+            for transport in transports:
+                span = m[transport].get("median_span_seconds")
+                m[transport]["span_ratio_vs_ipc"] = span / base if span and base else None
+            results[key] = {"trials": n, "runs": per, "median": m}
+        if not self.args.keep:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        return results
+
+    def run_fleet(self, spec, name, transport, auth, i, n):
+        """One campaign: `intern coordinator` on the transport's URL and --workers `intern worker`s."""
+        root = os.path.join(self.base, "transports", "%s-%s-%d" % (name, transport.replace("+", "-"), i))
+        if transport == "ipc":
+            url, security = "ipc://%s/coordinator.sock" % self.base, []
+        else:
+            import socket
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            probe.close()
+            url = "%s://127.0.0.1:%d" % ("tcp" if transport == "tcp+auth" else "tls+tcp", port)
+            security = ["--auth", auth]
+        logs = os.path.join(self.base, "transports", "%s-%s-%d" % (name, transport.replace("+", "-"), i))
+        err = open(logs + ".coordinator.err", "wb")
+        t0 = time.monotonic()
+        coordinator = subprocess.Popen([self.intern, "coordinator", spec, "--listen", url, "--root", root] + security,
+                                       cwd=os.path.dirname(spec), stdout=subprocess.DEVNULL, stderr=err, env=job_env())
+        fleet = [subprocess.Popen([self.intern, "worker", "--connect", url, "--id", "w%d" % k, "--drain-grace", "0"] + security,
+                                  cwd=os.path.dirname(spec), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=job_env())
+                 for k in range(self.args.workers)]
+        result = {"run": i, "transport": transport, "url": url}
+        try:
+            _, status, usage = os.wait4(coordinator.pid, 0)
+            coordinator.returncode = os.waitstatus_to_exitcode(status)
+            result["wall_seconds"] = time.monotonic() - t0
+            result["coordinator_cpu_seconds"] = usage.ru_utime + usage.ru_stime
+            result["rc"] = coordinator.returncode
+            for w in fleet:
+                try:
+                    w.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+        finally:
+            err.close()
+        if result["rc"] != 0:
+            self.problem("transport %s run %d (%s): coordinator exited %s; %s" % (name, i, transport, result["rc"], tail(logs + ".coordinator.err")))
+        facts = self.store_facts(root, name)
+        result["span_seconds"] = facts.get("campaign_span_seconds")
+        if "logs" in name:
+            saved = self.args.log_trials
+            self.args.log_trials = n
+            result["verify"] = self.verify_logs(root, name, "transport-" + transport, i)
+            self.args.log_trials = saved
+        if not self.args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        return result
+
 
 def fmt(x, spec="%.2f"):
     return "-" if x is None else spec % x
@@ -525,7 +634,9 @@ def main():
     ap.add_argument("--dispatch-trials", type=int, help="default 2000 (--quick 200)")
     ap.add_argument("--log-trials", type=int, help="default 100 (--quick 10)")
     ap.add_argument("--log-bytes", type=int, default=2_000_000, help="stdout bytes per log trial (default 2000000)")
-    ap.add_argument("--only", choices=["dispatch", "logs"], help="run one benchmark")
+    ap.add_argument("--only", choices=["dispatch", "logs", "transports"], help="run one benchmark")
+    ap.add_argument("--transport-dispatch-trials", type=int, help="trials of the transport dispatch campaign (default 1000; --quick 100)")
+    ap.add_argument("--transport-log-trials", type=int, help="trials of the transport log campaign (default 100; --quick 6)")
     ap.add_argument("--no-replay", action="store_true", help="skip the /bin/cat replay campaign")
     ap.add_argument("--replay-runs", type=int, default=1, help="runs of the replay campaign (default 1)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (stores, outputs)")
@@ -534,6 +645,8 @@ def main():
     args.runs = args.runs or (1 if args.quick else 3)
     args.dispatch_trials = args.dispatch_trials or (200 if args.quick else 2000)
     args.log_trials = args.log_trials or (10 if args.quick else 100)
+    args.transport_dispatch_trials = args.transport_dispatch_trials or (100 if args.quick else 1000)
+    args.transport_log_trials = args.transport_log_trials or (6 if args.quick else 100)
     if not os.access(args.intern, os.X_OK):
         print("bench: %s is not an executable; build it with `swift build -c release`" % args.intern, file=sys.stderr)
         return 2
@@ -552,6 +665,8 @@ def main():
             report["dispatch"] = bench.dispatch()
         if args.only in (None, "logs"):
             report["logs"] = bench.log_volume()
+        if args.only in (None, "transports"):
+            report["transports"] = bench.transports()
     finally:
         report["bench_seconds"] = time.monotonic() - t0
         report["problems"] = bench.problems
@@ -615,6 +730,18 @@ def print_table(r, args):
         ref = L.get("reference_zstd_ratio_trial0_stdout")
         if ref:
             rows.append(("  reference: zstd CLI on trial 0 stdout", " ".join("%s %.2fx" % (k[5:], v) for k, v in sorted(ref.items())), None))
+    if r.get("transports"):
+        T = r["transports"]
+        rows.append(("(3) transports: intern coordinator + %d intern workers, median of %d" % (args.workers, args.runs), None, None))
+        for key, title in (("dispatch", "dispatch, %d x /bin/true: span/trial, vs ipc"), ("logs", "logs, %d trials /bin/cat replay: MB/s, span vs ipc")):
+            if key not in T:
+                continue
+            rows.append(("  " + title % T[key]["trials"], None, None))
+            for transport, m in T[key]["median"].items():
+                figure = fmt(m.get("ms_per_trial"), "%.3f ms") if key == "dispatch" else fmt(m.get("raw_MB_per_s"), "%.1f MB/s")
+                checked = "" if key == "dispatch" else "  logs exact %d/%d" % (m["logs_checked"] - m["logs_mismatched"], m["logs_checked"])
+                rows.append(("    %-9s coordinator CPU %s" % (transport, fmt(m.get("median_coordinator_cpu_seconds"), "%.2f s")),
+                             "%s  x%s" % (figure, fmt(m.get("span_ratio_vs_ipc"), "%.2f")), checked or None))
     width = max(len(a) for a, _, _ in rows) + 2
     print()
     for a, b, c in rows:

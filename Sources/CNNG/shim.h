@@ -61,4 +61,16 @@ static inline int cnng_pipe_remote_address(nng_pipe pipe, char *buf, size_t len)
 	}
 }
 
+/// 1 when the pipe's peer is on this machine by construction (ipc://, inproc://), 0 for
+/// network transports (tcp://, tls+tcp://) and when the address cannot be read.
+static inline int cnng_pipe_is_local(nng_pipe pipe)
+{
+	nng_sockaddr sa;
+	memset(&sa, 0, sizeof(sa));
+	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) {
+		return 0;
+	}
+	return sa.s_family == NNG_AF_IPC || sa.s_family == NNG_AF_INPROC;
+}
+
 #endif // CNNG_SHIM_H

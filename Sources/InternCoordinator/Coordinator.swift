@@ -1,9 +1,11 @@
 import Foundation
+import InternAuth
 import InternCore
 import InternProtocol
 import InternStore
 import Logging
 import NNG
+import Synchronization
 
 /// Settings of the coordinator process that are not part of the campaign.
 public struct CoordinatorOptions: Sendable {
@@ -21,12 +23,22 @@ public struct CoordinatorOptions: Sendable {
     public var tickMillis: Int
     /// After the campaign finished, how long to keep answering so workers learn it and exit.
     public var lingerMillis: Int
+    /// The campaign's credentials: network peers must open an authenticated session with them.
+    public var credentials: Credentials?
+    /// For `tls+tcp://` listen URLs: the CA and this coordinator's certificate.
+    public var tls: TLSSettings?
+    /// Runs an admin command (`intern status`, …) sent by a remote client (`--coordinator URL`);
+    /// `nil`: admin requests are refused.
+    public var admin: (@Sendable ([String]) async -> AdminOutput)?
+    /// `--insecure`: network peers may send plain messages (anyone who reaches the port can
+    /// then run commands on the workers).
+    public var insecure: Bool
 
     /// Creates options with defaults for everything but the listen URLs.
     public init(
         listen: [String], maxMessageBytes: Int = 16 << 20, config: CoordinatorConfig = CoordinatorConfig(),
         logFlushIntervalMillis: UInt64 = 250, logFlushBytes: UInt64 = 64 << 10, compressionLevel: Int64 = 1,
-        tickMillis: Int = 100, lingerMillis: Int? = nil
+        tickMillis: Int = 100, lingerMillis: Int? = nil, credentials: Credentials? = nil, tls: TLSSettings? = nil, insecure: Bool = false
     ) {
         self.listen = listen
         self.maxMessageBytes = maxMessageBytes
@@ -36,6 +48,26 @@ public struct CoordinatorOptions: Sendable {
         self.compressionLevel = compressionLevel
         self.tickMillis = tickMillis
         self.lingerMillis = lingerMillis ?? Int(config.heartbeatIntervalMillis * 2 + 500)
+        self.credentials = credentials
+        self.tls = tls
+        self.insecure = insecure
+    }
+}
+
+/// What an admin command run for a remote client printed, and its exit status.
+public struct AdminOutput: Sendable {
+    public var exitCode: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+
+    public init(exitCode: Int32, stdout: [UInt8] = [], stderr: String = "") {
+        self.init(exitCode: exitCode, stdout: stdout, stderr: Array(stderr.utf8))
+    }
+
+    public init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8]) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
     }
 }
 
@@ -71,6 +103,8 @@ public actor Coordinator {
     private let store: CampaignStore
     private let ingestor: ReportIngestor
     private let codec: MessageCodec
+    private let gatekeeper: Gatekeeper
+    private let rejections = Mutex(RejectionLog())
     private let logger: Logger
     private let incarnation = UInt64.random(in: 1...UInt64.max)
     private var machine: CoordinatorMachine
@@ -93,6 +127,7 @@ public actor Coordinator {
         self.logger = logger
         ingestor = ReportIngestor(store: store)
         codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
+        gatekeeper = Gatekeeper(secret: options.credentials?.secret, allowUnsealedFromNetwork: options.insecure)
         let now = Self.now()
         startedAt = now
         let attempts = try store.attempts()
@@ -110,7 +145,7 @@ public actor Coordinator {
         }
         let (machine, effects) = try CoordinatorMachine.restore(
             spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
-            objectives: objectives, now: now)
+            objectives: objectives, paused: try store.info()?.paused ?? false, now: now)
         self.machine = machine
         try store.apply(effects.changes)
     }
@@ -127,12 +162,13 @@ public actor Coordinator {
     /// Listens and serves workers until the campaign is finished (plus a short linger so
     /// workers learn it), or until the task is cancelled.
     public func run() async throws {
-        let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes)
+        // A sealed message is a little longer than the message it carries.
+        let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes + AuthFrame.sealingOverhead)
         defer { socket.close() }
-        try? store.markCoordinatorAlive(pid: getpid(), now: Self.now())
+        try? store.markCoordinatorAlive(pid: getpid(), host: ProcessInfo.processInfo.hostName, now: Self.now())
         defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
         for url in options.listen {
-            try socket.listen(url)
+            try socket.listen(url, tls: url.hasPrefix("tls+") ? options.tls : nil)
             logger.info("listening", metadata: ["url": "\(url)"])
         }
         let (demand, demandContinuation) = AsyncStream<Void>.makeStream()
@@ -197,7 +233,7 @@ public actor Coordinator {
         if ticks % 3 == 0 { applyControlRequests() }
         // About every 2 s: `intern status` tells a running coordinator from a gone one.
         if ticks % max(1, 2_000 / options.tickMillis) == 1 {
-            try? store.markCoordinatorAlive(pid: getpid(), now: Self.now())
+            try? store.markCoordinatorAlive(pid: getpid(), host: ProcessInfo.processInfo.hostName, now: Self.now())
         }
     }
 
@@ -223,6 +259,18 @@ public actor Coordinator {
                 } else {
                     outcome = "worker \(request.target) is not active"
                 }
+            case .pauseCampaign, .resumeCampaign:
+                let pause = request.kind == .pauseCampaign
+                if machine.isFinished {
+                    outcome = "the campaign is finished"
+                } else if machine.isPaused == pause {
+                    outcome = pause ? "already paused" : "not paused"
+                } else {
+                    carryOut(machine.setPaused(pause, now: now))
+                    outcome = pause
+                        ? "paused: no new attempts; \(machine.attemptsInFlight) running go on"
+                        : "resumed"
+                }
             }
             try? store.markHandled(request.id, outcome: outcome, now: now)
             logger.info("control request", metadata: ["kind": "\(request.kind.rawValue)", "target": "\(request.target)", "outcome": "\(outcome)"])
@@ -234,15 +282,35 @@ public actor Coordinator {
         defer { context.close() }
         while !Task.isCancelled {
             await receiverIdle(+1)
-            let request: [UInt8]
+            let request: Received
             do {
-                request = try await context.receive()
+                request = try await context.receiveMessage()
             } catch {
                 await receiverIdle(-1)
                 return
             }
             await receiverIdle(-1)
-            guard let reply = await handle(request) else { continue }
+            // Authentication happens here, off the coordinator's thread: a rejected peer costs
+            // a tag check and (at most once per 10 s per address) a log line, nothing else.
+            let reply: [UInt8]
+            switch gatekeeper.admit(request.bytes, fromNetwork: request.pipe.isNetwork, now: Self.monotonicMillis()) {
+            case .plain(let message):
+                guard let answer = await handle(message) else { continue }
+                reply = answer
+            case .opened(let message, let session):
+                guard let answer = await handle(message) else { continue }
+                reply = gatekeeper.seal(answer, in: session)
+            case .answer(let answer):
+                reply = answer
+            case .rejected(let reason, let answer, let hangUp):
+                logRejection(of: request.pipe, reason: reason)
+                guard let answer else {
+                    // Nothing worth saying to it (a forged or altered message): hang up.
+                    if hangUp { request.pipe.close() }
+                    continue
+                }
+                reply = answer
+            }
             do {
                 try await context.send(reply)
             } catch {
@@ -250,6 +318,23 @@ public actor Coordinator {
                 continue
             }
         }
+    }
+
+    /// Logs a rejected peer with its address and why, at most once per 10 s per host and reason
+    /// (a peer hammering the port cannot flood the log); the count of those not logged follows.
+    private nonisolated func logRejection(of pipe: NNG.Pipe, reason: String) {
+        let address = pipe.remoteAddress ?? "pipe \(pipe.id)"
+        let key = RejectionLog.host(of: address) + " " + reason
+        guard let suppressed = rejections.withLock({ $0.shouldLog(key, now: Self.monotonicMillis()) }) else { return }
+        var metadata: Logger.Metadata = ["peer": "\(address)", "reason": "\(reason)"]
+        if suppressed > 0 { metadata["rejected.since.last.log"] = "\(suppressed)" }
+        logger.warning("rejected a peer", metadata: metadata)
+    }
+
+    static func monotonicMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     private func receiverIdle(_ delta: Int) {
@@ -279,11 +364,21 @@ public actor Coordinator {
         case .workRequest(let request): reply = await handleWorkRequest(request)
         case .heartbeat(let heartbeat): reply = handleHeartbeat(heartbeat)
         case .report(let report): reply = handleReport(report)
-        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck:
+        case .adminRequest(let request): reply = await handleAdmin(request)
+        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck, .adminReply:
             logger.warning("rejected a message only a coordinator sends", metadata: ["kind": "\(message.kind)"])
             reply = .rejected(Rejected(requestId: message.requestId, code: .malformed, reason: "\(message.kind) is not a request"))
         }
         return codec.encode(reply)
+    }
+
+    private func handleAdmin(_ request: AdminRequest) async -> Message {
+        guard let admin = options.admin else {
+            return .rejected(Rejected(requestId: request.requestId, code: .internal, reason: "this coordinator does not run admin commands"))
+        }
+        logger.info("admin command", metadata: ["arguments": "\(request.arguments.prefix(8))"])
+        let output = await admin(request.arguments)
+        return .adminReply(AdminReply(requestId: request.requestId, exitCode: Int64(output.exitCode), stdout: output.stdout, stderr: output.stderr))
     }
 
     private func handleHello(_ hello: Hello) -> Message {

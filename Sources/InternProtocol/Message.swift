@@ -20,6 +20,10 @@ public enum Message: Sendable, Equatable {
     case report(Report)
     /// Kind 10, reply.
     case reportAck(ReportAck)
+    /// Kind 11, request.
+    case adminRequest(AdminRequest)
+    /// Kind 12, reply.
+    case adminReply(AdminReply)
 
     /// The kind byte this message is encoded with.
     public var kind: MessageKind {
@@ -34,6 +38,8 @@ public enum Message: Sendable, Equatable {
         case .heartbeatReply: .heartbeatReply
         case .report: .report
         case .reportAck: .reportAck
+        case .adminRequest: .adminRequest
+        case .adminReply: .adminReply
         }
     }
 
@@ -50,6 +56,8 @@ public enum Message: Sendable, Equatable {
         case .heartbeatReply(let m): m.requestId
         case .report(let m): m.requestId
         case .reportAck(let m): m.requestId
+        case .adminRequest(let m): m.requestId
+        case .adminReply(let m): m.requestId
         }
     }
 }

@@ -35,6 +35,8 @@ public struct MessageCodec: Sendable {
         case .heartbeatReply(let m): Self.size(m)
         case .report(let m): Self.size(m)
         case .reportAck(let m): Self.size(m)
+        case .adminRequest(let m): Self.size(m)
+        case .adminReply(let m): Self.size(m)
         }
     }
 
@@ -52,6 +54,8 @@ public struct MessageCodec: Sendable {
         case .heartbeatReply(let m): Self.encode(m, kind: .heartbeatReply)
         case .report(let m): Self.encode(m, kind: .report)
         case .reportAck(let m): Self.encode(m, kind: .reportAck)
+        case .adminRequest(let m): Self.encode(m, kind: .adminRequest)
+        case .adminReply(let m): Self.encode(m, kind: .adminReply)
         }
     }
 
@@ -89,6 +93,8 @@ public struct MessageCodec: Sendable {
         case .heartbeatReply: return .heartbeatReply(try HeartbeatReply(from: &r, path: { "HeartbeatReply" }))
         case .report: return .report(try Report(from: &r, path: { "Report" }))
         case .reportAck: return .reportAck(try ReportAck(from: &r, path: { "ReportAck" }))
+        case .adminRequest: return .adminRequest(try AdminRequest(from: &r, path: { "AdminRequest" }))
+        case .adminReply: return .adminReply(try AdminReply(from: &r, path: { "AdminReply" }))
         }
     }
 

@@ -20,12 +20,16 @@ public enum MessageKind: UInt8, Sendable, Hashable, CaseIterable {
     case report = 9
     /// ``ReportAck``: what the coordinator has durably stored (reply).
     case reportAck = 10
+    /// ``AdminRequest``: an admin command to run on the campaign (request).
+    case adminRequest = 11
+    /// ``AdminReply``: the admin command's output (reply).
+    case adminReply = 12
 
     /// `true` for kinds sent worker -> coordinator, `false` for replies.
     public var isRequest: Bool {
         switch self {
-        case .hello, .workRequest, .heartbeat, .report: true
-        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck: false
+        case .hello, .workRequest, .heartbeat, .report, .adminRequest: true
+        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck, .adminReply: false
         }
     }
 }

@@ -9,6 +9,10 @@ public struct ControlRequest: Sendable, Equatable {
         case cancelTrial = "cancel_trial"
         /// Stop giving work to a worker (`target` is the worker id).
         case drainWorker = "drain_worker"
+        /// Pause dispatch (`target` empty).
+        case pauseCampaign = "pause"
+        /// Resume dispatch (`target` empty).
+        case resumeCampaign = "resume"
     }
 
     public var id: Int64

@@ -21,6 +21,10 @@ public struct CampaignInfo: Sendable, Equatable {
     /// The coordinator's pid and when it last said it was alive (nil once it stopped cleanly).
     public var coordinatorPid: Int?
     public var coordinatorAliveAt: Timestamp?
+    /// The host the coordinator runs on (with `coordinatorPid`).
+    public var coordinatorHost: String?
+    /// Paused by `intern pause` (dispatch stopped until `intern resume`).
+    public var paused: Bool = false
 }
 
 extension CampaignStore {
@@ -52,10 +56,10 @@ extension CampaignStore {
 
     /// Records where the coordinator listens, for workers and admin commands to find it.
     /// Records that the coordinator (this process) is alive now; `pid` nil when it stops.
-    public func markCoordinatorAlive(pid: Int32?, now: Timestamp) throws {
+    public func markCoordinatorAlive(pid: Int32?, host: String? = nil, now: Timestamp) throws {
         try write { db in
-            try db.execute(sql: "UPDATE campaign SET coordinator_pid = ?, coordinator_alive_at = ? WHERE id = 1",
-                           arguments: [pid.map { Int($0) }, pid == nil ? nil : now])
+            try db.execute(sql: "UPDATE campaign SET coordinator_pid = ?, coordinator_alive_at = ?, coordinator_host = ? WHERE id = 1",
+                           arguments: [pid.map { Int($0) }, pid == nil ? nil : now, pid == nil ? nil : host])
         }
     }
 
@@ -75,7 +79,8 @@ extension CampaignStore {
             objectiveMetric: row["objective_metric"], objectiveDirection: row["objective_direction"],
             totalTrials: row["total_trials"], createdAt: row["created_at"], finishedAt: row["finished_at"],
             coordinatorURL: row["coordinator_url"], stoppedReason: row["stopped_reason"],
-            coordinatorPid: row["coordinator_pid"], coordinatorAliveAt: row["coordinator_alive_at"])
+            coordinatorPid: row["coordinator_pid"], coordinatorAliveAt: row["coordinator_alive_at"], coordinatorHost: row["coordinator_host"],
+            paused: row["paused"] ?? false)
     }
 
     /// Commits the logic's state changes in one transaction: the store is the journal, so the
@@ -146,6 +151,11 @@ extension CampaignStore {
         case .campaignStopped(let reason, let at):
             try db.execute(sql: "UPDATE campaign SET stopped_reason = ? WHERE id = 1", arguments: [reason])
             try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, 'campaign.stopped', ?)", arguments: [at, reason])
+        case .campaignPaused(let paused, let at):
+            try db.execute(sql: "UPDATE campaign SET paused = ? WHERE id = 1", arguments: [paused])
+            try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", arguments: [
+                at, paused ? "campaign.paused" : "campaign.resumed",
+                paused ? "paused: no new attempts until `intern resume`; running attempts go on" : "resumed: dispatching again"])
         }
     }
 

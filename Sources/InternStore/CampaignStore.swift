@@ -210,6 +210,15 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE campaign ADD COLUMN coordinator_alive_at INTEGER;
                 """)
         }
+        migrator.registerMigration("v7-pause") { db in
+            // `intern pause` / `intern resume`: survives a coordinator restart.
+            try db.execute(sql: "ALTER TABLE campaign ADD COLUMN paused INTEGER NOT NULL DEFAULT 0")
+        }
+        migrator.registerMigration("v8-coordinator-host") { db in
+            // With the pid: a coordinator on this host whose pid is gone is not running, however
+            // recent its last sign of life (it was killed).
+            try db.execute(sql: "ALTER TABLE campaign ADD COLUMN coordinator_host TEXT")
+        }
         return migrator
     }
 

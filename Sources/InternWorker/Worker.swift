@@ -1,4 +1,5 @@
 import Foundation
+import InternAuth
 import InternCore
 import InternJob
 import InternProtocol
@@ -37,12 +38,18 @@ public struct WorkerOptions: Sendable {
     /// Once the coordinator has not answered for this long and nothing runs here, the worker
     /// gives up and exits 1 (what it still holds is lost). 0: never.
     public var giveUpMillis: Int
+    /// The campaign's credentials: requests are sealed in an authenticated session and only
+    /// replies that prove the coordinator holds the same secret are acted upon. `nil`: plain
+    /// messages (ipc://, or tcp:// with --insecure).
+    public var credentials: Credentials?
+    /// For a `tls+tcp://` coordinator: the CA, this worker's certificate, the coordinator's name.
+    public var tls: TLSSettings?
 
     /// Creates options.
     public init(connect: String, id: WorkerID, slots: Int = 1, maxMessageBytes: Int = 16 << 20, gpus: [String] = [],
                 terminationGraceMillis: Int = 5_000, drainGraceMillis: Int = 10_000, leaveFlushMillis: Int = 5_000,
                 stateDirectory: String? = nil, spoolLimitBytes: Int = 1 << 30, spoolMemoryBytes: Int = 16 << 20,
-                giveUpMillis: Int = 3_600_000) {
+                giveUpMillis: Int = 3_600_000, credentials: Credentials? = nil, tls: TLSSettings? = nil) {
         self.connect = connect
         self.id = id
         self.slots = max(1, slots)
@@ -55,6 +62,8 @@ public struct WorkerOptions: Sendable {
         self.spoolLimitBytes = max(1, spoolLimitBytes)
         self.spoolMemoryBytes = max(0, spoolMemoryBytes)
         self.giveUpMillis = max(0, giveUpMillis)
+        self.credentials = credentials
+        self.tls = tls
     }
 }
 
@@ -161,17 +170,17 @@ public final class Worker: Sendable {
     public func run() async throws {
         let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
         defer { socket.close() }
-        let dialer = try socket.dial(options.connect)
+        let dialer = try await dial(socket)
         try? dialer.setReconnectTime(min: .milliseconds(50), max: .seconds(2))
-        let codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
+        let link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: options.maxMessageBytes), credentials: options.credentials)
         let control = try socket.openContext()
         defer { control.close() }
-        try await sayHello(control, codec: codec)
+        try await sayHello(control, link: link)
 
         // Stopped (SIGINT/SIGTERM, or a fatal refusal): the jobs must not outlive the worker
         // unnoticed, so their process groups are terminated before the process exits.
         do {
-            try await serve(socket: socket, codec: codec)
+            try await serve(socket: socket, link: link)
         } catch {
             stopJobs()
             throw error
@@ -180,12 +189,43 @@ public final class Worker: Sendable {
         logger.info("worker finished")
     }
 
-    private func serve(socket: Socket, codec: MessageCodec) async throws {
+    /// Dials the coordinator. Over TLS, dials until one handshake has completed: NNG reports a
+    /// failed handshake to nobody (the connection just closes and is redialled), so a worker whose
+    /// certificates are not the coordinator's campaign's would otherwise wait in silence; it says
+    /// so and stops instead. A coordinator not listening yet is waited for, up to --give-up-after.
+    private func dial(_ socket: Socket) async throws -> Dialer {
+        guard options.connect.hasPrefix("tls+"), let tls = options.tls else { return try socket.dial(options.connect) }
+        let started = ContinuousClock.now
+        var delay = 100
+        while true {
+            try Task.checkCancellation()
+            if state.withLock({ $0.leaving }) { throw WorkerError(message: "left before the coordinator at \(options.connect) answered") }
+            // A blocking dial can take as long as a TCP connect: on a thread of its own.
+            let attempt: Result<Dialer, any Error> = await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(returning: Result { try socket.dial(self.options.connect, blocking: true, tls: tls) })
+                }
+            }
+            switch attempt {
+            case .success(let dialer):
+                return dialer
+            case .failure(let error as NNGError) where error == .cryptographic || error == .connectionShutdown:
+                throw WorkerError(message: "the TLS handshake with \(options.connect) failed (\(error)): the coordinator's certificate is not from this campaign's CA, or it refused this worker's")
+            case .failure(let error):
+                if shouldGiveUp(silentSince: started) { throw giveUp() }
+                logger.debug("dial failed, retrying", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: .milliseconds(delay))
+            delay = min(delay * 2, 2_000)
+        }
+    }
+
+    private func serve(socket: Socket, link: CoordinatorLink) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.heartbeatLoop(try socket.openContext(), codec: codec) }
-            group.addTask { try await self.reportLoop(try socket.openContext(), codec: codec) }
+            group.addTask { try await self.heartbeatLoop(try socket.openContext(), link: link) }
+            group.addTask { try await self.reportLoop(try socket.openContext(), link: link) }
             for slot in 0..<options.slots {
-                group.addTask { try await self.slotLoop(slot, context: try socket.openContext(), codec: codec) }
+                group.addTask { try await self.slotLoop(slot, context: try socket.openContext(), link: link) }
             }
             // The worker is done when every slot has stopped and the outbox is empty; the
             // heartbeat and report loops end themselves then. A loop that throws (fenced, the
@@ -269,7 +309,7 @@ public final class Worker: Sendable {
     }
 
     /// Sends Hello until a Welcome comes back. A refusal other than a transient one ends the worker.
-    private func sayHello(_ context: Context, codec: MessageCodec) async throws {
+    private func sayHello(_ context: Context, link: CoordinatorLink) async throws {
         let hello = Hello(
             requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
             hostname: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), slots: UInt64(options.slots),
@@ -285,8 +325,7 @@ public final class Worker: Sendable {
             }
             do {
                 let helloTimeout = options.giveUpMillis > 0 ? min(10_000, max(500, options.giveUpMillis)) : 10_000
-                let reply = try codec.decode(try await context.request(
-                    codec.encode(.hello(hello)), timeout: NNGDuration(requestTimeout(.milliseconds(helloTimeout)))))
+                let reply = try await link.request(.hello(hello), on: context, timeout: NNGDuration(requestTimeout(.milliseconds(helloTimeout))))
                 switch reply {
                 case .welcome(let welcome):
                     state.withLock { $0.welcome = welcome }
@@ -299,8 +338,10 @@ public final class Worker: Sendable {
                 default:
                     throw WorkerError(message: "unexpected reply to hello: \(reply.kind)")
                 }
-            } catch let error where error is NNGError || error is ProtocolError {
-                // A dropped connection, or a reply that does not decode (logged, never acted upon).
+            } catch {
+                // A dropped connection, or a reply that does not decode or authenticate (logged,
+                // never acted upon).
+                try retryable(error)
                 logger.warning("hello failed, retrying", metadata: ["error": "\(error)"])
             }
             try await Task.sleep(for: .milliseconds(delay))
@@ -308,12 +349,29 @@ public final class Worker: Sendable {
         }
     }
 
+    /// Returns when a failed request is worth retrying (the connection dropped, a reply did not
+    /// decode, or failed authentication: a tampered or forged reply is never acted upon);
+    /// throws otherwise. A coordinator that refuses this worker's way of authenticating (it
+    /// requires credentials this worker lacks, or has none) ends the worker: no retry fixes it.
+    private func retryable(_ error: any Error) throws {
+        switch error {
+        case let auth as AuthError where auth.isConfigurationMismatch:
+            throw WorkerError(message: "the coordinator at \(options.connect) refused this worker: \(auth)")
+        case let auth as AuthError:
+            logger.warning("a reply failed authentication; not acted upon", metadata: ["error": "\(auth)"])
+        case is NNGError, is ProtocolError:
+            return
+        default:
+            throw error
+        }
+    }
+
     /// Handles a refusal of any request: an unknown worker says hello again; a fenced one stops.
-    private func recover(from rejected: Rejected, codec: MessageCodec, socket context: Context) async throws {
+    private func recover(from rejected: Rejected, link: CoordinatorLink, socket context: Context) async throws {
         switch rejected.code {
         case .unknownWorker:
             logger.warning("coordinator does not know this worker; saying hello again")
-            try await sayHello(context, codec: codec)
+            try await sayHello(context, link: link)
         case .fenced:
             throw WorkerError(message: "a newer incarnation of worker \(options.id) joined: this one stops")
         default:
@@ -323,7 +381,7 @@ public final class Worker: Sendable {
 
     // MARK: - Slots
 
-    private func slotLoop(_ slot: Int, context: Context, codec: MessageCodec) async throws {
+    private func slotLoop(_ slot: Int, context: Context, link: CoordinatorLink) async throws {
         defer {
             context.close()
             state.withLock { $0.slotsDone += 1 }
@@ -343,11 +401,12 @@ public final class Worker: Sendable {
             do {
                 // Longer than the coordinator's long-poll, so its "ask again" normally comes first.
                 defer { state.withLock { _ = $0.waitingSlots.removeValue(forKey: slot) } }
-                reply = try codec.decode(try await context.request(codec.encode(.workRequest(request)), timeout: .seconds(60)))
-            } catch let error where error is NNGError || error is ProtocolError {
-                // A dropped connection, or a reply that does not decode (logged, never acted upon).
-                // Closed by a drain or the end of the campaign learned elsewhere (a heartbeat).
+                reply = try await link.request(.workRequest(request), on: context, timeout: .seconds(60))
+            } catch {
+                // A dropped connection, or a reply that does not decode or authenticate (logged,
+                // never acted upon). Closed by a drain or the end of the campaign learned elsewhere (a heartbeat).
                 if state.withLock({ $0.mustStopAsking }) { return }
+                try retryable(error)
                 // Same request id on retry: the coordinator answers a repeated request identically.
                 logger.debug("work request failed, retrying", metadata: ["error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(200))
@@ -369,7 +428,7 @@ public final class Worker: Sendable {
                     return
                 }
             case .rejected(let rejected):
-                try await recover(from: rejected, codec: codec, socket: context)
+                try await recover(from: rejected, link: link, socket: context)
             default:
                 logger.warning("unexpected reply to a work request", metadata: ["kind": "\(reply.kind)"])
             }
@@ -504,7 +563,7 @@ public final class Worker: Sendable {
         state.withLock { $0.slotsDone == options.slots && $0.running.isEmpty } && outbox.isEmpty
     }
 
-    private func heartbeatLoop(_ context: Context, codec: MessageCodec) async throws {
+    private func heartbeatLoop(_ context: Context, link: CoordinatorLink) async throws {
         defer { context.close() }
         var lastAnswer = ContinuousClock.now
         var reportedSpoolProblem = false
@@ -525,18 +584,20 @@ public final class Worker: Sendable {
             let heartbeat = Heartbeat(
                 requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation, running: running, leaving: leaving)
             do {
-                let reply = try codec.decode(try await context.request(codec.encode(.heartbeat(heartbeat)), timeout: NNGDuration(requestTimeout(.milliseconds(max(interval * 5, 1_000))))))
+                let reply = try await link.request(.heartbeat(heartbeat), on: context, timeout: NNGDuration(requestTimeout(.milliseconds(max(interval * 5, 1_000)))))
                 lastAnswer = ContinuousClock.now
                 switch reply {
                 case .heartbeatReply(let answer):
                     apply(answer)
                 case .rejected(let rejected):
-                    try await recover(from: rejected, codec: codec, socket: context)
+                    try await recover(from: rejected, link: link, socket: context)
                 default:
                     logger.warning("unexpected reply to a heartbeat", metadata: ["kind": "\(reply.kind)"])
                 }
-            } catch let error where error is NNGError || error is ProtocolError {
-                // A dropped connection, or a reply that does not decode (logged, never acted upon).
+            } catch {
+                // A dropped connection, or a reply that does not decode or authenticate (logged,
+                // never acted upon).
+                try retryable(error)
                 logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
             }
             try await sleepUnlessDone(milliseconds: interval)
@@ -578,7 +639,7 @@ public final class Worker: Sendable {
 
     // MARK: - Reports
 
-    private func reportLoop(_ context: Context, codec: MessageCodec) async throws {
+    private func reportLoop(_ context: Context, link: CoordinatorLink) async throws {
         defer { context.close() }
         var backoff = 100
         var finishedRetryDeadline: ContinuousClock.Instant?
@@ -603,19 +664,21 @@ public final class Worker: Sendable {
                 requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
                 frames: batch.frames, metrics: batch.metrics, ends: batch.ends)
             do {
-                let reply = try codec.decode(try await context.request(codec.encode(.report(report)), timeout: NNGDuration(requestTimeout(.seconds(30)))))
+                let reply = try await link.request(.report(report), on: context, timeout: NNGDuration(requestTimeout(.seconds(30))))
                 switch reply {
                 case .reportAck(let ack):
                     outbox.acknowledge(ack)
                     backoff = 100
                     continue
                 case .rejected(let rejected):
-                    try await recover(from: rejected, codec: codec, socket: context)
+                    try await recover(from: rejected, link: link, socket: context)
                 default:
                     logger.warning("unexpected reply to a report", metadata: ["kind": "\(reply.kind)"])
                 }
-            } catch let error where error is NNGError || error is ProtocolError {
-                // A dropped connection, or a reply that does not decode (logged, never acted upon).
+            } catch {
+                // A dropped connection, or a reply that does not decode or authenticate (logged,
+                // never acted upon).
+                try retryable(error)
                 logger.debug("report failed, will resend", metadata: ["error": "\(error)"])
             }
             // Nothing is lost: the outbox keeps everything until acknowledged. Once the campaign

@@ -105,6 +105,12 @@ public final class Context: Sendable {
     ///   context or socket is closed meanwhile, ``NNGError/cancelled`` when the task is
     ///   cancelled, ``NNGError/busy``, ``NNGError/incorrectState`` on REQ with no request).
     public func receive(timeout: NNGDuration? = nil) async throws -> [UInt8] {
+        try await receiveMessage(timeout: timeout).bytes
+    }
+
+    /// Like ``receive(timeout:)``, and also tells which connection (pipe) the message came on:
+    /// a REP side uses it to tell local peers from network ones and to hang up on a peer.
+    public func receiveMessage(timeout: NNGDuration? = nil) async throws -> Received {
         let label = "receive on context \(id)"
         try checkOpen(label)
         return try await bridge.run(.receive, label: label, timeout: timeout) { aio in
@@ -154,7 +160,7 @@ final class AIOBridge: Sendable {
     enum Operation: Sendable { case send, receive }
 
     private struct Pending: Sendable {
-        let continuation: CheckedContinuation<[UInt8], any Error>
+        let continuation: CheckedContinuation<Received, any Error>
         let operation: Operation
         let label: String
     }
@@ -199,7 +205,7 @@ final class AIOBridge: Sendable {
     func run(
         _ operation: Operation, label: String, timeout: NNGDuration?,
         start: (OpaquePointer) -> Void
-    ) async throws -> [UInt8] {
+    ) async throws -> Received {
         let aio = try state.withLock { s throws(NNGError) -> AIOHandle in
             guard let aio = s.aio else { throw NNGError.closed.during(label) }
             guard !s.busy else {
@@ -211,7 +217,7 @@ final class AIOBridge: Sendable {
         }
         defer { state.withLock { $0.busy = false } }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Received, any Error>) in
                 let proceed = state.withLock { s -> Bool in
                     if s.cancelRequested { return false }
                     s.pending = Pending(continuation: continuation, operation: operation, label: label)
@@ -252,10 +258,11 @@ final class AIOBridge: Sendable {
         switch (pending.operation, rv) {
         case (.receive, 0):
             guard let message = nng_aio_get_msg(aio.pointer) else {
-                pending.continuation.resume(returning: [])
+                pending.continuation.resume(returning: Received(bytes: [], pipe: Pipe(id: 0)))
                 return
             }
             nng_aio_set_msg(aio.pointer, nil)
+            let pipe = Pipe(id: UInt32(bitPattern: nng_pipe_id(nng_msg_get_pipe(message))))
             let count = nng_msg_len(message)
             let bytes: [UInt8]
             if count == 0 {
@@ -264,11 +271,11 @@ final class AIOBridge: Sendable {
                 bytes = [UInt8](UnsafeRawBufferPointer(start: nng_msg_body(message), count: count))
             }
             nng_msg_free(message)
-            pending.continuation.resume(returning: bytes)
+            pending.continuation.resume(returning: Received(bytes: bytes, pipe: pipe))
         case (.send, 0):
             // NNG took ownership of the message.
             nng_aio_set_msg(aio.pointer, nil)
-            pending.continuation.resume(returning: [])
+            pending.continuation.resume(returning: Received(bytes: [], pipe: Pipe(id: 0)))
         default:
             // A failed send gives the message back to us: free it.
             if pending.operation == .send, let message = nng_aio_get_msg(aio.pointer) {

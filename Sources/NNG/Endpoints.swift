@@ -1,7 +1,7 @@
 import CNNG
 import Synchronization
 
-/// A listening endpoint created by ``Socket/listen(_:)``.
+/// A listening endpoint created by ``Socket/listen(_:tls:)``.
 ///
 /// Thread-safety: `Sendable`; the handle is an NNG id (NNG listener functions are
 /// thread-safe) and the closed flag is atomic. Keeps its socket alive.
@@ -36,7 +36,7 @@ public final class Listener: Sendable {
     }
 }
 
-/// A dialing endpoint created by ``Socket/dial(_:blocking:)``; NNG keeps redialling
+/// A dialing endpoint created by ``Socket/dial(_:blocking:tls:)``; NNG keeps redialling
 /// until it is closed.
 ///
 /// Thread-safety: `Sendable`; the handle is an NNG id (NNG dialer functions are

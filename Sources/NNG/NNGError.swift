@@ -71,6 +71,9 @@ public struct NNGError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let incorrectState = NNGError(NNG_ESTATE)
     /// `NNG_ENOTSUP`: the operation or option is not supported.
     public static let notSupported = NNGError(NNG_ENOTSUP)
+    /// `NNG_ECRYPTO`: the TLS library refused something: a TLS file it cannot use, or (seen
+    /// only by blocking dials) a failed handshake.
+    public static let cryptographic = NNGError(NNG_ECRYPTO)
 }
 
 /// Throws an ``NNGError`` describing `operation` when `rv` is not zero.

@@ -91,15 +91,48 @@ public final class Socket: Sendable {
     /// True once ``close()`` has been called.
     public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    /// Starts listening on `url` (e.g. `"tcp://127.0.0.1:0"`, `"ipc:///tmp/x.sock"`).
+    /// Starts listening on `url` (e.g. `"tcp://127.0.0.1:0"`, `"ipc:///tmp/x.sock"`, or with
+    /// `tls`, `"tls+tcp://0.0.0.0:5555"`).
+    ///
+    /// With `tls`, the listener presents `tls.certificateKeyFile` and, when
+    /// `tls.requirePeerCertificate`, accepts only clients whose certificate `tls.caFile` signed;
+    /// other clients are dropped during the handshake without any pipe event.
     ///
     /// The listener accepts connections until it or the socket is closed; dropping the
     /// returned object does not stop it.
-    /// - Throws: ``NNGError`` (e.g. ``NNGError/addressInUse``).
+    /// - Throws: ``NNGError`` (e.g. ``NNGError/addressInUse``; for an unreadable TLS file, an
+    ///   error naming the file).
+    ///
+    /// On an `ipc://` URL, the socket file is made owner-only (`NNG_OPT_IPC_PERMISSIONS` 0600)
+    /// unless `ownerOnly` is false: ipc peers are not authenticated, so the file's permissions
+    /// are what keeps other local users out.
     @discardableResult
-    public func listen(_ url: String) throws -> Listener {
+    public func listen(_ url: String, tls: TLSSettings? = nil, ownerOnly: Bool = true) throws -> Listener {
         var raw = nng_listener()
-        try check(nng_listen(handle, url, &raw, 0), "listen \(url)")
+        if url.hasPrefix("ipc://"), ownerOnly, tls == nil {
+            try check(nng_listener_create(&raw, handle, url), "listen \(url)")
+            do {
+                try check(nng_listener_set_int(raw, NNG_OPT_IPC_PERMISSIONS, 0o600), "set \(NNG_OPT_IPC_PERMISSIONS) on \(url)")
+                try check(nng_listener_start(raw, 0), "listen \(url)")
+            } catch {
+                nng_listener_close(raw)
+                throw error
+            }
+            return Listener(handle: raw, url: url, socket: self)
+        }
+        guard let tls else {
+            try check(nng_listen(handle, url, &raw, 0), "listen \(url)")
+            return Listener(handle: raw, url: url, socket: self)
+        }
+        // TLS options must be set between create and start.
+        try check(nng_listener_create(&raw, handle, url), "listen \(url)")
+        do {
+            try tls.apply(to: .listener(raw), listening: true, url: url)
+            try check(nng_listener_start(raw, 0), "listen \(url)")
+        } catch {
+            nng_listener_close(raw)
+            throw error
+        }
         return Listener(handle: raw, url: url, socket: self)
     }
 
@@ -112,14 +145,33 @@ public final class Socket: Sendable {
     /// synchronously and its failure (e.g. ``NNGError/connectionRefused``) is thrown;
     /// later drops are still redialled automatically.
     ///
+    /// With `tls` (on a `tls+tcp://` URL), the dialer presents `tls.certificateKeyFile` if
+    /// given and, when `tls.requirePeerCertificate`, accepts only a server whose certificate
+    /// `tls.caFile` signed for `tls.serverName`. A failed handshake counts as a failed
+    /// connection: a blocking first attempt throws it (``NNGError/cryptographic``, or
+    /// ``NNGError/connectionShutdown`` when the server hangs up); otherwise no pipe appears
+    /// and NNG redials after the reconnect interval.
+    ///
     /// The dialer runs until it or the socket is closed; dropping the returned object
     /// does not stop it.
-    /// - Throws: ``NNGError``.
+    /// - Throws: ``NNGError`` (for an unreadable TLS file, an error naming the file).
     @discardableResult
-    public func dial(_ url: String, blocking: Bool = false) throws -> Dialer {
+    public func dial(_ url: String, blocking: Bool = false, tls: TLSSettings? = nil) throws -> Dialer {
         var raw = nng_dialer()
         let flags: Int32 = blocking ? 0 : Int32(NNG_FLAG_NONBLOCK)
-        try check(nng_dial(handle, url, &raw, flags), "dial \(url)")
+        guard let tls else {
+            try check(nng_dial(handle, url, &raw, flags), "dial \(url)")
+            return Dialer(handle: raw, url: url, socket: self)
+        }
+        // TLS options must be set between create and start.
+        try check(nng_dialer_create(&raw, handle, url), "dial \(url)")
+        do {
+            try tls.apply(to: .dialer(raw), listening: false, url: url)
+            try check(nng_dialer_start(raw, flags), "dial \(url)")
+        } catch {
+            nng_dialer_close(raw)
+            throw error
+        }
         return Dialer(handle: raw, url: url, socket: self)
     }
 

@@ -4,12 +4,20 @@ import InternCore
 import InternStore
 
 /// `intern best`: the best completed trial.
-struct Best: ParsableCommand {
+struct Best: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the best completed trial: objective, parameters, command line.")
 
     @OptionGroup var location: CampaignLocation
 
-    func run() throws {
+    @OptionGroup var remote: RemoteOptions
+
+    func run() async throws {
+        if try await remote.forward() { return }
+        try show()
+    }
+
+    /// Prints the view from the campaign directory here.
+    func show() throws {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
         guard let metric = info.objectiveMetric else {

@@ -45,18 +45,3 @@ func defaultIPCURL(directory: String) -> String {
     for byte in absolute.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
     return "ipc:///tmp/intern-\(String(hash, radix: 16)).sock"
 }
-
-/// Refuses a non-local transport unless the user accepted that it is unauthenticated: a worker
-/// executes commands, so an open TCP port would be remote code execution. (Authentication for
-/// TCP and TLS comes with multi-node support.)
-func requireLocalOrInsecure(_ urls: [String], insecure: Bool, role: String) throws {
-    for url in urls where !url.hasPrefix("ipc://") && !url.hasPrefix("inproc://") {
-        guard insecure else {
-            throw ValidationError("""
-                \(role) \(url): only ipc:// is allowed without authentication. Pass --insecure to accept that \
-                anyone who can reach this address can run commands on the workers.
-                """)
-        }
-        FileHandle.standardError.write(Data("warning: \(url) is not authenticated (--insecure): anyone who reaches it can run commands on the workers\n".utf8))
-    }
-}

@@ -38,6 +38,7 @@ struct CampaignSession {
         }
         var coordinatorOptions = options ?? CoordinatorOptions(listen: listen)
         coordinatorOptions.listen = listen
+        coordinatorOptions.admin = AdminRunner.handler(directory: directory, maxOutputBytes: coordinatorOptions.maxMessageBytes - (64 << 10))
         coordinator = try Coordinator(spec: file.spec, store: store, options: coordinatorOptions, logger: logger)
     }
 

@@ -9,10 +9,13 @@ struct Cancel: AsyncParsableCommand {
 
     @OptionGroup var location: CampaignLocation
 
+    @OptionGroup var remote: RemoteOptions
+
     @Argument(help: "The trial number.")
     var trial: Int
 
     func run() async throws {
+        if try await remote.forward() { return }
         try await submitControl(location: location, kind: .cancelTrial, target: String(trial))
     }
 }
@@ -24,16 +27,34 @@ struct Drain: AsyncParsableCommand {
 
     @OptionGroup var location: CampaignLocation
 
+    @OptionGroup var remote: RemoteOptions
+
     @Argument(help: "The worker's id (see `intern status`).")
     var worker: String
 
     func run() async throws {
+        if try await remote.forward() { return }
         try await submitControl(location: location, kind: .drainWorker, target: worker)
     }
 }
 
+/// `intern pause`: stops dispatching new attempts; running attempts go on.
+struct Pause: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pause a running campaign: no new attempts start (running ones go on) until `intern resume`; survives a coordinator restart.")
+
+    @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
+
+    func run() async throws {
+        if try await remote.forward() { return }
+        try await submitControl(location: location, kind: .pauseCampaign, target: "")
+    }
+}
+
 /// Queues a request in the campaign's store and waits (up to 10 s) for the coordinator to handle it.
-private func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target: String) async throws {
+func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target: String) async throws {
     let store: CampaignStore
     do {
         store = try CampaignStore(directory: try location.resolve(), create: false)

@@ -15,30 +15,29 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Argument(help: "The campaign spec (YAML).")
     var campaign: String
 
-    @Option(name: .long, help: "URL to listen on, e.g. ipc:///tmp/intern.sock or tcp://0.0.0.0:7700 (default: an ipc socket in the campaign directory).")
+    @Option(name: .long, help: "URL to listen on: ipc:///tmp/intern.sock, tcp://0.0.0.0:7700 or tls+tcp://0.0.0.0:7700 (network URLs need --auth); repeatable (default: an ipc socket in the campaign directory).")
     var listen: [String] = []
 
     @Option(name: .long, help: "Where campaign directories live.")
     var root: String = ".intern"
 
-    @Flag(name: .long, help: "Allow tcp:// without authentication (anyone who reaches the port can run commands on your workers).")
-    var insecure = false
+    @OptionGroup var security: AuthOptions
 
     @OptionGroup var tuning: CoordinatorTuning
 
     @OptionGroup var global: GlobalOptions
-
-    func validate() throws {
-        try requireLocalOrInsecure(listen, insecure: insecure, role: "--listen")
-    }
 
     func run() async throws {
         global.bootstrapLogging()
         let file = try CampaignFile.load(campaign)
         let directory = file.directory(root: root)
         let urls = listen.isEmpty ? [defaultIPCURL(directory: directory)] : listen
+        var options = tuning.options(listen: urls)
+        options.credentials = try security.credentials(for: urls, role: "--listen")
+        options.tls = try security.tls(for: urls, credentials: options.credentials, role: .coordinator)
+        options.insecure = security.insecure
         let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"),
-                                          options: tuning.options(listen: urls))
+                                          options: options)
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
         let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials))

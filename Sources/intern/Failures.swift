@@ -4,7 +4,7 @@ import InternCore
 import InternStore
 
 /// `intern failures`: failed, lost and preempted attempts grouped by the signature of their error.
-struct Failures: ParsableCommand {
+struct Failures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List failures grouped by signature: class, count, trials, when, one excerpt.",
         discussion: """
@@ -14,6 +14,8 @@ struct Failures: ParsableCommand {
             """)
 
     @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
 
     @Flag(name: .long, help: "One JSON object per signature group, in an array.")
     var json = false
@@ -27,7 +29,13 @@ struct Failures: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
+        if try await remote.forward() { return }
+        try show()
+    }
+
+    /// Prints the view from the campaign directory here.
+    func show() throws {
         let store = try location.open()
         let trials = Dictionary(uniqueKeysWithValues: try store.trials().map { ($0.id, $0) })
         let groups = FailureGroup.groups(of: try store.attempts(), trials: trials)

@@ -23,11 +23,21 @@ struct Logs: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep printing new output until the attempt ends.")
     var follow = false
 
+    @OptionGroup var remote: RemoteOptions
+
+    @Option(name: .long, help: ArgumentHelp("Print the output from this byte on, at most 4 MiB, after a first stderr line `attempt N`; exit 75 while more may come (how --coordinator reads logs).", visibility: .hidden))
+    var fromByte: UInt64?
+
+    /// The most output one `--from-byte` answer carries.
+    static let chunk = 4 << 20
+
     func validate() throws {
         guard LogStream(name: stream) != nil else { throw ValidationError("--stream must be stdout or stderr") }
     }
 
     func run() async throws {
+        if remote.coordinator != nil { return try await followRemotely() }
+        if let fromByte { return try printChunk(from: fromByte) }
         let store = try location.open()
         let stream = LogStream(name: stream)!
         let decompressor = try ZstdDecompressor()
@@ -71,6 +81,75 @@ struct Logs: AsyncParsableCommand {
                 break
             }
             try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// One chunk of the chosen attempt's output from `offset` (decompressed bytes): what a remote
+    /// client asks for, repeatedly. The stored log is one zstd stream, so the chunk is found by
+    /// decompressing from the start.
+    private func printChunk(from offset: UInt64) throws {
+        let store = try location.open()
+        let stream = LogStream(name: stream)!
+        let choice = AttemptChoice(trial: trial, number: attempt)
+        let attempts = try store.attempts(trial: trial)
+        guard let record = choice.pick(from: attempts) else {
+            // Nothing yet: a follower waits for the first attempt.
+            if attempts.isEmpty { throw ExitCode(AdminRunner.moreToCome) }
+            throw choice.missing(in: attempts)
+        }
+        let ended = record.status.isTerminal
+        let log = try store.storedLog(trial: trial, attempt: record.id, stream: stream)
+        FileHandle.standardError.write(Data("attempt \(record.number)\n".utf8))
+        var output: [UInt8] = []
+        if log.length > 0 {
+            try ZstdDecompressor().decompress(try store.readCompressed(log, from: 0, to: log.length), into: &output)
+        }
+        let start = Int(min(UInt64(output.count), offset))
+        let end = min(output.count, start + Self.chunk)
+        FileHandle.standardOutput.write(Data(output[start..<end]))
+        if !ended || end < output.count { throw ExitCode(AdminRunner.moreToCome) }
+        if log.lostLength > 0 {
+            FileHandle.standardError.write(Data("intern: \(log.lostLength) bytes of this \(stream) were lost: the worker's spool was full while the coordinator was unreachable (events show where)\n".utf8))
+        }
+    }
+
+    /// `--coordinator`: asks for the output chunk by chunk; with --follow, until the attempt ends.
+    private func followRemotely() async throws {
+        var offset: UInt64 = 0
+        var following: String?
+        while true {
+            var arguments = ["logs", String(trial), "--stream", stream, "--from-byte", String(offset)]
+            if let attempt { arguments += ["--attempt", String(attempt)] }
+            let reply = try await remote.request(arguments)
+            let errors = String(decoding: reply.stderr, as: UTF8.self)
+            guard reply.exitCode == 0 || reply.exitCode == Int64(AdminRunner.moreToCome) else {
+                FileHandle.standardError.write(Data(reply.stderr))
+                throw ExitCode(Int32(clamping: reply.exitCode))
+            }
+            var lines = errors.split(separator: "\n", omittingEmptySubsequences: false)
+            let header = lines.first.map(String.init) ?? ""
+            if header.hasPrefix("attempt ") {
+                lines.removeFirst()
+                if let previous = following, previous != header {
+                    // A retry started while following: continue with the new attempt's output.
+                    FileHandle.standardError.write(Data("--- \(header) ---\n".utf8))
+                    following = header
+                    offset = 0
+                    continue
+                }
+                following = header
+            }
+            FileHandle.standardOutput.write(Data(reply.stdout))
+            offset += UInt64(reply.stdout.count)
+            let rest = lines.joined(separator: "\n")
+            if reply.exitCode == 0 {
+                if !rest.isEmpty { FileHandle.standardError.write(Data(rest.utf8)) }
+                return
+            }
+            if reply.stdout.isEmpty {
+                if !follow { return }
+                try await Task.sleep(for: .milliseconds(500))
+            }
         }
     }
 }

@@ -4,11 +4,13 @@ import InternCore
 import InternStore
 
 /// `intern metrics`: the metric series a trial reported.
-struct Metrics: ParsableCommand {
+struct Metrics: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the metrics a trial reported: a summary per metric, or every point of one metric (--name).")
 
     @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
 
     @Argument(help: "The trial number.")
     var trial: Int
@@ -22,7 +24,13 @@ struct Metrics: ParsableCommand {
     @Flag(name: .long, help: "Print CSV (attempt,seq,name,step,value,time) of every point.")
     var csv = false
 
-    func run() throws {
+    func run() async throws {
+        if try await remote.forward() { return }
+        try show()
+    }
+
+    /// Prints the view from the campaign directory here.
+    func show() throws {
         let store = try location.open()
         let attempts = try store.attempts(trial: trial)
         let choice = AttemptChoice(trial: trial, number: attempt)

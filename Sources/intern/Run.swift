@@ -92,9 +92,9 @@ func processCPUSeconds() -> Double {
 /// `intern resume`: continues a campaign from its directory, with the spec stored there.
 struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Continue a campaign from its directory (after a crash, a kill -9, a stop): same as `intern run` on it.",
+        abstract: "Resume a campaign: unpause it if its coordinator runs (`intern pause`), else continue it from its directory (after a crash, a kill -9, a stop).",
         discussion: """
-            Reads the spec the campaign was started with from its store (campaign.db), starts the coordinator
+            While the campaign's coordinator runs, `intern resume` lifts an `intern pause`. Otherwise it reads the spec the campaign was started with from its store (campaign.db), starts the coordinator
             on the directory and N local workers. Completed and failed trials are kept, attempts that workers
             still run re-attach, no trial is drawn twice, the rest is dispatched. Use `intern coordinator` with
             the same spec and root to continue with remote workers instead.
@@ -110,13 +110,25 @@ struct Resume: AsyncParsableCommand {
 
     @OptionGroup var tuning: CoordinatorTuning
 
+    @OptionGroup var remote: RemoteOptions
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        if try await remote.forward() { return }
         global.bootstrapLogging()
         let location = try CampaignLocation.parse(directory.map { ["--dir", $0] } ?? ["--root", root])
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
+        if Status.coordinatorRunning(info, now: unixMillisNow()) {
+            try await submitControl(location: location, kind: .resumeCampaign, target: "")
+            return
+        }
+        if info.paused {
+            // Resuming a stopped campaign also lifts its pause.
+            let writable = try CampaignStore(directory: store.directory, create: false)
+            try writable.apply([.campaignPaused(false, at: unixMillisNow())])
+        }
         let file = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath)
         var run = try Run.parse([info.specPath])
         run.fleet = fleet

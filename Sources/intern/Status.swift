@@ -4,15 +4,23 @@ import InternCore
 import InternStore
 
 /// `intern status`: where a campaign stands, read from its store.
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show where a campaign stands: trials by status, workers, best trial, recent events.")
 
     @OptionGroup var location: CampaignLocation
 
+    @OptionGroup var remote: RemoteOptions
+
     @Option(name: .long, help: "How many recent events to show.")
     var events: Int = 8
 
-    func run() throws {
+    func run() async throws {
+        if try await remote.forward() { return }
+        try show()
+    }
+
+    /// Prints the view from the campaign directory here.
+    func show() throws {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
         let trials = try store.trials()
@@ -58,10 +66,21 @@ extension Status {
         if let finished = info.finishedAt { return "finished \(Format.clock(finished))" }
         if let reason = info.stoppedReason { return "stopped by the circuit breaker: \(reason)" }
         if let pid = info.coordinatorPid, let alive = info.coordinatorAliveAt {
-            if now - alive <= 10_000 { return "running (coordinator pid \(pid), alive \(max(0, now - alive) / 1000) s ago)" }
+            if coordinatorRunning(info, now: now) {
+                let coordinator = "coordinator pid \(pid), alive \(max(0, now - alive) / 1000) s ago"
+                return info.paused ? "paused: no new attempts until `intern resume` (\(coordinator))" : "running (\(coordinator))"
+            }
             return "stopped: the coordinator (pid \(pid)) was last alive \(Format.clock(alive)) and did not stop cleanly; `intern resume` continues"
         }
-        return "stopped (`intern resume` continues)"
+        return info.paused ? "stopped while paused (`intern resume` continues)" : "stopped (`intern resume` continues)"
+    }
+
+    /// Whether the campaign's coordinator said it was alive in the last 10 s, and, when it runs
+    /// on this host, its process still exists (a coordinator killed a second ago is not running).
+    static func coordinatorRunning(_ info: CampaignInfo, now: Timestamp) -> Bool {
+        guard let pid = info.coordinatorPid, let alive = info.coordinatorAliveAt, now - alive <= 10_000 else { return false }
+        if info.coordinatorHost == ProcessInfo.processInfo.hostName, kill(pid_t(pid), 0) != 0, errno == ESRCH { return false }
+        return true
     }
 }
 

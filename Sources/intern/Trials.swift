@@ -4,10 +4,12 @@ import InternCore
 import InternStore
 
 /// `intern trials`: every trial, best first.
-struct Trials: ParsableCommand {
+struct Trials: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List trials sorted by the objective (best first); --json or --csv for tools.")
 
     @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
 
     @Flag(name: .long, help: "Print JSON (one array of trial objects).")
     var json = false
@@ -19,7 +21,13 @@ struct Trials: ParsableCommand {
         if json && csv { throw ValidationError("choose one of --json and --csv") }
     }
 
-    func run() throws {
+    func run() async throws {
+        if try await remote.forward() { return }
+        try show()
+    }
+
+    /// Prints the view from the campaign directory here.
+    func show() throws {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
         let trials = ObjectiveOrder(direction: info.objectiveDirection).sorted(try store.trials())

@@ -16,7 +16,7 @@ struct WorkerCommand: AsyncParsableCommand {
             requeued elsewhere, and the worker exits 0. A second signal stops at once.
             """)
 
-    @Option(name: .long, help: "The coordinator's URL, e.g. ipc:///path/coordinator.sock or tcp://host:7700.")
+    @Option(name: .long, help: "The coordinator's URL: ipc:///path/coordinator.sock, tcp://host:7700 or tls+tcp://host:7700 (network URLs need --auth).")
     var connect: String
 
     @Option(name: .long, help: "How many attempts to run at once.")
@@ -46,13 +46,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("KiB of the spool kept in memory before frames go to disk.", visibility: .hidden))
     var spoolMemoryKib: Int = 16 << 10
 
-    @Flag(name: .long, help: "Allow tcp:// without authentication (whoever answers at that address can run commands here).")
-    var insecure = false
+    @OptionGroup var security: AuthOptions
 
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        try requireLocalOrInsecure([connect], insecure: insecure, role: "--connect")
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard drainGrace >= 0, drainGrace.isFinite else { throw ValidationError("--drain-grace must be >= 0 seconds") }
         guard killGrace >= 0, killGrace.isFinite else { throw ValidationError("--kill-grace must be >= 0 seconds") }
@@ -63,6 +61,8 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let credentials = try security.credentials(for: [connect], role: "--connect")
+        let tls = try security.tls(for: [connect], credentials: credentials, role: .client)
         do {
             let explicit: [String]? = gpus.map { $0 == "none" ? [] : $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let inventory = GPUDiscovery.detect(explicit: explicit)
@@ -75,7 +75,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     connect: connect, id: WorkerID(identity), slots: slots, gpus: inventory.ids, terminationGraceMillis: Int(killGrace * 1000),
                     drainGraceMillis: Int(drainGrace * 1000), stateDirectory: stateDir ?? Self.defaultStateDirectory(id: identity),
                     spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10,
-                    giveUpMillis: Int(max(0, giveUpAfter) * 1000)),
+                    giveUpMillis: Int(max(0, giveUpAfter) * 1000), credentials: credentials, tls: tls),
                 logger: Logger(label: "intern.worker"))
             try await withSignalCancellation(first: { worker.leave() }) { try await worker.run() }
         } catch let error as WorkerError {

@@ -116,6 +116,9 @@ enum Fixtures {
             metricsStored: [MetricCursor(attemptId: 1, seq: 4)],
             endsStored: [1], unknownAttempts: [99, .max]))),
         Fixture(name: "ReportAck.empty", message: .reportAck(ReportAck(requestId: 12))),
+        Fixture(name: "AdminRequest", message: .adminRequest(AdminRequest(requestId: 13, arguments: ["logs", "3", "--from-byte", "0", unicode]))),
+        Fixture(name: "AdminReply", message: .adminReply(AdminReply(
+            requestId: 13, exitCode: -1, stdout: Array("trial 3\n".utf8), stderr: [0, 0xFF, 0x80]))),
     ]
 
     /// A report carrying 1 MiB of frame data.

@@ -40,7 +40,7 @@ struct HeaderValidationTests {
         #expect(decodeError([0x49, 0x4E, version])?.code == .unsupportedVersion)
     }
 
-    @Test("unknown kind bytes are unknownKind", arguments: [UInt8(0), 11, 12, 127, 255])
+    @Test("unknown kind bytes are unknownKind", arguments: [UInt8(0), 13, 14, 127, 255])
     func unknownKind(_ kind: UInt8) {
         var bytes = helloBytes
         bytes[3] = kind

@@ -35,9 +35,18 @@ public enum InternBinary {
 
     /// Starts `intern ARGUMENTS` in `directory` without waiting. `TMPDIR` is `directory` unless
     /// given: workers keep their state (spool, job list) under it, so tests never share one.
-    public static func start(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> ChildProcess {
+    /// With `namespace`, it runs inside that network namespace (`ip netns exec`, which execs, so
+    /// the child's pid is intern's).
+    public static func start(
+        _ arguments: [String], in directory: String, environment: [String: String] = [:], namespace: String? = nil
+    ) throws -> ChildProcess {
         var environment = environment
         if environment["TMPDIR"] == nil { environment["TMPDIR"] = directory }
+        if let namespace {
+            return try ChildProcess(
+                executable: NetworkNamespaces.ip, arguments: ["netns", "exec", namespace, path] + arguments, directory: directory,
+                environment: environment)
+        }
         return try ChildProcess(executable: path, arguments: arguments, directory: directory, environment: environment)
     }
 }

@@ -36,6 +36,9 @@ public struct CoordinatorMachine: Sendable {
     private(set) public var stoppedReason: String?
     /// The campaign is over for now: finished, or stopped.
     public var isOver: Bool { isFinished || stoppedReason != nil }
+    /// Paused by a person (`intern pause`): nothing new is dispatched, attempts in flight go
+    /// on, workers wait; stored, so a restarted coordinator stays paused until `intern resume`.
+    private(set) public var isPaused = false
 
     private let classifier: FailureClassifier
     /// Retries granted so far across the campaign that count against its budget.
@@ -91,9 +94,10 @@ public struct CoordinatorMachine: Sendable {
     public static func restore(
         spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig(),
         trials: [TrialRecord], attempts: [AttemptRecord], workers: [WorkerRecord] = [],
-        objectives: [AttemptID: Double] = [:], now: Timestamp
+        objectives: [AttemptID: Double] = [:], paused: Bool = false, now: Timestamp
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
+        machine.isPaused = paused
         var effects = Effects()
         for trial in trials { machine.record(trial) }
         for attempt in attempts { machine.record(attempt) }
@@ -264,7 +268,7 @@ public struct CoordinatorMachine: Sendable {
     private mutating func dispatch(now: Timestamp) -> Effects {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
-        while !parked.isEmpty, !isOver, attemptsInFlight < limit {
+        while !parked.isEmpty, !isOver, !isPaused, attemptsInFlight < limit {
             // The oldest waiting request of a worker with enough free GPUs (any, when the
             // campaign needs none); without one, no trial is drawn.
             guard let index = spec.gpus == 0 ? 0 : parked.firstIndex(where: { freeGPUs(of: $0.worker).count >= spec.gpus }),
@@ -633,6 +637,17 @@ public struct CoordinatorMachine: Sendable {
 
     /// Advances time: expires leases and unconfirmed assignments, answers long-polls that
     /// waited long enough, and dispatches what became possible.
+    /// Pauses (`true`) or resumes (`false`) dispatch. Attempts in flight go on either way; a
+    /// paused campaign's retries and new trials wait. No change when already so.
+    public mutating func setPaused(_ paused: Bool, now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard paused != isPaused, !isFinished else { return effects }
+        isPaused = paused
+        effects.changes.append(.campaignPaused(paused, at: now))
+        if !paused { effects.append(dispatch(now: now)) }
+        return effects
+    }
+
     public mutating func tick(now: Timestamp) -> Effects {
         var effects = Effects()
         for worker in workers.values.sorted(by: { $0.id < $1.id })

@@ -72,6 +72,8 @@ public enum StoreChange: Sendable, Equatable {
     /// Dispatch stopped before every trial ended (a circuit breaker tripped for every
     /// configuration); running the campaign again continues it.
     case campaignStopped(reason: String, at: Timestamp)
+    /// Dispatch paused (`intern pause`) or resumed (`intern resume`); attempts in flight go on.
+    case campaignPaused(Bool, at: Timestamp)
 }
 
 /// What one event asks the shell to do: commit `changes` (in one transaction), then send `replies`.

@@ -221,6 +221,36 @@ import Testing
         #expect(machine.trials[plan.trial]?.status == .pending)
     }
 
+    @Test func pause_stopsDispatch_runningAttemptsGoOn_resumeDispatchesTheParkedRequests() throws {
+        _ = join("w1", slots: 2)
+        let (first, e1) = ask("w1")
+        let running = try #require(Self.plan(e1, for: first))
+        let paused = machine.setPaused(true, now: clock.now)
+        #expect(paused.changes == [.campaignPaused(true, at: clock.now)])
+        #expect(machine.setPaused(true, now: clock.now).changes.isEmpty)
+        // Nothing new while paused: the request waits, the running attempt ends normally.
+        let (second, e2) = ask("w1")
+        #expect(Self.reply(e2, for: second) == nil)
+        _ = end(running, worker: "w1")
+        #expect(machine.trials[running.trial]?.status == .completed)
+        clock.advance(by: 100)
+        #expect(machine.tick(now: clock.now).replies.isEmpty)
+        // Resumed: the parked request gets the next trial at once.
+        let resumed = machine.setPaused(false, now: clock.now)
+        #expect(resumed.changes.first == .campaignPaused(false, at: clock.now))
+        #expect(Self.plan(resumed, for: second) != nil)
+    }
+
+    @Test func aPausedCampaignStaysPausedAcrossARestart() throws {
+        let (restored, _) = try CoordinatorMachine.restore(spec: Self.spec(), trials: [], attempts: [], paused: true, now: clock.now)
+        machine = restored
+        #expect(machine.isPaused)
+        _ = join("w1")
+        let (t, e) = ask("w1")
+        #expect(Self.reply(e, for: t) == nil)
+        #expect(Self.plan(machine.setPaused(false, now: clock.now), for: t) != nil)
+    }
+
     @Test func drain_stopsNewWork_andReachesTheWorkerInItsHeartbeat() {
         _ = join("w1", slots: 2)
         _ = ask("w1")

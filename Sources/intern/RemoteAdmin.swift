@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import InternAuth
+import InternCoordinator
+import InternProtocol
+import InternWorker
+import NNG
+import Synchronization
+
+/// `--coordinator URL`: run an admin command on a remote coordinator instead of reading the
+/// campaign directory here. The command travels as an ``AdminRequest`` over the coordinator's
+/// socket, authenticated like a worker (the campaign's credentials), and the coordinator runs
+/// it on its own campaign directory; what it printed and its exit status come back.
+struct RemoteOptions: ParsableArguments {
+    @Option(name: .long, help: "Ask the coordinator at this URL (tcp://host:port, tls+tcp://host:port, ipc://path) instead of reading a campaign directory here.")
+    var coordinator: String?
+
+    @OptionGroup var security: AuthOptions
+
+    /// The options that choose where a command runs: never forwarded.
+    static let own: Set<String> = ["--coordinator", "--auth", "--insecure", "--log-level"]
+    static let flags: Set<String> = ["--insecure"]
+
+    /// When `--coordinator` is given: runs `intern ARGS` there (ARGS as typed, minus the options
+    /// above), prints its output and exits with its status; returns false otherwise.
+    func forward() async throws -> Bool {
+        guard coordinator != nil else { return false }
+        var arguments: [String] = []
+        var raw = CommandLine.arguments.dropFirst()
+        while let argument = raw.popFirst() {
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            if Self.own.contains(name) {
+                if !argument.contains("="), !Self.flags.contains(name) { _ = raw.popFirst() }
+                continue
+            }
+            arguments.append(argument)
+        }
+        let reply = try await request(arguments)
+        FileHandle.standardOutput.write(Data(reply.stdout))
+        FileHandle.standardError.write(Data(reply.stderr))
+        if reply.exitCode != 0 { throw ExitCode(Int32(clamping: reply.exitCode)) }
+        return true
+    }
+
+    /// Sends one admin command and returns the coordinator's answer.
+    func request(_ arguments: [String]) async throws -> AdminReply {
+        guard let url = coordinator else { throw ValidationError("--coordinator is required") }
+        let credentials = try security.credentials(for: [url], role: "--coordinator")
+        let tls = try security.tls(for: [url], credentials: credentials, role: .client)
+        let connection = try AdminConnection.shared(url: url, credentials: credentials, tls: tls)
+        return try await connection.run(arguments)
+    }
+}
+
+/// One REQ socket to a coordinator for the life of an admin command (`logs --follow` asks many times).
+final class AdminConnection: Sendable {
+    private let socket: Socket
+    private let context: Context
+    private let link: CoordinatorLink
+    private let url: String
+    nonisolated(unsafe) private static var current: AdminConnection?
+
+    private init(url: String, credentials: Credentials?, tls: TLSSettings?) throws {
+        self.url = url
+        socket = try Socket.request(maxMessageSize: 64 << 20)
+        try socket.dial(url, tls: tls)
+        context = try socket.openContext()
+        link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: 64 << 20), credentials: credentials)
+    }
+
+    /// The process's connection (admin commands run one request at a time, from one task).
+    static func shared(url: String, credentials: Credentials?, tls: TLSSettings?) throws -> AdminConnection {
+        if let current, current.url == url { return current }
+        let connection = try AdminConnection(url: url, credentials: credentials, tls: tls)
+        current = connection
+        return connection
+    }
+
+    func run(_ arguments: [String]) async throws -> AdminReply {
+        let request = AdminRequest(requestId: UInt64.random(in: 1...UInt64.max), arguments: arguments)
+        let reply: Message
+        do {
+            reply = try await link.request(.adminRequest(request), on: context, timeout: .seconds(30))
+        } catch let error as NNGError where error == .timedOut {
+            throw ValidationError("the coordinator at \(url) did not answer within 30 s (is it running, and is the address right?)")
+        } catch let error as AuthError {
+            throw ValidationError("the coordinator at \(url) refused: \(error)")
+        }
+        switch reply {
+        case .adminReply(let answer): return answer
+        case .rejected(let rejected): throw ValidationError("the coordinator at \(url) refused: \(rejected.reason)")
+        default: throw ValidationError("unexpected reply from \(url): \(reply.kind)")
+        }
+    }
+}
+
+/// The coordinator's side: runs an admin command as `intern ARGS --dir CAMPAIGN` (a child
+/// process, so the coordinator's thread never waits on a query and the output is exactly what
+/// the command prints locally). Only admin commands run; options that would reach another
+/// directory, follow forever, or forward again are refused.
+enum AdminRunner {
+    static let commands: Set<String> = ["status", "trials", "logs", "best", "metrics", "failures", "cancel", "drain", "pause", "resume"]
+    static let refused: Set<String> = ["--dir", "--root", "--campaign", "--coordinator", "--auth", "--insecure", "--follow", "-f", "--workers", "--slots"]
+    /// Exit status of `logs --from-byte` while the attempt may print more.
+    static let moreToCome: Int32 = 75
+
+    static func handler(directory: String, maxOutputBytes: Int) -> @Sendable ([String]) async -> AdminOutput {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        return { arguments in
+            guard let command = arguments.first, commands.contains(command) else {
+                return AdminOutput(exitCode: ExitCodes.usage, stderr: "intern: \(arguments.first ?? "(nothing)") is not an admin command; the coordinator runs \(commands.sorted().joined(separator: ", "))\n")
+            }
+            if let bad = arguments.dropFirst().first(where: { refused.contains($0.split(separator: "=").first.map(String.init) ?? $0) }) {
+                return AdminOutput(exitCode: ExitCodes.usage, stderr: "intern: \(bad) cannot be used with --coordinator\n")
+            }
+            let child = command == "resume" ? [command, directory] + arguments.dropFirst() : arguments + ["--dir", directory]
+            return await capture(executable: executable, arguments: child, limit: maxOutputBytes)
+        }
+    }
+
+    /// Runs the child with no shell, its output collected up to `limit` bytes, for at most 60 s.
+    /// The waiting happens on threads of its own: blocking reads on Swift's few cooperative
+    /// threads would stall the coordinator (its clock and its sockets run there).
+    static func capture(executable: String, arguments: [String], limit: Int) async -> AdminOutput {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: captureBlocking(executable: executable, arguments: arguments, limit: limit))
+            }
+        }
+    }
+
+    private static func captureBlocking(executable: String, arguments: [String], limit: Int) -> AdminOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        do {
+            try process.run()
+        } catch {
+            return AdminOutput(exitCode: ExitCodes.failure, stderr: "intern: cannot run the admin command: \(error)\n")
+        }
+        let errors = Mutex(Data())
+        let errorsRead = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            errors.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            errorsRead.signal()
+        }
+        let killer = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
+        var output = [UInt8](out.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        killer.cancel()
+        errorsRead.wait()
+        var stderr = [UInt8](errors.withLock { $0 })
+        if output.count > limit {
+            stderr += Array("intern: output cut at \(limit) bytes\n".utf8)
+            output.removeLast(output.count - limit)
+        }
+        return AdminOutput(exitCode: process.terminationStatus, stdout: output, stderr: Array(stderr.suffix(64 << 10)))
+    }
+}
