@@ -3,13 +3,14 @@
 #
 # Installs Debian's slurm-wlm and munge if missing, starts a private one-node cluster (its own
 # munge key and socket, its own slurm.conf and ports, everything under $SLURM_TEST_DIR; nothing in
-# /etc is changed and no system service is used), then:
-#   1. a pilot job (coordinator + 2 one-slot workers) runs a 6-trial campaign; every trial must
-#      complete exactly once;
-#   2. a pilot is stopped gracefully mid-trial (`scancel --batch --signal=USR1`, what its
+# /etc is changed and no system service is used), makes credentials with `intern init-auth`, then:
+#   1. a pilot job (coordinator + 2 one-slot workers, tls+tcp://) runs a 6-trial campaign; every
+#      trial must complete exactly once;
+#   2. a pilot (tcp://) is stopped gracefully mid-trial (`scancel --batch --signal=USR1`, what its
 #      --signal=B:USR1@... does before the time limit): the running attempts must be reported
-#      `preempted`, nothing failed; then a coordinator started outside SLURM and a workers-only
-#      pilot (INTERN_COORDINATOR=...) finish the campaign, every trial completed exactly once;
+#      `preempted`, nothing failed; then a coordinator started outside SLURM (asked over the
+#      network with `intern status --coordinator`) and a workers-only pilot
+#      (INTERN_COORDINATOR=...) finish the campaign, every trial completed exactly once;
 #   3. a pilot with a 2-minute time limit and --signal=B:USR1@60 drains itself before the limit:
 #      the job ends by itself (exit 75, not TIMEOUT), its running attempts `preempted`.
 # It stops the daemons it started, also on failure. Runs as root (slurmd and munged need it).
@@ -171,17 +172,9 @@ echo "slurm $(sinfo -V | awk '{print $2}'), node $NODE with $CPUS CPUs, idle"
 
 # --- Helpers ---------------------------------------------------------------------------------------
 export INTERN_BIN INTERN_ROOT=$DIR/store
-# TODO(auth): once `intern init-auth` and --auth are in the binary (main), remove the --insecure
-# branch: always `intern init-auth "$DIR/auth"` and export INTERN_AUTH_DIR.
-if "$INTERN_BIN" --help 2>/dev/null | grep -qw init-auth; then
-    "$INTERN_BIN" init-auth "$DIR/auth" >/dev/null || fail "intern init-auth failed"
-    export INTERN_AUTH_DIR=$DIR/auth
-    AUTH_ARGS=(--auth "$DIR/auth")
-else
-    echo "note: this intern has no init-auth yet; the test uses tcp:// with INTERN_INSECURE=1"
-    export INTERN_INSECURE=1
-    AUTH_ARGS=(--insecure)
-fi
+# Credentials as in production: every pilot gets INTERN_AUTH_DIR (tls+tcp:// by default).
+"$INTERN_BIN" init-auth "$DIR/auth" >/dev/null || fail "intern init-auth $DIR/auth failed"
+export INTERN_AUTH_DIR=$DIR/auth
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
 
 # A campaign whose trials sleep SECONDS (in small steps, so a SIGTERM ends them at once) and
@@ -254,10 +247,10 @@ workers=$(sql slurm-smoke "select count(*) from workers where id like 'slurm-$jo
 [[ $workers == 2 ]] || fail "want 2 workers slurm-$job-*, the store has $workers"
 
 # --- 2. A graceful stop mid-trial, then workers resubmitted ---------------------------------------
-say "2. stop a pilot mid-trial (scancel --batch --signal=USR1), resubmit workers"
+say "2. stop a pilot mid-trial (scancel --batch --signal=USR1), resubmit workers (tcp://)"
 spec=$(write_campaign slurm-drain 4 10)
 job=$(submit --job-name=drain --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=10 \
-    --export=ALL,INTERN_PORT="$(free_port)",INTERN_DRAIN_GRACE=2,INTERN_KILL_GRACE=2 "$PILOT" "$spec")
+    --export=ALL,INTERN_SCHEME=tcp,INTERN_PORT="$(free_port)",INTERN_DRAIN_GRACE=2,INTERN_KILL_GRACE=2 "$PILOT" "$spec")
 echo "submitted pilot job $job"
 running=0
 for _ in $(seq 1 120); do
@@ -278,12 +271,20 @@ failed=$(sql slurm-drain "select count(*) from attempts where status not in ('pr
 echo "2 attempts preempted, none failed or lost"
 
 port=$(free_port)
-"$INTERN_BIN" coordinator "$spec" --listen "tcp://0.0.0.0:$port" --root "$INTERN_ROOT" "${AUTH_ARGS[@]}" \
+"$INTERN_BIN" coordinator "$spec" --listen "tcp://0.0.0.0:$port" --root "$INTERN_ROOT" --auth "$INTERN_AUTH_DIR" \
     >"$DIR/log/coordinator.log" 2>&1 &
 echo $! >"$DIR/coordinator.pid"
+# The admin path over the network, with the same credentials as the workers.
+remote=""
+for _ in $(seq 1 20); do
+    remote=$("$INTERN_BIN" status --coordinator "tcp://$NODE:$port" --auth "$INTERN_AUTH_DIR" 2>&1) && break
+    sleep 0.5
+done
+grep -q "4 total" <<<"$remote" || fail "intern status --coordinator tcp://$NODE:$port did not answer: $remote"
+echo "intern status --coordinator tcp://$NODE:$port: $(grep '^trials' <<<"$remote")"
 job=$(submit --job-name=workers --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=10 \
     --export=ALL,INTERN_COORDINATOR="tcp://$NODE:$port" "$PILOT")
-echo "coordinator outside SLURM on port $port, workers-only pilot job $job"
+echo "coordinator outside SLURM on tcp://$NODE:$port, workers-only pilot job $job"
 wait_job "$job" 120
 [[ $(job_field "$job" ExitCode) == 0:0 ]] || fail "workers-only pilot $job exited $(job_field "$job" ExitCode)"
 coordinator=$(<"$DIR/coordinator.pid")
