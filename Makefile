@@ -69,3 +69,12 @@ bench: deps release
 
 clean:
 	rm -rf .build .intern
+
+# ---- deploy: SLURM test (deploy/slurm/test-cluster.sh) ---------------------------------------
+.PHONY: slurm-test
+# A real one-node SLURM cluster on this machine, as root (installs Debian's slurm-wlm and munge if
+# missing; its config, munge key and state stay in /tmp/intern-slurm-test): pilot jobs run campaigns through
+# deploy/slurm/intern-pilot.sbatch, a graceful stop mid-trial and a time-limit drain; stops its daemons.
+slurm-test: build
+	INTERN_BIN=$(abspath $(INTERN)) deploy/slurm/test-cluster.sh
+# ---- end deploy ---------------------------------------------------------------------------------

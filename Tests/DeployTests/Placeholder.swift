@@ -1,1 +1,0 @@
-// The deployment files' checks live beside this file (deploy/ is validated here).
