@@ -11,12 +11,15 @@
 ///    rules because running out of memory causes the rest: ranks waiting on the dead one hit NCCL
 ///    watchdog timeouts, dead data-loader workers give broken pipes, the OOM killer's SIGKILL leaves
 ///    no traceback. The root cause is the one to report.
-/// 3. **Divergence** (`diverged`): a loss-like metric printed as NaN or infinite
+/// 3. **Stopped from outside** (`preempted`): the process died of a SIGTERM intern did not send,
+///    or exited 143 (a shell reporting one): a batch scheduler's preemption or `scancel`, which
+///    signal every process of a job. Retried like a drained worker's attempts, without budget.
+/// 4. **Divergence** (`diverged`): a loss-like metric printed as NaN or infinite
 ///    (`'loss': nan`, `"loss": NaN`, `loss=nan`, `loss: inf`), or `Loss is NaN`, `nan loss`,
 ///    `non-finite loss`, or the word `diverged`. Before infra and user because a NaN loss is often
 ///    what makes the code fail next (an assertion, a `ValueError` in a metric), and because the
 ///    run would diverge again with the same seed.
-/// 4. **Infrastructure** (`infra`): NCCL errors and timeouts, connection resets and refusals,
+/// 5. **Infrastructure** (`infra`): NCCL errors and timeouts, connection resets and refusals,
 ///    broken pipes, I/O errors, full disks, ECC errors, name resolution, stale NFS handles, and the
 ///    configured ``infraPatterns``. Before `user` because transient faults surface as ordinary Python
 ///    exceptions (`ConnectionResetError`, `OSError`) and often end in a secondary `TypeError` or
@@ -24,13 +27,13 @@
 ///    wrong `infra` costs a few retries. The built-in patterns are skipped when the log reports
 ///    `an illegal memory access`: that is a bug in the job, and the NCCL errors that follow it are
 ///    consequences.
-/// 5. **The job's own mistake** (`user`): the final exception is `ImportError`,
+/// 6. **The job's own mistake** (`user`): the final exception is `ImportError`,
 ///    `ModuleNotFoundError`, `SyntaxError`, `IndentationError`, `TabError`, `NameError`,
 ///    `UnboundLocalError`, `TypeError` or `AttributeError`; an `argparse` usage error; exit
 ///    status 2; or a configured ``userPatterns`` match. Deliberately conservative: only evidence that
 ///    the same command fails the same way every time, because `user` failures are never retried and
 ///    trip the ``CircuitBreaker``.
-/// 6. Otherwise `unknown` (including SIGSEGV, SIGBUS, SIGABRT and other signals intern did not send,
+/// 7. Otherwise `unknown` (including SIGSEGV, SIGBUS, SIGABRT and other signals intern did not send,
 ///    when the log says nothing more), retried as the spec's `retries` says.
 ///
 /// Patterns are matched case-insensitively (ASCII) against the whole cleaned tail: ANSI escapes
@@ -117,6 +120,17 @@ public struct FailureClassifier: Sendable, Hashable {
             if case .exited(137) = evidence.kind {
                 return (.oom, "exit code 137, a shell reporting a SIGKILL not sent by intern (host OOM killer?)"
                     + Self.peak(evidence.peakRSSBytes))
+            }
+        }
+
+        // Stopped from outside: a batch scheduler's preemption, `scancel`, a node being drained
+        // signal every process of the job, the job included; not the job's fault.
+        if !evidence.killedByIntern {
+            if case .signaled(15) = evidence.kind {
+                return (.preempted, "killed by SIGTERM not sent by intern (a scheduler preempting or cancelling the job?)")
+            }
+            if case .exited(143) = evidence.kind {
+                return (.preempted, "exit code 143, a shell reporting a SIGTERM not sent by intern (a scheduler preempting or cancelling the job?)")
             }
         }
 

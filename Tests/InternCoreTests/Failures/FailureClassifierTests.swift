@@ -50,6 +50,19 @@ import Testing
         #expect(own.failureClass == .unknown && own.reason == "killed by SIGKILL sent by intern")
     }
 
+    @Test func sigtermNotSentByInternIsPreemption() {
+        // SLURM's scancel, preemption or time limit signal every process of the job, the job included.
+        let diagnosis = classify(.signaled(15), "step 1200 loss=0.41\n")
+        #expect(diagnosis.failureClass == .preempted)
+        #expect(diagnosis.reason.hasPrefix("killed by SIGTERM not sent by intern"))
+        #expect(classify(.exited(143)).failureClass == .preempted)
+        // Intern's own SIGTERM (a cancel) is not a preemption; nor is another signal.
+        #expect(classify(.signaled(15), killedByIntern: true).failureClass == .unknown)
+        #expect(classify(.signaled(11)).failureClass == .unknown)
+        // Out of memory stays the root cause when the log says so.
+        #expect(classify(.signaled(15), "torch.cuda.OutOfMemoryError: CUDA out of memory.\n").failureClass == .oom)
+    }
+
     @Test func nonFiniteLossIsDiverged() {
         let diagnosis = classify(.exited(1), FailureFixtures.trainerNaN)
         #expect(diagnosis.failureClass == .diverged)
