@@ -8,7 +8,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-sweep
 
-.PHONY: all deps system-deps python-deps build release demo test chaos bench clean
+.PHONY: all deps system-deps python-deps build release demo test chaos bench slurm-test clean
 
 all: build
 
@@ -67,14 +67,11 @@ chaos: system-deps
 bench: deps release
 	$(PYTHON) Benchmarks/bench.py --intern .build/release/intern --out .build/bench.json
 
-clean:
-	rm -rf .build .intern
-
-# ---- deploy: SLURM test (deploy/slurm/test-cluster.sh) ---------------------------------------
-.PHONY: slurm-test
 # A real one-node SLURM cluster on this machine, as root (installs Debian's slurm-wlm and munge if
 # missing; its config, munge key and state stay in /tmp/intern-slurm-test): pilot jobs run campaigns through
 # deploy/slurm/intern-pilot.sbatch, a graceful stop mid-trial and a time-limit drain; stops its daemons.
 slurm-test: build
 	INTERN_BIN=$(abspath $(INTERN)) deploy/slurm/test-cluster.sh
-# ---- end deploy ---------------------------------------------------------------------------------
+
+clean:
+	rm -rf .build .intern
