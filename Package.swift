@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "InternJobTests", dependencies: ["InternJob"]),
         .testTarget(name: "InternProtocolTests", dependencies: ["InternProtocol"]),
         .testTarget(name: "InternAuthTests", dependencies: ["InternAuth", "InternTestKit", "CMbedTLS"]),
-        .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternTestKit"]),
+        .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternProtocol", "InternTestKit"]),
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),

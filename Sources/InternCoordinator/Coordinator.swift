@@ -382,9 +382,11 @@ public actor Coordinator {
     }
 
     private func handleHello(_ hello: Hello) -> Message {
+        let offered = WorkerResources(labels: hello.labels)
         let effects = machine.hello(
             worker: WorkerID(hello.workerId), incarnation: hello.incarnation, hostname: hello.hostname,
-            pid: Int(clamping: hello.pid), slots: Int(clamping: hello.slots), gpus: hello.gpus, now: Self.now())
+            pid: Int(clamping: hello.pid), slots: Int(clamping: hello.slots), gpus: hello.gpus,
+            cpus: offered.cpus, memoryBytes: offered.memoryBytes, now: Self.now())
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: hello.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }

@@ -167,6 +167,14 @@ struct SpecReader {
         if let entry = entries["gpus"], !isNull(entry.value) {
             gpus = try integer(entry.value, "gpus")
         }
+        var cpus = 0
+        if let entry = entries["cpus"], !isNull(entry.value) {
+            cpus = try integer(entry.value, "cpus")
+        }
+        var memoryBytes = 0
+        if let entry = entries["memory"], !isNull(entry.value) {
+            memoryBytes = try readSize(entry.value, "memory")
+        }
         var retries = 0
         if let entry = entries["retries"], !isNull(entry.value) {
             if case .mapping = entry.value {
@@ -214,7 +222,8 @@ struct SpecReader {
         let spec = CampaignSpec(
             name: name, command: command, workdir: workdir, environment: environment, space: space,
             sampler: sampler, trials: trials, parallel: parallel, objective: objective,
-            timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy, gpus: gpus)
+            timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy, gpus: gpus,
+            cpus: cpus, memoryBytes: memoryBytes)
 
         let located = spec.problems().enumerated().map { (order: $0.offset, problem: $0.element, mark: mark(of: $0.element.keyPath)) }
         if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {
@@ -529,6 +538,24 @@ struct SpecReader {
             return seconds
         default:
             throw typeMismatch(node, path, expected: "a number of seconds or a duration such as 90s, 10m, 2h, 1h30m")
+        }
+    }
+
+    private mutating func readSize(_ node: Node, _ path: String) throws(SpecError) -> Int {
+        marks[path] = Position(node.mark)
+        guard case .scalar(let scalar) = node else {
+            throw typeMismatch(node, path, expected: "a size such as 16GiB, 512MiB or a number of bytes")
+        }
+        switch classify(scalar) {
+        case .int(let value) where value >= 0: return value
+        case .string(let text):
+            guard let bytes = ByteSize.parse(text) else {
+                throw error(.invalidValue, at: Position(node.mark), path,
+                            "'\(text)' is not a size; give bytes (1000000) or a number with a unit: Ki, Mi, Gi, Ti (or KiB…, powers of 1024), K, M, G, T (powers of 1000), e.g. 16GiB")
+            }
+            return bytes
+        default:
+            throw typeMismatch(node, path, expected: "a size such as 16GiB, 512MiB or a number of bytes")
         }
     }
 

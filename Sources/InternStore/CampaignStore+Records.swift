@@ -133,14 +133,15 @@ extension CampaignStore {
                 ])
         case .worker(let w):
             try db.cachedStatement(sql: """
-                INSERT INTO workers (id, incarnation, hostname, pid, slots, gpus, state, joined_at, last_seen)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO workers (id, incarnation, hostname, pid, slots, gpus, cpus, memory_bytes, state, joined_at, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET incarnation = excluded.incarnation, hostname = excluded.hostname,
-                    pid = excluded.pid, slots = excluded.slots, gpus = excluded.gpus, state = excluded.state,
+                    pid = excluded.pid, slots = excluded.slots, gpus = excluded.gpus, cpus = excluded.cpus,
+                    memory_bytes = excluded.memory_bytes, state = excluded.state,
                     joined_at = excluded.joined_at, last_seen = excluded.last_seen
                 """).execute(arguments: [
                     w.id.rawValue, String(w.incarnation, radix: 16), w.hostname, w.pid, w.slots, encodeJSON(w.gpus),
-                    w.state.rawValue, w.joinedAt, w.lastSeen,
+                    w.cpus, w.memoryBytes, w.state.rawValue, w.joinedAt, w.lastSeen,
                 ])
         case .event(let e):
             try db.cachedStatement(sql: """
@@ -186,7 +187,7 @@ extension CampaignStore {
                 WorkerRecord(
                     id: WorkerID(row["id"] as String), incarnation: UInt64(row["incarnation"] as String, radix: 16) ?? 0,
                     hostname: row["hostname"], pid: row["pid"], slots: row["slots"],
-                    gpus: decodeJSON([String].self, row["gpus"]) ?? [],
+                    gpus: decodeJSON([String].self, row["gpus"]) ?? [], cpus: row["cpus"], memoryBytes: row["memory_bytes"],
                     state: WorkerRecord.State(rawValue: row["state"]) ?? .lost,
                     joinedAt: row["joined_at"], lastSeen: row["last_seen"])
             }

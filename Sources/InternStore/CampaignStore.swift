@@ -219,6 +219,13 @@ public final class CampaignStore: Sendable {
             // recent its last sign of life (it was killed).
             try db.execute(sql: "ALTER TABLE campaign ADD COLUMN coordinator_host TEXT")
         }
+        migrator.registerMigration("v9-worker-resources") { db in
+            // What a worker offers attempts besides slots and GPUs (0: not said).
+            try db.execute(sql: """
+                ALTER TABLE workers ADD COLUMN cpus INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE workers ADD COLUMN memory_bytes INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 

@@ -44,6 +44,9 @@ public struct WorkerOptions: Sendable {
     public var credentials: Credentials?
     /// For a `tls+tcp://` coordinator: the CA, this worker's certificate, the coordinator's name.
     public var tls: TLSSettings?
+    /// CPUs and bytes of memory offered to attempts (0: not said); a campaign's `cpus:` and
+    /// `memory:` requests are placed against them.
+    public var resources = WorkerResources(cpus: 0, memoryBytes: 0)
 
     /// Creates options.
     public init(connect: String, id: WorkerID, slots: Int = 1, maxMessageBytes: Int = 16 << 20, gpus: [String] = [],
@@ -313,7 +316,7 @@ public final class Worker: Sendable {
         let hello = Hello(
             requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
             hostname: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), slots: UInt64(options.slots),
-            gpus: options.gpus, labels: [:])
+            gpus: options.gpus, labels: StringPairs(options.resources.labels))
         var delay = 100
         let started = ContinuousClock.now
         while true {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternProtocol
 import InternWorker
 import Logging
 
@@ -40,6 +41,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "GPU ids to offer, e.g. 0,1,2,3 (default: what nvidia-smi finds, restricted by CUDA_VISIBLE_DEVICES; 'none' for none).")
     var gpus: String?
 
+    @Option(name: .long, help: "CPUs to offer attempts, for campaigns that set cpus: (default: the CPUs this process may run on).")
+    var cpus: Int?
+
+    @Option(name: .long, help: "Memory to offer attempts, e.g. 64GiB, for campaigns that set memory: (default: the cgroup's limit, else the host's memory).")
+    var memory: String?
+
     @Option(name: .long, help: "Seconds without an answer from the coordinator after which an idle worker exits 1 (0: never).")
     var giveUpAfter: Double = 3600
 
@@ -56,6 +63,10 @@ struct WorkerCommand: AsyncParsableCommand {
         guard killGrace >= 0, killGrace.isFinite else { throw ValidationError("--kill-grace must be >= 0 seconds") }
         guard spoolMib >= 1 else { throw ValidationError("--spool-mib must be at least 1") }
         if let id, id.isEmpty || id.utf8.count > 200 { throw ValidationError("--id must be 1 to 200 bytes") }
+        if let cpus, cpus < 1 { throw ValidationError("--cpus must be at least 1") }
+        if let memory, ByteSize.parse(memory) == nil {
+            throw ValidationError("--memory \(memory) is not a size: give bytes or a number with a unit, e.g. 64GiB, 512Mi, 16G")
+        }
     }
 
     func run() async throws {
@@ -70,13 +81,14 @@ struct WorkerCommand: AsyncParsableCommand {
                 let names = inventory.gpus.map { "\($0.index)\($0.name.isEmpty ? "" : " (\($0.name))")" }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("intern worker: offering GPUs \(names)\n".utf8))
             }
-            let worker = try Worker(
-                options: WorkerOptions(
-                    connect: connect, id: WorkerID(identity), slots: slots, gpus: inventory.ids, terminationGraceMillis: Int(killGrace * 1000),
-                    drainGraceMillis: Int(drainGrace * 1000), stateDirectory: stateDir ?? Self.defaultStateDirectory(id: identity),
-                    spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10,
-                    giveUpMillis: Int(max(0, giveUpAfter) * 1000), credentials: credentials, tls: tls),
-                logger: Logger(label: "intern.worker"))
+            var options = WorkerOptions(
+                connect: connect, id: WorkerID(identity), slots: slots, gpus: inventory.ids, terminationGraceMillis: Int(killGrace * 1000),
+                drainGraceMillis: Int(drainGrace * 1000), stateDirectory: stateDir ?? Self.defaultStateDirectory(id: identity),
+                spoolLimitBytes: spoolMib << 20, spoolMemoryBytes: max(0, spoolMemoryKib) << 10,
+                giveUpMillis: Int(max(0, giveUpAfter) * 1000), credentials: credentials, tls: tls)
+            options.resources = WorkerResources(
+                cpus: cpus ?? HostResources.cpus(), memoryBytes: memory.flatMap(ByteSize.parse) ?? HostResources.memoryBytes())
+            let worker = try Worker(options: options, logger: Logger(label: "intern.worker"))
             try await withSignalCancellation(first: { worker.leave() }) { try await worker.run() }
         } catch let error as WorkerError {
             FileHandle.standardError.write(Data("intern worker: \(error.message)\n".utf8))

@@ -485,4 +485,19 @@ struct CampaignSpecParserTests {
             _ = try CampaignSpecParser.parse(yaml: "name: g\ncommand: [train]\ntrials: 2\ngpus: -1\n", file: "c.yaml", baseDirectory: "/tmp")
         }
     }
+
+    @Test func cpuAndMemoryRequests_areParsed_andABadSizeSaysHowToWriteOne() throws {
+        let spec = try CampaignSpecParser.parse(
+            yaml: "name: r\ncommand: [train]\ntrials: 2\ncpus: 4\nmemory: 16GiB\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(spec.cpus == 4 && spec.memoryBytes == 16 << 30)
+        let bytes = try CampaignSpecParser.parse(yaml: "name: r\ncommand: [train]\ntrials: 2\nmemory: 1000000\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(bytes.memoryBytes == 1_000_000 && bytes.cpus == 0)
+        let error = #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: "name: r\ncommand: [train]\ntrials: 2\nmemory: lots\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(error?.description.contains("c.yaml:4") == true && error?.description.contains("16GiB") == true, "\(String(describing: error))")
+        #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: "name: r\ncommand: [train]\ntrials: 2\ncpus: -2\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+    }
 }

@@ -30,6 +30,10 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// GPUs each attempt needs (0: none; the attempt then sees no GPU at all). An attempt runs
     /// only on a worker with that many GPUs free, with exactly those in `CUDA_VISIBLE_DEVICES`.
     public var gpus: Int
+    /// CPUs and bytes of memory each attempt needs (0: no request). An attempt runs only on a
+    /// worker with that much not taken by its other attempts (workers say what they offer).
+    public var cpus: Int
+    public var memoryBytes: Int
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -46,9 +50,13 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         retries: Int = 0,
         metricPrefix: String? = nil,
         failurePolicy: FailurePolicy = FailurePolicy(),
-        gpus: Int = 0
+        gpus: Int = 0,
+        cpus: Int = 0,
+        memoryBytes: Int = 0
     ) {
         self.gpus = gpus
+        self.cpus = cpus
+        self.memoryBytes = memoryBytes
         self.name = name
         self.command = command
         self.workdir = workdir
@@ -81,6 +89,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         metricPrefix = try container.decodeIfPresent(String.self, forKey: .metricPrefix)
         failurePolicy = try container.decodeIfPresent(FailurePolicy.self, forKey: .failurePolicy) ?? FailurePolicy()
         gpus = try container.decodeIfPresent(Int.self, forKey: .gpus) ?? 0
+        cpus = try container.decodeIfPresent(Int.self, forKey: .cpus) ?? 0
+        memoryBytes = try container.decodeIfPresent(Int.self, forKey: .memoryBytes) ?? 0
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -166,6 +176,12 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         if let timeoutSeconds, !(timeoutSeconds > 0 && timeoutSeconds.isFinite) {
             problems.append(CampaignProblem(
                 keyPath: "timeout", message: "timeout must be a positive duration, got \(timeoutSeconds) seconds; leave it out for no limit"))
+        }
+        if cpus < 0 {
+            problems.append(CampaignProblem(keyPath: "cpus", message: "cpus must be >= 0, got \(cpus)"))
+        }
+        if memoryBytes < 0 {
+            problems.append(CampaignProblem(keyPath: "memory", message: "memory must be >= 0 bytes, got \(memoryBytes)"))
         }
         if gpus < 0 {
             problems.append(CampaignProblem(keyPath: "gpus", message: "gpus must be >= 0, got \(gpus)"))

@@ -284,8 +284,3 @@ public struct FailureClassifier: Sendable, Hashable {
     }
 }
 
-extension String {
-    fileprivate var trimmingSpaces: String {
-        String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-    }
-}

@@ -73,11 +73,3 @@ public struct GPUInventory: Sendable, Equatable {
     }
 }
 
-extension StringProtocol {
-    fileprivate var trimmingSpaces: String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
-    }
-}

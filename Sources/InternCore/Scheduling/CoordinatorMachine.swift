@@ -167,7 +167,7 @@ public struct CoordinatorMachine: Sendable {
     /// attempts keep running); a new incarnation replaces the old one, whose attempts are lost.
     public mutating func hello(
         worker id: WorkerID, incarnation: Incarnation, hostname: String, pid: Int, slots: Int, gpus: [String],
-        now: Timestamp
+        cpus: Int = 0, memoryBytes: Int = 0, now: Timestamp
     ) -> Effects {
         var effects = Effects()
         if let known = workers[id], known.incarnation != incarnation, known.state != .lost {
@@ -176,7 +176,7 @@ public struct CoordinatorMachine: Sendable {
         let rejoining = workers[id]?.incarnation == incarnation
         var record = WorkerRecord(
             id: id, incarnation: incarnation, hostname: hostname, pid: pid, slots: max(1, slots), gpus: gpus,
-            joinedAt: rejoining ? workers[id]!.joinedAt : now, lastSeen: now)
+            cpus: cpus, memoryBytes: memoryBytes, joinedAt: rejoining ? workers[id]!.joinedAt : now, lastSeen: now)
         if rejoining, workers[id]!.state == .draining { record.state = .draining }
         // Quarantined (its infra/oom failures succeeded elsewhere): it gets no work, whatever
         // incarnation it comes back as.
@@ -184,11 +184,9 @@ public struct CoordinatorMachine: Sendable {
         workers[id] = record
         if !rejoining { answered[id] = [] }
         effects.changes.append(.worker(record))
-        if spec.gpus > record.gpus.count {
+        if let shortfall = shortfall(of: record) {
             effects.changes.append(.event(CampaignEvent(
-                kind: "worker.too_small",
-                message: "worker \(id) offers \(record.gpus.count) GPU\(record.gpus.count == 1 ? "" : "s"); each attempt needs \(spec.gpus): it gets none",
-                worker: id, at: now)))
+                kind: "worker.too_small", message: "worker \(id) offers \(shortfall): it gets none", worker: id, at: now)))
         }
         effects.changes.append(.event(CampaignEvent(
             kind: rejoining ? "worker.reattached" : "worker.joined",
@@ -271,7 +269,7 @@ public struct CoordinatorMachine: Sendable {
         while !parked.isEmpty, !isOver, !isPaused, attemptsInFlight < limit {
             // The oldest waiting request of a worker with enough free GPUs (any, when the
             // campaign needs none); without one, no trial is drawn.
-            guard let index = spec.gpus == 0 ? 0 : parked.firstIndex(where: { freeGPUs(of: $0.worker).count >= spec.gpus }),
+            guard let index = needsResources ? parked.firstIndex(where: { fits(on: $0.worker) }) : 0,
                   let trialID = takeNextTrial(now: now, effects: &effects)
             else { break }
             let request = parked.remove(at: index)
@@ -280,6 +278,36 @@ public struct CoordinatorMachine: Sendable {
             effects.replies.append(.init(token: request.token, reply: .assignment(plan)))
         }
         return effects
+    }
+
+    /// Whether attempts ask for anything beyond a slot.
+    private var needsResources: Bool { spec.gpus > 0 || spec.cpus > 0 || spec.memoryBytes > 0 }
+
+    /// Whether one more attempt fits on `worker`: enough GPUs free on its host, and CPUs and
+    /// memory not taken by its attempts in flight (a worker that says nothing of them has no limit).
+    private func fits(on worker: WorkerID) -> Bool {
+        guard let record = workers[worker] else { return false }
+        if spec.gpus > 0, freeGPUs(of: worker).count < spec.gpus { return false }
+        guard spec.cpus > 0 && record.cpus > 0 || spec.memoryBytes > 0 && record.memoryBytes > 0 else { return true }
+        let running = active.count { attempts[$0]?.worker == worker }
+        if spec.cpus > 0, record.cpus > 0, (running + 1) * spec.cpus > record.cpus { return false }
+        if spec.memoryBytes > 0, record.memoryBytes > 0, (running + 1) * spec.memoryBytes > record.memoryBytes { return false }
+        return true
+    }
+
+    /// What a worker lacks to run even one attempt, said for people (`nil`: it can run one).
+    private func shortfall(of record: WorkerRecord) -> String? {
+        var lacks: [String] = []
+        if spec.gpus > record.gpus.count {
+            lacks.append("\(record.gpus.count) GPU\(record.gpus.count == 1 ? "" : "s"); each attempt needs \(spec.gpus)")
+        }
+        if spec.cpus > 0, record.cpus > 0, spec.cpus > record.cpus {
+            lacks.append("\(record.cpus) CPU\(record.cpus == 1 ? "" : "s"); each attempt needs \(spec.cpus)")
+        }
+        if spec.memoryBytes > 0, record.memoryBytes > 0, spec.memoryBytes > record.memoryBytes {
+            lacks.append("\(ByteSize.describe(record.memoryBytes)) of memory; each attempt needs \(ByteSize.describe(spec.memoryBytes))")
+        }
+        return lacks.isEmpty ? nil : lacks.joined(separator: ", ")
     }
 
     /// The GPUs of a worker that no attempt in flight holds, in the worker's order. GPU ids
@@ -391,6 +419,8 @@ public struct CoordinatorMachine: Sendable {
         environment["INTERN_TRIAL"] = String(trial.id)
         environment["INTERN_ATTEMPT"] = String(number)
         environment["INTERN_ATTEMPT_ID"] = String(attempt)
+        if spec.cpus > 0 { environment["INTERN_CPUS"] = String(spec.cpus) }
+        if spec.memoryBytes > 0 { environment["INTERN_MEMORY_BYTES"] = String(spec.memoryBytes) }
         let rendered = trial.parameters.sortedPairs.map { ($0.0, $0.1.text) }
         for (name, value) in rendered {
             environment[CampaignSpec.environmentName(forParameter: name)] = value

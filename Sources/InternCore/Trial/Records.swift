@@ -123,6 +123,9 @@ public struct WorkerRecord: Sendable, Equatable {
     public var slots: Int
     /// GPU ids it offers.
     public var gpus: [String]
+    /// CPUs and bytes of memory it offers attempts (0: not said, no limit).
+    public var cpus: Int
+    public var memoryBytes: Int
     public var state: State
     /// When it joined, and when the coordinator last heard from it (any request renews the lease).
     public var joinedAt: Timestamp
@@ -131,7 +134,7 @@ public struct WorkerRecord: Sendable, Equatable {
     /// Creates a worker record.
     public init(
         id: WorkerID, incarnation: Incarnation, hostname: String, pid: Int, slots: Int, gpus: [String] = [],
-        state: State = .active, joinedAt: Timestamp, lastSeen: Timestamp
+        cpus: Int = 0, memoryBytes: Int = 0, state: State = .active, joinedAt: Timestamp, lastSeen: Timestamp
     ) {
         self.id = id
         self.incarnation = incarnation
@@ -139,6 +142,8 @@ public struct WorkerRecord: Sendable, Equatable {
         self.pid = pid
         self.slots = slots
         self.gpus = gpus
+        self.cpus = max(0, cpus)
+        self.memoryBytes = max(0, memoryBytes)
         self.state = state
         self.joinedAt = joinedAt
         self.lastSeen = lastSeen
