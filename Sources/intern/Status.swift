@@ -49,7 +49,11 @@ struct Status: AsyncParsableCommand {
         let workers = try store.workers()
         print("workers    \(workers.filter { $0.state != .lost }.count) active of \(workers.count) seen")
         for worker in workers {
-            print("  \(worker.id)  \(worker.state.rawValue)  \(worker.hostname) pid \(worker.pid)  \(worker.slots) slots  last seen \(Format.clock(worker.lastSeen))")
+            var offers = ["\(worker.slots) slots"]
+            if !worker.gpus.isEmpty { offers.append("GPUs \(worker.gpus.joined(separator: ","))") }
+            if worker.cpus > 0 { offers.append("\(worker.cpus) CPUs") }
+            if worker.memoryBytes > 0 { offers.append(ByteSize.describe(worker.memoryBytes)) }
+            print("  \(worker.id)  \(worker.state.rawValue)  \(worker.hostname) pid \(worker.pid)  \(offers.joined(separator: ", "))  last seen \(Format.clock(worker.lastSeen))")
         }
         let recent = try store.events(limit: events)
         if !recent.isEmpty {

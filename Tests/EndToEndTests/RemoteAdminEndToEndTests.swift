@@ -35,13 +35,15 @@ import Testing
         // Paused before any worker joins: nothing starts.
         let pause = try await admin(["pause"])
         #expect(pause.status == 0 && pause.stdout.contains("paused"), "\(pause.stdout)\(pause.stderr)")
-        let worker = try InternBinary.start(["worker", "--connect", url, "--auth", dir.file("auth"), "--id", "w", "--slots", "2"], in: dir.path)
+        let worker = try InternBinary.start(
+            ["worker", "--connect", url, "--auth", dir.file("auth"), "--id", "w", "--slots", "2", "--cpus", "3", "--memory", "2GiB"], in: dir.path)
         try await Task.sleep(for: .seconds(1.5))
         let paused = try await admin(["status"])
         #expect(paused.status == 0)
         #expect(paused.stdout.contains("state      paused"), "\(paused.stdout)")
         #expect(paused.stdout.contains("0 running"), "\(paused.stdout)")
         #expect(paused.stdout.contains("w  active"), "\(paused.stdout)")
+        #expect(paused.stdout.contains("2 slots, 3 CPUs, 2.0 GiB"), "what the worker offers: \(paused.stdout)")
 
         // Resumed: trial 1 runs; its log is followed live until it ends.
         let resume = try await admin(["resume"])
