@@ -386,23 +386,27 @@ struct SpecReader {
 
     private mutating func readSampler(_ node: Node) throws(SpecError) -> SamplerKind {
         marks["sampler"] = Position(node.mark)
-        let kinds = ["random", "grid"]
+        let kinds = ["random", "grid", "tpe"]
         func kind(_ name: String, _ node: Node, _ path: String) throws(SpecError) -> String {
             guard kinds.contains(name) else {
                 let suggestion = NameSuggestion.closest(to: name, among: kinds)
                 var message = "unknown sampler '\(name)'"
                 if let suggestion { message += "; did you mean '\(suggestion)'?" }
-                throw error(.invalidValue, at: Position(node.mark), path, message + " (valid: random, grid)", suggestion: suggestion)
+                throw error(.invalidValue, at: Position(node.mark), path, message + " (valid: random, grid, tpe)", suggestion: suggestion)
             }
             return name
         }
         switch node {
         case .scalar(let scalar) where !isNull(node):
-            return try kind(scalar.string, node, "sampler") == "grid" ? .grid : .random(seed: 0)
+            switch try kind(scalar.string, node, "sampler") {
+            case "grid": return .grid
+            case "tpe": return .tpe(seed: 0, startup: 10)
+            default: return .random(seed: 0)
+            }
         case .mapping(let map):
-            let fields = try mapping(map, at: Position(node.mark), keyPath: "sampler", allowed: ["type", "seed"], context: "in sampler")
+            let fields = try mapping(map, at: Position(node.mark), keyPath: "sampler", allowed: ["type", "seed", "startup"], context: "in sampler")
             guard let typeEntry = fields["type"] else {
-                throw missing("type", in: "sampler", at: Position(node.mark), hint: "random or grid")
+                throw missing("type", in: "sampler", at: Position(node.mark), hint: "random, grid or tpe")
             }
             let name = try kind(try text(typeEntry.value, "sampler.type"), typeEntry.value, "sampler.type")
             if name == "grid" {
@@ -412,24 +416,34 @@ struct SpecReader {
                 }
                 return .grid
             }
-            guard let seedEntry = fields["seed"] else { return .random(seed: 0) }
-            let seedNode = seedEntry.value
-            guard case .scalar(let scalar) = seedNode, !isNull(seedNode) else {
-                throw typeMismatch(seedNode, "sampler.seed", expected: "an integer from 0 to \(UInt64.max)")
+            if name != "tpe", let startup = fields["startup"] {
+                throw error(.invalidValue, at: Position(startup.key.mark), "sampler.startup",
+                            "startup (random trials before the Bayesian sampler) is for type: tpe")
             }
-            let raw = scalar.string.replacingOccurrences(of: "_", with: "")
-            if let seed = UInt64(raw) { return .random(seed: seed) }
-            switch classify(scalar) {
-            case .int(let value) where value >= 0: return .random(seed: UInt64(value))
-            case .int, .bigInteger:
-                throw error(.invalidValue, at: Position(seedNode.mark), "sampler.seed", "the seed must be an integer from 0 to \(UInt64.max), got \(scalar.string)")
-            default:
-                throw typeMismatch(seedNode, "sampler.seed", expected: "an integer from 0 to \(UInt64.max)")
-            }
+            let seed = try fields["seed"].map { entry throws(SpecError) in try readSeed(entry.value) } ?? 0
+            guard name == "tpe" else { return .random(seed: seed) }
+            let startup = try fields["startup"].map { entry throws(SpecError) in try integer(entry.value, "sampler.startup") } ?? 10
+            return .tpe(seed: seed, startup: startup)
         default:
-            throw typeMismatch(node, "sampler", expected: "random, grid, or a mapping such as {type: random, seed: 7}")
+            throw typeMismatch(node, "sampler", expected: "random, grid, tpe, or a mapping such as {type: tpe, seed: 7}")
         }
     }
+
+    private mutating func readSeed(_ seedNode: Node) throws(SpecError) -> UInt64 {
+        guard case .scalar(let scalar) = seedNode, !isNull(seedNode) else {
+            throw typeMismatch(seedNode, "sampler.seed", expected: "an integer from 0 to \(UInt64.max)")
+        }
+        let raw = scalar.string.replacingOccurrences(of: "_", with: "")
+        if let seed = UInt64(raw) { return seed }
+        switch classify(scalar) {
+        case .int(let value) where value >= 0: return UInt64(value)
+        case .int, .bigInteger:
+            throw error(.invalidValue, at: Position(seedNode.mark), "sampler.seed", "the seed must be an integer from 0 to \(UInt64.max), got \(scalar.string)")
+        default:
+            throw typeMismatch(seedNode, "sampler.seed", expected: "an integer from 0 to \(UInt64.max)")
+        }
+    }
+
 
     private mutating func readObjective(_ node: Node) throws(SpecError) -> Objective {
         guard case .mapping(let map) = node else {

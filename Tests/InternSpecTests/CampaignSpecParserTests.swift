@@ -500,4 +500,24 @@ struct CampaignSpecParserTests {
             _ = try CampaignSpecParser.parse(yaml: "name: r\ncommand: [train]\ntrials: 2\ncpus: -2\n", file: "c.yaml", baseDirectory: "/tmp")
         }
     }
+
+    @Test func tpeSampler_isParsed_needsAnObjective_andStartupIsItsOwn() throws {
+        let base = "name: t\ncommand: [train, \"{lr}\"]\ntrials: 20\nspace:\n  lr: {type: loguniform, low: 1.0e-5, high: 1.0e-1}\n"
+        let spec = try CampaignSpecParser.parse(
+            yaml: base + "objective: {metric: loss, direction: minimize}\nsampler: {type: tpe, seed: 3, startup: 5}\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(spec.sampler == .tpe(seed: 3, startup: 5))
+        let plain = try CampaignSpecParser.parse(yaml: base + "objective: {metric: loss, direction: minimize}\nsampler: tpe\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(plain.sampler == .tpe(seed: 0, startup: 10))
+        let noObjective = #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "sampler: tpe\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(noObjective?.description.contains("objective") == true, "\(String(describing: noObjective))")
+        #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "sampler: {type: random, startup: 3}\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        let typo = #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "sampler: tpr\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(typo?.description.contains("did you mean 'tpe'") == true, "\(String(describing: typo))")
+    }
 }

@@ -177,6 +177,15 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
             problems.append(CampaignProblem(
                 keyPath: "timeout", message: "timeout must be a positive duration, got \(timeoutSeconds) seconds; leave it out for no limit"))
         }
+        if case .tpe(_, let startup) = sampler {
+            if objective == nil {
+                problems.append(CampaignProblem(
+                    keyPath: "sampler", message: "sampler tpe learns from the objective: add one, e.g. objective: {metric: eval_loss, direction: minimize}"))
+            }
+            if startup < 1 {
+                problems.append(CampaignProblem(keyPath: "sampler.startup", message: "startup must be >= 1 (random trials before TPE), got \(startup)"))
+            }
+        }
         if cpus < 0 {
             problems.append(CampaignProblem(keyPath: "cpus", message: "cpus must be >= 0, got \(cpus)"))
         }

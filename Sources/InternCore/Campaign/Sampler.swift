@@ -1,14 +1,17 @@
 /// How trials' parameters are chosen.
 ///
-/// Encodes as `{"type":"grid"}` or `{"type":"random","seed":7}`.
+/// Encodes as `{"type":"grid"}`, `{"type":"random","seed":7}` or `{"type":"tpe","seed":7,"startup":10}`.
 public enum SamplerKind: Sendable, Hashable, Codable {
     /// Every point of the product of the (discrete) parameters, in index order; trial `i` is grid point `i`.
     case grid
     /// Independent draws: trial `i`'s values are a pure function of `(seed, i, parameter name)`.
     case random(seed: UInt64)
+    /// Bayesian: the Tree-structured Parzen Estimator over the trials finished so far (random for
+    /// the first `startup`); see ``TreeParzenEstimator``.
+    case tpe(seed: UInt64, startup: Int)
 
     private enum CodingKeys: String, CodingKey {
-        case type, seed
+        case type, seed, startup
     }
 
     /// Decodes `{"type":"grid"}` or `{"type":"random","seed":N}` (seed defaults to 0).
@@ -19,9 +22,12 @@ public enum SamplerKind: Sendable, Hashable, Codable {
             self = .grid
         case "random":
             self = .random(seed: try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0)
+        case "tpe":
+            self = .tpe(seed: try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0,
+                        startup: try container.decodeIfPresent(Int.self, forKey: .startup) ?? 10)
         case let other:
             throw DecodingError.dataCorruptedError(
-                forKey: .type, in: container, debugDescription: "unknown sampler '\(other)'; valid: grid, random")
+                forKey: .type, in: container, debugDescription: "unknown sampler '\(other)'; valid: grid, random, tpe")
         }
     }
 
@@ -34,6 +40,10 @@ public enum SamplerKind: Sendable, Hashable, Codable {
         case .random(let seed):
             try container.encode("random", forKey: .type)
             try container.encode(seed, forKey: .seed)
+        case .tpe(let seed, let startup):
+            try container.encode("tpe", forKey: .type)
+            try container.encode(seed, forKey: .seed)
+            try container.encode(startup, forKey: .startup)
         }
     }
 }
@@ -59,11 +69,13 @@ public struct Sampler: Sendable, Hashable {
     public let trialLimit: Int?
 
     private let radices: [Int]
+    private let estimator: TreeParzenEstimator?
 
     /// Creates a sampler after validating the space for this kind of sampling.
     /// - Throws: the first ``CampaignProblem`` of ``ParameterSpace/problems(for:keyPath:)``, e.g. a grid
     ///   over a continuous parameter.
-    public init(space: ParameterSpace, kind: SamplerKind) throws(CampaignProblem) {
+    /// `direction` is the objective's, which a Bayesian sampler optimises.
+    public init(space: ParameterSpace, kind: SamplerKind, direction: Objective.Direction = .minimize) throws(CampaignProblem) {
         if let problem = space.problems(for: kind).first {
             throw problem
         }
@@ -73,18 +85,34 @@ public struct Sampler: Sendable, Hashable {
         case .grid:
             self.radices = space.parameters.map { $0.domain.gridCount ?? 0 }
             self.trialLimit = space.gridSize
+            self.estimator = nil
         case .random:
             self.radices = []
             self.trialLimit = nil
+            self.estimator = nil
+        case .tpe(let seed, let startup):
+            self.radices = []
+            self.trialLimit = nil
+            self.estimator = TreeParzenEstimator(space: space, seed: seed, direction: direction, startup: startup)
         }
     }
 
-    /// Creates the sampler of a spec: its space and its sampler kind.
+    /// Creates the sampler of a spec: its space, its sampler kind and its objective's direction.
     public init(spec: CampaignSpec) throws(CampaignProblem) {
-        try self.init(space: spec.space, kind: spec.sampler)
+        try self.init(space: spec.space, kind: spec.sampler, direction: spec.objective?.direction ?? .minimize)
     }
 
-    /// The parameters of trial `index` (0-based).
+    /// Whether suggestions depend on the trials so far (``parameters(forTrial:history:)``).
+    public var usesHistory: Bool { estimator != nil }
+
+    /// The parameters of trial `index` (0-based) given what is known so far: the Bayesian sampler
+    /// uses `history`; grid and random ignore it.
+    public func parameters(forTrial index: Int, history: SearchHistory) -> Parameters {
+        guard let estimator else { return parameters(forTrial: index) }
+        return estimator.suggest(index: index, history: history)
+    }
+
+    /// The parameters of trial `index` (0-based), without history (a Bayesian sampler's random start).
     /// - Precondition: `index >= 0`, and for a grid `index < trialLimit`.
     public func parameters(forTrial index: Int) -> Parameters {
         precondition(index >= 0, "trial index must be >= 0, got \(index)")
@@ -100,7 +128,7 @@ public struct Sampler: Sendable, Hashable {
                 rest /= radix
             }
             return Parameters(values)
-        case .random(let seed):
+        case .random(let seed), .tpe(let seed, _):
             let trialKey = CampaignRandom.mix(CampaignRandom.mix(seed ^ 0x6A09_E667_F3BC_C909)
                 &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 0xBB67_AE85_84CA_A73B)
             var values: [String: ParameterValue] = [:]

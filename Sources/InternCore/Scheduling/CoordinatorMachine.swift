@@ -370,13 +370,28 @@ public struct CoordinatorMachine: Sendable {
         while nextTrial <= spec.trials {
             let id = nextTrial
             nextTrial += 1
-            let trial = TrialRecord(id: id, parameters: sampler.parameters(forTrial: id - 1), createdAt: now)
+            let parameters = sampler.usesHistory ? sampler.parameters(forTrial: id - 1, history: searchHistory) : sampler.parameters(forTrial: id - 1)
+            let trial = TrialRecord(id: id, parameters: parameters, createdAt: now)
             record(trial)
             effects.changes.append(.trial(trial))
             if skipIfBlocked(id, now: now, effects: &effects) { continue }
             return id
         }
         return nil
+    }
+
+    /// What a Bayesian sampler learns from: trials completed with an objective, in the order they
+    /// ended, and trials drawn but not ended (its "constant liar" keeps new draws away from them).
+    private var searchHistory: SearchHistory {
+        var history = SearchHistory()
+        for trial in trials.values.sorted(by: { ($0.endedAt ?? 0, $0.id) < ($1.endedAt ?? 0, $1.id) }) {
+            if trial.status == .completed, let objective = trial.objective, objective.isFinite {
+                history.finished.append((trial.parameters, objective))
+            } else if !trial.status.isTerminal {
+                history.pending.append(trial.parameters)
+            }
+        }
+        return history
     }
 
     /// Cancels a pending trial that a tripped circuit breaker blocks; true when it did.
