@@ -26,6 +26,7 @@ PYTHON = "/usr/bin/python3"  # the system interpreter, not a pyenv shim on PATH
 TARGET_DISPATCH_MS = 3.0  # per trial above xargs
 TARGET_INGEST_MBPS = 100.0  # raw MB/s, end to end
 TARGET_RATIO = 5.0  # raw / stored
+TARGET_SAMPLER_MS = 10.0  # one TPE draw at 10,000 finished trials
 
 # The job of the log benchmark: ~2 MB (default) of Hugging Face Trainer-style output on stdout,
 # dict lines every step, a tqdm-style "\r" progress update every 5 steps, an eval dict every epoch;
@@ -506,6 +507,25 @@ class Bench:
             "intern": results,
         }
 
+    # -- (4) sampler -------------------------------------------------------------------------------
+
+    def sampler_cost(self):
+        """`intern sampler-cost`: the coordinator's logic drawing one trial with the TPE sampler when
+        10,000 trials have finished (median of 50 draws; in memory, no IO), and random for contrast."""
+        results = {}
+        for sampler in ("tpe", "random"):
+            runs = []
+            for i in range(self.args.runs):
+                p = subprocess.run([self.intern, "sampler-cost", "--finished", "10000", "--sampler", sampler],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+                if p.returncode != 0:
+                    self.problem("sampler-cost %s exited %d: %s" % (sampler, p.returncode, p.stderr[-500:].decode("utf-8", "replace")))
+                    continue
+                runs.append(json.loads(p.stdout))
+                log("sampler %s run %d: %.3f ms per draw at 10,000 finished trials" % (sampler, i, runs[-1]["median_ms"]))
+            results[sampler] = {"runs": runs, "median_ms": median(r["median_ms"] for r in runs)}
+        return results
+
     # -- (3) transports ---------------------------------------------------------------------------
 
     def transports(self):
@@ -634,7 +654,7 @@ def main():
     ap.add_argument("--dispatch-trials", type=int, help="default 2000 (--quick 200)")
     ap.add_argument("--log-trials", type=int, help="default 100 (--quick 10)")
     ap.add_argument("--log-bytes", type=int, default=2_000_000, help="stdout bytes per log trial (default 2000000)")
-    ap.add_argument("--only", choices=["dispatch", "logs", "transports"], help="run one benchmark")
+    ap.add_argument("--only", choices=["dispatch", "logs", "transports", "sampler"], help="run one benchmark")
     ap.add_argument("--transport-dispatch-trials", type=int, help="trials of the transport dispatch campaign (default 1000; --quick 100)")
     ap.add_argument("--transport-log-trials", type=int, help="trials of the transport log campaign (default 100; --quick 6)")
     ap.add_argument("--no-replay", action="store_true", help="skip the /bin/cat replay campaign")
@@ -667,6 +687,8 @@ def main():
             report["logs"] = bench.log_volume()
         if args.only in (None, "transports"):
             report["transports"] = bench.transports()
+        if args.only in (None, "sampler"):
+            report["sampler"] = bench.sampler_cost()
     finally:
         report["bench_seconds"] = time.monotonic() - t0
         report["problems"] = bench.problems
@@ -742,6 +764,13 @@ def print_table(r, args):
                 checked = "" if key == "dispatch" else "  logs exact %d/%d" % (m["logs_checked"] - m["logs_mismatched"], m["logs_checked"])
                 rows.append(("    %-9s coordinator CPU %s" % (transport, fmt(m.get("median_coordinator_cpu_seconds"), "%.2f s")),
                              "%s  x%s" % (figure, fmt(m.get("span_ratio_vs_ipc"), "%.2f")), checked or None))
+    if r.get("sampler"):
+        S = r["sampler"]
+        rows.append(("(4) sampler: one draw at 10,000 finished trials (coordinator logic, median)", None, None))
+        for name in ("tpe", "random"):
+            if name in S:
+                ms = S[name]["median_ms"]
+                rows.append(("  %s" % name, fmt(ms, "%.3f ms"), verdict(None if ms is None or name != "tpe" else ms < TARGET_SAMPLER_MS)))
     width = max(len(a) for a, _, _ in rows) + 2
     print()
     for a, b, c in rows:

@@ -1,19 +1,65 @@
-/// What a Bayesian sampler knows of the trials so far: finished ones with their objective, and
-/// ones drawn but not finished (running or waiting), whose parameters it must not simply repeat.
-public struct SearchHistory: Sendable, Equatable {
-    /// Trials that completed with an objective value.
-    public var finished: [(parameters: Parameters, objective: Double)]
-    /// Trials drawn and not yet finished (running or pending).
-    public var pending: [Parameters]
+/// What a Bayesian sampler knows of the trials so far: finished trials with their objective, kept
+/// best first and already encoded for the estimator (one number per parameter: in log scale for
+/// log domains, the option's index for a choice), and trials drawn but not finished.
+///
+/// Kept by the coordinator as trials finish, so a suggestion at 10,000 finished trials does no
+/// per-trial conversion. Ties in the objective are ordered by when the trial ended, then by its
+/// number: the order does not depend on the order trials were recorded in (a restored campaign
+/// records them in another).
+public struct SearchHistory: Sendable {
+    public let space: ParameterSpace
+    public let direction: Objective.Direction
+    /// Finished trials, best first: (objective, end time, trial number, encoded values).
+    private(set) var finished: [(objective: Double, endedAt: Int64, trial: Int, point: [Double])] = []
+    /// Trials drawn and not finished (running or waiting), encoded.
+    private(set) var pending: [[Double]] = []
 
-    public init(finished: [(parameters: Parameters, objective: Double)] = [], pending: [Parameters] = []) {
-        self.finished = finished
-        self.pending = pending
+    public init(space: ParameterSpace, direction: Objective.Direction) {
+        self.space = space
+        self.direction = direction
     }
 
-    public static func == (lhs: SearchHistory, rhs: SearchHistory) -> Bool {
-        lhs.pending == rhs.pending && lhs.finished.count == rhs.finished.count
-            && zip(lhs.finished, rhs.finished).allSatisfy { $0.parameters == $1.parameters && $0.objective == $1.objective }
+    /// How many trials finished with an objective.
+    public var finishedCount: Int { finished.count }
+
+    /// Records a trial that finished with `objective` (NaN and infinities teach nothing and are
+    /// left out).
+    public mutating func record(_ parameters: Parameters, objective: Double, endedAt: Int64, trial: Int) {
+        guard objective.isFinite else { return }
+        let entry = (objective: objective, endedAt: endedAt, trial: trial, point: encode(parameters))
+        func before(_ a: (objective: Double, endedAt: Int64, trial: Int, point: [Double]), _ b: (objective: Double, endedAt: Int64, trial: Int, point: [Double])) -> Bool {
+            if a.objective != b.objective { return direction == .minimize ? a.objective < b.objective : a.objective > b.objective }
+            return (a.endedAt, a.trial) < (b.endedAt, b.trial)
+        }
+        var low = 0, high = finished.count
+        while low < high {
+            let middle = (low + high) / 2
+            if before(finished[middle], entry) { low = middle + 1 } else { high = middle }
+        }
+        finished.insert(entry, at: low)
+    }
+
+    /// Replaces the trials drawn but not finished.
+    public mutating func setPending(_ trials: [Parameters]) {
+        pending = trials.map(encode)
+    }
+
+    /// One number per parameter of the space (NaN where the trial has no usable value).
+    func encode(_ parameters: Parameters) -> [Double] {
+        space.parameters.map { parameter in
+            guard let value = parameters[parameter.name] else { return .nan }
+            switch parameter.domain {
+            case .choice(let options):
+                return options.firstIndex(of: value).map(Double.init) ?? .nan
+            case .uniform:
+                return value.number ?? .nan
+            case .logUniform, .integer(_, _, _, true):
+                guard let x = value.number, x > 0 else { return .nan }
+                return DeterministicMath.log(x)
+            case .integer:
+                return value.number ?? .nan
+            }
+        }
     }
 }
 
@@ -32,7 +78,9 @@ public struct SearchHistory: Sendable, Equatable {
 ///
 /// Pure and deterministic: a suggestion is a function of (seed, trial index, history), computed
 /// with IEEE-754 arithmetic only (``DeterministicMath``), so a resumed campaign draws as the
-/// original would have given the same history.
+/// original would have given the same history. At 10,000 finished trials a suggestion takes a few
+/// milliseconds (`make bench` measures it): the history comes encoded and sorted, densities use
+/// only the components within 6 σ (found by bisection over sorted means).
 public struct TreeParzenEstimator: Sendable, Hashable {
     public let space: ParameterSpace
     public let seed: UInt64
@@ -58,33 +106,32 @@ public struct TreeParzenEstimator: Sendable, Hashable {
 
     /// The parameters of trial `index` (0-based).
     public func suggest(index: Int, history: SearchHistory) -> Parameters {
-        let fallback = try! Sampler(space: space, kind: .random(seed: seed))
-        guard history.finished.count >= startup else { return fallback.parameters(forTrial: index) }
-        // Best first; ties keep the order trials finished in.
-        let ordered = history.finished.enumerated().sorted { a, b in
-            let (x, y) = (a.element.objective, b.element.objective)
-            if x != y { return direction == .minimize ? x < y : x > y }
-            return a.offset < b.offset
-        }.map(\.element.parameters)
-        let split = Self.goodCount(ordered.count)
-        let good = Array(ordered.prefix(split))
-        let bad = Array(ordered.dropFirst(split)) + history.pending
+        guard history.finishedCount >= startup else {
+            return (try! Sampler(space: space, kind: .random(seed: seed))).parameters(forTrial: index)
+        }
+        let split = Self.goodCount(history.finished.count)
         let trialKey = CampaignRandom.mix(CampaignRandom.mix(seed ^ 0x3C6E_F372_FE94_F82B) &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
         var values: [String: ParameterValue] = [:]
-        for parameter in space.parameters {
+        for (position, parameter) in space.parameters.enumerated() {
             var random = CampaignRandom(state: CampaignRandom.mix(trialKey ^ CampaignRandom.fnv1a(parameter.name)))
-            let goodValues = good.compactMap { $0[parameter.name] }
-            let badValues = bad.compactMap { $0[parameter.name] }
-            values[parameter.name] = choose(parameter.domain, good: goodValues, bad: badValues, random: &random)
+            // The good group is the best `split`; the rest, and the trials in flight, are bad.
+            var good: [Double] = [], bad: [Double] = []
+            good.reserveCapacity(split)
+            bad.reserveCapacity(history.finished.count - split + history.pending.count)
+            for (rank, entry) in history.finished.enumerated() where !entry.point[position].isNaN {
+                if rank < split { good.append(entry.point[position]) } else { bad.append(entry.point[position]) }
+            }
+            for point in history.pending where !point[position].isNaN { bad.append(point[position]) }
+            values[parameter.name] = choose(parameter.domain, good: good, bad: bad, random: &random)
         }
         return Parameters(values)
     }
 
-    private func choose(_ domain: Parameter.Domain, good: [ParameterValue], bad: [ParameterValue], random: inout CampaignRandom) -> ParameterValue {
+    private func choose(_ domain: Parameter.Domain, good: [Double], bad: [Double], random: inout CampaignRandom) -> ParameterValue {
         switch domain {
         case .choice(let options):
-            let goodWeights = categoricalWeights(options, good)
-            let badWeights = categoricalWeights(options, bad)
+            let goodWeights = categoricalWeights(options.count, good)
+            let badWeights = categoricalWeights(options.count, bad)
             var best = 0, bestScore = -Double.infinity
             for _ in 0..<candidates {
                 let index = random.pick(goodWeights)
@@ -93,22 +140,17 @@ public struct TreeParzenEstimator: Sendable, Hashable {
             }
             return options[best]
         case .uniform(let low, let high):
-            let x = chooseContinuous(low: low, high: high, good: good.compactMap(\.number), bad: bad.compactMap(\.number), random: &random)
+            let x = chooseContinuous(low: low, high: high, good: good, bad: bad, random: &random)
             return .double(Swift.max(low, Swift.min(x, high.nextDown)))
         case .logUniform(let low, let high):
-            let x = chooseContinuous(
-                low: DeterministicMath.log(low), high: DeterministicMath.log(high),
-                good: good.compactMap(\.number).filter { $0 > 0 }.map(DeterministicMath.log),
-                bad: bad.compactMap(\.number).filter { $0 > 0 }.map(DeterministicMath.log), random: &random)
+            let x = chooseContinuous(low: DeterministicMath.log(low), high: DeterministicMath.log(high), good: good, bad: bad, random: &random)
             return .double(Swift.max(low, Swift.min(DeterministicMath.exp(x), high.nextDown)))
         case .integer(let low, let high, let step, let log):
             let count = domain.gridCount!
             // Continuous over [low - 0.5, high + 0.5] (in log space for log), rounded to a step.
             let transform: (Double) -> Double = log ? { DeterministicMath.log($0) } : { $0 }
             let x = chooseContinuous(
-                low: transform(Double(low) - 0.5), high: transform(Double(high) + 0.5),
-                good: good.compactMap(\.number).filter { !log || $0 > 0 }.map(transform),
-                bad: bad.compactMap(\.number).filter { !log || $0 > 0 }.map(transform), random: &random)
+                low: transform(Double(low) - 0.5), high: transform(Double(high) + 0.5), good: good, bad: bad, random: &random)
             let value = log ? DeterministicMath.exp(x) : x
             let k = ((value - Double(low)) / Double(step)).rounded()
             let index = k <= 0 ? 0 : (k >= Double(count - 1) ? count - 1 : Int(k))
@@ -117,11 +159,9 @@ public struct TreeParzenEstimator: Sendable, Hashable {
     }
 
     /// Each option's probability under a group: its count plus a share of the prior, normalised.
-    private func categoricalWeights(_ options: [ParameterValue], _ values: [ParameterValue]) -> [Double] {
-        var weights = [Double](repeating: priorWeight / Double(options.count), count: options.count)
-        for value in values {
-            if let index = options.firstIndex(of: value) { weights[index] += 1 }
-        }
+    private func categoricalWeights(_ count: Int, _ indices: [Double]) -> [Double] {
+        var weights = [Double](repeating: priorWeight / Double(count), count: count)
+        for index in indices where index >= 0 && index < Double(count) { weights[Int(index)] += 1 }
         let total = weights.reduce(0, +)
         return weights.map { $0 / total }
     }
@@ -148,6 +188,12 @@ struct ParzenEstimator {
     var means: [Double] = []
     var sigmas: [Double] = []
     var weights: [Double] = []
+    /// Per component: weight / (σ √(2π) × its mass inside the range), so a density is one exp each.
+    private var scales: [Double] = []
+    /// The widest σ of the observations' components (the prior's is kept apart), which bounds the
+    /// window of components a density needs: means are sorted, so it is found by bisection.
+    private var widest = 0.0
+    private var prior = 0
     let low: Double
     let high: Double
 
@@ -155,26 +201,36 @@ struct ParzenEstimator {
         self.low = low
         self.high = high
         let width = Swift.max(high - low, 1e-12)
-        let prior = (low + high) / 2
-        var points = observations.map { Swift.max(low, Swift.min($0, high)) }
-        points.append(prior)
-        let order = points.indices.sorted { points[$0] < points[$1] }
-        let sorted = order.map { points[$0] }
+        var sorted = observations.map { Swift.max(low, Swift.min($0, high)) }
+        sorted.sort()
+        // The prior's component sits at the middle, after any observation equal to it.
+        let middle = (low + high) / 2
+        var priorIndex = 0, upper = sorted.count
+        while priorIndex < upper {
+            let m = (priorIndex + upper) / 2
+            if sorted[m] <= middle { priorIndex = m + 1 } else { upper = m }
+        }
+        sorted.insert(middle, at: priorIndex)
         let minimum = width / Double(Swift.min(100, observations.count + 1))
-        var sortedSigmas = [Double](repeating: width, count: sorted.count)
-        for i in sorted.indices {
+        means = sorted
+        sigmas = [Double](repeating: width, count: sorted.count)
+        weights = [Double](repeating: 1, count: sorted.count)
+        weights[priorIndex] = priorWeight
+        for i in sorted.indices where i != priorIndex {
             let left = i > 0 ? sorted[i] - sorted[i - 1] : sorted[i] - low
             let right = i + 1 < sorted.count ? sorted[i + 1] - sorted[i] : high - sorted[i]
-            sortedSigmas[i] = Swift.min(width, Swift.max(minimum, Swift.max(left, right)))
+            sigmas[i] = Swift.min(width, Swift.max(minimum, Swift.max(left, right)))
+            widest = Swift.max(widest, sigmas[i])
         }
-        for (position, original) in order.enumerated() {
-            means.append(sorted[position])
-            let isPrior = original == points.count - 1
-            sigmas.append(isPrior ? width : sortedSigmas[position])
-            weights.append(isPrior ? priorWeight : 1)
+        prior = priorIndex
+        let total = Double(observations.count) + priorWeight
+        for i in weights.indices { weights[i] /= total }
+        scales = means.indices.map { i in
+            // A component 9 σ inside both ends has all its mass in the range, to 1e-19.
+            let above = (high - means[i]) / sigmas[i], below = (low - means[i]) / sigmas[i]
+            let mass = above > 9 && below < -9 ? 1 : GaussianMath.cdf(above) - GaussianMath.cdf(below)
+            return weights[i] / (sigmas[i] * GaussianMath.sqrt2Pi * Swift.max(mass, 1e-12))
         }
-        let total = weights.reduce(0, +)
-        weights = weights.map { $0 / total }
     }
 
     /// A draw: a component by weight, then a normal draw from it, redrawn until inside the range
@@ -188,15 +244,31 @@ struct ParzenEstimator {
         return Swift.max(low, Swift.min(means[component], high))
     }
 
-    /// log of the mixture's density at `x` (each component renormalised to the range).
+    /// log of the mixture's density at `x` (each component renormalised to the range). Components
+    /// more than 6 σ away add less than 1.5e-8 of their peak and are skipped; the prior, as wide as
+    /// the range, always counts, so the density is never 0.
     func logDensity(_ x: Double) -> Double {
-        var total = 0.0
-        for i in means.indices {
+        func term(_ i: Int) -> Double {
             let z = (x - means[i]) / sigmas[i]
-            let mass = GaussianMath.cdf((high - means[i]) / sigmas[i]) - GaussianMath.cdf((low - means[i]) / sigmas[i])
-            total += weights[i] * DeterministicMath.exp(-0.5 * z * z) / (sigmas[i] * GaussianMath.sqrt2Pi * Swift.max(mass, 1e-12))
+            return z > -6 && z < 6 ? scales[i] * DeterministicMath.exp(-0.5 * z * z) : 0
+        }
+        var total = term(prior)
+        var i = firstMean(atLeast: x - 6 * widest)
+        while i < means.count, means[i] <= x + 6 * widest {
+            if i != prior { total += term(i) }
+            i += 1
         }
         return DeterministicMath.log(Swift.max(total, 1e-300))
+    }
+
+    /// The first index whose mean is >= `value` (means are sorted).
+    private func firstMean(atLeast value: Double) -> Int {
+        var low = 0, high = means.count
+        while low < high {
+            let middle = (low + high) / 2
+            if means[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }
 

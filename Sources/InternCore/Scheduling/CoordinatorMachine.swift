@@ -11,6 +11,8 @@ public struct CoordinatorMachine: Sendable {
     public let config: CoordinatorConfig
 
     private let sampler: Sampler
+    /// What the Bayesian sampler has learned (kept only when the sampler uses it).
+    private var searchHistory: SearchHistory
     private(set) public var trials: [TrialID: TrialRecord] = [:]
     private(set) public var attempts: [AttemptID: AttemptRecord] = [:]
     private(set) public var workers: [WorkerID: WorkerRecord] = [:]
@@ -72,6 +74,7 @@ public struct CoordinatorMachine: Sendable {
         self.spec = spec
         self.config = config
         self.sampler = try Sampler(spec: spec)
+        self.searchHistory = SearchHistory(space: spec.space, direction: spec.objective?.direction ?? .minimize)
         self.classifier = spec.failureClassifier
         self.breaker = CircuitBreaker(threshold: spec.failurePolicy.circuitBreakerTrials)
         self.health = WorkerHealth(threshold: spec.failurePolicy.quarantineAfter)
@@ -348,6 +351,9 @@ public struct CoordinatorMachine: Sendable {
 
     /// Stores a trial's new state (the only way `trials` changes).
     private mutating func record(_ trial: TrialRecord) {
+        if sampler.usesHistory, trial.status == .completed, let objective = trial.objective, trials[trial.id]?.status != .completed {
+            searchHistory.record(trial.parameters, objective: objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
+        }
         trials[trial.id] = trial
         if trial.status == .running { running.insert(trial.id) } else { running.remove(trial.id) }
     }
@@ -370,7 +376,8 @@ public struct CoordinatorMachine: Sendable {
         while nextTrial <= spec.trials {
             let id = nextTrial
             nextTrial += 1
-            let parameters = sampler.usesHistory ? sampler.parameters(forTrial: id - 1, history: searchHistory) : sampler.parameters(forTrial: id - 1)
+            let parameters = sampler.usesHistory
+                ? sampler.parameters(forTrial: id - 1, history: currentSearchHistory) : sampler.parameters(forTrial: id - 1)
             let trial = TrialRecord(id: id, parameters: parameters, createdAt: now)
             record(trial)
             effects.changes.append(.trial(trial))
@@ -380,17 +387,15 @@ public struct CoordinatorMachine: Sendable {
         return nil
     }
 
-    /// What a Bayesian sampler learns from: trials completed with an objective, in the order they
-    /// ended, and trials drawn but not ended (its "constant liar" keeps new draws away from them).
-    private var searchHistory: SearchHistory {
-        var history = SearchHistory()
-        for trial in trials.values.sorted(by: { ($0.endedAt ?? 0, $0.id) < ($1.endedAt ?? 0, $1.id) }) {
-            if trial.status == .completed, let objective = trial.objective, objective.isFinite {
-                history.finished.append((trial.parameters, objective))
-            } else if !trial.status.isTerminal {
-                history.pending.append(trial.parameters)
-            }
+    /// The Bayesian sampler's history with the trials in flight set as pending: those drawn and not
+    /// ended (running, or waiting in the queue), so its "constant liar" keeps new draws away.
+    private var currentSearchHistory: SearchHistory {
+        var history = searchHistory
+        var open: [Parameters] = []
+        for id in running.union(requeued).sorted() {
+            if let trial = trials[id], !trial.status.isTerminal { open.append(trial.parameters) }
         }
+        history.setPending(open)
         return history
     }
 

@@ -28,13 +28,15 @@ import Testing
     /// Runs `budget` trials one at a time and returns the best loss found.
     static func bestFound(_ kind: SamplerKind, budget: Int) throws -> Double {
         let sampler = try Sampler(space: space, kind: kind, direction: .minimize)
-        var history = SearchHistory()
+        var history = SearchHistory(space: space, direction: .minimize)
+        var best = Double.infinity
         for index in 0..<budget {
             let parameters = sampler.parameters(forTrial: index, history: history)
             #expect(space.contains(parameters))
-            history.finished.append((parameters, loss(parameters)))
+            history.record(parameters, objective: loss(parameters), endedAt: Int64(index), trial: index + 1)
+            best = min(best, loss(parameters))
         }
-        return history.finished.map(\.objective).min()!
+        return best
     }
 
     @Test func findsBetterTrialsThanRandomSearchForTheSameBudget() throws {
@@ -49,16 +51,26 @@ import Testing
     @Test func startsAsRandomSearchDoes_andIsAPureFunctionOfItsInputs() throws {
         let tpe = try Sampler(space: Self.space, kind: .tpe(seed: 4, startup: 5))
         let random = try Sampler(space: Self.space, kind: .random(seed: 4))
-        var history = SearchHistory()
+        var history = SearchHistory(space: Self.space, direction: .minimize)
         for index in 0..<5 {
             #expect(tpe.parameters(forTrial: index, history: history) == random.parameters(forTrial: index))
-            history.finished.append((random.parameters(forTrial: index), Double(index)))
+            history.record(random.parameters(forTrial: index), objective: Double(index), endedAt: Int64(index), trial: index + 1)
         }
         let next = tpe.parameters(forTrial: 5, history: history)
         #expect(next != random.parameters(forTrial: 5))
         let again = try Sampler(space: Self.space, kind: .tpe(seed: 4, startup: 5))
         #expect(again.parameters(forTrial: 5, history: history) == next)
         #expect(tpe.parameters(forTrial: 6, history: history) != next)
+        // The order trials are recorded in does not matter (a restored campaign records them in another).
+        var shuffled = SearchHistory(space: Self.space, direction: .minimize)
+        for index in [3, 0, 4, 1, 2] {
+            shuffled.record(random.parameters(forTrial: index), objective: index == 3 ? 0 : Double(index), endedAt: Int64(index), trial: index + 1)
+        }
+        var ordered = SearchHistory(space: Self.space, direction: .minimize)
+        for index in 0..<5 {
+            ordered.record(random.parameters(forTrial: index), objective: index == 3 ? 0 : Double(index), endedAt: Int64(index), trial: index + 1)
+        }
+        #expect(tpe.parameters(forTrial: 5, history: shuffled) == tpe.parameters(forTrial: 5, history: ordered))
     }
 
     @Test func trialsInFlightKeepNewDrawsAway() throws {
@@ -66,10 +78,10 @@ import Testing
         // are in flight (counted as bad: the constant liar), the next draw goes elsewhere.
         let space: ParameterSpace = [Parameter(name: "c", domain: .choice([.string("a"), .string("b")]))]
         let sampler = TreeParzenEstimator(space: space, seed: 1, direction: .maximize, startup: 2)
-        var history = SearchHistory()
-        for i in 0..<10 { history.finished.append((["c": .string(i < 3 ? "a" : "b")], i < 3 ? 1 : 0)) }
+        var history = SearchHistory(space: space, direction: .maximize)
+        for i in 0..<10 { history.record(["c": .string(i < 3 ? "a" : "b")], objective: i < 3 ? 1 : 0, endedAt: Int64(i), trial: i + 1) }
         #expect(sampler.suggest(index: 10, history: history)["c"] == .string("a"))
-        history.pending = Array(repeating: ["c": .string("a")], count: 50)
+        history.setPending(Array(repeating: ["c": .string("a")], count: 50))
         #expect(sampler.suggest(index: 10, history: history)["c"] == .string("b"))
     }
 
