@@ -147,6 +147,14 @@ public actor Coordinator {
             spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
             objectives: objectives, paused: try store.info()?.paused ?? false, now: now)
         self.machine = machine
+        // The pruner's memory is the pruning metric's stored points: replayed, trial by trial.
+        if let pruning = spec.pruning {
+            for attempt in attempts.sorted(by: { $0.id < $1.id }) {
+                for point in try store.metricPoints(attempt: attempt.id, name: pruning.metric) {
+                    self.machine.replayIntermediate(trial: attempt.trial, step: point.step, value: point.value)
+                }
+            }
+        }
         try store.apply(effects.changes)
     }
 
@@ -495,6 +503,12 @@ public actor Coordinator {
         }
 
         var effects = Effects()
+        // Early stopping: each newly stored point of the pruning metric is judged once.
+        if let pruningMetric = machine.spec.pruning?.metric {
+            for metric in metrics where metric.name == pruningMetric && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
+                effects.append(machine.intermediateObserved(attempt: metric.attempt, step: metric.step, value: metric.value, now: now))
+            }
+        }
         for loss in cursors.losses {
             logger.warning("a worker's spool was full: job output lost", metadata: [
                 "worker.id": "\(worker)", "attempt": "\(loss.attempt)", "stream": "\(loss.stream)", "bytes": "\(loss.rawBytes)"])

@@ -199,6 +199,12 @@ struct SpecReader {
             objective = try readObjective(entry.value)
         }
 
+        // pruning
+        var pruning: PruningPolicy?
+        if let entry = entries["pruning"], !isNull(entry.value) {
+            pruning = try readPruning(entry.value, objective: objective)
+        }
+
         // timeout
         var timeout: Double?
         if let entry = entries["timeout"], !isNull(entry.value) {
@@ -223,7 +229,7 @@ struct SpecReader {
             name: name, command: command, workdir: workdir, environment: environment, space: space,
             sampler: sampler, trials: trials, parallel: parallel, objective: objective,
             timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy, gpus: gpus,
-            cpus: cpus, memoryBytes: memoryBytes)
+            cpus: cpus, memoryBytes: memoryBytes, pruning: pruning)
 
         let located = spec.problems().enumerated().map { (order: $0.offset, problem: $0.element, mark: mark(of: $0.element.keyPath)) }
         if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {
@@ -475,6 +481,45 @@ struct SpecReader {
             summary = value
         }
         return Objective(metric: metricName, direction: direction, summary: summary)
+    }
+
+    private mutating func readPruning(_ node: Node, objective: Objective?) throws(SpecError) -> PruningPolicy {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "pruning", expected: "a mapping such as {rule: asha, metric: eval_loss, min_step: 1, reduction: 3}")
+        }
+        marks["pruning"] = Position(node.mark)
+        let fields = try mapping(
+            map, at: Position(node.mark), keyPath: "pruning", allowed: ["rule", "metric", "direction", "min_step", "reduction", "min_trials"],
+            context: "in pruning")
+        guard let ruleEntry = fields["rule"] else {
+            throw missing("rule", in: "pruning", at: Position(node.mark), hint: "asha or median")
+        }
+        let ruleText = try text(ruleEntry.value, "pruning.rule")
+        guard let rule = PruningPolicy.Rule(rawValue: ruleText) else {
+            throw invalidChoice(ruleText, ruleEntry.value, "pruning.rule", PruningPolicy.Rule.allCases.map(\.rawValue))
+        }
+        var metric = objective?.metric
+        if let entry = fields["metric"] { metric = try text(entry.value, "pruning.metric") }
+        guard let metric else {
+            throw missing("metric", in: "pruning", at: Position(node.mark), hint: "the intermediate metric to judge trials by, e.g. metric: eval_loss (default: the objective's)")
+        }
+        var direction = objective?.direction
+        if let entry = fields["direction"] {
+            let directionText = try text(entry.value, "pruning.direction")
+            switch directionText {
+            case "minimize", "min": direction = .minimize
+            case "maximize", "max": direction = .maximize
+            default: throw invalidChoice(directionText, entry.value, "pruning.direction", ["minimize", "maximize"])
+            }
+        }
+        guard let direction else {
+            throw missing("direction", in: "pruning", at: Position(node.mark), hint: "minimize or maximize (default: the objective's)")
+        }
+        var policy = PruningPolicy(rule: rule, metric: metric, direction: direction)
+        if let entry = fields["min_step"] { policy.minStep = try integer(entry.value, "pruning.min_step") }
+        if let entry = fields["reduction"] { policy.reduction = try integer(entry.value, "pruning.reduction") }
+        if let entry = fields["min_trials"] { policy.minTrials = try integer(entry.value, "pruning.min_trials") }
+        return policy
     }
 
     private mutating func readRetry(_ node: Node, into policy: inout FailurePolicy) throws(SpecError) {

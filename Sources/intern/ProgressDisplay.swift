@@ -47,7 +47,7 @@ final class ProgressDisplay: Sendable {
         if isTerminal, !quiet { print("\r\u{1B}[2K" + Self.line(snapshot)) }
         let p = snapshot.progress
         let running = p.running > 0 ? ", \(p.running) interrupted" : ""
-        print("campaign \(snapshot.isFinished ? "finished" : "stopped"): \(p.completed) completed, \(p.failed) failed, \(p.cancelled) cancelled\(running), \(p.pending) not run, of \(p.total)")
+        print("campaign \(snapshot.isFinished ? "finished" : "stopped"): \(p.completed) completed, \(p.failed) failed, \(p.cancelled) cancelled\(p.pruned > 0 ? ", \(p.pruned) pruned" : "")\(running), \(p.pending) not run, of \(p.total)")
         if let reason = snapshot.stoppedReason {
             print("stopped by the circuit breaker: \(reason)")
             print("fix the cause, then run the campaign again: it continues where it stopped (intern failures lists what failed)")

@@ -29,7 +29,7 @@ struct Status: AsyncParsableCommand {
         let notDrawn = info.totalTrials - trials.count
         print("campaign   \(info.name)  (\(store.directory))")
         print("state      " + Self.state(info, now: unixMillisNow()))
-        print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed, \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \((counts[.pending] ?? 0) + notDrawn) pending")
+        print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed, \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
         if let metric = info.objectiveMetric {
             let objective = ObjectiveOrder(direction: info.objectiveDirection)
             if let best = objective.best(of: trials) {

@@ -520,4 +520,23 @@ struct CampaignSpecParserTests {
         }
         #expect(typo?.description.contains("did you mean 'tpe'") == true, "\(String(describing: typo))")
     }
+
+    @Test func pruning_isParsed_withTheObjectivesMetricByDefault() throws {
+        let base = "name: p\ncommand: [train]\ntrials: 8\nobjective: {metric: eval_loss, direction: minimize}\n"
+        let spec = try CampaignSpecParser.parse(yaml: base + "pruning: {rule: asha, min_step: 2, reduction: 4}\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(spec.pruning == PruningPolicy(rule: .asha, metric: "eval_loss", direction: .minimize, minStep: 2, reduction: 4))
+        let median = try CampaignSpecParser.parse(
+            yaml: base + "pruning: {rule: median, metric: eval_acc, direction: maximize, min_trials: 3}\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(median.pruning == PruningPolicy(rule: .median, metric: "eval_acc", direction: .maximize, minTrials: 3))
+        let typo = #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "pruning: {rule: hyperband}\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(typo?.description.contains("asha") == true, "\(String(describing: typo))")
+        #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: "name: p\ncommand: [train]\ntrials: 8\npruning: {rule: asha}\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "pruning: {rule: asha, reduction: 1}\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+    }
 }

@@ -34,6 +34,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// worker with that much not taken by its other attempts (workers say what they offer).
     public var cpus: Int
     public var memoryBytes: Int
+    /// Early stopping on an intermediate metric (`pruning:`), if any.
+    public var pruning: PruningPolicy?
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -52,8 +54,10 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         failurePolicy: FailurePolicy = FailurePolicy(),
         gpus: Int = 0,
         cpus: Int = 0,
-        memoryBytes: Int = 0
+        memoryBytes: Int = 0,
+        pruning: PruningPolicy? = nil
     ) {
+        self.pruning = pruning
         self.gpus = gpus
         self.cpus = cpus
         self.memoryBytes = memoryBytes
@@ -91,6 +95,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         gpus = try container.decodeIfPresent(Int.self, forKey: .gpus) ?? 0
         cpus = try container.decodeIfPresent(Int.self, forKey: .cpus) ?? 0
         memoryBytes = try container.decodeIfPresent(Int.self, forKey: .memoryBytes) ?? 0
+        pruning = try container.decodeIfPresent(PruningPolicy.self, forKey: .pruning)
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -184,6 +189,17 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
             }
             if startup < 1 {
                 problems.append(CampaignProblem(keyPath: "sampler.startup", message: "startup must be >= 1 (random trials before TPE), got \(startup)"))
+            }
+        }
+        if let pruning {
+            if pruning.minStep < 1 {
+                problems.append(CampaignProblem(keyPath: "pruning.min_step", message: "min_step must be >= 1, got \(pruning.minStep)"))
+            }
+            if pruning.reduction < 2 {
+                problems.append(CampaignProblem(keyPath: "pruning.reduction", message: "reduction must be >= 2, got \(pruning.reduction)"))
+            }
+            if pruning.minTrials < 1 {
+                problems.append(CampaignProblem(keyPath: "pruning.min_trials", message: "min_trials must be >= 1, got \(pruning.minTrials)"))
             }
         }
         if cpus < 0 {

@@ -13,6 +13,8 @@ public struct CoordinatorMachine: Sendable {
     private let sampler: Sampler
     /// What the Bayesian sampler has learned (kept only when the sampler uses it).
     private var searchHistory: SearchHistory
+    /// Early stopping's memory (when the spec has `pruning:`).
+    private var pruner: Pruner?
     private(set) public var trials: [TrialID: TrialRecord] = [:]
     private(set) public var attempts: [AttemptID: AttemptRecord] = [:]
     private(set) public var workers: [WorkerID: WorkerRecord] = [:]
@@ -75,6 +77,7 @@ public struct CoordinatorMachine: Sendable {
         self.config = config
         self.sampler = try Sampler(spec: spec)
         self.searchHistory = SearchHistory(space: spec.space, direction: spec.objective?.direction ?? .minimize)
+        self.pruner = spec.pruning.map(Pruner.init(policy:))
         self.classifier = spec.failureClassifier
         self.breaker = CircuitBreaker(threshold: spec.failurePolicy.circuitBreakerTrials)
         self.health = WorkerHealth(threshold: spec.failurePolicy.quarantineAfter)
@@ -590,6 +593,32 @@ public struct CoordinatorMachine: Sendable {
         record(attempt)
     }
 
+    /// The pruning metric was reported for an attempt at `step` (worker-parsed, in order, each
+    /// point once). A trial the rule stops is marked `pruned` and its attempt is stopped on its
+    /// worker (delivered in the worker's next heartbeat reply, like a cancel).
+    public mutating func intermediateObserved(attempt id: AttemptID, step: Int64, value: Double, now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard pruner != nil, let attempt = attempts[id], !attempt.status.isTerminal,
+              var trial = trials[attempt.trial], trial.status == .running,
+              let reason = pruner!.observe(trial: trial.id, step: step, value: value)
+        else { return effects }
+        cancelling.insert(id)
+        trial.status = .pruned
+        trial.endedAt = now
+        trial.note = "pruned: " + reason
+        record(trial)
+        effects.changes.append(.trial(trial))
+        effects.changes.append(.event(CampaignEvent(kind: "trial.pruned", message: "trial \(trial.id) pruned: \(reason)", trial: trial.id, attempt: id, at: now)))
+        effects.append(dispatch(now: now))
+        effects.append(finishIfDone(now: now))
+        return effects
+    }
+
+    /// Replays a stored value into the pruner without acting on it (restore).
+    public mutating func replayIntermediate(trial: TrialID, step: Int64, value: Double) {
+        _ = pruner?.observe(trial: trial, step: step, value: value)
+    }
+
     /// An attempt's process ended. Its trial completes, is retried within the budget, or fails.
     /// An end for an attempt that is unknown, fenced, or already terminal is recorded as an
     /// event and changes nothing (so a repeated report is harmless).
@@ -867,6 +896,7 @@ public struct CoordinatorMachine: Sendable {
             case .completed: progress.completed += 1
             case .failed: progress.failed += 1
             case .cancelled: progress.cancelled += 1
+            case .pruned: progress.pruned += 1
             }
         }
         return progress
@@ -883,12 +913,13 @@ public struct CampaignProgress: Sendable, Equatable {
     public var completed = 0
     public var failed = 0
     public var cancelled = 0
+    public var pruned = 0
 
     /// Creates counts for a campaign of `total` trials.
     public init(total: Int) { self.total = total }
 
     /// Trials that reached a terminal status.
-    public var done: Int { completed + failed + cancelled }
+    public var done: Int { completed + failed + cancelled + pruned }
     /// Trials not yet started or waiting for a retry.
     public var pending: Int { total - done - running }
 }

@@ -10,11 +10,13 @@ public enum TrialStatus: String, Sendable, Codable, CaseIterable {
     case failed
     /// Stopped by a person or by the campaign ending early.
     case cancelled
+    /// Stopped early by the campaign's pruning rule (its intermediate metric lagged).
+    case pruned
 
     /// Terminal trials never change again.
     public var isTerminal: Bool {
         switch self {
-        case .completed, .failed, .cancelled: true
+        case .completed, .failed, .cancelled, .pruned: true
         case .pending, .running: false
         }
     }

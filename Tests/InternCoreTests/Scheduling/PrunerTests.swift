@@ -1,0 +1,59 @@
+import InternCore
+import Testing
+
+/// Early stopping rules, and the coordinator's logic stopping a pruned trial's attempt.
+@Suite struct PrunerTests {
+    @Test func asha_keepsTheBestThirdAtEachRung() {
+        var pruner = Pruner(policy: PruningPolicy(rule: .asha, metric: "loss", direction: .minimize, minStep: 1, reduction: 3))
+        #expect(pruner.rungStep(0) == 1 && pruner.rungStep(1) == 3 && pruner.rungStep(2) == 9)
+        // Rung 0 (step 1): the first trial always goes on; afterwards the best ⌊n/3⌋ do.
+        #expect(pruner.observe(trial: 1, step: 1, value: 0.5) == nil)
+        #expect(pruner.observe(trial: 2, step: 1, value: 0.9) != nil)  // 2 values: keep 1; 0.9 is not it
+        #expect(pruner.observe(trial: 3, step: 1, value: 0.4) == nil)  // the best so far
+        #expect(pruner.observe(trial: 4, step: 1, value: 0.45) != nil) // keep ⌊4/3⌋ = 1: 0.4
+        for trial in 5...9 { _ = pruner.observe(trial: trial, step: 1, value: 1.0 + Double(trial)) }
+        #expect(pruner.observe(trial: 10, step: 1, value: 0.45) == nil) // keep ⌊10/3⌋ = 3: 0.4, 0.45, 0.45
+        // Steps between rungs judge nothing; a step past several rungs is judged at the highest.
+        #expect(pruner.observe(trial: 1, step: 2, value: 5) == nil)
+        #expect(pruner.observe(trial: 1, step: 3, value: 0.3) == nil)
+        #expect(pruner.observe(trial: 3, step: 4, value: 0.35) != nil)
+        // A trial is judged once per rung; NaN is the worst value.
+        #expect(pruner.observe(trial: 3, step: 3, value: 0.1) == nil)
+        #expect(pruner.observe(trial: 10, step: 9, value: 0.3) == nil) // alone at rung 2
+        #expect(pruner.observe(trial: 1, step: 9, value: .nan) != nil)
+    }
+
+    @Test func median_stopsTrialsWorseThanTheMedianOnceEnoughReported() {
+        var pruner = Pruner(policy: PruningPolicy(rule: .median, metric: "acc", direction: .maximize, minStep: 2, minTrials: 3))
+        for trial in 1...3 { #expect(pruner.observe(trial: trial, step: 1, value: 0.1) == nil) }  // warm-up
+        #expect(pruner.observe(trial: 1, step: 2, value: 0.5) == nil)
+        #expect(pruner.observe(trial: 2, step: 2, value: 0.6) == nil)
+        #expect(pruner.observe(trial: 3, step: 2, value: 0.7) == nil)   // only 2 others so far
+        let reason = pruner.observe(trial: 4, step: 2, value: 0.55)     // median of 0.5, 0.6, 0.7 is 0.6
+        #expect(reason?.contains("median 0.6") == true, "\(String(describing: reason))")
+        #expect(pruner.observe(trial: 5, step: 2, value: 0.65) == nil)
+    }
+
+    @Test func aPrunedTrialsAttemptIsStoppedOnItsWorker_andTheCampaignGoesOn() throws {
+        var spec = CoordinatorMachineTests.spec(trials: 3, objective: Objective(metric: "loss", direction: .minimize))
+        spec.pruning = PruningPolicy(rule: .asha, metric: "loss", direction: .minimize, minStep: 1, reduction: 2)
+        var machine = try CoordinatorMachine(spec: spec)
+        _ = machine.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
+        let a = try #require(CoordinatorMachineTests.plan(machine.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))
+        let b = try #require(CoordinatorMachineTests.plan(machine.requestWork(token: RequestToken(2), worker: "w", incarnation: 1, requestID: 2, now: 0), for: RequestToken(2)))
+        #expect(machine.intermediateObserved(attempt: a.attempt, step: 1, value: 0.2, now: 1).changes.isEmpty)
+        let pruned = machine.intermediateObserved(attempt: b.attempt, step: 1, value: 0.9, now: 2)
+        #expect(machine.trials[b.trial]?.status == .pruned)
+        #expect(machine.trials[b.trial]?.note?.hasPrefix("pruned: ASHA rung 0") == true)
+        #expect(pruned.changes.contains { if case .event(let e) = $0 { e.kind == "trial.pruned" } else { false } })
+        let (answer, _) = machine.heartbeat(worker: "w", incarnation: 1, running: [a.attempt, b.attempt], now: 3)
+        #expect(answer.cancel == [b.attempt])
+        // Its end (cancelled) changes nothing more and is not retried; the slot's next request gets trial 3.
+        _ = machine.attemptEnded(AttemptEnd(attempt: b.attempt, outcome: .cancelled, startedAt: 0, endedAt: 4, wallMillis: 4),
+                                 worker: "w", incarnation: 1, now: 4)
+        #expect(machine.trials[b.trial]?.status == .pruned)
+        let next = machine.requestWork(token: RequestToken(3), worker: "w", incarnation: 1, requestID: 3, now: 5)
+        #expect(CoordinatorMachineTests.plan(next, for: RequestToken(3))?.trial == 3)
+        #expect(machine.progress.pruned == 1)
+    }
+}
