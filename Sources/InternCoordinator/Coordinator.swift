@@ -131,6 +131,7 @@ public actor Coordinator {
         let now = Self.now()
         startedAt = now
         let attempts = try store.attempts()
+        let info = try store.info()
         var objectives: [AttemptID: Double] = [:]
         if let objective = spec.objective {
             for attempt in attempts where !attempt.status.isTerminal {
@@ -145,7 +146,7 @@ public actor Coordinator {
         }
         let (machine, effects) = try CoordinatorMachine.restore(
             spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
-            objectives: objectives, paused: try store.info()?.paused ?? false, now: now)
+            objectives: objectives, paused: info?.paused ?? false, startedAt: info?.createdAt, now: now)
         self.machine = machine
         // The pruner's memory is the pruning metric's stored points: replayed, trial by trial.
         if let pruning = spec.pruning {

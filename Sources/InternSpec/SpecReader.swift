@@ -205,6 +205,12 @@ struct SpecReader {
             pruning = try readPruning(entry.value, objective: objective)
         }
 
+        // budget
+        var budget = Budget()
+        if let entry = entries["budget"], !isNull(entry.value) {
+            budget = try readBudget(entry.value)
+        }
+
         // timeout
         var timeout: Double?
         if let entry = entries["timeout"], !isNull(entry.value) {
@@ -229,7 +235,7 @@ struct SpecReader {
             name: name, command: command, workdir: workdir, environment: environment, space: space,
             sampler: sampler, trials: trials, parallel: parallel, objective: objective,
             timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy, gpus: gpus,
-            cpus: cpus, memoryBytes: memoryBytes, pruning: pruning)
+            cpus: cpus, memoryBytes: memoryBytes, pruning: pruning, budget: budget)
 
         let located = spec.problems().enumerated().map { (order: $0.offset, problem: $0.element, mark: mark(of: $0.element.keyPath)) }
         if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {
@@ -481,6 +487,25 @@ struct SpecReader {
             summary = value
         }
         return Objective(metric: metricName, direction: direction, summary: summary)
+    }
+
+    private mutating func readBudget(_ node: Node) throws(SpecError) -> Budget {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "budget", expected: "a mapping such as {hours: 72, gpu_hours: 500, on_exhausted: finish}")
+        }
+        marks["budget"] = Position(node.mark)
+        let fields = try mapping(map, at: Position(node.mark), keyPath: "budget", allowed: ["hours", "gpu_hours", "on_exhausted"], context: "in budget")
+        var budget = Budget()
+        if let entry = fields["hours"] { budget.hours = try number(entry.value, "budget.hours") }
+        if let entry = fields["gpu_hours"] { budget.gpuHours = try number(entry.value, "budget.gpu_hours") }
+        if let entry = fields["on_exhausted"] {
+            let value = try text(entry.value, "budget.on_exhausted")
+            guard let policy = Budget.Exhausted(rawValue: value) else {
+                throw invalidChoice(value, entry.value, "budget.on_exhausted", Budget.Exhausted.allCases.map(\.rawValue))
+            }
+            budget.onExhausted = policy
+        }
+        return budget
     }
 
     private mutating func readPruning(_ node: Node, objective: Objective?) throws(SpecError) -> PruningPolicy {

@@ -539,4 +539,17 @@ struct CampaignSpecParserTests {
             _ = try CampaignSpecParser.parse(yaml: base + "pruning: {rule: asha, reduction: 1}\n", file: "c.yaml", baseDirectory: "/tmp")
         }
     }
+
+    @Test func budget_isParsed() throws {
+        let base = "name: b\ncommand: [train]\ntrials: 8\n"
+        let spec = try CampaignSpecParser.parse(yaml: base + "budget: {hours: 72, gpu_hours: 500.5, on_exhausted: stop}\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(spec.budget == Budget(hours: 72, gpuHours: 500.5, onExhausted: .stop))
+        #expect(try CampaignSpecParser.parse(yaml: base, file: "c.yaml", baseDirectory: "/tmp").budget == Budget())
+        #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "budget: {hours: 0}\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "budget: {gpu_hours: 1, on_exhausted: panic}\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+    }
 }

@@ -36,6 +36,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     public var memoryBytes: Int
     /// Early stopping on an intermediate metric (`pruning:`), if any.
     public var pruning: PruningPolicy?
+    /// Limits beyond the number of trials (`budget:`).
+    public var budget: Budget
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -55,9 +57,11 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         gpus: Int = 0,
         cpus: Int = 0,
         memoryBytes: Int = 0,
-        pruning: PruningPolicy? = nil
+        pruning: PruningPolicy? = nil,
+        budget: Budget = Budget()
     ) {
         self.pruning = pruning
+        self.budget = budget
         self.gpus = gpus
         self.cpus = cpus
         self.memoryBytes = memoryBytes
@@ -96,6 +100,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         cpus = try container.decodeIfPresent(Int.self, forKey: .cpus) ?? 0
         memoryBytes = try container.decodeIfPresent(Int.self, forKey: .memoryBytes) ?? 0
         pruning = try container.decodeIfPresent(PruningPolicy.self, forKey: .pruning)
+        budget = try container.decodeIfPresent(Budget.self, forKey: .budget) ?? Budget()
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -202,6 +207,12 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
                 problems.append(CampaignProblem(keyPath: "pruning.min_trials", message: "min_trials must be >= 1, got \(pruning.minTrials)"))
             }
         }
+        if let hours = budget.hours, !(hours > 0) {
+            problems.append(CampaignProblem(keyPath: "budget.hours", message: "budget.hours must be > 0, got \(hours)"))
+        }
+        if let gpuHours = budget.gpuHours, !(gpuHours > 0) {
+            problems.append(CampaignProblem(keyPath: "budget.gpu_hours", message: "budget.gpu_hours must be > 0, got \(gpuHours)"))
+        }
         if cpus < 0 {
             problems.append(CampaignProblem(keyPath: "cpus", message: "cpus must be >= 0, got \(cpus)"))
         }
@@ -220,5 +231,44 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         }
         problems += failurePolicy.problems()
         return problems
+    }
+}
+
+/// A campaign's limits besides its number of trials: wall-clock hours since it started and
+/// GPU-hours used. At a limit, dispatch stops; running attempts finish (`finish`) or are stopped
+/// (`stop`), and the campaign ends with what it has.
+public struct Budget: Sendable, Hashable, Codable {
+    public enum Exhausted: String, Sendable, Hashable, Codable, CaseIterable {
+        case finish
+        case stop
+    }
+
+    public var hours: Double?
+    public var gpuHours: Double?
+    public var onExhausted: Exhausted
+
+    public init(hours: Double? = nil, gpuHours: Double? = nil, onExhausted: Exhausted = .finish) {
+        self.hours = hours
+        self.gpuHours = gpuHours
+        self.onExhausted = onExhausted
+    }
+
+    /// Whether any limit is set.
+    public var isSet: Bool { hours != nil || gpuHours != nil }
+
+    /// Why the budget is spent at `now`, for a campaign that started at `startedAt` and has used
+    /// `gpuSeconds`; `nil` while it is not.
+    public func exhausted(startedAt: Int64, now: Int64, gpuSeconds: Double) -> String? {
+        if let hours, Double(now - startedAt) >= hours * 3_600_000 {
+            return "the budget of \(Self.text(hours)) hours is spent"
+        }
+        if let gpuHours, gpuSeconds >= gpuHours * 3_600 {
+            return "the budget of \(Self.text(gpuHours)) GPU-hours is spent (\(Self.text((gpuSeconds / 36).rounded() / 100)) used)"
+        }
+        return nil
+    }
+
+    private static func text(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
     }
 }

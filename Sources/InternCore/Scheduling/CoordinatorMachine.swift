@@ -15,6 +15,12 @@ public struct CoordinatorMachine: Sendable {
     private var searchHistory: SearchHistory
     /// Early stopping's memory (when the spec has `pruning:`).
     private var pruner: Pruner?
+    /// When the campaign started (its first coordinator), for `budget.hours`.
+    private var campaignStartedAt: Timestamp?
+    /// GPU-seconds of attempts that ended (those in flight are added when asked).
+    private var endedGPUSeconds = 0.0
+    /// Why the budget is spent, once it is: nothing more is dispatched.
+    private(set) public var budgetSpent: String?
     private(set) public var trials: [TrialID: TrialRecord] = [:]
     private(set) public var attempts: [AttemptID: AttemptRecord] = [:]
     private(set) public var workers: [WorkerID: WorkerRecord] = [:]
@@ -100,10 +106,11 @@ public struct CoordinatorMachine: Sendable {
     public static func restore(
         spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig(),
         trials: [TrialRecord], attempts: [AttemptRecord], workers: [WorkerRecord] = [],
-        objectives: [AttemptID: Double] = [:], paused: Bool = false, now: Timestamp
+        objectives: [AttemptID: Double] = [:], paused: Bool = false, startedAt: Timestamp? = nil, now: Timestamp
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
         machine.isPaused = paused
+        machine.campaignStartedAt = startedAt
         var effects = Effects()
         for trial in trials { machine.record(trial) }
         for attempt in attempts { machine.record(attempt) }
@@ -272,7 +279,7 @@ public struct CoordinatorMachine: Sendable {
     private mutating func dispatch(now: Timestamp) -> Effects {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
-        while !parked.isEmpty, !isOver, !isPaused, attemptsInFlight < limit {
+        while !parked.isEmpty, !isOver, !isPaused, budgetSpent == nil, attemptsInFlight < limit {
             // The oldest waiting request of a worker with enough free GPUs (any, when the
             // campaign needs none); without one, no trial is drawn.
             guard let index = needsResources ? parked.firstIndex(where: { fits(on: $0.worker) }) : 0,
@@ -348,6 +355,9 @@ public struct CoordinatorMachine: Sendable {
 
     /// Stores an attempt's new state (the only way `attempts` changes).
     private mutating func record(_ attempt: AttemptRecord) {
+        if attempt.status.isTerminal, attempts[attempt.id].map({ !$0.status.isTerminal }) ?? true {
+            endedGPUSeconds += Double(attempt.wallMillis ?? 0) / 1000 * Double(attempt.gpus.count)
+        }
         attempts[attempt.id] = attempt
         if attempt.status.isTerminal { active.remove(attempt.id) } else { active.insert(attempt.id) }
     }
@@ -729,6 +739,7 @@ public struct CoordinatorMachine: Sendable {
 
     public mutating func tick(now: Timestamp) -> Effects {
         var effects = Effects()
+        effects.append(checkBudget(now: now))
         for worker in workers.values.sorted(by: { $0.id < $1.id })
         where worker.state != .lost && now - worker.lastSeen > config.leaseTimeoutMillis {
             effects.append(loseWorker(worker.id, reason: "worker \(worker.id) missed its heartbeats for \(now - worker.lastSeen) ms", now: now))
@@ -857,12 +868,50 @@ public struct CoordinatorMachine: Sendable {
         return effects
     }
 
+    /// Stops dispatch once the budget is spent; with `on_exhausted: stop`, stops what runs too.
+    private mutating func checkBudget(now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard spec.budget.isSet, budgetSpent == nil, !isFinished else { return effects }
+        if campaignStartedAt == nil { campaignStartedAt = now }
+        var gpuSeconds = endedGPUSeconds
+        for id in active {
+            guard let attempt = attempts[id], !attempt.gpus.isEmpty else { continue }
+            gpuSeconds += Double(max(0, now - (attempt.startedAt ?? attempt.assignedAt))) / 1000 * Double(attempt.gpus.count)
+        }
+        guard let reason = spec.budget.exhausted(startedAt: campaignStartedAt!, now: now, gpuSeconds: gpuSeconds) else { return effects }
+        budgetSpent = reason
+        let stopping = spec.budget.onExhausted == .stop
+        effects.changes.append(.event(CampaignEvent(
+            kind: "campaign.budget",
+            message: reason + (stopping ? ": stopping the \(attemptsInFlight) attempts in flight" : ": the \(attemptsInFlight) attempts in flight finish, nothing new starts"),
+            at: now)))
+        if stopping {
+            for id in running.sorted() {
+                guard var trial = trials[id] else { continue }
+                for attemptID in active where attempts[attemptID]?.trial == id { cancelling.insert(attemptID) }
+                trial.status = .cancelled
+                trial.endedAt = now
+                trial.note = "stopped: " + reason
+                record(trial)
+                effects.changes.append(.trial(trial))
+            }
+        }
+        for request in parked {
+            effects.replies.append(.init(token: request.token, reply: .noWork(.idle)))
+        }
+        parked.removeAll()
+        effects.append(finishIfDone(now: now))
+        return effects
+    }
+
     private mutating func finishIfDone(now: Timestamp) -> Effects {
         var effects = Effects()
         // Every drawn trial is running, pending in `requeued`, or terminal; so with nothing
-        // running, nothing requeued and nothing in flight, every trial is terminal.
-        guard !isFinished, nextTrial > spec.trials, running.isEmpty, active.isEmpty,
-              requeued.allSatisfy({ trials[$0]?.status != .pending })
+        // running, nothing requeued and nothing in flight, every trial is terminal. A spent budget
+        // ends the campaign once nothing is in flight, with the trials not run left as they are.
+        let spent = budgetSpent != nil && running.isEmpty && active.isEmpty
+        guard !isFinished, spent || (nextTrial > spec.trials && running.isEmpty && active.isEmpty
+              && requeued.allSatisfy({ trials[$0]?.status != .pending }))
         else { return effects }
         isFinished = true
         effects.changes.append(.campaignFinished(at: now))
