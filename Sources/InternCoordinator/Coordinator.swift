@@ -133,6 +133,15 @@ public actor Coordinator {
         let attempts = try store.attempts()
         let info = try store.info()
         var objectives: [AttemptID: Double] = [:]
+        var constraintValues: [AttemptID: [String: Double]] = [:]
+        let constrained = Set(spec.constraints.map(\.metric))
+        if !constrained.isEmpty {
+            for attempt in attempts where !attempt.status.isTerminal {
+                for series in try store.metricSeries(attempt: attempt.id) where constrained.contains(series.name) {
+                    if let value = series.lastValue { constraintValues[attempt.id, default: [:]][series.name] = value }
+                }
+            }
+        }
         if let objective = spec.objective {
             for attempt in attempts where !attempt.status.isTerminal {
                 guard let series = try store.metricSeries(attempt: attempt.id).first(where: { $0.name == objective.metric }) else { continue }
@@ -146,7 +155,7 @@ public actor Coordinator {
         }
         let (machine, effects) = try CoordinatorMachine.restore(
             spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
-            objectives: objectives, paused: info?.paused ?? false, startedAt: info?.createdAt, now: now)
+            objectives: objectives, constraintValues: constraintValues, paused: info?.paused ?? false, startedAt: info?.createdAt, now: now)
         self.machine = machine
         // The pruner's memory is the pruning metric's stored points: replayed, trial by trial.
         if let pruning = spec.pruning {
@@ -504,6 +513,12 @@ public actor Coordinator {
         }
 
         var effects = Effects()
+        let constrained = Set(machine.spec.constraints.map(\.metric))
+        if !constrained.isEmpty {
+            for metric in metrics where constrained.contains(metric.name) && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
+                machine.constraintMetricObserved(attempt: metric.attempt, name: metric.name, value: metric.value)
+            }
+        }
         // Early stopping: each newly stored point of the pruning metric is judged once.
         if let pruningMetric = machine.spec.pruning?.metric {
             for metric in metrics where metric.name == pruningMetric && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {

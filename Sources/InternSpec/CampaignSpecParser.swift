@@ -10,7 +10,7 @@ public struct CampaignSpecParser {
     /// The top-level keys of a spec, in documentation order.
     public static let topLevelKeys = [
         "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel", "gpus",
-        "cpus", "memory", "objective", "pruning", "budget", "timeout", "retries", "retry", "failures", "metrics",
+        "cpus", "memory", "objective", "constraints", "pruning", "budget", "timeout", "retries", "retry", "failures", "metrics",
     ]
 
     /// The keys of the `retry:` mapping, in documentation order.

@@ -205,6 +205,24 @@ struct SpecReader {
             pruning = try readPruning(entry.value, objective: objective)
         }
 
+        // constraints
+        var constraints: [Constraint] = []
+        if let entry = entries["constraints"], !isNull(entry.value) {
+            marks["constraints"] = Position(entry.value.mark)
+            guard case .sequence(let items) = entry.value else {
+                throw typeMismatch(entry.value, "constraints", expected: "a list such as [\"eval_worst_class_accuracy >= 0.85\", \"toxicity <= 0.1\"]")
+            }
+            for (index, item) in items.enumerated() {
+                let path = "constraints[\(index)]"
+                let text = try text(item, path)
+                guard let constraint = Constraint(parsing: text) else {
+                    throw error(.invalidValue, at: Position(item.mark), path,
+                                "'\(text)' is not a constraint; write METRIC OP NUMBER with OP one of >=, <=, >, <, e.g. \"toxicity <= 0.1\"")
+                }
+                constraints.append(constraint)
+            }
+        }
+
         // budget
         var budget = Budget()
         if let entry = entries["budget"], !isNull(entry.value) {
@@ -235,7 +253,7 @@ struct SpecReader {
             name: name, command: command, workdir: workdir, environment: environment, space: space,
             sampler: sampler, trials: trials, parallel: parallel, objective: objective,
             timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy, gpus: gpus,
-            cpus: cpus, memoryBytes: memoryBytes, pruning: pruning, budget: budget)
+            cpus: cpus, memoryBytes: memoryBytes, pruning: pruning, budget: budget, constraints: constraints)
 
         let located = spec.problems().enumerated().map { (order: $0.offset, problem: $0.element, mark: mark(of: $0.element.keyPath)) }
         if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {

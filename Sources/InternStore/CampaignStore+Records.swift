@@ -99,16 +99,16 @@ extension CampaignStore {
         case .trial(let trial):
             try db.cachedStatement(sql: """
                 INSERT INTO trials (id, parameters, status, objective, attempt_count, retries_used, lost_count, created_at, ended_at,
-                    retry_counts, not_before, note)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    retry_counts, not_before, note, feasible)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, objective = excluded.objective,
                     attempt_count = excluded.attempt_count, retries_used = excluded.retries_used,
                     lost_count = excluded.lost_count, ended_at = excluded.ended_at, retry_counts = excluded.retry_counts,
-                    not_before = excluded.not_before, note = excluded.note
+                    not_before = excluded.not_before, note = excluded.note, feasible = excluded.feasible
                 """).execute(arguments: [
                     trial.id, encodeJSON(trial.parameters), trial.status.rawValue, trial.objective, trial.attemptCount,
                     trial.retriesUsed, trial.lostCount, trial.createdAt, trial.endedAt,
-                    trial.retryCounts.byClass.isEmpty ? nil : encodeJSON(trial.retryCounts), trial.notBefore, trial.note,
+                    trial.retryCounts.byClass.isEmpty ? nil : encodeJSON(trial.retryCounts), trial.notBefore, trial.note, trial.feasible,
                 ])
         case .attempt(let a):
             try db.cachedStatement(sql: """
@@ -216,6 +216,7 @@ extension CampaignStore {
         trial.retryCounts = decodeJSON(RetryCounts.self, row["retry_counts"]) ?? RetryCounts()
         trial.notBefore = row["not_before"]
         trial.note = row["note"]
+        trial.feasible = row["feasible"]
         return trial
     }
 

@@ -226,6 +226,10 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE workers ADD COLUMN memory_bytes INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v10-feasible") { db in
+            // Whether a completed trial met the campaign's constraints (NULL: none, or not completed).
+            try db.execute(sql: "ALTER TABLE trials ADD COLUMN feasible INTEGER")
+        }
         return migrator
     }
 

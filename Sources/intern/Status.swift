@@ -29,13 +29,14 @@ struct Status: AsyncParsableCommand {
         let notDrawn = info.totalTrials - trials.count
         print("campaign   \(info.name)  (\(store.directory))")
         print("state      " + Self.state(info, now: unixMillisNow()))
-        print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed, \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
+        let infeasible = trials.filter { $0.feasible == false }.count
+        print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed\(infeasible > 0 ? " (\(infeasible) infeasible)" : ""), \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
         if let metric = info.objectiveMetric {
             let objective = ObjectiveOrder(direction: info.objectiveDirection)
             if let best = objective.best(of: trials) {
                 print("best       trial \(best.id): \(metric) = \(Format.value(best.objective))  \(Format.parameters(best.parameters))")
             } else {
-                print("best       no completed trial reported \(metric) yet")
+                print("best       no \(infeasible > 0 ? "feasible " : "")completed trial reported \(metric) yet")
             }
         }
         let attempts = try store.attempts()
@@ -106,8 +107,8 @@ struct ObjectiveOrder {
         }
     }
 
-    /// The best completed trial that reported the objective.
+    /// The best completed trial that reported the objective and met the constraints.
     func best(of trials: [TrialRecord]) -> TrialRecord? {
-        sorted(trials.filter { $0.status == .completed && $0.objective != nil }).first
+        sorted(trials.filter { $0.status == .completed && $0.objective != nil && $0.feasible != false }).first
     }
 }

@@ -52,6 +52,7 @@ struct Trials: AsyncParsableCommand {
                 object["cpu_seconds"] = Double(mine.reduce(0) { $0 + ($1.userCPUMillis ?? 0) + ($1.systemCPUMillis ?? 0) }) / 1000
                 object["gpu_seconds"] = Double(mine.reduce(0) { $0 + ($1.wallMillis ?? 0) * UInt64($1.gpus.count) }) / 1000
                 if let note = trial.note { object["note"] = note }
+                if let feasible = trial.feasible { object["feasible"] = feasible }
                 return object
             }
             let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
@@ -63,14 +64,14 @@ struct Trials: AsyncParsableCommand {
                 let values = Dictionary(uniqueKeysWithValues: trial.parameters.sortedPairs.map { ($0.0, $0.1.text) })
                 let objective: String = trial.objective.map { "\($0)" } ?? ""
                 let wall: String = last?.wallMillis.map { String(Double($0) / 1000) } ?? ""
-                let fixed: [String] = [String(trial.id), trial.status.rawValue, objective, String(trial.attemptCount), wall]
+                let fixed: [String] = [String(trial.id), trial.feasible == false ? "infeasible" : trial.status.rawValue, objective, String(trial.attemptCount), wall]
                 let row: [String] = fixed + parameterNames.map { values[$0] ?? "" }
                 print(row.map(csvField).joined(separator: ","))
             }
         } else {
             let rows = trials.map { trial -> [String] in
                 let last = attempts[trial.id]?.max { $0.number < $1.number }
-                return [String(trial.id), trial.status.rawValue, Format.value(trial.objective), String(trial.attemptCount),
+                return [String(trial.id), trial.feasible == false ? "infeasible" : trial.status.rawValue, Format.value(trial.objective), String(trial.attemptCount),
                         last?.wallMillis.map { Format.duration(seconds: Double($0) / 1000) } ?? "-", Format.parameters(trial.parameters)]
             }
             print(Format.table(["trial", "status", metric, "attempts", "wall", "parameters"], rows))

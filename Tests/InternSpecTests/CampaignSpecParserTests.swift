@@ -552,4 +552,16 @@ struct CampaignSpecParserTests {
             _ = try CampaignSpecParser.parse(yaml: base + "budget: {gpu_hours: 1, on_exhausted: panic}\n", file: "c.yaml", baseDirectory: "/tmp")
         }
     }
+
+    @Test func constraints_areParsed_andABadOneSaysHowToWriteIt() throws {
+        let base = "name: c\ncommand: [train]\ntrials: 8\n"
+        let spec = try CampaignSpecParser.parse(
+            yaml: base + "constraints: [\"eval_worst_class_accuracy >= 0.85\", \"toxicity <= 0.1\"]\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(spec.constraints.map(\.description) == ["eval_worst_class_accuracy >= 0.85", "toxicity <= 0.1"])
+        let error = #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "constraints: [\"toxicity is low\"]\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(error?.description.contains("constraints[0]") == true && error?.description.contains("METRIC OP NUMBER") == true,
+                "\(String(describing: error))")
+    }
 }

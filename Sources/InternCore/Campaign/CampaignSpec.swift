@@ -38,6 +38,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     public var pruning: PruningPolicy?
     /// Limits beyond the number of trials (`budget:`).
     public var budget: Budget
+    /// Guardrails a completed trial must meet to be feasible (`constraints:`).
+    public var constraints: [Constraint]
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -58,8 +60,10 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         cpus: Int = 0,
         memoryBytes: Int = 0,
         pruning: PruningPolicy? = nil,
-        budget: Budget = Budget()
+        budget: Budget = Budget(),
+        constraints: [Constraint] = []
     ) {
+        self.constraints = constraints
         self.pruning = pruning
         self.budget = budget
         self.gpus = gpus
@@ -101,6 +105,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         memoryBytes = try container.decodeIfPresent(Int.self, forKey: .memoryBytes) ?? 0
         pruning = try container.decodeIfPresent(PruningPolicy.self, forKey: .pruning)
         budget = try container.decodeIfPresent(Budget.self, forKey: .budget) ?? Budget()
+        constraints = try container.decodeIfPresent([Constraint].self, forKey: .constraints) ?? []
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.

@@ -106,7 +106,8 @@ public struct CoordinatorMachine: Sendable {
     public static func restore(
         spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig(),
         trials: [TrialRecord], attempts: [AttemptRecord], workers: [WorkerRecord] = [],
-        objectives: [AttemptID: Double] = [:], paused: Bool = false, startedAt: Timestamp? = nil, now: Timestamp
+        objectives: [AttemptID: Double] = [:], constraintValues: [AttemptID: [String: Double]] = [:], paused: Bool = false,
+        startedAt: Timestamp? = nil, now: Timestamp
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
         machine.isPaused = paused
@@ -141,6 +142,7 @@ public struct CoordinatorMachine: Sendable {
             }
             resumed += 1
             if let value = objectives[attempt.id] { attempt.objective = value }
+            if let values = constraintValues[attempt.id] { attempt.constraintValues = values }
             // The lease to confirm an assignment starts again with the coordinator (in memory
             // only): a worker that was waiting for the coordinator has not had the chance.
             if attempt.status == .assigned { attempt.assignedAt = max(attempt.assignedAt, now) }
@@ -364,7 +366,8 @@ public struct CoordinatorMachine: Sendable {
 
     /// Stores a trial's new state (the only way `trials` changes).
     private mutating func record(_ trial: TrialRecord) {
-        if sampler.usesHistory, trial.status == .completed, let objective = trial.objective, trials[trial.id]?.status != .completed {
+        if sampler.usesHistory, trial.status == .completed, trial.feasible != false, let objective = trial.objective,
+           trials[trial.id]?.status != .completed {
             searchHistory.record(trial.parameters, objective: objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
         }
         trials[trial.id] = trial
@@ -629,6 +632,13 @@ public struct CoordinatorMachine: Sendable {
         _ = pruner?.observe(trial: trial, step: step, value: value)
     }
 
+    /// A constrained metric was reported for an attempt (its last value is what counts).
+    public mutating func constraintMetricObserved(attempt id: AttemptID, name: String, value: Double) {
+        guard spec.constraints.contains(where: { $0.metric == name }), var attempt = attempts[id], !attempt.status.isTerminal else { return }
+        attempt.constraintValues[name] = value
+        record(attempt)
+    }
+
     /// An attempt's process ended. Its trial completes, is retried within the budget, or fails.
     /// An end for an attempt that is unknown, fenced, or already terminal is recorded as an
     /// event and changes nothing (so a repeated report is harmless).
@@ -674,6 +684,15 @@ public struct CoordinatorMachine: Sendable {
                 trial.status = .completed
                 trial.objective = attempt.objective
                 trial.endedAt = now
+                if !spec.constraints.isEmpty {
+                    let violation = Constraint.violation(of: spec.constraints, values: attempt.constraintValues)
+                    trial.feasible = violation == nil
+                    if let violation {
+                        trial.note = "infeasible: " + violation
+                        effects.changes.append(.event(CampaignEvent(
+                            kind: "trial.infeasible", message: "trial \(trial.id) is infeasible: \(violation)", trial: trial.id, at: now)))
+                    }
+                }
                 record(trial)
                 effects.changes.append(.trial(trial))
             }
@@ -928,7 +947,7 @@ public struct CoordinatorMachine: Sendable {
     public var bestTrial: TrialRecord? {
         guard let objective = spec.objective else { return nil }
         return trials.values
-            .filter { $0.status == .completed && $0.objective != nil }
+            .filter { $0.status == .completed && $0.objective != nil && $0.feasible != false }
             .min { a, b in
                 if a.objective! == b.objective! { return a.id < b.id }
                 return objective.isBetter(a.objective!, than: b.objective!)

@@ -21,6 +21,9 @@ public struct TrialRecord: Sendable, Equatable {
     /// Why the trial ended as it did when that is not obvious: the failure and the retry
     /// decision, or the circuit breaker that skipped it.
     public var note: String?
+    /// For a completed trial of a campaign with constraints: whether it met them (`nil`: no
+    /// constraints, or not completed). An infeasible trial is never the best; `note` says why.
+    public var feasible: Bool?
     /// When the trial was first scheduled and when it reached a terminal status.
     public var createdAt: Timestamp
     public var endedAt: Timestamp?
@@ -79,6 +82,8 @@ public struct AttemptRecord: Sendable, Equatable {
     /// The worker's GPU ids the attempt holds (its `CUDA_VISIBLE_DEVICES`); GPU-seconds are
     /// its wall time times their number.
     public var gpus: [String] = []
+    /// The last value of each constrained metric this attempt reported.
+    public var constraintValues: [String: Double] = [:]
     /// For an attempt that failed, was lost or preempted: its class, the digest of its error's
     /// signature, why it got that class, the normalised signature and an excerpt of the error.
     public var failureClass: FailureClass?
