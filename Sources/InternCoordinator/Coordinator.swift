@@ -155,7 +155,8 @@ public actor Coordinator {
         }
         let (machine, effects) = try CoordinatorMachine.restore(
             spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
-            objectives: objectives, constraintValues: constraintValues, paused: info?.paused ?? false, startedAt: info?.createdAt, now: now)
+            objectives: objectives, constraintValues: constraintValues, paused: info?.paused ?? false, startedAt: info?.createdAt,
+            adjustments: info?.adjustments ?? CampaignAdjustments(), now: now)
         self.machine = machine
         // The pruner's memory is the pruning metric's stored points: replayed, trial by trial.
         if let pruning = spec.pruning {
@@ -276,6 +277,15 @@ public actor Coordinator {
                     outcome = "draining"
                 } else {
                     outcome = "worker \(request.target) is not active"
+                }
+            case .add:
+                if let add = try? JSONDecoder().decode(AddRequest.self, from: Data(request.target.utf8)) {
+                    let (effects, said) = machine.add(
+                        configurations: add.configurations, trials: add.trials, hours: add.hours, gpuHours: add.gpuHours, now: now)
+                    carryOut(effects)
+                    outcome = said
+                } else {
+                    outcome = "nothing added: the request is not valid JSON for intern add"
                 }
             case .pauseCampaign, .resumeCampaign:
                 let pause = request.kind == .pauseCampaign

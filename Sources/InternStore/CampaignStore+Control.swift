@@ -13,6 +13,8 @@ public struct ControlRequest: Sendable, Equatable {
         case pauseCampaign = "pause"
         /// Resume dispatch (`target` empty).
         case resumeCampaign = "resume"
+        /// Enqueue configurations, add trials, raise the budget (`target`: a JSON `AddRequest`).
+        case add
     }
 
     public var id: Int64

@@ -25,6 +25,10 @@ public struct CampaignInfo: Sendable, Equatable {
     public var coordinatorHost: String?
     /// Paused by `intern pause` (dispatch stopped until `intern resume`).
     public var paused: Bool = false
+    /// What `intern add` changed (trials added, budget raised).
+    public var adjustments = CampaignAdjustments()
+    /// The trials the campaign runs: the spec's and those added.
+    public var trialsInAll: Int { totalTrials + adjustments.addedTrials }
 }
 
 extension CampaignStore {
@@ -80,7 +84,9 @@ extension CampaignStore {
             totalTrials: row["total_trials"], createdAt: row["created_at"], finishedAt: row["finished_at"],
             coordinatorURL: row["coordinator_url"], stoppedReason: row["stopped_reason"],
             coordinatorPid: row["coordinator_pid"], coordinatorAliveAt: row["coordinator_alive_at"], coordinatorHost: row["coordinator_host"],
-            paused: row["paused"] ?? false)
+            paused: row["paused"] ?? false,
+            adjustments: CampaignAdjustments(
+                addedTrials: row["added_trials"] ?? 0, extraHours: row["extra_hours"] ?? 0, extraGPUHours: row["extra_gpu_hours"] ?? 0))
     }
 
     /// Commits the logic's state changes in one transaction: the store is the journal, so the
@@ -152,6 +158,9 @@ extension CampaignStore {
         case .campaignStopped(let reason, let at):
             try db.execute(sql: "UPDATE campaign SET stopped_reason = ? WHERE id = 1", arguments: [reason])
             try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, 'campaign.stopped', ?)", arguments: [at, reason])
+        case .campaignAdjusted(let adjustments):
+            try db.execute(sql: "UPDATE campaign SET added_trials = ?, extra_hours = ?, extra_gpu_hours = ? WHERE id = 1", arguments: [
+                adjustments.addedTrials, adjustments.extraHours, adjustments.extraGPUHours])
         case .campaignPaused(let paused, let at):
             try db.execute(sql: "UPDATE campaign SET paused = ? WHERE id = 1", arguments: [paused])
             try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", arguments: [

@@ -230,6 +230,14 @@ public final class CampaignStore: Sendable {
             // Whether a completed trial met the campaign's constraints (NULL: none, or not completed).
             try db.execute(sql: "ALTER TABLE trials ADD COLUMN feasible INTEGER")
         }
+        migrator.registerMigration("v11-adjustments") { db in
+            // `intern add`: trials added to the spec's, budget raised by.
+            try db.execute(sql: """
+                ALTER TABLE campaign ADD COLUMN added_trials INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE campaign ADD COLUMN extra_hours REAL NOT NULL DEFAULT 0;
+                ALTER TABLE campaign ADD COLUMN extra_gpu_hours REAL NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 

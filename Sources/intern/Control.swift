@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InternCore
 import InternStore
 
 /// `intern cancel`: cancels a trial of a running campaign.
@@ -71,4 +72,92 @@ func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target
     }
     print("queued; no coordinator handled it within 10 s (it is applied when the coordinator runs)")
     throw ExitCode(ExitCodes.failure)
+}
+
+/// `intern add`: proposes configurations to a running campaign, or gives it more trials or budget.
+struct Add: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add to a running campaign: configurations to run next (checked against its space), more trials, more budget.",
+        discussion: """
+            intern add --param lr=0.001 --param layers=4      one configuration (every parameter of the space)
+            intern add --json '[{"lr": 0.001, "layers": 4}, {"lr": 0.01, "layers": 8}]'
+            intern add --trials 20 --hours 12 --gpu-hours 100
+            Configurations run before any new draw, in order, and count as trials; they must name every
+            parameter with a value its domain allows.
+            """)
+
+    @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
+
+    @Option(name: .customLong("param"), help: "NAME=VALUE of one configuration (repeat for each parameter).")
+    var params: [String] = []
+
+    @Option(name: .long, help: "Configurations as JSON: one object, or a list of objects.")
+    var json: String?
+
+    @Option(name: .long, help: "More trials for the sampler to draw.")
+    var trials: Int = 0
+
+    @Option(name: .long, help: "Raise budget.hours by this much.")
+    var hours: Double = 0
+
+    @Option(name: .customLong("gpu-hours"), help: "Raise budget.gpu_hours by this much.")
+    var gpuHours: Double = 0
+
+    func run() async throws {
+        if try await remote.forward() { return }
+        let store = try location.open()
+        guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
+        let space = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath).spec.space
+        var configurations: [Parameters] = []
+        if !params.isEmpty {
+            var values: [String: ParameterValue] = [:]
+            for pair in params {
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                    throw ValidationError("--param \(pair): write NAME=VALUE")
+                }
+                let name = String(pair[..<equals]), text = String(pair[pair.index(after: equals)...])
+                values[name] = Self.value(text)
+            }
+            configurations.append(Parameters(values))
+        }
+        if let json {
+            let data = Data(json.utf8)
+            if let many = try? JSONDecoder().decode([Parameters].self, from: data) {
+                configurations += many
+            } else if let one = try? JSONDecoder().decode(Parameters.self, from: data) {
+                configurations.append(one)
+            } else {
+                throw ValidationError("--json must be an object of parameter values, or a list of them")
+            }
+        }
+        for (index, configuration) in configurations.enumerated() {
+            let normalized = space.normalized(configuration)
+            guard space.contains(normalized) else {
+                let names = space.parameters.map(\.name)
+                let missing = names.filter { configuration[$0] == nil }, unknown = configuration.names.filter { !names.contains($0) }
+                var why: [String] = []
+                if !missing.isEmpty { why.append("missing \(missing.joined(separator: ", "))") }
+                if !unknown.isEmpty { why.append("not in the space: \(unknown.joined(separator: ", "))") }
+                if why.isEmpty { why.append("a value outside its domain") }
+                throw ValidationError("configuration \(index + 1) (\(configuration)): \(why.joined(separator: "; "))")
+            }
+        }
+        guard !configurations.isEmpty || trials > 0 || hours > 0 || gpuHours > 0 else {
+            throw ValidationError("nothing to add: give --param, --json, --trials, --hours or --gpu-hours")
+        }
+        guard trials >= 0, hours >= 0, gpuHours >= 0 else { throw ValidationError("--trials, --hours and --gpu-hours must be >= 0") }
+        let request = AddRequest(configurations: configurations, trials: trials, hours: hours, gpuHours: gpuHours)
+        let target = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        try await submitControl(location: location, kind: .add, target: target)
+    }
+
+    /// A command-line value as the domain would read it: integer, number, boolean or text.
+    static func value(_ text: String) -> ParameterValue {
+        if let int = Int(text) { return .int(int) }
+        if let double = Double(text) { return .double(double) }
+        if text == "true" || text == "false" { return .bool(text == "true") }
+        return .string(text)
+    }
 }

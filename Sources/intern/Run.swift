@@ -103,6 +103,9 @@ struct Resume: AsyncParsableCommand {
     @Argument(help: "The campaign directory (default: the only campaign under --root).")
     var directory: String?
 
+    @Option(name: .customLong("dir"), help: "The campaign directory, as for the other admin commands (same as the argument).")
+    var dirOption: String?
+
     @OptionGroup var fleet: LocalFleetOptions
 
     @Option(name: .long, help: "Where campaign directories live (to find the campaign when no directory is given).")
@@ -117,7 +120,7 @@ struct Resume: AsyncParsableCommand {
     func run() async throws {
         if try await remote.forward() { return }
         global.bootstrapLogging()
-        let location = try CampaignLocation.parse(directory.map { ["--dir", $0] } ?? ["--root", root])
+        let location = try CampaignLocation.parse((directory ?? dirOption).map { ["--dir", $0] } ?? ["--root", root])
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
         if Status.coordinatorRunning(info, now: unixMillisNow()) {

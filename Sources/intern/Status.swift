@@ -26,11 +26,11 @@ struct Status: AsyncParsableCommand {
         let trials = try store.trials()
         var counts: [TrialStatus: Int] = [:]
         for trial in trials { counts[trial.status, default: 0] += 1 }
-        let notDrawn = info.totalTrials - trials.count
+        let notDrawn = info.trialsInAll - trials.count
         print("campaign   \(info.name)  (\(store.directory))")
         print("state      " + Self.state(info, now: unixMillisNow()))
         let infeasible = trials.filter { $0.feasible == false }.count
-        print("trials     \(info.totalTrials) total: \(counts[.completed] ?? 0) completed\(infeasible > 0 ? " (\(infeasible) infeasible)" : ""), \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
+        print("trials     \(info.trialsInAll) total: \(counts[.completed] ?? 0) completed\(infeasible > 0 ? " (\(infeasible) infeasible)" : ""), \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
         if let metric = info.objectiveMetric {
             let objective = ObjectiveOrder(direction: info.objectiveDirection)
             if let best = objective.best(of: trials) {

@@ -21,6 +21,17 @@ public struct CoordinatorMachine: Sendable {
     private var endedGPUSeconds = 0.0
     /// Why the budget is spent, once it is: nothing more is dispatched.
     private(set) public var budgetSpent: String?
+    /// What `intern add` changed: trials beyond the spec's (drawn or enqueued), budget raised by.
+    private(set) public var adjustments = CampaignAdjustments()
+    /// The number of trials the campaign runs: the spec's plus those added.
+    public var totalTrials: Int { spec.trials + adjustments.addedTrials }
+    /// The budget in force: the spec's, raised by `intern add`.
+    public var budget: Budget {
+        var budget = spec.budget
+        if let hours = budget.hours { budget.hours = hours + adjustments.extraHours }
+        if let gpuHours = budget.gpuHours { budget.gpuHours = gpuHours + adjustments.extraGPUHours }
+        return budget
+    }
     private(set) public var trials: [TrialID: TrialRecord] = [:]
     private(set) public var attempts: [AttemptID: AttemptRecord] = [:]
     private(set) public var workers: [WorkerID: WorkerRecord] = [:]
@@ -107,9 +118,10 @@ public struct CoordinatorMachine: Sendable {
         spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig(),
         trials: [TrialRecord], attempts: [AttemptRecord], workers: [WorkerRecord] = [],
         objectives: [AttemptID: Double] = [:], constraintValues: [AttemptID: [String: Double]] = [:], paused: Bool = false,
-        startedAt: Timestamp? = nil, now: Timestamp
+        startedAt: Timestamp? = nil, adjustments: CampaignAdjustments = CampaignAdjustments(), now: Timestamp
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
+        machine.adjustments = adjustments
         machine.isPaused = paused
         machine.campaignStartedAt = startedAt
         var effects = Effects()
@@ -389,7 +401,7 @@ public struct CoordinatorMachine: Sendable {
             if skipIfBlocked(id, now: now, effects: &effects) { continue }
             return id
         }
-        while nextTrial <= spec.trials {
+        while nextTrial <= totalTrials {
             let id = nextTrial
             nextTrial += 1
             let parameters = sampler.usesHistory
@@ -745,6 +757,46 @@ public struct CoordinatorMachine: Sendable {
 
     /// Advances time: expires leases and unconfirmed assignments, answers long-polls that
     /// waited long enough, and dispatches what became possible.
+    /// `intern add`: enqueues `configurations` (each a full assignment of the space, run next, in
+    /// order), adds `trials` more for the sampler to draw, and raises the budget. Returns what it
+    /// did in words, or why nothing was done (a configuration outside the space, a finished campaign).
+    public mutating func add(
+        configurations: [Parameters], trials: Int = 0, hours: Double = 0, gpuHours: Double = 0, now: Timestamp
+    ) -> (Effects, String) {
+        var effects = Effects()
+        guard !isFinished else { return (effects, "the campaign is finished; nothing added") }
+        guard trials >= 0, hours >= 0, gpuHours >= 0 else { return (effects, "nothing added: amounts must be >= 0") }
+        let normalized = configurations.map(spec.space.normalized)
+        if let index = normalized.firstIndex(where: { !spec.space.contains($0) }) {
+            return (effects, "nothing added: configuration \(index + 1) (\(normalized[index])) is not in the space")
+        }
+        // Enqueued configurations take the next trial numbers; the sampler continues after them.
+        for parameters in normalized {
+            let trial = TrialRecord(id: nextTrial, parameters: parameters, createdAt: now)
+            nextTrial += 1
+            record(trial)
+            requeued.append(trial.id)
+            effects.changes.append(.trial(trial))
+        }
+        adjustments.addedTrials += normalized.count + trials
+        adjustments.extraHours += hours
+        adjustments.extraGPUHours += gpuHours
+        var said: [String] = []
+        if !normalized.isEmpty { said.append("\(normalized.count) configuration\(normalized.count == 1 ? "" : "s") enqueued") }
+        if trials > 0 { said.append("\(trials) more trial\(trials == 1 ? "" : "s") to draw") }
+        if hours > 0 { said.append("budget +\(hours) hours") }
+        if gpuHours > 0 { said.append("budget +\(gpuHours) GPU-hours") }
+        let outcome = said.isEmpty ? "nothing to add" : said.joined(separator: ", ") + " (\(totalTrials) trials in all)"
+        guard !said.isEmpty else { return (effects, outcome) }
+        effects.changes.append(.campaignAdjusted(adjustments))
+        effects.changes.append(.event(CampaignEvent(kind: "campaign.added", message: outcome, at: now)))
+        // A raised budget may no longer be spent.
+        if budgetSpent != nil, hours > 0 || gpuHours > 0 { budgetSpent = nil }
+        effects.append(checkBudget(now: now))
+        effects.append(dispatch(now: now))
+        return (effects, outcome)
+    }
+
     /// Pauses (`true`) or resumes (`false`) dispatch. Attempts in flight go on either way; a
     /// paused campaign's retries and new trials wait. No change when already so.
     public mutating func setPaused(_ paused: Bool, now: Timestamp) -> Effects {
@@ -890,16 +942,16 @@ public struct CoordinatorMachine: Sendable {
     /// Stops dispatch once the budget is spent; with `on_exhausted: stop`, stops what runs too.
     private mutating func checkBudget(now: Timestamp) -> Effects {
         var effects = Effects()
-        guard spec.budget.isSet, budgetSpent == nil, !isFinished else { return effects }
+        guard budget.isSet, budgetSpent == nil, !isFinished else { return effects }
         if campaignStartedAt == nil { campaignStartedAt = now }
         var gpuSeconds = endedGPUSeconds
         for id in active {
             guard let attempt = attempts[id], !attempt.gpus.isEmpty else { continue }
             gpuSeconds += Double(max(0, now - (attempt.startedAt ?? attempt.assignedAt))) / 1000 * Double(attempt.gpus.count)
         }
-        guard let reason = spec.budget.exhausted(startedAt: campaignStartedAt!, now: now, gpuSeconds: gpuSeconds) else { return effects }
+        guard let reason = budget.exhausted(startedAt: campaignStartedAt!, now: now, gpuSeconds: gpuSeconds) else { return effects }
         budgetSpent = reason
-        let stopping = spec.budget.onExhausted == .stop
+        let stopping = budget.onExhausted == .stop
         effects.changes.append(.event(CampaignEvent(
             kind: "campaign.budget",
             message: reason + (stopping ? ": stopping the \(attemptsInFlight) attempts in flight" : ": the \(attemptsInFlight) attempts in flight finish, nothing new starts"),
@@ -929,7 +981,7 @@ public struct CoordinatorMachine: Sendable {
         // running, nothing requeued and nothing in flight, every trial is terminal. A spent budget
         // ends the campaign once nothing is in flight, with the trials not run left as they are.
         let spent = budgetSpent != nil && running.isEmpty && active.isEmpty
-        guard !isFinished, spent || (nextTrial > spec.trials && running.isEmpty && active.isEmpty
+        guard !isFinished, spent || (nextTrial > totalTrials && running.isEmpty && active.isEmpty
               && requeued.allSatisfy({ trials[$0]?.status != .pending }))
         else { return effects }
         isFinished = true
@@ -956,7 +1008,7 @@ public struct CoordinatorMachine: Sendable {
 
     /// Trial counts by status (trials not yet drawn count as pending).
     public var progress: CampaignProgress {
-        var progress = CampaignProgress(total: spec.trials)
+        var progress = CampaignProgress(total: totalTrials)
         for trial in trials.values {
             switch trial.status {
             case .pending: break
@@ -990,4 +1042,17 @@ public struct CampaignProgress: Sendable, Equatable {
     public var done: Int { completed + failed + cancelled + pruned }
     /// Trials not yet started or waiting for a retry.
     public var pending: Int { total - done - running }
+}
+
+/// What `intern add` changed in a running campaign (stored; a restarted coordinator keeps it).
+public struct CampaignAdjustments: Sendable, Hashable, Codable {
+    public var addedTrials = 0
+    public var extraHours = 0.0
+    public var extraGPUHours = 0.0
+
+    public init(addedTrials: Int = 0, extraHours: Double = 0, extraGPUHours: Double = 0) {
+        self.addedTrials = addedTrials
+        self.extraHours = extraHours
+        self.extraGPUHours = extraGPUHours
+    }
 }

@@ -74,6 +74,8 @@ public enum StoreChange: Sendable, Equatable {
     case campaignStopped(reason: String, at: Timestamp)
     /// Dispatch paused (`intern pause`) or resumed (`intern resume`); attempts in flight go on.
     case campaignPaused(Bool, at: Timestamp)
+    /// `intern add` changed the number of trials or the budget (the new totals).
+    case campaignAdjusted(CampaignAdjustments)
 }
 
 /// What one event asks the shell to do: commit `changes` (in one transaction), then send `replies`.
@@ -98,4 +100,22 @@ public struct Effects: Sendable, Equatable {
 
     /// True when there is nothing to do.
     public var isEmpty: Bool { changes.isEmpty && replies.isEmpty }
+}
+
+/// What `intern add` asks of a running campaign, as it travels in a control request (JSON).
+public struct AddRequest: Sendable, Hashable, Codable {
+    /// Full assignments of the space, run next in this order.
+    public var configurations: [Parameters]
+    /// More trials for the sampler to draw.
+    public var trials: Int
+    /// Raises `budget.hours` / `budget.gpu_hours` by this much.
+    public var hours: Double
+    public var gpuHours: Double
+
+    public init(configurations: [Parameters] = [], trials: Int = 0, hours: Double = 0, gpuHours: Double = 0) {
+        self.configurations = configurations
+        self.trials = trials
+        self.hours = hours
+        self.gpuHours = gpuHours
+    }
 }
