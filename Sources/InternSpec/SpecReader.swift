@@ -314,16 +314,33 @@ struct SpecReader {
             let name = try keyText(key, parent: "space")
             let path = "space.\(name)"
             marks[path] = Position(key.mark)
-            parameters.append(Parameter(name: name, domain: try readDomain(value, path)))
+            parameters.append(Parameter(name: name, domain: try readDomain(value, path), condition: try readCondition(value, path)))
         }
         return ParameterSpace(parameters)
     }
 
+    /// `when: {optimizer: sgd}` or `when: {optimizer: [sgd, momentum]}` on a parameter's mapping.
+    private mutating func readCondition(_ node: Node, _ path: String) throws(SpecError) -> Parameter.Condition? {
+        guard case .mapping(let map) = node, let entry = map.first(where: { $0.key.scalar?.string == "when" }) else { return nil }
+        marks["\(path).when"] = Position(entry.key.mark)
+        guard case .mapping(let condition) = entry.value, condition.count == 1, let (key, value) = condition.first else {
+            throw typeMismatch(entry.value, "\(path).when", expected: "one parameter and its value(s), e.g. when: {optimizer: sgd}")
+        }
+        let parent = try keyText(key, parent: "\(path).when")
+        let values: [ParameterValue]
+        if case .sequence(let sequence) = value {
+            values = try choiceValues(sequence, at: Position(value.mark), "\(path).when.\(parent)")
+        } else {
+            values = [try choiceValue(value, "\(path).when.\(parent)")]
+        }
+        return Parameter.Condition(parameter: parent, values: values)
+    }
+
     private static let domainKeys: [String: [String]] = [
-        "choice": ["type", "values"],
-        "uniform": ["type", "low", "high"],
-        "loguniform": ["type", "low", "high"],
-        "int": ["type", "low", "high", "step", "log"],
+        "choice": ["type", "values", "when"],
+        "uniform": ["type", "low", "high", "when"],
+        "loguniform": ["type", "low", "high", "when"],
+        "int": ["type", "low", "high", "step", "log", "when"],
     ]
     private static let domainTypes = ["choice", "uniform", "loguniform", "int"]
 

@@ -192,6 +192,12 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
             problems.append(CampaignProblem(
                 keyPath: "timeout", message: "timeout must be a positive duration, got \(timeoutSeconds) seconds; leave it out for no limit"))
         }
+        let used = command.placeholders()
+        for parameter in space.parameters where parameter.condition != nil && used.contains(parameter.name) {
+            problems.append(CampaignProblem(
+                keyPath: "space.\(parameter.name).when",
+                message: "'\(parameter.name)' is conditional, so the command cannot use {\(parameter.name)} (it is absent from some trials); read $\(Self.environmentName(forParameter: parameter.name)), set only when it applies"))
+        }
         if case .tpe(_, let startup) = sampler {
             if objective == nil {
                 problems.append(CampaignProblem(

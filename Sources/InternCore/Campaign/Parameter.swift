@@ -4,11 +4,26 @@ public struct Parameter: Sendable, Hashable, Codable {
     public var name: String
     /// The values the parameter may take.
     public var domain: Domain
+    /// When set, the parameter exists only in trials where an earlier choice parameter has one of
+    /// the listed values (spec: `when: {optimizer: sgd}`); elsewhere it is absent.
+    public var condition: Condition?
+
+    /// A parameter that exists only for some values of an earlier choice parameter.
+    public struct Condition: Sendable, Hashable, Codable {
+        public var parameter: String
+        public var values: [ParameterValue]
+
+        public init(parameter: String, values: [ParameterValue]) {
+            self.parameter = parameter
+            self.values = values
+        }
+    }
 
     /// Creates a parameter.
-    public init(name: String, domain: Domain) {
+    public init(name: String, domain: Domain, condition: Condition? = nil) {
         self.name = name
         self.domain = domain
+        self.condition = condition
     }
 
     /// The values a parameter may take.
@@ -274,8 +289,38 @@ public struct ParameterSpace: Sendable, Hashable, Codable, ExpressibleByArrayLit
                 problems.append(CampaignProblem(keyPath: path, message: "parameter '\(parameter.name)' is defined twice"))
             }
             problems += parameter.domain.problems(keyPath: path)
+            if let condition = parameter.condition {
+                let earlier = parameters.prefix { $0.name != parameter.name }
+                guard let parent = earlier.first(where: { $0.name == condition.parameter }), case .choice(let options) = parent.domain else {
+                    problems.append(CampaignProblem(
+                        keyPath: "\(path).when",
+                        message: "when: names '\(condition.parameter)', which must be a choice parameter defined before '\(parameter.name)'"))
+                    continue
+                }
+                if condition.values.isEmpty {
+                    problems.append(CampaignProblem(keyPath: "\(path).when", message: "when: lists no value of '\(condition.parameter)'"))
+                }
+                for value in condition.values where !options.contains(value) {
+                    problems.append(CampaignProblem(
+                        keyPath: "\(path).when", message: "when: '\(value.text)' is not a value of '\(condition.parameter)' (\(options.map(\.text).joined(separator: ", ")))"))
+                }
+            }
         }
         return problems
+    }
+
+    /// Whether the space has parameters that exist only for some values of another.
+    public var isConditional: Bool { parameters.contains { $0.condition != nil } }
+
+    /// `parameters` without the values of parameters whose condition does not hold.
+    public func active(_ parameters: Parameters) -> Parameters {
+        guard isConditional else { return parameters }
+        var result = parameters
+        for parameter in self.parameters {
+            guard let condition = parameter.condition else { continue }
+            if !(result[condition.parameter].map(condition.values.contains) ?? false) { result.values[parameter.name] = nil }
+        }
+        return result
     }
 
     /// Everything wrong with sampling this space with `sampler`: the space's own problems and, for a grid,
@@ -283,6 +328,11 @@ public struct ParameterSpace: Sendable, Hashable, Codable, ExpressibleByArrayLit
     public func problems(for sampler: SamplerKind, keyPath: String = "space") -> [CampaignProblem] {
         var problems = self.problems(keyPath: keyPath)
         guard case .grid = sampler else { return problems }
+        if let conditional = parameters.first(where: { $0.condition != nil }) {
+            problems.append(CampaignProblem(
+                keyPath: "\(keyPath).\(conditional.name).when",
+                message: "sampler grid does not enumerate conditional parameters; use sampler random or tpe"))
+        }
         for parameter in parameters where parameter.domain.isContinuous {
             problems.append(CampaignProblem(
                 keyPath: "\(keyPath).\(parameter.name)",
@@ -315,11 +365,16 @@ public struct ParameterSpace: Sendable, Hashable, Codable, ExpressibleByArrayLit
         return result
     }
 
-    /// Whether `parameters` assigns exactly this space's parameters, each a value its domain can produce.
+    /// Whether `parameters` assigns exactly this space's active parameters (those whose condition
+    /// holds), each a value its domain can produce.
     public func contains(_ parameters: Parameters) -> Bool {
-        guard parameters.count == self.parameters.count else { return false }
-        return self.parameters.allSatisfy { parameter in
-            parameters[parameter.name].map(parameter.domain.contains) ?? false
+        var expected = 0
+        for parameter in self.parameters {
+            let active = parameter.condition.map { condition in parameters[condition.parameter].map(condition.values.contains) ?? false } ?? true
+            guard active else { continue }
+            expected += 1
+            guard let value = parameters[parameter.name], parameter.domain.contains(value) else { return false }
         }
+        return parameters.count == expected
     }
 }

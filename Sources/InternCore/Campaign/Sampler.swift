@@ -109,7 +109,7 @@ public struct Sampler: Sendable, Hashable {
     /// uses `history`; grid and random ignore it.
     public func parameters(forTrial index: Int, history: SearchHistory) -> Parameters {
         guard let estimator else { return parameters(forTrial: index) }
-        return estimator.suggest(index: index, history: history)
+        return space.active(estimator.suggest(index: index, history: history))
     }
 
     /// The parameters of trial `index` (0-based), without history (a Bayesian sampler's random start).
@@ -136,7 +136,7 @@ public struct Sampler: Sendable, Hashable {
                 var random = CampaignRandom(state: CampaignRandom.mix(trialKey ^ CampaignRandom.fnv1a(parameter.name)))
                 values[parameter.name] = random.draw(parameter.domain)
             }
-            return Parameters(values)
+            return space.active(Parameters(values))
         }
     }
 }
