@@ -105,6 +105,9 @@ public actor Coordinator {
     private let codec: MessageCodec
     private let gatekeeper: Gatekeeper
     private let rejections = Mutex(RejectionLog())
+    /// The metrics the logic acts on (the spec's objective, constraints, pruning rule).
+    private let watchedMetrics: Set<String>
+    private let hostname = ProcessInfo.processInfo.hostName
     private let logger: Logger
     private let incarnation = UInt64.random(in: 1...UInt64.max)
     private var machine: CoordinatorMachine
@@ -132,25 +135,26 @@ public actor Coordinator {
         startedAt = now
         let attempts = try store.attempts()
         let info = try store.info()
+        // What the attempts still in flight reported so far, read once per attempt: the objective
+        // (last or best, as the spec says) and the constrained metrics' last values.
         var objectives: [AttemptID: Double] = [:]
         var constraintValues: [AttemptID: [String: Double]] = [:]
         let constrained = Set(spec.constraints.map(\.metric))
-        if !constrained.isEmpty {
+        if spec.objective != nil || !constrained.isEmpty {
             for attempt in attempts where !attempt.status.isTerminal {
-                for series in try store.metricSeries(attempt: attempt.id) where constrained.contains(series.name) {
-                    if let value = series.lastValue { constraintValues[attempt.id, default: [:]][series.name] = value }
+                for series in try store.metricSeries(attempt: attempt.id) {
+                    if let objective = spec.objective, series.name == objective.metric {
+                        let value = switch (objective.summary, objective.direction) {
+                        case (.last, _): series.lastValue
+                        case (.best, .minimize): series.minValue
+                        case (.best, .maximize): series.maxValue
+                        }
+                        if let value { objectives[attempt.id] = value }
+                    }
+                    if constrained.contains(series.name), let value = series.lastValue {
+                        constraintValues[attempt.id, default: [:]][series.name] = value
+                    }
                 }
-            }
-        }
-        if let objective = spec.objective {
-            for attempt in attempts where !attempt.status.isTerminal {
-                guard let series = try store.metricSeries(attempt: attempt.id).first(where: { $0.name == objective.metric }) else { continue }
-                let value = switch (objective.summary, objective.direction) {
-                case (.last, _): series.lastValue
-                case (.best, .minimize): series.minValue
-                case (.best, .maximize): series.maxValue
-                }
-                if let value { objectives[attempt.id] = value }
             }
         }
         let (machine, effects) = try CoordinatorMachine.restore(
@@ -158,6 +162,7 @@ public actor Coordinator {
             objectives: objectives, constraintValues: constraintValues, paused: info?.paused ?? false, startedAt: info?.createdAt,
             adjustments: info?.adjustments ?? CampaignAdjustments(), now: now)
         self.machine = machine
+        watchedMetrics = machine.watchedMetrics
         // The pruner's memory is the pruning metric's stored points: replayed, trial by trial.
         if let pruning = spec.pruning {
             for attempt in attempts.sorted(by: { $0.id < $1.id }) {
@@ -184,7 +189,7 @@ public actor Coordinator {
         // A sealed message is a little longer than the message it carries.
         let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes + AuthFrame.sealingOverhead)
         defer { socket.close() }
-        try? store.markCoordinatorAlive(pid: getpid(), host: ProcessInfo.processInfo.hostName, now: Self.now())
+        try? store.markCoordinatorAlive(pid: getpid(), host: hostname, now: Self.now())
         defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
         for url in options.listen {
             try socket.listen(url, tls: url.hasPrefix("tls+") ? options.tls : nil)
@@ -252,7 +257,7 @@ public actor Coordinator {
         if ticks % 3 == 0 { applyControlRequests() }
         // About every 2 s: `intern status` tells a running coordinator from a gone one.
         if ticks % max(1, 2_000 / options.tickMillis) == 1 {
-            try? store.markCoordinatorAlive(pid: getpid(), host: ProcessInfo.processInfo.hostName, now: Self.now())
+            try? store.markCoordinatorAlive(pid: getpid(), host: hostname, now: Self.now())
         }
     }
 
@@ -499,7 +504,6 @@ public actor Coordinator {
                 rawLength: frame.rawLength, data: frame.data))
         }
         var metrics: [IncomingMetric] = []
-        let objectiveName = machine.spec.objective?.metric
         for sample in report.metrics {
             guard accepts(sample.attemptId) else { unknown.insert(sample.attemptId); continue }
             metrics.append(IncomingMetric(
@@ -514,26 +518,11 @@ public actor Coordinator {
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
         }
         machine.refusedData(of: unknown.sorted())
-        // Only samples this report stored count towards the objective (a resent sample, or an
-        // old report answered late, is not seen again).
-        if let objectiveName {
-            for metric in metrics where metric.name == objectiveName && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
-                machine.objectiveObserved(attempt: metric.attempt, value: metric.value)
-            }
-        }
-
+        // Only samples this report stored count (for the objective, a constraint, early stopping):
+        // a resent sample, or an old report answered late, is not seen again.
         var effects = Effects()
-        let constrained = Set(machine.spec.constraints.map(\.metric))
-        if !constrained.isEmpty {
-            for metric in metrics where constrained.contains(metric.name) && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
-                machine.constraintMetricObserved(attempt: metric.attempt, name: metric.name, value: metric.value)
-            }
-        }
-        // Early stopping: each newly stored point of the pruning metric is judged once.
-        if let pruningMetric = machine.spec.pruning?.metric {
-            for metric in metrics where metric.name == pruningMetric && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
-                effects.append(machine.intermediateObserved(attempt: metric.attempt, step: metric.step, value: metric.value, now: now))
-            }
+        for metric in metrics where watchedMetrics.contains(metric.name) && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
+            effects.append(machine.metricStored(attempt: metric.attempt, name: metric.name, step: metric.step, value: metric.value, now: now))
         }
         for loss in cursors.losses {
             logger.warning("a worker's spool was full: job output lost", metadata: [

@@ -608,6 +608,23 @@ public struct CoordinatorMachine: Sendable {
         return attempt.worker == worker && attempt.incarnation == incarnation && attempt.status != .lost
     }
 
+    /// A metric sample newly stored for an attempt (worker-parsed, in order, each sample once):
+    /// it counts for the objective, for a constraint, and for early stopping, as the spec says.
+    /// The shell passes every such sample of a metric in ``watchedMetrics``.
+    public mutating func metricStored(attempt id: AttemptID, name: String, step: Int64, value: Double, now: Timestamp) -> Effects {
+        if name == spec.objective?.metric { objectiveObserved(attempt: id, value: value) }
+        if spec.constraints.contains(where: { $0.metric == name }) { constraintMetricObserved(attempt: id, name: name, value: value) }
+        return name == spec.pruning?.metric ? intermediateObserved(attempt: id, step: step, value: value, now: now) : Effects()
+    }
+
+    /// The metrics the logic acts on: the objective's, the constraints', the pruning rule's.
+    public var watchedMetrics: Set<String> {
+        var names = Set(spec.constraints.map(\.metric))
+        if let objective = spec.objective { names.insert(objective.metric) }
+        if let pruning = spec.pruning { names.insert(pruning.metric) }
+        return names
+    }
+
     /// The objective metric was reported for an attempt (worker-parsed, in order).
     public mutating func objectiveObserved(attempt id: AttemptID, value: Double) {
         guard let objective = spec.objective, var attempt = attempts[id], !value.isNaN else { return }
@@ -623,17 +640,12 @@ public struct CoordinatorMachine: Sendable {
     /// worker (delivered in the worker's next heartbeat reply, like a cancel).
     public mutating func intermediateObserved(attempt id: AttemptID, step: Int64, value: Double, now: Timestamp) -> Effects {
         var effects = Effects()
-        guard pruner != nil, let attempt = attempts[id], !attempt.status.isTerminal,
-              var trial = trials[attempt.trial], trial.status == .running,
-              let reason = pruner!.observe(trial: trial.id, step: step, value: value)
+        guard pruner != nil, let attempt = attempts[id], !attempt.status.isTerminal, trials[attempt.trial]?.status == .running,
+              let reason = pruner!.observe(trial: attempt.trial, step: step, value: value)
         else { return effects }
-        cancelling.insert(id)
-        trial.status = .pruned
-        trial.endedAt = now
-        trial.note = "pruned: " + reason
-        record(trial)
-        effects.changes.append(.trial(trial))
-        effects.changes.append(.event(CampaignEvent(kind: "trial.pruned", message: "trial \(trial.id) pruned: \(reason)", trial: trial.id, attempt: id, at: now)))
+        endEarly(trial: attempt.trial, as: .pruned, note: "pruned: " + reason, now: now, effects: &effects)
+        effects.changes.append(.event(CampaignEvent(
+            kind: "trial.pruned", message: "trial \(attempt.trial) pruned: \(reason)", trial: attempt.trial, attempt: id, at: now)))
         effects.append(dispatch(now: now))
         effects.append(finishIfDone(now: now))
         return effects
@@ -739,24 +751,16 @@ public struct CoordinatorMachine: Sendable {
     /// (delivered in the worker's next heartbeat reply).
     public mutating func cancel(trial id: TrialID, now: Timestamp) -> Effects {
         var effects = Effects()
-        guard var trial = trials[id], !trial.status.isTerminal else { return effects }
-        for attemptID in active where attempts[attemptID]?.trial == id {
-            cancelling.insert(attemptID)
-        }
-        trial.status = .cancelled
-        trial.endedAt = now
-        record(trial)
-        effects.changes.append(.trial(trial))
+        guard trials[id].map({ !$0.status.isTerminal }) == true else { return effects }
+        endEarly(trial: id, as: .cancelled, note: nil, now: now, effects: &effects)
         effects.changes.append(.event(CampaignEvent(kind: "trial.cancelled", message: "trial \(id) cancelled", trial: id, at: now)))
         effects.append(dispatch(now: now))
         effects.append(finishIfDone(now: now))
         return effects
     }
 
-    // MARK: - Time
+    // MARK: - Steering
 
-    /// Advances time: expires leases and unconfirmed assignments, answers long-polls that
-    /// waited long enough, and dispatches what became possible.
     /// `intern add`: enqueues `configurations` (each a full assignment of the space, run next, in
     /// order), adds `trials` more for the sampler to draw, and raises the budget. Returns what it
     /// did in words, or why nothing was done (a configuration outside the space, a finished campaign).
@@ -808,6 +812,22 @@ public struct CoordinatorMachine: Sendable {
         return effects
     }
 
+    /// Ends a trial that has not ended (cancelled, pruned, stopped by the budget): its attempts in
+    /// flight are stopped on their workers (in their next heartbeat reply), and nothing reruns it.
+    private mutating func endEarly(trial id: TrialID, as status: TrialStatus, note: String?, now: Timestamp, effects: inout Effects) {
+        guard var trial = trials[id] else { return }
+        for attemptID in active where attempts[attemptID]?.trial == id { cancelling.insert(attemptID) }
+        trial.status = status
+        trial.endedAt = now
+        if let note { trial.note = note }
+        record(trial)
+        effects.changes.append(.trial(trial))
+    }
+
+    // MARK: - Time
+
+    /// Advances time: expires leases and unconfirmed assignments, answers long-polls that
+    /// waited long enough, checks the budget, and dispatches what became possible.
     public mutating func tick(now: Timestamp) -> Effects {
         var effects = Effects()
         effects.append(checkBudget(now: now))
@@ -958,13 +978,7 @@ public struct CoordinatorMachine: Sendable {
             at: now)))
         if stopping {
             for id in running.sorted() {
-                guard var trial = trials[id] else { continue }
-                for attemptID in active where attempts[attemptID]?.trial == id { cancelling.insert(attemptID) }
-                trial.status = .cancelled
-                trial.endedAt = now
-                trial.note = "stopped: " + reason
-                record(trial)
-                effects.changes.append(.trial(trial))
+                endEarly(trial: id, as: .cancelled, note: "stopped: " + reason, now: now, effects: &effects)
             }
         }
         for request in parked {

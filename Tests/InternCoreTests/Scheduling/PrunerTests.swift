@@ -56,4 +56,25 @@ import Testing
         #expect(CoordinatorMachineTests.plan(next, for: RequestToken(3))?.trial == 3)
         #expect(machine.progress.pruned == 1)
     }
+
+    /// A restarted coordinator replays the stored points: it judges the next one as the original would.
+    @Test func replayedPointsJudgeLikeTheOriginal() throws {
+        var spec = CoordinatorMachineTests.spec(trials: 4, objective: Objective(metric: "loss", direction: .minimize))
+        spec.pruning = PruningPolicy(rule: .asha, metric: "loss", direction: .minimize, minStep: 1, reduction: 2)
+        var restored = try CoordinatorMachine(spec: spec)
+        restored.replayIntermediate(trial: 10, step: 1, value: 0.2)
+        restored.replayIntermediate(trial: 11, step: 1, value: 0.3)
+        _ = restored.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        let plan = try #require(CoordinatorMachineTests.plan(
+            restored.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))
+        // Three values at rung 0: ⌊3/2⌋ = 1 is kept (0.2); 0.25 is not it. Without the replay it would be alone, and kept.
+        _ = restored.metricStored(attempt: plan.attempt, name: "loss", step: 1, value: 0.25, now: 1)
+        #expect(restored.trials[plan.trial]?.status == .pruned)
+        var fresh = try CoordinatorMachine(spec: spec)
+        _ = fresh.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        let other = try #require(CoordinatorMachineTests.plan(
+            fresh.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))
+        _ = fresh.metricStored(attempt: other.attempt, name: "loss", step: 1, value: 0.25, now: 1)
+        #expect(fresh.trials[other.trial]?.status == .running)
+    }
 }
