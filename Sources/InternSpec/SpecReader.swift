@@ -505,14 +505,7 @@ struct SpecReader {
             throw missing("direction", in: "objective", at: Position(node.mark), hint: "minimize or maximize")
         }
         let metricName = try text(metric.value, "objective.metric")
-        let directionText = try text(directionEntry.value, "objective.direction")
-        let direction: Objective.Direction
-        switch directionText {
-        case "minimize", "min": direction = .minimize
-        case "maximize", "max": direction = .maximize
-        default:
-            throw invalidChoice(directionText, directionEntry.value, "objective.direction", ["minimize", "maximize"])
-        }
+        let direction = try readDirection(directionEntry.value, "objective.direction")
         var summary = Objective.Summary.last
         if let entry = fields["summary"] {
             let summaryText = try text(entry.value, "objective.summary")
@@ -522,6 +515,16 @@ struct SpecReader {
             summary = value
         }
         return Objective(metric: metricName, direction: direction, summary: summary)
+    }
+
+    /// `minimize` (or `min`) or `maximize` (or `max`).
+    private mutating func readDirection(_ node: Node, _ path: String) throws(SpecError) -> Objective.Direction {
+        let value = try text(node, path)
+        switch value {
+        case "minimize", "min": return .minimize
+        case "maximize", "max": return .maximize
+        default: throw invalidChoice(value, node, path, ["minimize", "maximize"])
+        }
     }
 
     private mutating func readBudget(_ node: Node) throws(SpecError) -> Budget {
@@ -564,14 +567,7 @@ struct SpecReader {
             throw missing("metric", in: "pruning", at: Position(node.mark), hint: "the intermediate metric to judge trials by, e.g. metric: eval_loss (default: the objective's)")
         }
         var direction = objective?.direction
-        if let entry = fields["direction"] {
-            let directionText = try text(entry.value, "pruning.direction")
-            switch directionText {
-            case "minimize", "min": direction = .minimize
-            case "maximize", "max": direction = .maximize
-            default: throw invalidChoice(directionText, entry.value, "pruning.direction", ["minimize", "maximize"])
-            }
-        }
+        if let entry = fields["direction"] { direction = try readDirection(entry.value, "pruning.direction") }
         guard let direction else {
             throw missing("direction", in: "pruning", at: Position(node.mark), hint: "minimize or maximize (default: the objective's)")
         }

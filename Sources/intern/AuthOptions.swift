@@ -16,9 +16,16 @@ struct AuthOptions: ParsableArguments {
     @Flag(name: .long, help: "Allow tcp:// without authentication: anyone who reaches the address can run commands on the workers.")
     var insecure = false
 
-    /// The credentials for talking over `urls`, `nil` when none are needed or `--insecure` was
-    /// given; a usage error saying what to do when they are needed and missing or unusable.
-    func credentials(for urls: [String], role: String) throws -> Credentials? {
+    /// What a command needs to talk over `urls` as `side`: the campaign's credentials (`nil` when
+    /// none are needed or `--insecure` was given) and, for a `tls+tcp://` URL, the TLS files; a
+    /// usage error saying what to do when they are needed and missing or unusable. `option` names
+    /// the command's URL option in messages.
+    func security(for urls: [String], option: String, side: TLSRole) throws -> (credentials: Credentials?, tls: TLSSettings?) {
+        let credentials = try credentials(for: urls, role: option)
+        return (credentials, try tls(for: urls, credentials: credentials, role: side))
+    }
+
+    private func credentials(for urls: [String], role: String) throws -> Credentials? {
         let credentials: Credentials?
         do {
             credentials = try Credentials.resolve(directory: auth)
@@ -48,7 +55,7 @@ struct AuthOptions: ParsableArguments {
 
     /// The TLS files for `role` when one of `urls` is `tls+tcp://` (`nil` otherwise): the
     /// campaign's CA and the role's certificate from the credentials directory.
-    func tls(for urls: [String], credentials: Credentials?, role: TLSRole) throws -> TLSSettings? {
+    private func tls(for urls: [String], credentials: Credentials?, role: TLSRole) throws -> TLSSettings? {
         guard let url = urls.first(where: { $0.hasPrefix("tls+") }) else { return nil }
         do {
             guard let credentials, credentials.directory != nil,

@@ -33,8 +33,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let directory = file.directory(root: root)
         let urls = listen.isEmpty ? [defaultIPCURL(directory: directory)] : listen
         var options = tuning.options(listen: urls)
-        options.credentials = try security.credentials(for: urls, role: "--listen")
-        options.tls = try security.tls(for: urls, credentials: options.credentials, role: .coordinator)
+        (options.credentials, options.tls) = try security.security(for: urls, option: "--listen", side: .coordinator)
         options.insecure = security.insecure
         let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"),
                                           options: options)

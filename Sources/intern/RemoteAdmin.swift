@@ -45,8 +45,7 @@ struct RemoteOptions: ParsableArguments {
     /// Sends one admin command and returns the coordinator's answer.
     func request(_ arguments: [String]) async throws -> AdminReply {
         guard let url = coordinator else { throw ValidationError("--coordinator is required") }
-        let credentials = try security.credentials(for: [url], role: "--coordinator")
-        let tls = try security.tls(for: [url], credentials: credentials, role: .client)
+        let (credentials, tls) = try security.security(for: [url], option: "--coordinator", side: .client)
         let connection = try AdminConnection.shared(url: url, credentials: credentials, tls: tls)
         return try await connection.run(arguments)
     }

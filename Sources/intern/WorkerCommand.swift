@@ -72,8 +72,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let credentials = try security.credentials(for: [connect], role: "--connect")
-        let tls = try security.tls(for: [connect], credentials: credentials, role: .client)
+        let (credentials, tls) = try security.security(for: [connect], option: "--connect", side: .client)
         do {
             let explicit: [String]? = gpus.map { $0 == "none" ? [] : $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let inventory = GPUDiscovery.detect(explicit: explicit)
