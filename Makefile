@@ -14,10 +14,11 @@ all: build
 
 deps: system-deps python-deps
 
-# libnng-dev and libzstd-dev from Debian (Debian ships no nng.pc: the module map links nng directly).
+# libnng-dev (with libmbedtls-dev) and libzstd-dev from Debian (Debian ships no nng.pc: the module map
+# links nng directly); iproute2 for the multi-host test (network namespaces).
 system-deps:
 	@missing=""; \
-	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3; do \
+	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 iproute2; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
