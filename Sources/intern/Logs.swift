@@ -115,12 +115,13 @@ struct Logs: AsyncParsableCommand {
 
     /// `--coordinator`: asks for the output chunk by chunk; with --follow, until the attempt ends.
     private func followRemotely() async throws {
+        let connection = try remote.connect()
         var offset: UInt64 = 0
         var following: String?
         while true {
             var arguments = ["logs", String(trial), "--stream", stream, "--from-byte", String(offset)]
             if let attempt { arguments += ["--attempt", String(attempt)] }
-            let reply = try await remote.request(arguments)
+            let reply = try await connection.run(arguments)
             let errors = String(decoding: reply.stderr, as: UTF8.self)
             guard reply.exitCode == 0 || reply.exitCode == Int64(AdminRunner.moreToCome) else {
                 FileHandle.standardError.write(Data(reply.stderr))

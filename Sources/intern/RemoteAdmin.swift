@@ -35,44 +35,34 @@ struct RemoteOptions: ParsableArguments {
             }
             arguments.append(argument)
         }
-        let reply = try await request(arguments)
+        let reply = try await connect().run(arguments)
         FileHandle.standardOutput.write(Data(reply.stdout))
         FileHandle.standardError.write(Data(reply.stderr))
         if reply.exitCode != 0 { throw ExitCode(Int32(clamping: reply.exitCode)) }
         return true
     }
 
-    /// Sends one admin command and returns the coordinator's answer.
-    func request(_ arguments: [String]) async throws -> AdminReply {
+    /// A connection to the coordinator named by `--coordinator`, authenticated as a worker is.
+    func connect() throws -> AdminConnection {
         guard let url = coordinator else { throw ValidationError("--coordinator is required") }
         let (credentials, tls) = try security.security(for: [url], option: "--coordinator", side: .client)
-        let connection = try AdminConnection.shared(url: url, credentials: credentials, tls: tls)
-        return try await connection.run(arguments)
+        return try AdminConnection(url: url, credentials: credentials, tls: tls)
     }
 }
 
-/// One REQ socket to a coordinator for the life of an admin command (`logs --follow` asks many times).
+/// One REQ socket to a coordinator for the life of an admin command (`logs --follow` asks many
+/// times on it), one request at a time.
 final class AdminConnection: Sendable {
     private let socket: Socket
     private let context: Context
     private let link: CoordinatorLink
     private let url: String
-    nonisolated(unsafe) private static var current: AdminConnection?
-
-    private init(url: String, credentials: Credentials?, tls: TLSSettings?) throws {
+    init(url: String, credentials: Credentials?, tls: TLSSettings?) throws {
         self.url = url
         socket = try Socket.request(maxMessageSize: 64 << 20)
         try socket.dial(url, tls: tls)
         context = try socket.openContext()
         link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: 64 << 20), credentials: credentials)
-    }
-
-    /// The process's connection (admin commands run one request at a time, from one task).
-    static func shared(url: String, credentials: Credentials?, tls: TLSSettings?) throws -> AdminConnection {
-        if let current, current.url == url { return current }
-        let connection = try AdminConnection(url: url, credentials: credentials, tls: tls)
-        current = connection
-        return connection
     }
 
     func run(_ arguments: [String]) async throws -> AdminReply {
