@@ -6,7 +6,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 BUILD_FLAGS ?=
 INTERN = .build/debug/intern
-EXAMPLE = examples/digits-sweep
+EXAMPLE = examples/digits-pipeline
 
 .PHONY: all deps system-deps python-deps build release demo test chaos bench slurm-test clean
 
@@ -42,9 +42,11 @@ build: system-deps
 release: system-deps
 	$(SWIFT) build -c release
 
-# The example campaign: 24 trials of a real numpy MLP on scikit-learn's digits, 2 local workers.
+# The example pipeline on scikit-learn's digits, 2 local workers: a numpy MLP trained by a TPE
+# sweep with ASHA, each checkpoint evaluated on a held-out split with a worst-class guardrail,
+# the best feasible one exported (examples/digits-pipeline/README.md).
 demo: deps build
-	rm -rf .intern/digits-sweep
+	rm -rf .intern/digits-pipeline $(EXAMPLE)/runs
 	$(INTERN) run $(EXAMPLE)/campaign.yaml --workers 2
 	@echo
 	$(INTERN) best

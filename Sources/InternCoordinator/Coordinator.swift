@@ -135,40 +135,36 @@ public actor Coordinator {
         startedAt = now
         let attempts = try store.attempts()
         let info = try store.info()
-        // What the attempts still in flight reported so far, read once per attempt: the objective
-        // (last or best, as the spec says) and the constrained metrics' last values.
+        // What the attempts still in flight reported so far, read once per attempt: their stage's
+        // objectives (last or best, as each says) and the constrained metrics' last values.
+        let trials = try store.trials()
+        let stages = spec.stages
+        let stageOf = Dictionary(trials.map { ($0.id, stages[min($0.stage, stages.count - 1)]) }, uniquingKeysWith: { a, _ in a })
         var objectives: [AttemptID: Double] = [:]
         var constraintValues: [AttemptID: [String: Double]] = [:]
-        let constrained = Set(spec.constraints.map(\.metric))
-        if spec.objective != nil || !constrained.isEmpty {
-            for attempt in attempts where !attempt.status.isTerminal {
-                for series in try store.metricSeries(attempt: attempt.id) {
-                    if let objective = spec.objective, series.name == objective.metric {
-                        let value = switch (objective.summary, objective.direction) {
-                        case (.last, _): series.lastValue
-                        case (.best, .minimize): series.minValue
-                        case (.best, .maximize): series.maxValue
-                        }
-                        if let value { objectives[attempt.id] = value }
-                    }
-                    if constrained.contains(series.name), let value = series.lastValue {
-                        constraintValues[attempt.id, default: [:]][series.name] = value
-                    }
+        for attempt in attempts where !attempt.status.isTerminal {
+            guard let stage = stageOf[attempt.trial], !stage.objectives.isEmpty || !stage.constraints.isEmpty else { continue }
+            for series in try store.metricSeries(attempt: attempt.id) {
+                for (index, objective) in stage.objectives.enumerated() where series.name == objective.metric {
+                    guard let value = objective.summarize(last: series.lastValue, min: series.minValue, max: series.maxValue) else { continue }
+                    if index == 0 { objectives[attempt.id] = value } else { constraintValues[attempt.id, default: [:]][series.name] = value }
+                }
+                if stage.constraints.contains(where: { $0.metric == series.name }), let value = series.lastValue {
+                    constraintValues[attempt.id, default: [:]][series.name] = value
                 }
             }
         }
         let (machine, effects) = try CoordinatorMachine.restore(
-            spec: spec, config: options.config, trials: try store.trials(), attempts: attempts, workers: try store.workers(),
+            spec: spec, config: options.config, trials: trials, attempts: attempts, workers: try store.workers(),
             objectives: objectives, constraintValues: constraintValues, paused: info?.paused ?? false, startedAt: info?.createdAt,
             adjustments: info?.adjustments ?? CampaignAdjustments(), now: now)
         self.machine = machine
         watchedMetrics = machine.watchedMetrics
-        // The pruner's memory is the pruning metric's stored points: replayed, trial by trial.
-        if let pruning = spec.pruning {
-            for attempt in attempts.sorted(by: { $0.id < $1.id }) {
-                for point in try store.metricPoints(attempt: attempt.id, name: pruning.metric) {
-                    self.machine.replayIntermediate(trial: attempt.trial, step: point.step, value: point.value)
-                }
+        // The pruners' memory is their metrics' stored points: replayed, trial by trial.
+        for attempt in attempts.sorted(by: { $0.id < $1.id }) {
+            guard let pruning = stageOf[attempt.trial]?.pruning else { continue }
+            for point in try store.metricPoints(attempt: attempt.id, name: pruning.metric) {
+                self.machine.replayIntermediate(trial: attempt.trial, step: point.step, value: point.value)
             }
         }
         try store.apply(effects.changes)
@@ -556,11 +552,13 @@ public actor Coordinator {
         case .cancelled: .cancelled
         case .preempted: .preempted
         }
-        return InternCore.AttemptEnd(
+        var core = InternCore.AttemptEnd(
             attempt: end.attemptId, outcome: outcome, startedAt: end.startedAtMs, endedAt: end.endedAtMs,
             wallMillis: end.wallMs, userCPUMillis: end.userCpuMs, systemCPUMillis: end.systemCpuMs,
             peakRSSBytes: end.peakRssBytes, finalStdoutSeq: end.finalStdoutSeq, finalStderrSeq: end.finalStderrSeq,
             finalMetricSeq: end.finalMetricSeq, logTail: String(decoding: end.logTail, as: UTF8.self))
+        for pair in end.outputs { core.outputs[pair.key] = pair.value }
+        return core
     }
 
     static func rejected(_ refusal: Refusal, requestId: UInt64) -> Rejected {

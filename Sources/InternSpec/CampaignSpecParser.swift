@@ -10,7 +10,19 @@ public struct CampaignSpecParser {
     /// The top-level keys of a spec, in documentation order.
     public static let topLevelKeys = [
         "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel", "gpus",
-        "cpus", "memory", "objective", "constraints", "pruning", "budget", "timeout", "retries", "retry", "failures", "metrics",
+        "cpus", "memory", "objective", "objectives", "constraints", "pruning", "outputs", "budget", "timeout", "retries", "retry",
+        "failures", "metrics", "stages",
+    ]
+
+    /// The keys of one of `stages:`, in documentation order.
+    public static let stageKeys = [
+        "name", "from", "command", "shell", "space", "sampler", "trials", "objective", "objectives", "constraints", "pruning",
+        "outputs", "timeout", "gpus", "cpus", "memory",
+    ]
+
+    /// The keys that, in a pipeline, belong in a stage and not at the top level.
+    public static let stageOnlyKeys = [
+        "command", "shell", "space", "sampler", "trials", "objective", "objectives", "constraints", "pruning", "outputs",
     ]
 
     /// The keys of the `retry:` mapping, in documentation order.

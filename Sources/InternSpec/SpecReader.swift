@@ -24,8 +24,20 @@ struct SpecReader {
     let yaml: String
     let baseDirectory: String
     /// Where each key path of the spec is (the value's node, or the key's for names).
-    private var marks: [String: Position] = [:]
+    private var marks = Marks()
     private var rootMark = Position(line: 1, column: 1)
+
+    /// Key paths by position, with the scope being read (`stages[1].`) put before every path
+    /// read or written: the same readers serve the top level and each stage.
+    struct Marks {
+        var table: [String: Position] = [:]
+        var scope = ""
+
+        subscript(path: String) -> Position? {
+            get { table[scope + path] }
+            set { table[scope + path] = newValue }
+        }
+    }
 
     init(file: String, yaml: String, baseDirectory: String) {
         self.file = file
@@ -38,7 +50,7 @@ struct SpecReader {
     func error(_ code: SpecError.Code, at mark: Position?, _ keyPath: String, _ message: String,
                suggestion: String? = nil) -> SpecError {
         let mark = mark ?? rootMark
-        return SpecError(code: code, file: file, line: mark.line, column: mark.column, keyPath: keyPath,
+        return SpecError(code: code, file: file, line: mark.line, column: mark.column, keyPath: marks.scope + keyPath,
                          message: message, suggestion: suggestion)
     }
 
@@ -46,7 +58,7 @@ struct SpecReader {
     func mark(of keyPath: String) -> Position {
         var path = Substring(keyPath)
         while !path.isEmpty {
-            if let mark = marks[String(path)] { return mark }
+            if let mark = marks.table[String(path)] { return mark }
             if path.hasSuffix("]"), let open = path.lastIndex(of: "[") {
                 path = path[..<open]
             } else if let dot = path.lastIndex(of: ".") {
@@ -87,21 +99,6 @@ struct SpecReader {
         }
         let name = try text(nameNode.value, "name")
 
-        // command / shell
-        let command: CommandTemplate
-        switch (entries["command"], entries["shell"]) {
-        case (.some, .some(let shell)):
-            throw error(.invalidValue, at: Position(shell.key.mark), "shell",
-                        "give either 'command' (run directly) or 'shell' (run with /bin/sh -c), not both")
-        case (.some(let entry), nil):
-            command = try readCommand(entry.value)
-        case (nil, .some(let entry)):
-            command = CommandTemplate(shell: try text(entry.value, "shell"))
-        case (nil, nil):
-            throw missing("command", in: "", at: Position(root.mark),
-                          hint: "the command each trial runs, e.g. command: [python3, train.py, --lr, \"{lr}\"]")
-        }
-
         // workdir
         var workdir = baseDirectory
         if let entry = entries["workdir"] {
@@ -134,46 +131,48 @@ struct SpecReader {
             }
         }
 
-        // space
-        var space = ParameterSpace()
-        if let entry = entries["space"], !isNull(entry.value) {
-            marks["space"] = Position(entry.key.mark)
-            space = try readSpace(entry.value)
-        }
-
-        // sampler
-        var sampler = SamplerKind.random(seed: 0)
-        if let entry = entries["sampler"] {
-            sampler = try readSampler(entry.value)
-        }
-
-        // trials
-        let trials: Int
-        if let entry = entries["trials"] {
-            trials = try integer(entry.value, "trials")
-        } else if case .grid = sampler {
-            trials = space.gridSize ?? 1 // a grid the space cannot make is reported below
+        // The stage keys: at the top level for a campaign of one stage, in each of `stages:` for
+        // a pipeline (whose stages take timeout, gpus, cpus and memory from the top level unless
+        // they say otherwise).
+        let defaults = try readStageKeys(entries, at: Position(root.mark), stage: nil, defaults: nil)
+        var stages: [Stage] = []
+        if let entry = entries["stages"], !isNull(entry.value) {
+            if let stray = CampaignSpecParser.stageOnlyKeys.first(where: { entries[$0] != nil }) {
+                throw error(.invalidValue, at: Position(entries[stray]!.key.mark), stray,
+                            "with stages:, '\(stray)' belongs in a stage (the top level holds what all stages share: workdir, env, parallel, retries, budget, ...)")
+            }
+            guard case .sequence(let items) = entry.value, !items.isEmpty else {
+                throw typeMismatch(entry.value, "stages", expected: "a list of stages, each a mapping with name, command and from (see docs/campaign.md, Pipelines)")
+            }
+            for (index, item) in items.enumerated() {
+                marks["stages[\(index)]"] = Position(item.mark)
+                guard case .mapping(let map) = item else {
+                    throw typeMismatch(item, "stages[\(index)]", expected: "a mapping with name, command and (after the first) from")
+                }
+                marks.scope = "stages[\(index)]."
+                let fields = try mapping(map, at: Position(item.mark), keyPath: "", allowed: CampaignSpecParser.stageKeys, context: "in a stage")
+                guard let nameEntry = fields["name"] else {
+                    throw missing("name", in: "", at: Position(item.mark), hint: "the stage's name, e.g. name: train")
+                }
+                var stage = try readStageKeys(fields, at: Position(item.mark), stage: index, defaults: defaults)
+                stage.name = try text(nameEntry.value, "name")
+                if let from = fields["from"], !isNull(from.value) {
+                    if index == 0 {
+                        throw error(.invalidValue, at: Position(from.key.mark), "from", "the first stage is fed by no other: leave 'from' out")
+                    }
+                    stage.input = try readFrom(from.value)
+                }
+                marks.scope = ""
+                stages.append(stage)
+            }
         } else {
-            throw missing("trials", in: "", at: Position(root.mark),
-                          hint: "the random sampler needs the number of trials to draw, e.g. trials: 24")
+            stages = [defaults]
         }
 
         // parallel, retries
         var parallel: Int?
         if let entry = entries["parallel"], !isNull(entry.value) {
             parallel = try integer(entry.value, "parallel")
-        }
-        var gpus = 0
-        if let entry = entries["gpus"], !isNull(entry.value) {
-            gpus = try integer(entry.value, "gpus")
-        }
-        var cpus = 0
-        if let entry = entries["cpus"], !isNull(entry.value) {
-            cpus = try integer(entry.value, "cpus")
-        }
-        var memoryBytes = 0
-        if let entry = entries["memory"], !isNull(entry.value) {
-            memoryBytes = try readSize(entry.value, "memory")
         }
         var retries = 0
         if let entry = entries["retries"], !isNull(entry.value) {
@@ -193,16 +192,135 @@ struct SpecReader {
             try readFailures(entry.value, into: &failurePolicy)
         }
 
-        // objective
-        var objective: Objective?
-        if let entry = entries["objective"], !isNull(entry.value) {
-            objective = try readObjective(entry.value)
+        // budget
+        var budget = Budget()
+        if let entry = entries["budget"], !isNull(entry.value) {
+            budget = try readBudget(entry.value)
+        }
+
+        // metrics
+        var metricPrefix: String?
+        if let entry = entries["metrics"], !isNull(entry.value) {
+            guard case .mapping(let map) = entry.value else {
+                throw typeMismatch(entry.value, "metrics", expected: "a mapping, e.g. metrics: {prefix: \"METRIC\"}")
+            }
+            let fields = try mapping(map, at: Position(entry.value.mark), keyPath: "metrics", allowed: ["prefix"], context: "in metrics")
+            guard let prefix = fields["prefix"] else {
+                throw missing("prefix", in: "metrics", at: Position(entry.value.mark),
+                              hint: "the text that starts a metric line, e.g. prefix: \"METRIC\"")
+            }
+            metricPrefix = try text(prefix.value, "metrics.prefix")
+        }
+
+        let first = stages[0]
+        let spec = CampaignSpec(
+            name: name, command: first.command, workdir: workdir, environment: environment, space: first.space,
+            sampler: first.sampler, trials: first.trials, parallel: parallel, objective: first.objective,
+            timeoutSeconds: first.timeoutSeconds, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy,
+            gpus: first.gpus, cpus: first.cpus, memoryBytes: first.memoryBytes, pruning: first.pruning, budget: budget,
+            constraints: first.constraints, extraObjectives: first.extraObjectives, outputs: first.outputs,
+            stageName: stages.count > 1 ? first.name : nil, laterStages: Array(stages.dropFirst()))
+
+        let located = spec.problems().enumerated().map { entry in
+            // In a pipeline, the first stage's problems name its keys as if at the top level.
+            var problem = entry.element
+            let head = String(problem.keyPath.prefix { $0 != "." && $0 != "[" })
+            if spec.isPipeline, CampaignSpecParser.stageOnlyKeys.contains(head) || ["timeout", "gpus", "cpus", "memory"].contains(head) {
+                problem.keyPath = "stages[0]." + problem.keyPath
+            }
+            return (order: entry.offset, problem: problem, mark: mark(of: problem.keyPath))
+        }
+        if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {
+            throw error(.invalidValue, at: first.mark, first.problem.keyPath, first.problem.message,
+                        suggestion: first.problem.suggestion)
+        }
+        return spec
+    }
+
+    /// The keys that say what a stage runs and how it is judged, from `entries` (the top level,
+    /// or one of `stages:`). `stage` is the stage's index in `stages:` (`nil`: the top level);
+    /// a stage takes `defaults`' timeout and resources unless it gives its own.
+    private mutating func readStageKeys(
+        _ entries: [String: (key: Node, value: Node)], at mark: Position?, stage: Int?, defaults: Stage?
+    ) throws(SpecError) -> Stage {
+        let pipelineTop = stage == nil && entries["stages"] != nil
+        // command / shell
+        var command = CommandTemplate(argv: [])
+        switch (entries["command"], entries["shell"]) {
+        case (.some, .some(let shell)):
+            throw error(.invalidValue, at: Position(shell.key.mark), "shell",
+                        "give either 'command' (run directly) or 'shell' (run with /bin/sh -c), not both")
+        case (.some(let entry), nil):
+            command = try readCommand(entry.value)
+        case (nil, .some(let entry)):
+            command = CommandTemplate(shell: try text(entry.value, "shell"))
+        case (nil, nil):
+            guard pipelineTop else {
+                throw missing("command", in: "", at: mark,
+                              hint: "the command each trial runs, e.g. command: [python3, train.py, --lr, \"{lr}\"]")
+            }
+        }
+
+        // space
+        var space = ParameterSpace()
+        if let entry = entries["space"], !isNull(entry.value) {
+            marks["space"] = Position(entry.key.mark)
+            space = try readSpace(entry.value)
+        }
+
+        // sampler
+        var sampler = SamplerKind.random(seed: 0)
+        if let entry = entries["sampler"] {
+            sampler = try readSampler(entry.value)
+        }
+
+        // trials: the first stage's number, a later stage's number per input
+        var trials = 1
+        if let entry = entries["trials"] {
+            trials = try integer(entry.value, "trials")
+        } else if case .grid = sampler {
+            trials = space.gridSize ?? 1 // a grid the space cannot make is reported below
+        } else if stage ?? 0 == 0, !pipelineTop {
+            throw missing("trials", in: "", at: mark,
+                          hint: "the random sampler needs the number of trials to draw, e.g. trials: 24")
+        }
+
+        // resources
+        var gpus = defaults?.gpus ?? 0
+        if let entry = entries["gpus"], !isNull(entry.value) {
+            gpus = try integer(entry.value, "gpus")
+        }
+        var cpus = defaults?.cpus ?? 0
+        if let entry = entries["cpus"], !isNull(entry.value) {
+            cpus = try integer(entry.value, "cpus")
+        }
+        var memoryBytes = defaults?.memoryBytes ?? 0
+        if let entry = entries["memory"], !isNull(entry.value) {
+            memoryBytes = try readSize(entry.value, "memory")
+        }
+
+        // objective, objectives
+        var objectives: [Objective] = []
+        switch (entries["objective"], entries["objectives"]) {
+        case (.some, .some(let both)):
+            throw error(.invalidValue, at: Position(both.key.mark), "objectives",
+                        "give either 'objective' (one) or 'objectives' (a list, for a Pareto front), not both")
+        case (.some(let entry), nil) where !isNull(entry.value):
+            objectives = [try readObjective(entry.value)]
+        case (nil, .some(let entry)) where !isNull(entry.value):
+            guard case .sequence(let items) = entry.value, !items.isEmpty else {
+                throw typeMismatch(entry.value, "objectives", expected: "a list of objectives, e.g. [{metric: accuracy, direction: maximize}, {metric: latency_ms, direction: minimize}]")
+            }
+            for (index, item) in items.enumerated() {
+                objectives.append(try readObjective(item, "objectives[\(index)]"))
+            }
+        default: break
         }
 
         // pruning
         var pruning: PruningPolicy?
         if let entry = entries["pruning"], !isNull(entry.value) {
-            pruning = try readPruning(entry.value, objective: objective)
+            pruning = try readPruning(entry.value, objective: objectives.first)
         }
 
         // constraints
@@ -223,44 +341,45 @@ struct SpecReader {
             }
         }
 
-        // budget
-        var budget = Budget()
-        if let entry = entries["budget"], !isNull(entry.value) {
-            budget = try readBudget(entry.value)
+        // outputs
+        var outputs: [String] = []
+        if let entry = entries["outputs"], !isNull(entry.value) {
+            guard case .sequence(let items) = entry.value else {
+                throw typeMismatch(entry.value, "outputs", expected: "a list of output names, e.g. outputs: [checkpoint]")
+            }
+            for (index, item) in items.enumerated() {
+                marks["outputs[\(index)]"] = Position(item.mark)
+                outputs.append(try text(item, "outputs[\(index)]"))
+            }
         }
 
         // timeout
-        var timeout: Double?
+        var timeout = defaults?.timeoutSeconds
         if let entry = entries["timeout"], !isNull(entry.value) {
             timeout = try readDuration(entry.value, "timeout")
         }
 
-        // metrics
-        var metricPrefix: String?
-        if let entry = entries["metrics"], !isNull(entry.value) {
-            guard case .mapping(let map) = entry.value else {
-                throw typeMismatch(entry.value, "metrics", expected: "a mapping, e.g. metrics: {prefix: \"METRIC\"}")
-            }
-            let fields = try mapping(map, at: Position(entry.value.mark), keyPath: "metrics", allowed: ["prefix"], context: "in metrics")
-            guard let prefix = fields["prefix"] else {
-                throw missing("prefix", in: "metrics", at: Position(entry.value.mark),
-                              hint: "the text that starts a metric line, e.g. prefix: \"METRIC\"")
-            }
-            metricPrefix = try text(prefix.value, "metrics.prefix")
-        }
+        return Stage(
+            name: "", command: command, space: space, sampler: sampler, trials: trials, objective: objectives.first,
+            extraObjectives: Array(objectives.dropFirst()), pruning: pruning, constraints: constraints, outputs: outputs,
+            timeoutSeconds: timeout, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes)
+    }
 
-        let spec = CampaignSpec(
-            name: name, command: command, workdir: workdir, environment: environment, space: space,
-            sampler: sampler, trials: trials, parallel: parallel, objective: objective,
-            timeoutSeconds: timeout, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy, gpus: gpus,
-            cpus: cpus, memoryBytes: memoryBytes, pruning: pruning, budget: budget, constraints: constraints)
-
-        let located = spec.problems().enumerated().map { (order: $0.offset, problem: $0.element, mark: mark(of: $0.element.keyPath)) }
-        if let first = located.min(by: { ($0.mark.line, $0.mark.column, $0.order) < ($1.mark.line, $1.mark.column, $1.order) }) {
-            throw error(.invalidValue, at: first.mark, first.problem.keyPath, first.problem.message,
-                        suggestion: first.problem.suggestion)
+    /// `from: train` (every completed trial, as it completes) or
+    /// `from: {stage: train, top: 3, barrier: true}`.
+    private mutating func readFrom(_ node: Node) throws(SpecError) -> StageInput {
+        if case .scalar = node { return StageInput(stage: try text(node, "from")) }
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "from", expected: "a stage name, or a mapping such as {stage: eval, top: 1}")
         }
-        return spec
+        let fields = try mapping(map, at: Position(node.mark), keyPath: "from", allowed: ["stage", "top", "barrier"], context: "in from")
+        guard let stage = fields["stage"] else {
+            throw missing("stage", in: "from", at: Position(node.mark), hint: "the earlier stage that feeds this one, e.g. stage: train")
+        }
+        var input = StageInput(stage: try text(stage.value, "from.stage"))
+        if let entry = fields["top"], !isNull(entry.value) { input.top = try integer(entry.value, "from.top") }
+        if let entry = fields["barrier"], !isNull(entry.value) { input.barrier = try boolean(entry.value, "from.barrier") }
+        return input
     }
 
     // MARK: - Sections
@@ -492,25 +611,25 @@ struct SpecReader {
     }
 
 
-    private mutating func readObjective(_ node: Node) throws(SpecError) -> Objective {
+    private mutating func readObjective(_ node: Node, _ path: String = "objective") throws(SpecError) -> Objective {
         guard case .mapping(let map) = node else {
-            throw typeMismatch(node, "objective", expected: "a mapping such as {metric: eval_accuracy, direction: maximize}")
+            throw typeMismatch(node, path, expected: "a mapping such as {metric: eval_accuracy, direction: maximize}")
         }
-        marks["objective"] = Position(node.mark)
-        let fields = try mapping(map, at: Position(node.mark), keyPath: "objective", allowed: ["metric", "direction", "summary"], context: "in objective")
+        marks[path] = Position(node.mark)
+        let fields = try mapping(map, at: Position(node.mark), keyPath: path, allowed: ["metric", "direction", "summary"], context: "in \(path)")
         guard let metric = fields["metric"] else {
-            throw missing("metric", in: "objective", at: Position(node.mark), hint: "the name of the metric to optimize, e.g. metric: eval_accuracy")
+            throw missing("metric", in: path, at: Position(node.mark), hint: "the name of the metric to optimize, e.g. metric: eval_accuracy")
         }
         guard let directionEntry = fields["direction"] else {
-            throw missing("direction", in: "objective", at: Position(node.mark), hint: "minimize or maximize")
+            throw missing("direction", in: path, at: Position(node.mark), hint: "minimize or maximize")
         }
-        let metricName = try text(metric.value, "objective.metric")
-        let direction = try readDirection(directionEntry.value, "objective.direction")
+        let metricName = try text(metric.value, "\(path).metric")
+        let direction = try readDirection(directionEntry.value, "\(path).direction")
         var summary = Objective.Summary.last
         if let entry = fields["summary"] {
-            let summaryText = try text(entry.value, "objective.summary")
+            let summaryText = try text(entry.value, "\(path).summary")
             guard let value = Objective.Summary(rawValue: summaryText) else {
-                throw invalidChoice(summaryText, entry.value, "objective.summary", ["last", "best"])
+                throw invalidChoice(summaryText, entry.value, "\(path).summary", ["last", "best"])
             }
             summary = value
         }

@@ -105,30 +105,34 @@ extension CampaignStore {
         case .trial(let trial):
             try db.cachedStatement(sql: """
                 INSERT INTO trials (id, parameters, status, objective, attempt_count, retries_used, lost_count, created_at, ended_at,
-                    retry_counts, not_before, note, feasible)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    retry_counts, not_before, note, feasible, stage, parent_id, inputs, outputs)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, objective = excluded.objective,
                     attempt_count = excluded.attempt_count, retries_used = excluded.retries_used,
                     lost_count = excluded.lost_count, ended_at = excluded.ended_at, retry_counts = excluded.retry_counts,
-                    not_before = excluded.not_before, note = excluded.note, feasible = excluded.feasible
+                    not_before = excluded.not_before, note = excluded.note, feasible = excluded.feasible,
+                    outputs = excluded.outputs
                 """).execute(arguments: [
                     trial.id, encodeJSON(trial.parameters), trial.status.rawValue, trial.objective, trial.attemptCount,
                     trial.retriesUsed, trial.lostCount, trial.createdAt, trial.endedAt,
                     trial.retryCounts.byClass.isEmpty ? nil : encodeJSON(trial.retryCounts), trial.notBefore, trial.note, trial.feasible,
+                    trial.stage, trial.parent, trial.inputs.isEmpty ? nil : encodeJSON(trial.inputs),
+                    trial.outputs.isEmpty ? nil : encodeJSON(trial.outputs),
                 ])
         case .attempt(let a):
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (id, trial_id, number, worker_id, incarnation, status, argv, assigned_at, started_at,
                     ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective, request_id,
-                    failure_class, failure_signature, failure_reason, signature_text, failure_excerpt, gpus)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    failure_class, failure_signature, failure_reason, signature_text, failure_excerpt, gpus, outputs)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
                     ended_at = excluded.ended_at, exit_code = excluded.exit_code, signal = excluded.signal,
                     detail = excluded.detail, wall_ms = excluded.wall_ms, user_cpu_ms = excluded.user_cpu_ms,
                     system_cpu_ms = excluded.system_cpu_ms, peak_rss_bytes = excluded.peak_rss_bytes,
                     objective = excluded.objective, failure_class = excluded.failure_class,
                     failure_signature = excluded.failure_signature, failure_reason = excluded.failure_reason,
-                    signature_text = excluded.signature_text, failure_excerpt = excluded.failure_excerpt
+                    signature_text = excluded.signature_text, failure_excerpt = excluded.failure_excerpt,
+                    outputs = excluded.outputs
                 """).execute(arguments: [
                     a.id, a.trial, a.number, a.worker.rawValue, String(a.incarnation, radix: 16), a.status.rawValue,
                     encodeJSON(a.argv), a.assignedAt, a.startedAt, a.endedAt, a.exitCode.map { Int($0) }, a.signal.map { Int($0) },
@@ -136,6 +140,7 @@ extension CampaignStore {
                     a.systemCPUMillis.map { Int64(clamping: $0) }, a.peakRSSBytes.map { Int64(clamping: $0) }, a.objective,
                     a.requestID.map { Int64(bitPattern: $0) }, a.failureClass?.rawValue, a.failureSignature, a.failureReason,
                     a.signatureText, a.failureExcerpt, a.gpus.isEmpty ? nil : encodeJSON(a.gpus),
+                    a.outputs.isEmpty ? nil : encodeJSON(a.outputs),
                 ])
         case .worker(let w):
             try db.cachedStatement(sql: """
@@ -226,6 +231,10 @@ extension CampaignStore {
         trial.notBefore = row["not_before"]
         trial.note = row["note"]
         trial.feasible = row["feasible"]
+        trial.stage = row["stage"] ?? 0
+        trial.parent = row["parent_id"]
+        trial.inputs = decodeJSON(StageInputs.self, row["inputs"]) ?? [:]
+        trial.outputs = decodeJSON([String: String].self, row["outputs"]) ?? [:]
         return trial
     }
 
@@ -252,6 +261,7 @@ extension CampaignStore {
         a.signatureText = row["signature_text"]
         a.failureExcerpt = row["failure_excerpt"]
         a.gpus = decodeJSON([String].self, row["gpus"]) ?? []
+        a.outputs = decodeJSON([String: String].self, row["outputs"]) ?? [:]
         return a
     }
 }

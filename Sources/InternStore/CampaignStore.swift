@@ -238,6 +238,17 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE campaign ADD COLUMN extra_gpu_hours REAL NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v12-stages") { db in
+            // Pipelines: a trial's stage (index in the spec's stages), the trial that fed it and
+            // the inputs it received (lineage), the outputs it passes on; an attempt's outputs.
+            try db.execute(sql: """
+                ALTER TABLE trials ADD COLUMN stage INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE trials ADD COLUMN parent_id INTEGER;
+                ALTER TABLE trials ADD COLUMN inputs TEXT;
+                ALTER TABLE trials ADD COLUMN outputs TEXT;
+                ALTER TABLE attempts ADD COLUMN outputs TEXT;
+                """)
+        }
         return migrator
     }
 

@@ -111,7 +111,8 @@ final class AttemptOutput: JobOutputHandler {
         publishMetricsIfAny()
         onFinish(exit, AttemptOutputTotals(
             finalStdoutSeq: streams[0].seq, finalStderrSeq: streams[1].seq, finalMetricSeq: metrics.sink.seq,
-            logTail: Self.lastLines(streams[1].tail) + Self.lastLines(streams[0].tail)))
+            logTail: Self.lastLines(streams[1].tail) + Self.lastLines(streams[0].tail),
+            outputs: StringPairs(metrics.sink.outputs.map { ($0.name, $0.value) })))
     }
 
     /// Appends to a tail buffer, keeping it between `tailBytes` and twice that (amortised).
@@ -225,6 +226,10 @@ private struct MetricCollector {
     var downsampler = MetricDownsampler()
     var pending: [MetricSample] = []
     var seq: UInt64 = 0
+    /// The outputs the job declared so far (`{"intern_output": {...}}` lines, on either stream;
+    /// a later line's value for a name replaces the earlier one).
+    var outputs: [(name: String, value: String)] = []
+    private let outputParser = OutputLineParser()
 
     init(attempt: UInt64, parser: MetricLineParser) {
         self.attempt = attempt
@@ -232,6 +237,14 @@ private struct MetricCollector {
     }
 
     mutating func collect(_ line: UnsafeRawBufferPointer, time: Int64) {
+        if let found = outputParser.parse(line) {
+            for output in found {
+                outputs.removeAll { $0.name == output.name }
+                outputs.append(output)
+            }
+            // A job cannot grow the attempt's end without bound: the oldest names go first.
+            if outputs.count > OutputLineParser.maxOutputs { outputs.removeFirst(outputs.count - OutputLineParser.maxOutputs) }
+        }
         let attempt = attempt
         parser.parse(line, using: &buffer) { name, value, step in
             downsampler.offer(nameBytes: name, step: step, value: value, time: time) {
@@ -268,6 +281,8 @@ struct AttemptOutputTotals: Sendable {
     var finalMetricSeq: UInt64
     /// The end of stderr, then the end of stdout (see `AttemptEnd.logTail`).
     var logTail: [UInt8]
+    /// The outputs the job declared (see `AttemptEnd.outputs`).
+    var outputs: StringPairs = [:]
 }
 
 func monotonicNanos() -> UInt64 {

@@ -560,7 +560,7 @@ public final class Worker: Sendable {
             wallMs: UInt64(max(0, exit.wallSeconds * 1000)), userCpuMs: UInt64(max(0, exit.userCPUSeconds * 1000)),
             systemCpuMs: UInt64(max(0, exit.systemCPUSeconds * 1000)), peakRssBytes: exit.peakRSSBytes,
             finalStdoutSeq: totals.finalStdoutSeq, finalStderrSeq: totals.finalStderrSeq, finalMetricSeq: totals.finalMetricSeq,
-            logTail: final == .exited && code == 0 ? [] : totals.logTail)
+            logTail: final == .exited && code == 0 ? [] : totals.logTail, outputs: totals.outputs)
     }
 
     // MARK: - Heartbeats

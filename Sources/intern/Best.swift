@@ -20,24 +20,61 @@ struct Best: AsyncParsableCommand {
     func show() throws {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
-        guard let metric = info.objectiveMetric else {
+        let view = try StageView(info: info)
+        guard let index = view.spec.selectionStage, let objective = view.stages[index].objective else {
             throw ValidationError("campaign \(info.name) has no objective: add `objective: {metric: NAME, direction: minimize|maximize}`")
         }
-        guard let best = ObjectiveOrder(direction: info.objectiveDirection).best(of: try store.trials()) else {
-            print("no completed trial reported \(metric) yet")
+        let stage = view.stages[index]
+        let trials = try store.trials()
+        let byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
+        if !stage.extraObjectives.isEmpty {
+            try showParetoFront(view: view, stage: index, trials: trials, store: store)
+            return
+        }
+        guard let best = view.best(of: trials) else {
+            print("no completed\(view.spec.isPipeline ? " \(stage.name)" : "") trial reported \(objective.metric) yet")
             throw ExitCode(ExitCodes.noTrialCompleted)
         }
         let attempt = try store.attempts(trial: best.id).last { $0.status == .succeeded }
         print("trial      \(best.id)")
-        print("\(metric.padding(toLength: max(10, metric.count), withPad: " ", startingAt: 0)) \(Format.value(best.objective)) (\(info.objectiveDirection ?? ""))")
+        if view.spec.isPipeline { print("stage      \(stage.name)") }
+        print("\(objective.metric.padding(toLength: max(10, objective.metric.count), withPad: " ", startingAt: 0)) \(Format.value(best.objective)) (\(objective.direction.rawValue))")
         for (name, value) in best.parameters.sortedPairs {
             print("  \(name) = \(value.text)")
+        }
+        for (name, value) in best.outputs.sorted(by: { $0.key < $1.key }) {
+            print("  output \(name) = \(value)")
         }
         if let attempt {
             print("command    \(attempt.argv.map(shellQuoted).joined(separator: " "))")
             print("wall       \(attempt.wallMillis.map { Format.duration(seconds: Double($0) / 1000) } ?? "-")  worker \(attempt.worker)")
             print("logs       intern logs \(best.id)")
         }
+        let chain = view.lineage(of: best, among: byID)
+        if chain.count > 1 {
+            print("lineage    \(view.lineageLine(of: best, among: byID))")
+            for ancestor in chain.dropFirst() {
+                let metric = view.stages[ancestor.stage].objective.map { "\($0.metric) \(Format.value(ancestor.objective))  " } ?? ""
+                let outputs = ancestor.outputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print("  \(view.name(of: ancestor)) trial \(ancestor.id): \(metric)\(Format.parameters(ancestor.parameters))\(outputs.isEmpty ? "" : "  -> \(outputs)")")
+            }
+        }
+    }
+
+    /// Several objectives: the Pareto front of the stage's feasible trials, not one best.
+    private func showParetoFront(view: StageView, stage index: Int, trials: [TrialRecord], store: CampaignStore) throws {
+        let objectives = view.stages[index].objectives
+        let (points, front) = try view.paretoFront(stage: index, trials: trials, store: store)
+        guard !front.isEmpty else {
+            print("no completed trial reported all of \(objectives.map(\.metric).joined(separator: ", ")) yet")
+            throw ExitCode(ExitCodes.noTrialCompleted)
+        }
+        let judged = objectives.map { "\($0.metric) \($0.direction.rawValue)" }.joined(separator: ", ")
+        print("pareto front: \(front.count) of \(points.count) feasible trials (\(judged))")
+        let rows = front.map { i in
+            [String(points[i].trial.id)] + points[i].values.map { Format.value($0) } + [Format.parameters(points[i].trial.parameters)]
+        }
+        print(Format.table(["trial"] + objectives.map(\.metric) + ["parameters"], rows))
     }
 }
 

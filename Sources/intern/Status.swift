@@ -26,15 +26,25 @@ struct Status: AsyncParsableCommand {
         let trials = try store.trials()
         var counts: [TrialStatus: Int] = [:]
         for trial in trials { counts[trial.status, default: 0] += 1 }
-        let notDrawn = info.trialsInAll - trials.count
+        // Trials of the first stage not drawn yet (later stages' trials appear as they are fed).
+        let notDrawn = max(0, info.trialsInAll - trials.count { $0.stage == 0 })
         print("campaign   \(info.name)  (\(store.directory))")
         print("state      " + Self.state(info, now: unixMillisNow()))
         let infeasible = trials.filter { $0.feasible == false }.count
-        print("trials     \(info.trialsInAll) total: \(counts[.completed] ?? 0) completed\(infeasible > 0 ? " (\(infeasible) infeasible)" : ""), \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
-        if let metric = info.objectiveMetric {
-            let objective = ObjectiveOrder(direction: info.objectiveDirection)
-            if let best = objective.best(of: trials) {
-                print("best       trial \(best.id): \(metric) = \(Format.value(best.objective))  \(Format.parameters(best.parameters))")
+        print("trials     \(trials.count + notDrawn) total: \(counts[.completed] ?? 0) completed\(infeasible > 0 ? " (\(infeasible) infeasible)" : ""), \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
+        let view = try StageView(info: info)
+        if view.spec.isPipeline {
+            let parts = view.stages.enumerated().map { index, stage in
+                let mine = trials.filter { $0.stage == index }
+                let done = mine.filter { $0.status.isTerminal }.count
+                return "\(stage.name) \(done)/\(mine.count) ended"
+            }
+            print("stages     " + parts.joined(separator: ", ") + "  (later stages grow as earlier ones feed them)")
+        }
+        if let index = view.spec.selectionStage, let metric = view.stages[index].objective?.metric {
+            if let best = view.best(of: trials) {
+                let lineage = best.parent == nil ? "" : "  (\(view.lineageLine(of: best, among: Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) }))))"
+                print("best       trial \(best.id): \(metric) = \(Format.value(best.objective))  \(Format.parameters(best.parameters))\(lineage)")
             } else {
                 print("best       no \(infeasible > 0 ? "feasible " : "")completed trial reported \(metric) yet")
             }

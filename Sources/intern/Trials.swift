@@ -30,10 +30,14 @@ struct Trials: AsyncParsableCommand {
     func show() throws {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
-        let trials = ObjectiveOrder(direction: info.objectiveDirection).sorted(try store.trials())
+        let view = try StageView(info: info)
+        // Stage by stage, each sorted by its own objective, best first.
+        let all = try store.trials()
+        let trials = view.stages.indices.flatMap { index in view.order(stage: index).sorted(all.filter { $0.stage == index }) }
         let attempts = Dictionary(grouping: try store.attempts(), by: \.trial)
         let parameterNames = Array(Set(trials.flatMap { $0.parameters.sortedPairs.map(\.0) })).sorted()
-        let metric = info.objectiveMetric ?? "objective"
+        let pipeline = view.spec.isPipeline
+        let metric = pipeline ? "objective" : info.objectiveMetric ?? "objective"
 
         if json {
             let objects: [[String: Any]] = trials.map { trial in
@@ -53,28 +57,37 @@ struct Trials: AsyncParsableCommand {
                 object["gpu_seconds"] = Double(mine.reduce(0) { $0 + ($1.wallMillis ?? 0) * UInt64($1.gpus.count) }) / 1000
                 if let note = trial.note { object["note"] = note }
                 if let feasible = trial.feasible { object["feasible"] = feasible }
+                if pipeline {
+                    object["stage"] = view.name(of: trial)
+                    object["parent"] = trial.parent ?? NSNull()
+                    object["inputs"] = trial.inputs
+                }
+                if !trial.outputs.isEmpty { object["outputs"] = trial.outputs }
                 return object
             }
             let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else if csv {
-            print((["trial", "status", metric, "attempts", "wall_seconds"] + parameterNames).map(csvField).joined(separator: ","))
+            print((["trial"] + (pipeline ? ["stage", "parent"] : []) + ["status", metric, "attempts", "wall_seconds"] + parameterNames)
+                .map(csvField).joined(separator: ","))
             for trial in trials {
                 let last = attempts[trial.id]?.max { $0.number < $1.number }
                 let values = Dictionary(uniqueKeysWithValues: trial.parameters.sortedPairs.map { ($0.0, $0.1.text) })
                 let objective: String = trial.objective.map { "\($0)" } ?? ""
                 let wall: String = last?.wallMillis.map { String(Double($0) / 1000) } ?? ""
-                let fixed: [String] = [String(trial.id), trial.feasible == false ? "infeasible" : trial.status.rawValue, objective, String(trial.attemptCount), wall]
+                let lineage = pipeline ? [view.name(of: trial), trial.parent.map(String.init) ?? ""] : []
+                let fixed: [String] = [String(trial.id)] + lineage + [trial.feasible == false ? "infeasible" : trial.status.rawValue, objective, String(trial.attemptCount), wall]
                 let row: [String] = fixed + parameterNames.map { values[$0] ?? "" }
                 print(row.map(csvField).joined(separator: ","))
             }
         } else {
             let rows = trials.map { trial -> [String] in
                 let last = attempts[trial.id]?.max { $0.number < $1.number }
-                return [String(trial.id), trial.feasible == false ? "infeasible" : trial.status.rawValue, Format.value(trial.objective), String(trial.attemptCount),
+                let lineage = pipeline ? [view.name(of: trial), trial.parent.map(String.init) ?? "-"] : []
+                return [String(trial.id)] + lineage + [trial.feasible == false ? "infeasible" : trial.status.rawValue, Format.value(trial.objective), String(trial.attemptCount),
                         last?.wallMillis.map { Format.duration(seconds: Double($0) / 1000) } ?? "-", Format.parameters(trial.parameters)]
             }
-            print(Format.table(["trial", "status", metric, "attempts", "wall", "parameters"], rows))
+            print(Format.table(["trial"] + (pipeline ? ["stage", "from"] : []) + ["status", metric, "attempts", "wall", "parameters"], rows))
         }
     }
 }

@@ -80,7 +80,7 @@ import Testing
         // Random bytes after a valid header.
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 {
-            var bytes: [UInt8] = [0x49, 0x4E, 2, UInt8.random(in: 1...10, using: &generator)]
+            var bytes: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, UInt8.random(in: 1...10, using: &generator)]
             bytes += (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             _ = await send(bytes, wait: 100)
         }

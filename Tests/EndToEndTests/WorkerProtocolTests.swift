@@ -32,7 +32,7 @@ import Testing
                 hellos += 1
                 #expect(hello.workerId == "scripted" && hello.slots == 1)
                 // The first answer is garbage: the worker must log it and say hello again.
-                reply = hellos == 1 ? [0x49, 0x4E, 2, 2, 0xff, 0xff] : codec.encode(.welcome(Welcome(
+                reply = hellos == 1 ? [0x49, 0x4E, ProtocolVersion.current, 2, 0xff, 0xff] : codec.encode(.welcome(Welcome(
                     requestId: hello.requestId, campaign: "scripted", coordinatorIncarnation: 1, heartbeatIntervalMs: 100,
                     leaseTimeoutMs: 1_000, maxMessageBytes: 1 << 20, logFlushIntervalMs: 250, logFlushBytes: 65_536,
                     compressionLevel: 1, metricPrefix: nil)))

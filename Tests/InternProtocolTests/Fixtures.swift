@@ -108,6 +108,8 @@ enum Fixtures {
                 AttemptEnd(attemptId: 2, outcome: .failedToStart, code: -2, detail: "execve: No such file ✗",
                            startedAtMs: -5, endedAtMs: -5, wallMs: 0),
                 AttemptEnd(attemptId: 3, outcome: .preempted, code: 15, startedAtMs: 1, endedAtMs: 2, wallMs: 1),
+                AttemptEnd(attemptId: 4, outcome: .exited, startedAtMs: 1, endedAtMs: 2, wallMs: 1,
+                           outputs: ["checkpoint": "/runs/4/model.pt", "ünïcode": "✓", "empty": ""]),
             ]))),
         Fixture(name: "Report.empty", message: .report(Report(requestId: 10, workerId: "w", incarnation: 11))),
         Fixture(name: "ReportAck", message: .reportAck(ReportAck(

@@ -5,6 +5,11 @@ A small but real training job for intern's examples: the learning rate, the hidd
 the weight decay all change the result. It logs the way the Hugging Face Trainer does:
 Python dict lines on stdout, a tqdm-style progress bar on stderr.
 
+With --test-fraction F, a fixed test split (fraction F of the whole data set, drawn with its own
+seed) is held out before the train/validation split; training and validation never see it, and
+examples/digits-pipeline/eval.py evaluates checkpoints on it. Importing this module has no side
+effects: eval.py reuses test_split() and MLP from it.
+
 Exit codes: 0 done, 2 bad arguments, 3 diverged (the loss became NaN or infinite).
 """
 
@@ -19,6 +24,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 SPLIT_SEED = 1234  # the train/validation split is the same for every trial
+TEST_SEED = 4321  # the held-out test split (--test-fraction) is the same for every trial and every seed
 VALIDATION_FRACTION = 0.2
 LOGS_PER_EPOCH = 4
 BAR_INTERVAL_S = 0.1  # like tqdm's mininterval
@@ -33,6 +39,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
     p.add_argument("--output", metavar="DIR", help="write model.npz and metrics.json here")
+    p.add_argument("--test-fraction", type=float, default=0.0, metavar="F",
+                   help="hold out this fraction of the data as a fixed test split (default 0: none)")
     args = p.parse_args(argv)
     if not (args.lr > 0 and math.isfinite(args.lr)):
         p.error("--lr must be a positive number")
@@ -40,21 +48,43 @@ def parse_args(argv=None):
         p.error("--hidden, --epochs and --batch-size must be at least 1")
     if not (args.weight_decay >= 0 and math.isfinite(args.weight_decay)):
         p.error("--weight-decay must not be negative")
+    if not 0.0 <= args.test_fraction <= 0.5:
+        p.error("--test-fraction must be between 0 and 0.5")
     return args
 
 
-def load_data():
+def load_raw():
+    """All 1,797 images as (x, y), pixels scaled to 0..1, not standardised."""
     digits = load_digits()
     x = digits.data.astype(np.float64) / 16.0  # pixels are 0..16
     y = digits.target.astype(np.int64)
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
-    n_val = int(round(len(x) * VALIDATION_FRACTION))
+    return x, y
+
+
+def test_split(n, test_fraction):
+    """Indices (test, rest) of a fixed held-out test split: the same for a given n and fraction."""
+    if test_fraction <= 0:
+        return np.arange(0), np.arange(n)
+    order = np.random.default_rng(TEST_SEED).permutation(n)
+    n_test = int(round(n * test_fraction))
+    return np.sort(order[:n_test]), np.sort(order[n_test:])
+
+
+def load_data(test_fraction=0.0):
+    """(x_train, y_train, x_val, y_val, mean, std), standardised with the training statistics.
+
+    The held-out test split is removed first; with test_fraction 0 the split is the original one.
+    """
+    x, y = load_raw()
+    _, rest = test_split(len(x), test_fraction)
+    order = rest[np.random.default_rng(SPLIT_SEED).permutation(len(rest))]
+    n_val = int(round(len(rest) * VALIDATION_FRACTION))
     val, train = order[:n_val], order[n_val:]
     # Standardise with the training statistics only.
     mean = x[train].mean(axis=0)
     std = x[train].std(axis=0) + 1e-6
     x = (x - mean) / std
-    return x[train], y[train], x[val], y[val]
+    return x[train], y[train], x[val], y[val], mean, std
 
 
 class MLP:
@@ -65,6 +95,13 @@ class MLP:
         self.b1 = np.zeros(n_hidden)
         self.w2 = rng.normal(0.0, math.sqrt(1.0 / n_hidden), size=(n_hidden, n_out))
         self.b2 = np.zeros(n_out)
+
+    @classmethod
+    def from_weights(cls, w1, b1, w2, b2):
+        """A model with the given weights (e.g. from model.npz); the sizes follow from the shapes."""
+        model = cls.__new__(cls)
+        model.w1, model.b1, model.w2, model.b2 = w1, b1, w2, b2
+        return model
 
     def forward(self, x):
         h_pre = x @ self.w1 + self.b1
@@ -159,7 +196,7 @@ def diverged(bar, step, epoch):
 
 def main(argv=None):
     args = parse_args(argv)
-    x_train, y_train, x_val, y_val = load_data()
+    x_train, y_train, x_val, y_val, mean, std = load_data(args.test_fraction)
     rng = np.random.default_rng(args.seed)
     model = MLP(x_train.shape[1], args.hidden, 10, rng)
 
@@ -209,6 +246,7 @@ def main(argv=None):
                 "eval_runtime": round(eval_runtime, 4),
                 "eval_samples_per_second": round(len(x_val) / max(eval_runtime, 1e-9), 3),
                 "epoch": float(epoch + 1),
+                "step": epoch + 1,  # intern's step for this line's values: evals compare epoch by epoch
             }, flush=True)
 
     bar.close()
@@ -224,8 +262,10 @@ def main(argv=None):
 
     if args.output:
         os.makedirs(args.output, exist_ok=True)
-        np.savez(os.path.join(args.output, "model.npz"),
-                 w1=model.w1, b1=model.b1, w2=model.w2, b2=model.b2)
+        checkpoint = os.path.abspath(os.path.join(args.output, "model.npz"))
+        # mean/std standardise new inputs as in training; test_fraction names the held-out split.
+        np.savez(checkpoint, w1=model.w1, b1=model.b1, w2=model.w2, b2=model.b2,
+                 mean=mean, std=std, test_fraction=np.float64(args.test_fraction))
         metrics = {
             "eval_loss": eval_loss, "eval_accuracy": eval_accuracy, "train_loss": train_loss,
             "train_runtime": runtime, "epochs": args.epochs, "steps": total_steps,
@@ -234,6 +274,8 @@ def main(argv=None):
         with open(os.path.join(args.output, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
             f.write("\n")
+        # intern reads this line as the job's outputs and hands them to the next stage.
+        print(json.dumps({"intern_output": {"checkpoint": checkpoint, "hidden": args.hidden}}), flush=True)
 
 
 if __name__ == "__main__":

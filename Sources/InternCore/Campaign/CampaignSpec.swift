@@ -40,6 +40,15 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     public var budget: Budget
     /// Guardrails a completed trial must meet to be feasible (`constraints:`).
     public var constraints: [Constraint]
+    /// Objectives after the first (`objectives:` with several): the campaign then reports a
+    /// Pareto front of its feasible trials.
+    public var extraObjectives: [Objective]
+    /// Outputs every succeeding attempt must declare (`outputs:`; see ``Stage/outputs``).
+    public var outputs: [String]
+    /// A pipeline's first stage's name (the top-level keys describe that stage), and its later
+    /// stages (`stages:`); `nil` and empty for a campaign of one stage.
+    public var stageName: String?
+    public var laterStages: [Stage]
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -61,9 +70,17 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         memoryBytes: Int = 0,
         pruning: PruningPolicy? = nil,
         budget: Budget = Budget(),
-        constraints: [Constraint] = []
+        constraints: [Constraint] = [],
+        extraObjectives: [Objective] = [],
+        outputs: [String] = [],
+        stageName: String? = nil,
+        laterStages: [Stage] = []
     ) {
         self.constraints = constraints
+        self.extraObjectives = extraObjectives
+        self.outputs = outputs
+        self.stageName = stageName
+        self.laterStages = laterStages
         self.pruning = pruning
         self.budget = budget
         self.gpus = gpus
@@ -106,6 +123,10 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         pruning = try container.decodeIfPresent(PruningPolicy.self, forKey: .pruning)
         budget = try container.decodeIfPresent(Budget.self, forKey: .budget) ?? Budget()
         constraints = try container.decodeIfPresent([Constraint].self, forKey: .constraints) ?? []
+        extraObjectives = try container.decodeIfPresent([Objective].self, forKey: .extraObjectives) ?? []
+        outputs = try container.decodeIfPresent([String].self, forKey: .outputs) ?? []
+        stageName = try container.decodeIfPresent(String.self, forKey: .stageName)
+        laterStages = try container.decodeIfPresent([Stage].self, forKey: .laterStages) ?? []
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -129,13 +150,22 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// name in upper case with every character outside `[A-Z0-9_]` replaced by `_`
     /// (`learning-rate` -> `INTERN_PARAM_LEARNING_RATE`).
     public static func environmentName(forParameter name: String) -> String {
-        let body = name.uppercased().unicodeScalars.map { scalar -> Character in
+        "INTERN_PARAM_" + environmentBody(name)
+    }
+
+    /// The environment variable that carries an input of a pipeline's trial: `INTERN_INPUT_` and
+    /// the name made as for a parameter (`train.checkpoint` -> `INTERN_INPUT_TRAIN_CHECKPOINT`).
+    public static func environmentName(forInput name: String) -> String {
+        "INTERN_INPUT_" + environmentBody(name)
+    }
+
+    private static func environmentBody(_ name: String) -> String {
+        String(name.uppercased().unicodeScalars.map { scalar -> Character in
             switch scalar {
             case "A"..."Z", "0"..."9", "_": Character(scalar)
             default: "_"
             }
-        }
-        return "INTERN_PARAM_" + String(body)
+        })
     }
 
     /// Everything wrong with the spec, in spec order, each with the key path of the offending value
@@ -198,6 +228,14 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
                 keyPath: "space.\(parameter.name).when",
                 message: "'\(parameter.name)' is conditional, so the command cannot use {\(parameter.name)} (it is absent from some trials); read $\(Self.environmentName(forParameter: parameter.name)), set only when it applies"))
         }
+        for (index, stage) in stages.enumerated() where !stage.extraObjectives.isEmpty {
+            if case .tpe = stage.sampler {
+                problems.append(CampaignProblem(
+                    keyPath: index == 0 ? "sampler" : "stages[\(index)].sampler",
+                    message: "sampler tpe optimizes one objective; with several objectives use random or grid"))
+            }
+        }
+        problems += stageProblems()
         if case .tpe(_, let startup) = sampler {
             if objective == nil {
                 problems.append(CampaignProblem(

@@ -56,3 +56,35 @@ public struct Objective: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension Objective {
+    /// The value that stands for an attempt's series of this metric: its last, or its best
+    /// (the minimum or maximum, as the direction says).
+    public func summarize(last: Double?, min: Double?, max: Double?) -> Double? {
+        switch (summary, direction) {
+        case (.last, _): last
+        case (.best, .minimize): min
+        case (.best, .maximize): max
+        }
+    }
+}
+
+/// The Pareto front of points judged by several objectives: the points no other point dominates
+/// (at least as good in every objective and better in one).
+public enum ParetoFront {
+    /// The indices of the non-dominated `points` (each with one value per objective, in the
+    /// order of `objectives`), in the order given. Points with a NaN are never on the front.
+    /// O(n² · objectives), which is nothing next to the trials' cost at the sizes campaigns reach.
+    public static func indices(of points: [[Double]], objectives: [Objective]) -> [Int] {
+        func dominates(_ a: [Double], _ b: [Double]) -> Bool {
+            var better = false
+            for (k, objective) in objectives.enumerated() {
+                if objective.isBetter(b[k], than: a[k]) { return false }
+                if objective.isBetter(a[k], than: b[k]) { better = true }
+            }
+            return better
+        }
+        let valid = points.indices.filter { i in points[i].count == objectives.count && !points[i].contains(where: \.isNaN) }
+        return valid.filter { i in !valid.contains { j in j != i && dominates(points[j], points[i]) } }
+    }
+}

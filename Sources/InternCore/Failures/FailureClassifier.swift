@@ -99,6 +99,8 @@ public struct FailureClassifier: Sendable, Hashable {
         case .preempted: return (.preempted, "the worker was drained or stopped, and stopped the job")
         case .lost: return (.lost, "the worker running the attempt vanished")
         case .failedToStart(let why): return (.user, "could not start: \(why)")
+        case .missingOutputs(let names):
+            return (.user, "exited 0 without its declared output\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")) (print {\"intern_output\": {\"\(names[0])\": ...}})")
         case .exited, .signaled: break
         }
         let finalException = Self.finalException(log)

@@ -15,6 +15,8 @@ public struct FailureEvidence: Sendable, Hashable {
         case lost
         /// The process could not be started; the text says why (a missing executable, a bad workdir).
         case failedToStart(String)
+        /// The process exited 0 without the outputs its stage declares (named here).
+        case missingOutputs([String])
 
         /// The kind for an attempt's outcome as the worker reports it, or `nil` for a success
         /// (`exited(0)`) and a cancel, which are not failures.

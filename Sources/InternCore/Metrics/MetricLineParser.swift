@@ -582,7 +582,7 @@ private struct MetricScanner {
 
 // MARK: - Bytes
 
-private enum MetricBytes {
+enum MetricBytes {
     static let openBrace = UInt8(ascii: "{")
     static let closeBrace = UInt8(ascii: "}")
     static let openBracket = UInt8(ascii: "[")
@@ -743,6 +743,24 @@ private enum MetricBytes {
         }
     }
 
+    /// The value of `count` hex digits at `start`, or nil when there are fewer or one is not a hex digit.
+    static func hex(_ s: UnsafeRawBufferPointer, at start: Int, count: Int) -> UInt32? {
+        guard start >= 0, start + count <= s.count else { return nil }
+        var v: UInt32 = 0
+        for k in start..<(start + count) {
+            let b = s[k]
+            let d: UInt32
+            switch b {
+            case 0x30...0x39: d = UInt32(b - 0x30)
+            case 0x41...0x46: d = UInt32(b - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(b - 0x61 + 10)
+            default: return nil
+            }
+            v = v << 4 | d
+        }
+        return v
+    }
+
     /// Resolves `\\ \" \' \/ \xNN \uNNNN (with JSON surrogate pairs) \UNNNNNNNN` into UTF-8.
     /// Nil for any other escape (those stand for control characters, or are malformed).
     static func unescape(_ s: UnsafeRawBufferPointer) -> [UInt8]? {
@@ -750,22 +768,7 @@ private enum MetricBytes {
         out.reserveCapacity(s.count)
         var i = 0
         let n = s.count
-        func hex(_ start: Int, _ count: Int) -> UInt32? {
-            guard start + count <= n else { return nil }
-            var v: UInt32 = 0
-            for k in start..<(start + count) {
-                let b = s[k]
-                let d: UInt32
-                switch b {
-                case 0x30...0x39: d = UInt32(b - 0x30)
-                case 0x41...0x46: d = UInt32(b - 0x41 + 10)
-                case 0x61...0x66: d = UInt32(b - 0x61 + 10)
-                default: return nil
-                }
-                v = v << 4 | d
-            }
-            return v
-        }
+        func hex(_ start: Int, _ count: Int) -> UInt32? { MetricBytes.hex(s, at: start, count: count) }
         while i < n {
             let b = s[i]
             guard b == backslash else {

@@ -10,11 +10,23 @@ public struct CoordinatorMachine: Sendable {
     /// Timing and limits.
     public let config: CoordinatorConfig
 
-    private let sampler: Sampler
-    /// What the Bayesian sampler has learned (kept only when the sampler uses it).
-    private var searchHistory: SearchHistory
-    /// Early stopping's memory (when the spec has `pruning:`).
-    private var pruner: Pruner?
+    /// The campaign's stages (one, without `stages:`), and by stage: its sampler, what its
+    /// Bayesian sampler has learned (kept only when it uses it), early stopping's memory (with
+    /// `pruning:`), how many trials it has (`created`), how many of them have not ended (`open`).
+    private let stages: [Stage]
+    private let samplers: [Sampler]
+    private var searchHistories: [SearchHistory]
+    private var pruners: [Pruner?]
+    private var created: [Int]
+    private var open: [Int]
+    /// By stage: the later stages it feeds.
+    private let consumers: [[Int]]
+    /// By stage: the trials of its feeding stage that have fed it.
+    private var fedParents: [Set<TrialID>]
+    /// Waiting stages (`top:` or `barrier:`) that were fed (or found nothing to be fed with).
+    private var fedStages: Set<Int> = []
+    /// Completed, feasible trials whose streaming consumers may not have been fed yet.
+    private var unfed: [TrialID] = []
     /// When the campaign started (its first coordinator), for `budget.hours`.
     private var campaignStartedAt: Timestamp?
     /// GPU-seconds of attempts that ended (those in flight are added when asked).
@@ -92,13 +104,25 @@ public struct CoordinatorMachine: Sendable {
     public init(spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig()) throws(CampaignProblem) {
         self.spec = spec
         self.config = config
-        self.sampler = try Sampler(spec: spec)
-        self.searchHistory = SearchHistory(space: spec.space, direction: spec.objective?.direction ?? .minimize)
-        self.pruner = spec.pruning.map(Pruner.init(policy:))
+        let stages = spec.stages
+        self.stages = stages
+        var samplers: [Sampler] = []
+        for stage in stages {
+            samplers.append(try Sampler(space: stage.space, kind: stage.sampler, direction: stage.objective?.direction ?? .minimize))
+        }
+        self.samplers = samplers
+        self.searchHistories = stages.map { SearchHistory(space: $0.space, direction: $0.objective?.direction ?? .minimize) }
+        self.pruners = stages.map { $0.pruning.map(Pruner.init(policy:)) }
+        self.created = stages.map { _ in 0 }
+        self.open = stages.map { _ in 0 }
+        self.fedParents = stages.map { _ in [] }
+        self.consumers = stages.map { feeder in
+            stages.indices.filter { stages[$0].input?.stage == feeder.name }
+        }
         self.classifier = spec.failureClassifier
         self.breaker = CircuitBreaker(threshold: spec.failurePolicy.circuitBreakerTrials)
         self.health = WorkerHealth(threshold: spec.failurePolicy.quarantineAfter)
-        self.variedParameters = Set(spec.space.parameters.filter { parameter in
+        self.variedParameters = Set(stages.flatMap(\.space.parameters).filter { parameter in
             switch parameter.domain {
             case .choice(let values): values.count > 1
             case .integer(let low, let high, _, _): low < high
@@ -125,9 +149,15 @@ public struct CoordinatorMachine: Sendable {
         machine.isPaused = paused
         machine.campaignStartedAt = startedAt
         var effects = Effects()
-        for trial in trials { machine.record(trial) }
+        if let stray = trials.first(where: { $0.stage < 0 || $0.stage >= machine.stages.count }) {
+            throw CampaignProblem(keyPath: "stages", message: "trial \(stray.id) belongs to stage \(stray.stage), which this campaign's spec does not have")
+        }
+        for trial in trials.sorted(by: { $0.id < $1.id }) { machine.record(trial) }
         for attempt in attempts { machine.record(attempt) }
         machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
+        for index in machine.stages.indices where machine.created[index] > 0 && machine.stages[index].input?.waits == true {
+            machine.fedStages.insert(index)
+        }
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
         machine.campaignRetriesUsed = trials.reduce(0) { $0 + $1.retryCounts.budgetUsed }
         for attempt in attempts.sorted(by: { $0.id < $1.id }) where attempt.status.isTerminal {
@@ -294,11 +324,14 @@ public struct CoordinatorMachine: Sendable {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
         while !parked.isEmpty, !isOver, !isPaused, budgetSpent == nil, attemptsInFlight < limit {
-            // The oldest waiting request of a worker with enough free GPUs (any, when the
-            // campaign needs none); without one, no trial is drawn.
-            guard let index = needsResources ? parked.firstIndex(where: { fits(on: $0.worker) }) : 0,
-                  let trialID = takeNextTrial(now: now, effects: &effects)
-            else { break }
+            // The next trial goes to the oldest waiting request of a worker with room for it
+            // (any, when its stage needs nothing beyond a slot); without one, it waits first in line.
+            guard let trialID = takeNextTrial(now: now, effects: &effects) else { break }
+            let stage = stages[trials[trialID]!.stage]
+            guard let index = stage.needsResources ? parked.firstIndex(where: { fits(stage, on: $0.worker) }) : 0 else {
+                requeued.insert(trialID, at: 0)
+                break
+            }
             let request = parked.remove(at: index)
             let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
             remember(.assignment(plan), for: request)
@@ -307,32 +340,39 @@ public struct CoordinatorMachine: Sendable {
         return effects
     }
 
-    /// Whether attempts ask for anything beyond a slot.
-    private var needsResources: Bool { spec.gpus > 0 || spec.cpus > 0 || spec.memoryBytes > 0 }
-
-    /// Whether one more attempt fits on `worker`: enough GPUs free on its host, and CPUs and
-    /// memory not taken by its attempts in flight (a worker that says nothing of them has no limit).
-    private func fits(on worker: WorkerID) -> Bool {
+    /// Whether one more attempt of `stage` fits on `worker`: enough GPUs free on its host, and
+    /// CPUs and memory not taken by its attempts in flight (a worker that says nothing of them
+    /// has no limit).
+    private func fits(_ stage: Stage, on worker: WorkerID) -> Bool {
         guard let record = workers[worker] else { return false }
-        if spec.gpus > 0, freeGPUs(of: worker).count < spec.gpus { return false }
-        guard spec.cpus > 0 && record.cpus > 0 || spec.memoryBytes > 0 && record.memoryBytes > 0 else { return true }
-        let running = active.count { attempts[$0]?.worker == worker }
-        if spec.cpus > 0, record.cpus > 0, (running + 1) * spec.cpus > record.cpus { return false }
-        if spec.memoryBytes > 0, record.memoryBytes > 0, (running + 1) * spec.memoryBytes > record.memoryBytes { return false }
+        if stage.gpus > 0, freeGPUs(of: worker).count < stage.gpus { return false }
+        guard stage.cpus > 0 && record.cpus > 0 || stage.memoryBytes > 0 && record.memoryBytes > 0 else { return true }
+        var cpus = stage.cpus
+        var memory = stage.memoryBytes
+        for id in active {
+            guard let attempt = attempts[id], attempt.worker == worker, let trial = trials[attempt.trial] else { continue }
+            cpus += stages[trial.stage].cpus
+            memory += stages[trial.stage].memoryBytes
+        }
+        if stage.cpus > 0, record.cpus > 0, cpus > record.cpus { return false }
+        if stage.memoryBytes > 0, record.memoryBytes > 0, memory > record.memoryBytes { return false }
         return true
     }
 
-    /// What a worker lacks to run even one attempt, said for people (`nil`: it can run one).
+    /// What a worker lacks to run even one attempt of any stage, said for people (`nil`: it can run one).
     private func shortfall(of record: WorkerRecord) -> String? {
+        let gpus = stages.map(\.gpus).min() ?? 0
+        let cpus = stages.map(\.cpus).min() ?? 0
+        let memory = stages.map(\.memoryBytes).min() ?? 0
         var lacks: [String] = []
-        if spec.gpus > record.gpus.count {
-            lacks.append("\(record.gpus.count) GPU\(record.gpus.count == 1 ? "" : "s"); each attempt needs \(spec.gpus)")
+        if gpus > record.gpus.count {
+            lacks.append("\(record.gpus.count) GPU\(record.gpus.count == 1 ? "" : "s"); each attempt needs \(gpus)")
         }
-        if spec.cpus > 0, record.cpus > 0, spec.cpus > record.cpus {
-            lacks.append("\(record.cpus) CPU\(record.cpus == 1 ? "" : "s"); each attempt needs \(spec.cpus)")
+        if cpus > 0, record.cpus > 0, cpus > record.cpus {
+            lacks.append("\(record.cpus) CPU\(record.cpus == 1 ? "" : "s"); each attempt needs \(cpus)")
         }
-        if spec.memoryBytes > 0, record.memoryBytes > 0, spec.memoryBytes > record.memoryBytes {
-            lacks.append("\(ByteSize.describe(record.memoryBytes)) of memory; each attempt needs \(ByteSize.describe(spec.memoryBytes))")
+        if memory > 0, record.memoryBytes > 0, memory > record.memoryBytes {
+            lacks.append("\(ByteSize.describe(record.memoryBytes)) of memory; each attempt needs \(ByteSize.describe(memory))")
         }
         return lacks.isEmpty ? nil : lacks.joined(separator: ", ")
     }
@@ -378,10 +418,17 @@ public struct CoordinatorMachine: Sendable {
 
     /// Stores a trial's new state (the only way `trials` changes).
     private mutating func record(_ trial: TrialRecord) {
-        if sampler.usesHistory, trial.status == .completed, trial.feasible != false, let objective = trial.objective,
-           trials[trial.id]?.status != .completed {
-            searchHistory.record(trial.parameters, objective: objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
+        let previous = trials[trial.id]
+        let completes = trial.status == .completed && trial.feasible != false && previous?.status != .completed
+        if completes, samplers[trial.stage].usesHistory, let objective = trial.objective {
+            searchHistories[trial.stage].record(trial.parameters, objective: objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
         }
+        if completes, !consumers[trial.stage].isEmpty { unfed.append(trial.id) }
+        if previous == nil {
+            created[trial.stage] += 1
+            if let parent = trial.parent { fedParents[trial.stage].insert(parent) }
+        }
+        open[trial.stage] += (trial.status.isTerminal ? 0 : 1) - (previous.map { $0.status.isTerminal ? 0 : 1 } ?? 0)
         trials[trial.id] = trial
         if trial.status == .running { running.insert(trial.id) } else { running.remove(trial.id) }
     }
@@ -401,12 +448,10 @@ public struct CoordinatorMachine: Sendable {
             if skipIfBlocked(id, now: now, effects: &effects) { continue }
             return id
         }
-        while nextTrial <= totalTrials {
+        while created[0] < totalTrials {
             let id = nextTrial
             nextTrial += 1
-            let parameters = sampler.usesHistory
-                ? sampler.parameters(forTrial: id - 1, history: currentSearchHistory) : sampler.parameters(forTrial: id - 1)
-            let trial = TrialRecord(id: id, parameters: parameters, createdAt: now)
+            let trial = TrialRecord(id: id, parameters: draw(stage: 0), createdAt: now)
             record(trial)
             effects.changes.append(.trial(trial))
             if skipIfBlocked(id, now: now, effects: &effects) { continue }
@@ -415,13 +460,23 @@ public struct CoordinatorMachine: Sendable {
         return nil
     }
 
-    /// The Bayesian sampler's history with the trials in flight set as pending: those drawn and not
+    /// The parameters of the next trial of a stage (its sampler's draw number `created[stage]`;
+    /// a fed stage's grid starts again for every input).
+    private func draw(stage index: Int) -> Parameters {
+        let sampler = samplers[index]
+        var number = created[index]
+        if case .grid = stages[index].sampler, let size = stages[index].space.gridSize, size > 0 { number %= size }
+        return sampler.usesHistory ? sampler.parameters(forTrial: number, history: currentSearchHistory(stage: index))
+            : sampler.parameters(forTrial: number)
+    }
+
+    /// A stage's Bayesian history with its trials in flight set as pending: those drawn and not
     /// ended (running, or waiting in the queue), so its "constant liar" keeps new draws away.
-    private var currentSearchHistory: SearchHistory {
-        var history = searchHistory
+    private func currentSearchHistory(stage index: Int) -> SearchHistory {
+        var history = searchHistories[index]
         var open: [Parameters] = []
         for id in running.union(requeued).sorted() {
-            if let trial = trials[id], !trial.status.isTerminal { open.append(trial.parameters) }
+            if let trial = trials[id], trial.stage == index, !trial.status.isTerminal { open.append(trial.parameters) }
         }
         history.setPending(open)
         return history
@@ -447,7 +502,8 @@ public struct CoordinatorMachine: Sendable {
         let id = nextAttempt
         nextAttempt += 1
         var plan = makePlan(attempt: id, trial: trial, number: trial.attemptCount)
-        plan.gpus = spec.gpus == 0 ? [] : Array(freeGPUs(of: request.worker).prefix(spec.gpus))
+        let gpus = stages[trial.stage].gpus
+        plan.gpus = gpus == 0 ? [] : Array(freeGPUs(of: request.worker).prefix(gpus))
         var attempt = AttemptRecord(
             id: id, trial: trialID, number: trial.attemptCount, worker: request.worker, incarnation: request.incarnation,
             argv: plan.argv, assignedAt: now)
@@ -461,21 +517,30 @@ public struct CoordinatorMachine: Sendable {
     }
 
     private func makePlan(attempt: AttemptID, trial: TrialRecord, number: Int) -> AttemptPlan {
-        let argv = spec.command.render(parameters: trial.parameters, trial: trial.id, attempt: number, campaign: spec.name)
+        let stage = stages[trial.stage]
+        // Inputs (`{train.checkpoint}`) render like parameters; a parameter of the same name wins.
+        var values = trial.parameters
+        for (name, text) in trial.inputs where values[name] == nil { values[name] = .string(text) }
+        let argv = stage.command.render(parameters: values, trial: trial.id, attempt: number, campaign: spec.name)
         var environment = spec.environment
         environment["INTERN_CAMPAIGN"] = spec.name
         environment["INTERN_TRIAL"] = String(trial.id)
         environment["INTERN_ATTEMPT"] = String(number)
         environment["INTERN_ATTEMPT_ID"] = String(attempt)
-        if spec.cpus > 0 { environment["INTERN_CPUS"] = String(spec.cpus) }
-        if spec.memoryBytes > 0 { environment["INTERN_MEMORY_BYTES"] = String(spec.memoryBytes) }
+        if stage.cpus > 0 { environment["INTERN_CPUS"] = String(stage.cpus) }
+        if stage.memoryBytes > 0 { environment["INTERN_MEMORY_BYTES"] = String(stage.memoryBytes) }
+        if spec.isPipeline { environment["INTERN_STAGE"] = stage.name }
+        if let parent = trial.parent { environment["INTERN_PARENT_TRIAL"] = String(parent) }
+        for (name, text) in trial.inputs {
+            environment[CampaignSpec.environmentName(forInput: name)] = text
+        }
         let rendered = trial.parameters.sortedPairs.map { ($0.0, $0.1.text) }
         for (name, value) in rendered {
             environment[CampaignSpec.environmentName(forParameter: name)] = value
         }
-        let timeout = spec.timeoutSeconds.map { UInt64(($0 * 1000).rounded()) } ?? 0
+        let timeout = stage.timeoutSeconds.map { UInt64(($0 * 1000).rounded()) } ?? 0
         return AttemptPlan(
-            attempt: attempt, trial: trial.id, number: number, argv: argv, shell: spec.command.shell,
+            attempt: attempt, trial: trial.id, number: number, argv: argv, shell: stage.command.shell,
             environment: environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             workdir: spec.workdir, timeoutMillis: timeout, parameters: rendered)
     }
@@ -612,22 +677,30 @@ public struct CoordinatorMachine: Sendable {
     /// it counts for the objective, for a constraint, and for early stopping, as the spec says.
     /// The shell passes every such sample of a metric in ``watchedMetrics``.
     public mutating func metricStored(attempt id: AttemptID, name: String, step: Int64, value: Double, now: Timestamp) -> Effects {
-        if name == spec.objective?.metric { objectiveObserved(attempt: id, value: value) }
-        if spec.constraints.contains(where: { $0.metric == name }) { constraintMetricObserved(attempt: id, name: name, value: value) }
-        return name == spec.pruning?.metric ? intermediateObserved(attempt: id, step: step, value: value, now: now) : Effects()
+        guard let attempt = attempts[id], let trial = trials[attempt.trial] else { return Effects() }
+        let stage = stages[trial.stage]
+        if name == stage.objective?.metric { objectiveObserved(attempt: id, value: value) }
+        if stage.constraints.contains(where: { $0.metric == name }) || stage.extraObjectives.contains(where: { $0.metric == name }) {
+            constraintMetricObserved(attempt: id, name: name, value: value)
+        }
+        return name == stage.pruning?.metric ? intermediateObserved(attempt: id, step: step, value: value, now: now) : Effects()
     }
 
-    /// The metrics the logic acts on: the objective's, the constraints', the pruning rule's.
+    /// The metrics the logic acts on, in any stage: objectives', constraints', pruning rules'.
     public var watchedMetrics: Set<String> {
-        var names = Set(spec.constraints.map(\.metric))
-        if let objective = spec.objective { names.insert(objective.metric) }
-        if let pruning = spec.pruning { names.insert(pruning.metric) }
+        var names: Set<String> = []
+        for stage in stages {
+            names.formUnion(stage.constraints.map(\.metric))
+            names.formUnion(stage.objectives.map(\.metric))
+            if let pruning = stage.pruning { names.insert(pruning.metric) }
+        }
         return names
     }
 
-    /// The objective metric was reported for an attempt (worker-parsed, in order).
+    /// The objective metric of its stage was reported for an attempt (worker-parsed, in order).
     public mutating func objectiveObserved(attempt id: AttemptID, value: Double) {
-        guard let objective = spec.objective, var attempt = attempts[id], !value.isNaN else { return }
+        guard var attempt = attempts[id], let trial = trials[attempt.trial], let objective = stages[trial.stage].objective,
+              !value.isNaN else { return }
         if objective.summary == .best, let current = attempt.objective, !objective.isBetter(value, than: current) {
             return
         }
@@ -640,8 +713,8 @@ public struct CoordinatorMachine: Sendable {
     /// worker (delivered in the worker's next heartbeat reply, like a cancel).
     public mutating func intermediateObserved(attempt id: AttemptID, step: Int64, value: Double, now: Timestamp) -> Effects {
         var effects = Effects()
-        guard pruner != nil, let attempt = attempts[id], !attempt.status.isTerminal, trials[attempt.trial]?.status == .running,
-              let reason = pruner!.observe(trial: attempt.trial, step: step, value: value)
+        guard let attempt = attempts[id], !attempt.status.isTerminal, let trial = trials[attempt.trial], trial.status == .running,
+              pruners[trial.stage] != nil, let reason = pruners[trial.stage]!.observe(trial: attempt.trial, step: step, value: value)
         else { return effects }
         endEarly(trial: attempt.trial, as: .pruned, note: "pruned: " + reason, now: now, effects: &effects)
         effects.changes.append(.event(CampaignEvent(
@@ -653,12 +726,20 @@ public struct CoordinatorMachine: Sendable {
 
     /// Replays a stored value into the pruner without acting on it (restore).
     public mutating func replayIntermediate(trial: TrialID, step: Int64, value: Double) {
-        _ = pruner?.observe(trial: trial, step: step, value: value)
+        _ = pruners[trials[trial]?.stage ?? 0]?.observe(trial: trial, step: step, value: value)
     }
 
-    /// A constrained metric was reported for an attempt (its last value is what counts).
+    /// A constrained metric, or an objective after the first, was reported for an attempt: a
+    /// constraint judges its last value; an objective keeps its last or best, as it says.
     public mutating func constraintMetricObserved(attempt id: AttemptID, name: String, value: Double) {
-        guard spec.constraints.contains(where: { $0.metric == name }), var attempt = attempts[id], !attempt.status.isTerminal else { return }
+        guard var attempt = attempts[id], !attempt.status.isTerminal, let trial = trials[attempt.trial] else { return }
+        let stage = stages[trial.stage]
+        if let objective = stage.extraObjectives.first(where: { $0.metric == name }) {
+            guard !value.isNaN else { return }
+            if objective.summary == .best, let current = attempt.constraintValues[name], !objective.isBetter(value, than: current) { return }
+        } else if !stage.constraints.contains(where: { $0.metric == name }) {
+            return
+        }
         attempt.constraintValues[name] = value
         record(attempt)
     }
@@ -698,7 +779,14 @@ public struct CoordinatorMachine: Sendable {
         case .cancelled: attempt.detail = "cancelled"
         case .preempted: attempt.detail = "preempted: worker \(id) was leaving"
         }
-        if attempt.status == .succeeded {
+        attempt.outputs = end.outputs
+        let stage = trials[attempt.trial].map { stages[$0.stage] }
+        let missing = attempt.status == .succeeded ? (stage?.outputs ?? []).filter { end.outputs[$0] == nil } : []
+        if !missing.isEmpty {
+            // It exited 0 but did not produce what later stages need: a failure of the job.
+            attempt.status = .failed
+            settleFailure(attempt, evidence: FailureEvidence(kind: .missingOutputs(missing), logTail: end.logTail), now: now, effects: &effects)
+        } else if attempt.status == .succeeded, let stage {
             record(attempt)
             effects.changes.append(.attempt(attempt))
             var trial = trials[attempt.trial]!
@@ -707,9 +795,10 @@ public struct CoordinatorMachine: Sendable {
             if trial.status == .running {
                 trial.status = .completed
                 trial.objective = attempt.objective
+                trial.outputs = attempt.outputs
                 trial.endedAt = now
-                if !spec.constraints.isEmpty {
-                    let violation = Constraint.violation(of: spec.constraints, values: attempt.constraintValues)
+                if !stage.constraints.isEmpty {
+                    let violation = Constraint.violation(of: stage.constraints, values: attempt.constraintValues)
                     trial.feasible = violation == nil
                     if let violation {
                         trial.note = "infeasible: " + violation
@@ -991,12 +1080,12 @@ public struct CoordinatorMachine: Sendable {
 
     private mutating func finishIfDone(now: Timestamp) -> Effects {
         var effects = Effects()
-        // Every drawn trial is running, pending in `requeued`, or terminal; so with nothing
-        // running, nothing requeued and nothing in flight, every trial is terminal. A spent budget
-        // ends the campaign once nothing is in flight, with the trials not run left as they are.
+        feedStages(now: now, effects: &effects)
+        // Done when the first stage has drawn all its trials and no trial of any stage is open
+        // (every waiting stage whose feeder ended has been fed first). A spent budget ends the
+        // campaign once nothing is in flight, with the trials not run left as they are.
         let spent = budgetSpent != nil && running.isEmpty && active.isEmpty
-        guard !isFinished, spent || (nextTrial > totalTrials && running.isEmpty && active.isEmpty
-              && requeued.allSatisfy({ trials[$0]?.status != .pending }))
+        guard !isFinished, spent || (created[0] >= totalTrials && open.allSatisfy { $0 == 0 } && active.isEmpty)
         else { return effects }
         isFinished = true
         effects.changes.append(.campaignFinished(at: now))
@@ -1007,22 +1096,103 @@ public struct CoordinatorMachine: Sendable {
         return effects
     }
 
+    // MARK: - Stages
+
+    /// Feeds later stages: a streaming stage gets trials for each newly completed, feasible trial
+    /// of its feeder; a waiting stage (`top:`, `barrier:`) gets its trials once its feeder has
+    /// ended (its `top` best, or all). Runs after every change that may end a trial; feeding
+    /// twice is impossible (each stage remembers the trials that fed it).
+    private mutating func feedStages(now: Timestamp, effects: inout Effects) {
+        guard stages.count > 1, budgetSpent == nil, stoppedReason == nil else { return }
+        while !unfed.isEmpty {
+            let parent = unfed.removeFirst()
+            guard let trial = trials[parent] else { continue }
+            for consumer in consumers[trial.stage] where stages[consumer].input?.waits == false && !fedParents[consumer].contains(parent) {
+                feed(stage: consumer, from: parent, now: now, effects: &effects)
+            }
+        }
+        for index in stages.indices.dropFirst() where !fedStages.contains(index) {
+            guard let input = stages[index].input, input.waits, let feeder = stages.firstIndex(where: { $0.name == input.stage }),
+                  hasEnded(stage: feeder) else { continue }
+            fedStages.insert(index)
+            var candidates = trials.values.filter { $0.stage == feeder && $0.status == .completed && $0.feasible != false }
+            var how = "every completed trial"
+            if let top = input.top, let objective = stages[feeder].objective {
+                candidates = candidates.filter { $0.objective != nil }.sorted { a, b in
+                    a.objective! == b.objective! ? a.id < b.id : objective.isBetter(a.objective!, than: b.objective!)
+                }
+                candidates = Array(candidates.prefix(top))
+                how = "the best \(top) by \(objective.metric)"
+            } else {
+                candidates.sort { $0.id < $1.id }
+            }
+            let chosen = candidates.map { "\($0.id)" }.joined(separator: ", ")
+            effects.changes.append(.event(CampaignEvent(
+                kind: "stage.fed",
+                message: candidates.isEmpty
+                    ? "stage \(stages[index].name) runs nothing: \(stages[feeder].name) ended with no completed, feasible trial"
+                    : "stage \(stages[index].name) starts from \(how) of \(stages[feeder].name): trial\(candidates.count == 1 ? "" : "s") \(chosen)",
+                at: now)))
+            for parent in candidates { feed(stage: index, from: parent.id, now: now, effects: &effects) }
+        }
+    }
+
+    /// Creates a stage's trials for one input: the feeding trial's parameters and outputs, and
+    /// the inputs it had itself, all named `stage.key`.
+    private mutating func feed(stage index: Int, from parent: TrialID, now: Timestamp, effects: inout Effects) {
+        guard let source = trials[parent] else { return }
+        fedParents[index].insert(parent)
+        let feeder = stages[source.stage].name
+        var inputs = source.inputs
+        for (name, value) in source.parameters.values { inputs["\(feeder).\(name)"] = value.text }
+        for (key, value) in source.outputs { inputs["\(feeder).\(key)"] = value }
+        for _ in 0..<stages[index].trials {
+            var trial = TrialRecord(id: nextTrial, parameters: draw(stage: index), createdAt: now)
+            nextTrial += 1
+            trial.stage = index
+            trial.parent = parent
+            trial.inputs = inputs
+            record(trial)
+            requeued.append(trial.id)
+            effects.changes.append(.trial(trial))
+        }
+    }
+
+    /// Whether a stage can get no more trials and all it has have ended.
+    private func hasEnded(stage index: Int) -> Bool {
+        guard open[index] == 0 else { return false }
+        guard let input = stages[index].input else { return created[0] >= totalTrials }
+        guard let feeder = stages.firstIndex(where: { $0.name == input.stage }), hasEnded(stage: feeder) else { return false }
+        return input.waits ? fedStages.contains(index) : !unfed.contains { trials[$0]?.stage == feeder }
+    }
+
     // MARK: - Views
 
     /// The best completed trial by the objective, if the campaign has one and any trial reported it.
+    /// For a pipeline: the best of the last stage with an objective.
     public var bestTrial: TrialRecord? {
-        guard let objective = spec.objective else { return nil }
+        guard let index = spec.selectionStage, let objective = stages[index].objective else { return nil }
         return trials.values
-            .filter { $0.status == .completed && $0.objective != nil && $0.feasible != false }
+            .filter { $0.stage == index && $0.status == .completed && $0.objective != nil && $0.feasible != false }
             .min { a, b in
                 if a.objective! == b.objective! { return a.id < b.id }
                 return objective.isBetter(a.objective!, than: b.objective!)
             }
     }
 
-    /// Trial counts by status (trials not yet drawn count as pending).
+    /// Trial counts by status (trials not yet drawn count as pending; a later stage not yet fed
+    /// counts the trials it would get if every input it may still get came).
     public var progress: CampaignProgress {
-        var progress = CampaignProgress(total: totalTrials)
+        var expected: [Int] = []
+        for (index, stage) in stages.enumerated() {
+            guard let input = stage.input, let feeder = stages.firstIndex(where: { $0.name == input.stage }) else {
+                expected.append(max(totalTrials, created[index]))
+                continue
+            }
+            let inputs = min(input.top ?? Int.max, expected[feeder])
+            expected.append(hasEnded(stage: feeder) && (!input.waits || fedStages.contains(index)) ? created[index] : max(created[index], inputs * stage.trials))
+        }
+        var progress = CampaignProgress(total: expected.reduce(0, +))
         for trial in trials.values {
             switch trial.status {
             case .pending: break

@@ -24,6 +24,14 @@ public struct TrialRecord: Sendable, Equatable {
     /// For a completed trial of a campaign with constraints: whether it met them (`nil`: no
     /// constraints, or not completed). An infeasible trial is never the best; `note` says why.
     public var feasible: Bool?
+    /// The index of its stage in ``CampaignSpec/stages`` (0 for a campaign of one stage).
+    public var stage = 0
+    /// The trial of the feeding stage it started from (its lineage), and the inputs it received
+    /// from it and that trial's own feeders (`train.checkpoint`, `train.learning_rate`, ...).
+    public var parent: TrialID?
+    public var inputs: StageInputs = [:]
+    /// The outputs of the attempt that completed it (what it passes on to later stages).
+    public var outputs: [String: String] = [:]
     /// When the trial was first scheduled and when it reached a terminal status.
     public var createdAt: Timestamp
     public var endedAt: Timestamp?
@@ -82,8 +90,11 @@ public struct AttemptRecord: Sendable, Equatable {
     /// The worker's GPU ids the attempt holds (its `CUDA_VISIBLE_DEVICES`); GPU-seconds are
     /// its wall time times their number.
     public var gpus: [String] = []
-    /// The last value of each constrained metric this attempt reported.
+    /// The last value of each constrained metric this attempt reported, and the value of each
+    /// objective after the first (as that objective's summary says).
     public var constraintValues: [String: Double] = [:]
+    /// The outputs the job declared (when it ended).
+    public var outputs: [String: String] = [:]
     /// For an attempt that failed, was lost or preempted: its class, the digest of its error's
     /// signature, why it got that class, the normalised signature and an excerpt of the error.
     public var failureClass: FailureClass?

@@ -99,6 +99,8 @@ public struct AttemptEnd: Sendable, Equatable {
     public var finalMetricSeq: UInt64
     /// The job's last output (stderr's end, then stdout's), for classifying a failure.
     public var logTail: String
+    /// The outputs the job declared (`{"intern_output": {...}}` lines; a later line's key wins).
+    public var outputs: [String: String] = [:]
 
     /// Creates an attempt end report.
     public init(

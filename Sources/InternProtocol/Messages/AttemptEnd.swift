@@ -49,15 +49,19 @@ public struct AttemptEnd: Sendable, Equatable {
     /// each cut at a line start when one is near), for the coordinator's failure
     /// classification. Empty for a success (version 2).
     public var logTail: [UInt8]
+    /// The outputs the job declared with `{"intern_output": {...}}` lines, in the order first
+    /// seen, each key once (version 3). Empty when it declared none.
+    public var outputs: StringPairs
 
     /// Creates an attempt end.
     public init(
         attemptId: UInt64, outcome: AttemptOutcome, code: Int64 = 0, detail: String = "",
         startedAtMs: Int64, endedAtMs: Int64, wallMs: UInt64, userCpuMs: UInt64 = 0,
         systemCpuMs: UInt64 = 0, peakRssBytes: UInt64 = 0, finalStdoutSeq: UInt64 = 0,
-        finalStderrSeq: UInt64 = 0, finalMetricSeq: UInt64 = 0, logTail: [UInt8] = []
+        finalStderrSeq: UInt64 = 0, finalMetricSeq: UInt64 = 0, logTail: [UInt8] = [], outputs: StringPairs = [:]
     ) {
         self.logTail = logTail
+        self.outputs = outputs
         self.attemptId = attemptId
         self.outcome = outcome
         self.code = code
@@ -79,7 +83,7 @@ public struct AttemptEnd: Sendable, Equatable {
 }
 
 extension AttemptEnd: WireCodable {
-    static var minWireSize: Int { 14 }
+    static var minWireSize: Int { 15 }
 
     var wireSize: Int {
         ByteWriter.uintSize(attemptId) + ByteWriter.uintSize(outcome.rawValue)
@@ -88,7 +92,7 @@ extension AttemptEnd: WireCodable {
             + ByteWriter.uintSize(wallMs) + ByteWriter.uintSize(userCpuMs)
             + ByteWriter.uintSize(systemCpuMs) + ByteWriter.uintSize(peakRssBytes)
             + ByteWriter.uintSize(finalStdoutSeq) + ByteWriter.uintSize(finalStderrSeq)
-            + ByteWriter.uintSize(finalMetricSeq) + ByteWriter.bytesSize(logTail)
+            + ByteWriter.uintSize(finalMetricSeq) + ByteWriter.bytesSize(logTail) + ByteWriter.pairsSize(outputs)
     }
 
     func encode(to w: inout ByteWriter) {
@@ -106,6 +110,7 @@ extension AttemptEnd: WireCodable {
         w.writeUInt(finalStderrSeq)
         w.writeUInt(finalMetricSeq)
         w.writeBytes(logTail)
+        w.writePairs(outputs)
     }
 
     init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
@@ -127,5 +132,6 @@ extension AttemptEnd: WireCodable {
         finalStderrSeq = try r.readUInt(path() + ".finalStderrSeq")
         finalMetricSeq = try r.readUInt(path() + ".finalMetricSeq")
         logTail = try r.readBytes(path() + ".logTail")
+        outputs = try r.readPairs(path() + ".outputs")
     }
 }

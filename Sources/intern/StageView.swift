@@ -1,0 +1,60 @@
+import ArgumentParser
+import InternCore
+import InternStore
+
+/// What the views need to know of a stored campaign's stages: its spec, parsed from the text it
+/// was started with, and how each stage's trials are ordered and chosen.
+struct StageView {
+    let spec: CampaignSpec
+    let stages: [Stage]
+
+    init(info: CampaignInfo) throws {
+        spec = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath).spec
+        stages = spec.stages
+    }
+
+    /// The name of a trial's stage (the first when the trial names none the spec has).
+    func name(of trial: TrialRecord) -> String { stages[min(trial.stage, stages.count - 1)].name }
+
+    /// The order of a stage's trials: by its objective, best first.
+    func order(stage index: Int) -> ObjectiveOrder {
+        ObjectiveOrder(direction: stages[index].objective?.direction.rawValue)
+    }
+
+    /// The campaign's best trial: the best feasible one of its selection stage.
+    func best(of trials: [TrialRecord]) -> TrialRecord? {
+        guard let index = spec.selectionStage else { return nil }
+        return order(stage: index).best(of: trials.filter { $0.stage == index })
+    }
+
+    /// A trial and the trials that fed it, newest first (`trial`, its parent, its parent's parent, ...).
+    func lineage(of trial: TrialRecord, among byID: [TrialID: TrialRecord]) -> [TrialRecord] {
+        var chain = [trial]
+        while let parent = chain.last?.parent, let record = byID[parent], !chain.contains(where: { $0.id == parent }) {
+            chain.append(record)
+        }
+        return chain
+    }
+
+    /// The line that says where a trial came from: `eval trial 8 <- train trial 4`.
+    func lineageLine(of trial: TrialRecord, among byID: [TrialID: TrialRecord]) -> String {
+        lineage(of: trial, among: byID).map { "\(name(of: $0)) trial \($0.id)" }.joined(separator: " <- ")
+    }
+
+    /// The values of a stage's objectives for its completed, feasible trials (those with every
+    /// value), from the metrics the completing attempt stored, with the stage's Pareto front.
+    func paretoFront(stage index: Int, trials: [TrialRecord], store: CampaignStore) throws -> (points: [(trial: TrialRecord, values: [Double])], front: [Int]) {
+        let objectives = stages[index].objectives
+        var points: [(trial: TrialRecord, values: [Double])] = []
+        for trial in trials.sorted(by: { $0.id < $1.id }) where trial.stage == index && trial.status == .completed && trial.feasible != false {
+            guard let attempt = try store.attempts(trial: trial.id).last(where: { $0.status == .succeeded }) else { continue }
+            let series = try store.metricSeries(attempt: attempt.id)
+            let values = objectives.map { objective -> Double? in
+                guard let found = series.first(where: { $0.name == objective.metric }) else { return nil }
+                return objective.summarize(last: found.lastValue, min: found.minValue, max: found.maxValue)
+            }
+            if values.allSatisfy({ $0 != nil }) { points.append((trial, values.map { $0! })) }
+        }
+        return (points, ParetoFront.indices(of: points.map(\.values), objectives: objectives))
+    }
+}
