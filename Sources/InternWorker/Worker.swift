@@ -92,6 +92,10 @@ public final class Worker: Sendable {
     private let lock: StateDirectoryLock?
     private let state = Mutex(State())
     private let requestIDs = Atomic<UInt64>(0)
+    /// Where jobs may write their outputs (`INTERN_OUTPUT_FILE`, one file per attempt): in the
+    /// state directory, else a private temporary directory removed when `run()` returns.
+    private let outputsDirectory: String?
+    private let outputsDirectoryIsTemporary: Bool
 
     private struct State {
         var welcome: Welcome?
@@ -132,6 +136,7 @@ public final class Worker: Sendable {
         logger[metadataKey: "worker.id"] = "\(options.id)"
         self.logger = logger
         guard let directory = options.stateDirectory else {
+            (outputsDirectory, outputsDirectoryIsTemporary) = Self.makeOutputsDirectory(in: nil)
             outbox = Outbox(memoryBytes: options.spoolLimitBytes, limitBytes: options.spoolLimitBytes)
             registry = nil
             lock = nil
@@ -139,6 +144,7 @@ public final class Worker: Sendable {
         }
         do {
             lock = try StateDirectoryLock(directory: directory)
+            (outputsDirectory, outputsDirectoryIsTemporary) = Self.makeOutputsDirectory(in: directory)
             let spool = try SpoolFiles(directory: "\(directory)/spool")
             outbox = Outbox(spool: spool, memoryBytes: options.spoolMemoryBytes, limitBytes: options.spoolLimitBytes)
         } catch let error as SpoolError {
@@ -150,6 +156,32 @@ public final class Worker: Sendable {
             logger.warning("stopped jobs a previous run of this worker left behind", metadata: ["pids": "\(killed)"])
         }
         self.registry = registry
+    }
+
+    private static func makeOutputsDirectory(in stateDirectory: String?) -> (String?, Bool) {
+        if let stateDirectory {
+            let path = "\(stateDirectory)/outputs"
+            return (mkdir(path, 0o700) == 0 || errno == EEXIST ? path : nil, false)
+        }
+        var template = Array("/tmp/intern-outputs-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        return (made ? String(cString: template) : nil, made)
+    }
+
+    /// The outputs a job wrote to its `INTERN_OUTPUT_FILE`, removing the file; empty when it wrote
+    /// none. A file that is not a JSON object of names to scalars (or is over 64 KiB) is ignored,
+    /// with a warning.
+    private func takeOutputFile(_ path: String, metadata: Logger.Metadata) -> [(name: String, value: String)] {
+        defer { unlink(path) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        let bytes = (try? handle.read(upToCount: 64 << 10 + 1)).map { Array($0) } ?? []
+        guard bytes.count <= 64 << 10, let outputs = OutputLineParser().parseFile(bytes) else {
+            logger.warning("ignored the job's INTERN_OUTPUT_FILE: not a JSON object of names to strings, numbers or booleans (at most 64 KiB)",
+                           metadata: metadata)
+            return []
+        }
+        return outputs
     }
 
     /// Records the running jobs' process groups in the state directory.
@@ -173,6 +205,7 @@ public final class Worker: Sendable {
     public func run() async throws {
         let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
         defer { socket.close() }
+        defer { if outputsDirectoryIsTemporary, let outputsDirectory { try? FileManager.default.removeItem(atPath: outputsDirectory) } }
         let dialer = try await dial(socket)
         try? dialer.setReconnectTime(min: .milliseconds(50), max: .seconds(2))
         let link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: options.maxMessageBytes), credentials: options.credentials)
@@ -463,6 +496,11 @@ public final class Worker: Sendable {
             // The ids are nvidia-smi's (PCI bus order); CUDA's default order is fastest first.
             environment["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         }
+        let outputFile = outputsDirectory.map { "\($0)/attempt-\(attempt).json" }
+        if let outputFile {
+            unlink(outputFile)
+            environment["INTERN_OUTPUT_FILE"] = outputFile
+        }
         let argv = assignment.argv  // in shell mode already ["/bin/sh", "-c", script]
         let welcome = self.welcome
         let metadata: Logger.Metadata = ["trial.id": "\(assignment.trialId)", "attempt": "\(attempt)"]
@@ -520,9 +558,20 @@ public final class Worker: Sendable {
         let removed = state.withLock { $0.running.removeValue(forKey: attempt) }
         let cancelled = removed?.cancelRequested ?? false
         let preempted = removed?.preempted ?? false
-        guard let (exit, totals) = result else {
+        guard let (exit, lineTotals) = result else {
             // The worker is stopping (its task was cancelled): `stopJobs` ends the job.
             return
+        }
+        var totals = lineTotals
+        // The file's outputs come after the lines': a name in both takes the file's value.
+        if let outputFile {
+            for (name, value) in takeOutputFile(outputFile, metadata: metadata) {
+                totals.outputs.pairs.removeAll { $0.key == name }
+                totals.outputs.append(name, value)
+            }
+            if totals.outputs.count > OutputLineParser.maxOutputs {
+                totals.outputs.pairs.removeFirst(totals.outputs.count - OutputLineParser.maxOutputs)
+            }
         }
         state.withLock { _ = $0.spawned.removeValue(forKey: attempt) }
         recordJobs()

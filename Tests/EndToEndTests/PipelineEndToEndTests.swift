@@ -8,8 +8,8 @@ import Testing
 /// file the placeholder names; select runs on the best feasible eval. Lineage is stored and shown;
 /// a coordinator killed mid-pipeline resumes without running or feeding anything twice.
 @Suite(.serialized) struct PipelineEndToEndTests {
-    /// One script for the three stages (it reads `INTERN_STAGE`). Train x=3 forgets its output;
-    /// eval of x=4 misses the guardrail.
+    /// One script for the three stages (it reads `INTERN_STAGE`). Train x=2 declares its output in
+    /// the file `INTERN_OUTPUT_FILE` names, x=3 forgets it; eval of x=4 misses the guardrail.
     static let job = """
         import json, os, sys, time
         stage = os.environ["INTERN_STAGE"]
@@ -20,7 +20,10 @@ import Testing
             with open(path, "w") as f:
                 f.write("weights-%d\\n" % x)
             print("METRIC loss=%d" % x)
-            if x != 3:
+            if x == 2:
+                with open(os.environ["INTERN_OUTPUT_FILE"], "w") as f:
+                    json.dump({"checkpoint": path, "by": "file"}, f, indent=2)
+            elif x != 3:
                 print(json.dumps({"intern_output": {"checkpoint": path}}))
         elif stage == "eval":
             content = open(sys.argv[1]).read().strip()
@@ -70,6 +73,8 @@ import Testing
         let forgot = try #require(train.first { $0.parameters["x"] == .int(3) })
         #expect(forgot.status == .failed && forgot.note?.contains("declared output checkpoint") == true, "\(forgot.note ?? "")")
         #expect(!eval.contains { $0.parent == forgot.id })
+        let byFile = try #require(train.first { $0.parameters["x"] == .int(2) })
+        #expect(byFile.outputs == ["checkpoint": dir.file("ckpt-\(byFile.id).txt"), "by": "file"])
         // Each eval read the very file its train trial wrote, named by {train.checkpoint}.
         for trial in eval {
             let parent = try #require(train.first { $0.id == trial.parent })

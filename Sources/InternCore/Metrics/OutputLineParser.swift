@@ -1,4 +1,5 @@
-/// Finds a job's declared outputs in one line it printed: a JSON object with the single key
+/// Finds a job's declared outputs in one line it printed (or in the file it wrote at
+/// `$INTERN_OUTPUT_FILE`, ``parseFile(_:)``): a JSON object with the single key
 /// `intern_output` whose value is an object of names to strings, numbers or booleans,
 /// `{"intern_output": {"checkpoint": "/runs/7/model.pt", "epochs": 12}}`. A later stage's
 /// command receives them as `{stage.name}`. Runs on the worker for every line, next to the
@@ -27,32 +28,48 @@ public struct OutputLineParser: Sendable {
         s.skipSpace()
         guard s.take(UInt8(ascii: ":")) else { return nil }
         s.skipSpace()
-        guard s.take(UInt8(ascii: "{")) else { return nil }
-        var outputs: [(name: String, value: String)] = []
-        s.skipSpace()
-        if !s.take(UInt8(ascii: "}")) {
-            while true {
-                s.skipSpace()
-                guard let name = s.string(limit: Self.maxNameLength), ParameterSpace.isValidName(name) else { return nil }
-                s.skipSpace()
-                guard s.take(UInt8(ascii: ":")) else { return nil }
-                s.skipSpace()
-                guard let value = s.scalar(limit: Self.maxValueLength) else { return nil }
-                if let value {
-                    outputs.removeAll { $0.name == name }
-                    outputs.append((name, value))
-                    if outputs.count > Self.maxOutputs { return nil }
-                }
-                s.skipSpace()
-                if s.take(UInt8(ascii: ",")) { continue }
-                guard s.take(UInt8(ascii: "}")) else { return nil }
-                break
-            }
-        }
+        guard let outputs = Self.object(&s) else { return nil }
         s.skipSpace()
         guard s.take(UInt8(ascii: "}")) else { return nil }
         s.skipSpace()
         return s.atEnd ? outputs : nil
+    }
+
+    /// The outputs in the file a job wrote at `$INTERN_OUTPUT_FILE`: one JSON object of names to
+    /// values, the same as the inner object of an output line (whitespace and newlines allowed),
+    /// or `nil` when it is anything else.
+    public func parseFile(_ bytes: [UInt8]) -> [(name: String, value: String)]? {
+        bytes.withUnsafeBytes { buffer in
+            var s = Scanner(bytes: buffer)
+            s.skipSpace()
+            guard let outputs = Self.object(&s) else { return nil }
+            s.skipSpace()
+            return s.atEnd ? outputs : nil
+        }
+    }
+
+    /// `{"name": scalar, ...}`: each name once, a later value winning.
+    private static func object(_ s: inout Scanner) -> [(name: String, value: String)]? {
+        guard s.take(UInt8(ascii: "{")) else { return nil }
+        var outputs: [(name: String, value: String)] = []
+        s.skipSpace()
+        if s.take(UInt8(ascii: "}")) { return outputs }
+        while true {
+            s.skipSpace()
+            guard let name = s.string(limit: maxNameLength), ParameterSpace.isValidName(name) else { return nil }
+            s.skipSpace()
+            guard s.take(UInt8(ascii: ":")) else { return nil }
+            s.skipSpace()
+            guard let value = s.scalar(limit: maxValueLength) else { return nil }
+            if let value {
+                outputs.removeAll { $0.name == name }
+                outputs.append((name, value))
+                if outputs.count > maxOutputs { return nil }
+            }
+            s.skipSpace()
+            if s.take(UInt8(ascii: ",")) { continue }
+            return s.take(UInt8(ascii: "}")) ? outputs : nil
+        }
     }
 
     /// Convenience for tests and callers holding a `String`.

@@ -184,4 +184,30 @@ import Testing
             #expect(parser.parse(hostile) == nil, "\(hostile.prefix(60))")
         }
     }
+
+    @Test func aFedStageWithASpaceRunsItsOwnSweepPerInput() throws {
+        var spec = Self.spec(trainTrials: 1)
+        // dpo-like: a further sweep over beta for the selected training, 3 trials per input.
+        spec.laterStages[1] = Stage(
+            name: "tune", command: CommandTemplate(argv: ["tune", "{train.checkpoint}", "{beta}", "{train.lr}"]),
+            space: ParameterSpace([Parameter(name: "beta", domain: .choice([.double(0.1), .double(0.2), .double(0.5)]))]),
+            sampler: .grid, trials: 3, input: StageInput(stage: "eval", top: 1))
+        #expect(spec.problems().isEmpty, "\(spec.problems())")
+        let run = try Run(spec)
+        let train = try #require(run.next())
+        run.finish(train, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
+        let eval = try #require(run.next())
+        run.finish(eval, metrics: ["acc": 0.9])
+        let tuned = try (0..<3).map { _ in try #require(run.next()) }
+        #expect(tuned.map(\.argv) == [["tune", "/c/1", "0.1", "0.1"], ["tune", "/c/1", "0.2", "0.1"], ["tune", "/c/1", "0.5", "0.1"]])
+        #expect(tuned.allSatisfy { run.machine.trials[$0.trial]?.parent == eval.trial })
+    }
+
+    @Test func anOutputFileIsReadLikeAnOutputLine() {
+        let parser = OutputLineParser()
+        let file = Array("{\n  \"checkpoint\": \"/runs/3/model.pt\",\n  \"step\": 900\n}\n".utf8)
+        #expect(parser.parseFile(file)?.map(\.value) == ["/runs/3/model.pt", "900"])
+        #expect(parser.parseFile(Array("[1, 2]".utf8)) == nil)
+        #expect(parser.parseFile(Array(#"{"intern_output": {"a": "b"}}"#.utf8)) == nil)
+    }
 }
