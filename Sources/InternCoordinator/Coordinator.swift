@@ -157,7 +157,7 @@ public actor Coordinator {
         let (machine, effects) = try CoordinatorMachine.restore(
             spec: spec, config: options.config, trials: trials, attempts: attempts, workers: try store.workers(),
             objectives: objectives, constraintValues: constraintValues, paused: info?.paused ?? false, startedAt: info?.createdAt,
-            adjustments: info?.adjustments ?? CampaignAdjustments(), now: now)
+            adjustments: info?.adjustments ?? CampaignAdjustments(), fedStages: info?.fedStages ?? [], now: now)
         self.machine = machine
         watchedMetrics = machine.watchedMetrics
         // The pruners' memory is their metrics' stored points: replayed, trial by trial.
@@ -557,7 +557,10 @@ public actor Coordinator {
             wallMillis: end.wallMs, userCPUMillis: end.userCpuMs, systemCPUMillis: end.systemCpuMs,
             peakRSSBytes: end.peakRssBytes, finalStdoutSeq: end.finalStdoutSeq, finalStderrSeq: end.finalStderrSeq,
             finalMetricSeq: end.finalMetricSeq, logTail: String(decoding: end.logTail, as: UTF8.self))
-        for pair in end.outputs { core.outputs[pair.key] = pair.value }
+        // A worker's report is not trusted further than the worker's own parser: the same limits.
+        for pair in end.outputs.prefix(OutputLineParser.maxOutputs) where OutputLineParser.isAcceptable(name: pair.key, value: pair.value) {
+            core.outputs[pair.key] = pair.value
+        }
         return core
     }
 

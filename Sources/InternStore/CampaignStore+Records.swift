@@ -27,6 +27,8 @@ public struct CampaignInfo: Sendable, Equatable {
     public var paused: Bool = false
     /// What `intern add` changed (trials added, budget raised).
     public var adjustments = CampaignAdjustments()
+    /// Waiting pipeline stages already fed (indices).
+    public var fedStages: Set<Int> = []
     /// The trials the campaign runs: the spec's and those added.
     public var trialsInAll: Int { totalTrials + adjustments.addedTrials }
 }
@@ -86,7 +88,8 @@ extension CampaignStore {
             coordinatorPid: row["coordinator_pid"], coordinatorAliveAt: row["coordinator_alive_at"], coordinatorHost: row["coordinator_host"],
             paused: row["paused"] ?? false,
             adjustments: CampaignAdjustments(
-                addedTrials: row["added_trials"] ?? 0, extraHours: row["extra_hours"] ?? 0, extraGPUHours: row["extra_gpu_hours"] ?? 0))
+                addedTrials: row["added_trials"] ?? 0, extraHours: row["extra_hours"] ?? 0, extraGPUHours: row["extra_gpu_hours"] ?? 0),
+            fedStages: Set(decodeJSON([Int].self, row["fed_stages"]) ?? []))
     }
 
     /// Commits the logic's state changes in one transaction: the store is the journal, so the
@@ -166,6 +169,8 @@ extension CampaignStore {
         case .campaignAdjusted(let adjustments):
             try db.execute(sql: "UPDATE campaign SET added_trials = ?, extra_hours = ?, extra_gpu_hours = ? WHERE id = 1", arguments: [
                 adjustments.addedTrials, adjustments.extraHours, adjustments.extraGPUHours])
+        case .stagesFed(let indices):
+            try db.execute(sql: "UPDATE campaign SET fed_stages = ? WHERE id = 1", arguments: [encodeJSON(indices.sorted())])
         case .campaignPaused(let paused, let at):
             try db.execute(sql: "UPDATE campaign SET paused = ? WHERE id = 1", arguments: [paused])
             try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", arguments: [

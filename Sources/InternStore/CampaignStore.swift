@@ -249,6 +249,10 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE attempts ADD COLUMN outputs TEXT;
                 """)
         }
+        migrator.registerMigration("v13-fed-stages") { db in
+            // Waiting pipeline stages already fed (JSON list of stage indices).
+            try db.execute(sql: "ALTER TABLE campaign ADD COLUMN fed_stages TEXT")
+        }
         return migrator
     }
 

@@ -173,10 +173,24 @@ public final class Worker: Sendable {
     /// with a warning.
     private func takeOutputFile(_ path: String, metadata: Logger.Metadata) -> [(name: String, value: String)] {
         defer { unlink(path) }
-        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? handle.close() }
-        let bytes = (try? handle.read(upToCount: 64 << 10 + 1)).map { Array($0) } ?? []
-        guard bytes.count <= 64 << 10, let outputs = OutputLineParser().parseFile(bytes) else {
+        // Not through a link, never blocking (a FIFO left there), a regular file only.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var info = stat()
+        let limit = 64 << 10
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var count = 0
+        if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            while count <= limit {
+                let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, limit + 1 - count) }
+                if n <= 0 { break }
+                count += n
+            }
+        } else {
+            count = limit + 1
+        }
+        guard count <= limit, let outputs = OutputLineParser().parseFile(Array(bytes[..<count])) else {
             logger.warning("ignored the job's INTERN_OUTPUT_FILE: not a JSON object of names to strings, numbers or booleans (at most 64 KiB)",
                            metadata: metadata)
             return []

@@ -166,7 +166,15 @@ extension CampaignSpec {
             }
             let keyPath = "\(path).\(stage.command.shell ? "shell" : "command")"
             problems += stage.command.problems(parameterNames: stage.space.names + inputNames(ofStage: index), keyPath: keyPath)
-            let usedConditional = stage.space.parameters.filter { $0.condition != nil && stage.command.placeholders().contains($0.name) }
+            let placeholders = stage.command.placeholders()
+            for upstream in all[..<index] {
+                for parameter in upstream.space.parameters where parameter.condition != nil && placeholders.contains("\(upstream.name).\(parameter.name)") {
+                    problems.append(CampaignProblem(
+                        keyPath: keyPath,
+                        message: "'\(upstream.name).\(parameter.name)' is conditional, so the command cannot use {\(upstream.name).\(parameter.name)} (it is absent from some inputs); read $\(Self.environmentName(forInput: "\(upstream.name).\(parameter.name)"))"))
+                }
+            }
+            let usedConditional = stage.space.parameters.filter { $0.condition != nil && placeholders.contains($0.name) }
             for parameter in usedConditional {
                 problems.append(CampaignProblem(
                     keyPath: "\(path).space.\(parameter.name).when",

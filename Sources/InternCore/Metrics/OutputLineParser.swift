@@ -72,6 +72,14 @@ public struct OutputLineParser: Sendable {
         }
     }
 
+    /// Whether an output received from elsewhere (a worker's report) keeps the rules a parsed
+    /// one keeps: a valid name within ``maxNameLength``, a value within ``maxValueLength``
+    /// without NUL (it could not be passed in argv or the environment).
+    public static func isAcceptable(name: String, value: String) -> Bool {
+        name.utf8.count <= maxNameLength && ParameterSpace.isValidName(name) && value.utf8.count <= maxValueLength
+            && !value.utf8.contains(0)
+    }
+
     /// Convenience for tests and callers holding a `String`.
     public func parse(_ line: String) -> [(name: String, value: String)]? {
         var line = line

@@ -86,9 +86,12 @@ public struct CoordinatorMachine: Sendable {
     /// parameter-dependent (a fixed value is shared by every trial).
     private let variedParameters: Set<String>
 
-    /// A trial's parameters as the circuit breaker sees them.
-    private func breakerPairs(_ parameters: Parameters) -> [(name: String, value: String)] {
-        parameters.renderedPairs.filter { variedParameters.contains($0.name) }
+    /// A trial's parameters as the circuit breaker sees them, with the parameters it received
+    /// from upstream stages (`train.lr`): an eval failing because of its training's learning
+    /// rate is parameter-dependent, not a reason to stop everything.
+    private func breakerPairs(_ trial: TrialRecord) -> [(name: String, value: String)] {
+        let inputs = trial.inputs.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        return (trial.parameters.renderedPairs + inputs).filter { variedParameters.contains($0.name) }
     }
 
     private struct ParkedRequest: Sendable {
@@ -122,13 +125,19 @@ public struct CoordinatorMachine: Sendable {
         self.classifier = spec.failureClassifier
         self.breaker = CircuitBreaker(threshold: spec.failurePolicy.circuitBreakerTrials)
         self.health = WorkerHealth(threshold: spec.failurePolicy.quarantineAfter)
-        self.variedParameters = Set(stages.flatMap(\.space.parameters).filter { parameter in
-            switch parameter.domain {
-            case .choice(let values): values.count > 1
-            case .integer(let low, let high, _, _): low < high
-            case .uniform, .logUniform: true
+        var varied: Set<String> = []
+        for stage in stages {
+            for parameter in stage.space.parameters {
+                let varies = switch parameter.domain {
+                case .choice(let values): values.count > 1
+                case .integer(let low, let high, _, _): low < high
+                case .uniform, .logUniform: true
+                }
+                // Own name for the stage's trials; `stage.name` as an input of later stages.
+                if varies { varied.formUnion([parameter.name, "\(stage.name).\(parameter.name)"]) }
             }
-        }.map(\.name))
+        }
+        self.variedParameters = varied
     }
 
     /// Rebuilds the machine from what the store holds, so a coordinator restarted on the same
@@ -142,7 +151,8 @@ public struct CoordinatorMachine: Sendable {
         spec: CampaignSpec, config: CoordinatorConfig = CoordinatorConfig(),
         trials: [TrialRecord], attempts: [AttemptRecord], workers: [WorkerRecord] = [],
         objectives: [AttemptID: Double] = [:], constraintValues: [AttemptID: [String: Double]] = [:], paused: Bool = false,
-        startedAt: Timestamp? = nil, adjustments: CampaignAdjustments = CampaignAdjustments(), now: Timestamp
+        startedAt: Timestamp? = nil, adjustments: CampaignAdjustments = CampaignAdjustments(), fedStages: Set<Int> = [],
+        now: Timestamp
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
         machine.adjustments = adjustments
@@ -155,9 +165,9 @@ public struct CoordinatorMachine: Sendable {
         for trial in trials.sorted(by: { $0.id < $1.id }) { machine.record(trial) }
         for attempt in attempts { machine.record(attempt) }
         machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
-        for index in machine.stages.indices where machine.created[index] > 0 && machine.stages[index].input?.waits == true {
-            machine.fedStages.insert(index)
-        }
+        // A waiting stage with trials was fed, whatever the store says (its trials and the
+        // flag are stored together; a store from before the flag has only the trials).
+        machine.fedStages = fedStages.filter { machine.stages.indices.contains($0) }.union(machine.stages.indices.filter { machine.created[$0] > 0 && machine.stages[$0].input?.waits == true })
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
         machine.campaignRetriesUsed = trials.reduce(0) { $0 + $1.retryCounts.budgetUsed }
         for attempt in attempts.sorted(by: { $0.id < $1.id }) where attempt.status.isTerminal {
@@ -241,9 +251,10 @@ public struct CoordinatorMachine: Sendable {
         workers[id] = record
         if !rejoining { answered[id] = [] }
         effects.changes.append(.worker(record))
-        if let shortfall = shortfall(of: record) {
+        for (shortfall, stageNames) in shortfalls(of: record) {
+            let what = stageNames.count == stages.count ? "it gets none" : "it gets no trials of stage \(stageNames.joined(separator: ", "))"
             effects.changes.append(.event(CampaignEvent(
-                kind: "worker.too_small", message: "worker \(id) offers \(shortfall): it gets none", worker: id, at: now)))
+                kind: "worker.too_small", message: "worker \(id) offers \(shortfall): \(what)", worker: id, at: now)))
         }
         effects.changes.append(.event(CampaignEvent(
             kind: rejoining ? "worker.reattached" : "worker.joined",
@@ -324,14 +335,10 @@ public struct CoordinatorMachine: Sendable {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
         while !parked.isEmpty, !isOver, !isPaused, budgetSpent == nil, attemptsInFlight < limit {
-            // The next trial goes to the oldest waiting request of a worker with room for it
-            // (any, when its stage needs nothing beyond a slot); without one, it waits first in line.
-            guard let trialID = takeNextTrial(now: now, effects: &effects) else { break }
-            let stage = stages[trials[trialID]!.stage]
-            guard let index = stage.needsResources ? parked.firstIndex(where: { fits(stage, on: $0.worker) }) : 0 else {
-                requeued.insert(trialID, at: 0)
-                break
-            }
+            // The first queued trial that some waiting request has room for, to the oldest such
+            // request (any, when its stage needs nothing beyond a slot); a new trial is drawn only
+            // when a request has room for the first stage.
+            guard let (trialID, index) = takeNextTrial(now: now, effects: &effects) else { break }
             let request = parked.remove(at: index)
             let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
             remember(.assignment(plan), for: request)
@@ -359,11 +366,21 @@ public struct CoordinatorMachine: Sendable {
         return true
     }
 
-    /// What a worker lacks to run even one attempt of any stage, said for people (`nil`: it can run one).
-    private func shortfall(of record: WorkerRecord) -> String? {
-        let gpus = stages.map(\.gpus).min() ?? 0
-        let cpus = stages.map(\.cpus).min() ?? 0
-        let memory = stages.map(\.memoryBytes).min() ?? 0
+    /// What a worker lacks to run even one attempt, said for people, with the stages it cannot
+    /// run for that reason (one entry per distinct shortfall; empty: it can run every stage).
+    private func shortfalls(of record: WorkerRecord) -> [(String, [String])] {
+        var found: [(String, [String])] = []
+        for stage in stages {
+            guard let lack = shortfall(of: record, for: stage) else { continue }
+            if let index = found.firstIndex(where: { $0.0 == lack }) { found[index].1.append(stage.name) } else { found.append((lack, [stage.name])) }
+        }
+        return found
+    }
+
+    private func shortfall(of record: WorkerRecord, for stage: Stage) -> String? {
+        let gpus = stage.gpus
+        let cpus = stage.cpus
+        let memory = stage.memoryBytes
         var lacks: [String] = []
         if gpus > record.gpus.count {
             lacks.append("\(record.gpus.count) GPU\(record.gpus.count == 1 ? "" : "s"); each attempt needs \(gpus)")
@@ -433,9 +450,17 @@ public struct CoordinatorMachine: Sendable {
         if trial.status == .running { running.insert(trial.id) } else { running.remove(trial.id) }
     }
 
-    /// The next trial to run: the oldest requeued one whose backoff has passed, else a new one.
-    /// A trial whose configuration a circuit breaker blocks is skipped (cancelled, with why).
-    private mutating func takeNextTrial(now: Timestamp, effects: inout Effects) -> TrialID? {
+    /// The index of the oldest parked request with room for an attempt of `stage`, if any.
+    private func placement(forStage stage: Int) -> Int? {
+        guard !parked.isEmpty else { return nil }
+        return stages[stage].needsResources ? parked.firstIndex { fits(stages[stage], on: $0.worker) } : 0
+    }
+
+    /// The next trial to run and the parked request it goes to: the oldest requeued trial whose
+    /// backoff has passed and that a request has room for, else a new trial of the first stage
+    /// when a request has room for that. A trial whose configuration a circuit breaker blocks is
+    /// skipped (cancelled, with why).
+    private mutating func takeNextTrial(now: Timestamp, effects: inout Effects) -> (TrialID, Int)? {
         requeued.removeAll { trials[$0]?.status != .pending }
         var index = 0
         while index < requeued.count {
@@ -444,28 +469,36 @@ public struct CoordinatorMachine: Sendable {
                 index += 1
                 continue
             }
+            if skipIfBlocked(id, now: now, effects: &effects) {
+                requeued.remove(at: index)
+                continue
+            }
+            guard let request = placement(forStage: trials[id]!.stage) else {
+                index += 1
+                continue
+            }
             requeued.remove(at: index)
-            if skipIfBlocked(id, now: now, effects: &effects) { continue }
-            return id
+            return (id, request)
         }
-        while created[0] < totalTrials {
+        while created[0] < totalTrials, let request = placement(forStage: 0) {
             let id = nextTrial
             nextTrial += 1
             let trial = TrialRecord(id: id, parameters: draw(stage: 0), createdAt: now)
             record(trial)
             effects.changes.append(.trial(trial))
             if skipIfBlocked(id, now: now, effects: &effects) { continue }
-            return id
+            return (id, request)
         }
         return nil
     }
 
-    /// The parameters of the next trial of a stage (its sampler's draw number `created[stage]`;
-    /// a fed stage's grid starts again for every input).
-    private func draw(stage index: Int) -> Parameters {
+    /// The parameters of the next trial of a stage: its sampler's draw number `created[stage]`,
+    /// or for a grid the number `ofInput` within the current input (a fed stage's grid starts
+    /// again for every input).
+    private func draw(stage index: Int, ofInput: Int? = nil) -> Parameters {
         let sampler = samplers[index]
         var number = created[index]
-        if case .grid = stages[index].sampler, let size = stages[index].space.gridSize, size > 0 { number %= size }
+        if case .grid = stages[index].sampler, let size = stages[index].space.gridSize, size > 0 { number = (ofInput ?? number) % size }
         return sampler.usesHistory ? sampler.parameters(forTrial: number, history: currentSearchHistory(stage: index))
             : sampler.parameters(forTrial: number)
     }
@@ -484,7 +517,7 @@ public struct CoordinatorMachine: Sendable {
 
     /// Cancels a pending trial that a tripped circuit breaker blocks; true when it did.
     private mutating func skipIfBlocked(_ id: TrialID, now: Timestamp, effects: inout Effects) -> Bool {
-        guard var trial = trials[id], let trip = breaker.blocks(parameters: breakerPairs(trial.parameters)) else { return false }
+        guard var trial = trials[id], let trip = breaker.blocks(parameters: breakerPairs(trial)) else { return false }
         trial.status = .cancelled
         trial.endedAt = now
         trial.note = "skipped: \(trip.reason)"
@@ -775,7 +808,9 @@ public struct CoordinatorMachine: Sendable {
         case .exited(let code): attempt.exitCode = code
         case .signaled(let signal): attempt.signal = signal
         case .failedToStart(let reason): attempt.detail = reason
-        case .timedOut: attempt.detail = "timed out after \(spec.timeoutSeconds.map { "\($0) s" } ?? "its timeout")"
+        case .timedOut:
+            let timeout = trials[attempt.trial].flatMap { stages[$0.stage].timeoutSeconds }
+            attempt.detail = "timed out after \(timeout.map { "\($0) s" } ?? "its timeout")"
         case .cancelled: attempt.detail = "cancelled"
         case .preempted: attempt.detail = "preempted: worker \(id) was leaving"
         }
@@ -790,7 +825,7 @@ public struct CoordinatorMachine: Sendable {
             record(attempt)
             effects.changes.append(.attempt(attempt))
             var trial = trials[attempt.trial]!
-            breaker.recordSuccess(trial: trial.id, parameters: breakerPairs(trial.parameters))
+            breaker.recordSuccess(trial: trial.id, parameters: breakerPairs(trial))
             effects.append(quarantine(health.recordSuccess(worker: attempt.worker, trial: trial.id), now: now))
             if trial.status == .running {
                 trial.status = .completed
@@ -859,6 +894,9 @@ public struct CoordinatorMachine: Sendable {
         var effects = Effects()
         guard !isFinished else { return (effects, "the campaign is finished; nothing added") }
         guard trials >= 0, hours >= 0, gpuHours >= 0 else { return (effects, "nothing added: amounts must be >= 0") }
+        if trials > 0 || !configurations.isEmpty, let fed = fedStages.min(), let input = stages[fed].input {
+            return (effects, "nothing added: stage \(stages[fed].name) has already chosen from the trials of \(input.stage), so trials added now would never reach it")
+        }
         let normalized = configurations.map(spec.space.normalized)
         if let index = normalized.firstIndex(where: { !spec.space.contains($0) }) {
             return (effects, "nothing added: configuration \(index + 1) (\(normalized[index])) is not in the space")
@@ -992,7 +1030,7 @@ public struct CoordinatorMachine: Sendable {
         guard var trial = trials[attempt.trial] else { return }
         health.recordFailure(worker: attempt.worker, trial: trial.id, failure: failure)
         if let trip = breaker.record(
-            failure: failure, signature: signature.digest, trial: trial.id, parameters: breakerPairs(trial.parameters),
+            failure: failure, signature: signature.digest, trial: trial.id, parameters: breakerPairs(trial),
             summary: signature.excerpt) {
             effects.changes.append(.event(CampaignEvent(kind: "circuit.tripped", message: trip.reason, trial: trial.id, at: now)))
             if trip.blocksAll, stoppedReason == nil {
@@ -1080,7 +1118,12 @@ public struct CoordinatorMachine: Sendable {
 
     private mutating func finishIfDone(now: Timestamp) -> Effects {
         var effects = Effects()
+        let queued = requeued.count
         feedStages(now: now, effects: &effects)
+        if requeued.count > queued { effects.append(dispatch(now: now)) }
+        // Stopped (circuit breaker) with trials that would feed later stages: not finished;
+        // running the campaign again feeds them.
+        if stoppedReason != nil, hasPendingFeeds { return effects }
         // Done when the first stage has drawn all its trials and no trial of any stage is open
         // (every waiting stage whose feeder ended has been fed first). A spent budget ends the
         // campaign once nothing is in flight, with the trials not run left as they are.
@@ -1115,6 +1158,7 @@ public struct CoordinatorMachine: Sendable {
             guard let input = stages[index].input, input.waits, let feeder = stages.firstIndex(where: { $0.name == input.stage }),
                   hasEnded(stage: feeder) else { continue }
             fedStages.insert(index)
+            effects.changes.append(.stagesFed(fedStages.sorted()))
             var candidates = trials.values.filter { $0.stage == feeder && $0.status == .completed && $0.feasible != false }
             var how = "every completed trial"
             if let top = input.top, let objective = stages[feeder].objective {
@@ -1146,8 +1190,8 @@ public struct CoordinatorMachine: Sendable {
         var inputs = source.inputs
         for (name, value) in source.parameters.values { inputs["\(feeder).\(name)"] = value.text }
         for (key, value) in source.outputs { inputs["\(feeder).\(key)"] = value }
-        for _ in 0..<stages[index].trials {
-            var trial = TrialRecord(id: nextTrial, parameters: draw(stage: index), createdAt: now)
+        for number in 0..<stages[index].trials {
+            var trial = TrialRecord(id: nextTrial, parameters: draw(stage: index, ofInput: number), createdAt: now)
             nextTrial += 1
             trial.stage = index
             trial.parent = parent
@@ -1155,6 +1199,19 @@ public struct CoordinatorMachine: Sendable {
             record(trial)
             requeued.append(trial.id)
             effects.changes.append(.trial(trial))
+        }
+    }
+
+    /// Whether trials wait to feed a later stage: completed ones not yet handed to a streaming
+    /// stage, or a waiting stage whose feeder has ended.
+    private var hasPendingFeeds: Bool {
+        if unfed.contains(where: { trials[$0].map { id in consumers[id.stage].contains { stages[$0].input?.waits == false } } ?? false }) {
+            return true
+        }
+        return stages.indices.dropFirst().contains { index in
+            guard let input = stages[index].input, input.waits, !fedStages.contains(index),
+                  let feeder = stages.firstIndex(where: { $0.name == input.stage }) else { return false }
+            return hasEnded(stage: feeder)
         }
     }
 
@@ -1169,9 +1226,11 @@ public struct CoordinatorMachine: Sendable {
     // MARK: - Views
 
     /// The best completed trial by the objective, if the campaign has one and any trial reported it.
-    /// For a pipeline: the best of the last stage with an objective.
+    /// For a pipeline: the best of the last stage with an objective. `nil` with several
+    /// objectives: a Pareto front has no single best (`intern best` shows the front).
     public var bestTrial: TrialRecord? {
-        guard let index = spec.selectionStage, let objective = stages[index].objective else { return nil }
+        guard let index = spec.selectionStage, let objective = stages[index].objective, stages[index].extraObjectives.isEmpty
+        else { return nil }
         return trials.values
             .filter { $0.stage == index && $0.status == .completed && $0.objective != nil && $0.feasible != false }
             .min { a, b in

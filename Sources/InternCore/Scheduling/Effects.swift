@@ -76,6 +76,9 @@ public enum StoreChange: Sendable, Equatable {
     case campaignPaused(Bool, at: Timestamp)
     /// `intern add` changed the number of trials or the budget (the new totals).
     case campaignAdjusted(CampaignAdjustments)
+    /// Waiting stages (`top:`/`barrier:`) that have been fed, by index (all of them so far):
+    /// stored, so that a restart neither feeds one twice nor mistakes one held back for fed.
+    case stagesFed([Int])
 }
 
 /// What one event asks the shell to do: commit `changes` (in one transaction), then send `replies`.

@@ -210,4 +210,99 @@ import Testing
         #expect(parser.parseFile(Array("[1, 2]".utf8)) == nil)
         #expect(parser.parseFile(Array(#"{"intern_output": {"a": "b"}}"#.utf8)) == nil)
     }
+
+    @Test func aStageNoWorkerCanRunDoesNotHoldBackTheOthers() throws {
+        var spec = Self.spec(trainTrials: 2)
+        spec.laterStages[0].gpus = 2
+        let run = try Run(spec)
+        let hello = run.machine.hello(worker: "w2", incarnation: 1, hostname: "h2", pid: 2, slots: 1, gpus: [], now: 0)
+        #expect(hello.changes.contains { if case .event(let e) = $0 { e.kind == "worker.too_small" && e.message.contains("no trials of stage eval") } else { false } })
+        let train1 = try #require(run.next())
+        run.finish(train1, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
+        // eval 1 waits for a worker with 2 GPUs; train 2 runs meanwhile.
+        let next = try #require(run.next())
+        #expect(run.machine.trials[next.trial]?.stage == 0)
+        #expect(run.machine.trials.values.contains { $0.stage == 1 && $0.status == .pending })
+    }
+
+    @Test func aCampaignStoppedByTheCircuitBreakerIsNotFinishedWhileFeedsWait() throws {
+        var spec = Self.spec(trainTrials: 2)
+        spec.space = ParameterSpace([Parameter(name: "lr", domain: .choice([.double(0.1)]))])
+        spec.sampler = .random(seed: 1)
+        spec.failurePolicy = FailurePolicy(backoffSeconds: 0, circuitBreakerTrials: 1)
+        let run = try Run(spec)
+        _ = run.machine.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
+        let train1 = try #require(run.next())
+        let train2 = try #require(run.next())
+        // train 2 cannot start (a user error with nothing to tell the configurations apart): everything stops.
+        _ = run.machine.attemptEnded(AttemptEnd(attempt: train2.attempt, outcome: .failedToStart("no such file"), startedAt: 1, endedAt: 1, wallMillis: 0),
+                                     worker: "w", incarnation: 1, now: 1)
+        #expect(run.machine.stoppedReason != nil)
+        run.finish(train1, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
+        #expect(!run.machine.isFinished, "train 1 completed while stopped: its eval is still to run")
+        // Running the campaign again (a restart) feeds it.
+        let (restored, _) = try CoordinatorMachine.restore(
+            spec: spec, trials: Array(run.machine.trials.values), attempts: Array(run.machine.attempts.values), now: 5)
+        #expect(restored.trials.values.contains { $0.stage == 1 && $0.parent == train1.trial })
+    }
+
+    @Test func aWaitingStageStaysFedAcrossARestart() throws {
+        let spec = Self.spec(trainTrials: 1)
+        let run = try Run(spec)
+        let train = try #require(run.next())
+        run.finish(train, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
+        let eval = try #require(run.next())
+        // The eval reports no objective: select has nothing to choose from and is fed with nothing.
+        let ended = run.finish(eval)
+        #expect(ended.changes.contains { if case .stagesFed([2]) = $0 { true } else { false } })
+        #expect(run.machine.isFinished)
+        let trials = Array(run.machine.trials.values), attempts = Array(run.machine.attempts.values)
+        let (kept, again) = try CoordinatorMachine.restore(spec: spec, trials: trials, attempts: attempts, fedStages: [2], now: 9)
+        #expect(!again.changes.contains { if case .event(let e) = $0 { e.kind == "stage.fed" } else { false } })
+        #expect(kept.isFinished)
+    }
+
+    @Test func addIsRefusedOnceAWaitingStageChoseButBudgetMayStillGrow() throws {
+        var spec = Self.spec(trainTrials: 2)
+        spec.laterStages[0].input = StageInput(stage: "train", top: 1)
+        spec.laterStages.removeLast()
+        let run = try Run(spec)
+        let train1 = try #require(run.next())
+        run.finish(train1, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
+        #expect(run.machine.add(configurations: [], trials: 1, now: 3).1.contains("more trial"))
+        for _ in 0..<2 {
+            let train = try #require(run.next())
+            run.finish(train, metrics: ["loss": 0.4], outputs: ["checkpoint": "/c/x"])
+        }
+        // train has ended: eval chose its best; more train trials would never reach it.
+        #expect(run.machine.trials.values.contains { $0.stage == 1 })
+        let (_, outcome) = run.machine.add(configurations: [], trials: 1, now: 5)
+        #expect(outcome.hasPrefix("nothing added: stage eval has already chosen"), "\(outcome)")
+    }
+
+    @Test func aFedGridStartsAgainForEveryInput() throws {
+        var spec = Self.spec(trainTrials: 2)
+        spec.laterStages[0].space = ParameterSpace([Parameter(name: "k", domain: .choice([.int(1), .int(2), .int(3)]))])
+        spec.laterStages[0].sampler = .grid
+        spec.laterStages[0].trials = 2
+        spec.laterStages[0].command = CommandTemplate(argv: ["eval", "{train.checkpoint}", "{k}"])
+        let run = try Run(spec)
+        for index in 1...2 {
+            let train = try #require(run.next())
+            run.finish(train, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/\(index)"])
+            let evals = try (0..<2).map { _ in try #require(run.next()) }
+            #expect(evals.map(\.argv) == [["eval", "/c/\(index)", "1"], ["eval", "/c/\(index)", "2"]])
+            for eval in evals { run.finish(eval, metrics: ["acc": 0.5]) }
+        }
+    }
+
+    @Test func anUpstreamConditionalParameterCannotBeAPlaceholder() {
+        var spec = Self.spec()
+        spec.space = ParameterSpace([
+            Parameter(name: "lr", domain: .choice([.double(0.1), .double(0.2)])),
+            Parameter(name: "momentum", domain: .choice([.double(0.9)]), condition: Parameter.Condition(parameter: "lr", values: [.double(0.1)])),
+        ])
+        spec.laterStages[0].command = CommandTemplate(argv: ["eval", "{train.momentum}"])
+        #expect(spec.problems().contains { $0.keyPath == "stages[1].command" && $0.message.contains("INTERN_INPUT_TRAIN_MOMENTUM") })
+    }
 }
