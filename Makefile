@@ -15,10 +15,11 @@ all: build
 deps: system-deps python-deps
 
 # libnng-dev (with libmbedtls-dev) and libzstd-dev from Debian (Debian ships no nng.pc: the module map
-# links nng directly); iproute2 for the multi-host test (network namespaces).
+# links nng directly); iproute2 for the multi-host test (network namespaces); chromium for the test
+# that renders `intern report`'s HTML headless.
 system-deps:
 	@missing=""; \
-	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 iproute2; do \
+	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 iproute2 chromium; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

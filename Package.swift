@@ -42,6 +42,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
+        // What a campaign amounts to: the report (Markdown, HTML with SVG charts, JSON) and the digest.
+        .target(name: "InternReport", dependencies: ["InternCore", "InternSpec", "InternStore", "Zstd"]),
+
         // The shells around the logic.
         .target(name: "InternCoordinator", dependencies: [
             "InternCore", "InternProtocol", "InternStore", "InternAuth", "NNG",
@@ -54,7 +57,7 @@ let package = Package(
 
         // The one executable: a root command with subcommands.
         .executableTarget(name: "intern", dependencies: [
-            "InternCore", "InternSpec", "InternStore", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
+            "InternCore", "InternSpec", "InternStore", "InternReport", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -70,6 +73,7 @@ let package = Package(
         .testTarget(name: "InternCoreTests", dependencies: ["InternCore", "InternProtocol", "InternTestKit"]),
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
+        .testTarget(name: "InternReportTests", dependencies: ["InternReport", "InternStore", "InternCore", "InternTestKit"]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
         .testTarget(name: "DeployTests", dependencies: [.product(name: "Yams", package: "Yams")]),
         .testTarget(

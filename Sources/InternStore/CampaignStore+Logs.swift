@@ -115,6 +115,20 @@ extension CampaignStore {
         }
     }
 
+    /// Every attempt's metric summaries in one read (the report's view of a whole campaign).
+    public func allMetricSeries() throws -> [AttemptID: [MetricSeriesSummary]] {
+        try read { db in
+            var out: [AttemptID: [MetricSeriesSummary]] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM metric_series ORDER BY attempt_id, name")
+            while let row = try rows.next() {
+                out[AttemptID(row["attempt_id"] as Int64), default: []].append(MetricSeriesSummary(
+                    name: row["name"], count: row["count"], lastStep: row["last_step"], lastValue: row["last_value"],
+                    minValue: row["min_value"], maxValue: row["max_value"]))
+            }
+            return out
+        }
+    }
+
     /// Totals over every stored log: raw and compressed bytes.
     public func logTotals() throws -> (raw: UInt64, stored: UInt64, frames: Int) {
         try read { db in

@@ -226,6 +226,23 @@ extension CampaignStore {
         }
     }
 
+    /// Events after the one numbered `id` (0: from the start), oldest first, with their numbers.
+    public func events(after id: Int64, limit: Int = 100_000) throws -> [(id: Int64, event: CampaignEvent)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]).map { row in
+                (row["id"], CampaignEvent(
+                    kind: row["kind"], message: row["message"], trial: row["trial_id"],
+                    attempt: (row["attempt_id"] as Int64?).map { AttemptID($0) }, worker: (row["worker_id"] as String?).map { WorkerID($0) },
+                    at: row["at"]))
+            }
+        }
+    }
+
+    /// The number of the latest event (0 when there is none).
+    public func lastEventID() throws -> Int64 {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
+    }
+
     static func trial(from row: Row) -> TrialRecord {
         var trial = TrialRecord(
             id: row["id"], parameters: decodeJSON(Parameters.self, row["parameters"]) ?? Parameters(),

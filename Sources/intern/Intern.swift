@@ -14,7 +14,8 @@ struct Intern: AsyncParsableCommand {
             """,
         subcommands: [
             Run.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self,
-            Metrics.self, Failures.self, Cancel.self, Drain.self, Pause.self, Add.self, InitAuth.self, SamplerCost.self,
+            Metrics.self, Failures.self, Report.self, Digest.self, Cancel.self, Drain.self, Pause.self, Add.self, InitAuth.self,
+            SamplerCost.self, SynthCampaign.self,
         ])
 }
 

@@ -51,6 +51,16 @@ public enum InternBinary {
     }
 }
 
+/// Runs any program (not intern) to completion, its output collected like intern's.
+public enum ProcessRunner {
+    public static func run(
+        _ command: [String], in directory: String = FileManager.default.temporaryDirectory.path, timeout: Duration
+    ) async throws -> InternBinary.Result {
+        let process = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()), directory: directory, environment: [:])
+        return try await process.finish(timeout: timeout)
+    }
+}
+
 /// A child process whose output is collected in temporary files (no pipe can fill up and block it).
 public final class ChildProcess: @unchecked Sendable {
     // Unchecked: `process` is only touched through Foundation's thread-safe Process API, and the

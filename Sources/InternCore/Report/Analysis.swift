@@ -1,0 +1,326 @@
+/// The pure computations behind `intern report` and `intern digest`: what settings matter, how
+/// the best result moved, which failures share a cause, what it all cost. Inputs are the store's
+/// records; nothing here does IO, and every result is deterministic (seeded where it samples).
+
+/// How much one parameter explains the objective.
+public struct ParameterImportance: Sendable, Codable, Equatable {
+    /// The parameter's name.
+    public var parameter: String
+    /// Its first-order share of the objective's variance, 0...1 (fANOVA's main effect).
+    public var share: Double
+    /// The bootstrap standard deviation of `share`: how far to trust it.
+    public var spread: Double
+    /// The bins it was measured on: label, number of trials, mean objective.
+    public var bins: [Bin]
+
+    public struct Bin: Sendable, Codable, Equatable {
+        public var label: String
+        public var count: Int
+        public var mean: Double
+    }
+}
+
+public enum ImportanceAnalysis {
+    /// The most bins a numeric parameter is cut into (quantiles of the trials' values).
+    public static let maxBins = 8
+
+    /// The importance of each parameter of `space` for `points` (completed trials' parameters and
+    /// objective), most important first: for each parameter, the variance of the objective's mean
+    /// across the parameter's bins (weighted by their sizes) over the objective's total variance,
+    /// the first-order term of a functional ANOVA decomposition, corrected for the share `k` bins
+    /// explain by chance alone among `n` trials (`(R² − (k−1)/(n−1)) / (1 − (k−1)/(n−1))`, at
+    /// least 0, as epsilon-squared does). Numeric parameters are cut at quantiles into at most
+    /// ``maxBins`` bins (and at most one per 4 trials), choices get one bin per value, and a trial
+    /// that lacks a conditional parameter falls in an `absent` bin. The spread is the standard
+    /// deviation of the share over `resamples` bootstrap resamples (seeded: the same input gives
+    /// the same output). Fewer than 4 points, or a constant objective, give no importances.
+    public static func compute(
+        points: [(parameters: Parameters, objective: Double)], space: ParameterSpace, resamples: Int = 100, seed: UInt64 = 1
+    ) -> [ParameterImportance] {
+        let points = points.filter { $0.objective.isFinite }
+        guard points.count >= 4 else { return [] }
+        let objectives = points.map(\.objective)
+        guard variance(objectives, weights: nil) > 0 else { return [] }
+        var results: [ParameterImportance] = []
+        var random = SplitMix64(seed: seed)
+        for parameter in space.parameters {
+            let (binOf, labels) = binning(parameter, values: points.map { $0.parameters[parameter.name] }, most: min(maxBins, max(2, points.count / 4)))
+            guard labels.count > 1 else { continue }
+            let share = explainedShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: nil)
+            var shares: [Double] = []
+            var weights = [Double](repeating: 0, count: points.count)
+            for _ in 0..<max(0, resamples) {
+                for index in weights.indices { weights[index] = 0 }
+                for _ in points.indices { weights[Int(random.next() % UInt64(points.count))] += 1 }
+                shares.append(explainedShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: weights))
+            }
+            let mean = shares.isEmpty ? share : shares.reduce(0, +) / Double(shares.count)
+            let spread = shares.isEmpty ? 0 : (shares.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(shares.count)).squareRoot()
+            var bins: [ParameterImportance.Bin] = []
+            for (index, label) in labels.enumerated() {
+                let members = points.indices.filter { binOf[$0] == index }
+                guard !members.isEmpty else { continue }
+                bins.append(.init(label: label, count: members.count, mean: members.reduce(0) { $0 + objectives[$1] } / Double(members.count)))
+            }
+            results.append(ParameterImportance(parameter: parameter.name, share: share, spread: spread, bins: bins))
+        }
+        return results.sorted { $0.share == $1.share ? $0.parameter < $1.parameter : $0.share > $1.share }
+    }
+
+    /// Each point's bin and the bins' labels.
+    static func binning(_ parameter: Parameter, values: [ParameterValue?], most: Int = maxBins) -> ([Int], [String]) {
+        var labels: [String] = []
+        var binOf: [Int] = []
+        switch parameter.domain {
+        case .choice(let choices):
+            labels = choices.map(\.text)
+            binOf = values.map { value in value.flatMap { v in choices.firstIndex(of: v) } ?? -1 }
+        case .uniform, .logUniform, .integer:
+            let numbers = values.compactMap { $0?.doubleValue }.sorted()
+            var edges: [Double] = []
+            if !numbers.isEmpty {
+                let count = min(most, Set(numbers).count)
+                for k in 1..<max(1, count) {
+                    let edge = numbers[min(numbers.count - 1, numbers.count * k / count)]
+                    if edges.last.map({ edge > $0 }) ?? (edge > numbers[0]) { edges.append(edge) }
+                }
+                let bounds = [numbers[0]] + edges + [numbers[numbers.count - 1]]
+                for index in 0..<(bounds.count - 1) {
+                    labels.append("\(format(bounds[index]))–\(format(bounds[index + 1]))")
+                }
+            }
+            binOf = values.map { value in
+                guard let number = value?.doubleValue else { return -1 }
+                return edges.firstIndex { number < $0 } ?? edges.count
+            }
+        }
+        if binOf.contains(-1) {
+            labels.append("absent")
+            binOf = binOf.map { $0 == -1 ? labels.count - 1 : $0 }
+        }
+        return (binOf, labels)
+    }
+
+    /// The between-bin variance over the total variance (with optional bootstrap weights).
+    static func explainedShare(bins: [Int], objectives: [Double], binCount: Int, weights: [Double]?) -> Double {
+        let total = variance(objectives, weights: weights)
+        guard total > 0 else { return 0 }
+        var sums = [Double](repeating: 0, count: binCount)
+        var counts = [Double](repeating: 0, count: binCount)
+        var weightSum = 0.0, grand = 0.0
+        for index in objectives.indices {
+            let w = weights?[index] ?? 1
+            sums[bins[index]] += w * objectives[index]
+            counts[bins[index]] += w
+            weightSum += w
+            grand += w * objectives[index]
+        }
+        guard weightSum > 0 else { return 0 }
+        let mean = grand / weightSum
+        var between = 0.0
+        var used = 0
+        for bin in 0..<binCount where counts[bin] > 0 {
+            let binMean = sums[bin] / counts[bin]
+            between += counts[bin] * (binMean - mean) * (binMean - mean)
+            used += 1
+        }
+        let raw = between / weightSum / total
+        // What `used` bins would explain among this many trials if the parameter did nothing.
+        let chance = weightSum > 1 ? Double(used - 1) / (weightSum - 1) : 1
+        guard chance < 1 else { return 0 }
+        return min(1, max(0, (raw - chance) / (1 - chance)))
+    }
+
+    static func variance(_ values: [Double], weights: [Double]?) -> Double {
+        var sum = 0.0, weightSum = 0.0
+        for (index, value) in values.enumerated() {
+            let w = weights?[index] ?? 1
+            sum += w * value
+            weightSum += w
+        }
+        guard weightSum > 0 else { return 0 }
+        let mean = sum / weightSum
+        var squares = 0.0
+        for (index, value) in values.enumerated() {
+            let w = weights?[index] ?? 1
+            squares += w * (value - mean) * (value - mean)
+        }
+        return squares / weightSum
+    }
+
+    /// A number short enough for a label: at most 4 significant digits (integers as they are).
+    public static func format(_ value: Double) -> String {
+        guard value.isFinite, value != 0 else { return value == 0 ? "0" : String(value) }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        var scale = 1.0
+        var magnitude = abs(value)
+        while magnitude < 1000 { magnitude *= 10; scale *= 10 }
+        while magnitude >= 10_000 { magnitude /= 10; scale /= 10 }
+        return String((value * scale).rounded() / scale)
+    }
+}
+
+/// The best feasible objective as trials completed: how many of them improved it ("problems
+/// solved") against how many ran ("tasks completed").
+public struct ProgressCurve: Sendable, Codable, Equatable {
+    public struct Point: Sendable, Codable, Equatable {
+        /// How many trials had completed (feasible) when this one did.
+        public var completed: Int
+        /// When it completed (Unix ms).
+        public var at: Int64
+        /// The trial and its objective, and the best so far after it.
+        public var trial: Int
+        public var objective: Double
+        public var best: Double
+        /// Whether it improved the best.
+        public var improved: Bool
+    }
+
+    public var points: [Point]
+    public var improvements: Int { points.count { $0.improved } }
+
+    /// The curve of the trials that completed feasibly with an objective, in the order they ended.
+    public init(trials: [TrialRecord], objective: Objective) {
+        var best: Double?
+        var points: [Point] = []
+        let done = trials.filter { $0.status == .completed && $0.feasible != false && $0.objective.map(\.isFinite) == true }
+            .sorted { ($0.endedAt ?? 0, $0.id) < ($1.endedAt ?? 0, $1.id) }
+        for trial in done {
+            let value = trial.objective!
+            let improved = best.map { objective.isBetter(value, than: $0) } ?? true
+            if improved { best = value }
+            points.append(Point(completed: points.count + 1, at: trial.endedAt ?? 0, trial: trial.id, objective: value, best: best!, improved: improved))
+        }
+        self.points = points
+    }
+}
+
+/// Attempts that failed the same way: one line of the report or the digest instead of many.
+public struct FailureCluster: Sendable, Codable, Equatable {
+    public var signature: String
+    public var failureClass: String
+    /// The normalised error and a short excerpt of it.
+    public var text: String
+    public var excerpt: String
+    public var attempts: Int
+    public var trials: Int
+    public var firstAt: Int64?
+    public var lastAt: Int64?
+    /// The parameters of the trials it hit: a range for numbers, the values for the rest.
+    public var parameterRanges: [String: String]
+    /// What the failed attempts cost before they failed.
+    public var gpuHours: Double
+    public var cpuHours: Double
+
+    /// The clusters of `attempts` that failed with a signature, largest first.
+    public static func clusters(attempts: [AttemptRecord], trials: [TrialID: TrialRecord]) -> [FailureCluster] {
+        let failed = attempts.filter { $0.failureSignature != nil }
+        var order: [String] = []
+        var groups: [String: [AttemptRecord]] = [:]
+        for attempt in failed.sorted(by: { $0.id < $1.id }) {
+            let key = attempt.failureSignature!
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(attempt)
+        }
+        let clusters = order.map { key -> FailureCluster in
+            let members = groups[key]!
+            let hit = Set(members.map(\.trial)).sorted().compactMap { trials[$0] }
+            var ranges: [String: String] = [:]
+            let names = Set(hit.flatMap(\.parameters.names)).sorted()
+            for name in names {
+                let values = hit.compactMap { $0.parameters[name] }
+                let numbers = values.compactMap(\.doubleValue)
+                if numbers.count == values.count, let low = numbers.min(), let high = numbers.max(), Set(values.map(\.text)).count > 3 {
+                    ranges[name] = low == high ? ImportanceAnalysis.format(low) : "\(ImportanceAnalysis.format(low))–\(ImportanceAnalysis.format(high))"
+                } else {
+                    let distinct = Array(Set(values.map(\.text))).sorted()
+                    ranges[name] = distinct.prefix(6).joined(separator: ", ") + (distinct.count > 6 ? ", …" : "")
+                }
+            }
+            let first = members[0]
+            return FailureCluster(
+                signature: key, failureClass: first.failureClass?.rawValue ?? "unknown", text: first.signatureText ?? "",
+                excerpt: first.failureExcerpt ?? first.failureReason ?? "", attempts: members.count, trials: hit.count,
+                firstAt: members.compactMap(\.endedAt).min(), lastAt: members.compactMap(\.endedAt).max(), parameterRanges: ranges,
+                gpuHours: members.reduce(0) { $0 + CostBreakdown.gpuHours($1) }, cpuHours: members.reduce(0) { $0 + CostBreakdown.cpuHours($1) })
+        }
+        return clusters.sorted { $0.attempts == $1.attempts ? $0.signature < $1.signature : $0.attempts > $1.attempts }
+    }
+}
+
+/// GPU-hours and CPU-hours: in all, by stage, by what became of the attempt.
+public struct CostBreakdown: Sendable, Codable, Equatable {
+    public struct Hours: Sendable, Codable, Equatable {
+        public var gpu = 0.0
+        public var cpu = 0.0
+        public var wall = 0.0
+        public var attempts = 0
+
+        mutating func add(_ attempt: AttemptRecord) {
+            gpu += CostBreakdown.gpuHours(attempt)
+            cpu += CostBreakdown.cpuHours(attempt)
+            wall += Double(attempt.wallMillis ?? 0) / 3_600_000
+            attempts += 1
+        }
+    }
+
+    public var total = Hours()
+    public var byStage: [String: Hours] = [:]
+    /// By outcome: `completed` (the attempt that completed its trial), `pruned`, `cancelled`,
+    /// `failed` (failed, timed out, could not start, lost or preempted), `running`.
+    public var byOutcome: [String: Hours] = [:]
+
+    /// The share of GPU-hours (CPU-hours when no GPU was used) spent on failed and pruned attempts.
+    public var wastedShare: Double {
+        let useGPU = total.gpu > 0
+        let spent = useGPU ? total.gpu : total.cpu
+        guard spent > 0 else { return 0 }
+        let wasted = ["failed", "pruned"].reduce(0.0) { $0 + ((useGPU ? byOutcome[$1]?.gpu : byOutcome[$1]?.cpu) ?? 0) }
+        return wasted / spent
+    }
+
+    public init(attempts: [AttemptRecord], trials: [TrialID: TrialRecord], stageNames: [String]) {
+        for attempt in attempts {
+            let trial = trials[attempt.trial]
+            total.add(attempt)
+            let stage = stageNames[min(trial?.stage ?? 0, max(0, stageNames.count - 1))]
+            byStage[stage, default: Hours()].add(attempt)
+            byOutcome[Self.outcome(attempt, trial: trial), default: Hours()].add(attempt)
+        }
+    }
+
+    static func outcome(_ attempt: AttemptRecord, trial: TrialRecord?) -> String {
+        switch attempt.status {
+        case .succeeded: "completed"
+        case .assigned, .running: "running"
+        case .cancelled: trial?.status == .pruned ? "pruned" : "cancelled"
+        default: "failed"
+        }
+    }
+
+    static func gpuHours(_ attempt: AttemptRecord) -> Double {
+        Double(attempt.wallMillis ?? 0) * Double(attempt.gpus.count) / 3_600_000
+    }
+
+    static func cpuHours(_ attempt: AttemptRecord) -> Double {
+        Double((attempt.userCPUMillis ?? 0) + (attempt.systemCPUMillis ?? 0)) / 3_600_000
+    }
+}
+
+/// A small seeded generator (SplitMix64): the bootstrap's resamples are the same on every run.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    /// A double in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+import InternCore
+import InternSpec
+import InternStore
+
+/// Everything `intern report` shows, computed once from a campaign's store: the renderers
+/// (Markdown, HTML with SVG charts, JSON) and `intern digest` only format it.
+public struct CampaignReport: Sendable, Codable {
+    /// One trial as the report lists it.
+    public struct Trial: Sendable, Codable, Equatable {
+        public var id: Int
+        public var stage: String
+        public var parent: Int?
+        public var status: String
+        public var objective: Double?
+        /// Every objective's value, for a Pareto campaign (in the order of its objectives).
+        public var objectives: [Double]?
+        public var feasible: Bool?
+        public var note: String?
+        public var parameters: [String: String]
+        /// Final values of the metrics the stage watches (objectives, constraints, pruning).
+        public var metrics: [String: Double]
+        public var wallSeconds: Double?
+        /// `eval trial 31 <- train trial 12` for a fed trial.
+        public var lineage: String?
+    }
+
+    /// A metric's points for one trial.
+    public struct Curve: Sendable, Codable, Equatable {
+        public var trial: Int
+        public var metric: String
+        public var steps: [Int64]
+        public var values: [Double]
+    }
+
+    public struct Stage: Sendable, Codable, Equatable {
+        public var name: String
+        public var from: String?
+        public var counts: [String: Int]
+    }
+
+    public var campaign: String
+    public var generatedAt: Int64
+    /// `running`, `finished`, `stopped: why`, `not running`.
+    public var state: String
+    /// The goal in words: objectives with directions, constraints, sampler, budget.
+    public var goal: [String]
+    /// The metric the best is judged by, its direction, and the stage it belongs to.
+    public var objective: Objective?
+    public var selectionStage: String?
+    public var counts: [String: Int]
+    /// Completed trials that broke a constraint (counted in `counts` as completed too).
+    public var infeasible: Int
+    public var failureClasses: [String: Int]
+    public var stages: [Stage]
+    /// The best feasible trial (one), or the Pareto front (several) when there are several objectives.
+    public var best: [Trial]
+    public var pareto: Bool
+    public var objectiveNames: [String]
+    public var progress: ProgressCurve?
+    public var importance: [ParameterImportance]
+    /// Which stage the importances are about, and the objective they explain.
+    public var importanceStage: String?
+    public var importanceObjective: Objective?
+    /// Completed trials of that stage, for objective-vs-parameter plots and parallel coordinates.
+    public var sweep: [Trial]
+    /// Parameters whose values are numbers, with whether to plot them on a log scale.
+    public var numericParameters: [String: Bool]
+    public var curves: [Curve]
+    public var failures: [FailureCluster]
+    public var quarantined: [String]
+    public var blocked: [String]
+    public var cost: CostBreakdown
+    /// Trials that beat the best feasible one on the objective but broke a constraint.
+    public var guardrails: [Trial]
+    /// Trials running now.
+    public var running: [Trial]
+    public var logRawBytes: UInt64
+    public var logStoredBytes: UInt64
+
+    /// How many trials of the best get metric curves.
+    public static let curveTrials = 5
+
+    /// Builds the report of the campaign in `store` at `now`.
+    public static func build(store: CampaignStore, now: Int64) throws -> CampaignReport {
+        guard let info = try store.info() else { throw ReportError("the campaign directory holds no campaign") }
+        let spec = try CampaignSpecParser.parse(
+            yaml: info.specYAML, file: info.specPath, baseDirectory: (info.specPath as NSString).deletingLastPathComponent)
+        let stages = spec.stages
+        let trials = try store.trials()
+        let attempts = try store.attempts()
+        let byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
+        let succeeded = Dictionary(attempts.filter { $0.status == .succeeded }.map { ($0.trial, $0) }, uniquingKeysWith: { $1 })
+        let seriesByAttempt = try store.allMetricSeries()
+        let events = try store.events(limit: 100_000)
+
+        func stageName(_ trial: TrialRecord) -> String { stages[min(trial.stage, stages.count - 1)].name }
+        func lineage(_ trial: TrialRecord) -> String? {
+            guard trial.parent != nil else { return nil }
+            var chain = [trial]
+            while let parent = chain.last?.parent, let record = byID[parent], !chain.contains(where: { $0.id == parent }) { chain.append(record) }
+            return chain.map { "\(stageName($0)) trial \($0.id)" }.joined(separator: " <- ")
+        }
+        func summary(_ trial: TrialRecord) -> Trial {
+            let stage = stages[min(trial.stage, stages.count - 1)]
+            var metrics: [String: Double] = [:]
+            var watched = Set(stage.objectives.map(\.metric)).union(stage.constraints.map(\.metric))
+            if let pruning = stage.pruning { watched.insert(pruning.metric) }
+            if let attempt = succeeded[trial.id] {
+                for series in seriesByAttempt[attempt.id] ?? [] where watched.contains(series.name) {
+                    if let value = series.lastValue { metrics[series.name] = value }
+                }
+            }
+            var objectives: [Double]?
+            if stage.extraObjectives.count > 0, let attempt = succeeded[trial.id] {
+                let series = seriesByAttempt[attempt.id] ?? []
+                let values = stage.objectives.map { objective -> Double? in
+                    series.first { $0.name == objective.metric }.flatMap { objective.summarize(last: $0.lastValue, min: $0.minValue, max: $0.maxValue) }
+                }
+                if values.allSatisfy({ $0 != nil }) { objectives = values.map { $0! } }
+            }
+            return Trial(
+                id: trial.id, stage: stage.name, parent: trial.parent, status: trial.status.rawValue, objective: trial.objective,
+                objectives: objectives, feasible: trial.feasible, note: trial.note,
+                parameters: Dictionary(uniqueKeysWithValues: trial.parameters.sortedPairs.map { ($0.name, $0.value.text) }),
+                metrics: metrics, wallSeconds: succeeded[trial.id]?.wallMillis.map { Double($0) / 1000 }, lineage: lineage(trial))
+        }
+
+        // Counts.
+        var counts: [String: Int] = [:]
+        for trial in trials { counts[trial.status.rawValue, default: 0] += 1 }
+        let infeasible = trials.count { $0.feasible == false }
+        var classes: [String: Int] = [:]
+        for attempt in attempts { if let failure = attempt.failureClass { classes[failure.rawValue, default: 0] += 1 } }
+        let stageSummaries = stages.enumerated().map { index, stage in
+            var counts: [String: Int] = [:]
+            for trial in trials where trial.stage == index { counts[trial.status.rawValue, default: 0] += 1 }
+            return Stage(name: stage.name, from: stage.input?.stage, counts: counts)
+        }
+
+        // Best, Pareto front, guardrails, progress.
+        let selection = spec.selectionStage
+        let objective = selection.flatMap { stages[$0].objective }
+        var best: [Trial] = []
+        var guardrails: [Trial] = []
+        var progress: ProgressCurve?
+        let pareto = selection.map { !stages[$0].extraObjectives.isEmpty } ?? false
+        if let selection, let objective {
+            let mine = trials.filter { $0.stage == selection }
+            let ordered = mine.filter { $0.status == .completed && $0.objective != nil }
+                .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : objective.isBetter($0.objective!, than: $1.objective!) }
+            let bestFeasible = ordered.first { $0.feasible != false }
+            if pareto {
+                let candidates = mine.filter { $0.status == .completed && $0.feasible != false }.map(summary).filter { $0.objectives != nil }
+                best = ParetoFront.indices(of: candidates.map { $0.objectives! }, objectives: stages[selection].objectives).map { candidates[$0] }
+            } else if let bestFeasible {
+                best = [summary(bestFeasible)]
+            }
+            guardrails = ordered.prefix { $0.id != bestFeasible?.id }.filter { $0.feasible == false }.map(summary)
+            progress = ProgressCurve(trials: mine, objective: objective)
+        }
+
+        // Importance: the first stage that searches a space for an objective.
+        var importance: [ParameterImportance] = []
+        var importanceStage: String?
+        var importanceObjective: Objective?
+        var sweep: [Trial] = []
+        var numeric: [String: Bool] = [:]
+        if let index = stages.indices.first(where: { stages[$0].objective != nil && !stages[$0].space.parameters.isEmpty }) {
+            let stage = stages[index]
+            importanceStage = spec.isPipeline ? stage.name : nil
+            importanceObjective = stage.objective
+            let done = trials.filter { $0.stage == index && $0.status == .completed && $0.feasible != false && $0.objective != nil }
+            importance = ImportanceAnalysis.compute(points: done.map { ($0.parameters, $0.objective!) }, space: stage.space)
+            sweep = done.map(summary)
+            for parameter in stage.space.parameters {
+                switch parameter.domain {
+                case .logUniform: numeric[parameter.name] = true
+                case .uniform, .integer: numeric[parameter.name] = false
+                case .choice(let values): if values.allSatisfy({ $0.doubleValue != nil }) { numeric[parameter.name] = false }
+                }
+            }
+        }
+
+        // Curves of the best trials: the pruning metric (per epoch) when there is one, else the objective.
+        var curves: [Curve] = []
+        if let selection {
+            let curveStage = stages.indices.first { stages[$0].pruning != nil } ?? selection
+            if let metric = stages[curveStage].pruning?.metric ?? stages[curveStage].objective?.metric, let order = stages[curveStage].objective {
+                let top = trials.filter { $0.stage == curveStage && $0.objective != nil && $0.status == .completed }
+                    .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : order.isBetter($0.objective!, than: $1.objective!) }
+                    .prefix(curveTrials)
+                for trial in top {
+                    guard let attempt = succeeded[trial.id] else { continue }
+                    let points = try store.metricPoints(attempt: attempt.id, name: metric)
+                    guard !points.isEmpty else { continue }
+                    curves.append(Curve(trial: trial.id, metric: metric, steps: points.map(\.step), values: points.map(\.value)))
+                }
+            }
+        }
+
+        let totals = try store.logTotals()
+        var goal: [String] = []
+        for (index, stage) in stages.enumerated() {
+            let prefix = spec.isPipeline ? "stage \(stage.name)\(stage.input.map { " (from \($0.stage)\($0.top.map { ", top \($0)" } ?? ""))" } ?? ""): " : ""
+            var parts: [String] = []
+            if !stage.objectives.isEmpty { parts.append(stage.objectives.map { "\($0.direction.rawValue) \($0.metric)" }.joined(separator: ", ")) }
+            if !stage.constraints.isEmpty { parts.append("subject to " + stage.constraints.map(\.description).joined(separator: ", ")) }
+            if index == 0 || !stage.space.parameters.isEmpty {
+                parts.append("\(stage.trials) trial\(stage.trials == 1 ? "" : "s")\(index > 0 ? " per input" : "") by \(stage.sampler.name)")
+            }
+            if let pruning = stage.pruning { parts.append("\(pruning.rule.rawValue) early stopping on \(pruning.metric)") }
+            goal.append(prefix + (parts.isEmpty ? "run" : parts.joined(separator: "; ")))
+        }
+        if spec.budget.isSet {
+            goal.append("budget: " + [spec.budget.hours.map { "\($0) hours" }, spec.budget.gpuHours.map { "\($0) GPU-hours" }].compactMap { $0 }.joined(separator: ", "))
+        }
+
+        let state: String
+        if info.finishedAt != nil { state = "finished" } else if let reason = info.stoppedReason { state = "stopped: \(reason)" } else if let alive = info.coordinatorAliveAt, now - alive <= 10_000 { state = "running" } else { state = "not running" }
+
+        return CampaignReport(
+            campaign: info.name, generatedAt: now, state: state, goal: goal, objective: objective,
+            selectionStage: spec.isPipeline ? selection.map { stages[$0].name } : nil, counts: counts, infeasible: infeasible,
+            failureClasses: classes,
+            stages: spec.isPipeline ? stageSummaries : [], best: best, pareto: pareto,
+            objectiveNames: selection.map { stages[$0].objectives.map(\.metric) } ?? [], progress: progress, importance: importance,
+            importanceStage: importanceStage, importanceObjective: importanceObjective, sweep: sweep, numericParameters: numeric, curves: curves,
+            failures: FailureCluster.clusters(attempts: attempts, trials: byID),
+            quarantined: events.filter { $0.kind == "worker.quarantined" }.map(\.message),
+            blocked: events.filter { $0.kind == "circuit.tripped" }.map(\.message),
+            cost: CostBreakdown(attempts: attempts, trials: byID, stageNames: stages.map(\.name)),
+            guardrails: guardrails, running: trials.filter { $0.status == .running }.map(summary),
+            logRawBytes: totals.raw, logStoredBytes: totals.stored)
+    }
+}
+
+public struct ReportError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension SamplerKind {
+    /// `random`, `grid` or `tpe`.
+    var name: String {
+        switch self {
+        case .random: "random"
+        case .grid: "grid"
+        case .tpe: "tpe"
+        }
+    }
+}

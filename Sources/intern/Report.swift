@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import InternCore
+import InternReport
+import InternStore
+
+/// `intern report`: what a campaign amounts to, in one self-contained file.
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the campaign's report: summary, progress, parameter importance, failures, cost, guardrails.",
+        discussion: """
+            Markdown (the default) and JSON go to standard output unless --output names a file; HTML is
+            one self-contained file with inline SVG charts and no script (write it with --output).
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case md, html, json
+    }
+
+    @Argument(help: "The campaign directory (default: see --dir, --campaign, --root).")
+    var directory: String?
+
+    @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
+
+    @Option(name: .long, help: "md, html or json.")
+    var format: Format = .md
+
+    @Option(name: .shortAndLong, help: "Write the report to this file.")
+    var output: String?
+
+    func run() async throws {
+        if try await remote.forward() { return }
+        var location = location
+        if let directory { location.dir = directory }
+        let store = try location.open()
+        let report: CampaignReport
+        do {
+            report = try CampaignReport.build(store: store, now: unixMillisNow())
+        } catch let error as ReportError {
+            throw ValidationError(error.description)
+        }
+        let text = switch format {
+        case .md: report.markdown()
+        case .html: report.html()
+        case .json: try report.json()
+        }
+        try emit(text, to: output)
+    }
+}
+
+/// `intern digest`: the campaign within a token budget, for an agent's or a person's working memory.
+struct Digest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise the campaign within a token budget: state, best, failure clusters, changes, open questions.",
+        discussion: """
+            Tokens are counted as ⌈UTF-8 bytes / 4⌉ + 1 per line, and the digest never exceeds --tokens.
+            It ends with a cursor: pass it to --since to see what changed after this digest.
+            """)
+
+    @Argument(help: "The campaign directory (default: see --dir, --campaign, --root).")
+    var directory: String?
+
+    @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
+
+    @Option(name: .long, help: "The most tokens the digest may take.")
+    var tokens: Int = 800
+
+    @Option(name: .long, help: "A cursor from an earlier digest: also say what changed since.")
+    var since: String?
+
+    @Flag(name: .long, help: "Print JSON (sections, cursor, tokens used).")
+    var json = false
+
+    func validate() throws {
+        if tokens < 1 { throw ValidationError("--tokens must be >= 1") }
+        if let since, DigestCursor(since) == nil { throw ValidationError("--since \(since) is not a digest cursor (it looks like 42.1700000000000)") }
+    }
+
+    func run() async throws {
+        if try await remote.forward() { return }
+        var location = location
+        if let directory { location.dir = directory }
+        let store = try location.open()
+        let now = unixMillisNow()
+        let report: CampaignReport
+        do {
+            report = try CampaignReport.build(store: store, now: now)
+        } catch let error as ReportError {
+            throw ValidationError(error.description)
+        }
+        let lastEvent = try store.lastEventID()
+        var changes: CampaignDigest.Changes?
+        if let since, let cursor = DigestCursor(since) {
+            let ended = try store.trials().filter { ($0.endedAt ?? 0) > cursor.time }.sorted { $0.id < $1.id }
+                .map { (trial: $0.id, status: $0.feasible == false ? "infeasible" : $0.status.rawValue, objective: $0.objective) }
+            changes = CampaignDigest.Changes(events: try store.events(after: cursor.event).map(\.event), ended: ended, since: cursor.time)
+        }
+        let cursor = "\(lastEvent).\(now)"
+        let digest = CampaignDigest.make(report: report, changes: changes, cursor: cursor, budget: tokens)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(digest), as: UTF8.self))
+        } else {
+            print(digest.text, terminator: "")
+        }
+    }
+}
+
+/// `EVENT.TIME`: the last event a digest saw and when it was made.
+struct DigestCursor {
+    var event: Int64
+    var time: Int64
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ".")
+        guard parts.count == 2, let event = Int64(parts[0]), let time = Int64(parts[1]), event >= 0 else { return nil }
+        self.event = event
+        self.time = time
+    }
+}
+
+/// Writes `text` to `path`, or to standard output.
+func emit(_ text: String, to path: String?) throws {
+    guard let path else {
+        print(text, terminator: "")
+        return
+    }
+    do {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    } catch {
+        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+    }
+    print("wrote \(path)")
+}

@@ -1,0 +1,87 @@
+import Foundation
+import InternStore
+import InternTestKit
+import Testing
+
+/// `intern report` and `intern digest` on a real campaign; the HTML rendered by headless Chromium.
+@Suite(.serialized) struct ReportEndToEndTests {
+    /// Trial t reports eval_loss per epoch (lower with t near 3) and accuracy; trial 5 fails.
+    static let spec = """
+        name: rep
+        command: [python3, -c, "import sys; t = int(sys.argv[1]); x = float(sys.argv[2]); sys.exit('RuntimeError: boom' if t == 5 else 0) if t == 5 else [print('METRIC step=%d eval_loss=%.4f acc=%.3f' % (e, (x - 0.3) ** 2 + 1.0 / e, 0.9 - (x - 0.3) ** 2)) for e in range(1, 5)]", "{trial}", "{x}"]
+        space: {x: {type: uniform, low: 0.0, high: 1.0}, width: {type: choice, values: [8, 16]}}
+        sampler: {type: random, seed: 3}
+        trials: 12
+        metrics: {prefix: METRIC}
+        objective: {metric: eval_loss, direction: minimize}
+        constraints: ["acc >= 0.5"]
+        """
+
+    @Test func theHTMLReportRendersEveryChartInHeadlessChromium() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("rep.yaml", Self.spec)
+        let run = try await InternBinary.run(["run", spec, "--workers", "2", "--quiet"], in: dir.path, timeout: .seconds(60))
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let campaign = dir.file(".intern/rep")
+        let html = try await InternBinary.run(["report", campaign, "--format", "html", "--output", dir.file("report.html")], in: dir.path)
+        #expect(html.status == 0, "\(html.stdout)\(html.stderr)")
+        let markdown = try await InternBinary.run(["report", campaign], in: dir.path)
+        #expect(markdown.stdout.hasPrefix("# Campaign rep\n") && markdown.stdout.contains("## Failures"), "\(markdown.stdout)")
+        let json = try await InternBinary.run(["report", campaign, "--format", "json"], in: dir.path)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["counts"] as? [String: Int])?["failed"] == 1, "\(json.stdout.prefix(400))")
+
+        // A copy of the report with a probe: for every chart, its marks and their rendered boxes.
+        let chromium = try #require(["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) },
+                                    "headless Chromium is needed: `make test` installs Debian's chromium")
+        let probe = """
+            <script>
+            const out = [...document.querySelectorAll('svg.chart')].map(svg => {
+              const marks = [...svg.querySelectorAll('.mark')];
+              const drawn = marks.filter(m => { const b = m.getBBox(); return b.width > 0 || b.height > 0; }).length;
+              const box = svg.getBoundingClientRect();
+              return {chart: svg.dataset.chart, marks: marks.length, drawn: drawn, width: box.width, height: box.height};
+            });
+            const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+            </script></body>
+            """
+        let page = try String(contentsOfFile: dir.file("report.html"), encoding: .utf8).replacingOccurrences(of: "</body>", with: probe)
+        _ = try dir.write("probe.html", page)
+        let rendered = try await ProcessRunner.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://\(dir.file("probe.html"))"], timeout: .seconds(90))
+        let dump = rendered.stdout
+        let start = try #require(dump.range(of: "<pre id=\"probe\">"), "\(rendered.stderr.suffix(2000))")
+        let end = try #require(dump.range(of: "</pre>", range: start.upperBound..<dump.endIndex))
+        let text = String(dump[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "&quot;", with: "\"")
+        let charts = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+        let names = charts.compactMap { $0["chart"] as? String }
+        for expected in ["progress-trials", "progress-time", "importance", "objective-vs-x", "curves", "cost"] {
+            #expect(names.contains(expected), "\(expected) missing from \(names)")
+        }
+        for chart in charts {
+            #expect((chart["drawn"] as? Int ?? 0) > 0, "chart \(chart["chart"] ?? "?") draws nothing: \(chart)")
+            #expect((chart["width"] as? Double ?? 0) > 100 && (chart["height"] as? Double ?? 0) > 50, "\(chart)")
+        }
+    }
+
+    @Test func theDigestKeepsToItsBudgetAndSaysWhatChanged() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("rep.yaml", Self.spec)
+        _ = try await InternBinary.run(["run", spec, "--workers", "2", "--quiet"], in: dir.path, timeout: .seconds(60))
+        let campaign = dir.file(".intern/rep")
+        let digest = try await InternBinary.run(["digest", campaign, "--tokens", "120"], in: dir.path)
+        #expect(digest.status == 0, "\(digest.stderr)")
+        let tokens = digest.stdout.split(separator: "\n").reduce(0) { $0 + ($1.utf8.count + 3) / 4 + 1 }
+        #expect(tokens <= 120, "\(tokens): \(digest.stdout)")
+        let cursor = try #require(digest.stdout.split(separator: "\n").last.map { String($0.dropFirst("cursor ".count)) })
+        let since = try await InternBinary.run(["digest", campaign, "--since", cursor, "--tokens", "400"], in: dir.path)
+        #expect(since.stdout.contains("## Changed since the cursor\nnothing\n"), "\(since.stdout)")
+        let json = try await InternBinary.run(["digest", campaign, "--json"], in: dir.path)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["tokens"] as? Int ?? .max) <= 800 && object?["cursor"] is String, "\(json.stdout)")
+        let bad = try await InternBinary.run(["digest", campaign, "--since", "yesterday"], in: dir.path)
+        #expect(bad.status == 64 && bad.stderr.contains("not a digest cursor"), "\(bad.stderr)")
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import InternCore
+import InternTestKit
+import Testing
+
+/// The report's computations, without IO.
+@Suite struct AnalysisTests {
+    static let space = ParameterSpace([
+        Parameter(name: "lr", domain: .logUniform(low: 1e-4, high: 1)),
+        Parameter(name: "noise", domain: .uniform(low: 0, high: 1)),
+        Parameter(name: "opt", domain: .choice([.string("sgd"), .string("adam")])),
+    ])
+
+    /// 200 trials whose objective depends on lr strongly, on opt a little, on noise not at all.
+    static func points(seed: UInt64 = 7) -> [(parameters: Parameters, objective: Double)] {
+        var generator = SeededGenerator(seed: seed)
+        return (0..<200).map { _ in
+            let lr = pow(10, Double.random(in: -4...0, using: &generator))
+            let noise = Double.random(in: 0...1, using: &generator)
+            let opt = Bool.random(using: &generator) ? "sgd" : "adam"
+            let distance = log10(lr) + 2
+            let objective = distance * distance + (opt == "adam" ? 1.0 : 0) + Double.random(in: -0.1...0.1, using: &generator)
+            return (["lr": .double(lr), "noise": .double(noise), "opt": .string(opt)], objective)
+        }
+    }
+
+    @Test func theParameterThatMattersComesFirstAndNoiseExplainsNothing() {
+        let importance = ImportanceAnalysis.compute(points: Self.points(), space: Self.space)
+        #expect(importance.map(\.parameter) == ["lr", "opt", "noise"])
+        #expect(importance[0].share > 0.6, "\(importance)")
+        #expect(importance[1].share > 0.01 && importance[1].share < importance[0].share)
+        #expect(importance[2].share < 0.05, "\(importance)")
+        #expect(importance.allSatisfy { $0.spread > 0 && $0.spread < 0.2 })
+        // Seeded: the same input gives the same output.
+        #expect(ImportanceAnalysis.compute(points: Self.points(), space: Self.space) == importance)
+        // lr's bins: eight quantile bins, the middle ones best (the optimum is lr = 0.01).
+        #expect(importance[0].bins.count == 8)
+    }
+
+    @Test func tooFewOrConstantPointsGiveNoImportance() {
+        let few = Array(Self.points().prefix(3))
+        #expect(ImportanceAnalysis.compute(points: few, space: Self.space).isEmpty)
+        let flat = Self.points().map { ($0.parameters, 1.0) }
+        #expect(ImportanceAnalysis.compute(points: flat, space: Self.space).isEmpty)
+    }
+
+    @Test func theProgressCurveCountsImprovements() {
+        let values: [Double] = [0.5, 0.6, 0.55, 0.7, 0.7, 0.65]
+        var trials = values.enumerated().map { index, value in
+            var trial = TrialRecord(id: index + 1, parameters: [:], status: .completed, objective: value, createdAt: 0, endedAt: Int64(index))
+            trial.feasible = true
+            return trial
+        }
+        trials[3].feasible = false  // 0.7 broke a constraint: it is not an improvement
+        let curve = ProgressCurve(trials: trials, objective: Objective(metric: "acc", direction: .maximize))
+        #expect(curve.points.map(\.best) == [0.5, 0.6, 0.6, 0.7, 0.7])
+        #expect(curve.improvements == 3)
+        #expect(curve.points.map(\.completed) == [1, 2, 3, 4, 5])
+    }
+
+    @Test func identicalFailuresAreOneClusterWithTheRegionTheyHit() {
+        var trials: [TrialID: TrialRecord] = [:]
+        var attempts: [AttemptRecord] = []
+        for id in 1...500 {
+            trials[id] = TrialRecord(id: id, parameters: ["lr": .double(0.1 + Double(id % 5) / 10), "opt": .string("sgd")], status: .failed, createdAt: 0)
+            var attempt = AttemptRecord(id: UInt64(id), trial: id, number: 1, worker: "w", incarnation: 1, status: .failed, argv: [], assignedAt: 0)
+            attempt.failureClass = .user
+            attempt.failureSignature = "abc"
+            attempt.failureExcerpt = "ModuleNotFoundError: No module named 'flash_attn'"
+            attempt.endedAt = Int64(id)
+            attempt.wallMillis = 3_600_000
+            attempt.gpus = ["0"]
+            attempts.append(attempt)
+        }
+        var other = attempts[0]
+        other.id = 9999
+        other.failureSignature = "def"
+        other.failureClass = .oom
+        attempts.append(other)
+        let clusters = FailureCluster.clusters(attempts: attempts, trials: trials)
+        #expect(clusters.map(\.attempts) == [500, 1])
+        #expect(clusters[0].trials == 500 && clusters[0].failureClass == "user")
+        #expect(clusters[0].parameterRanges == ["lr": "0.1–0.5", "opt": "sgd"])
+        #expect(clusters[0].gpuHours == 500 && clusters[0].firstAt == 1 && clusters[0].lastAt == 500)
+    }
+
+    @Test func costSaysWhatWasSpentOnFailedAndPrunedAttempts() {
+        let trials: [TrialID: TrialRecord] = [
+            1: TrialRecord(id: 1, parameters: [:], status: .completed, createdAt: 0),
+            2: TrialRecord(id: 2, parameters: [:], status: .pruned, createdAt: 0),
+            3: TrialRecord(id: 3, parameters: [:], status: .failed, createdAt: 0),
+        ]
+        func attempt(_ id: UInt64, trial: Int, _ status: AttemptStatus, hours: Double) -> AttemptRecord {
+            var a = AttemptRecord(id: id, trial: trial, number: 1, worker: "w", incarnation: 1, status: status, argv: [], assignedAt: 0)
+            a.wallMillis = UInt64(hours * 3_600_000)
+            a.gpus = ["0", "1"]
+            return a
+        }
+        let cost = CostBreakdown(
+            attempts: [attempt(1, trial: 1, .succeeded, hours: 2), attempt(2, trial: 2, .cancelled, hours: 1), attempt(3, trial: 3, .failed, hours: 1)],
+            trials: trials, stageNames: ["main"])
+        #expect(cost.total.gpu == 8)
+        #expect(cost.byOutcome["pruned"]?.gpu == 2 && cost.byOutcome["failed"]?.gpu == 2 && cost.byOutcome["completed"]?.gpu == 4)
+        #expect(cost.wastedShare == 0.5)
+    }
+}
