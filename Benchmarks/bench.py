@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -27,6 +28,9 @@ TARGET_DISPATCH_MS = 3.0  # per trial above xargs
 TARGET_INGEST_MBPS = 100.0  # raw MB/s, end to end
 TARGET_RATIO = 5.0  # raw / stored
 TARGET_SAMPLER_MS = 10.0  # one TPE draw at 10,000 finished trials
+TARGET_DIGEST_S = 1.0  # intern digest on 10,000 trials and 1 GB of logs
+TARGET_REPORT_S = 10.0  # intern report (HTML) on the same
+TARGET_PEAK_MB = 500.0  # peak resident memory of either
 
 # The job of the log benchmark: ~2 MB (default) of Hugging Face Trainer-style output on stdout,
 # dict lines every step, a tqdm-style "\r" progress update every 5 steps, an eval dict every epoch;
@@ -526,6 +530,71 @@ class Bench:
             results[sampler] = {"runs": runs, "median_ms": median(r["median_ms"] for r in runs)}
         return results
 
+    # -- (5) synthesis ----------------------------------------------------------------------------
+
+    def synthesis(self):
+        """`intern report` (HTML and Markdown) and `intern digest` on a synthetic campaign of 10,000
+        trials with 1 GiB of stored logs (`intern synth-campaign`: trials, metrics, zstd log frames
+        written straight into a store), wall time and peak RSS per run (os.wait4); and `intern grep`'s
+        throughput over all of its logs (MB of raw log searched per second), a string in 500 of them
+        and one in none."""
+        d = os.path.join(self.base, "synthesis")
+        os.makedirs(d)
+        campaign = os.path.join(d, "synth")
+        trials, mib = self.args.synth_trials, self.args.synth_log_mib
+        t0 = time.monotonic()
+        p = subprocess.run([self.intern, "synth-campaign", campaign, "--trials", str(trials), "--failures", "500", "--log-mib", str(mib)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=3600)
+        if p.returncode != 0:
+            self.problem("synth-campaign exited %d: %s" % (p.returncode, p.stderr[-500:].decode("utf-8", "replace")))
+            return None
+        made = time.monotonic() - t0
+        log("synthesis: wrote %d trials, %d MiB of logs in %.1f s (%.0f MB stored)" % (trials, mib, made, dir_size(campaign) / 1e6))
+
+        def measured(argv):
+            start = time.monotonic()
+            with open(os.path.join(d, "out"), "wb") as out, open(os.path.join(d, "err"), "wb") as err:
+                child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=d)
+                _, status, usage = os.wait4(child.pid, 0)
+            wall = time.monotonic() - start
+            code = os.waitstatus_to_exitcode(status)
+            return wall, usage.ru_maxrss / 1024.0, code
+
+        results = {"trials": trials, "log_mib": mib, "create_seconds": made, "stored_bytes": dir_size(campaign)}
+        commands = {
+            "report_html": [self.intern, "report", campaign, "--format", "html", "--output", os.path.join(d, "report.html")],
+            "report_md": [self.intern, "report", campaign, "--output", os.path.join(d, "report.md")],
+            "digest": [self.intern, "digest", campaign, "--tokens", "2000"],
+        }
+        for name, argv in commands.items():
+            runs = []
+            for i in range(self.args.runs):
+                wall, peak, code = measured(argv)
+                if code != 0:
+                    self.problem("%s exited %d: %s" % (name, code, tail(os.path.join(d, "err"))))
+                    continue
+                runs.append({"wall_seconds": wall, "peak_rss_MB": peak})
+                log("synthesis %s run %d: %.3f s, peak %.0f MB" % (name, i, wall, peak))
+            results[name] = {"runs": runs, "median_wall_seconds": median(r["wall_seconds"] for r in runs),
+                             "median_peak_rss_MB": median(r["peak_rss_MB"] for r in runs)}
+        for name, pattern in (("grep_500_matches", "CUDA out of memory"), ("grep_no_match", "NCCL WARN")):
+            runs = []
+            for i in range(self.args.runs):
+                p = subprocess.run([self.intern, "grep", pattern, "--dir", campaign, "--stats", "--max", "1000"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+                m = re.search(rb"searched (\d+) logs, ([0-9.]+) MB in ([0-9.]+) s: ([0-9.]+) MB/s", p.stderr)
+                if p.returncode not in (0, 1) or not m:
+                    self.problem("grep %r exited %d: %s" % (pattern, p.returncode, p.stderr[-500:].decode("utf-8", "replace")))
+                    continue
+                matches = p.stdout.count(b"\n")
+                runs.append({"logs": int(m.group(1)), "MB": float(m.group(2)), "seconds": float(m.group(3)), "MB_per_s": float(m.group(4)),
+                             "matches": matches})
+                log("synthesis %s run %d: %d logs, %.0f MB in %.2f s: %.0f MB/s, %d matches" % (
+                    name, i, runs[-1]["logs"], runs[-1]["MB"], runs[-1]["seconds"], runs[-1]["MB_per_s"], matches))
+            results[name] = {"runs": runs, "median_MB_per_s": median(r["MB_per_s"] for r in runs),
+                             "matches": runs[-1]["matches"] if runs else None}
+        return results
+
     # -- (3) transports ---------------------------------------------------------------------------
 
     def transports(self):
@@ -654,7 +723,9 @@ def main():
     ap.add_argument("--dispatch-trials", type=int, help="default 2000 (--quick 200)")
     ap.add_argument("--log-trials", type=int, help="default 100 (--quick 10)")
     ap.add_argument("--log-bytes", type=int, default=2_000_000, help="stdout bytes per log trial (default 2000000)")
-    ap.add_argument("--only", choices=["dispatch", "logs", "transports", "sampler"], help="run one benchmark")
+    ap.add_argument("--only", choices=["dispatch", "logs", "transports", "sampler", "synthesis"], help="run one benchmark")
+    ap.add_argument("--synth-trials", type=int, help="trials of the synthetic campaign (default 10000; --quick 1000)")
+    ap.add_argument("--synth-log-mib", type=int, help="MiB of raw log in it (default 1024; --quick 64)")
     ap.add_argument("--transport-dispatch-trials", type=int, help="trials of the transport dispatch campaign (default 1000; --quick 100)")
     ap.add_argument("--transport-log-trials", type=int, help="trials of the transport log campaign (default 100; --quick 6)")
     ap.add_argument("--no-replay", action="store_true", help="skip the /bin/cat replay campaign")
@@ -667,6 +738,8 @@ def main():
     args.log_trials = args.log_trials or (10 if args.quick else 100)
     args.transport_dispatch_trials = args.transport_dispatch_trials or (100 if args.quick else 1000)
     args.transport_log_trials = args.transport_log_trials or (6 if args.quick else 100)
+    args.synth_trials = args.synth_trials or (1000 if args.quick else 10000)
+    args.synth_log_mib = args.synth_log_mib or (64 if args.quick else 1024)
     if not os.access(args.intern, os.X_OK):
         print("bench: %s is not an executable; build it with `swift build -c release`" % args.intern, file=sys.stderr)
         return 2
@@ -689,6 +762,8 @@ def main():
             report["transports"] = bench.transports()
         if args.only in (None, "sampler"):
             report["sampler"] = bench.sampler_cost()
+        if args.only in (None, "synthesis"):
+            report["synthesis"] = bench.synthesis()
     finally:
         report["bench_seconds"] = time.monotonic() - t0
         report["problems"] = bench.problems
@@ -771,6 +846,17 @@ def print_table(r, args):
             if name in S:
                 ms = S[name]["median_ms"]
                 rows.append(("  %s" % name, fmt(ms, "%.3f ms"), verdict(None if ms is None or name != "tpe" else ms < TARGET_SAMPLER_MS)))
+    if r.get("synthesis"):
+        S = r["synthesis"]
+        rows.append(("(5) synthesis: %d trials, %d MiB of logs (%.0f MB stored), median" % (S["trials"], S["log_mib"], S["stored_bytes"] / 1e6), None, None))
+        for name, target in (("report_html", TARGET_REPORT_S), ("report_md", TARGET_REPORT_S), ("digest", TARGET_DIGEST_S)):
+            m = S.get(name) or {}
+            wall, peak = m.get("median_wall_seconds"), m.get("median_peak_rss_MB")
+            rows.append(("  %s: wall / peak RSS" % name.replace("_", " "), "%s / %s" % (fmt(wall, "%.3f s"), fmt(peak, "%.0f MB")),
+                         verdict(None if wall is None else wall < target and peak < TARGET_PEAK_MB)))
+        for name in ("grep_500_matches", "grep_no_match"):
+            m = S.get(name) or {}
+            rows.append(("  %s: raw MB/s searched" % name.replace("_", " "), "%s  (%s matches)" % (fmt(m.get("median_MB_per_s"), "%.0f MB/s"), m.get("matches")), None))
     width = max(len(a) for a, _, _ in rows) + 2
     print()
     for a, b, c in rows:

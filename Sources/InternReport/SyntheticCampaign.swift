@@ -119,10 +119,14 @@ public enum SyntheticCampaign {
     /// About `bytes` of Trainer-style output for one attempt, in 64 KiB frames.
     static func logFrames(attempt: AttemptID, bytes: Int, loss: Double, failing: Bool) throws -> [IncomingFrame] {
         var text = ""
+        text.reserveCapacity(bytes + 512)
         var step = 0
+        var noise = UInt64(attempt) &* 0x9E37_79B9_7F4A_7C15
         while text.utf8.count < bytes {
             step += 1
-            text += "{'loss': \(String(format: "%.4f", loss + 2 / Double(step))), 'grad_norm': \(String(format: "%.3f", 1 + 1 / Double(step))), 'learning_rate': 2e-05, 'epoch': \(String(format: "%.2f", Double(step) / 100))}\n"
+            noise = noise &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let lossMilli = Int(loss * 10_000) + 20_000 / step + Int(noise >> 60)
+            text += "{'loss': \(lossMilli / 10_000).\(lossMilli % 10_000), 'grad_norm': 1.\(100 + Int(noise >> 54) % 900), 'learning_rate': 2e-05, 'epoch': \(step / 100).\(step % 100)}\n"
             if step % 50 == 0 { text += "\r 45%|████▌     | \(step)/1000 [00:12<00:15, 41.2it/s]\n" }
         }
         if failing {
@@ -136,7 +140,8 @@ public enum SyntheticCampaign {
             let piece = raw[offset..<min(raw.count, offset + 65_536)]
             var out: [UInt8] = []
             try compressor.compress(piece, into: &out)
-            try compressor.flush(into: &out)
+            // The last frame ends the stream, as a finished attempt's does.
+            if offset + piece.count == raw.count { try compressor.finish(into: &out) } else { try compressor.flush(into: &out) }
             frames.append(IncomingFrame(attempt: attempt, stream: .stdout, seq: UInt64(frames.count + 1), rawLength: UInt64(piece.count), data: out))
             offset += piece.count
         }

@@ -59,6 +59,26 @@ extension CampaignStore {
         }
     }
 
+    /// The committed extent of every stored stream, in one read: (trial, attempt, stream, extent).
+    public func allStoredLogs() throws -> [(trial: TrialID, attempt: AttemptID, stream: LogStream, log: StoredLog)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT f.attempt_id AS attempt, f.stream AS stream, a.trial_id AS trial, COUNT(*) AS frames,
+                    COALESCE(MAX(f.offset + f.length), 0) AS length, COALESCE(SUM(f.raw_length), 0) AS raw,
+                    COALESCE(SUM(CASE WHEN f.length = 0 THEN f.raw_length ELSE 0 END), 0) AS lost
+                FROM log_frames f JOIN attempts a ON a.id = f.attempt_id
+                GROUP BY f.attempt_id, f.stream ORDER BY a.trial_id, f.attempt_id, f.stream
+                """).compactMap { row in
+                    guard let stream = LogStream(rawValue: row["stream"]) else { return nil }
+                    let trial: TrialID = row["trial"], attempt = AttemptID(row["attempt"] as Int64)
+                    return (trial, attempt, stream, StoredLog(
+                        path: logPath(trial: trial, attempt: attempt, stream: stream), frames: row["frames"],
+                        length: UInt64(row["length"] as Int64), rawLength: UInt64(row["raw"] as Int64),
+                        lostLength: UInt64(row["lost"] as Int64)))
+                }
+        }
+    }
+
     /// Reads `count` committed bytes of a stored stream starting at `offset` (still compressed).
     public func readCompressed(_ log: StoredLog, from offset: UInt64, to end: UInt64) throws -> [UInt8] {
         guard end > offset else { return [] }

@@ -31,11 +31,16 @@ struct Logs: AsyncParsableCommand {
     /// The most output one `--from-byte` answer carries.
     static let chunk = 4 << 20
 
+    @Flag(name: .long, help: "Condense: progress bars at their last state, repeated lines folded, metric runs summarised, tracebacks reduced to their last frames.")
+    var condensed = false
+
     func validate() throws {
         guard LogStream(name: stream) != nil else { throw ValidationError("--stream must be stdout or stderr") }
+        if condensed && follow { throw ValidationError("--condensed reads the whole log: leave out --follow") }
     }
 
     func run() async throws {
+        if condensed, remote.coordinator == nil { return try printCondensed() }
         if remote.coordinator != nil { return try await followRemotely() }
         if let fromByte { return try printChunk(from: fromByte) }
         let store = try location.open()
@@ -82,6 +87,20 @@ struct Logs: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// The chosen attempt's log, condensed (`LogCondenser`), with the campaign's metric prefix.
+    private func printCondensed() throws {
+        let store = try location.open()
+        let choice = AttemptChoice(trial: trial, number: attempt)
+        let attempts = try store.attempts(trial: trial)
+        guard let record = choice.pick(from: attempts) else { throw choice.missing(in: attempts) }
+        let prefix = try store.info().flatMap { try? StageView(info: $0).spec.metricPrefix }
+        // Streaming: a running attempt's log ends in an open (flushed) frame.
+        let log = try store.storedLog(trial: trial, attempt: record.id, stream: LogStream(name: stream)!)
+        var bytes: [UInt8] = []
+        try ZstdDecompressor().decompress(try store.readCompressed(log, from: 0, to: log.length), into: &bytes)
+        for line in LogCondenser(metricPrefix: prefix).condense(bytes) { print(line) }
     }
 
     /// One chunk of the chosen attempt's output from `offset` (decompressed bytes): what a remote

@@ -27,6 +27,20 @@ struct StageView {
         return order(stage: index).best(of: trials.filter { $0.stage == index })
     }
 
+    /// The direction a metric is better in, when some stage says (an objective, a constraint's
+    /// side, a pruning rule); `nil` for a metric nothing judges.
+    var metricDirections: [String: Objective.Direction] {
+        var directions: [String: Objective.Direction] = [:]
+        for stage in stages {
+            if let pruning = stage.pruning { directions[pruning.metric] = pruning.direction }
+            for constraint in stage.constraints {
+                directions[constraint.metric] = constraint.comparison == .atLeast || constraint.comparison == .above ? .maximize : .minimize
+            }
+            for objective in stage.objectives { directions[objective.metric] = objective.direction }
+        }
+        return directions
+    }
+
     /// A trial and the trials that fed it, newest first (`trial`, its parent, its parent's parent, ...).
     func lineage(of trial: TrialRecord, among byID: [TrialID: TrialRecord]) -> [TrialRecord] {
         var chain = [trial]

@@ -38,6 +38,23 @@ struct Trials: AsyncParsableCommand {
         let parameterNames = Array(Set(trials.flatMap { $0.parameters.sortedPairs.map(\.0) })).sorted()
         let pipeline = view.spec.isPipeline
         let metric = pipeline ? "objective" : info.objectiveMetric ?? "objective"
+        // Every metric of the attempt that completed the trial (else its latest): final, min, max,
+        // and best where a stage says which way is better.
+        let series = try store.allMetricSeries()
+        let directions = view.metricDirections
+        func metrics(of trial: TrialRecord) -> [String: MetricSeriesSummary] {
+            let mine = attempts[trial.id] ?? []
+            guard let attempt = mine.last(where: { $0.status == .succeeded }) ?? mine.max(by: { $0.number < $1.number }) else { return [:] }
+            return Dictionary((series[attempt.id] ?? []).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        }
+        func best(_ summary: MetricSeriesSummary) -> Double? {
+            switch directions[summary.name] {
+            case .minimize: summary.minValue
+            case .maximize: summary.maxValue
+            case nil: nil
+            }
+        }
+        let metricNames = Set(trials.flatMap { metrics(of: $0).keys }).sorted()
 
         if json {
             let objects: [[String: Any]] = trials.map { trial in
@@ -63,12 +80,21 @@ struct Trials: AsyncParsableCommand {
                     object["inputs"] = trial.inputs
                 }
                 if !trial.outputs.isEmpty { object["outputs"] = trial.outputs }
+                object["metrics"] = metrics(of: trial).mapValues { summary -> [String: Any] in
+                    var values: [String: Any] = ["last": summary.lastValue ?? NSNull(), "min": summary.minValue ?? NSNull(),
+                                                 "max": summary.maxValue ?? NSNull(), "points": summary.count, "last_step": summary.lastStep]
+                    if directions[summary.name] != nil { values["best"] = best(summary) ?? NSNull() }
+                    return values
+                }
                 return object
             }
             let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else if csv {
-            print((["trial"] + (pipeline ? ["stage", "parent"] : []) + ["status", metric, "attempts", "wall_seconds"] + parameterNames)
+            let metricColumns = metricNames.flatMap { name in
+                ["\(name).last", "\(name).min", "\(name).max"] + (directions[name] != nil ? ["\(name).best"] : [])
+            }
+            print((["trial"] + (pipeline ? ["stage", "parent"] : []) + ["status", metric, "attempts", "wall_seconds"] + parameterNames + metricColumns)
                 .map(csvField).joined(separator: ","))
             for trial in trials {
                 let last = attempts[trial.id]?.max { $0.number < $1.number }
@@ -77,7 +103,14 @@ struct Trials: AsyncParsableCommand {
                 let wall: String = last?.wallMillis.map { String(Double($0) / 1000) } ?? ""
                 let lineage = pipeline ? [view.name(of: trial), trial.parent.map(String.init) ?? ""] : []
                 let fixed: [String] = [String(trial.id)] + lineage + [trial.feasible == false ? "infeasible" : trial.status.rawValue, objective, String(trial.attemptCount), wall]
-                let row: [String] = fixed + parameterNames.map { values[$0] ?? "" }
+                let found = metrics(of: trial)
+                let metricValues = metricNames.flatMap { name -> [String] in
+                    let summary = found[name]
+                    let text = { (value: Double?) in value.map { "\($0)" } ?? "" }
+                    return [text(summary?.lastValue), text(summary?.minValue), text(summary?.maxValue)]
+                        + (directions[name] != nil ? [text(summary.flatMap(best))] : [])
+                }
+                let row: [String] = fixed + parameterNames.map { values[$0] ?? "" } + metricValues
                 print(row.map(csvField).joined(separator: ","))
             }
         } else {

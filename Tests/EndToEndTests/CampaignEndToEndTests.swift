@@ -127,7 +127,13 @@ import Testing
         #expect(rows.filter { $0["status"] as? String == "failed" }.allSatisfy { $0["attempts"] as? Int == 2 })
 
         let csv = try await InternBinary.run(["trials", "--csv"], in: dir.path)
-        #expect(csv.stdout.split(separator: "\n").first == "trial,status,eval_accuracy,attempts,wall_seconds,lr")
+        // The fixed columns, the parameter, then every metric's last, min, max (and best for the objective's).
+        let header: String = ["trial,status,eval_accuracy,attempts,wall_seconds,lr",
+                              "epoch.last,epoch.min,epoch.max,eval_accuracy.last,eval_accuracy.min,eval_accuracy.max,eval_accuracy.best",
+                              "eval_loss.last,eval_loss.min,eval_loss.max,final_score.last,final_score.min,final_score.max",
+                              "learning_rate.last,learning_rate.min,learning_rate.max,loss.last,loss.min,loss.max"].joined(separator: ",")
+        let firstLine = csv.stdout.split(separator: "\n").first.map(String.init)
+        #expect(firstLine == header)
 
         let best = try await InternBinary.run(["best"], in: dir.path)
         #expect(best.status == 0)

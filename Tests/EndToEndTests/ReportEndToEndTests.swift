@@ -84,4 +84,28 @@ import Testing
         let bad = try await InternBinary.run(["digest", campaign, "--since", "yesterday"], in: dir.path)
         #expect(bad.status == 64 && bad.stderr.contains("not a digest cursor"), "\(bad.stderr)")
     }
+
+    @Test func grepCondensedLogsAndExportsReadWhatTheCampaignStored() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("rep.yaml", Self.spec)
+        _ = try await InternBinary.run(["run", spec, "--workers", "2", "--quiet"], in: dir.path, timeout: .seconds(60))
+        let location = ["--dir", dir.file(".intern/rep")]
+        let grep = try await InternBinary.run(["grep", "BOOM", "-i", "--status", "failed"] + location, in: dir.path)
+        #expect(grep.status == 0 && grep.stdout == "trial 5 attempt 1 stderr:1: RuntimeError: boom\n", "\(grep.stdout)\(grep.stderr)")
+        let none = try await InternBinary.run(["grep", "boom", "--status", "completed"] + location, in: dir.path)
+        #expect(none.status == 1 && none.stdout.isEmpty)
+        let regex = try await InternBinary.run(["grep", "--regex", "step=4 eval_loss=[0-9.]+"] + location, in: dir.path)
+        #expect(regex.stdout.split(separator: "\n").count == 11, "\(regex.stdout)")
+        let condensed = try await InternBinary.run(["logs", "1", "--condensed"] + location, in: dir.path)
+        #expect(condensed.stdout.hasPrefix("[4 metric lines] eval_loss "), "\(condensed.stdout)")
+        let csv = try await InternBinary.run(["trials", "--csv"] + location, in: dir.path)
+        let header = csv.stdout.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(header.contains("eval_loss.last,eval_loss.min,eval_loss.max,eval_loss.best") && header.contains("acc.best"), "\(header)")
+        let json = try await InternBinary.run(["trials", "--json"] + location, in: dir.path)
+        let rows = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        let first = try #require(rows?.first { ($0["status"] as? String) == "completed" })
+        let loss = (first["metrics"] as? [String: Any])?["eval_loss"] as? [String: Any]
+        #expect(loss?["points"] as? Int == 4 && loss?["best"] as? Double == loss?["min"] as? Double, "\(first)")
+    }
 }

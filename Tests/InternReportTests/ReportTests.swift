@@ -83,4 +83,28 @@ import Testing
         let section = try #require(digest.sections.first { $0.title == "Changed since the cursor" })
         #expect(section.lines == ["1 trials ended: 1 completed", "trial.pruned ×5: trial 87 pruned: ASHA rung 0"], "\(section.lines)")
     }
+
+    @Test func grepFindsEveryMatchWithItsLineInParallel() throws {
+        let (dir, store) = try Self.campaign(trials: 300, failures: 30, logBytes: 300 * 8_000)
+        defer { dir.remove() }
+        let oom = LogSearch(pattern: .fixed("CUDA out of memory", ignoreCase: false))
+        let result = try oom.run(store: store, threads: 4)
+        #expect(result.matches.count == 30 && result.more == 0)
+        #expect(result.logs == 300 && result.bytes >= 300 * 8_000)
+        for match in result.matches.prefix(5) {
+            let log = try store.readLog(trial: match.trial, attempt: match.attempt, stream: .stdout)
+            let line = String(decoding: log, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)[match.line - 1]
+            #expect(line.contains("CUDA out of memory") && match.text == String(line), "\(match)")
+        }
+        // The same matches in the same order whatever the number of threads.
+        #expect(try oom.run(store: store, threads: 1).matches == result.matches)
+        let failed = try oom.run(store: store) { $0.status == .failed }
+        #expect(failed.matches.count == 30 && failed.logs == 30)
+        #expect(try oom.run(store: store) { $0.status == .completed }.matches.isEmpty)
+        let folded = try LogSearch(pattern: .fixed("cuda OUT of memory", ignoreCase: true)).run(store: store)
+        #expect(folded.matches.count == 30)
+        let regex = try LogSearch(pattern: .regex(#"allocate [0-9.]+ GiB"#, ignoreCase: false)).run(store: store, limit: 10)
+        #expect(regex.matches.count == 10 && regex.more == 20)
+        #expect(throws: ReportError.self) { try LogSearch(pattern: .regex("(", ignoreCase: false)).run(store: store) }
+    }
 }

@@ -13,10 +13,24 @@ struct LogText {
     let traceback: Traceback?
 
     init(_ tail: String) {
+        let lines = Self.cleanLines(Array(tail.utf8) + [UInt8(ascii: "\n")])
+        self.lines = lines
+        var lowered: [UInt8] = []
+        lowered.reserveCapacity(tail.utf8.count + 1)
+        for (index, line) in lines.enumerated() {
+            if index > 0 { lowered.append(0x0A) }
+            for byte in line { lowered.append(Self.lower(byte)) }
+        }
+        self.lowered = lowered
+        self.traceback = Self.lastTraceback(in: lines)
+    }
+
+    /// `bytes` cut into lines, cleaned: ANSI escapes removed, `\r` progress reduced to what follows
+    /// the last `\r` (a CRLF ends the line as `\n` does), other control characters but tab turned
+    /// into spaces. A last line without its `\n` is kept when not empty.
+    static func cleanLines(_ bytes: [UInt8]) -> [[UInt8]] {
         var lines: [[UInt8]] = []
         var current: [UInt8] = []
-        var bytes = Array(tail.utf8)
-        bytes.append(UInt8(ascii: "\n"))
         var i = 0
         while i < bytes.count {
             let byte = bytes[i]
@@ -40,15 +54,8 @@ struct LogText {
             }
             i += 1
         }
-        self.lines = lines
-        var lowered: [UInt8] = []
-        lowered.reserveCapacity(bytes.count)
-        for (index, line) in lines.enumerated() {
-            if index > 0 { lowered.append(0x0A) }
-            for byte in line { lowered.append(Self.lower(byte)) }
-        }
-        self.lowered = lowered
-        self.traceback = Self.lastTraceback(in: lines)
+        if !current.isEmpty { lines.append(current) }
+        return lines
     }
 
     /// The index just past the escape sequence starting at `start` (an ESC byte): CSI

@@ -156,7 +156,8 @@ public enum ImportanceAnalysis {
         var magnitude = abs(value)
         while magnitude < 1000 { magnitude *= 10; scale *= 10 }
         while magnitude >= 10_000 { magnitude /= 10; scale /= 10 }
-        return String((value * scale).rounded() / scale)
+        let rounded = (value * scale).rounded() / scale
+        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded)
     }
 }
 
