@@ -184,7 +184,7 @@ extension CampaignStore {
     /// Every trial, by id.
     public func trials() throws -> [TrialRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM trials ORDER BY id").map(Self.trial(from:))
+            try ColumnRow.fetchAll(db, sql: "SELECT * FROM trials ORDER BY id").map(Self.trial(from:))
         }
     }
 
@@ -192,10 +192,10 @@ extension CampaignStore {
     public func attempts(trial: TrialID? = nil) throws -> [AttemptRecord] {
         try read { db in
             if let trial {
-                return try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE trial_id = ? ORDER BY number", arguments: [trial])
+                return try ColumnRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE trial_id = ? ORDER BY number", arguments: [trial])
                     .map(Self.attempt(from:))
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM attempts ORDER BY id").map(Self.attempt(from:))
+            return try ColumnRow.fetchAll(db, sql: "SELECT * FROM attempts ORDER BY id").map(Self.attempt(from:))
         }
     }
 
@@ -243,7 +243,7 @@ extension CampaignStore {
         try read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
     }
 
-    static func trial(from row: Row) -> TrialRecord {
+    static func trial(from row: ColumnRow) -> TrialRecord {
         var trial = TrialRecord(
             id: row["id"], parameters: decodeJSON(Parameters.self, row["parameters"]) ?? Parameters(),
             status: TrialStatus(rawValue: row["status"]) ?? .failed, objective: row["objective"],
@@ -260,7 +260,7 @@ extension CampaignStore {
         return trial
     }
 
-    static func attempt(from row: Row) -> AttemptRecord {
+    static func attempt(from row: ColumnRow) -> AttemptRecord {
         var a = AttemptRecord(
             id: AttemptID(row["id"] as Int64), trial: row["trial_id"], number: row["number"],
             worker: WorkerID(row["worker_id"] as String), incarnation: UInt64(row["incarnation"] as String, radix: 16) ?? 0,
@@ -285,6 +285,25 @@ extension CampaignStore {
         a.gpus = decodeJSON([String].self, row["gpus"]) ?? []
         a.outputs = decodeJSON([String: String].self, row["outputs"]) ?? [:]
         return a
+    }
+}
+
+/// A row read by column position, the positions looked up once per query: GRDB's lookup by name
+/// folds the name's case on every access, which dominated reading 10,000 trials.
+struct ColumnRow {
+    let row: Row
+    let columns: [String: Int]
+
+    static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws -> [ColumnRow] {
+        let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+        guard let first = rows.first else { return [] }
+        let columns = Dictionary(first.columnNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        return rows.map { ColumnRow(row: $0, columns: columns) }
+    }
+
+    /// The value of the named column (`Value` may be optional: NULL reads as nil).
+    subscript<Value: DatabaseValueConvertible>(_ name: String) -> Value {
+        row[columns[name]!]
     }
 }
 
