@@ -7,8 +7,9 @@ import InternCore
 /// store and cursor give the same text) and deduplicated (500 identical failures are one line).
 ///
 /// Tokens are counted by one documented approximation, the same for every model: a line costs
-/// ⌈UTF-8 bytes / 4⌉ + 1 tokens (the 1 for its line break). English text with numbers runs at 3
-/// to 4 bytes per token in common tokenizers, so the count errs on the side of too many.
+/// ⌈other ASCII bytes / 4 + digits / 2 + non-ASCII bytes / 2⌉ + 1 tokens (the 1 for its line
+/// break). English prose runs near 4 bytes per token in common tokenizers and digits and
+/// non-ASCII text far denser, so the count leans towards too many.
 public struct CampaignDigest: Sendable, Codable {
     public struct Section: Sendable, Codable, Equatable {
         public var title: String
@@ -38,7 +39,13 @@ public struct CampaignDigest: Sendable, Codable {
     public var sections: [Section]
 
     /// The cost of one line (see the type's documentation).
-    public static func tokens(_ line: String) -> Int { (line.utf8.count + 3) / 4 + 1 }
+    public static func tokens(_ line: String) -> Int {
+        var quarters = 0
+        for byte in line.utf8 {
+            quarters += byte >= 0x80 || (byte >= 0x30 && byte <= 0x39) ? 2 : 1
+        }
+        return (quarters + 3) / 4 + 1
+    }
 
     /// The digest of `report` within `budget` tokens. Sections are filled in priority order
     /// (state, best, failures, changes, running, effects, questions, cost); a section's lines are
@@ -66,7 +73,10 @@ public struct CampaignDigest: Sendable, Codable {
                 // Cut this line to what fits (keeping room for the `more` note), or stop here.
                 let room = left - cost - reserve - 1
                 if room >= 8, kept.isEmpty || index == 0 {
-                    let cut = truncate(line, bytes: room * 4 - 4)
+                    // Cut to what fits: at worst 2 bytes per quarter-token (digits, non-ASCII).
+                    var cut = truncate(line, bytes: room * 2 - 4)
+                    var bytes = room * 2 - 4
+                    while tokens(cut) > room, bytes > 0 { bytes -= 8; cut = truncate(line, bytes: bytes) }
                     kept.append(cut)
                     cost += tokens(cut)
                 }
@@ -120,7 +130,7 @@ public struct CampaignDigest: Sendable, Codable {
             best.append(parts.filter { !$0.isEmpty }.joined(separator: "; "))
         }
         if let progress = report.progress, !progress.points.isEmpty {
-            best.append("\(progress.improvements) of \(progress.points.count) completed trials improved the best")
+            best.append("\(progress.improvements) of \(progress.ended) ended trials improved the best")
         }
         out.append(("Best", best))
 
@@ -178,18 +188,18 @@ public struct CampaignDigest: Sendable, Codable {
             let region = ReportText.parameters(cluster.parameterRanges)
             questions.append("\(cluster.failureClass) failures hit \(cluster.trials) of \(total) trials" + (region.isEmpty ? "" : " in \(region)") + ": fix, or exclude that region?")
         }
-        if let progress = report.progress, progress.points.count >= 10, let last = progress.points.lastIndex(where: \.improved) {
-            let stale = progress.points.count - 1 - last
-            if stale >= max(10, progress.points.count / 4) {
-                questions.append("no improvement in the last \(stale) completed trials: stop, widen the space, or change the sampler?")
+        if let progress = report.progress, progress.points.count >= 10, let last = progress.points.last(where: \.improved) {
+            let stale = progress.ended - last.ended
+            if stale >= max(10, progress.ended / 4) {
+                questions.append("no improvement in the last \(stale) trials that ended: stop, widen the space, or change the sampler?")
             }
         }
         if let best = report.best.first, !report.pareto, !report.importance.isEmpty {
             for item in report.importance.prefix(3) {
-                guard let first = item.bins.first, let last = item.bins.last, item.bins.count >= 3, report.numericParameters[item.parameter] != nil,
-                      let value = best.parameters[item.parameter].flatMap(Double.init) else { continue }
-                let edge = first.label.split(separator: "–").first.flatMap { Double($0) } == value ? "low"
-                    : last.label.split(separator: "–").last.flatMap { Double($0) } == value ? "high" : nil
+                let numeric = item.bins.filter { $0.high != nil }
+                guard numeric.count >= 3, let value = best.parameters[item.parameter].flatMap(Double.init),
+                      let firstHigh = numeric.first?.high, let lastLow = numeric.last?.low else { continue }
+                let edge = value <= firstHigh ? "low" : value >= lastLow ? "high" : nil
                 if let edge { questions.append("the best \(item.parameter) (\(best.parameters[item.parameter]!)) is at the \(edge) end of what was tried: widen the space?") }
             }
         }

@@ -187,7 +187,7 @@ public struct CampaignReport: Sendable, Codable {
         if let selection {
             let curveStage = stages.indices.first { stages[$0].pruning != nil } ?? selection
             if let metric = stages[curveStage].pruning?.metric ?? stages[curveStage].objective?.metric, let order = stages[curveStage].objective {
-                let top = trials.filter { $0.stage == curveStage && $0.objective != nil && $0.status == .completed }
+                let top = trials.filter { $0.stage == curveStage && $0.objective != nil && $0.status == .completed && $0.feasible != false }
                     .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : order.isBetter($0.objective!, than: $1.objective!) }
                     .prefix(curveTrials)
                 for trial in top {
@@ -229,7 +229,7 @@ public struct CampaignReport: Sendable, Codable {
             failures: FailureCluster.clusters(attempts: attempts, trials: byID),
             quarantined: events.filter { $0.kind == "worker.quarantined" }.map(\.message),
             blocked: events.filter { $0.kind == "circuit.tripped" }.map(\.message),
-            cost: CostBreakdown(attempts: attempts, trials: byID, stageNames: stages.map(\.name)),
+            cost: CostBreakdown(attempts: attempts, trials: byID, stageNames: stages.map(\.name), now: now),
             guardrails: guardrails, running: trials.filter { $0.status == .running }.map(summary),
             logRawBytes: totals.raw, logStoredBytes: totals.stored)
     }

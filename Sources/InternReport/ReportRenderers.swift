@@ -41,7 +41,7 @@ extension CampaignReport {
         if let progress, !progress.points.isEmpty {
             let last = progress.points.last!
             sections.append(("Progress", [
-                "\(progress.improvements) of \(progress.points.count) completed feasible trials improved the best (problems solved vs tasks completed)",
+                "\(progress.improvements) of \(progress.ended) ended trials improved the best (problems solved vs tasks completed; \(progress.points.count) completed feasibly)",
                 "last improvement: trial \(progress.points.last { $0.improved }!.trial) at \(ReportText.time(progress.points.last { $0.improved }!.at)); best now \(ReportText.number(last.best))",
             ]))
         }
@@ -113,8 +113,10 @@ extension CampaignReport {
         for (title, lines) in sections {
             body += "<section><h2>\(escape(title))</h2>"
             var list = "", table = ""
+            // Lists and tables in the order the lines come.
             for line in lines {
                 if line.hasPrefix("|") {
+                    if !list.isEmpty { body += "<ul>\(list)</ul>"; list = "" }
                     table += line + "\n"
                 } else {
                     if !table.isEmpty { body += Self.htmlTable(table); table = "" }
@@ -143,11 +145,11 @@ extension CampaignReport {
     var charts: [String: [String]] {
         var charts: [String: [String]] = [:]
         if let progress, !progress.points.isEmpty, let objective {
-            let byCount = SVGChart(name: "progress-trials", title: "best \(objective.metric) by completed trials")
+            let byCount = SVGChart(name: "progress-trials", title: "best \(objective.metric) by trials ended")
             charts["Progress", default: []].append(byCount.lines([
-                .init(label: "trial", points: Self.thinned(progress.points, to: Self.plotted).map { (Double($0.completed), $0.objective) }, line: false, dots: true),
-                .init(label: "best so far", points: progress.points.map { (Double($0.completed), $0.best) }, step: true),
-            ], xLabel: "completed trials", yLabel: objective.metric))
+                .init(label: "trial", points: Self.thinned(progress.points, to: Self.plotted).map { (Double($0.ended), $0.objective) }, line: false, dots: true),
+                .init(label: "best so far", points: progress.points.map { (Double($0.ended), $0.best) }, step: true),
+            ], xLabel: "trials ended (any outcome)", yLabel: objective.metric))
             let start = progress.points.first!.at
             let byTime = SVGChart(name: "progress-time", title: "best \(objective.metric) over time")
             charts["Progress", default: []].append(byTime.lines([

@@ -62,7 +62,8 @@ struct Grep: AsyncParsableCommand {
         let search = LogSearch(pattern: regex ? .regex(pattern, ignoreCase: ignoreCase) : .fixed(pattern, ignoreCase: ignoreCase))
         let result: LogSearch.Result
         do {
-            result = try search.run(store: store, limit: max) { trial in
+            let streams: Set<LogStream> = stream == "both" ? [.stdout, .stderr] : [LogStream(name: stream)!]
+            result = try search.run(store: store, limit: max, streams: streams) { trial in
                 (stageIndex == nil || trial.stage == stageIndex)
                     && (status == nil || (status == "infeasible" ? trial.feasible == false : trial.status.rawValue == status))
             }
@@ -70,10 +71,11 @@ struct Grep: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         var out = ""
-        for match in result.matches where stream == "both" || match.stream == stream {
+        for match in result.matches {
             out += "trial \(match.trial) attempt \(match.number) \(match.stream):\(match.line): \(match.text)\n"
         }
         FileHandle.standardOutput.write(Data(out.utf8))
+        for problem in result.unreadable { FileHandle.standardError.write(Data("intern: skipped an unreadable log: \(problem)\n".utf8)) }
         if result.more > 0 { FileHandle.standardError.write(Data("intern: \(result.more) more matches not shown (--max \(max))\n".utf8)) }
         if stats {
             let megabytes = Double(result.bytes) / 1_000_000

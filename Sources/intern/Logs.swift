@@ -40,7 +40,11 @@ struct Logs: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if condensed, remote.coordinator == nil { return try printCondensed() }
+        if condensed {
+            // Remotely, the coordinator runs the same command on its copy of the store.
+            if try await remote.forward() { return }
+            return try printCondensed()
+        }
         if remote.coordinator != nil { return try await followRemotely() }
         if let fromByte { return try printChunk(from: fromByte) }
         let store = try location.open()

@@ -66,7 +66,7 @@ struct Digest: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
-    @Option(name: .long, help: "The most tokens the digest may take.")
+    @Option(name: .long, help: "The most tokens the digest's text may take (at least 24).")
     var tokens: Int = 800
 
     @Option(name: .long, help: "A cursor from an earlier digest: also say what changed since.")
@@ -76,7 +76,8 @@ struct Digest: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        if tokens < 1 { throw ValidationError("--tokens must be >= 1") }
+        // The cursor line and one heading must fit.
+        if tokens < 24 { throw ValidationError("--tokens must be >= 24 (the cursor line alone takes about 10)") }
         if let since, DigestCursor(since) == nil { throw ValidationError("--since \(since) is not a digest cursor (it looks like 42.1700000000000)") }
     }
 
@@ -92,14 +93,17 @@ struct Digest: AsyncParsableCommand {
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
+        // The cursor is the store's own position (its last event, its latest trial end), not the
+        // clock: the same store and cursor give the same digest.
         let lastEvent = try store.lastEventID()
+        let trials = try store.trials()
         var changes: CampaignDigest.Changes?
         if let since, let cursor = DigestCursor(since) {
-            let ended = try store.trials().filter { ($0.endedAt ?? 0) > cursor.time }.sorted { $0.id < $1.id }
+            let ended = trials.filter { ($0.endedAt ?? 0) > cursor.time }.sorted { $0.id < $1.id }
                 .map { (trial: $0.id, status: $0.feasible == false ? "infeasible" : $0.status.rawValue, objective: $0.objective) }
             changes = CampaignDigest.Changes(events: try store.events(after: cursor.event).map(\.event), ended: ended, since: cursor.time)
         }
-        let cursor = "\(lastEvent).\(now)"
+        let cursor = "\(lastEvent).\(trials.compactMap(\.endedAt).max() ?? 0)"
         let digest = CampaignDigest.make(report: report, changes: changes, cursor: cursor, budget: tokens)
         if json {
             let encoder = JSONEncoder()

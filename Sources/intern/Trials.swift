@@ -81,9 +81,14 @@ struct Trials: AsyncParsableCommand {
                 }
                 if !trial.outputs.isEmpty { object["outputs"] = trial.outputs }
                 object["metrics"] = metrics(of: trial).mapValues { summary -> [String: Any] in
-                    var values: [String: Any] = ["last": summary.lastValue ?? NSNull(), "min": summary.minValue ?? NSNull(),
-                                                 "max": summary.maxValue ?? NSNull(), "points": summary.count, "last_step": summary.lastStep]
-                    if directions[summary.name] != nil { values["best"] = best(summary) ?? NSNull() }
+                    // JSON has no infinity (an fp16 `grad_norm: inf` is common): non-finite values are strings.
+                    func number(_ value: Double?) -> Any {
+                        guard let value else { return NSNull() }
+                        return value.isFinite ? value : String(value)
+                    }
+                    var values: [String: Any] = ["last": number(summary.lastValue), "min": number(summary.minValue),
+                                                 "max": number(summary.maxValue), "points": summary.count, "last_step": summary.lastStep]
+                    if directions[summary.name] != nil { values["best"] = number(best(summary)) }
                     return values
                 }
                 return object

@@ -73,7 +73,11 @@ import Testing
         let campaign = dir.file(".intern/rep")
         let digest = try await InternBinary.run(["digest", campaign, "--tokens", "120"], in: dir.path)
         #expect(digest.status == 0, "\(digest.stderr)")
-        let tokens = digest.stdout.split(separator: "\n").reduce(0) { $0 + ($1.utf8.count + 3) / 4 + 1 }
+        // The documented count: ⌈other ASCII bytes / 4 + digits / 2 + non-ASCII bytes / 2⌉ + 1 per line.
+        let tokens = digest.stdout.split(separator: "\n").reduce(0) { total, line in
+            let quarters = line.utf8.reduce(0) { $0 + ($1 >= 0x80 || ($1 >= 0x30 && $1 <= 0x39) ? 2 : 1) }
+            return total + (quarters + 3) / 4 + 1
+        }
         #expect(tokens <= 120, "\(tokens): \(digest.stdout)")
         let cursor = try #require(digest.stdout.split(separator: "\n").last.map { String($0.dropFirst("cursor ".count)) })
         let since = try await InternBinary.run(["digest", campaign, "--since", cursor, "--tokens", "400"], in: dir.path)
@@ -81,6 +85,10 @@ import Testing
         let json = try await InternBinary.run(["digest", campaign, "--json"], in: dir.path)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect((object?["tokens"] as? Int ?? .max) <= 800 && object?["cursor"] is String, "\(json.stdout)")
+        let again = try await InternBinary.run(["digest", campaign, "--tokens", "120"], in: dir.path)
+        #expect(again.stdout == digest.stdout, "the same store gives the same digest")
+        let tiny = try await InternBinary.run(["digest", campaign, "--tokens", "5"], in: dir.path)
+        #expect(tiny.status == 64)
         let bad = try await InternBinary.run(["digest", campaign, "--since", "yesterday"], in: dir.path)
         #expect(bad.status == 64 && bad.stderr.contains("not a digest cursor"), "\(bad.stderr)")
     }

@@ -18,7 +18,7 @@ import Testing
         let (dir, store) = try Self.campaign(trials: trials, failures: trials / 20)
         defer { dir.remove() }
         let report = try CampaignReport.build(store: store, now: 1_790_000_000_000)
-        for budget in [1, 10, 40, 100, 400, 2_000] {
+        for budget in [24, 40, 100, 400, 2_000] {
             let digest = CampaignDigest.make(report: report, changes: nil, cursor: "12.1790000000000", budget: budget)
             let counted = digest.text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().reduce(0) { $0 + CampaignDigest.tokens(String($1)) }
             #expect(counted <= max(budget, CampaignDigest.tokens("cursor 12.1790000000000")), "budget \(budget): \(counted)\n\(digest.text)")
@@ -105,6 +105,11 @@ import Testing
         #expect(folded.matches.count == 30)
         let regex = try LogSearch(pattern: .regex(#"allocate [0-9.]+ GiB"#, ignoreCase: false)).run(store: store, limit: 10)
         #expect(regex.matches.count == 10 && regex.more == 20)
+        // Past the limit matches are counted, not kept; the kept ones are the first in order.
+        let common = try LogSearch(pattern: .fixed("loss", ignoreCase: false)).run(store: store, limit: 50, threads: 3)
+        #expect(common.matches.count == 50 && common.more > 10_000)
+        #expect(common.matches == (try LogSearch(pattern: .fixed("loss", ignoreCase: false)).run(store: store, limit: 50, threads: 1)).matches)
+        #expect(try oom.run(store: store, streams: [.stderr]).matches.isEmpty)
         #expect(throws: ReportError.self) { try LogSearch(pattern: .regex("(", ignoreCase: false)).run(store: store) }
     }
 }

@@ -17,6 +17,9 @@ public struct ParameterImportance: Sendable, Codable, Equatable {
         public var label: String
         public var count: Int
         public var mean: Double
+        /// For a bin of numbers: the smallest and largest value in it.
+        public var low: Double?
+        public var high: Double?
     }
 }
 
@@ -60,7 +63,10 @@ public enum ImportanceAnalysis {
             for (index, label) in labels.enumerated() {
                 let members = points.indices.filter { binOf[$0] == index }
                 guard !members.isEmpty else { continue }
-                bins.append(.init(label: label, count: members.count, mean: members.reduce(0) { $0 + objectives[$1] } / Double(members.count)))
+                let numbers = members.compactMap { points[$0].parameters[parameter.name]?.doubleValue }
+                bins.append(.init(
+                    label: label, count: members.count, mean: members.reduce(0) { $0 + objectives[$1] } / Double(members.count),
+                    low: parameter.domain.isNumeric ? numbers.min() : nil, high: parameter.domain.isNumeric ? numbers.max() : nil))
             }
             results.append(ParameterImportance(parameter: parameter.name, share: share, spread: spread, bins: bins))
         }
@@ -161,12 +167,22 @@ public enum ImportanceAnalysis {
     }
 }
 
-/// The best feasible objective as trials completed: how many of them improved it ("problems
-/// solved") against how many ran ("tasks completed").
+extension Parameter.Domain {
+    /// Uniform, log-uniform or integer.
+    var isNumeric: Bool {
+        switch self {
+        case .choice: false
+        case .uniform, .logUniform, .integer: true
+        }
+    }
+}
+
+/// The best feasible objective as trials ended: how many of them improved it ("problems
+/// solved") against how many ran to an end, whatever the end ("tasks completed").
 public struct ProgressCurve: Sendable, Codable, Equatable {
     public struct Point: Sendable, Codable, Equatable {
-        /// How many trials had completed (feasible) when this one did.
-        public var completed: Int
+        /// How many trials had ended (completed, failed, pruned, infeasible...) when this one did.
+        public var ended: Int
         /// When it completed (Unix ms).
         public var at: Int64
         /// The trial and its objective, and the best so far after it.
@@ -177,22 +193,25 @@ public struct ProgressCurve: Sendable, Codable, Equatable {
         public var improved: Bool
     }
 
+    /// The feasible completed trials with an objective, in the order they ended.
     public var points: [Point]
+    /// Every trial that ended.
+    public var ended: Int
     public var improvements: Int { points.count { $0.improved } }
 
-    /// The curve of the trials that completed feasibly with an objective, in the order they ended.
+    /// The curve over the trials that ended, in the order they ended.
     public init(trials: [TrialRecord], objective: Objective) {
         var best: Double?
         var points: [Point] = []
-        let done = trials.filter { $0.status == .completed && $0.feasible != false && $0.objective.map(\.isFinite) == true }
-            .sorted { ($0.endedAt ?? 0, $0.id) < ($1.endedAt ?? 0, $1.id) }
-        for trial in done {
-            let value = trial.objective!
+        let ended = trials.filter { $0.status.isTerminal }.sorted { ($0.endedAt ?? 0, $0.id) < ($1.endedAt ?? 0, $1.id) }
+        for (index, trial) in ended.enumerated() {
+            guard trial.status == .completed, trial.feasible != false, let value = trial.objective, value.isFinite else { continue }
             let improved = best.map { objective.isBetter(value, than: $0) } ?? true
             if improved { best = value }
-            points.append(Point(completed: points.count + 1, at: trial.endedAt ?? 0, trial: trial.id, objective: value, best: best!, improved: improved))
+            points.append(Point(ended: index + 1, at: trial.endedAt ?? 0, trial: trial.id, objective: value, best: best!, improved: improved))
         }
         self.points = points
+        self.ended = ended.count
     }
 }
 
@@ -243,7 +262,7 @@ public struct FailureCluster: Sendable, Codable, Equatable {
                 signature: key, failureClass: first.failureClass?.rawValue ?? "unknown", text: first.signatureText ?? "",
                 excerpt: first.failureExcerpt ?? first.failureReason ?? "", attempts: members.count, trials: hit.count,
                 firstAt: members.compactMap(\.endedAt).min(), lastAt: members.compactMap(\.endedAt).max(), parameterRanges: ranges,
-                gpuHours: members.reduce(0) { $0 + CostBreakdown.gpuHours($1) }, cpuHours: members.reduce(0) { $0 + CostBreakdown.cpuHours($1) })
+                gpuHours: members.reduce(0) { $0 + CostBreakdown.gpuHours($1, now: $1.endedAt ?? $1.assignedAt) }, cpuHours: members.reduce(0) { $0 + CostBreakdown.cpuHours($1) })
         }
         return clusters.sorted { $0.attempts == $1.attempts ? $0.signature < $1.signature : $0.attempts > $1.attempts }
     }
@@ -257,10 +276,10 @@ public struct CostBreakdown: Sendable, Codable, Equatable {
         public var wall = 0.0
         public var attempts = 0
 
-        mutating func add(_ attempt: AttemptRecord) {
-            gpu += CostBreakdown.gpuHours(attempt)
+        mutating func add(_ attempt: AttemptRecord, now: Int64) {
+            gpu += CostBreakdown.gpuHours(attempt, now: now)
             cpu += CostBreakdown.cpuHours(attempt)
-            wall += Double(attempt.wallMillis ?? 0) / 3_600_000
+            wall += CostBreakdown.wallHours(attempt, now: now)
             attempts += 1
         }
     }
@@ -280,13 +299,15 @@ public struct CostBreakdown: Sendable, Codable, Equatable {
         return wasted / spent
     }
 
-    public init(attempts: [AttemptRecord], trials: [TrialID: TrialRecord], stageNames: [String]) {
+    /// `now` prices attempts still running (and lost ones, which have no measured wall time)
+    /// from their start to their end or to now.
+    public init(attempts: [AttemptRecord], trials: [TrialID: TrialRecord], stageNames: [String], now: Int64) {
         for attempt in attempts {
             let trial = trials[attempt.trial]
-            total.add(attempt)
+            total.add(attempt, now: now)
             let stage = stageNames[min(trial?.stage ?? 0, max(0, stageNames.count - 1))]
-            byStage[stage, default: Hours()].add(attempt)
-            byOutcome[Self.outcome(attempt, trial: trial), default: Hours()].add(attempt)
+            byStage[stage, default: Hours()].add(attempt, now: now)
+            byOutcome[Self.outcome(attempt, trial: trial), default: Hours()].add(attempt, now: now)
         }
     }
 
@@ -299,8 +320,16 @@ public struct CostBreakdown: Sendable, Codable, Equatable {
         }
     }
 
-    static func gpuHours(_ attempt: AttemptRecord) -> Double {
-        Double(attempt.wallMillis ?? 0) * Double(attempt.gpus.count) / 3_600_000
+    /// The attempt's wall time: measured by its worker, else from its start to its end (a lost
+    /// attempt) or to `now` (one still running).
+    static func wallHours(_ attempt: AttemptRecord, now: Int64) -> Double {
+        if let wall = attempt.wallMillis { return Double(wall) / 3_600_000 }
+        let start = attempt.startedAt ?? attempt.assignedAt
+        return Double(max(0, (attempt.endedAt ?? now) - start)) / 3_600_000
+    }
+
+    static func gpuHours(_ attempt: AttemptRecord, now: Int64) -> Double {
+        wallHours(attempt, now: now) * Double(attempt.gpus.count)
     }
 
     static func cpuHours(_ attempt: AttemptRecord) -> Double {

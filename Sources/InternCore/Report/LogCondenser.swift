@@ -2,10 +2,12 @@
 /// what it said a thousand times.
 ///
 /// - `\r` progress bars keep their last state, and ANSI escapes are dropped;
-/// - runs of metric lines (whatever the metric parser reads) become one line per run with each
+/// - runs of metric lines (lines the metric parser reads whose values are all numbers: a
+///   structured log line with text in it is kept as it is) become one line per run with each
 ///   metric's first → last value and its minimum;
-/// - a line repeated, or a run of lines that differ only in their numbers, becomes its first and
-///   last line and a count;
+/// - a line repeated becomes the line and a count; a run of lines that differ only in their
+///   numbers becomes its first and last line and a count, unless they speak of an error (`error`,
+///   `fail`, `exception`, `killed`, `exit`, `warn`, `nan`...: those are all kept);
 /// - a Python traceback becomes its frame count, its last two frames and the exception.
 ///
 /// Linear in the log's size; binary garbage is shown as it decodes (invalid UTF-8 replaced).
@@ -49,14 +51,15 @@ public struct LogCondenser: Sendable {
                 index = end < lines.count ? end + 1 : end
                 continue
             }
-            let points = parser.parse(line)
+            let points = Self.hasTextValue(line) ? [] : parser.parse(line)
             if !points.isEmpty {
                 if case .metrics = pending {} else { flush() }
                 pending.addMetrics(points)
                 index += 1
                 continue
             }
-            let shape = Self.shape(line)
+            // An error-like line folds only with exact copies of itself (its shape is itself).
+            let shape = Self.speaksOfErrors(line) ? "\u{0}" + line : Self.shape(line)
             if case .repeated(let first, _, let count, let lastShape) = pending, lastShape == shape {
                 pending = .repeated(first: first, last: line, count: count + 1, shape: lastShape)
             } else {
@@ -99,6 +102,7 @@ public struct LogCondenser: Sendable {
             case .repeated(let first, let last, let count, _):
                 if count == 1 { return [LogCondenser.cut(first, maxLineLength)] }
                 if first == last { return [LogCondenser.cut(first, maxLineLength) + "  [×\(count)]"] }
+                if count == 2 { return [LogCondenser.cut(first, maxLineLength), LogCondenser.cut(last, maxLineLength)] }
                 return [LogCondenser.cut(first, maxLineLength), "  … \(count - 2) more like it …", LogCondenser.cut(last, maxLineLength) + "  [\(count) similar lines]"]
             case .metrics(let order, let values, let lines):
                 if lines == 1, order.count <= 8 {
@@ -118,6 +122,31 @@ public struct LogCondenser: Sendable {
     /// The log's lines as text, cleaned as ``LogText`` cleans a log tail.
     static func cleanLines(_ bytes: [UInt8]) -> [String] {
         LogText.cleanLines(bytes).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static let errorWords = ["error", "fail", "exception", "traceback", "killed", "exit", "abort", "warn", "nan", "fatal", "denied", "timeout", "timed out"]
+
+    /// Whether a line mentions something going wrong (case-insensitive, ASCII).
+    static func speaksOfErrors(_ line: String) -> Bool {
+        let lowered = line.lowercased()
+        return errorWords.contains { lowered.contains($0) }
+    }
+
+    /// Whether an object line has a quoted text value (`"msg": "NCCL timeout"`, `'level': 'error'`):
+    /// it is a structured log line, not a metric line.
+    static func hasTextValue(_ line: String) -> Bool {
+        let bytes = Array(line.utf8)
+        guard bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "{") else { return false }
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: ":") {
+                var j = i + 1
+                while j < bytes.count, bytes[j] == 0x20 { j += 1 }
+                if j < bytes.count, bytes[j] == UInt8(ascii: "\"") || bytes[j] == UInt8(ascii: "'") { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     /// The line with every run of digits as `#`: lines of one shape differ only in their numbers.

@@ -55,7 +55,8 @@ import Testing
         let curve = ProgressCurve(trials: trials, objective: Objective(metric: "acc", direction: .maximize))
         #expect(curve.points.map(\.best) == [0.5, 0.6, 0.6, 0.7, 0.7])
         #expect(curve.improvements == 3)
-        #expect(curve.points.map(\.completed) == [1, 2, 3, 4, 5])
+        // Every ended trial counts as a task, infeasible ones too.
+        #expect(curve.points.map(\.ended) == [1, 2, 3, 5, 6] && curve.ended == 6)
     }
 
     @Test func identicalFailuresAreOneClusterWithTheRegionTheyHit() {
@@ -98,9 +99,20 @@ import Testing
         }
         let cost = CostBreakdown(
             attempts: [attempt(1, trial: 1, .succeeded, hours: 2), attempt(2, trial: 2, .cancelled, hours: 1), attempt(3, trial: 3, .failed, hours: 1)],
-            trials: trials, stageNames: ["main"])
+            trials: trials, stageNames: ["main"], now: 0)
         #expect(cost.total.gpu == 8)
         #expect(cost.byOutcome["pruned"]?.gpu == 2 && cost.byOutcome["failed"]?.gpu == 2 && cost.byOutcome["completed"]?.gpu == 4)
         #expect(cost.wastedShare == 0.5)
+        // A lost attempt has no measured wall time: it is priced from its start to its end; a
+        // running one to now.
+        var lost = attempt(4, trial: 3, .lost, hours: 0)
+        lost.wallMillis = nil
+        lost.startedAt = 0
+        lost.endedAt = 1_800_000
+        var running = attempt(5, trial: 3, .running, hours: 0)
+        running.wallMillis = nil
+        running.startedAt = 0
+        let priced = CostBreakdown(attempts: [lost, running], trials: trials, stageNames: ["main"], now: 3_600_000)
+        #expect(priced.byOutcome["failed"]?.gpu == 1 && priced.byOutcome["running"]?.gpu == 2)
     }
 }

@@ -17,6 +17,14 @@ import Testing
         #expect(condense(text) == ["saved checkpoint-100 in 0.1s", "  … 38 more like it …", "saved checkpoint-4000 in 0.40s  [40 similar lines]"])
     }
 
+    @Test func errorLinesAndStructuredLogLinesAreNeverFoldedAway() {
+        let exits = (1...5).map { "worker \($0) exited with code 0\n" }.joined() + "worker 7 exited with code 137\n"
+        #expect(condense(exits).count == 6)
+        let structured = #"{"level": "error", "msg": "NCCL timeout", "rank": 2}"# + "\n"
+        #expect(condense(structured) == [#"{"level": "error", "msg": "NCCL timeout", "rank": 2}"#])
+        #expect(condense("epoch 1 done\nepoch 2 done\n") == ["epoch 1 done", "epoch 2 done"])
+    }
+
     @Test func metricRunsBecomeOneLine() {
         let text = (1...100).map { "{'loss': \(2.0 / Double($0)), 'epoch': \(Double($0) / 10)}\n" }.joined() + "METRIC acc=0.9\nend\n"
         let lines = condense(text)
