@@ -47,3 +47,22 @@ public enum HMAC {
         return difference == 0
     }
 }
+
+/// SHA-256 (FIPS 180-4), computed by mbedtls: content digests (provenance blobs are stored once
+/// per distinct content, named by their digest).
+public enum SHA256 {
+    /// The digest of `bytes` as 64 lowercase hex digits.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        // Fails only on bad arguments: a bug, not input.
+        precondition(mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), bytes, bytes.count, &digest) == 0, "mbedtls_md")
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

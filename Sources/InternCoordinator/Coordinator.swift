@@ -443,7 +443,7 @@ public actor Coordinator {
                 requestId: request.requestId, campaign: machine.spec.name, trialId: UInt64(plan.trial),
                 attemptId: plan.attempt, attemptNumber: UInt64(plan.number), argv: plan.argv, shell: plan.shell,
                 environment: StringPairs(plan.environment), workdir: plan.workdir, timeoutMs: plan.timeoutMillis,
-                parameters: StringPairs(plan.parameters), gpus: plan.gpus))
+                parameters: StringPairs(plan.parameters), gpus: plan.gpus, resultFiles: StringPairs(plan.resultFiles)))
         case .noWork(let reason):
             if reason == .finished { toldFinished.insert(WorkerID(request.workerId)) }
             let wire: InternProtocol.NoWorkReason = switch reason {
@@ -528,6 +528,19 @@ public actor Coordinator {
                 message: "\(loss.rawBytes) bytes of attempt \(loss.attempt)'s \(loss.stream) were lost: worker \(worker)'s spool was full while the coordinator was unreachable",
                 trial: machine.attempts[loss.attempt]?.trial, attempt: loss.attempt, worker: worker, at: now)))
         }
+        // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
+        var provenanceStored: [UInt64] = []
+        let records = report.provenance.compactMap { item -> ProvenanceRecord? in
+            guard accepts(item.attemptId) else { unknown.insert(item.attemptId); return nil }
+            provenanceStored.append(item.attemptId)
+            return Self.provenanceRecord(item, now: now)
+        }
+        do {
+            try store.store(provenance: records)
+        } catch {
+            logger.error("cannot store provenance", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
+            provenanceStored.removeAll()
+        }
         var endsStored: [UInt64] = []
         for end in report.ends {
             effects.append(machine.attemptEnded(Self.coreEnd(end), worker: worker, incarnation: report.incarnation, now: now))
@@ -540,7 +553,23 @@ public actor Coordinator {
             requestId: report.requestId,
             stored: cursors.streams.map { StreamCursor(attemptId: $0.attempt, stream: $0.stream == .stdout ? .stdout : .stderr, seq: $0.seq) },
             metricsStored: cursors.metrics.map { MetricCursor(attemptId: $0.attempt, seq: $0.seq) },
-            endsStored: endsStored, unknownAttempts: unknown.sorted()))
+            endsStored: endsStored, unknownAttempts: unknown.sorted(), provenanceStored: provenanceStored))
+    }
+
+    /// A worker's provenance as stored: at most 32 fields of bounded size; blobs of a known kind,
+    /// at most 4 MiB, whose content hashes to their digest (others are dropped).
+    static func provenanceRecord(_ item: AttemptProvenance, now: Timestamp) -> ProvenanceRecord {
+        var fields: [String: String] = [:]
+        for pair in item.fields.prefix(32) where pair.key.utf8.count <= 64 && pair.value.utf8.count <= 1_024 && !pair.value.utf8.contains(0) {
+            fields[pair.key] = pair.value
+        }
+        let blobs = item.blobs.compactMap { sent -> ProvenanceRecord.Blob? in
+            let blob = ProvenanceRecord.Blob(digest: sent.digest, kind: sent.kind, rawLength: sent.rawLength, data: sent.data)
+            guard ["git.diff", "packages"].contains(blob.kind), blob.data.count <= 4 << 20, let content = blob.content,
+                  SHA256.hex(content) == blob.digest else { return nil }
+            return blob
+        }
+        return ProvenanceRecord(attempt: item.attemptId, fields: fields, blobs: blobs, capturedAt: now)
     }
 
     static func coreEnd(_ end: InternProtocol.AttemptEnd) -> InternCore.AttemptEnd {

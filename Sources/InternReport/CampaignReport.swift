@@ -75,6 +75,12 @@ public struct CampaignReport: Sendable, Codable {
     public var guardrails: [Trial]
     /// Trials running now.
     public var running: [Trial]
+    /// What the attempts ran with: code versions and package sets with how many attempts each,
+    /// and the best trial's (one line each).
+    public var provenance: [String]
+    /// For a pipeline whose selection stage is fed (an eval of checkpoints): its trials, best
+    /// first (at most 50), each with its lineage and metrics: the results per checkpoint.
+    public var perCheckpoint: [Trial]
     public var logRawBytes: UInt64
     public var logStoredBytes: UInt64
 
@@ -199,6 +205,12 @@ public struct CampaignReport: Sendable, Codable {
             }
         }
 
+        var perCheckpoint: [Trial] = []
+        if let selection, stages[selection].input != nil, let objective {
+            perCheckpoint = trials.filter { $0.stage == selection && $0.status == .completed && $0.objective != nil }
+                .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : objective.isBetter($0.objective!, than: $1.objective!) }
+                .prefix(50).map(summary)
+        }
         let totals = try store.logTotals()
         var goal: [String] = []
         for (index, stage) in stages.enumerated() {
@@ -231,7 +243,34 @@ public struct CampaignReport: Sendable, Codable {
             blocked: events.filter { $0.kind == "circuit.tripped" }.map(\.message),
             cost: CostBreakdown(attempts: attempts, trials: byID, stageNames: stages.map(\.name), now: now),
             guardrails: guardrails, running: trials.filter { $0.status == .running }.map(summary),
+            provenance: try provenanceLines(store: store, attempts: attempts, best: best.first.flatMap { succeeded[$0.id] }),
+            perCheckpoint: perCheckpoint,
             logRawBytes: totals.raw, logStoredBytes: totals.stored)
+    }
+}
+
+extension CampaignReport {
+    /// Code versions and package sets across attempts, and what the best trial ran with.
+    static func provenanceLines(store: CampaignStore, attempts: [AttemptRecord], best: AttemptRecord?) throws -> [String] {
+        let captured = try store.provenance()
+        guard !captured.isEmpty else { return [] }
+        var lines: [String] = []
+        var code: [String: Int] = [:], packages: [String: Int] = [:]
+        for attempt in attempts {
+            guard let fields = captured[attempt.id] else { continue }
+            if let commit = fields["git.commit"] {
+                code["\(commit.prefix(12))\(fields["git.dirty"] == "true" ? " + uncommitted changes \(fields["git.diff"]?.prefix(8) ?? "")" : "") on \(fields["git.branch"] ?? "?")", default: 0] += 1
+            } else {
+                code["not a git checkout", default: 0] += 1
+            }
+            packages["\(fields["python"] ?? "no python") packages \(fields["packages"]?.prefix(12) ?? "-")", default: 0] += 1
+        }
+        lines.append("code: " + code.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }.map { "\($0.value) attempts at \($0.key)" }.joined(separator: "; "))
+        lines.append("environments: " + packages.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }.map { "\($0.value) attempts with \($0.key)" }.joined(separator: "; "))
+        if let best, let fields = captured[best.id] {
+            lines.append("best trial ran with: " + fields.filter { $0.key != "packages" && $0.key != "git.diff" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        return lines
     }
 }
 

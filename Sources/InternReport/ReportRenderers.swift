@@ -80,6 +80,17 @@ extension CampaignReport {
         costLines.append("logs: \(Self.bytes(logRawBytes)) written by jobs, \(Self.bytes(logStoredBytes)) stored compressed")
         sections.append(("Cost", costLines))
 
+        if !perCheckpoint.isEmpty, let objective {
+            let names = Array(Set(perCheckpoint.flatMap { $0.metrics.keys })).filter { $0 != objective.metric }.sorted().prefix(6)
+            var lines = ["\(selectionStage ?? "the last stage")'s results per input, best first:"]
+            lines += Self.table(["trial", "from", objective.metric] + names, perCheckpoint.map { trial in
+                [String(trial.id), trial.lineage ?? "-", ReportText.number(trial.objective)] + names.map { ReportText.number(trial.metrics[$0]) }
+            })
+            sections.append(("Results per checkpoint", lines))
+        }
+        if !provenance.isEmpty {
+            sections.append(("Provenance", provenance))
+        }
         if !guardrails.isEmpty, let objective {
             var lines = ["\(guardrails.count) trial\(guardrails.count == 1 ? "" : "s") beat the best feasible on \(objective.metric) but broke a constraint:"]
             lines += Self.table(["trial", objective.metric, "why", "parameters"], guardrails.map {

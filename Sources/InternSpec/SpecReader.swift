@@ -218,7 +218,7 @@ struct SpecReader {
             sampler: first.sampler, trials: first.trials, parallel: parallel, objective: first.objective,
             timeoutSeconds: first.timeoutSeconds, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy,
             gpus: first.gpus, cpus: first.cpus, memoryBytes: first.memoryBytes, pruning: first.pruning, budget: budget,
-            constraints: first.constraints, extraObjectives: first.extraObjectives, outputs: first.outputs,
+            constraints: first.constraints, extraObjectives: first.extraObjectives, outputs: first.outputs, resultFiles: first.resultFiles,
             stageName: stages.count > 1 ? first.name : nil, laterStages: Array(stages.dropFirst()))
 
         let located = spec.problems().enumerated().map { entry in
@@ -341,15 +341,29 @@ struct SpecReader {
             }
         }
 
-        // outputs
+        // outputs: names the job declares in `intern_output` lines, or result files it writes
         var outputs: [String] = []
+        var resultFiles: [String: String] = [:]
         if let entry = entries["outputs"], !isNull(entry.value) {
-            guard case .sequence(let items) = entry.value else {
-                throw typeMismatch(entry.value, "outputs", expected: "a list of output names, e.g. outputs: [checkpoint]")
-            }
-            for (index, item) in items.enumerated() {
-                marks["outputs[\(index)]"] = Position(item.mark)
-                outputs.append(try text(item, "outputs[\(index)]"))
+            switch entry.value {
+            case .sequence(let items):
+                for (index, item) in items.enumerated() {
+                    marks["outputs[\(index)]"] = Position(item.mark)
+                    outputs.append(try text(item, "outputs[\(index)]"))
+                }
+            case .mapping(let map):
+                for (key, value) in map {
+                    let name = try keyText(key, parent: "outputs")
+                    marks["outputs.\(name)"] = Position(key.mark)
+                    let path = try text(value, "outputs.\(name)")
+                    guard ParameterSpace.isValidName(name), !path.isEmpty else {
+                        throw error(.invalidValue, at: Position(key.mark), "outputs.\(name)",
+                                    "a result file needs a name of letters, digits, '_', '.', '-' and a path, e.g. outputs: {results: results.json}")
+                    }
+                    resultFiles[name] = path
+                }
+            default:
+                throw typeMismatch(entry.value, "outputs", expected: "a list of output names (outputs: [checkpoint]) or result files (outputs: {results: results.json})")
             }
         }
 
@@ -362,7 +376,7 @@ struct SpecReader {
         return Stage(
             name: "", command: command, space: space, sampler: sampler, trials: trials, objective: objectives.first,
             extraObjectives: Array(objectives.dropFirst()), pruning: pruning, constraints: constraints, outputs: outputs,
-            timeoutSeconds: timeout, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes)
+            resultFiles: resultFiles, timeoutSeconds: timeout, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes)
     }
 
     /// `from: train` (every completed trial, as it completes) or

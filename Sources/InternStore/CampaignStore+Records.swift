@@ -126,8 +126,8 @@ extension CampaignStore {
             try db.cachedStatement(sql: """
                 INSERT INTO attempts (id, trial_id, number, worker_id, incarnation, status, argv, assigned_at, started_at,
                     ended_at, exit_code, signal, detail, wall_ms, user_cpu_ms, system_cpu_ms, peak_rss_bytes, objective, request_id,
-                    failure_class, failure_signature, failure_reason, signature_text, failure_excerpt, gpus, outputs)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    failure_class, failure_signature, failure_reason, signature_text, failure_excerpt, gpus, outputs, environment)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
                     ended_at = excluded.ended_at, exit_code = excluded.exit_code, signal = excluded.signal,
                     detail = excluded.detail, wall_ms = excluded.wall_ms, user_cpu_ms = excluded.user_cpu_ms,
@@ -143,7 +143,7 @@ extension CampaignStore {
                     a.systemCPUMillis.map { Int64(clamping: $0) }, a.peakRSSBytes.map { Int64(clamping: $0) }, a.objective,
                     a.requestID.map { Int64(bitPattern: $0) }, a.failureClass?.rawValue, a.failureSignature, a.failureReason,
                     a.signatureText, a.failureExcerpt, a.gpus.isEmpty ? nil : encodeJSON(a.gpus),
-                    a.outputs.isEmpty ? nil : encodeJSON(a.outputs),
+                    a.outputs.isEmpty ? nil : encodeJSON(a.outputs), a.environment.isEmpty ? nil : encodeJSON(a.environment),
                 ])
         case .worker(let w):
             try db.cachedStatement(sql: """
@@ -284,6 +284,7 @@ extension CampaignStore {
         a.failureExcerpt = row["failure_excerpt"]
         a.gpus = decodeJSON([String].self, row["gpus"]) ?? []
         a.outputs = decodeJSON([String: String].self, row["outputs"]) ?? [:]
+        a.environment = decodeJSON([String: String].self, row["environment"]) ?? [:]
         return a
     }
 }
@@ -301,9 +302,11 @@ struct ColumnRow {
         return rows.map { ColumnRow(row: $0, columns: columns) }
     }
 
-    /// The value of the named column (`Value` may be optional: NULL reads as nil).
+    /// The value of the named column (`Value` may be optional: NULL reads as nil). A column a
+    /// store opened read-only before its migration lacks reads as NULL.
     subscript<Value: DatabaseValueConvertible>(_ name: String) -> Value {
-        row[columns[name]!]
+        guard let index = columns[name] else { return Value.fromDatabaseValue(.null)! }
+        return row[index]
     }
 }
 

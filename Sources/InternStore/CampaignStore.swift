@@ -253,6 +253,25 @@ public final class CampaignStore: Sendable {
             // Waiting pipeline stages already fed (JSON list of stage indices).
             try db.execute(sql: "ALTER TABLE campaign ADD COLUMN fed_stages TEXT")
         }
+        migrator.registerMigration("v14-provenance") { db in
+            // What each attempt ran with (captured by its worker) and the blobs it names by
+            // digest (diffs, package lists: zstd, stored once per content); the variables intern
+            // set for the attempt.
+            try db.execute(sql: """
+                CREATE TABLE attempt_provenance (
+                    attempt_id INTEGER PRIMARY KEY,
+                    fields TEXT NOT NULL,
+                    captured_at INTEGER NOT NULL
+                );
+                CREATE TABLE provenance_blobs (
+                    digest TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    raw_length INTEGER NOT NULL,
+                    data BLOB NOT NULL
+                );
+                ALTER TABLE attempts ADD COLUMN environment TEXT;
+                """)
+        }
         return migrator
     }
 

@@ -21,6 +21,9 @@ final class AttemptOutput: JobOutputHandler {
     /// not several per line (class properties are checked for exclusive access at run time).
     private var metrics: MetricLines
     private let onFinish: @Sendable (JobExit, AttemptOutputTotals) -> Void
+    /// Declared result files (output name, path) and the directory relative paths start from.
+    private let resultFiles: [(String, String)]
+    private let workdir: String
 
     private struct StreamState {
         let stream: InternProtocol.LogStream
@@ -42,8 +45,11 @@ final class AttemptOutput: JobOutputHandler {
     /// Creates the handler for one attempt.
     init(
         attempt: UInt64, outbox: Outbox, compressionLevel: Int32, flushBytes: Int, flushIntervalMillis: Int,
-        metricPrefix: String?, onFinish: @escaping @Sendable (JobExit, AttemptOutputTotals) -> Void
+        metricPrefix: String?, resultFiles: [(String, String)] = [], workdir: String = "/",
+        onFinish: @escaping @Sendable (JobExit, AttemptOutputTotals) -> Void
     ) throws {
+        self.resultFiles = resultFiles
+        self.workdir = workdir
         self.attempt = attempt
         self.outbox = outbox
         self.flushBytes = max(1, flushBytes)
@@ -103,7 +109,13 @@ final class AttemptOutput: JobOutputHandler {
     }
 
     func finished(_ exit: JobExit) {
-        metrics.finish(time: unixMillis())
+        let time = unixMillis()
+        for (name, path) in resultFiles {
+            guard let file = ResultFiles.resolve(path, in: workdir), let bytes = ResultFiles.read(file) else { continue }
+            metrics.sink.declare(name, file)
+            if let points = EvalResultsFile.points(json: bytes) { metrics.sink.collect(points: points, time: time) }
+        }
+        metrics.finish(time: time)
         for index in streams.indices where streams[index].dropping { switchDropping(index) }
         for index in streams.indices {
             flush(index, final: true)
@@ -230,6 +242,8 @@ private struct MetricCollector {
     /// a later line's value for a name replaces the earlier one).
     var outputs: [(name: String, value: String)] = []
     private let outputParser = OutputLineParser()
+    /// lm-evaluation-harness's Markdown results table, row by row.
+    private var evalTable = LMEvalTableParser()
 
     init(attempt: UInt64, parser: MetricLineParser) {
         self.attempt = attempt
@@ -238,17 +252,37 @@ private struct MetricCollector {
 
     mutating func collect(_ line: UnsafeRawBufferPointer, time: Int64) {
         if let found = outputParser.parse(line) {
-            for output in found {
-                outputs.removeAll { $0.name == output.name }
-                outputs.append(output)
-            }
-            // A job cannot grow the attempt's end without bound: the oldest names go first.
-            if outputs.count > OutputLineParser.maxOutputs { outputs.removeFirst(outputs.count - OutputLineParser.maxOutputs) }
+            for output in found { declare(output.name, output.value) }
+        }
+        // A table row starts with `|`; the first other line ends a table.
+        if let first = line.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "|") || evalTable.isActive {
+            collect(points: evalTable.parse(String(decoding: line, as: UTF8.self)), time: time)
         }
         let attempt = attempt
         parser.parse(line, using: &buffer) { name, value, step in
             downsampler.offer(nameBytes: name, step: step, value: value, time: time) {
                 Self.queue($0, attempt, &seq, &pending)
+            }
+        }
+    }
+
+    /// An output of the attempt (a later value for a name replaces the earlier one).
+    mutating func declare(_ name: String, _ value: String) {
+        outputs.removeAll { $0.name == name }
+        outputs.append((name, value))
+        // A job cannot grow the attempt's end without bound: the oldest names go first.
+        if outputs.count > OutputLineParser.maxOutputs { outputs.removeFirst(outputs.count - OutputLineParser.maxOutputs) }
+    }
+
+    /// Points found other than on a metric line (an eval table, a results file).
+    mutating func collect(points: [MetricPoint], time: Int64) {
+        let attempt = attempt
+        for point in points {
+            var name = point.name
+            name.withUTF8 { bytes in
+                downsampler.offer(nameBytes: UnsafeRawBufferPointer(bytes), step: point.step, value: point.value, time: time) {
+                    Self.queue($0, attempt, &seq, &pending)
+                }
             }
         }
     }
@@ -296,3 +330,48 @@ func unixMillis() -> Int64 {
     clock_gettime(CLOCK_REALTIME, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
+
+/// Finding and reading the result files a stage declares.
+enum ResultFiles {
+    /// The most bytes read from one file.
+    static let maxBytes = 16 << 20
+
+    /// The absolute path of `path` (relative to `workdir`); with `*` or `?` in its last part, the
+    /// newest regular file that matches; `nil` when there is none.
+    static func resolve(_ path: String, in workdir: String) -> String? {
+        let absolute = path.hasPrefix("/") ? path : workdir + "/" + path
+        guard absolute.contains("*") || absolute.contains("?") else { return absolute }
+        var found = glob_t()
+        defer { globfree(&found) }
+        guard glob(absolute, 0, nil, &found) == 0 else { return nil }
+        var newest: (String, Int)?
+        for index in 0..<Int(found.gl_pathc) {
+            guard let pointer = found.gl_pathv[index] else { continue }
+            let candidate = String(cString: pointer)
+            var info = stat()
+            guard stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            let modified = info.st_mtim.tv_sec
+            if newest.map({ modified > $0.1 || (modified == $0.1 && candidate > $0.0) }) ?? true { newest = (candidate, modified) }
+        }
+        return newest?.0
+    }
+
+    /// The file's bytes (at most `maxBytes`; a larger file is not read), without following a
+    /// FIFO or blocking; `nil` when it is missing or not a regular file.
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= maxBytes else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var count = 0
+        while count < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n <= 0 { break }
+            count += n
+        }
+        return Array(bytes[..<count])
+    }
+}
+

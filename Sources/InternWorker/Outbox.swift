@@ -36,6 +36,8 @@ final class Outbox: Sendable {
         var frames: [Pending] = []
         var metrics: [MetricSample] = []
         var ends: [AttemptEnd] = []
+        /// What attempts ran with (small; always kept, like ends).
+        var provenance: [AttemptProvenance] = []
         /// Compressed bytes of every pending frame, and of those held in memory.
         var pendingBytes = 0
         var memoryBytes = 0
@@ -110,9 +112,18 @@ final class Outbox: Sendable {
         waiter?.resume()
     }
 
+    /// Adds what an attempt ran with and wakes the reporter.
+    func add(provenance: AttemptProvenance) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.provenance.append(provenance)
+            return state.takeWaiter()
+        }
+        waiter?.resume()
+    }
+
     /// True when everything produced has been acknowledged.
     var isEmpty: Bool {
-        state.withLock { $0.frames.isEmpty && $0.metrics.isEmpty && $0.ends.isEmpty }
+        state.withLock { $0.frames.isEmpty && $0.metrics.isEmpty && $0.ends.isEmpty && $0.provenance.isEmpty }
     }
 
     /// Whether an attempt's end waits to be sent.
@@ -153,7 +164,7 @@ final class Outbox: Sendable {
     /// The oldest pending items that fit in `budget` bytes of message. An attempt's end is
     /// included only when every frame and sample of that attempt is included too, so the
     /// coordinator never sees an end before the output it covers.
-    func nextBatch(budget: Int) -> (frames: [LogFrame], metrics: [MetricSample], ends: [AttemptEnd]) {
+    func nextBatch(budget: Int) -> (frames: [LogFrame], metrics: [MetricSample], ends: [AttemptEnd], provenance: [AttemptProvenance]) {
         state.withLock { state in
             var size = 0
             var frames: [LogFrame] = []
@@ -199,7 +210,14 @@ final class Outbox: Sendable {
                 size += cost
             }
             let ends = state.ends.filter { !leftBehind.contains($0.attemptId) }
-            return (frames, metrics, ends)
+            var provenance: [AttemptProvenance] = []
+            for item in state.provenance {
+                let cost = item.encodedSize
+                guard size + cost <= budget else { break }
+                provenance.append(item)
+                size += cost
+            }
+            return (frames, metrics, ends, provenance)
         }
     }
 
@@ -211,6 +229,7 @@ final class Outbox: Sendable {
             state.memoryBytes = 0
             state.metrics.removeAll()
             state.ends.removeAll()
+            state.provenance.removeAll()
             state.pendingBytes = 0
         }
     }
@@ -248,6 +267,8 @@ final class Outbox: Sendable {
                 refused.contains(sample.attemptId) || sample.seq <= (metricCursor[sample.attemptId] ?? 0)
             }
             state.ends.removeAll { endsStored.contains($0.attemptId) || refused.contains($0.attemptId) }
+            let provenanceStored = Set(ack.provenanceStored)
+            state.provenance.removeAll { provenanceStored.contains($0.attemptId) || refused.contains($0.attemptId) }
         }
     }
 }

@@ -96,6 +96,7 @@ public final class Worker: Sendable {
     /// state directory, else a private temporary directory removed when `run()` returns.
     private let outputsDirectory: String?
     private let outputsDirectoryIsTemporary: Bool
+    private let provenanceProbe = ProvenanceProbe()
 
     private struct State {
         var welcome: Welcome?
@@ -527,7 +528,8 @@ public final class Worker: Sendable {
                 attempt: attempt, outbox: outbox, compressionLevel: Int32(clamping: welcome?.compressionLevel ?? 1),
                 flushBytes: Int(clamping: welcome?.logFlushBytes ?? 65_536),
                 flushIntervalMillis: Int(clamping: welcome?.logFlushIntervalMs ?? 250),
-                metricPrefix: welcome?.metricPrefix,
+                metricPrefix: welcome?.metricPrefix, resultFiles: assignment.resultFiles.map { ($0.key, $0.value) },
+                workdir: assignment.workdir,
                 onFinish: { exit, totals in
                     ended.continuation.yield((exit, totals))
                     ended.continuation.finish()
@@ -560,6 +562,13 @@ public final class Worker: Sendable {
             return
         }
         defer { recordJobs() }
+        // What it runs with, captured beside it (cached per working directory and interpreter):
+        // the job does not wait for it, and neither does the next assignment; its end waits for
+        // it (below), so the coordinator never has an end without the provenance.
+        let probe = provenanceProbe, outbox = self.outbox, workdir = assignment.workdir, jobEnvironment = environment
+        let capture = Task.detached(priority: .utility) {
+            outbox.add(provenance: probe.capture(attempt: attempt, workdir: workdir, environment: jobEnvironment))
+        }
         let cancelledEarly = state.withLock { state -> Bool in
             state.spawned[attempt] = job
             state.running[attempt]?.job = job
@@ -589,6 +598,7 @@ public final class Worker: Sendable {
         }
         state.withLock { _ = $0.spawned.removeValue(forKey: attempt) }
         recordJobs()
+        await capture.value
         outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled, preempted: preempted))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }
@@ -731,7 +741,7 @@ public final class Worker: Sendable {
             let batch = outbox.nextBatch(budget: budget)
             let report = Report(
                 requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
-                frames: batch.frames, metrics: batch.metrics, ends: batch.ends)
+                frames: batch.frames, metrics: batch.metrics, ends: batch.ends, provenance: batch.provenance)
             do {
                 let reply = try await link.request(.report(report), on: context, timeout: NNGDuration(requestTimeout(.seconds(30))))
                 switch reply {

@@ -55,6 +55,8 @@ struct Trials: AsyncParsableCommand {
             }
         }
         let metricNames = Set(trials.flatMap { metrics(of: $0).keys }).sorted()
+        // What each trial's latest attempt ran with (code, packages, host), as its worker reported.
+        let provenance = json ? try store.provenance() : [:]
 
         if json {
             let objects: [[String: Any]] = trials.map { trial in
@@ -80,6 +82,8 @@ struct Trials: AsyncParsableCommand {
                     object["inputs"] = trial.inputs
                 }
                 if !trial.outputs.isEmpty { object["outputs"] = trial.outputs }
+                if let last, let fields = provenance[last.id] { object["provenance"] = fields }
+                if let last, !last.environment.isEmpty { object["environment"] = last.environment }
                 object["metrics"] = metrics(of: trial).mapValues { summary -> [String: Any] in
                     // JSON has no infinity (an fp16 `grad_norm: inf` is common): non-finite values are strings.
                     func number(_ value: Double?) -> Any {

@@ -75,7 +75,8 @@ enum Fixtures {
             requestId: 5, campaign: "c", trialId: .max, attemptId: 1 << 63, attemptNumber: 2,
             argv: ["/usr/bin/python3", "train.py", "--lr=1e-3", unicode], shell: false,
             environment: ["CUDA_VISIBLE_DEVICES": "0,1", "EMPTY": ""], workdir: "/srv/ü",
-            timeoutMs: 3_600_000, parameters: ["lr": "0.001", "layers": "12"]))),
+            timeoutMs: 3_600_000, parameters: ["lr": "0.001", "layers": "12"], gpus: ["0"],
+            resultFiles: ["results": "out/results_*.json"]))),
         Fixture(name: "Assignment.shell", message: .assignment(Assignment(
             requestId: 6, campaign: "c", trialId: 1, attemptId: 1, attemptNumber: 1,
             argv: ["echo hi && exit 3"], shell: true, workdir: "", timeoutMs: 0))),
@@ -110,6 +111,11 @@ enum Fixtures {
                 AttemptEnd(attemptId: 3, outcome: .preempted, code: 15, startedAtMs: 1, endedAtMs: 2, wallMs: 1),
                 AttemptEnd(attemptId: 4, outcome: .exited, startedAtMs: 1, endedAtMs: 2, wallMs: 1,
                            outputs: ["checkpoint": "/runs/4/model.pt", "ünïcode": "✓", "empty": ""]),
+            ],
+            provenance: [
+                AttemptProvenance(attemptId: 4, fields: ["git.commit": "abc", "git.dirty": "true", "git.diff": "d1"],
+                                  blobs: [ProvenanceBlob(digest: "d1", kind: "git.diff", rawLength: 3, data: [1, 2, 3])]),
+                AttemptProvenance(attemptId: 5, fields: [:]),
             ]))),
         Fixture(name: "Report.empty", message: .report(Report(requestId: 10, workerId: "w", incarnation: 11))),
         Fixture(name: "ReportAck", message: .reportAck(ReportAck(

@@ -19,7 +19,7 @@ struct GoldenBytesTests {
         ends: []))
     static let reportHex = """
         49 4e 03 09 07 02 77 31 ac 02 01 05 02 01 03 04 de ad be ef 01 05 01 04 6c 6f 73 73 \
-        01 00 00 00 00 00 00 e0 3f 80 a0 ab fe f9 62 00
+        01 00 00 00 00 00 00 e0 3f 80 a0 ab fe f9 62 00 00
         """
 
     @Test("Hello encodes to the documented bytes")

@@ -35,7 +35,8 @@ struct RoundTripTests {
         let frameBytes: Int = report.frames.map(\.encodedSize).reduce(0, +)
         let metricBytes: Int = report.metrics.map(\.encodedSize).reduce(0, +)
         let endBytes: Int = report.ends.map(\.encodedSize).reduce(0, +)
-        let parts = frameBytes + metricBytes + endBytes
+        let provenanceBytes: Int = report.provenance.map(\.encodedSize).reduce(0, +)
+        let parts = frameBytes + metricBytes + endBytes + provenanceBytes
         // Each list count stays one byte (count 0 -> small count), so only the records add bytes.
         #expect(codec.encodedSize(of: .report(empty)) + parts == codec.encodedSize(of: .report(report)))
     }

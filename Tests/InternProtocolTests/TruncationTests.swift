@@ -44,7 +44,8 @@ struct TruncationTests {
                 LogFrame(attemptId: 1, stream: .stdout, seq: 2, rawLength: 1, data: [0xAA, 0xBB, 0xCC]),
             ]))
         let bytes = codec.encode(message)
-        let error = decodeError(Array(bytes.dropLast(3)))
+        // The last bytes: the second frame's 3 data bytes, then empty metrics, ends and provenance.
+        let error = decodeError(Array(bytes.dropLast(4)))
         #expect(error?.message == "truncated while reading Report.frames[1].data")
     }
 }

@@ -17,6 +17,7 @@ Exit codes: 0 done, 2 bad arguments or a missing, unreadable or mismatched check
 
 import argparse
 import json
+import math
 import sys
 
 import numpy as np
@@ -90,6 +91,27 @@ def main(argv=None):
     }, flush=True)
     print(json.dumps({"intern_output": {"test_accuracy": round(accuracy, 4),
                                         "worst_class_accuracy": round(worst_accuracy, 4)}}), flush=True)
+    print_results_table(accuracy, per_class, len(x_test))
+
+
+def print_results_table(accuracy, per_class, n):
+    """The results again, as EleutherAI's lm-evaluation-harness prints them: one task per digit
+    class plus the whole split, accuracy with its binomial standard error (intern reads such a
+    table as metrics named task/filter/metric: digit_8/none/acc, digit_8/none/acc_stderr)."""
+    def stderr(p, count):
+        return math.sqrt(p * (1 - p) / (count - 1)) if count > 1 else float("nan")
+
+    rows = [("digits", 1, "none", 0, "acc", accuracy, stderr(accuracy, n))]
+    for c, (correct, total) in per_class.items():
+        p = correct / total
+        rows.append((f" - digit_{c}", 1, "none", 0, "acc", p, stderr(p, total)))
+    print()
+    print("|   Tasks   |Version|Filter|n-shot|Metric|   |Value |   |Stderr|")
+    print("|-----------|------:|------|-----:|------|---|-----:|---|-----:|")
+    for task, version, filt, shots, metric, value, err in rows:
+        err_text = "   N/A" if math.isnan(err) else f"{err:.4f}"
+        print(f"|{task:<11}|{version:>7}|{filt:<6}|{shots:>6}|{metric:<6}|↑  |{value:.4f}|±  |{err_text}|")
+    print(flush=True)
 
 
 if __name__ == "__main__":

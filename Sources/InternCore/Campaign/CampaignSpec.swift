@@ -43,8 +43,10 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// Objectives after the first (`objectives:` with several): the campaign then reports a
     /// Pareto front of its feasible trials.
     public var extraObjectives: [Objective]
-    /// Outputs every succeeding attempt must declare (`outputs:`; see ``Stage/outputs``).
+    /// Outputs every succeeding attempt must declare (`outputs:`; see ``Stage/outputs``), and
+    /// declared result files (see ``Stage/resultFiles``).
     public var outputs: [String]
+    public var resultFiles: [String: String] = [:]
     /// A pipeline's first stage's name (the top-level keys describe that stage), and its later
     /// stages (`stages:`); `nil` and empty for a campaign of one stage.
     public var stageName: String?
@@ -73,12 +75,14 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         constraints: [Constraint] = [],
         extraObjectives: [Objective] = [],
         outputs: [String] = [],
+        resultFiles: [String: String] = [:],
         stageName: String? = nil,
         laterStages: [Stage] = []
     ) {
         self.constraints = constraints
         self.extraObjectives = extraObjectives
         self.outputs = outputs
+        self.resultFiles = resultFiles
         self.stageName = stageName
         self.laterStages = laterStages
         self.pruning = pruning
@@ -125,6 +129,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         constraints = try container.decodeIfPresent([Constraint].self, forKey: .constraints) ?? []
         extraObjectives = try container.decodeIfPresent([Objective].self, forKey: .extraObjectives) ?? []
         outputs = try container.decodeIfPresent([String].self, forKey: .outputs) ?? []
+        resultFiles = try container.decodeIfPresent([String: String].self, forKey: .resultFiles) ?? [:]
         stageName = try container.decodeIfPresent(String.self, forKey: .stageName)
         laterStages = try container.decodeIfPresent([Stage].self, forKey: .laterStages) ?? []
     }

@@ -24,6 +24,12 @@ public struct Stage: Sendable, Hashable, Codable {
     /// Outputs each succeeding attempt must declare (`outputs: [checkpoint]`); later stages may
     /// name them in placeholders. An attempt that exits 0 without one of them has failed.
     public var outputs: [String]
+    /// Declared result files (`outputs: {results: results.json}`): output name -> path relative to
+    /// the workdir (placeholders as in the command; `*` allowed in the last part, the newest file
+    /// matching wins). Read when the job ends: their numbers become metrics (lm-eval's `results`
+    /// section by task, filter and metric; any other JSON flattened to `a/b/c`), their absolute
+    /// paths the outputs of those names. Their names count as declared outputs too.
+    public var resultFiles: [String: String] = [:]
     /// How long one attempt may run, in seconds (`nil`: no limit).
     public var timeoutSeconds: Double?
     /// GPUs, CPUs and bytes of memory each attempt needs.
@@ -36,9 +42,10 @@ public struct Stage: Sendable, Hashable, Codable {
     public init(
         name: String, command: CommandTemplate, space: ParameterSpace = ParameterSpace(), sampler: SamplerKind = .random(seed: 0),
         trials: Int = 1, objective: Objective? = nil, extraObjectives: [Objective] = [], pruning: PruningPolicy? = nil,
-        constraints: [Constraint] = [], outputs: [String] = [], timeoutSeconds: Double? = nil, gpus: Int = 0, cpus: Int = 0,
-        memoryBytes: Int = 0, input: StageInput? = nil
+        constraints: [Constraint] = [], outputs: [String] = [], resultFiles: [String: String] = [:], timeoutSeconds: Double? = nil,
+        gpus: Int = 0, cpus: Int = 0, memoryBytes: Int = 0, input: StageInput? = nil
     ) {
+        self.resultFiles = resultFiles
         self.name = name
         self.command = command
         self.space = space
@@ -93,7 +100,7 @@ extension CampaignSpec {
     public var stages: [Stage] {
         [Stage(
             name: stageName ?? "main", command: command, space: space, sampler: sampler, trials: trials, objective: objective,
-            extraObjectives: extraObjectives, pruning: pruning, constraints: constraints, outputs: outputs,
+            extraObjectives: extraObjectives, pruning: pruning, constraints: constraints, outputs: outputs, resultFiles: resultFiles,
             timeoutSeconds: timeoutSeconds, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes)] + laterStages
     }
 
@@ -114,7 +121,7 @@ extension CampaignSpec {
         var seen: Set<Int> = [index]
         while let input = all[current].input, let feeder = all.firstIndex(where: { $0.name == input.stage }), seen.insert(feeder).inserted {
             let stage = all[feeder]
-            names += (stage.space.names + stage.outputs).map { "\(stage.name).\($0)" }
+            names += (stage.space.names + stage.outputs + stage.resultFiles.keys.sorted()).map { "\(stage.name).\($0)" }
             current = feeder
         }
         return names

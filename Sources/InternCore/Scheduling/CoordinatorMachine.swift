@@ -542,6 +542,7 @@ public struct CoordinatorMachine: Sendable {
             argv: plan.argv, assignedAt: now)
         attempt.requestID = request.requestID
         attempt.gpus = plan.gpus
+        attempt.environment = Dictionary(plan.environment, uniquingKeysWith: { $1 })
         record(trial)
         record(attempt)
         effects.changes.append(.trial(trial))
@@ -572,10 +573,15 @@ public struct CoordinatorMachine: Sendable {
             environment[CampaignSpec.environmentName(forParameter: name)] = value
         }
         let timeout = stage.timeoutSeconds.map { UInt64(($0 * 1000).rounded()) } ?? 0
-        return AttemptPlan(
+        let resultFiles = stage.resultFiles.sorted { $0.key < $1.key }.map { name, path in
+            (name, CommandTemplate(argv: [path]).render(parameters: values, trial: trial.id, attempt: number, campaign: spec.name)[0])
+        }
+        var plan = AttemptPlan(
             attempt: attempt, trial: trial.id, number: number, argv: argv, shell: stage.command.shell,
             environment: environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             workdir: spec.workdir, timeoutMillis: timeout, parameters: rendered)
+        plan.resultFiles = resultFiles
+        return plan
     }
 
     private mutating func remember(_ reply: WorkReply, for request: ParkedRequest) {
@@ -816,7 +822,8 @@ public struct CoordinatorMachine: Sendable {
         }
         attempt.outputs = end.outputs
         let stage = trials[attempt.trial].map { stages[$0.stage] }
-        let missing = attempt.status == .succeeded ? (stage?.outputs ?? []).filter { end.outputs[$0] == nil } : []
+        let declared = (stage?.outputs ?? []) + (stage?.resultFiles.keys.sorted() ?? [])
+        let missing = attempt.status == .succeeded ? declared.filter { end.outputs[$0] == nil } : []
         if !missing.isEmpty {
             // It exited 0 but did not produce what later stages need: a failure of the job.
             attempt.status = .failed

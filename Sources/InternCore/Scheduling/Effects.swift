@@ -26,12 +26,14 @@ public struct AttemptPlan: Sendable, Equatable {
     public var parameters: [(String, String)]
     /// The worker's GPU ids the attempt gets, exclusively (empty: none).
     public var gpus: [String] = []
+    /// Result files to read when the job ends: output name -> path (rendered; see `Stage.resultFiles`).
+    public var resultFiles: [(String, String)] = []
 
     public static func == (lhs: AttemptPlan, rhs: AttemptPlan) -> Bool {
         lhs.attempt == rhs.attempt && lhs.trial == rhs.trial && lhs.number == rhs.number && lhs.argv == rhs.argv
             && lhs.shell == rhs.shell && lhs.workdir == rhs.workdir && lhs.timeoutMillis == rhs.timeoutMillis
             && lhs.environment.elementsEqual(rhs.environment, by: ==) && lhs.parameters.elementsEqual(rhs.parameters, by: ==)
-            && lhs.gpus == rhs.gpus
+            && lhs.gpus == rhs.gpus && lhs.resultFiles.elementsEqual(rhs.resultFiles, by: ==)
     }
 }
 

@@ -95,6 +95,8 @@ public struct AttemptRecord: Sendable, Equatable {
     public var constraintValues: [String: Double] = [:]
     /// The outputs the job declared (when it ended).
     public var outputs: [String: String] = [:]
+    /// The variables intern set for it (the campaign's `env`, `INTERN_*`, parameters).
+    public var environment: [String: String] = [:]
     /// For an attempt that failed, was lost or preempted: its class, the digest of its error's
     /// signature, why it got that class, the normalised signature and an excerpt of the error.
     public var failureClass: FailureClass?

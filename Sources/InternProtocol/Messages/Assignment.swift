@@ -26,13 +26,17 @@ public struct Assignment: Sendable, Equatable {
     public var parameters: StringPairs
     /// The worker's GPU ids this attempt gets (its `CUDA_VISIBLE_DEVICES`; empty: none).
     public var gpus: [String]
+    /// Result files the job declared (`outputs: {results: results.json}`): output name -> path,
+    /// relative to `workdir`, `*` allowed in its last part. The worker reads them when the job
+    /// ends: their numbers become metrics, their paths the outputs (version 3).
+    public var resultFiles: StringPairs
 
     /// Creates an `Assignment`.
     public init(
         requestId: UInt64, campaign: String, trialId: UInt64, attemptId: UInt64,
         attemptNumber: UInt64, argv: [String], shell: Bool = false,
         environment: StringPairs = [:], workdir: String, timeoutMs: UInt64 = 0,
-        parameters: StringPairs = [:], gpus: [String] = []
+        parameters: StringPairs = [:], gpus: [String] = [], resultFiles: StringPairs = [:]
     ) {
         self.requestId = requestId
         self.campaign = campaign
@@ -46,6 +50,7 @@ public struct Assignment: Sendable, Equatable {
         self.timeoutMs = timeoutMs
         self.parameters = parameters
         self.gpus = gpus
+        self.resultFiles = resultFiles
     }
 }
 
@@ -58,6 +63,7 @@ extension Assignment: WireCodable {
             + ByteWriter.uintSize(attemptNumber) + ByteWriter.stringListSize(argv)
             + 1 + ByteWriter.pairsSize(environment) + ByteWriter.stringSize(workdir)
             + ByteWriter.uintSize(timeoutMs) + ByteWriter.pairsSize(parameters) + ByteWriter.stringListSize(gpus)
+            + ByteWriter.pairsSize(resultFiles)
     }
 
     func encode(to w: inout ByteWriter) {
@@ -73,6 +79,7 @@ extension Assignment: WireCodable {
         w.writeUInt(timeoutMs)
         w.writePairs(parameters)
         w.writeStringList(gpus)
+        w.writePairs(resultFiles)
     }
 
     init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
@@ -88,5 +95,6 @@ extension Assignment: WireCodable {
         timeoutMs = try r.readUInt(path() + ".timeoutMs")
         parameters = try r.readPairs(path() + ".parameters")
         gpus = try r.readStringList(path() + ".gpus")
+        resultFiles = try r.readPairs(path() + ".resultFiles")
     }
 }

@@ -14,12 +14,15 @@ public struct Report: Sendable, Equatable {
     public var metrics: [MetricSample]
     /// Attempts that ended.
     public var ends: [AttemptEnd]
+    /// What attempts ran with (version 3).
+    public var provenance: [AttemptProvenance]
 
     /// Creates a `Report`.
     public init(
         requestId: UInt64, workerId: String, incarnation: UInt64,
-        frames: [LogFrame] = [], metrics: [MetricSample] = [], ends: [AttemptEnd] = []
+        frames: [LogFrame] = [], metrics: [MetricSample] = [], ends: [AttemptEnd] = [], provenance: [AttemptProvenance] = []
     ) {
+        self.provenance = provenance
         self.requestId = requestId
         self.workerId = workerId
         self.incarnation = incarnation
@@ -35,7 +38,7 @@ extension Report: WireCodable {
     var wireSize: Int {
         ByteWriter.uintSize(requestId) + ByteWriter.stringSize(workerId)
             + ByteWriter.uintSize(incarnation) + ByteWriter.listSize(frames)
-            + ByteWriter.listSize(metrics) + ByteWriter.listSize(ends)
+            + ByteWriter.listSize(metrics) + ByteWriter.listSize(ends) + ByteWriter.listSize(provenance)
     }
 
     func encode(to w: inout ByteWriter) {
@@ -45,6 +48,7 @@ extension Report: WireCodable {
         w.writeList(frames)
         w.writeList(metrics)
         w.writeList(ends)
+        w.writeList(provenance)
     }
 
     init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
@@ -54,5 +58,6 @@ extension Report: WireCodable {
         frames = try r.readRecords(path() + ".frames", LogFrame.self)
         metrics = try r.readRecords(path() + ".metrics", MetricSample.self)
         ends = try r.readRecords(path() + ".ends", AttemptEnd.self)
+        provenance = try r.readRecords(path() + ".provenance", AttemptProvenance.self)
     }
 }

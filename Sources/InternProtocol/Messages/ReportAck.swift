@@ -45,12 +45,15 @@ public struct ReportAck: Sendable, Equatable {
     /// or unknown); the worker stops sending them and drops their buffered
     /// data.
     public var unknownAttempts: [UInt64]
+    /// Attempts whose provenance is stored (version 3).
+    public var provenanceStored: [UInt64]
 
     /// Creates a `ReportAck`.
     public init(
         requestId: UInt64, stored: [StreamCursor] = [], metricsStored: [MetricCursor] = [],
-        endsStored: [UInt64] = [], unknownAttempts: [UInt64] = []
+        endsStored: [UInt64] = [], unknownAttempts: [UInt64] = [], provenanceStored: [UInt64] = []
     ) {
+        self.provenanceStored = provenanceStored
         self.requestId = requestId
         self.stored = stored
         self.metricsStored = metricsStored
@@ -101,7 +104,7 @@ extension ReportAck: WireCodable {
     var wireSize: Int {
         ByteWriter.uintSize(requestId) + ByteWriter.listSize(stored)
             + ByteWriter.listSize(metricsStored) + ByteWriter.uintListSize(endsStored)
-            + ByteWriter.uintListSize(unknownAttempts)
+            + ByteWriter.uintListSize(unknownAttempts) + ByteWriter.uintListSize(provenanceStored)
     }
 
     func encode(to w: inout ByteWriter) {
@@ -110,6 +113,7 @@ extension ReportAck: WireCodable {
         w.writeList(metricsStored)
         w.writeUIntList(endsStored)
         w.writeUIntList(unknownAttempts)
+        w.writeUIntList(provenanceStored)
     }
 
     init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
@@ -118,5 +122,6 @@ extension ReportAck: WireCodable {
         metricsStored = try r.readRecords(path() + ".metricsStored", MetricCursor.self)
         endsStored = try r.readUIntList(path() + ".endsStored")
         unknownAttempts = try r.readUIntList(path() + ".unknownAttempts")
+        provenanceStored = try r.readUIntList(path() + ".provenanceStored")
     }
 }
