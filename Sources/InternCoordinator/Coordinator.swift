@@ -530,16 +530,10 @@ public actor Coordinator {
         }
         // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
         var provenanceStored: [UInt64] = []
-        let records = report.provenance.compactMap { item -> ProvenanceRecord? in
-            guard accepts(item.attemptId) else { unknown.insert(item.attemptId); return nil }
+        for item in report.provenance {
+            guard accepts(item.attemptId) else { unknown.insert(item.attemptId); continue }
             provenanceStored.append(item.attemptId)
-            return Self.provenanceRecord(item, now: now)
-        }
-        do {
-            try store.store(provenance: records)
-        } catch {
-            logger.error("cannot store provenance", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
-            provenanceStored.removeAll()
+            effects.changes.append(.provenance(Self.provenanceRecord(item, now: now)))
         }
         var endsStored: [UInt64] = []
         for end in report.ends {
@@ -558,18 +552,18 @@ public actor Coordinator {
 
     /// A worker's provenance as stored: at most 32 fields of bounded size; blobs of a known kind,
     /// at most 4 MiB, whose content hashes to their digest (others are dropped).
-    static func provenanceRecord(_ item: AttemptProvenance, now: Timestamp) -> ProvenanceRecord {
+    static func provenanceRecord(_ item: AttemptProvenance, now: Timestamp) -> AttemptProvenanceRecord {
         var fields: [String: String] = [:]
         for pair in item.fields.prefix(32) where pair.key.utf8.count <= 64 && pair.value.utf8.count <= 1_024 && !pair.value.utf8.contains(0) {
             fields[pair.key] = pair.value
         }
-        let blobs = item.blobs.compactMap { sent -> ProvenanceRecord.Blob? in
-            let blob = ProvenanceRecord.Blob(digest: sent.digest, kind: sent.kind, rawLength: sent.rawLength, data: sent.data)
+        let blobs = item.blobs.compactMap { sent -> AttemptProvenanceRecord.Blob? in
+            let blob = AttemptProvenanceRecord.Blob(digest: sent.digest, kind: sent.kind, rawLength: sent.rawLength, data: sent.data)
             guard ["git.diff", "packages"].contains(blob.kind), blob.data.count <= 4 << 20, let content = blob.content,
                   SHA256.hex(content) == blob.digest else { return nil }
             return blob
         }
-        return ProvenanceRecord(attempt: item.attemptId, fields: fields, blobs: blobs, capturedAt: now)
+        return AttemptProvenanceRecord(attempt: item.attemptId, fields: fields, blobs: blobs, capturedAt: now)
     }
 
     static func coreEnd(_ end: InternProtocol.AttemptEnd) -> InternCore.AttemptEnd {

@@ -169,6 +169,8 @@ extension CampaignStore {
         case .campaignAdjusted(let adjustments):
             try db.execute(sql: "UPDATE campaign SET added_trials = ?, extra_hours = ?, extra_gpu_hours = ? WHERE id = 1", arguments: [
                 adjustments.addedTrials, adjustments.extraHours, adjustments.extraGPUHours])
+        case .provenance(let record):
+            try store(record, in: db)
         case .stagesFed(let indices):
             try db.execute(sql: "UPDATE campaign SET fed_stages = ? WHERE id = 1", arguments: [encodeJSON(indices.sorted())])
         case .campaignPaused(let paused, let at):
@@ -308,6 +310,40 @@ struct ColumnRow {
         guard let index = columns[name] else { return Value.fromDatabaseValue(.null)! }
         return row[index]
     }
+}
+
+/// A string map as a JSON object with sorted keys, written directly: the coordinator writes one or
+/// two per attempt (its environment, its provenance), and a `JSONEncoder` per call cost more than
+/// the rest of storing them. The same text `encodeJSON` gives.
+func encodeJSON(_ map: [String: String]) -> String {
+    var out = "{"
+    for (index, key) in map.keys.sorted().enumerated() {
+        if index > 0 { out += "," }
+        appendJSONString(key, to: &out)
+        out += ":"
+        appendJSONString(map[key]!, to: &out)
+    }
+    return out + "}"
+}
+
+private func appendJSONString(_ text: String, to out: inout String) {
+    out += "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\u{08}": out += "\\b"
+        case "\u{0C}": out += "\\f"
+        case let control where control.value < 0x20:
+            let hex = String(control.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    out += "\""
 }
 
 func encodeJSON<T: Encodable>(_ value: T) -> String {

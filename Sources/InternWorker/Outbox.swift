@@ -112,11 +112,18 @@ final class Outbox: Sendable {
         waiter?.resume()
     }
 
-    /// Adds what an attempt ran with and wakes the reporter.
+    /// Adds what an attempt ran with, without waking the reporter: it travels with the next
+    /// report (the attempt's output or end), or the heartbeat's nudge (``sendProvenance()``),
+    /// never in a report of its own per attempt.
     func add(provenance: AttemptProvenance) {
+        state.withLock { $0.provenance.append(provenance) }
+    }
+
+    /// Wakes the reporter when provenance waits (the heartbeat calls it: provenance reaches the
+    /// store within a heartbeat of the attempt's start, even from a job that prints nothing).
+    func sendProvenance() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.provenance.append(provenance)
-            return state.takeWaiter()
+            state.provenance.isEmpty ? nil : state.takeWaiter()
         }
         waiter?.resume()
     }

@@ -31,6 +31,8 @@ final class ProvenanceProbe: Sendable {
         var packages: [String: Cached<(fields: [(String, String)], blob: (String, [UInt8])?)>] = [:]
         var gpu: [(String, String)]?
         var sent: Set<String> = []
+        /// `python3` as found on a PATH (refreshed with the package list).
+        var python: [String: (path: String?, at: Double)] = [:]
     }
 
     private let state = Mutex(State())
@@ -57,6 +59,20 @@ final class ProvenanceProbe: Sendable {
             blobs.append(ProvenanceBlob(digest: digest, kind: kind, rawLength: UInt64(raw.count), data: compressed))
         }
         return AttemptProvenance(attemptId: attempt, fields: StringPairs(fields), blobs: blobs)
+    }
+
+    /// The provenance from the caches alone, when every part is cached and fresh (microseconds);
+    /// `nil` when something must be run (then ``capture(attempt:workdir:environment:)``).
+    func cachedCapture(attempt: UInt64, workdir: String, environment: [String: String]) -> AttemptProvenance? {
+        let now = Date().timeIntervalSince1970
+        let fresh = state.withLock { state -> Bool in
+            guard state.gpu != nil, let git = state.git[workdir], now - git.at < Self.gitTTL,
+                  git.stamp == (git.root.isEmpty ? "" : Self.stamp(git.root)) else { return false }
+            guard let found = state.python[environment["PATH"] ?? "/usr/bin:/bin"], now - found.at < Self.packagesTTL else { return false }
+            guard let python = found.path else { return true }
+            return state.packages[python].map { now - $0.at < Self.packagesTTL } ?? false
+        }
+        return fresh ? capture(attempt: attempt, workdir: workdir, environment: environment) : nil
     }
 
     /// A blob the coordinator lost track of may be sent again (a new coordinator store).
@@ -100,7 +116,14 @@ final class ProvenanceProbe: Sendable {
 
     private func packageState(path: String, workdir: String) -> (fields: [(String, String)], blob: (String, [UInt8])?) {
         let now = Date().timeIntervalSince1970
-        guard let python = Self.which("python3", path: path) else { return ([], nil) }
+        let python: String?
+        if let found = state.withLock({ $0.python[path] }), now - found.at < Self.packagesTTL {
+            python = found.path
+        } else {
+            python = Self.which("python3", path: path)
+            state.withLock { $0.python[path] = (python, now) }
+        }
+        guard let python else { return ([], nil) }
         if let cached = state.withLock({ $0.packages[python] }), now - cached.at < Self.packagesTTL { return cached.value }
         var fields: [(String, String)] = []
         var blob: (String, [UInt8])?

@@ -211,6 +211,11 @@ public final class Worker: Sendable {
     /// and how much pending output sends it at once.
     static let coalesceDelay = Duration.milliseconds(20)
     static let coalesceBytes = 256 << 10
+    /// `INTERN_PROVENANCE=off` in the worker's environment: no provenance is captured (a
+    /// benchmark's baseline, or a site that must not record package lists).
+    static let capturesProvenance = ProcessInfo.processInfo.environment["INTERN_PROVENANCE"] != "off"
+
+
 
     private func nextRequestID() -> UInt64 {
         requestIDs.add(1, ordering: .relaxed).newValue
@@ -566,8 +571,17 @@ public final class Worker: Sendable {
         // the job does not wait for it, and neither does the next assignment; its end waits for
         // it (below), so the coordinator never has an end without the provenance.
         let probe = provenanceProbe, outbox = self.outbox, workdir = assignment.workdir, jobEnvironment = environment
-        let capture = Task.detached(priority: .utility) {
-            outbox.add(provenance: probe.capture(attempt: attempt, workdir: workdir, environment: jobEnvironment))
+        let capture: Task<Void, Never>?
+        if !Self.capturesProvenance {
+            capture = nil
+        } else if let known = probe.cachedCapture(attempt: attempt, workdir: workdir, environment: jobEnvironment) {
+            // Everything cached (the usual case: a burst of trials in one directory): no task.
+            outbox.add(provenance: known)
+            capture = nil
+        } else {
+            capture = Task.detached {
+                outbox.add(provenance: probe.capture(attempt: attempt, workdir: workdir, environment: jobEnvironment))
+            }
         }
         let cancelledEarly = state.withLock { state -> Bool in
             state.spawned[attempt] = job
@@ -598,7 +612,7 @@ public final class Worker: Sendable {
         }
         state.withLock { _ = $0.spawned.removeValue(forKey: attempt) }
         recordJobs()
-        await capture.value
+        await capture?.value
         outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled, preempted: preempted))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }
@@ -648,6 +662,7 @@ public final class Worker: Sendable {
         var reportedSpoolProblem = false
         while !isDone {
             try Task.checkCancellation()
+            outbox.sendProvenance()
             if !reportedSpoolProblem, let problem = outbox.spoolProblem {
                 reportedSpoolProblem = true
                 logger.error("the spool cannot be written: unacknowledged output stays in memory, up to the spool limit",

@@ -81,6 +81,39 @@ public enum StoreChange: Sendable, Equatable {
     /// Waiting stages (`top:`/`barrier:`) that have been fed, by index (all of them so far):
     /// stored, so that a restart neither feeds one twice nor mistakes one held back for fed.
     case stagesFed([Int])
+    /// What an attempt ran with, as its worker captured it (stored with the rest of the report).
+    case provenance(AttemptProvenanceRecord)
+}
+
+/// What an attempt ran with: its fields (`git.commit`, `python`, `packages`, ...) and the blobs
+/// they name by digest (the diff, the package list; zstd), each stored once.
+public struct AttemptProvenanceRecord: Sendable, Equatable {
+    public struct Blob: Sendable, Equatable {
+        public var digest: String
+        public var kind: String
+        public var rawLength: UInt64
+        /// One zstd frame.
+        public var data: [UInt8]
+
+        public init(digest: String, kind: String, rawLength: UInt64, data: [UInt8]) {
+            self.digest = digest
+            self.kind = kind
+            self.rawLength = rawLength
+            self.data = data
+        }
+    }
+
+    public var attempt: AttemptID
+    public var fields: [String: String]
+    public var blobs: [Blob]
+    public var capturedAt: Timestamp
+
+    public init(attempt: AttemptID, fields: [String: String], blobs: [Blob] = [], capturedAt: Timestamp) {
+        self.attempt = attempt
+        self.fields = fields
+        self.blobs = blobs
+        self.capturedAt = capturedAt
+    }
 }
 
 /// What one event asks the shell to do: commit `changes` (in one transaction), then send `replies`.
