@@ -157,4 +157,27 @@ import Zstd
         #expect(try reader.info()?.name == "store-test")
         #expect(throws: StoreError.self) { try CampaignStore(directory: dir.file("missing"), create: false) }
     }
+
+    /// Admin commands open a store read-only, so a store a newer intern has not migrated yet
+    /// lacks the newest columns and tables: reading it gives their absence, not a crash.
+    @Test func aStoreMissingNewerColumnsIsReadAsIfTheyWereEmpty() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        var attempt = AttemptRecord(id: 1, trial: 1, number: 1, worker: "w", incarnation: 1, argv: ["run"], assignedAt: 1)
+        attempt.environment = ["INTERN_TRIAL": "1"]
+        try store.apply([.trial(TrialRecord(id: 1, parameters: [:], createdAt: 1)), .attempt(attempt)])
+        // As a store written before v14 looks: no attempts.environment, no provenance tables.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [dir.file("c/campaign.db"),
+                            "ALTER TABLE attempts DROP COLUMN environment; DROP TABLE attempt_provenance; DROP TABLE provenance_blobs;"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        try #require(sqlite.terminationStatus == 0)
+        let old = try CampaignStore(directory: dir.file("c"), create: false, readOnly: true)
+        let first = try #require(try old.attempts().first { $0.id == 1 })
+        #expect(first.environment.isEmpty && first.argv == ["run"], "\(first)")
+        #expect(try old.provenance().isEmpty)
+        #expect(try old.provenanceBlob("0000") == nil)
+    }
 }

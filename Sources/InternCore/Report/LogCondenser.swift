@@ -106,12 +106,12 @@ public struct LogCondenser: Sendable {
                 return [LogCondenser.cut(first, maxLineLength), "  … \(count - 2) more like it …", LogCondenser.cut(last, maxLineLength) + "  [\(count) similar lines]"]
             case .metrics(let order, let values, let lines):
                 if lines == 1, order.count <= 8 {
-                    return ["[metrics] " + order.map { "\($0)=\(LogCondenser.number(values[$0]!.last))" }.joined(separator: " ")]
+                    return ["[metrics] " + order.map { "\($0)=\(ImportanceAnalysis.format(values[$0]!.last))" }.joined(separator: " ")]
                 }
                 let shown = order.prefix(8).map { name -> String in
                     let entry = values[name]!
-                    return entry.count == 1 ? "\(name) \(LogCondenser.number(entry.last))"
-                        : "\(name) \(LogCondenser.number(entry.first))→\(LogCondenser.number(entry.last)) (min \(LogCondenser.number(entry.min)))"
+                    return entry.count == 1 ? "\(name) \(ImportanceAnalysis.format(entry.last))"
+                        : "\(name) \(ImportanceAnalysis.format(entry.first))→\(ImportanceAnalysis.format(entry.last)) (min \(ImportanceAnalysis.format(entry.min)))"
                 }
                 let more = order.count > 8 ? ", +\(order.count - 8) more" : ""
                 return ["[\(lines) metric lines] " + shown.joined(separator: ", ") + more]
@@ -169,11 +169,6 @@ public struct LogCondenser: Sendable {
         line.count > limit ? String(line.prefix(limit - 1)) + "…" : line
     }
 
-    static func number(_ value: Double) -> String {
-        guard value.isFinite else { return String(value) }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return ImportanceAnalysis.format(value)
-    }
 }
 
 private extension String {
