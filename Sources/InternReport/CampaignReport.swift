@@ -56,6 +56,9 @@ public struct CampaignReport: Sendable, Codable {
     /// The best feasible trial (one), or the Pareto front (several) when there are several objectives.
     public var best: [Trial]
     public var pareto: Bool
+    /// With several objectives: how many feasible completed trials reported all of them (the
+    /// front is chosen among these).
+    public var paretoCandidates: Int
     public var objectiveNames: [String]
     public var progress: ProgressCurve?
     public var importance: [ParameterImportance]
@@ -151,6 +154,7 @@ public struct CampaignReport: Sendable, Codable {
         var guardrails: [Trial] = []
         var progress: ProgressCurve?
         let pareto = selection.map { !stages[$0].extraObjectives.isEmpty } ?? false
+        var paretoCandidates = 0
         if let selection, let objective {
             let mine = trials.filter { $0.stage == selection }
             let ordered = mine.filter { $0.status == .completed && $0.objective != nil }
@@ -158,6 +162,7 @@ public struct CampaignReport: Sendable, Codable {
             let bestFeasible = ordered.first { $0.feasible != false }
             if pareto {
                 let candidates = mine.filter { $0.status == .completed && $0.feasible != false }.map(summary).filter { $0.objectives != nil }
+                paretoCandidates = candidates.count
                 best = ParetoFront.indices(of: candidates.map { $0.objectives! }, objectives: stages[selection].objectives).map { candidates[$0] }
             } else if let bestFeasible {
                 best = [summary(bestFeasible)]
@@ -235,7 +240,7 @@ public struct CampaignReport: Sendable, Codable {
             campaign: info.name, generatedAt: now, state: state, goal: goal, objective: objective,
             selectionStage: spec.isPipeline ? selection.map { stages[$0].name } : nil, counts: counts, infeasible: infeasible,
             failureClasses: classes,
-            stages: spec.isPipeline ? stageSummaries : [], best: best, pareto: pareto,
+            stages: spec.isPipeline ? stageSummaries : [], best: best, pareto: pareto, paretoCandidates: paretoCandidates,
             objectiveNames: selection.map { stages[$0].objectives.map(\.metric) } ?? [], progress: progress, importance: importance,
             importanceStage: importanceStage, importanceObjective: importanceObjective, sweep: sweep, numericParameters: numeric, curves: curves,
             failures: FailureCluster.clusters(attempts: attempts, trials: byID),

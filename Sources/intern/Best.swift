@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternReport
 import InternStore
 
 /// `intern best`: the best completed trial.
@@ -28,7 +29,7 @@ struct Best: AsyncParsableCommand {
         let trials = try store.trials()
         let byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
         if !stage.extraObjectives.isEmpty {
-            try showParetoFront(view: view, stage: index, trials: trials, store: store)
+            try showParetoFront(objectives: stage.objectives, store: store)
             return
         }
         guard let best = view.best(of: trials) else {
@@ -62,17 +63,25 @@ struct Best: AsyncParsableCommand {
     }
 
     /// Several objectives: the Pareto front of the stage's feasible trials, not one best.
-    private func showParetoFront(view: StageView, stage index: Int, trials: [TrialRecord], store: CampaignStore) throws {
-        let objectives = view.stages[index].objectives
-        let (points, front) = try view.paretoFront(stage: index, trials: trials, store: store)
+    /// The front as the report computes it (one computation for both).
+    private func showParetoFront(objectives: [Objective], store: CampaignStore) throws {
+        let report: CampaignReport
+        do {
+            report = try CampaignReport.build(store: store, now: unixMillisNow())
+        } catch let error as ReportError {
+            throw ValidationError(error.description)
+        }
+        let front = report.best
         guard !front.isEmpty else {
             print("no completed trial reported all of \(objectives.map(\.metric).joined(separator: ", ")) yet")
             throw ExitCode(ExitCodes.noTrialCompleted)
         }
         let judged = objectives.map { "\($0.metric) \($0.direction.rawValue)" }.joined(separator: ", ")
-        print("pareto front: \(front.count) of \(points.count) feasible trials (\(judged))")
-        let rows = front.map { i in
-            [String(points[i].trial.id)] + points[i].values.map { Format.value($0) } + [Format.parameters(points[i].trial.parameters)]
+        print("pareto front: \(front.count) of \(report.paretoCandidates) feasible trials (\(judged))")
+        let rows = front.map { trial -> [String] in
+            let values: [String] = (trial.objectives ?? []).map { Format.value($0) }
+            let parameters: String = trial.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            return [String(trial.id)] + values + [parameters]
         }
         print(Format.table(["trial"] + objectives.map(\.metric) + ["parameters"], rows))
     }

@@ -54,21 +54,4 @@ struct StageView {
     func lineageLine(of trial: TrialRecord, among byID: [TrialID: TrialRecord]) -> String {
         lineage(of: trial, among: byID).map { "\(name(of: $0)) trial \($0.id)" }.joined(separator: " <- ")
     }
-
-    /// The values of a stage's objectives for its completed, feasible trials (those with every
-    /// value), from the metrics the completing attempt stored, with the stage's Pareto front.
-    func paretoFront(stage index: Int, trials: [TrialRecord], store: CampaignStore) throws -> (points: [(trial: TrialRecord, values: [Double])], front: [Int]) {
-        let objectives = stages[index].objectives
-        var points: [(trial: TrialRecord, values: [Double])] = []
-        for trial in trials.sorted(by: { $0.id < $1.id }) where trial.stage == index && trial.status == .completed && trial.feasible != false {
-            guard let attempt = try store.attempts(trial: trial.id).last(where: { $0.status == .succeeded }) else { continue }
-            let series = try store.metricSeries(attempt: attempt.id)
-            let values = objectives.map { objective -> Double? in
-                guard let found = series.first(where: { $0.name == objective.metric }) else { return nil }
-                return objective.summarize(last: found.lastValue, min: found.minValue, max: found.maxValue)
-            }
-            if values.allSatisfy({ $0 != nil }) { points.append((trial, values.map { $0! })) }
-        }
-        return (points, ParetoFront.indices(of: points.map(\.values), objectives: objectives))
-    }
 }
