@@ -8,7 +8,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all deps system-deps python-deps build release demo test chaos bench slurm-test clean
+.PHONY: all deps system-deps python-deps build release demo test chaos bench slurm-test fixtures clean
 
 all: build
 
@@ -16,10 +16,10 @@ deps: system-deps python-deps
 
 # libnng-dev (with libmbedtls-dev) and libzstd-dev from Debian (Debian ships no nng.pc: the module map
 # links nng directly); iproute2 for the multi-host test (network namespaces); chromium for the test
-# that renders `intern report`'s HTML headless.
+# that renders `intern report`'s HTML headless; python3-venv for the examples' and fixtures' environments.
 system-deps:
 	@missing=""; \
-	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 iproute2 chromium; do \
+	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 python3-venv iproute2 chromium; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -76,6 +76,15 @@ bench: deps release
 # deploy/slurm/intern-pilot.sbatch, a graceful stop mid-trial and a time-limit drain; stops its daemons.
 slurm-test: build
 	INTERN_BIN=$(abspath $(INTERN)) deploy/slurm/test-cluster.sh
+
+# Regenerates the captures of what the real packages print (transformers 4 and 5, TRL, accelerate,
+# Lightning, Keras; tiny models from configs, CPU only) that the tests replay: runs each job with its
+# streams apart and merged, reads the points a person sees with an independent Python reader and
+# checks them against what the framework recorded (Tests/EndToEndTests/Fixtures/ml-stack/README.md).
+# Not part of `make test`; the virtual environments go to .build/fixture-venvs. CAPTURES=name... for some.
+CAPTURES ?=
+fixtures: system-deps
+	Tests/EndToEndTests/Fixtures/ml-stack/generate.sh $(CAPTURES)
 
 clean:
 	rm -rf .build .intern

@@ -15,7 +15,7 @@ struct Intern: AsyncParsableCommand {
         subcommands: [
             Run.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self,
             Metrics.self, Failures.self, Report.self, Digest.self, Grep.self, Diff.self, Cancel.self, Drain.self, Pause.self, Add.self, InitAuth.self,
-            SamplerCost.self, SynthCampaign.self,
+            SamplerCost.self, SynthCampaign.self, ParseCost.self,
         ])
 }
 

@@ -42,8 +42,8 @@ struct LogText {
                 if i + 1 < bytes.count, bytes[i + 1] != 0x0A, bytes[i + 1] != 0x0D {
                     current.removeAll(keepingCapacity: true)
                 }
-            case 0x1B: // ESC: skip the whole escape sequence
-                i = Self.endOfEscape(bytes, from: i)
+            case TerminalEscapes.escape: // skip the whole escape sequence
+                i = bytes.withUnsafeBytes { TerminalEscapes.end(of: $0, at: i) }
                 continue
             case 0x09:
                 current.append(byte)
@@ -56,35 +56,6 @@ struct LogText {
         }
         if !current.isEmpty { lines.append(current) }
         return lines
-    }
-
-    /// The index just past the escape sequence starting at `start` (an ESC byte): CSI
-    /// (`ESC [ ... final`), OSC (`ESC ] ... BEL` or `ESC \`), or a two-byte escape. Stops at a newline.
-    static func endOfEscape(_ bytes: [UInt8], from start: Int) -> Int {
-        var i = start + 1
-        guard i < bytes.count else { return i }
-        switch bytes[i] {
-        case UInt8(ascii: "["):
-            i += 1
-            while i < bytes.count, bytes[i] != 0x0A {
-                let byte = bytes[i]
-                i += 1
-                if byte >= 0x40 && byte <= 0x7E { break }
-            }
-            return i
-        case UInt8(ascii: "]"):
-            i += 1
-            while i < bytes.count, bytes[i] != 0x0A {
-                if bytes[i] == 0x07 { return i + 1 }
-                if bytes[i] == 0x1B, i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\") { return i + 2 }
-                i += 1
-            }
-            return i
-        case 0x0A:
-            return i
-        default:
-            return i + 1
-        }
     }
 
     // MARK: - Bytes

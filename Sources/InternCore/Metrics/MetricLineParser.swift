@@ -1,31 +1,46 @@
 /// Finds metrics in one line a job printed. Runs on the worker for every line, so a line
-/// that cannot hold metrics costs a few byte comparisons and allocates nothing.
+/// that cannot hold metrics costs a look at its first and last bytes and allocates nothing.
 ///
-/// Three forms are recognised (leading whitespace is skipped; trailing whitespace, `\r`
-/// included, is ignored):
+/// The grammar is docs/campaign.md's ("Metrics from the job's output"), in full:
 ///
-/// 1. A JSON object: `{"loss": 0.42, "step": 100}`. `NaN`, `Infinity` and `-Infinity` are
-///    accepted, as Python's `json.dumps` writes them.
-/// 2. A Python dict repr, as the Hugging Face Trainer and TRL print them:
-///    `{'loss': 0.6931, 'learning_rate': 2e-05, 'epoch': 0.12}`,
-///    `{'rewards/chosen': -0.12, 'logps/rejected': -120.5}`. `nan`, `inf`, `-inf` are numbers;
-///    a call with a number as first argument (`np.float64(0.5)`, `tensor(0.5, device='cuda:0')`)
-///    gives that number.
-/// 3. With a `keyValuePrefix` such as `METRIC`: `METRIC loss=0.3 acc=0.9 step=5`, also
-///    `METRIC: loss=0.3, acc=0.9`. The prefix must be followed by whitespace, `:` or the end
-///    of the line. Pairs are separated by whitespace and/or commas; words without `=` and
-///    pairs whose value is not a number are skipped. `METRIC {"loss": 0.3}` is parsed as (1).
+/// A line is what lies between `\n`, `\r` or `\r\n` (so each tqdm redraw is a line). Terminal
+/// escape sequences are removed first (``TerminalEscapes``), then leading and trailing whitespace.
+/// Then the first of these forms that applies is the line's form:
+///
+/// 1. The line starts with `{`: a JSON object or a Python dict repr, `{"loss": 0.42, "step": 100}`,
+///    `{'loss': '4.703', 'learning_rate': '5e-05', 'epoch': 0.25}` (transformers 5 and TRL 1.x
+///    quote their values), `{'rewards/chosen': -0.12}`.
+/// 2. With a `keyValuePrefix` such as `METRIC`, the line starts with it, followed by whitespace,
+///    `:` or the end: `METRIC loss=0.3 acc=0.9 step=5`, `METRIC: loss=0.3, acc=0.9`. Pairs are
+///    separated by whitespace and/or commas; words without `=` and pairs whose value is not a
+///    number are skipped. `METRIC {"loss": 0.3}` is read as form 1.
+/// 3. The line ends with `}` and the text before its first `{` is progress-bar text: it ends
+///    with `]` and its last `[` is followed by a time (`[00:01<00:35, 3.30it/s]`): the object from
+///    that `{` is read as form 1 (a dict printed while tqdm's bar was on the same terminal line,
+///    as `2>&1` files and SLURM output files hold them).
+/// 4. The line ends with `]` and its last `[` is followed by a time (`digits:dd`): a tqdm bar's
+///    `[elapsed<remaining, rate, k=v, k=v]` group. Its items are separated by `, `; each item
+///    `KEY=VALUE` whose VALUE is a number is a point (Lightning's `train_loss=0.512`, `v_num=0`).
+/// 5. Otherwise, the line ends with one or more ` - NAME: VALUE` pairs (Keras:
+///    `... 2ms/step - accuracy: 0.8750 - loss: 0.4276`): NAME has no space, tab or `:`, VALUE is a
+///    number; the pairs are read from the last back to the first that does not fit.
 ///
 /// In the object forms every value that is a number gives a point, named by its key exactly
-/// as printed; strings, booleans, `None`/`null`, bare words, nested objects, lists and tuples
-/// are skipped. A `step` key (or, failing that, `global_step`) whose value is an integer is not
-/// a point: it becomes the `step` of every other point on the line (an `epoch` key IS a point).
+/// as printed: a number literal; `nan`, `inf`, `-inf`, `NaN`, `Infinity`, `-Infinity`; a
+/// string whose whole content (no escapes, no spaces) is a number, `'4.703'`, `'nan'`, `'-inf'`;
+/// a call whose first argument is a number, `np.float64(0.5)`, `tensor(0.5, device='cuda:0')`.
+/// Other strings, booleans, `None`/`null`, bare words, nested objects, lists and tuples are
+/// skipped. A number is `[+-]` then digits with an optional fraction and exponent (`.5`, `5.`,
+/// `1e-05`), or `nan`/`inf`/`infinity` in any case, and must not run on into letters, digits or
+/// a dot. In every form a `step` key (or, failing that, `global_step`) whose value is an integer
+/// is not a point: it becomes the `step` of every other point on the line (an `epoch` key IS a
+/// point); a line without one gives points without a step (the worker numbers them per name).
 ///
 /// An object must be well formed from `{` to its closing `}` with nothing but whitespace after
-/// it; otherwise the line gives no points at all. A key whose name is longer than
-/// `maxNameLength` bytes, is empty, is not valid UTF-8 or contains a control character gives no
-/// point (the rest of the line is kept). Hostile bytes never trap: scanning is iterative
-/// (no recursion), bounds-checked, and linear in the line's length.
+/// it; otherwise the line gives no points at all. A name longer than `maxNameLength` bytes,
+/// empty, not valid UTF-8 or holding a control character gives no point (the rest of the line
+/// is kept). Hostile bytes never trap: scanning is iterative (no recursion), bounds-checked, and
+/// linear in the line's length.
 public struct MetricLineParser: Sendable {
     /// 200 bytes.
     public static let defaultMaxNameLength = 200
@@ -54,6 +69,8 @@ public struct MetricLineParser: Sendable {
     /// Keep one per reader; its contents between calls mean nothing.
     public struct Buffer: Sendable {
         fileprivate var sink = ByteSink()
+        /// A line without its escape sequences, when it had some.
+        fileprivate var cleaned: [UInt8] = []
 
         /// An empty buffer.
         public init() {}
@@ -65,7 +82,17 @@ public struct MetricLineParser: Sendable {
         // The reference path: every name becomes a `String` as soon as it is read. The worker
         // uses `parse(_:using:_:)`, which must give exactly the same points (tests check it).
         var sink = ArraySink(maxNameLength: maxNameLength)
-        guard parseLine(line, into: &sink) else { return [] }
+        switch shape(of: line) {
+        case .none:
+            return []
+        case .escaped:
+            var cleaned: [UInt8] = []
+            TerminalEscapes.strip(line, into: &cleaned)
+            let found = cleaned.withUnsafeBytes { parseLine($0, shape: shape(of: $0), into: &sink) }
+            guard found else { return [] }
+        case let shape:
+            guard parseLine(line, shape: shape, into: &sink) else { return [] }
+        }
         sink.steps.apply(to: &sink.points)
         return sink.points
     }
@@ -88,31 +115,150 @@ public struct MetricLineParser: Sendable {
         _ line: UnsafeRawBufferPointer, using buffer: inout Buffer,
         _ body: (_ name: UnsafeRawBufferPointer, _ value: Double, _ step: Int64?) -> Void
     ) {
+        let lineShape = shape(of: line)
+        if case .none = lineShape { return }
         buffer.sink.reset(maxNameLength: maxNameLength)
-        guard parseLine(line, into: &buffer.sink) else { return }
-        buffer.sink.emit(line, body)
+        guard case .escaped = lineShape else {
+            guard parseLine(line, shape: lineShape, into: &buffer.sink) else { return }
+            buffer.sink.emit(line, body)
+            return
+        }
+        // Moved out of the buffer while in use (its capacity stays with it, so no allocation).
+        var cleaned: [UInt8] = []
+        swap(&cleaned, &buffer.cleaned)
+        defer { swap(&cleaned, &buffer.cleaned) }
+        cleaned.removeAll(keepingCapacity: true)
+        TerminalEscapes.strip(line, into: &cleaned)
+        cleaned.withUnsafeBytes { clean in
+            guard parseLine(clean, shape: shape(of: clean), into: &buffer.sink) else { return }
+            buffer.sink.emit(clean, body)
+        }
     }
 
     // MARK: - Forms
 
-    /// Finds the form of `line` and parses it into `sink`; false when the line gives no points
-    /// whatever `sink` holds (it is then discarded).
-    private func parseLine<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, into sink: inout Sink) -> Bool {
-        let n = line.count
-        var i = 0
-        while i < n, MetricBytes.isSpace(line[i]) { i += 1 }
-        guard i < n else { return false }
-        let first = line[i]
-        if first == MetricBytes.openBrace { return parseObject(line, at: i, into: &sink) }
-        if !prefix.isEmpty, first == prefix[0], hasPrefix(line, at: i) {
-            return parseKeyValues(line, at: i + prefix.count, into: &sink)
-        }
-        return false
+    /// Which form a line may have, found from its first and last bytes: most lines are answered
+    /// `.none` without looking further. `.escaped`: the line holds escape sequences and must be
+    /// read without them (the shape of the cleaned line decides).
+    private enum Shape {
+        case none
+        case escaped
+        /// Form 1, the object's `{` at `start`; `end` is where the line's trailing blanks start.
+        case object(start: Int, end: Int)
+        /// Form 2, the pairs after the prefix, from `start`.
+        case keyValues(start: Int, end: Int)
+        /// Forms 3 to 5: the first and the last byte that is not blank.
+        case tail(first: Int, last: Int)
     }
 
+    private func shape(of line: UnsafeRawBufferPointer) -> Shape {
+        let n = line.count
+        var i = 0
+        while i < n, MetricBytes.isBlank(line[i]) { i += 1 }
+        guard i < n else { return .none }
+        var j = n - 1
+        while j > i, MetricBytes.isBlank(line[j]) { j -= 1 }
+        let first = line[i]
+        // The first byte survives the removal of escapes unless it is one (nothing before it but
+        // blanks), so only an ESC there or somewhere in a candidate line sends it to `.escaped`.
+        if first == TerminalEscapes.escape { return .escaped }
+        if first == MetricBytes.openBrace {
+            return TerminalEscapes.contains(line, from: i) ? .escaped : .object(start: i, end: j + 1)
+        }
+        var scanned = false
+        if !prefix.isEmpty, first == prefix[0] {
+            // An escape could split the prefix (`MET\e[0mRIC`): look for one before deciding.
+            if TerminalEscapes.contains(line, from: i) { return .escaped }
+            scanned = true
+            if hasPrefix(line, at: i) { return .keyValues(start: i + prefix.count, end: j + 1) }
+        }
+        // The last byte survives too unless an escape sequence ends there.
+        if TerminalEscapes.mayEndInside(line, last: j) { return .escaped }
+        guard MetricBytes.mayEndForm(line[j]) else { return .none }
+        if !scanned, TerminalEscapes.contains(line, from: i) { return .escaped }
+        return .tail(first: i, last: j)
+    }
+
+    /// Whether the prefix is at `start`, followed by whitespace, `:` or the end of the line.
     private func hasPrefix(_ line: UnsafeRawBufferPointer, at start: Int) -> Bool {
         guard line.count - start >= prefix.count else { return false }
         for k in 0..<prefix.count where line[start + k] != prefix[k] { return false }
+        let after = start + prefix.count
+        return after == line.count || MetricBytes.isSpace(line[after]) || line[after] == MetricBytes.colon
+    }
+
+    /// Parses a line without escape sequences (`shape` is its shape) into `sink`; false when the
+    /// line gives no points whatever `sink` holds (it is then discarded). The forms see the line
+    /// up to its trailing blanks (indices are the line's own).
+    private func parseLine<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, shape: Shape, into sink: inout Sink) -> Bool {
+        switch shape {
+        case .none, .escaped:
+            return false
+        case .object(let start, let end):
+            return parseObject(UnsafeRawBufferPointer(rebasing: line[..<end]), at: start, into: &sink)
+        case .keyValues(let start, let end):
+            return parseKeyValues(UnsafeRawBufferPointer(rebasing: line[..<end]), at: start, into: &sink)
+        case .tail(let first, let last):
+            let trimmed = UnsafeRawBufferPointer(rebasing: line[...last])
+            switch line[last] {
+            case MetricBytes.closeBrace: return parseObjectAfterProgress(trimmed, first: first, into: &sink)
+            case MetricBytes.closeBracket: return parseProgressPostfix(trimmed, last: last, into: &sink)
+            default: return parseDashPairs(trimmed, last: last, into: &sink)
+            }
+        }
+    }
+
+    /// Form 3: `<progress text ending in a tqdm time group>{...}`.
+    private func parseObjectAfterProgress<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, first: Int, into sink: inout Sink) -> Bool {
+        var brace = first
+        while brace < line.count, line[brace] != MetricBytes.openBrace { brace += 1 }
+        guard brace < line.count else { return false }
+        var end = brace
+        while end > first, MetricBytes.isBlank(line[end - 1]) { end -= 1 }
+        guard end > first, line[end - 1] == MetricBytes.closeBracket,
+              MetricBytes.isProgressGroup(line, lastBefore: end - 1, from: first) != nil
+        else { return false }
+        return parseObject(line, at: brace, into: &sink)
+    }
+
+    /// Form 4: the `k=v` items of a tqdm bar's last `[...]` group.
+    private func parseProgressPostfix<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, last: Int, into sink: inout Sink) -> Bool {
+        guard let open = MetricBytes.isProgressGroup(line, lastBefore: last, from: 0) else { return false }
+        var itemStart = open + 1
+        while itemStart <= last {
+            // Items end at ", " or at the closing bracket.
+            var itemEnd = itemStart
+            while itemEnd < last, !(line[itemEnd] == MetricBytes.comma && itemEnd + 1 < last && line[itemEnd + 1] == 0x20) {
+                itemEnd += 1
+            }
+            var equals = itemStart
+            while equals < itemEnd, line[equals] != MetricBytes.equals { equals += 1 }
+            if equals < itemEnd, equals > itemStart {
+                var v = MetricScanner(p: line, i: equals + 1, end: itemEnd)
+                if case .number(let value, let exact) = v.scanNumber(), v.i == itemEnd {
+                    sink.number(line, key: itemStart..<equals, escaped: false, value: value, exact: exact)
+                }
+            }
+            itemStart = itemEnd + 2
+        }
+        return true
+    }
+
+    /// Form 5: ` - NAME: VALUE` pairs that run to the end of the line. Found from the end back to
+    /// the first that does not fit, then read forwards, so points keep the line's order.
+    private func parseDashPairs<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, last: Int, into sink: inout Sink) -> Bool {
+        var runStart = -1
+        var end = last + 1
+        while let pair = MetricBytes.dashPair(line, endingAt: end) {
+            runStart = pair.start
+            end = pair.start
+        }
+        guard runStart >= 0 else { return false }
+        var at = runStart
+        while at <= last, let pair = MetricBytes.dashPair(line, startingAt: at, end: last + 1) {
+            sink.number(line, key: pair.name, escaped: false, value: pair.value, exact: pair.exact)
+            at = pair.end
+        }
         return true
     }
 
@@ -384,7 +530,14 @@ private struct MetricScanner {
         let c = p[i]
         switch c {
         case MetricBytes.doubleQuote, MetricBytes.singleQuote:
-            return scanString() == nil ? .malformed : .other
+            guard let string = scanString() else { return .malformed }
+            // transformers 5 and TRL print every value as a string: '4.703', 'nan', '5e-05'.
+            guard !string.escaped, let first = string.range.first, MetricBytes.mayStartNumber(p[first]) else { return .other }
+            var number = MetricScanner(p: p, i: string.range.lowerBound, end: string.range.upperBound)
+            if case .number(let value, let exact) = number.scanNumber(), number.i == string.range.upperBound {
+                return .number(value, exactInteger: exact)
+            }
+            return .other
         case MetricBytes.openBrace, MetricBytes.openBracket, MetricBytes.openParen:
             return skipBalanced() ? .other : .malformed
         case MetricBytes.minus, MetricBytes.plus, MetricBytes.dot, MetricBytes.zero...MetricBytes.nine:
@@ -661,6 +814,81 @@ enum MetricBytes {
         }
     }
 
+    /// Whether a number token can start with `b`: a sign, a digit, a dot, or the `n`/`i` of
+    /// `nan`/`inf`/`infinity`.
+    @inline(__always) static func mayStartNumber(_ b: UInt8) -> Bool {
+        let lower = b | 0x20
+        return (b >= zero && b <= nine) || b == minus || b == plus || b == dot || lower == 0x6E || lower == 0x69
+    }
+
+    /// Whether a line whose last non-space byte is `b` may have form 3, 4 or 5: `}`, `]`, or the
+    /// last byte of a number (a digit, a dot, the `n`/`f`/`y` of `nan`/`inf`/`infinity`).
+    @inline(__always) static func mayEndForm(_ b: UInt8) -> Bool {
+        let lower = b | 0x20
+        return b == closeBrace || b == closeBracket || (b >= zero && b <= nine) || b == dot
+            || lower == 0x6E || lower == 0x66 || lower == 0x79
+    }
+
+    /// The index of the last `[` in `line[from..<before]` when a tqdm time follows it (one or more
+    /// digits, `:`, two digits: the elapsed time that opens `[00:01<00:35, 3.30it/s]`).
+    static func isProgressGroup(_ line: UnsafeRawBufferPointer, lastBefore before: Int, from: Int) -> Int? {
+        var open = before - 1
+        while open >= from, line[open] != openBracket { open -= 1 }
+        guard open >= from else { return nil }
+        var k = open + 1
+        let digitsStart = k
+        while k < line.count, digit(line[k]) != nil { k += 1 }
+        guard k > digitsStart, k + 2 < line.count, line[k] == colon,
+              digit(line[k + 1]) != nil, digit(line[k + 2]) != nil
+        else { return nil }
+        return open
+    }
+
+    /// A ` - NAME: VALUE` pair (form 5): where it starts (at its ` - `), ends, its name and value.
+    struct DashPair {
+        var start: Int
+        var end: Int
+        var name: Range<Int>
+        var value: Double
+        var exact: Int64?
+    }
+
+    /// The pair that ends at `end` (exclusive), or nil.
+    static func dashPair(_ line: UnsafeRawBufferPointer, endingAt end: Int) -> DashPair? {
+        var valueStart = end
+        while valueStart > 0, !isSpace(line[valueStart - 1]) { valueStart -= 1 }
+        guard valueStart < end, valueStart >= 2, line[valueStart - 1] == 0x20, line[valueStart - 2] == colon else { return nil }
+        let nameEnd = valueStart - 2
+        var nameStart = nameEnd
+        while nameStart > 0, !isPairNameEnd(line[nameStart - 1]) { nameStart -= 1 }
+        guard nameStart < nameEnd, nameStart >= 3, line[nameStart - 1] == 0x20, line[nameStart - 2] == minus,
+              line[nameStart - 3] == 0x20
+        else { return nil }
+        var scanner = MetricScanner(p: line, i: valueStart, end: end)
+        guard case .number(let value, let exact) = scanner.scanNumber(), scanner.i == end else { return nil }
+        return DashPair(start: nameStart - 3, end: end, name: nameStart..<nameEnd, value: value, exact: exact)
+    }
+
+    /// The pair whose ` - ` is at `start`, within `line[..<end]`, or nil.
+    static func dashPair(_ line: UnsafeRawBufferPointer, startingAt start: Int, end: Int) -> DashPair? {
+        guard start + 3 <= end, line[start] == 0x20, line[start + 1] == minus, line[start + 2] == 0x20 else { return nil }
+        let nameStart = start + 3
+        var nameEnd = nameStart
+        while nameEnd < end, !isPairNameEnd(line[nameEnd]) { nameEnd += 1 }
+        guard nameEnd > nameStart, nameEnd + 2 <= end, line[nameEnd] == colon, line[nameEnd + 1] == 0x20 else { return nil }
+        let valueStart = nameEnd + 2
+        var valueEnd = valueStart
+        while valueEnd < end, !isSpace(line[valueEnd]) { valueEnd += 1 }
+        var scanner = MetricScanner(p: line, i: valueStart, end: valueEnd)
+        guard valueEnd > valueStart, case .number(let value, let exact) = scanner.scanNumber(), scanner.i == valueEnd else { return nil }
+        return DashPair(start: start, end: valueEnd, name: nameStart..<nameEnd, value: value, exact: exact)
+    }
+
+    /// Space, tab and `:` end a pair's name.
+    @inline(__always) private static func isPairNameEnd(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x09 || b == colon
+    }
+
     /// For the eight-bytes-at-a-time scans.
     static let ones: UInt64 = 0x0101_0101_0101_0101
     static let highs: UInt64 = 0x8080_8080_8080_8080
@@ -668,6 +896,12 @@ enum MetricBytes {
     /// Space, tab, `\n`, `\v`, `\f`, `\r`.
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool {
         b == 0x20 || (b >= 0x09 && b <= 0x0D)
+    }
+
+    /// What is ignored at both ends of a line: whitespace, and the backspaces (0x08) that Keras
+    /// ends each progress redraw with.
+    @inline(__always) static func isBlank(_ b: UInt8) -> Bool {
+        b == 0x20 || (b >= 0x08 && b <= 0x0D)
     }
 
     @inline(__always) static func isControl(_ b: UInt8) -> Bool { b < 0x20 || b == 0x7F }

@@ -69,9 +69,11 @@ import Testing
         #expect(metricsParse(parser, line) == [])
         #expect(metricsParse(parser, [UInt8(ascii: "{")] + line) == [])
         #expect(metricsParse(parser, Array("METRIC ".utf8) + line) == [])
-        // Inside a valid line, the garbage is a skipped string.
+        // Inside a valid line, the garbage is a skipped string; 64 KiB of digits is a number
+        // in a string, as transformers 5 prints them, too large for a Double.
         let wrapped = Array("{'s': '".utf8) + line.map { $0 == UInt8(ascii: "'") || $0 == UInt8(ascii: "\\") ? UInt8(ascii: "x") : $0 } + Array("', 'ok': 1}".utf8)
-        #expect(metricsParse(parser, wrapped) == [MetricPoint(name: "ok", value: 1)])
+        let skipped = unit == "9" ? [MetricPoint(name: "s", value: .infinity)] : []
+        #expect(metricsParse(parser, wrapped) == skipped + [MetricPoint(name: "ok", value: 1)])
     }
 
     @Test func deepButBalancedNesting() {
