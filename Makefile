@@ -8,7 +8,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all deps system-deps python-deps build release demo test chaos bench slurm-test fixtures clean
+.PHONY: all deps system-deps python-deps build release demo hf-sft test chaos bench slurm-test fixtures clean
 
 all: build
 
@@ -16,10 +16,11 @@ deps: system-deps python-deps
 
 # libnng-dev (with libmbedtls-dev) and libzstd-dev from Debian (Debian ships no nng.pc: the module map
 # links nng directly); iproute2 for the multi-host test (network namespaces); chromium for the test
-# that renders `intern report`'s HTML headless; python3-venv for the examples' and fixtures' environments.
+# that renders `intern report`'s HTML headless, cmark-gfm (GitHub's CommonMark) for the test that renders
+# its Markdown; python3-venv for the examples' and fixtures' environments.
 system-deps:
 	@missing=""; \
-	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 python3-venv iproute2 chromium; do \
+	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 python3-venv iproute2 chromium cmark-gfm; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -49,6 +50,18 @@ release: system-deps
 demo: deps build
 	rm -rf .intern/digits-pipeline $(EXAMPLE)/runs
 	$(INTERN) run $(EXAMPLE)/campaign.yaml --workers 2
+	@echo
+	$(INTERN) best
+
+# A real Hugging Face example, CPU only, nothing downloaded but packages: a tiny Llama built from
+# its config, fine-tuned with transformers' Trainer on generated addition problems, 16 trials by
+# TPE with ASHA on eval_loss, 2 local workers, about 3 minutes (examples/hf-sft/README.md). Its
+# Python packages go to examples/hf-sft/.venv (torch from a CPU wheel in /opt/wheels when there is one).
+HF_SFT = examples/hf-sft
+hf-sft: system-deps build
+	$(HF_SFT)/setup-venv.sh
+	rm -rf .intern/hf-sft $(HF_SFT)/runs
+	$(INTERN) run $(HF_SFT)/campaign.yaml --workers 2
 	@echo
 	$(INTERN) best
 
@@ -87,4 +100,4 @@ fixtures: system-deps
 	Tests/EndToEndTests/Fixtures/ml-stack/generate.sh $(CAPTURES)
 
 clean:
-	rm -rf .build .intern
+	rm -rf .build .intern $(HF_SFT)/.venv $(HF_SFT)/runs

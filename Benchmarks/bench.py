@@ -530,6 +530,38 @@ class Bench:
             results[sampler] = {"runs": runs, "median_ms": median(r["median_ms"] for r in runs)}
         return results
 
+    # -- (6) metric parser ------------------------------------------------------------------------
+
+    def parser_cost(self):
+        """`intern parse-cost`: the worker's per-line metric path (LineSplitter, then
+        MetricLineParser's allocation-free parse) on the real captures of Tests/EndToEndTests/
+        Fixtures/ml-stack (transformers 4 and 5, TRL, accelerate, Lightning, Keras; stdout, stderr
+        and merged), ns per line, median of rounds; the mean over all lines weighted by line count.
+        With --parse-baseline BINARY (an intern built from an earlier commit), the same files through
+        it in the same run, and the ratio."""
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "EndToEndTests", "Fixtures", "ml-stack", "captures")
+        files = sorted(os.path.join(root, c, f) for c in os.listdir(root)
+                       for f in ("separate.stdout", "separate.stderr", "merged.log") if os.path.getsize(os.path.join(root, c, f)) > 0)
+        results = {}
+        binaries = [("intern", self.intern)] + ([("baseline", self.args.parse_baseline)] if self.args.parse_baseline else [])
+        for label, binary in binaries:
+            runs = []
+            for i in range(self.args.runs):
+                p = subprocess.run([binary, "parse-cost"] + files, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
+                if p.returncode != 0:
+                    self.problem("parse-cost (%s) exited %d: %s" % (label, p.returncode, p.stderr[-500:].decode("utf-8", "replace")))
+                    continue
+                per_file = json.loads(p.stdout)
+                lines = sum(f["lines"] for f in per_file)
+                mean = sum(f["median_ns_per_line"] * f["lines"] for f in per_file) / max(1, lines)
+                runs.append({"files": per_file, "lines": lines, "points": sum(f["points"] for f in per_file), "mean_ns_per_line": mean})
+                log("parser %s run %d: %.1f ns/line over %d lines of %d files, %d points" % (label, i, mean, lines, len(per_file), runs[-1]["points"]))
+            results[label] = {"runs": runs, "median_ns_per_line": median(r["mean_ns_per_line"] for r in runs),
+                              "points": runs[0]["points"] if runs else None, "lines": runs[0]["lines"] if runs else None}
+        if "baseline" in results and results["baseline"]["median_ns_per_line"]:
+            results["ratio_vs_baseline"] = results["intern"]["median_ns_per_line"] / results["baseline"]["median_ns_per_line"]
+        return results
+
     # -- (5) synthesis ----------------------------------------------------------------------------
 
     def synthesis(self):
@@ -723,7 +755,8 @@ def main():
     ap.add_argument("--dispatch-trials", type=int, help="default 2000 (--quick 200)")
     ap.add_argument("--log-trials", type=int, help="default 100 (--quick 10)")
     ap.add_argument("--log-bytes", type=int, default=2_000_000, help="stdout bytes per log trial (default 2000000)")
-    ap.add_argument("--only", choices=["dispatch", "logs", "transports", "sampler", "synthesis"], help="run one benchmark")
+    ap.add_argument("--only", choices=["dispatch", "logs", "transports", "sampler", "synthesis", "parser"], help="run one benchmark")
+    ap.add_argument("--parse-baseline", default=None, help="an intern binary from an earlier commit: the parser benchmark runs it too, for the ratio")
     ap.add_argument("--synth-trials", type=int, help="trials of the synthetic campaign (default 10000; --quick 1000)")
     ap.add_argument("--synth-log-mib", type=int, help="MiB of raw log in it (default 1024; --quick 64)")
     ap.add_argument("--transport-dispatch-trials", type=int, help="trials of the transport dispatch campaign (default 1000; --quick 100)")
@@ -764,6 +797,8 @@ def main():
             report["sampler"] = bench.sampler_cost()
         if args.only in (None, "synthesis"):
             report["synthesis"] = bench.synthesis()
+        if args.only in (None, "parser"):
+            report["parser"] = bench.parser_cost()
     finally:
         report["bench_seconds"] = time.monotonic() - t0
         report["problems"] = bench.problems
@@ -857,6 +892,13 @@ def print_table(r, args):
         for name in ("grep_500_matches", "grep_no_match"):
             m = S.get(name) or {}
             rows.append(("  %s: raw MB/s searched" % name.replace("_", " "), "%s  (%s matches)" % (fmt(m.get("median_MB_per_s"), "%.0f MB/s"), m.get("matches")), None))
+    if r.get("parser"):
+        P = r["parser"]
+        rows.append(("(6) metric parser on the real captures (%s lines), mean ns/line, median" % P["intern"].get("lines"), None, None))
+        rows.append(("  intern (%s points)" % P["intern"].get("points"), fmt(P["intern"].get("median_ns_per_line"), "%.1f ns"), None))
+        if "baseline" in P:
+            rows.append(("  --parse-baseline (%s points)" % P["baseline"].get("points"), fmt(P["baseline"].get("median_ns_per_line"), "%.1f ns"), None))
+            rows.append(("  ratio intern / baseline", fmt(P.get("ratio_vs_baseline"), "x%.2f"), None))
     width = max(len(a) for a, _, _ in rows) + 2
     print()
     for a, b, c in rows:

@@ -87,6 +87,13 @@ public struct CoordinatorSnapshot: Sendable {
     /// Why dispatch stopped before every trial ended (a circuit breaker), if it did.
     public var stoppedReason: String?
     public var startedAt: Timestamp
+    /// Metrics the stages count on that no completed trial has reported (a misspelt objective).
+    public var missingMetrics: [MissingMetric] = []
+    /// Whether a stage with an objective has completed trials but none reported it: the
+    /// campaign cannot say which trial is best.
+    public var objectiveNeverReported: Bool {
+        missingMetrics.contains { $0.roles.contains(.objective) }
+    }
 }
 
 /// The coordinator process's shell: receives worker requests on NNG reply contexts, feeds them
@@ -157,7 +164,8 @@ public actor Coordinator {
         let (machine, effects) = try CoordinatorMachine.restore(
             spec: spec, config: options.config, trials: trials, attempts: attempts, workers: try store.workers(),
             objectives: objectives, constraintValues: constraintValues, paused: info?.paused ?? false, startedAt: info?.createdAt,
-            adjustments: info?.adjustments ?? CampaignAdjustments(), fedStages: info?.fedStages ?? [], now: now)
+            adjustments: info?.adjustments ?? CampaignAdjustments(), fedStages: info?.fedStages ?? [],
+            reportedMetrics: trials.isEmpty ? [:] : try store.metricNamesByStage(), now: now)
         self.machine = machine
         watchedMetrics = machine.watchedMetrics
         // The pruners' memory is their metrics' stored points: replayed, trial by trial.
@@ -537,7 +545,13 @@ public actor Coordinator {
         }
         var endsStored: [UInt64] = []
         for end in report.ends {
-            effects.append(machine.attemptEnded(Self.coreEnd(end), worker: worker, incarnation: report.incarnation, now: now))
+            var core = Self.coreEnd(end)
+            // The attempt's metrics as stored (this report's included): which names its job
+            // prints, and whether its objective or loss ended NaN.
+            if machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
+                core.metrics = (try? store.lastMetricValues(attempt: end.attemptId)) ?? [:]
+            }
+            effects.append(machine.attemptEnded(core, worker: worker, incarnation: report.incarnation, now: now))
             endsStored.append(end.attemptId)
         }
         guard carryOut(effects) else {
@@ -644,6 +658,7 @@ public actor Coordinator {
         let active = machine.workers.values.filter { $0.state != .lost }
         return CoordinatorSnapshot(
             progress: machine.progress, best: machine.bestTrial, workers: active.count, freeSlots: machine.parkedCount,
-            isFinished: machine.isFinished, stoppedReason: machine.stoppedReason, startedAt: startedAt)
+            isFinished: machine.isFinished, stoppedReason: machine.stoppedReason, startedAt: startedAt,
+            missingMetrics: machine.coverage.missing)
     }
 }

@@ -118,6 +118,8 @@ public struct CampaignDigest: Sendable, Codable {
         var out: [(String, [String])] = []
         var state = ["campaign \(report.campaign): \(report.state); trials \(report.trialCounts)"]
         state += report.goal.map { "goal: \($0)" }
+        // What the campaign counts on and never sees outranks everything after the state.
+        state += report.missingMetrics.map { "warning: " + $0 }
         out.append(("State", state))
 
         var best: [String] = []

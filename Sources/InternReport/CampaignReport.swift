@@ -86,6 +86,9 @@ public struct CampaignReport: Sendable, Codable {
     public var perCheckpoint: [Trial]
     public var logRawBytes: UInt64
     public var logStoredBytes: UInt64
+    /// Metrics the stages count on (objectives, constraints, pruning) that no completed trial
+    /// reported, one sentence each (``MissingMetric/message``).
+    public var missingMetrics: [String] = []
 
     /// How many trials of the best get metric curves.
     public static let curveTrials = 5
@@ -250,7 +253,24 @@ public struct CampaignReport: Sendable, Codable {
             guardrails: guardrails, running: trials.filter { $0.status == .running }.map(summary),
             provenance: try provenanceLines(store: store, attempts: attempts, best: best.first.flatMap { succeeded[$0.id] }),
             perCheckpoint: perCheckpoint,
-            logRawBytes: totals.raw, logStoredBytes: totals.stored)
+            logRawBytes: totals.raw, logStoredBytes: totals.stored,
+            missingMetrics: missingMetrics(stages: stages, trials: byID, attempts: attempts, series: seriesByAttempt))
+    }
+
+    /// What the stages count on and no completed trial reported, from what the report read anyway.
+    static func missingMetrics(
+        stages: [InternCore.Stage], trials: [Int: TrialRecord], attempts: [AttemptRecord], series: [AttemptID: [MetricSeriesSummary]]
+    ) -> [String] {
+        var coverage = MetricCoverage(stages: stages)
+        guard !coverage.requirements.isEmpty else { return [] }
+        for index in stages.indices {
+            coverage.setCompleted(trials.values.filter { $0.stage == index && $0.status == .completed }.count, stage: index)
+        }
+        for attempt in attempts {
+            guard let trial = trials[attempt.trial], let names = series[attempt.id] else { continue }
+            coverage.reported(names.map(\.name), stage: trial.stage)
+        }
+        return coverage.missing.map(\.message)
     }
 }
 
@@ -270,8 +290,8 @@ extension CampaignReport {
             }
             packages["\(fields["python"] ?? "no python") packages \(fields["packages"]?.prefix(12) ?? "-")", default: 0] += 1
         }
-        lines.append("code: " + code.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }.map { "\($0.value) attempts at \($0.key)" }.joined(separator: "; "))
-        lines.append("environments: " + packages.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }.map { "\($0.value) attempts with \($0.key)" }.joined(separator: "; "))
+        lines.append("code: " + code.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }.map { "\($0.value) attempt\($0.value == 1 ? "" : "s") at \($0.key)" }.joined(separator: "; "))
+        lines.append("environments: " + packages.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }.map { "\($0.value) attempt\($0.value == 1 ? "" : "s") with \($0.key)" }.joined(separator: "; "))
         if let best, let fields = captured[best.id] {
             lines.append("best trial ran with: " + fields.filter { $0.key != "packages" && $0.key != "git.diff" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }

@@ -21,6 +21,9 @@ extension CampaignReport {
             summary.append("stage \(stage.name)\(stage.from.map { " (from \($0))" } ?? ""): " + Self.counted(stage.counts))
         }
         sections.append(("Summary", summary))
+        if !missingMetrics.isEmpty {
+            sections.append(("Metrics never reported", missingMetrics))
+        }
 
         var bestLines: [String] = []
         if pareto {
@@ -106,7 +109,15 @@ extension CampaignReport {
         var out = "# Campaign \(campaign)\n\ngenerated \(ReportText.time(generatedAt))\n"
         for (title, lines) in sections {
             out += "\n## \(title)\n\n"
-            for line in lines { out += line.hasPrefix("|") ? line + "\n" : "- " + line + "\n" }
+            var inTable = false
+            for line in lines {
+                // A table needs a blank line before it (after a list item it would continue the
+                // item's text) and after it (a list item would continue the table).
+                let row = line.hasPrefix("|")
+                if row != inTable, line != lines.first { out += "\n" }
+                inTable = row
+                out += row ? line + "\n" : "- " + line + "\n"
+            }
         }
         if !curves.isEmpty {
             out += "\n## Metric curves\n\n"

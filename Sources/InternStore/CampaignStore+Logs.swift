@@ -135,6 +135,53 @@ extension CampaignStore {
         }
     }
 
+    /// The last value of each metric of one attempt (NaN where the store holds NULL for a NaN),
+    /// at most `limit` names, in name order: what ``MetricCoverage`` and the divergence check see.
+    public func lastMetricValues(attempt: AttemptID, limit: Int = MetricCoverage.maxSeenNames) throws -> [String: Double] {
+        guard let id = Int64(exactly: attempt) else { return [:] }
+        return try read { db in
+            var values: [String: Double] = [:]
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT name, last_value FROM metric_series WHERE attempt_id = ? ORDER BY name LIMIT ?",
+                arguments: [id, limit])
+            while let row = try rows.next() {
+                values[row[0]] = (row[1] as Double?) ?? .nan
+            }
+            return values
+        }
+    }
+
+    /// By stage, every metric name any of its attempts reported (a coordinator's ``MetricCoverage``
+    /// after a restart, and the views that say which metrics were never seen).
+    public func metricNamesByStage() throws -> [Int: Set<String>] {
+        try read { db in
+            var names: [Int: Set<String>] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT DISTINCT t.stage, s.name FROM metric_series s
+                JOIN attempts a ON a.id = s.attempt_id JOIN trials t ON t.id = a.trial_id
+                """)
+            while let row = try rows.next() {
+                names[row[0] as Int, default: []].insert(row[1])
+            }
+            return names
+        }
+    }
+
+    /// What the stages count on that no completed trial has reported (``MetricCoverage``, built
+    /// from the store), for `status`, the digest and the report.
+    public func missingMetrics(stages: [Stage]) throws -> [MissingMetric] {
+        var coverage = MetricCoverage(stages: stages)
+        guard !coverage.requirements.isEmpty else { return [] }
+        let completed = try read { db in
+            try Row.fetchAll(db, sql: "SELECT stage, COUNT(*) FROM trials WHERE status = 'completed' GROUP BY stage")
+                .map { ($0[0] as Int, $0[1] as Int) }
+        }
+        guard !completed.isEmpty else { return [] }
+        for (stage, count) in completed { coverage.setCompleted(count, stage: stage) }
+        for (stage, names) in try metricNamesByStage() { coverage.reported(names, stage: stage) }
+        return coverage.missing
+    }
+
     /// Every attempt's metric summaries in one read (the report's view of a whole campaign).
     public func allMetricSeries() throws -> [AttemptID: [MetricSeriesSummary]] {
         try read { db in

@@ -216,16 +216,16 @@ private struct MetricLines {
     /// `stream` 0 is stdout, 1 stderr.
     mutating func feed(_ stream: Int, _ bytes: UnsafeRawBufferPointer, time: Int64) {
         if stream == 0 {
-            stdout.feed(bytes) { sink.collect($0, time: time) }
+            stdout.feed(bytes) { sink.collect($0, stream: 0, time: time) }
         } else {
-            stderr.feed(bytes) { sink.collect($0, time: time) }
+            stderr.feed(bytes) { sink.collect($0, stream: 1, time: time) }
         }
     }
 
     /// The streams ended: their last unterminated lines, then every held point.
     mutating func finish(time: Int64) {
-        stdout.finish { sink.collect($0, time: time) }
-        stderr.finish { sink.collect($0, time: time) }
+        stdout.finish { sink.collect($0, stream: 0, time: time) }
+        stderr.finish { sink.collect($0, stream: 1, time: time) }
         sink.finish()
     }
 }
@@ -244,13 +244,15 @@ private struct MetricCollector {
     private let outputParser = OutputLineParser()
     /// lm-evaluation-harness's Markdown results table, row by row.
     private var evalTable = LMEvalTableParser()
+    /// The Trainer's `***** eval metrics *****` blocks, one reader per stream (stdout, stderr).
+    private var trainerBlocks = [TrainerMetricsBlock(), TrainerMetricsBlock()]
 
     init(attempt: UInt64, parser: MetricLineParser) {
         self.attempt = attempt
         self.parser = parser
     }
 
-    mutating func collect(_ line: UnsafeRawBufferPointer, time: Int64) {
+    mutating func collect(_ line: UnsafeRawBufferPointer, stream: Int, time: Int64) {
         if let found = outputParser.parse(line) {
             for output in found { declare(output.name, output.value) }
         }
@@ -263,6 +265,9 @@ private struct MetricCollector {
             downsampler.offer(nameBytes: name, step: step, value: value, time: time) {
                 Self.queue($0, attempt, &seq, &pending)
             }
+        }
+        if trainerBlocks[stream].wants(line) {
+            collect(points: trainerBlocks[stream].read(line), time: time)
         }
     }
 

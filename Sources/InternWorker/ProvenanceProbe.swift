@@ -10,8 +10,10 @@ import Zstd
 ///
 /// Cached: the git state per working directory for `gitTTL` (2 s: a burst of short trials shares
 /// one capture; an edit is seen by attempts that start 2 s after the previous capture) and while `.git/HEAD` and
-/// `.git/index` are unchanged), the interpreter and packages per `python3` for `packagesTTL`, the
-/// GPU versions for the worker's life. A blob (diff, package list) is sent once per digest.
+/// `.git/index` are unchanged), the interpreter a command runs (``JobInterpreter``: a venv's, one
+/// named by `accelerate`'s or `torchrun`'s first line, else `python3` on the job's PATH) and its
+/// packages per interpreter for `packagesTTL`, the GPU versions for the worker's life. A blob (diff,
+/// package list) is sent once per digest.
 final class ProvenanceProbe: Sendable {
     static let gitTTL: Double = 2
     static let packagesTTL: Double = 600
@@ -31,20 +33,22 @@ final class ProvenanceProbe: Sendable {
         var packages: [String: Cached<(fields: [(String, String)], blob: (String, [UInt8])?)>] = [:]
         var gpu: [(String, String)]?
         var sent: Set<String> = []
-        /// `python3` as found on a PATH (refreshed with the package list).
+        /// The interpreter a command runs, by ``interpreterKey(argv:path:workdir:)`` (refreshed with
+        /// the package list).
         var python: [String: (path: String?, at: Double)] = [:]
     }
 
     private let state = Mutex(State())
     let hostname = ProcessInfo.processInfo.hostName
 
-    /// The provenance of an attempt started in `workdir` with `environment` (its PATH finds python3).
-    func capture(attempt: UInt64, workdir: String, environment: [String: String]) -> AttemptProvenance {
+    /// The provenance of an attempt that runs `argv` in `workdir` with `environment`: its Python is
+    /// the one the command runs (``JobInterpreter``), else `python3` on the job's PATH.
+    func capture(attempt: UInt64, argv: [String], workdir: String, environment: [String: String]) -> AttemptProvenance {
         var fields: [(String, String)] = [("hostname", hostname)]
         var blobs: [ProvenanceBlob] = []
         let git = gitState(workdir)
         fields += git.fields
-        let packages = packageState(path: environment["PATH"] ?? "/usr/bin:/bin", workdir: workdir)
+        let packages = packageState(argv: argv, path: environment["PATH"] ?? "/usr/bin:/bin", workdir: workdir)
         fields += packages.fields
         fields += gpuState()
         for (kind, blob) in [("git.diff", git.blob), ("packages", packages.blob)] {
@@ -62,17 +66,23 @@ final class ProvenanceProbe: Sendable {
     }
 
     /// The provenance from the caches alone, when every part is cached and fresh (microseconds);
-    /// `nil` when something must be run (then ``capture(attempt:workdir:environment:)``).
-    func cachedCapture(attempt: UInt64, workdir: String, environment: [String: String]) -> AttemptProvenance? {
+    /// `nil` when something must be run (then ``capture(attempt:argv:workdir:environment:)``).
+    func cachedCapture(attempt: UInt64, argv: [String], workdir: String, environment: [String: String]) -> AttemptProvenance? {
         let now = Date().timeIntervalSince1970
+        let key = Self.interpreterKey(argv: argv, path: environment["PATH"] ?? "/usr/bin:/bin", workdir: workdir)
         let fresh = state.withLock { state -> Bool in
             guard state.gpu != nil, let git = state.git[workdir], now - git.at < Self.gitTTL,
                   git.stamp == (git.root.isEmpty ? "" : Self.stamp(git.root)) else { return false }
-            guard let found = state.python[environment["PATH"] ?? "/usr/bin:/bin"], now - found.at < Self.packagesTTL else { return false }
+            guard let found = state.python[key], now - found.at < Self.packagesTTL else { return false }
             guard let python = found.path else { return true }
             return state.packages[python].map { now - $0.at < Self.packagesTTL } ?? false
         }
-        return fresh ? capture(attempt: attempt, workdir: workdir, environment: environment) : nil
+        return fresh ? capture(attempt: attempt, argv: argv, workdir: workdir, environment: environment) : nil
+    }
+
+    /// What decides a job's interpreter: the command up to its program, the PATH, the directory.
+    static func interpreterKey(argv: [String], path: String, workdir: String) -> String {
+        (argv.prefix(4) + [path, workdir]).joined(separator: "\u{0}")
     }
 
     /// A blob the coordinator lost track of may be sent again (a new coordinator store).
@@ -114,14 +124,15 @@ final class ProvenanceProbe: Sendable {
         return value
     }
 
-    private func packageState(path: String, workdir: String) -> (fields: [(String, String)], blob: (String, [UInt8])?) {
+    private func packageState(argv: [String], path: String, workdir: String) -> (fields: [(String, String)], blob: (String, [UInt8])?) {
         let now = Date().timeIntervalSince1970
+        let key = Self.interpreterKey(argv: argv, path: path, workdir: workdir)
         let python: String?
-        if let found = state.withLock({ $0.python[path] }), now - found.at < Self.packagesTTL {
+        if let found = state.withLock({ $0.python[key] }), now - found.at < Self.packagesTTL {
             python = found.path
         } else {
-            python = Self.which("python3", path: path)
-            state.withLock { $0.python[path] = (python, now) }
+            python = JobInterpreter.resolve(argv: argv, workdir: workdir, path: path) ?? Self.which("python3", path: path)
+            state.withLock { $0.python[key] = (python, now) }
         }
         guard let python else { return ([], nil) }
         if let cached = state.withLock({ $0.packages[python] }), now - cached.at < Self.packagesTTL { return cached.value }

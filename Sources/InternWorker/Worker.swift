@@ -148,7 +148,7 @@ public final class Worker: Sendable {
             (outputsDirectory, outputsDirectoryIsTemporary) = Self.makeOutputsDirectory(in: directory)
             let spool = try SpoolFiles(directory: "\(directory)/spool")
             outbox = Outbox(spool: spool, memoryBytes: options.spoolMemoryBytes, limitBytes: options.spoolLimitBytes)
-        } catch let error as SpoolError {
+        } catch {
             throw WorkerError(message: error.description)
         }
         let registry = JobRegistry(directory: directory)
@@ -166,7 +166,8 @@ public final class Worker: Sendable {
         }
         var template = Array("/tmp/intern-outputs-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
-        return (made ? String(cString: template) : nil, made)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (made ? path : nil, made)
     }
 
     /// The outputs a job wrote to its `INTERN_OUTPUT_FILE`, removing the file; empty when it wrote
@@ -574,13 +575,13 @@ public final class Worker: Sendable {
         let capture: Task<Void, Never>?
         if !Self.capturesProvenance {
             capture = nil
-        } else if let known = probe.cachedCapture(attempt: attempt, workdir: workdir, environment: jobEnvironment) {
+        } else if let known = probe.cachedCapture(attempt: attempt, argv: argv, workdir: workdir, environment: jobEnvironment) {
             // Everything cached (the usual case: a burst of trials in one directory): no task.
             outbox.add(provenance: known)
             capture = nil
         } else {
             capture = Task.detached {
-                outbox.add(provenance: probe.capture(attempt: attempt, workdir: workdir, environment: jobEnvironment))
+                outbox.add(provenance: probe.capture(attempt: attempt, argv: argv, workdir: workdir, environment: jobEnvironment))
             }
         }
         let cancelledEarly = state.withLock { state -> Bool in

@@ -96,7 +96,7 @@ struct InitAuth: ParsableCommand {
         do {
             let credentials = try Credentials.createDirectory(directory)
             try CampaignCertificates.create(in: credentials)
-        } catch let error as CredentialError {
+        } catch {
             throw ValidationError(error.message)
         }
         print("credentials written to \(directory)/: secret, ca.crt, ca.key, coordinator.pem, worker.pem")

@@ -10,10 +10,12 @@ struct CampaignOutcome {
     var snapshot: CoordinatorSnapshot
     var interrupted: Bool
 
-    /// 0 when finished with at least one completed trial; 3 when finished with none; 1 when interrupted.
+    /// 0 when finished with at least one completed trial; 3 when finished with none; 4 when trials
+    /// completed but none reported an objective; 1 when interrupted.
     var exitCode: Int32 {
         if interrupted || !snapshot.isFinished { return ExitCodes.failure }
-        return snapshot.progress.completed > 0 ? ExitCodes.success : ExitCodes.noTrialCompleted
+        guard snapshot.progress.completed > 0 else { return ExitCodes.noTrialCompleted }
+        return snapshot.objectiveNeverReported ? ExitCodes.objectiveNeverReported : ExitCodes.success
     }
 }
 

@@ -29,6 +29,9 @@ enum ExitCodes {
     static let usage: Int32 = 64
     /// The campaign finished but no trial completed.
     static let noTrialCompleted: Int32 = 3
+    /// The campaign finished, trials completed, but none reported an objective metric (a misspelt
+    /// `objective.metric`, or a job that does not print it): no trial can be called the best.
+    static let objectiveNeverReported: Int32 = 4
 }
 
 /// Options every command shares.

@@ -14,6 +14,8 @@ final class ProgressDisplay: Sendable {
     private struct State {
         var lastLine = ""
         var lastPrint: Date = .distantPast
+        /// Missing metrics already printed in full (each once, by stage and metric).
+        var warned: Set<String> = []
     }
 
     /// Creates a display for a campaign of `total` trials.
@@ -28,6 +30,13 @@ final class ProgressDisplay: Sendable {
         guard !quiet else { return }
         let line = Self.line(snapshot)
         state.withLock { state in
+            // A metric the campaign counts on that no trial reports: said once, in full, on a
+            // line of its own (the progress line then carries a short reminder).
+            for metric in snapshot.missingMetrics where state.warned.insert("\(metric.stageIndex) \(metric.metric)").inserted {
+                let text = "warning: " + metric.message
+                if isTerminal { FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + text + "\n").utf8)) } else { print(text) }
+                state.lastLine = ""
+            }
             if isTerminal {
                 guard line != state.lastLine else { return }
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + line).utf8))
@@ -55,6 +64,12 @@ final class ProgressDisplay: Sendable {
         if let best = snapshot.best {
             print("best: trial \(best.id)  objective \(Format.value(best.objective))  \(Format.parameters(best.parameters))")
         }
+        // Those not said while it ran (a quiet run, or a campaign faster than the display).
+        let unsaid = state.withLock { state in snapshot.missingMetrics.filter { state.warned.insert("\($0.stageIndex) \($0.metric)").inserted } }
+        for metric in unsaid { print("warning: " + metric.message) }
+        if snapshot.isFinished, snapshot.objectiveNeverReported {
+            print("no trial reported the objective: intern cannot tell which trial is best (exit status \(ExitCodes.objectiveNeverReported)); check the metric's name against `intern metrics TRIAL`")
+        }
     }
 
     static func line(_ s: CoordinatorSnapshot) -> String {
@@ -65,6 +80,9 @@ final class ProgressDisplay: Sendable {
             eta = Format.duration(seconds: elapsed / Double(p.done) * Double(p.total - p.done))
         }
         let best = s.best.map { "best \(Format.value($0.objective)) (trial \($0.id))" } ?? "best -"
-        return "[\(p.done)/\(p.total)] done \(p.completed) | running \(p.running) | failed \(p.failed) | \(best) | workers \(s.workers) | elapsed \(Format.duration(seconds: elapsed)) | eta \(eta)"
+        let missing = s.missingMetrics.isEmpty ? "" : " | never reported: " + s.missingMetrics.map(\.metric).joined(separator: ", ")
+        // [ended/total], then what the ended ones came to.
+        let pruned = p.pruned > 0 ? " | pruned \(p.pruned)" : ""
+        return "[\(p.done)/\(p.total)] completed \(p.completed)\(pruned) | failed \(p.failed) | running \(p.running) | \(best)\(missing) | workers \(s.workers) | elapsed \(Format.duration(seconds: elapsed)) | eta \(eta)"
     }
 }

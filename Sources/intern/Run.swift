@@ -13,6 +13,7 @@ struct Run: AsyncParsableCommand {
             The store lands in ROOT/<campaign>/ (default ./.intern/<campaign>/). Running the same
             campaign again continues it: finished trials are kept, the rest run.
             Exit status: 0 finished with at least one completed trial, 3 finished with none,
+            4 finished but no trial reported the objective (its name is wrong, or the job does not print it),
             1 interrupted or failed, 64 bad usage or campaign file.
             """)
 

@@ -49,6 +49,10 @@ struct Status: AsyncParsableCommand {
                 print("best       no \(infeasible > 0 ? "feasible " : "")completed trial reported \(metric) yet")
             }
         }
+        // A metric the campaign counts on that no completed trial reported (a misspelt name).
+        for metric in (try? store.missingMetrics(stages: view.stages)) ?? [] {
+            print("warning    " + metric.message)
+        }
         let attempts = try store.attempts()
         var classes: [FailureClass: Int] = [:]
         for attempt in attempts { if let failure = attempt.failureClass { classes[failure, default: 0] += 1 } }

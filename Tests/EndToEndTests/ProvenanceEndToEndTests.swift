@@ -89,4 +89,49 @@ import Testing
         #expect(shown.stdout.contains("x: 1 → 1.2"), "\(shown.stdout)")
         #expect(!shown.stdout.contains("numpy"), "equal packages are not listed: \(shown.stdout)")
     }
+
+    /// Makes a real virtual environment (`python3 -m venv --without-pip`) holding a distribution
+    /// `transformers` of this version (its metadata only), and returns its bin directory.
+    static func venv(_ dir: TemporaryDirectory, _ name: String, transformers: String) async throws -> String {
+        let made = try await ProcessRunner.run(["/usr/bin/python3", "-m", "venv", "--without-pip", dir.file(name)], timeout: .seconds(60))
+        try #require(made.status == 0, "python3 -m venv: \(made.stderr)")
+        let site = try await ProcessRunner.run(
+            [dir.file("\(name)/bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], timeout: .seconds(30))
+        let info = site.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "/transformers-\(transformers).dist-info"
+        try FileManager.default.createDirectory(atPath: info, withIntermediateDirectories: true)
+        try "Metadata-Version: 2.1\nName: transformers\nVersion: \(transformers)\n".write(toFile: info + "/METADATA", atomically: true, encoding: .utf8)
+        return dir.file("\(name)/bin")
+    }
+
+    @Test func eachAttemptRecordsTheInterpreterItsCommandRuns_aVenvsOrAConsoleScripts() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let old = try await Self.venv(dir, "old", transformers: "4.57.6")
+        let new = try await Self.venv(dir, "new", transformers: "5.25.0")
+        // A console script, as pip writes `accelerate` or `torchrun`: its first line is the venv's python.
+        _ = try dir.write("new/bin/launch", "#!\(new)/python\nimport runpy, sys\nrunpy.run_path(sys.argv[1], run_name='__main__')\n")
+        chmod("\(new)/launch", 0o755)
+        _ = try dir.write("job.py", "print('ok')\n")
+
+        let spec = try dir.write("v.yaml", """
+            name: venvs
+            command: ["{program}", job.py]
+            space: {program: {type: choice, values: ["\(old)/python", "\(new)/python", "\(new)/launch"]}}
+            sampler: grid
+            """)
+        // The worker's own PATH finds /usr/bin/python3 first: not what the jobs run.
+        let run = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(60))
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let campaign = dir.file(".intern/venvs")
+        let store = try CampaignStore(directory: campaign, create: false, readOnly: true)
+        let pythons = try store.provenance().mapValues { $0["python"] ?? "-" }
+        #expect(pythons[1]?.hasSuffix("(\(old)/python)") == true, "\(pythons)")
+        #expect(pythons[2]?.hasSuffix("(\(new)/python)") == true, "\(pythons)")
+        #expect(pythons[3]?.hasSuffix("(\(new)/python)") == true, "\(pythons)")
+        // An API change shows which version ran: the diff names it.
+        let shown = try await InternBinary.run(["diff", "1", "2", "--dir", campaign], in: dir.path)
+        #expect(shown.stdout.contains("transformers: 4.57.6 → 5.25.0"), "\(shown.stdout)")
+        let same = try await InternBinary.run(["diff", "2", "3", "--dir", campaign], in: dir.path)
+        #expect(!same.stdout.contains("transformers"), "\(same.stdout)")
+    }
 }

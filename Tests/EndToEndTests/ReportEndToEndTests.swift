@@ -28,6 +28,17 @@ import Testing
         #expect(html.status == 0, "\(html.stdout)\(html.stderr)")
         let markdown = try await InternBinary.run(["report", campaign], in: dir.path)
         #expect(markdown.stdout.hasPrefix("# Campaign rep\n") && markdown.stdout.contains("## Failures"), "\(markdown.stdout)")
+        // Every table of the Markdown renders as a table in GitHub's CommonMark (cmark-gfm, which
+        // `make test` installs): none is swallowed by the list item before it.
+        _ = try dir.write("report.md", markdown.stdout)
+        let cmark = try #require(["/usr/bin/cmark-gfm", "/usr/local/bin/cmark-gfm"].first { FileManager.default.isExecutableFile(atPath: $0) },
+                                 "cmark-gfm is needed: `make test` installs Debian's cmark-gfm")
+        let rendered = try await ProcessRunner.run([cmark, "-e", "table", dir.file("report.md")], timeout: .seconds(30))
+        let tables = markdown.stdout.components(separatedBy: "\n").filter { $0.hasPrefix("| ---") || $0.hasPrefix("|---") }.count
+        #expect(tables >= 3, "\(markdown.stdout)")
+        #expect(rendered.stdout.components(separatedBy: "<table>").count - 1 == tables, "\(rendered.stdout)")
+        #expect(!rendered.stdout.contains("<li>|"), "\(rendered.stdout)")
+
         let json = try await InternBinary.run(["report", campaign, "--format", "json"], in: dir.path)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect((object?["counts"] as? [String: Int])?["failed"] == 1, "\(json.stdout.prefix(400))")
@@ -48,10 +59,10 @@ import Testing
             """
         let page = try String(contentsOfFile: dir.file("report.html"), encoding: .utf8).replacingOccurrences(of: "</body>", with: probe)
         _ = try dir.write("probe.html", page)
-        let rendered = try await ProcessRunner.run(
+        let renderedPage = try await ProcessRunner.run(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://\(dir.file("probe.html"))"], timeout: .seconds(90))
-        let dump = rendered.stdout
-        let start = try #require(dump.range(of: "<pre id=\"probe\">"), "\(rendered.stderr.suffix(2000))")
+        let dump = renderedPage.stdout
+        let start = try #require(dump.range(of: "<pre id=\"probe\">"), "\(renderedPage.stderr.suffix(2000))")
         let end = try #require(dump.range(of: "</pre>", range: start.upperBound..<dump.endIndex))
         let text = String(dump[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "&quot;", with: "\"")
         let charts = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])

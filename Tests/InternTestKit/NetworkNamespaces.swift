@@ -48,7 +48,7 @@ public final class NetworkNamespaces: @unchecked Sendable {
 
     /// Deletes the namespaces (their links go with them).
     public func remove() {
-        for name in [hub] + spokes { try? Self.run(["netns", "del", name]) }
+        for name in [hub] + spokes { _ = try? Self.run(["netns", "del", name]) }
     }
 
     private func hubInterface(_ n: Int) -> String { "ih\(n)-\(tag)" }

@@ -22,8 +22,9 @@ public struct CampaignProblem: Error, Sendable, Hashable, CustomStringConvertibl
 /// Suggestions for misspelt names ("did you mean 'trials'?").
 public enum NameSuggestion {
     /// The candidate closest to `word`: at edit distance 2 or less (a swap of two neighbouring
-    /// characters counts 1), or one a prefix of the other (at least 3 characters); `nil` if none is
-    /// close. Ties go to the earlier candidate.
+    /// characters counts 1), or one a prefix of the other, or one the end of the other after `_`,
+    /// `/` or `.` (`accuracy` in `eval_accuracy`; at least 3 characters); `nil` if none is close.
+    /// Ties go to the earlier candidate.
     public static func closest<S: Sequence<String>>(to word: String, among candidates: S) -> String? {
         var best: (name: String, distance: Int)?
         let lowered = word.lowercased()
@@ -32,7 +33,8 @@ public enum NameSuggestion {
             var distance = editDistance(lowered, other)
             if distance > 2 || distance >= max(lowered.count, other.count) {
                 let shorter = min(lowered.count, other.count)
-                if shorter >= 3, lowered.hasPrefix(other) || other.hasPrefix(lowered) {
+                if shorter >= 3, lowered.hasPrefix(other) || other.hasPrefix(lowered)
+                    || Self.endsAfterSeparator(lowered, other) || Self.endsAfterSeparator(other, lowered) {
                     distance = 3
                 } else {
                     continue
@@ -43,6 +45,13 @@ public enum NameSuggestion {
             }
         }
         return best?.name
+    }
+
+    /// Whether `long` ends with `short` right after `_`, `/` or `.`.
+    static func endsAfterSeparator(_ long: String, _ short: String) -> Bool {
+        guard long.count > short.count, long.hasSuffix(short) else { return false }
+        let before = long.dropLast(short.count).last
+        return before == "_" || before == "/" || before == "."
     }
 
     /// The optimal-string-alignment distance: insertions, deletions, substitutions and swaps of

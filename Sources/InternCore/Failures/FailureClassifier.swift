@@ -3,7 +3,9 @@
 /// The rules, first match wins:
 /// 1. **How it ended, by intern's own account**: `.timedOut` → `timeout`, `.preempted` →
 ///    `preempted`, `.lost` → `lost`, `.failedToStart` → `user` (a missing executable or workdir is
-///    the same on every retry). These are facts; everything below is read from a log and is a guess.
+///    the same on every retry), `.missingOutputs` → `user`, `.nonFiniteMetrics` (exited 0 with its
+///    objective or a loss ending NaN or infinite) → `diverged`. These are facts; everything below is
+///    read from a log and is a guess.
 /// 2. **Out of memory** (`oom`): the log mentions a CUDA/HIP/XLA/cuBLAS allocation failure,
 ///    `std::bad_alloc`, an `oom-kill`, the final exception is `MemoryError`, or a line is exactly
 ///    `Killed` (what a shell prints for a SIGKILLed child); or the process died of SIGKILL that
@@ -101,6 +103,8 @@ public struct FailureClassifier: Sendable, Hashable {
         case .failedToStart(let why): return (.user, "could not start: \(why)")
         case .missingOutputs(let names):
             return (.user, "exited 0 without its declared output\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")) (print {\"intern_output\": {\"\(names[0])\": ...}})")
+        case .nonFiniteMetrics(let metrics):
+            return (.diverged, "exited 0, but its last \(metrics.joined(separator: ", "))")
         case .exited, .signaled: break
         }
         let finalException = Self.finalException(log)

@@ -17,6 +17,9 @@ public struct FailureEvidence: Sendable, Hashable {
         case failedToStart(String)
         /// The process exited 0 without the outputs its stage declares (named here).
         case missingOutputs([String])
+        /// The process exited 0, but these metrics (the objective, or a loss) ended NaN or
+        /// infinite: `eval_loss = nan`.
+        case nonFiniteMetrics([String])
 
         /// The kind for an attempt's outcome as the worker reports it, or `nil` for a success
         /// (`exited(0)`) and a cancel, which are not failures.

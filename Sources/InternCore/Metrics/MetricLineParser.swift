@@ -844,6 +844,14 @@ enum MetricBytes {
         return open
     }
 
+    /// The value of `line[range]` when all of it is one number token (the grammar's), else nil.
+    static func wholeNumber(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) -> Double? {
+        guard !range.isEmpty else { return nil }
+        var scanner = MetricScanner(p: line, i: range.lowerBound, end: range.upperBound)
+        guard case .number(let value, _) = scanner.scanNumber(), scanner.i == range.upperBound else { return nil }
+        return value
+    }
+
     /// A ` - NAME: VALUE` pair (form 5): where it starts (at its ` - `), ends, its name and value.
     struct DashPair {
         var start: Int

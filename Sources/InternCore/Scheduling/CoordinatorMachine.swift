@@ -73,6 +73,9 @@ public struct CoordinatorMachine: Sendable {
     /// on, workers wait; stored, so a restarted coordinator stays paused until `intern resume`.
     private(set) public var isPaused = false
 
+    /// Whether the metrics the stages count on are reported at all (see ``MetricCoverage``).
+    private(set) public var coverage: MetricCoverage
+
     private let classifier: FailureClassifier
     /// Retries granted so far across the campaign that count against its budget.
     private var campaignRetriesUsed = 0
@@ -122,6 +125,7 @@ public struct CoordinatorMachine: Sendable {
         self.consumers = stages.map { feeder in
             stages.indices.filter { stages[$0].input?.stage == feeder.name }
         }
+        self.coverage = MetricCoverage(stages: stages)
         self.classifier = spec.failureClassifier
         self.breaker = CircuitBreaker(threshold: spec.failurePolicy.circuitBreakerTrials)
         self.health = WorkerHealth(threshold: spec.failurePolicy.quarantineAfter)
@@ -152,7 +156,7 @@ public struct CoordinatorMachine: Sendable {
         trials: [TrialRecord], attempts: [AttemptRecord], workers: [WorkerRecord] = [],
         objectives: [AttemptID: Double] = [:], constraintValues: [AttemptID: [String: Double]] = [:], paused: Bool = false,
         startedAt: Timestamp? = nil, adjustments: CampaignAdjustments = CampaignAdjustments(), fedStages: Set<Int> = [],
-        now: Timestamp
+        reportedMetrics: [Int: Set<String>] = [:], now: Timestamp
     ) throws(CampaignProblem) -> (CoordinatorMachine, Effects) {
         var machine = try CoordinatorMachine(spec: spec, config: config)
         machine.adjustments = adjustments
@@ -169,6 +173,12 @@ public struct CoordinatorMachine: Sendable {
         // flag are stored together; a store from before the flag has only the trials).
         machine.fedStages = fedStages.filter { machine.stages.indices.contains($0) }.union(machine.stages.indices.filter { machine.created[$0] > 0 && machine.stages[$0].input?.waits == true })
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
+        // What the stages' attempts reported so far; a metric missing now was announced before.
+        for (stage, names) in reportedMetrics { machine.coverage.reported(names, stage: stage) }
+        for stage in machine.stages.indices {
+            machine.coverage.setCompleted(trials.filter { $0.stage == stage && $0.status == .completed }.count, stage: stage)
+        }
+        machine.coverage.markAnnounced()
         machine.campaignRetriesUsed = trials.reduce(0) { $0 + $1.retryCounts.budgetUsed }
         for attempt in attempts.sorted(by: { $0.id < $1.id }) where attempt.status.isTerminal {
             if attempt.status == .succeeded {
@@ -821,14 +831,21 @@ public struct CoordinatorMachine: Sendable {
         case .preempted: attempt.detail = "preempted: worker \(id) was leaving"
         }
         attempt.outputs = end.outputs
-        let stage = trials[attempt.trial].map { stages[$0.stage] }
+        let stageIndex = trials[attempt.trial]?.stage
+        let stage = stageIndex.map { stages[$0] }
+        if let stageIndex { coverage.reported(end.metrics.keys, stage: stageIndex) }
         let declared = (stage?.outputs ?? []) + (stage?.resultFiles.keys.sorted() ?? [])
         let missing = attempt.status == .succeeded ? declared.filter { end.outputs[$0] == nil } : []
+        let nonFinite = attempt.status == .succeeded ? stage.map { Self.nonFiniteEnds(end.metrics, of: $0) } ?? [] : []
         if !missing.isEmpty {
             // It exited 0 but did not produce what later stages need: a failure of the job.
             attempt.status = .failed
             settleFailure(attempt, evidence: FailureEvidence(kind: .missingOutputs(missing), logTail: end.logTail), now: now, effects: &effects)
-        } else if attempt.status == .succeeded, let stage {
+        } else if !nonFinite.isEmpty {
+            // It exited 0 but its objective or its loss ended NaN or infinite: it diverged.
+            attempt.status = .failed
+            settleFailure(attempt, evidence: FailureEvidence(kind: .nonFiniteMetrics(nonFinite), logTail: end.logTail), now: now, effects: &effects)
+        } else if attempt.status == .succeeded, let stage, let stageIndex {
             record(attempt)
             effects.changes.append(.attempt(attempt))
             var trial = trials[attempt.trial]!
@@ -850,6 +867,9 @@ public struct CoordinatorMachine: Sendable {
                 }
                 record(trial)
                 effects.changes.append(.trial(trial))
+                for metric in coverage.trialCompleted(stage: stageIndex) {
+                    effects.changes.append(.event(CampaignEvent(kind: "metric.missing", message: metric.message, trial: trial.id, at: now)))
+                }
             }
         } else if let kind = FailureEvidence.Kind(end.outcome) {
             let killedByIntern: Bool = switch end.outcome {
@@ -874,6 +894,19 @@ public struct CoordinatorMachine: Sendable {
         effects.append(dispatch(now: now))
         effects.append(finishIfDone(now: now))
         return effects
+    }
+
+    /// The metrics of `stage` that ended NaN or infinite although the job exited 0: its
+    /// objectives', and any whose name says it is a loss (`loss`, `eval_loss`, `val_loss`), as
+    /// `name = value` in name order. Other metrics may be non-finite on purpose (`grad_norm` when
+    /// mixed precision skips a step).
+    static func nonFiniteEnds(_ last: [String: Double], of stage: Stage) -> [String] {
+        let objectives = Set(stage.objectives.map(\.metric))
+        return last.filter { name, value in
+            !value.isFinite && (objectives.contains(name) || name.lowercased().contains("loss"))
+        }
+        .sorted { $0.key < $1.key }
+        .map { "\($0.key) = \($0.value.isNaN ? "nan" : ($0.value > 0 ? "inf" : "-inf"))" }
     }
 
     // MARK: - Cancel

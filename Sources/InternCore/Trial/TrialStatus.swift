@@ -101,6 +101,10 @@ public struct AttemptEnd: Sendable, Equatable {
     public var logTail: String
     /// The outputs the job declared (`{"intern_output": {...}}` lines; a later line's key wins).
     public var outputs: [String: String] = [:]
+    /// The last value of each metric the attempt reported (NaN included), as the coordinator has
+    /// stored them when the end arrives: the names tell which metrics a stage's jobs print, the
+    /// values whether a run that exited 0 diverged.
+    public var metrics: [String: Double] = [:]
 
     /// Creates an attempt end report.
     public init(

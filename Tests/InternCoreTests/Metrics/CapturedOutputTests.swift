@@ -34,21 +34,24 @@ import Testing
     }
 
     /// `{name: (count, last)}` as the worker's path reads the streams: each cut into lines by its
-    /// own splitter, every line through `parse(_:using:_:)` with one buffer per stream.
+    /// own splitter, every line through `parse(_:using:_:)` with one buffer per stream, and through
+    /// the stream's `TrainerMetricsBlock`.
     static func read(_ streams: [Data], parser: MetricLineParser) -> [String: Expected] {
         var found: [String: (count: Int, last: Double, streams: Set<Int>)] = [:]
         for (index, data) in streams.enumerated() {
             var splitter = LineSplitter()
             var buffer = MetricLineParser.Buffer()
+            var block = TrainerMetricsBlock()
             let take = { (line: UnsafeRawBufferPointer) in
-                parser.parse(line, using: &buffer) { name, value, _ in
-                    let key = String(decoding: name, as: UTF8.self)
+                func add(_ key: String, _ value: Double) {
                     var entry = found[key] ?? (0, 0, [])
                     entry.count += 1
                     entry.last = value
                     entry.streams.insert(index)
                     found[key] = entry
                 }
+                parser.parse(line, using: &buffer) { name, value, _ in add(String(decoding: name, as: UTF8.self), value) }
+                if block.wants(line) { for point in block.read(line) { add(point.name, point.value) } }
             }
             // Chunks of 4 KiB, as a pipe delivers them.
             data.withUnsafeBytes { bytes in

@@ -181,11 +181,37 @@ def line_points(line: bytes):
     return points
 
 
+BLOCK_ROW = re.compile(rb"  ([^ =]+) +=( +)([^ ]+)")
+
+
+def block_points(line: bytes, state: dict):
+    """Trainer.log_metrics' blocks: `***** NAME metrics *****`, then `  KEY = VALUE` rows until
+    another line. `state["open"]` carries the block from line to line (one state per stream)."""
+    text = ANSI.sub(b"", line).rstrip(SPACE)
+    head = text.lstrip(SPACE)
+    if head.startswith(b"***** ") and head.endswith(b" metrics *****") and len(head) > 20:
+        state["open"] = True
+        return []
+    m = BLOCK_ROW.fullmatch(text) if state.get("open") else None
+    if not m:
+        state["open"] = False
+        return []
+    try:
+        name = m.group(1).decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    value = number(m.group(3).decode("latin-1"))
+    if value is None or not valid_name(name) or name in ("step", "global_step"):
+        return []
+    return [(name, value)]
+
+
 def read(data: bytes):
-    """Every point of a log, in order: [(name, value)]."""
-    points = []
+    """Every point of a log (one stream), in order: [(name, value)]."""
+    points, state = [], {}
     for line in split_lines(data):
         points.extend(line_points(line))
+        points.extend(block_points(line, state))
     return points
 
 

@@ -11,6 +11,7 @@ is open (the final evaluate() after train() is logged but not printed), without 
     accelerate launch --multi_gpu --num_processes 2 hf_trainer.py --use-cpu   (record from rank 0)
 """
 import argparse
+import inspect
 import json
 import math
 import os
@@ -104,6 +105,17 @@ class Record(TrainerCallback):
         if self.training and state.is_world_process_zero:
             self.logged.append({k: v for k, v in logs.items() if k != "total_flos"})
 
+    def printed(self, formatted):
+        """What `log_metrics` printed (its `metrics_format` values): the numbers among them
+        (`0:00:01.73` and `0GF` are not)."""
+        numbers = {}
+        for key, value in formatted.items():
+            try:
+                numbers[key] = float(value)
+            except (TypeError, ValueError):
+                pass
+        self.logged.append(numbers)
+
     def write(self, path):
         metrics = {}
         for logs in self.logged:
@@ -150,6 +162,21 @@ train_result = trainer.train()
 trainer.log_metrics("train", train_result.metrics)
 metrics = trainer.evaluate()
 trainer.log_metrics("eval", metrics)
+if trainer.is_world_process_zero():
+    # What log_metrics printed, through the function it formats with: a Trainer method in 4.x
+    # (`metrics_format(self, metrics)`), a plain function of the metrics in 5.x.
+    from transformers.trainer_pt_utils import metrics_format
+
+    def printed_form(values):
+        return metrics_format(trainer, values) if len(inspect.signature(metrics_format).parameters) == 2 else metrics_format(values)
+
+    record.printed(printed_form(train_result.metrics))
+    record.printed(printed_form(metrics))
 
 if trainer.is_world_process_zero() and os.environ.get("FIXTURE_RECORD"):
     record.write(os.environ["FIXTURE_RECORD"])
+
+# Leave the process group as distributed scripts do (accelerate's `end_training()`): a rank that
+# exits with gloo's threads still up may abort ("terminate called without an active exception").
+if torch.distributed.is_available() and torch.distributed.is_initialized():
+    torch.distributed.destroy_process_group()
