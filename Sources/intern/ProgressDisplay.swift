@@ -34,7 +34,7 @@ final class ProgressDisplay: Sendable {
             // line of its own (the progress line then carries a short reminder).
             for metric in snapshot.missingMetrics where state.warned.insert("\(metric.stageIndex) \(metric.metric)").inserted {
                 let text = "warning: " + metric.message
-                if isTerminal { FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + text + "\n").utf8)) } else { print(text) }
+                if isTerminal { FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + text + "\n").utf8)) } else { print(text); fflush(nil) }
                 state.lastLine = ""
             }
             if isTerminal {
@@ -44,7 +44,9 @@ final class ProgressDisplay: Sendable {
                 let counts = line.components(separatedBy: " | elapsed").first ?? line
                 let previous = state.lastLine.components(separatedBy: " | elapsed").first ?? ""
                 guard counts != previous, Date().timeIntervalSince(state.lastPrint) >= 2 || snapshot.isFinished else { return }
+                // A file (a SLURM output file, `> run.log`) shows it now, not when the run ends.
                 print(line)
+                fflush(nil)
                 state.lastPrint = Date()
             }
             state.lastLine = line

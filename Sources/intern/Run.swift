@@ -51,7 +51,7 @@ struct Run: AsyncParsableCommand {
         let alreadyFinished = await session.coordinator.snapshot().isFinished
         let fleet = try LocalFleet.start(count: alreadyFinished ? 0 : self.fleet.workers, slots: self.fleet.slots, connect: url, logDirectory: "\(session.store.directory)/workers",
                                          logLevel: global.logLevel)
-        if !self.fleet.quiet { print("running \(file.spec.name): \(file.spec.trials) trials\(file.spec.isPipeline ? " in stage \(file.spec.stages[0].name), then " + file.spec.laterStages.map(\.name).joined(separator: ", ") : "") on \(self.fleet.workers) local workers; store \(session.store.directory)") }
+        if !self.fleet.quiet { print("running \(file.spec.name): \(file.spec.trials) trials\(file.spec.isPipeline ? " in stage \(file.spec.stages[0].name), then " + file.spec.laterStages.map(\.name).joined(separator: ", ") : "") on \(self.fleet.workers) local workers; store \(session.store.directory)"); fflush(nil) }
         // Ctrl-C or SIGTERM: the workers leave first (their jobs are stopped and reported
         // preempted to the coordinator, which records it), then the coordinator stops.
         var leave: (@Sendable () -> Void)?

@@ -110,4 +110,32 @@ import Testing
         let store = try CampaignStore(directory: directory, create: false, readOnly: true)
         #expect(try store.events(limit: 100).filter { $0.kind == "metric.missing" }.count == 1)
     }
+
+    /// A run whose output goes to a file (SLURM's output file, `> run.log`) shows where it stands
+    /// while it runs, warnings included, not only when it ends.
+    @Test func aRunWrittenToAFileShowsItsProgressAndWarningsWhileItRuns() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-mlstack")
+        defer { dir.remove() }
+        let spec = try dir.write("slow.yaml", """
+            name: slow
+            shell: "python3 -c \\"print({{'eval_loss': '1.5'}})\\"; sleep {s}"
+            space: {s: {type: choice, values: ["0", "8"]}}
+            sampler: grid
+            parallel: 1
+            objective: {metric: eval_los, direction: minimize}
+            """)
+        let run = try InternBinary.start(["run", spec, "--workers", "1"], in: dir.path)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !(run.stdoutSoFar.contains("warning: no trial has reported eval_los") && run.stdoutSoFar.contains("[1/2]")) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("nothing in the file while it runs: \(run.stdoutSoFar)")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(run.process.isRunning, "the second trial sleeps 8 s")
+        #expect(run.stdoutSoFar.hasPrefix("running slow: 2 trials"), "\(run.stdoutSoFar)")
+        let result = try await run.finish(timeout: .seconds(60))
+        #expect(result.status == 4, "\(result.stdout)")
+    }
 }

@@ -73,7 +73,7 @@ import Testing
         return ["", " ", "\u{8}"].randomElement(using: &rng)! + result
     }
 
-    @Test func theParserAndThePythonReadingAgree() throws {
+    @Test func theParserAndThePythonReadingAgree() async throws {
         let directory = try TemporaryDirectory(prefix: "intern-grammar")
         defer { directory.remove() }
         // INTERN_GRAMMAR_LINES / INTERN_GRAMMAR_SEED run it longer, or another way.
@@ -83,16 +83,9 @@ import Testing
         let lines = (0..<count).map { _ in Self.line(&rng) }
         let file = try directory.write("lines.txt", lines.joined(separator: "\n") + "\n")
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Self.oracle, file]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let answers = String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let oracle = try await ProcessRunner.run(["/usr/bin/python3", Self.oracle, file], timeout: .seconds(120))
+        #expect(oracle.status == 0, "\(oracle.stderr)")
+        let answers = oracle.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         try #require(answers.count == lines.count)
 
         let parser = MetricLineParser(keyValuePrefix: nil)

@@ -99,6 +99,11 @@ public final class ChildProcess: @unchecked Sendable {
     /// Sends a signal to the process.
     public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+    /// What the process has written to its standard output so far (it may still be running).
+    public var stdoutSoFar: String {
+        String(decoding: FileManager.default.contents(atPath: stdoutPath) ?? Data(), as: UTF8.self)
+    }
+
     /// Waits for the process to exit (killing it after `timeout`) and returns its output.
     public func finish(timeout: Duration) async throws -> InternBinary.Result {
         let deadline = ContinuousClock.now + timeout
