@@ -536,30 +536,53 @@ class Bench:
         """`intern parse-cost`: the worker's per-line metric path (LineSplitter, then
         MetricLineParser's allocation-free parse) on the real captures of Tests/EndToEndTests/
         Fixtures/ml-stack (transformers 4 and 5, TRL, accelerate, Lightning, Keras; stdout, stderr
-        and merged), ns per line, median of rounds; the mean over all lines weighted by line count.
-        With --parse-baseline BINARY (an intern built from an earlier commit), the same files through
-        it in the same run, and the ratio."""
+        and merged), ns per line: the fastest of 7 rounds, the median of the runs, pinned to one CPU
+        when taskset exists (a microbenchmark on a shared VM). Weighted by line count: over all
+        files, over the files that give no points (warnings, tracebacks, tqdm redraws), and, with
+        --parse-baseline BINARY (an intern built from an earlier commit, run alternately in the
+        same run), over the files that give the same points in both builds."""
         root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "EndToEndTests", "Fixtures", "ml-stack", "captures")
         files = sorted(os.path.join(root, c, f) for c in os.listdir(root)
                        for f in ("separate.stdout", "separate.stderr", "merged.log") if os.path.getsize(os.path.join(root, c, f)) > 0)
-        results = {}
-        binaries = [("intern", self.intern)] + ([("baseline", self.args.parse_baseline)] if self.args.parse_baseline else [])
-        for label, binary in binaries:
-            runs = []
-            for i in range(self.args.runs):
-                p = subprocess.run([binary, "parse-cost"] + files, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
+        pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+        binaries = [("intern", self.intern)] + ([("baseline", os.path.abspath(self.args.parse_baseline))] if self.args.parse_baseline else [])
+        per_file = {label: {} for label, _ in binaries}
+        for i in range(self.args.runs):
+            for label, binary in binaries:
+                p = subprocess.run(pin + [binary, "parse-cost"] + files + ["--rounds", "7"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
                 if p.returncode != 0:
                     self.problem("parse-cost (%s) exited %d: %s" % (label, p.returncode, p.stderr[-500:].decode("utf-8", "replace")))
                     continue
-                per_file = json.loads(p.stdout)
-                lines = sum(f["lines"] for f in per_file)
-                mean = sum(f["median_ns_per_line"] * f["lines"] for f in per_file) / max(1, lines)
-                runs.append({"files": per_file, "lines": lines, "points": sum(f["points"] for f in per_file), "mean_ns_per_line": mean})
-                log("parser %s run %d: %.1f ns/line over %d lines of %d files, %d points" % (label, i, mean, lines, len(per_file), runs[-1]["points"]))
-            results[label] = {"runs": runs, "median_ns_per_line": median(r["mean_ns_per_line"] for r in runs),
-                              "points": runs[0]["points"] if runs else None, "lines": runs[0]["lines"] if runs else None}
-        if "baseline" in results and results["baseline"]["median_ns_per_line"]:
-            results["ratio_vs_baseline"] = results["intern"]["median_ns_per_line"] / results["baseline"]["median_ns_per_line"]
+                for f in json.loads(p.stdout):
+                    per_file[label].setdefault(f["file"], []).append(f)
+        results = {}
+        for label, _ in binaries:
+            table = {name: {"lines": runs[0]["lines"], "points": runs[0]["points"],
+                            "ns_per_line": median(r["min_ns_per_line"] for r in runs)} for name, runs in per_file[label].items()}
+            results[label] = {"files": table}
+
+        def weighted(label, names):
+            table = results[label]["files"]
+            lines = sum(table[n]["lines"] for n in names)
+            return {"lines": lines, "points": sum(table[n]["points"] for n in names),
+                    "ns_per_line": sum(table[n]["ns_per_line"] * table[n]["lines"] for n in names) / lines if lines else None}
+
+        names = sorted(results["intern"]["files"])
+        silent = [n for n in names if results["intern"]["files"][n]["points"] == 0
+                  and all(results[l]["files"].get(n, {}).get("points", 0) == 0 for l in results)]
+        for label in results:
+            results[label]["all"] = weighted(label, names)
+            results[label]["no_points"] = weighted(label, silent)
+        if "baseline" in results:
+            same = [n for n in names if n in results["baseline"]["files"]
+                    and results["baseline"]["files"][n]["points"] == results["intern"]["files"][n]["points"] > 0]
+            for label in results:
+                results[label]["same_points"] = weighted(label, same)
+        for label in results:
+            log("parser %s: %.1f ns/line over all %d lines (%d points), %.1f ns over the %d lines that give no points"
+                % (label, results[label]["all"]["ns_per_line"], results[label]["all"]["lines"], results[label]["all"]["points"],
+                   results[label]["no_points"]["ns_per_line"] or 0, results[label]["no_points"]["lines"]))
         return results
 
     # -- (5) synthesis ----------------------------------------------------------------------------
@@ -894,11 +917,16 @@ def print_table(r, args):
             rows.append(("  %s: raw MB/s searched" % name.replace("_", " "), "%s  (%s matches)" % (fmt(m.get("median_MB_per_s"), "%.0f MB/s"), m.get("matches")), None))
     if r.get("parser"):
         P = r["parser"]
-        rows.append(("(6) metric parser on the real captures (%s lines), mean ns/line, median" % P["intern"].get("lines"), None, None))
-        rows.append(("  intern (%s points)" % P["intern"].get("points"), fmt(P["intern"].get("median_ns_per_line"), "%.1f ns"), None))
-        if "baseline" in P:
-            rows.append(("  --parse-baseline (%s points)" % P["baseline"].get("points"), fmt(P["baseline"].get("median_ns_per_line"), "%.1f ns"), None))
-            rows.append(("  ratio intern / baseline", fmt(P.get("ratio_vs_baseline"), "x%.2f"), None))
+        rows.append(("(6) metric parser on the real captures, ns/line (fastest round, median of runs)", None, None))
+        for key, title in (("all", "all lines"), ("no_points", "lines that give no points"), ("same_points", "files that give the same points in both")):
+            if key not in P["intern"]:
+                continue
+            m = P["intern"][key]
+            base = P.get("baseline", {}).get(key)
+            figure = fmt(m["ns_per_line"], "%.1f ns")
+            if base and base["ns_per_line"]:
+                figure += "  (baseline %s, x%.2f)" % (fmt(base["ns_per_line"], "%.1f"), m["ns_per_line"] / base["ns_per_line"])
+            rows.append(("  %s: %d lines, %d points%s" % (title, m["lines"], m["points"], "" if not base else " (baseline %d)" % base["points"]), figure, None))
     width = max(len(a) for a, _, _ in rows) + 2
     print()
     for a, b, c in rows:

@@ -82,16 +82,16 @@ public struct MetricLineParser: Sendable {
         // The reference path: every name becomes a `String` as soon as it is read. The worker
         // uses `parse(_:using:_:)`, which must give exactly the same points (tests check it).
         var sink = ArraySink(maxNameLength: maxNameLength)
-        switch shape(of: line) {
+        switch parseLine(line, into: &sink) {
         case .none:
             return []
+        case .points:
+            break
         case .escaped:
             var cleaned: [UInt8] = []
             TerminalEscapes.strip(line, into: &cleaned)
-            let found = cleaned.withUnsafeBytes { parseLine($0, shape: shape(of: $0), into: &sink) }
-            guard found else { return [] }
-        case let shape:
-            guard parseLine(line, shape: shape, into: &sink) else { return [] }
+            sink = ArraySink(maxNameLength: maxNameLength)
+            guard cleaned.withUnsafeBytes({ parseLine($0, into: &sink) }) == .points else { return [] }
         }
         sink.steps.apply(to: &sink.points)
         return sink.points
@@ -115,13 +115,15 @@ public struct MetricLineParser: Sendable {
         _ line: UnsafeRawBufferPointer, using buffer: inout Buffer,
         _ body: (_ name: UnsafeRawBufferPointer, _ value: Double, _ step: Int64?) -> Void
     ) {
-        let lineShape = shape(of: line)
-        if case .none = lineShape { return }
         buffer.sink.reset(maxNameLength: maxNameLength)
-        guard case .escaped = lineShape else {
-            guard parseLine(line, shape: lineShape, into: &buffer.sink) else { return }
+        switch parseLine(line, into: &buffer.sink) {
+        case .none:
+            return
+        case .points:
             buffer.sink.emit(line, body)
             return
+        case .escaped:
+            break
         }
         // Moved out of the buffer while in use (its capacity stays with it, so no allocation).
         var cleaned: [UInt8] = []
@@ -129,54 +131,99 @@ public struct MetricLineParser: Sendable {
         defer { swap(&cleaned, &buffer.cleaned) }
         cleaned.removeAll(keepingCapacity: true)
         TerminalEscapes.strip(line, into: &cleaned)
+        buffer.sink.reset(maxNameLength: maxNameLength)
         cleaned.withUnsafeBytes { clean in
-            guard parseLine(clean, shape: shape(of: clean), into: &buffer.sink) else { return }
+            guard parseLine(clean, into: &buffer.sink) == .points else { return }
             buffer.sink.emit(clean, body)
         }
     }
 
     // MARK: - Forms
 
-    /// Which form a line may have, found from its first and last bytes: most lines are answered
-    /// `.none` without looking further. `.escaped`: the line holds escape sequences and must be
-    /// read without them (the shape of the cleaned line decides).
-    private enum Shape {
+    /// What reading a line came to: points (in the sink), none, or the line holds escape
+    /// sequences that may change what it says, so its copy without them must be read instead.
+    private enum Outcome: Equatable {
         case none
+        case points
         case escaped
-        /// Form 1, the object's `{` at `start`; `end` is where the line's trailing blanks start.
-        case object(start: Int, end: Int)
-        /// Form 2, the pairs after the prefix, from `start`.
-        case keyValues(start: Int, end: Int)
-        /// Forms 3 to 5: the first and the last byte that is not blank.
-        case tail(first: Int, last: Int)
     }
 
-    private func shape(of line: UnsafeRawBufferPointer) -> Shape {
+    /// Reads one line into `sink`, deciding its form from its first and last bytes: most lines are
+    /// answered `.none` there. Escape sequences are removed first by the grammar; here those at the
+    /// start, and a complete CSI at the end (tqdm's `ESC[A`, a colour reset), are trimmed like
+    /// blanks, an object is read
+    /// as it is and only a line where the scan met an ESC (or that fails and holds one) asks to
+    /// be read again without them, and a candidate for the other forms is looked through for an
+    /// ESC first. The forms see the line up to its trailing blanks (indices are the line's own).
+    private func parseLine<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, into sink: inout Sink) -> Outcome {
         let n = line.count
         var i = 0
-        while i < n, MetricBytes.isBlank(line[i]) { i += 1 }
-        guard i < n else { return .none }
-        var j = n - 1
-        while j > i, MetricBytes.isBlank(line[j]) { j -= 1 }
-        let first = line[i]
-        // The first byte survives the removal of escapes unless it is one (nothing before it but
-        // blanks), so only an ESC there or somewhere in a candidate line sends it to `.escaped`.
-        if first == TerminalEscapes.escape { return .escaped }
-        if first == MetricBytes.openBrace {
-            return TerminalEscapes.contains(line, from: i) ? .escaped : .object(start: i, end: j + 1)
+        // Leading blanks and escape sequences (tqdm's `ESC[A` before a dict, a colour): what a
+        // forward reading removes first, so the first byte left is the cleaned line's first.
+        while i < n {
+            if MetricBytes.isBlank(line[i]) {
+                i += 1
+            } else if line[i] == TerminalEscapes.escape {
+                i = TerminalEscapes.end(of: line, at: i)
+            } else {
+                break
+            }
         }
-        var scanned = false
+        guard i < n else { return .none }
+        let first = line[i]
+        var j = n - 1
+        while true {
+            while j > i, MetricBytes.isBlank(line[j]) { j -= 1 }
+            guard let start = TerminalEscapes.trailingCSIStart(line, last: j), start > i else { break }
+            j = start - 1
+        }
+        let trimmed = UnsafeRawBufferPointer(rebasing: line[...j])
+        if first == MetricBytes.openBrace {
+            var sawEscape = false
+            let parsed = parseObject(trimmed, at: i, into: &sink, sawEscape: &sawEscape)
+            if parsed, !sawEscape { return .points }
+            return sawEscape || TerminalEscapes.contains(trimmed, from: i) ? .escaped : .none
+        }
         if !prefix.isEmpty, first == prefix[0] {
             // An escape could split the prefix (`MET\e[0mRIC`): look for one before deciding.
-            if TerminalEscapes.contains(line, from: i) { return .escaped }
-            scanned = true
-            if hasPrefix(line, at: i) { return .keyValues(start: i + prefix.count, end: j + 1) }
+            if TerminalEscapes.contains(trimmed, from: i) { return .escaped }
+            if hasPrefix(trimmed, at: i) {
+                return parseKeyValues(trimmed, at: i + prefix.count, into: &sink) ? .points : .none
+            }
         }
         // The last byte survives too unless an escape sequence ends there.
         if TerminalEscapes.mayEndInside(line, last: j) { return .escaped }
         guard MetricBytes.mayEndForm(line[j]) else { return .none }
-        if !scanned, TerminalEscapes.contains(line, from: i) { return .escaped }
-        return .tail(first: i, last: j)
+        if line[j] == MetricBytes.closeBracket {
+            // Form 4, the commonest candidate (every tqdm redraw): its group is read as it is when
+            // the line's last `[` is not part of an escape sequence and nothing after it can start
+            // or end one (no ESC, no BEL): removing escapes would then leave the group as it is
+            // (escapes before it are removed whole, and add no `[`).
+            let (found, equals, escape) = MetricBytes.lastGroup(line, from: i, before: j)
+            guard let open = found else { return .none }  // no `[`: none without escapes either
+            if !escape, !TerminalEscapes.mayEndInside(line, last: open) {
+                // No `k=v` item: a bar without a postfix, the usual case.
+                guard equals else { return .none }
+                return parseProgressPostfix(trimmed, last: j, into: &sink) ? .points : .none
+            }
+        }
+        // One pass for an ESC and for a byte the form cannot do without (removing escapes adds
+        // no byte): a `{` (form 3), a `=` (form 4: most such lines are tqdm bars without a
+        // postfix), a `:` (form 5).
+        let needed = switch line[j] {
+        case MetricBytes.closeBrace: MetricBytes.openBrace
+        case MetricBytes.closeBracket: MetricBytes.equals
+        default: MetricBytes.colon
+        }
+        let (hasEscape, hasNeeded) = TerminalEscapes.contains(trimmed, from: i, and: needed)
+        guard hasNeeded else { return .none }
+        if hasEscape { return .escaped }
+        let found = switch line[j] {
+        case MetricBytes.closeBrace: parseObjectAfterProgress(trimmed, first: i, into: &sink)
+        case MetricBytes.closeBracket: parseProgressPostfix(trimmed, last: j, into: &sink)
+        default: parseDashPairs(trimmed, last: j, into: &sink)
+        }
+        return found ? .points : .none
     }
 
     /// Whether the prefix is at `start`, followed by whitespace, `:` or the end of the line.
@@ -185,27 +232,6 @@ public struct MetricLineParser: Sendable {
         for k in 0..<prefix.count where line[start + k] != prefix[k] { return false }
         let after = start + prefix.count
         return after == line.count || MetricBytes.isSpace(line[after]) || line[after] == MetricBytes.colon
-    }
-
-    /// Parses a line without escape sequences (`shape` is its shape) into `sink`; false when the
-    /// line gives no points whatever `sink` holds (it is then discarded). The forms see the line
-    /// up to its trailing blanks (indices are the line's own).
-    private func parseLine<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, shape: Shape, into sink: inout Sink) -> Bool {
-        switch shape {
-        case .none, .escaped:
-            return false
-        case .object(let start, let end):
-            return parseObject(UnsafeRawBufferPointer(rebasing: line[..<end]), at: start, into: &sink)
-        case .keyValues(let start, let end):
-            return parseKeyValues(UnsafeRawBufferPointer(rebasing: line[..<end]), at: start, into: &sink)
-        case .tail(let first, let last):
-            let trimmed = UnsafeRawBufferPointer(rebasing: line[...last])
-            switch line[last] {
-            case MetricBytes.closeBrace: return parseObjectAfterProgress(trimmed, first: first, into: &sink)
-            case MetricBytes.closeBracket: return parseProgressPostfix(trimmed, last: last, into: &sink)
-            default: return parseDashPairs(trimmed, last: last, into: &sink)
-            }
-        }
     }
 
     /// Form 3: `<progress text ending in a tqdm time group>{...}`.
@@ -262,8 +288,19 @@ public struct MetricLineParser: Sendable {
         return true
     }
 
+    /// Form 1 in a line known to hold no ESC.
     private func parseObject<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, at start: Int, into sink: inout Sink) -> Bool {
+        var sawEscape = false
+        return parseObject(line, at: start, into: &sink, sawEscape: &sawEscape)
+    }
+
+    /// Form 1 from the `{` at `start`. `sawEscape` is set when the scan met an ESC inside a string
+    /// or a nested group, where it does not make the object malformed (anywhere else it does).
+    private func parseObject<Sink: MetricSink>(
+        _ line: UnsafeRawBufferPointer, at start: Int, into sink: inout Sink, sawEscape: inout Bool
+    ) -> Bool {
         var s = MetricScanner(p: line, i: start + 1, end: line.count)
+        defer { sawEscape = sawEscape || s.sawEscape }
         while true {
             s.skipSpace()
             guard s.i < s.end else { return false }
@@ -517,6 +554,8 @@ private struct MetricScanner {
     let p: UnsafeRawBufferPointer
     var i: Int
     let end: Int
+    /// An ESC was met inside a string or a nested group (where it is not malformed).
+    var sawEscape = false
 
     /// The byte at `i`; callers check `i < end` first.
     var byte: UInt8 { p[i] }
@@ -555,14 +594,16 @@ private struct MetricScanner {
         var escaped = false
         let quotes = MetricBytes.ones &* UInt64(quote)
         let backslashes = MetricBytes.ones &* UInt64(MetricBytes.backslash)
+        let escapes = MetricBytes.ones &* UInt64(TerminalEscapes.escape)
         while j < end {
-            // Skip eight bytes at a time up to the first quote or backslash (the lowest flagged
-            // byte of the zero-byte test is exact; see `LineSplitter.firstTerminator`).
+            // Skip eight bytes at a time up to the first quote, backslash or ESC (the lowest
+            // flagged byte of the zero-byte test is exact; see `LineSplitter.firstTerminator`).
             while j + 8 <= end {
                 let w = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: j, as: UInt64.self))
                 let q = w ^ quotes
                 let s = w ^ backslashes
-                let hits = ((q &- MetricBytes.ones) & ~q | (s &- MetricBytes.ones) & ~s) & MetricBytes.highs
+                let e = w ^ escapes
+                let hits = ((q &- MetricBytes.ones) & ~q | (s &- MetricBytes.ones) & ~s | (e &- MetricBytes.ones) & ~e) & MetricBytes.highs
                 if hits != 0 {
                     j += hits.trailingZeroBitCount / 8
                     break
@@ -580,6 +621,7 @@ private struct MetricScanner {
                 escaped = true
                 j += 2
             } else {
+                if b == TerminalEscapes.escape { sawEscape = true }
                 j += 1
             }
         }
@@ -601,6 +643,9 @@ private struct MetricScanner {
                 if depth == 0 { return true }
             case MetricBytes.doubleQuote, MetricBytes.singleQuote:
                 if scanString() == nil { return false }
+            case TerminalEscapes.escape:
+                sawEscape = true
+                i += 1
             default:
                 i += 1
             }
@@ -827,6 +872,41 @@ enum MetricBytes {
         let lower = b | 0x20
         return b == closeBrace || b == closeBracket || (b >= zero && b <= nine) || b == dot
             || lower == 0x6E || lower == 0x66 || lower == 0x79
+    }
+
+    /// The last `[` in `line[from..<before]`, and whether a `=`, and whether an ESC or BEL, lie
+    /// after it: one backward pass, eight bytes at a time (a tqdm bar's group, on every redraw).
+    @inline(__always) static func lastGroup(_ line: UnsafeRawBufferPointer, from lower: Int, before upper: Int) -> (open: Int?, equals: Bool, escape: Bool) {
+        // Exactly 0x80 in each byte of `x` that is zero (no borrow between bytes).
+        @inline(__always) func zeros(_ x: UInt64) -> UInt64 {
+            let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+            return ~(((x & low) &+ low) | x | low)
+        }
+        let brackets = ones &* UInt64(openBracket), equalSigns = ones &* UInt64(equals)
+        let escapes = ones &* UInt64(TerminalEscapes.escape), bells = ones &* UInt64(TerminalEscapes.bell)
+        var sawEquals = false, sawEscape = false
+        var k = upper
+        while k - 8 >= lower {
+            let w = line.loadUnaligned(fromByteOffset: k - 8, as: UInt64.self)
+            let bracket = zeros(w ^ brackets)
+            let equal = zeros(w ^ equalSigns)
+            let escape = zeros(w ^ escapes) | zeros(w ^ bells)
+            if bracket != 0 {
+                let byte = (63 - bracket.leadingZeroBitCount) / 8
+                let after: UInt64 = byte == 7 ? 0 : ~0 << UInt64((byte + 1) * 8)
+                return (k - 8 + byte, sawEquals || equal & after != 0, sawEscape || escape & after != 0)
+            }
+            sawEquals = sawEquals || equal != 0
+            sawEscape = sawEscape || escape != 0
+            k -= 8
+        }
+        while k > lower {
+            k -= 1
+            let b = line[k]
+            if b == openBracket { return (k, sawEquals, sawEscape) }
+            if b == equals { sawEquals = true } else if b == TerminalEscapes.escape || b == TerminalEscapes.bell { sawEscape = true }
+        }
+        return (nil, sawEquals, sawEscape)
     }
 
     /// The index of the last `[` in `line[from..<before]` when a tqdm time follows it (one or more

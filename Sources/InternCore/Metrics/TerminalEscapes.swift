@@ -59,6 +59,34 @@ public enum TerminalEscapes {
         }
     }
 
+    /// Whether an ESC, and whether `other`, lie in `bytes[from...]`: one pass, eight bytes at a
+    /// time, stopping once both are found.
+    static func contains(_ bytes: UnsafeRawBufferPointer, from start: Int = 0, and other: UInt8) -> (escape: Bool, other: Bool) {
+        let n = bytes.count
+        var i = start
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs = ones &* 0x80
+        let escapes = ones &* UInt64(escape)
+        let others = ones &* UInt64(other)
+        var foundEscape = false
+        var foundOther = false
+        while i + 8 <= n {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let e = w ^ escapes
+            let o = w ^ others
+            if (e &- ones) & ~e & highs != 0 { foundEscape = true }
+            if (o &- ones) & ~o & highs != 0 { foundOther = true }
+            if foundEscape, foundOther { return (true, true) }
+            i += 8
+        }
+        while i < n {
+            if bytes[i] == escape { foundEscape = true }
+            if bytes[i] == other { foundOther = true }
+            i += 1
+        }
+        return (foundEscape, foundOther)
+    }
+
     /// Whether an ESC lies in `bytes[from...]`; eight bytes at a time.
     public static func contains(_ bytes: UnsafeRawBufferPointer, from start: Int = 0) -> Bool {
         let n = bytes.count
@@ -77,11 +105,23 @@ public enum TerminalEscapes {
         return false
     }
 
+    /// Where a complete CSI sequence that ends at `last` starts (its ESC), or nil: `ESC [`,
+    /// parameter bytes, intermediate bytes, a final byte, as the forward reading would take it (an
+    /// ESC followed by `[` always starts a sequence), so a line may drop it like a trailing blank.
+    @inline(__always) static func trailingCSIStart(_ bytes: UnsafeRawBufferPointer, last: Int) -> Int? {
+        guard last >= 2, bytes[last] >= 0x40, bytes[last] <= 0x7E else { return nil }
+        var k = last - 1
+        while k >= 0, bytes[k] >= 0x20, bytes[k] <= 0x2F { k -= 1 }
+        while k >= 0, bytes[k] >= 0x30, bytes[k] <= 0x3F { k -= 1 }
+        guard k >= 1, bytes[k] == UInt8(ascii: "["), bytes[k - 1] == escape else { return nil }
+        return k - 1
+    }
+
     /// Whether the byte at `last` may belong to an escape sequence (true for every byte that does,
     /// and for a few that do not): looks back only over the run of bytes 0x20–0x3F before it, so a
     /// line that ends in a letter or a number is answered in a few steps. A caller that gets false
     /// knows that removing the escapes keeps that byte.
-    static func mayEndInside(_ bytes: UnsafeRawBufferPointer, last: Int) -> Bool {
+    @inline(__always) static func mayEndInside(_ bytes: UnsafeRawBufferPointer, last: Int) -> Bool {
         let c = bytes[last]
         if c == escape || c == bell { return true }
         guard c >= 0x20, c <= 0x7E else { return false }

@@ -107,6 +107,18 @@ import Testing
         #expect(parse("x [00:01, 2it/s, step=4, loss=0.5]").first?.step == 4)
     }
 
+    @Test func escapesAroundABarsGroup() {
+        #expect(names("\u{1B}[32mEpoch 0:\u{1B}[0m [00:01, a=1]") == ["a"])
+        #expect(names("x [00:01, \u{1B}[1ma=1\u{1B}[0m]") == ["a"])
+        #expect(names("x [00:01, a=\u{1B}[1m1]") == ["a"])
+        #expect(names("x [00:01, a=1]\u{1B}[A") == ["a"])
+        // `ESC [ 1 [` is one sequence whose final byte is the `[`: no group is left.
+        #expect(names("x \u{1B}[1[00:01, a=1]") == [])
+        // An OSC without its terminator loses only `ESC ]`.
+        #expect(names("x \u{1B}]0;t[00:01, a=1]") == ["a"])
+        #expect(names("x \u{1B}]0;t[00:01, a=1\u{07}b=2]") == [])
+    }
+
     @Test func bracketsThatAreNotABarGiveNothing() {
         #expect(names("100%|##| 50/50 [00:05<00:00, 11.2it/s]") == [])
         #expect(names("values [a=1, b=2]") == [])

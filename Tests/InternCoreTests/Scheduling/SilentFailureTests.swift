@@ -42,6 +42,18 @@ import Testing
         #expect(missing.first?.suggestion == nil)
     }
 
+    @Test func aJobPrintingEverNewNames_cannotGrowTheCoverageWithoutBound() {
+        var coverage = MetricCoverage(stages: [Self.stage()])
+        coverage.reported((0..<5_000).map { "metric_\($0)" }, stage: 0)
+        _ = coverage.trialCompleted(stage: 0)
+        #expect(coverage.missing.first?.seen.count == MetricCoverage.maxSeenNames)
+        // The message names a dozen and counts the rest.
+        #expect(coverage.missing.first?.message.contains("(+988 more)") == true)
+        // The names counted on are still recognised past the bound.
+        coverage.reported(["eval_loss"], stage: 0)
+        #expect(coverage.missing.isEmpty)
+    }
+
     @Test func suggestionsFindSuffixesAfterASeparator() {
         #expect(NameSuggestion.closest(to: "accuracy", among: ["eval_accuracy", "loss"]) == "eval_accuracy")
         #expect(NameSuggestion.closest(to: "margins", among: ["rewards/margins"]) == "rewards/margins")
