@@ -549,7 +549,7 @@ public actor Coordinator {
             // The attempt's metrics as stored (this report's included): which names its job
             // prints, and whether its objective or loss ended NaN.
             if machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
-                core.metrics = (try? store.lastMetricValues(attempt: end.attemptId)) ?? [:]
+                core.metrics = (try? store.lastMetricValues(attempt: end.attemptId, always: watchedMetrics)) ?? [:]
             }
             effects.append(machine.attemptEnded(core, worker: worker, incarnation: report.incarnation, now: now))
             endsStored.append(end.attemptId)

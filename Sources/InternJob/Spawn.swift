@@ -196,6 +196,25 @@ private func executableProblem(_ path: String) -> Int32 {
     return 0
 }
 
+/// The search path of a job whose environment has no `PATH`.
+let defaultSearchPath = "/bin:/usr/bin"
+
+/// Where a job's exec would find `name`: a name with a `/` relative to `workingDirectory`,
+/// otherwise the first executable regular file of that name on `path` (`nil`: the default search
+/// path; an empty entry is the working directory, relative entries are relative to it); `nil`
+/// when there is none. What the worker's provenance uses to tell which interpreter a job runs.
+public func locateExecutable(_ name: String, path: String?, workingDirectory: String) -> String? {
+    if name.contains("/") {
+        let candidate = join(workingDirectory, name)
+        return executableProblem(candidate) == 0 ? candidate : nil
+    }
+    for entry in (path ?? defaultSearchPath).split(separator: ":", omittingEmptySubsequences: false) {
+        let candidate = join(join(workingDirectory, entry.isEmpty ? "." : String(entry)), name)
+        if executableProblem(candidate) == 0 { return candidate }
+    }
+    return nil
+}
+
 /// Resolves `executable` the way the child's execvp would, from inside `workingDirectory`.
 private func resolveExecutable(_ spec: JobSpec, workingDirectory: String) throws(JobError) -> String {
     let name = spec.executable
@@ -212,7 +231,9 @@ private func resolveExecutable(_ spec: JobSpec, workingDirectory: String) throws
             throw JobError.make(.spawnFailed, e, path: path, "executable \(path)")
         }
     }
-    let searchPath = spec.environment["PATH"] ?? "/bin:/usr/bin"
+    let searchPath = spec.environment["PATH"] ?? defaultSearchPath
+    if let found = locateExecutable(name, path: searchPath, workingDirectory: workingDirectory) { return found }
+    // Not found: say why (a candidate without permission, or none at all).
     var denied: String?
     for entry in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
         let directory = join(workingDirectory, entry.isEmpty ? "." : String(entry))

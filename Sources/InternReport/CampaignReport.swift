@@ -261,16 +261,14 @@ public struct CampaignReport: Sendable, Codable {
     static func missingMetrics(
         stages: [InternCore.Stage], trials: [Int: TrialRecord], attempts: [AttemptRecord], series: [AttemptID: [MetricSeriesSummary]]
     ) -> [String] {
-        var coverage = MetricCoverage(stages: stages)
-        guard !coverage.requirements.isEmpty else { return [] }
-        for index in stages.indices {
-            coverage.setCompleted(trials.values.filter { $0.stage == index && $0.status == .completed }.count, stage: index)
-        }
+        var completed: [Int: Int] = [:]
+        for trial in trials.values where trial.status == .completed { completed[trial.stage, default: 0] += 1 }
+        var reported: [Int: Set<String>] = [:]
         for attempt in attempts {
             guard let trial = trials[attempt.trial], let names = series[attempt.id] else { continue }
-            coverage.reported(names.map(\.name), stage: trial.stage)
+            reported[trial.stage, default: []].formUnion(names.map(\.name))
         }
-        return coverage.missing.map(\.message)
+        return MetricCoverage(stages: stages, completed: completed, reported: reported).missing.map(\.message)
     }
 }
 

@@ -110,11 +110,11 @@ extension CampaignReport {
         for (title, lines) in sections {
             out += "\n## \(title)\n\n"
             var inTable = false
-            for line in lines {
+            for (index, line) in lines.enumerated() {
                 // A table needs a blank line before it (after a list item it would continue the
                 // item's text) and after it (a list item would continue the table).
                 let row = line.hasPrefix("|")
-                if row != inTable, line != lines.first { out += "\n" }
+                if row != inTable, index > 0 { out += "\n" }
                 inTable = row
                 out += row ? line + "\n" : "- " + line + "\n"
             }

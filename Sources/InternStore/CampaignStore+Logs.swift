@@ -135,15 +135,21 @@ extension CampaignStore {
         }
     }
 
-    /// The last value of each metric of one attempt (NaN where the store holds NULL for a NaN),
-    /// at most `limit` names, in name order: what ``MetricCoverage`` and the divergence check see.
-    public func lastMetricValues(attempt: AttemptID, limit: Int = MetricCoverage.maxSeenNames) throws -> [String: Double] {
+    /// The last value of each metric of one attempt (NaN where the store holds NULL for a NaN):
+    /// every metric named in `always` and every metric whose name contains `loss` (what the
+    /// divergence check and ``MetricCoverage`` must see, however many names the job printed),
+    /// plus the first `limit` others in name order (the names seen, for messages).
+    public func lastMetricValues(attempt: AttemptID, always: Set<String>, limit: Int = MetricCoverage.maxSeenNames) throws -> [String: Double] {
         guard let id = Int64(exactly: attempt) else { return [:] }
         return try read { db in
             var values: [String: Double] = [:]
+            let named = always.isEmpty ? "0" : "name IN (\(databaseQuestionMarks(count: always.count)))"
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT name, last_value FROM metric_series WHERE attempt_id = ? ORDER BY name LIMIT ?",
-                arguments: [id, limit])
+                db, sql: """
+                    SELECT name, last_value FROM metric_series WHERE attempt_id = ? AND (\(named) OR name LIKE '%loss%')
+                    UNION SELECT name, last_value FROM (SELECT name, last_value FROM metric_series WHERE attempt_id = ? ORDER BY name LIMIT ?)
+                    """,
+                arguments: StatementArguments([id] + always.sorted().map { $0 as DatabaseValueConvertible } + [id, limit]))
             while let row = try rows.next() {
                 values[row[0]] = (row[1] as Double?) ?? .nan
             }
@@ -170,16 +176,13 @@ extension CampaignStore {
     /// What the stages count on that no completed trial has reported (``MetricCoverage``, built
     /// from the store), for `status`, the digest and the report.
     public func missingMetrics(stages: [Stage]) throws -> [MissingMetric] {
-        var coverage = MetricCoverage(stages: stages)
-        guard !coverage.requirements.isEmpty else { return [] }
+        guard !MetricCoverage(stages: stages).requirements.isEmpty else { return [] }
         let completed = try read { db in
-            try Row.fetchAll(db, sql: "SELECT stage, COUNT(*) FROM trials WHERE status = 'completed' GROUP BY stage")
-                .map { ($0[0] as Int, $0[1] as Int) }
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT stage, COUNT(*) FROM trials WHERE status = 'completed' GROUP BY stage")
+                .map { ($0[0] as Int, $0[1] as Int) })
         }
         guard !completed.isEmpty else { return [] }
-        for (stage, count) in completed { coverage.setCompleted(count, stage: stage) }
-        for (stage, names) in try metricNamesByStage() { coverage.reported(names, stage: stage) }
-        return coverage.missing
+        return MetricCoverage(stages: stages, completed: completed, reported: try metricNamesByStage()).missing
     }
 
     /// Every attempt's metric summaries in one read (the report's view of a whole campaign).

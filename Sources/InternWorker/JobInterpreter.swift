@@ -1,4 +1,5 @@
 import Foundation
+import InternJob
 
 /// Which Python interpreter a job really runs, found from its command and its own environment, so
 /// that provenance records that interpreter's version and packages (a venv's, a conda env's), not
@@ -8,11 +9,16 @@ import Foundation
 ///   job's working directory): that interpreter, as named (a venv's `bin/python` is a symlink to
 ///   the system's; resolving it would lose the venv). `python -m torch.distributed.run` included.
 /// - A script with a `#!` line naming a Python (`accelerate`, `torchrun`, `deepspeed`: console
-///   scripts whose first line is their venv's interpreter), also through `#!/usr/bin/env python3`.
+///   scripts that run the job with their own interpreter), also through `#!/usr/bin/env python3`.
 /// - `env [-i] [NAME=VALUE...] PROGRAM ...`: PROGRAM, as above.
+/// - `conda run -p PREFIX ...` / `conda run -n NAME ...` (also `mamba`, `micromamba`): that
+///   environment's `bin/python` (`-n` under the `envs` folder of the conda found on the PATH).
+///   Other environment launchers (`uv run`, `poetry run`, `pipenv run`, `pdm run`, `hatch run`,
+///   `pixi run`, `pipx run`, and conda without `-p`/`-n`) choose their environment themselves: `nil`,
+///   never the launcher's own interpreter.
 ///
-/// `nil` for anything else (a shell script, a binary): the caller falls back to `python3` on the
-/// job's PATH.
+/// `nil` for anything else (a shell script, `sh -c`, a binary): the caller falls back to `python3`
+/// on the job's PATH.
 enum JobInterpreter {
     /// Whether a program's name is a Python interpreter's: `python`, `python3`, `python3.11`.
     static func isPython(_ name: String) -> Bool {
@@ -21,22 +27,68 @@ enum JobInterpreter {
         return version.allSatisfy { $0.isNumber || $0 == "." } && !version.hasPrefix(".")
     }
 
-    /// The interpreter `argv` runs in `workdir` with `path` as its PATH, or nil.
-    static func resolve(argv: [String], workdir: String, path: String, readHead: (String) -> [UInt8]? = readHead) -> String? {
+    /// Programs that run a command in an environment of their choosing.
+    static let launchers: Set<String> = ["conda", "mamba", "micromamba", "uv", "poetry", "pipenv", "pdm", "hatch", "pixi", "pipx", "rye"]
+
+    /// The words of `argv` that decide its interpreter: `env` and its assignments skipped, the
+    /// program, and for a launcher its words up to the program it runs. Two commands with the same
+    /// deciding words (and PATH and working directory) run the same interpreter.
+    static func decidingWords(_ argv: [String]) -> ArraySlice<String> {
         var words = argv[...]
-        // `env` with options and assignments in front of the program.
         while let first = words.first, (first as NSString).lastPathComponent == "env" {
             words = words.dropFirst()
             while let word = words.first, word.hasPrefix("-") || word.contains("=") { words = words.dropFirst() }
         }
+        guard let program = words.first, launchers.contains((program as NSString).lastPathComponent) else { return words.prefix(1) }
+        // Up to the first word after `run` that is not an option or an option's value.
+        var end = words.startIndex + 1
+        var afterRun = false
+        var takesValue = false
+        while end < words.endIndex {
+            let word = words[end]
+            end += 1
+            if !afterRun { afterRun = word == "run"; continue }
+            if takesValue { takesValue = false; continue }
+            if word.hasPrefix("-") {
+                takesValue = ["-n", "--name", "-p", "--prefix", "-e", "--environment"].contains(word)
+                continue
+            }
+            break
+        }
+        return words[words.startIndex..<end]
+    }
+
+    /// The interpreter `argv` runs in `workdir` with `path` as its PATH, or nil.
+    static func resolve(argv: [String], workdir: String, path: String, readHead: (String) -> [UInt8]? = readHead) -> String? {
+        let words = decidingWords(argv)
         guard let program = words.first, !program.isEmpty, let located = locate(program, workdir: workdir, path: path) else { return nil }
-        if isPython((program as NSString).lastPathComponent) { return located }
+        let name = (program as NSString).lastPathComponent
+        if isPython(name) { return located }
+        if launchers.contains(name) { return condaEnvironment(words, conda: located) }
         guard let head = readHead(located), let (interpreter, argument) = shebang(head) else { return nil }
         if (interpreter as NSString).lastPathComponent == "env" {
             guard let argument, isPython(argument) else { return nil }
             return locate(argument, workdir: workdir, path: path)
         }
         return isPython((interpreter as NSString).lastPathComponent) ? interpreter : nil
+    }
+
+    /// `conda run -p PREFIX` / `-n NAME` (mamba, micromamba alike): the environment's python.
+    private static func condaEnvironment(_ words: ArraySlice<String>, conda: String) -> String? {
+        guard let launcher = words.first, ["conda", "mamba", "micromamba"].contains((launcher as NSString).lastPathComponent) else { return nil }
+        var prefix: String?
+        var iterator = words.makeIterator()
+        while let word = iterator.next() {
+            if word == "-p" || word == "--prefix" { prefix = iterator.next() }
+            if word == "-n" || word == "--name", let name = iterator.next() {
+                // CONDA_ROOT/bin/conda -> CONDA_ROOT/envs/NAME.
+                let root = ((conda as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+                prefix = "\(root)/envs/\(name)"
+            }
+        }
+        guard let prefix else { return nil }
+        let python = "\(prefix)/bin/python"
+        return FileManager.default.isExecutableFile(atPath: python) ? python : nil
     }
 
     /// `#!INTERPRETER [ARGUMENT]` from a file's first bytes (options of `env -S` skipped).
@@ -48,19 +100,9 @@ enum JobInterpreter {
         return (interpreter, words.dropFirst().first { !$0.hasPrefix("-") })
     }
 
-    /// A program as the job's exec would find it: a path (relative to `workdir`), or the first
-    /// executable of that name on `path`.
+    /// A program as the job's exec finds it (InternJob's own search).
     static func locate(_ program: String, workdir: String, path: String) -> String? {
-        if program.contains("/") {
-            let full = program.hasPrefix("/") ? program : (workdir as NSString).appendingPathComponent(program)
-            return FileManager.default.isExecutableFile(atPath: full) ? full : nil
-        }
-        for directory in path.split(separator: ":") {
-            let base = directory.hasPrefix("/") ? String(directory) : (workdir as NSString).appendingPathComponent(String(directory))
-            let candidate = (base as NSString).appendingPathComponent(program)
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
+        locateExecutable(program, path: path, workingDirectory: workdir)
     }
 
     /// The first 256 bytes of a regular file, or nil.

@@ -80,9 +80,10 @@ final class ProvenanceProbe: Sendable {
         return fresh ? capture(attempt: attempt, argv: argv, workdir: workdir, environment: environment) : nil
     }
 
-    /// What decides a job's interpreter: the command up to its program, the PATH, the directory.
+    /// What decides a job's interpreter: the command's deciding words (its program, a launcher's
+    /// words up to the program it runs; not the parameters), the PATH, the directory.
     static func interpreterKey(argv: [String], path: String, workdir: String) -> String {
-        (argv.prefix(4) + [path, workdir]).joined(separator: "\u{0}")
+        (JobInterpreter.decidingWords(argv) + [path, workdir]).joined(separator: "\u{0}")
     }
 
     /// A blob the coordinator lost track of may be sent again (a new coordinator store).
@@ -131,7 +132,8 @@ final class ProvenanceProbe: Sendable {
         if let found = state.withLock({ $0.python[key] }), now - found.at < Self.packagesTTL {
             python = found.path
         } else {
-            python = JobInterpreter.resolve(argv: argv, workdir: workdir, path: path) ?? Self.which("python3", path: path)
+            python = JobInterpreter.resolve(argv: argv, workdir: workdir, path: path)
+                ?? JobInterpreter.locate("python3", workdir: workdir, path: path)
             state.withLock { $0.python[key] = (python, now) }
         }
         guard let python else { return ([], nil) }
@@ -160,7 +162,7 @@ final class ProvenanceProbe: Sendable {
     private func gpuState() -> [(String, String)] {
         if let known = state.withLock({ $0.gpu }) { return known }
         var fields: [(String, String)] = []
-        if let smi = Self.which("nvidia-smi", path: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") {
+        if let smi = JobInterpreter.locate("nvidia-smi", workdir: "/", path: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") {
             if let driver = Self.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"], in: "/")?.split(separator: "\n").first {
                 fields.append(("driver", String(driver).trimmed))
             }
@@ -179,14 +181,6 @@ final class ProvenanceProbe: Sendable {
             var info = stat()
             return stat("\(root)/.git/\(name)", &info) == 0 ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "-"
         }.joined(separator: "/")
-    }
-
-    static func which(_ program: String, path: String) -> String? {
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(program)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
     }
 
     /// Runs a short command; its stdout (at most `limit` bytes), or nil when it fails or takes

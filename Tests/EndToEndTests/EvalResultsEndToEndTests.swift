@@ -1,4 +1,5 @@
 import Foundation
+import InternCore
 import InternStore
 import InternTestKit
 import Testing
@@ -62,5 +63,35 @@ import Testing
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
         let store = try CampaignStore(directory: dir.file(".intern/missing"), create: false, readOnly: true)
         #expect(try store.trials().first?.note?.contains("declared output results") == true)
+    }
+
+    /// A results file with thousands of numbers (per-sample scores) whose names sort before the
+    /// objective's: the objective is still seen (no false "never reported", exit 0), and a NaN
+    /// loss among them still makes the run diverged.
+    @Test func thousandsOfMetricNames_neverHideTheObjectiveOrALoss() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        _ = try dir.write("many.py", """
+            import json, sys
+            t = int(sys.argv[1])
+            json.dump({"per_sample": [i / 1500 for i in range(1500)], "score": 0.5 + t / 10,
+                       "val_loss": float("nan") if t == 2 else 0.25}, open("out-%d.json" % t, "w"))
+            """)
+        let spec = try dir.write("many.yaml", """
+            name: many
+            command: [python3, many.py, "{trial}"]
+            trials: 2
+            objective: {metric: score, direction: maximize}
+            outputs: {results: "out-{trial}.json"}
+            """)
+        let run = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(60))
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(!run.stdout.contains("warning"), "\(run.stdout)")
+        let store = try CampaignStore(directory: dir.file(".intern/many"), create: false, readOnly: true)
+        let trials = try store.trials()
+        #expect(trials.map(\.status) == [.completed, .failed])
+        #expect(trials.first?.objective == 0.6)
+        #expect(try store.attempts(trial: 2).first?.failureClass == .diverged)
+        #expect(try store.events(limit: 100).allSatisfy { $0.kind != "metric.missing" })
     }
 }

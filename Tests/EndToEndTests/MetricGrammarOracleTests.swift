@@ -54,7 +54,7 @@ import Testing
             let pairs = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
                 "\([" - ", " -  ", "- ", " - "].randomElement(using: &rng)!)\(keys.randomElement(using: &rng)!):\([" ", "", "  "].randomElement(using: &rng)!)\(number(&rng))"
             }
-            text = "32/32 \u{2501}\u{2501} 0s 3ms/step" + pairs.joined()
+            text = ["32/32 \u{2501}\u{2501} 0s 3ms/step", "", " ", "x"].randomElement(using: &rng)! + pairs.joined()
         default:
             text = object(&rng)
         }

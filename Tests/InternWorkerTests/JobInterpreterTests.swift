@@ -61,4 +61,35 @@ import Testing
         #expect(resolve(["missing-program"]) == nil)
         #expect(resolve([]) == nil)
     }
+
+    @Test func environmentLaunchers_areFollowedOrLeftToTheFallback_neverTheirOwnInterpreter() throws {
+        let dir = try TemporaryDirectory(prefix: "intern-interp")
+        defer { dir.remove() }
+        // A conda install: CONDA/bin/conda (a console script of the base python), CONDA/envs/train.
+        let base = try Self.venv(dir, "conda")
+        _ = try dir.write("conda/bin/conda", "#!\(base)/python\nimport sys\n")
+        chmod("\(base)/conda", 0o755)
+        let train = try Self.venv(dir, "conda/envs/train")
+        for launcher in ["uv", "poetry", "pipenv"] {
+            _ = try dir.write("conda/bin/\(launcher)", "#!\(base)/python\nimport sys\n")
+            chmod("\(base)/\(launcher)", 0o755)
+        }
+        let path = "\(base):/usr/bin:/bin"
+        func resolve(_ argv: [String]) -> String? { JobInterpreter.resolve(argv: argv, workdir: dir.path, path: path) }
+        #expect(resolve(["conda", "run", "-n", "train", "python", "train.py"]) == "\(train)/python")
+        #expect(resolve(["conda", "run", "--prefix", dir.file("conda/envs/train"), "python", "x.py"]) == "\(train)/python")
+        #expect(resolve(["conda", "run", "-n", "missing", "python"]) == nil)
+        #expect(resolve(["conda", "run", "python", "x.py"]) == nil)  // the active env: unknown here
+        for launcher in ["uv", "poetry", "pipenv"] {
+            #expect(resolve([launcher, "run", "python", "train.py"]) == nil, "\(launcher)")
+        }
+    }
+
+    @Test func theWordsThatDecide_leaveOutTheParameters() {
+        #expect(JobInterpreter.decidingWords([".venv/bin/python", "train.py", "--lr", "0.1"]) == [".venv/bin/python"])
+        #expect(JobInterpreter.decidingWords(["env", "A=1", "B=2", "C=3", "/v/bin/python", "x.py"]) == ["/v/bin/python"])
+        #expect(JobInterpreter.decidingWords(["conda", "run", "-n", "train", "python", "x.py", "--lr", "1"])
+            == ["conda", "run", "-n", "train", "python"])
+        #expect(JobInterpreter.decidingWords(["/bin/sh", "-c", "python3 train.py --lr 0.1"]) == ["/bin/sh"])
+    }
 }

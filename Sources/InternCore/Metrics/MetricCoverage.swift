@@ -58,6 +58,13 @@ public struct MetricCoverage: Sendable, Equatable {
         completed = stages.map { _ in 0 }
     }
 
+    /// Coverage as a store holds it: trials completed and metric names reported, by stage.
+    public init(stages: [Stage], completed: [Int: Int], reported: [Int: Set<String>]) {
+        self.init(stages: stages)
+        for (stage, count) in completed { setCompleted(count, stage: stage) }
+        for (stage, names) in reported { self.reported(names, stage: stage) }
+    }
+
     /// An attempt of `stage` reported these metric names.
     public mutating func reported<S: Sequence<String>>(_ names: S, stage: Int) {
         guard seen.indices.contains(stage) else { return }
@@ -114,7 +121,7 @@ public struct MetricCoverage: Sendable, Equatable {
         }
     }
 
-    /// Whether a stage's first objective is missing: its trials completed without it.
+    /// Whether one of a stage's objectives is missing: its trials completed without it.
     public func objectiveMissing(stage: Int) -> Bool {
         missing.contains { $0.stageIndex == stage && $0.roles.contains(.objective) }
     }

@@ -221,7 +221,7 @@ public struct MetricLineParser: Sendable {
         let found = switch line[j] {
         case MetricBytes.closeBrace: parseObjectAfterProgress(trimmed, first: i, into: &sink)
         case MetricBytes.closeBracket: parseProgressPostfix(trimmed, last: j, into: &sink)
-        default: parseDashPairs(trimmed, last: j, into: &sink)
+        default: parseDashPairs(trimmed, first: i, last: j, into: &sink)
         }
         return found ? .points : .none
     }
@@ -272,10 +272,11 @@ public struct MetricLineParser: Sendable {
 
     /// Form 5: ` - NAME: VALUE` pairs that run to the end of the line. Found from the end back to
     /// the first that does not fit, then read forwards, so points keep the line's order.
-    private func parseDashPairs<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, last: Int, into sink: inout Sink) -> Bool {
+    private func parseDashPairs<Sink: MetricSink>(_ line: UnsafeRawBufferPointer, first: Int, last: Int, into sink: inout Sink) -> Bool {
         var runStart = -1
         var end = last + 1
-        while let pair = MetricBytes.dashPair(line, endingAt: end) {
+        // Nothing before `first` (blanks and escapes at the start) is part of the line's text.
+        while let pair = MetricBytes.dashPair(line, from: first, endingAt: end) {
             runStart = pair.start
             end = pair.start
         }
@@ -619,6 +620,9 @@ private struct MetricScanner {
             }
             if b == MetricBytes.backslash {
                 escaped = true
+                // The escaped byte may be an ESC too (removing it would leave the backslash to
+                // escape what follows).
+                if j + 1 < end, p[j + 1] == TerminalEscapes.escape { sawEscape = true }
                 j += 2
             } else {
                 if b == TerminalEscapes.escape { sawEscape = true }
@@ -941,15 +945,15 @@ enum MetricBytes {
         var exact: Int64?
     }
 
-    /// The pair that ends at `end` (exclusive), or nil.
-    static func dashPair(_ line: UnsafeRawBufferPointer, endingAt end: Int) -> DashPair? {
+    /// The pair that ends at `end` (exclusive) and starts at `from` or later, or nil.
+    static func dashPair(_ line: UnsafeRawBufferPointer, from lower: Int, endingAt end: Int) -> DashPair? {
         var valueStart = end
-        while valueStart > 0, !isSpace(line[valueStart - 1]) { valueStart -= 1 }
-        guard valueStart < end, valueStart >= 2, line[valueStart - 1] == 0x20, line[valueStart - 2] == colon else { return nil }
+        while valueStart > lower, !isSpace(line[valueStart - 1]) { valueStart -= 1 }
+        guard valueStart < end, valueStart >= lower + 2, line[valueStart - 1] == 0x20, line[valueStart - 2] == colon else { return nil }
         let nameEnd = valueStart - 2
         var nameStart = nameEnd
-        while nameStart > 0, !isPairNameEnd(line[nameStart - 1]) { nameStart -= 1 }
-        guard nameStart < nameEnd, nameStart >= 3, line[nameStart - 1] == 0x20, line[nameStart - 2] == minus,
+        while nameStart > lower, !isPairNameEnd(line[nameStart - 1]) { nameStart -= 1 }
+        guard nameStart < nameEnd, nameStart >= lower + 3, line[nameStart - 1] == 0x20, line[nameStart - 2] == minus,
               line[nameStart - 3] == 0x20
         else { return nil }
         var scanner = MetricScanner(p: line, i: valueStart, end: end)

@@ -174,10 +174,9 @@ public struct CoordinatorMachine: Sendable {
         machine.fedStages = fedStages.filter { machine.stages.indices.contains($0) }.union(machine.stages.indices.filter { machine.created[$0] > 0 && machine.stages[$0].input?.waits == true })
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
         // What the stages' attempts reported so far; a metric missing now was announced before.
-        for (stage, names) in reportedMetrics { machine.coverage.reported(names, stage: stage) }
-        for stage in machine.stages.indices {
-            machine.coverage.setCompleted(trials.filter { $0.stage == stage && $0.status == .completed }.count, stage: stage)
-        }
+        var completed: [Int: Int] = [:]
+        for trial in trials where trial.status == .completed { completed[trial.stage, default: 0] += 1 }
+        machine.coverage = MetricCoverage(stages: machine.stages, completed: completed, reported: reportedMetrics)
         machine.coverage.markAnnounced()
         machine.campaignRetriesUsed = trials.reduce(0) { $0 + $1.retryCounts.budgetUsed }
         for attempt in attempts.sorted(by: { $0.id < $1.id }) where attempt.status.isTerminal {
@@ -750,8 +749,10 @@ public struct CoordinatorMachine: Sendable {
     public mutating func objectiveObserved(attempt id: AttemptID, value: Double) {
         guard var attempt = attempts[id], let trial = trials[attempt.trial], let objective = stages[trial.stage].objective,
               !value.isNaN else { return }
-        if objective.summary == .best, let current = attempt.objective, !objective.isBetter(value, than: current) {
-            return
+        if objective.summary == .best {
+            // An infinite value is a blow-up, never a best (a run that ends infinite is diverged).
+            guard value.isFinite else { return }
+            if let current = attempt.objective, !objective.isBetter(value, than: current) { return }
         }
         attempt.objective = value
         record(attempt)
@@ -784,7 +785,7 @@ public struct CoordinatorMachine: Sendable {
         guard var attempt = attempts[id], !attempt.status.isTerminal, let trial = trials[attempt.trial] else { return }
         let stage = stages[trial.stage]
         if let objective = stage.extraObjectives.first(where: { $0.metric == name }) {
-            guard !value.isNaN else { return }
+            guard !value.isNaN, value.isFinite || objective.summary == .last else { return }
             if objective.summary == .best, let current = attempt.constraintValues[name], !objective.isBetter(value, than: current) { return }
         } else if !stage.constraints.contains(where: { $0.metric == name }) {
             return

@@ -62,6 +62,13 @@ import Testing
         #expect(names("[A{'eval_loss': 1}") == [])
     }
 
+    @Test func anEscapeAfterABackslashInAString_isRemovedFirstToo() {
+        // Removed first, the escape leaves the backslash escaping the closing quote: malformed.
+        #expect(names("{'x\\\u{1B}(B': 1, 'loss': 2}") == [])
+        #expect(names("{'a': '1\\\u{1B}[m', 'b': 2}") == [])
+        #expect(names("{\"k\": \"v\\\u{1B}]0;t\u{07}\", \"loss\": 3}") == [])
+    }
+
     @Test func terminalEscapeGrammar() {
         func strip(_ s: String) -> String {
             var out: [UInt8] = []
@@ -151,6 +158,14 @@ import Testing
         #expect(names("x - loss:1.5") == [])
         #expect(names("x - a b: 1.5") == [])
         #expect(names("ETA: 0:01:02 - loss: 0.5") == ["loss"])
+    }
+
+    @Test func pairsNeverReachIntoTheLeadingBlanksOrEscapes() {
+        #expect(names("  - loss: 0.1234") == [])               // an indented bullet
+        #expect(names("\u{1B}[1m - loss: 0.5") == [])
+        #expect(names("\u{8} - acc: 0.5 - loss: 2") == ["loss"])
+        #expect(names("\u{1B} - a: 1") == [])                  // ESC, space: one sequence
+        #expect(names("x - loss: 0.5") == ["loss"])
     }
 
     @Test func backspacesAreBlankAtTheEnds() {
