@@ -547,8 +547,8 @@ public actor Coordinator {
         for end in report.ends {
             var core = Self.coreEnd(end)
             // The attempt's metrics as stored (this report's included): which names its job
-            // prints, and whether its objective or loss ended NaN.
-            if machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
+            // prints, and whether its objective or loss ended NaN (none to read if it sent none).
+            if end.finalMetricSeq > 0, machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
                 core.metrics = (try? store.lastMetricValues(attempt: end.attemptId, always: watchedMetrics)) ?? [:]
             }
             effects.append(machine.attemptEnded(core, worker: worker, incarnation: report.incarnation, now: now))
