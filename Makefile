@@ -51,7 +51,7 @@ demo: deps build
 	rm -rf .intern/digits-pipeline $(EXAMPLE)/runs
 	$(INTERN) run $(EXAMPLE)/campaign.yaml --workers 2
 	@echo
-	$(INTERN) best
+	$(INTERN) best --campaign digits-pipeline
 
 # A real Hugging Face example, CPU only, nothing downloaded but packages: a tiny Llama built from
 # its config, fine-tuned with transformers' Trainer on generated addition problems, 16 trials by
@@ -63,7 +63,7 @@ hf-sft: system-deps build
 	rm -rf .intern/hf-sft $(HF_SFT)/runs
 	$(INTERN) run $(HF_SFT)/campaign.yaml --workers 2
 	@echo
-	$(INTERN) best
+	$(INTERN) best --campaign hf-sft
 
 # Serial: many tests run real processes and sockets with deadlines; on 2 cores, tests that
 # block a thread starve Swift's cooperative pool and with it the deadlines of other tests.
