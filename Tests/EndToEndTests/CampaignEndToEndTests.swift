@@ -71,10 +71,13 @@ import Testing
         let spec = try dir.write("campaign.yaml", Self.campaign(name: "e2e", trials: trials, out: out, size: 300_000, sleep: 0.3))
         let url = "ipc://\(dir.file("c.sock"))"
 
-        let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
+        // The workers first (they dial until the coordinator listens), so that both are there
+        // when the first trials are handed out, however slowly a loaded machine starts them.
         let workers = try (1...2).map { index in
             try InternBinary.start(["worker", "--connect", url, "--id", "w\(index)"], in: dir.path)
         }
+        try await Task.sleep(for: .milliseconds(300))
+        let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
         let result = try await coordinator.finish(timeout: .seconds(120))
         #expect(result.status == 0, "coordinator: \(result.stdout)\n\(result.stderr)")
         for worker in workers {

@@ -16,7 +16,7 @@ import Testing
             trial = int(sys.argv[1])
             open(os.path.join(sys.argv[2], str(trial)), "w").write(str(os.getpid()))
             base = (trial * 0.37) % 1
-            for epoch in range(1, 9):
+            for epoch in range(1, 12):
                 time.sleep(0.25)
                 print("METRIC step=%d eval_loss=%.4f" % (epoch, base + 1.0 / epoch), flush=True)
             """)
@@ -41,7 +41,9 @@ import Testing
         for trial in pruned {
             let attempts = try store.attempts(trial: trial.id)
             #expect(attempts.count == 1 && attempts[0].status == .cancelled, "trial \(trial.id): \(attempts.map(\.status))")
-            // Stopped well before its 8 epochs (2 s) would have ended.
+            // Stopped well before its 11 epochs (2.75 s) would have ended. (The last rung is at
+            // step 8, three epochs before the end: a trial pruned there is still running when the
+            // cancel arrives; one pruned at its very last line would have ended by itself.)
             let prunedAt = try #require(events.first { $0.kind == "trial.pruned" && $0.trial == trial.id }?.at)
             let endedAt = try #require(attempts[0].endedAt)
             #expect(endedAt - prunedAt < 1_500, "trial \(trial.id) ran \(endedAt - prunedAt) ms after it was pruned")
