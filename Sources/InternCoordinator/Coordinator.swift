@@ -270,6 +270,9 @@ public actor Coordinator {
         guard let requests = try? store.pendingControlRequests(), !requests.isEmpty else { return }
         let now = Self.now()
         for request in requests {
+            // Taken before it is applied: a request whose handling stopped the coordinator is
+            // never replayed into the next one (it reads as interrupted).
+            guard (try? store.markHandled(request.id, outcome: "interrupted: the coordinator stopped while applying it", now: now)) != nil else { return }
             let outcome: String
             switch request.kind {
             case .cancelTrial:

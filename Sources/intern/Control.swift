@@ -144,10 +144,18 @@ struct Add: AsyncParsableCommand {
                 throw ValidationError("configuration \(index + 1) (\(configuration)): \(why.joined(separator: "; "))")
             }
         }
+        guard trials >= 0, trials <= CampaignLimits.maxTrials else {
+            throw ValidationError("--trials must be 0 to \(CampaignLimits.maxTrials)")
+        }
+        guard CampaignLimits.isAmount(hours, atMost: CampaignLimits.maxHours) else {
+            throw ValidationError("--hours must be a number from 0 to \(Int(CampaignLimits.maxHours))")
+        }
+        guard CampaignLimits.isAmount(gpuHours, atMost: CampaignLimits.maxGPUHours) else {
+            throw ValidationError("--gpu-hours must be a number from 0 to \(Int(CampaignLimits.maxGPUHours))")
+        }
         guard !configurations.isEmpty || trials > 0 || hours > 0 || gpuHours > 0 else {
             throw ValidationError("nothing to add: give --param, --json, --trials, --hours or --gpu-hours")
         }
-        guard trials >= 0, hours >= 0, gpuHours >= 0 else { throw ValidationError("--trials, --hours and --gpu-hours must be >= 0") }
         let request = AddRequest(configurations: configurations, trials: trials, hours: hours, gpuHours: gpuHours)
         let target = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
         try await submitControl(location: location, kind: .add, target: target)

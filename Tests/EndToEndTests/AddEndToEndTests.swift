@@ -46,4 +46,39 @@ import Testing
         let status = try await InternBinary.run(["status"] + campaign, in: dir.path)
         #expect(status.stdout.contains("5 total: 5 completed"), "\(status.stdout)")
     }
+
+    /// Amounts at the edges never crash a campaign: the CLI refuses them, and a request that
+    /// reaches the coordinator anyway (written straight into the store, as a peer could) is
+    /// answered "nothing added" and the campaign goes on; `intern resume` after it works.
+    @Test func hugeAmountsAreRefused_andNeverCrashTheCoordinator() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("edge.yaml", """
+            name: edge
+            command: [/bin/true]
+            trials: 2
+            """)
+        let coordinator = try InternBinary.start(["coordinator", spec, "--root", dir.file(".intern")], in: dir.path)
+        let store = try await waitForStore(dir.file(".intern/edge"))
+        let campaign = ["--dir", dir.file(".intern/edge")]
+        #expect(try await InternBinary.run(["pause"] + campaign, in: dir.path).status == 0)
+        for arguments in [["--trials", "9223372036854775807"], ["--gpu-hours", "inf"], ["--hours", "nan"], ["--hours", "1e300"]] {
+            let refused = try await InternBinary.run(["add"] + arguments + campaign, in: dir.path)
+            #expect(refused.status == 64 && refused.stderr.contains("must be"), "\(arguments): \(refused.stderr)")
+        }
+        let writable = try CampaignStore(directory: dir.file(".intern/edge"), create: false)
+        let id = try writable.submit(.add, target: #"{"configurations":[],"trials":9223372036854775807,"hours":0,"gpuHours":0}"#, now: 0)
+        var outcome: String?
+        for _ in 0..<100 where outcome == nil {
+            outcome = try store.controlOutcome(id)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(outcome?.hasPrefix("nothing added") == true, "\(outcome ?? "-")")
+        #expect(try await InternBinary.run(["resume"] + campaign, in: dir.path).status == 0)
+        let url = try #require(try store.info()?.coordinatorURL)
+        let worker = try await InternBinary.run(["worker", "--connect", url, "--id", "w"], in: dir.path, timeout: .seconds(60))
+        #expect(worker.status == 0, "\(worker.stderr)")
+        #expect(try await coordinator.finish(timeout: .seconds(30)).status == 0)
+        #expect(try store.trials().count == 2)
+    }
 }

@@ -176,7 +176,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// Everything wrong with the spec, in spec order, each with the key path of the offending value
     /// (`name`, `command[2]`, `space.lr.low`, `trials`, ...). Empty for a valid spec.
     public func problems() -> [CampaignProblem] {
-        var problems: [CampaignProblem] = []
+        var problems: [CampaignProblem] = CampaignLimits.problems(of: self)
         if !Self.isValidName(name) {
             problems.append(CampaignProblem(
                 keyPath: "name",

@@ -934,7 +934,19 @@ public struct CoordinatorMachine: Sendable {
     ) -> (Effects, String) {
         var effects = Effects()
         guard !isFinished else { return (effects, "the campaign is finished; nothing added") }
-        guard trials >= 0, hours >= 0, gpuHours >= 0 else { return (effects, "nothing added: amounts must be >= 0") }
+        // A request comes from a person or a peer: every amount is checked before any arithmetic.
+        guard trials >= 0, trials <= CampaignLimits.maxTrials, configurations.count <= CampaignLimits.maxTrials,
+              CampaignLimits.isAmount(hours, atMost: CampaignLimits.maxHours),
+              CampaignLimits.isAmount(gpuHours, atMost: CampaignLimits.maxGPUHours)
+        else {
+            return (effects, "nothing added: --trials must be 0 to \(CampaignLimits.maxTrials), --hours 0 to \(Int(CampaignLimits.maxHours)), --gpu-hours 0 to \(Int(CampaignLimits.maxGPUHours))")
+        }
+        guard totalTrials + configurations.count + trials <= CampaignLimits.maxTrials else {
+            return (effects, "nothing added: a campaign has at most \(CampaignLimits.maxTrials) trials (it has \(totalTrials))")
+        }
+        guard adjustments.extraHours + hours <= CampaignLimits.maxHours, adjustments.extraGPUHours + gpuHours <= CampaignLimits.maxGPUHours else {
+            return (effects, "nothing added: the budget would exceed \(Int(CampaignLimits.maxHours)) hours or \(Int(CampaignLimits.maxGPUHours)) GPU-hours")
+        }
         if trials > 0 || !configurations.isEmpty, let fed = fedStages.min(), let input = stages[fed].input {
             return (effects, "nothing added: stage \(stages[fed].name) has already chosen from the trials of \(input.stage), so trials added now would never reach it")
         }
