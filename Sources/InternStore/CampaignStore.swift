@@ -16,16 +16,42 @@ public final class CampaignStore: Sendable {
     /// The database file's name inside the campaign directory.
     public static let databaseName = "campaign.db"
 
+    /// Who may read a campaign: its directory holds the jobs' output and the spec's `env:` values.
+    public enum Access: Sendable {
+        /// Its owner only (directories 0700, files 0600), as PostgreSQL keeps its data directory.
+        case owner
+        /// Its owner, and its group read-only (0750, 0640): `--group-readable`.
+        case group
+
+        /// The mode of the campaign's directories.
+        public var directoryMode: mode_t { self == .owner ? 0o700 : 0o750 }
+        /// The mode of its files (database, logs).
+        public var fileMode: mode_t { self == .owner ? 0o600 : 0o640 }
+    }
+
+    /// The modes new directories and files of this campaign get (log files).
+    public let directoryMode: mode_t
+    public let fileMode: mode_t
+
     /// Opens (and creates, when `create` is true) the campaign directory and brings its schema
-    /// up to date. Migrations are append-only.
-    public init(directory: String, create: Bool = true, readOnly: Bool = false) throws {
+    /// up to date. Migrations are append-only. A writable store sets the modes `access` says on the
+    /// campaign directory, its `logs/`, the database and its WAL files (whatever the umask, and
+    /// also for a campaign made before, under looser modes).
+    public init(directory: String, create: Bool = true, readOnly: Bool = false, access: Access = .owner) throws {
         let url = URL(fileURLWithPath: directory, isDirectory: true).standardizedFileURL
         self.directory = url.path
+        self.directoryMode = access.directoryMode
+        self.fileMode = access.fileMode
         let databasePath = url.appendingPathComponent(Self.databaseName).path
         if create {
-            try FileManager.default.createDirectory(at: url.appendingPathComponent("logs"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.appendingPathComponent("logs"), withIntermediateDirectories: true,
+                attributes: [.posixPermissions: Int(access.directoryMode)])
         } else if !FileManager.default.fileExists(atPath: databasePath) {
             throw StoreError(code: .notFound, message: "no campaign database at \(databasePath)")
+        }
+        if !readOnly {
+            for path in [url.path, url.appendingPathComponent("logs").path] { Self.restrict(path, to: access.directoryMode) }
         }
         var configuration = Configuration()
         configuration.readonly = readOnly
@@ -38,11 +64,21 @@ public final class CampaignStore: Sendable {
         do {
             database = try DatabasePool(path: databasePath, configuration: configuration)
             if !readOnly {
+                // SQLite creates its files as the umask says, and its WAL files as the database's.
+                for suffix in ["", "-wal", "-shm"] { Self.restrict(databasePath + suffix, to: access.fileMode) }
                 try Self.migrator.migrate(database)
             }
         } catch let error as DatabaseError {
             throw StoreError(code: .database, message: "cannot open \(databasePath): \(error.message ?? "\(error)")", underlying: error)
         }
+    }
+
+    /// Sets `path`'s permission bits to `mode` when this user owns it (a file someone else owns is
+    /// left alone: the open that follows says what is wrong with it, if anything).
+    static func restrict(_ path: String, to mode: mode_t) {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o777 != mode else { return }
+        _ = chmod(path, mode)
     }
 
     /// The schema. Append new migrations at the end; never edit a released one.

@@ -269,8 +269,11 @@ public final class ReportIngestor {
             return (UInt64((row?["seq"] as Int64?) ?? 0), UInt64((row?["end"] as Int64?) ?? 0))
         }
         let path = store.logPath(trial: trial, attempt: key.attempt, stream: key.stream)
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: Int(store.directoryMode)])
+        // The job's output: readable by the campaign's owner only (or its group, as the store says).
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, store.fileMode)
         guard fd >= 0 else {
             throw StoreError(code: .io, message: "cannot open \(path): \(String(cString: strerror(errno)))")
         }

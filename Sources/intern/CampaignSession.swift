@@ -28,11 +28,14 @@ struct CampaignSession {
     let listen: [String]
 
     /// Opens (or continues) the campaign in `directory`.
-    init(file: CampaignFile, directory: String, listen: [String], logger: Logger, options: CoordinatorOptions? = nil) throws {
+    init(
+        file: CampaignFile, directory: String, listen: [String], logger: Logger, options: CoordinatorOptions? = nil,
+        access: CampaignStore.Access = .owner
+    ) throws {
         self.file = file
         self.listen = listen
         do {
-            store = try CampaignStore(directory: directory)
+            store = try CampaignStore(directory: directory, access: access)
             try store.register(spec: file.spec, specPath: file.path, specYAML: file.yaml, now: unixMillisNow())
             try store.setCoordinatorURL(listen.first ?? "")
         } catch let error as StoreError {

@@ -36,7 +36,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         (options.credentials, options.tls) = try security.security(for: urls, option: "--listen", side: .coordinator)
         options.insecure = security.insecure
         let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"),
-                                          options: options)
+                                          options: options, access: tuning.access)
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
         let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import InternCoordinator
 import InternCore
+import InternStore
 
 /// Timing of the coordinator that operators may tune (shared by `run` and `coordinator`).
 struct CoordinatorTuning: ParsableArguments {
@@ -9,6 +10,12 @@ struct CoordinatorTuning: ParsableArguments {
 
     @Option(name: .long, help: "A worker silent this long (ms) is declared lost and its trials requeued.")
     var leaseMs: Int = 10_000
+
+    @Flag(name: .long, help: "Let the campaign directory's group read it (0750/0640); by default only its owner can (0700/0600): it holds the jobs' output and the spec's env values.")
+    var groupReadable = false
+
+    /// Who may read the campaign's store.
+    var access: CampaignStore.Access { groupReadable ? .group : .owner }
 
     func validate() throws {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }

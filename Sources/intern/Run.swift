@@ -43,7 +43,7 @@ struct Run: AsyncParsableCommand {
     func runLocally(file: CampaignFile, directory: String) async throws {
         let url = defaultIPCURL(directory: directory)
         let session = try CampaignSession(file: file, directory: directory, listen: [url], logger: Logger(label: "intern.coordinator"),
-                                          options: tuning.options(listen: [url]))
+                                          options: tuning.options(listen: [url]), access: tuning.access)
         let started = Date()
         let cpuBefore = processCPUSeconds()
 
