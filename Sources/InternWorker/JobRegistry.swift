@@ -5,8 +5,11 @@ import Glibc
 /// previous incarnation left running: the coordinator has already declared them lost and runs
 /// their trials elsewhere, so they would only burn the node (and its GPUs) for nothing.
 ///
-/// Each line is `PID STARTTIME`: the job's process group leader and its start time in clock
-/// ticks since boot (field 22 of `/proc/PID/stat`), so a recycled pid is never signalled.
+/// Each line is `PID STARTTIME UID COMM`: the job's process group leader, its start time in
+/// clock ticks since boot (field 22 of `/proc/PID/stat`), its owner and its command name, so a
+/// recycled pid, or a process that is not this worker's job, is never signalled. The file is read
+/// only when this user owns it and no one else may write it, never through a symbolic link
+/// (``StateDirectory``).
 struct JobRegistry: Sendable {
     let path: String
 
@@ -14,14 +17,18 @@ struct JobRegistry: Sendable {
         path = "\(directory)/jobs"
     }
 
-    /// SIGKILLs the process groups a previous incarnation recorded and still alive; returns them.
+    /// SIGKILLs the process groups a previous incarnation recorded and still alive (the same
+    /// process: start time, owner and command as recorded, owned by this user); returns them.
     func killLeftovers() -> [Int32] {
-        guard let text = Self.read(path) else { return [] }
+        let fd = StateDirectory.openTrusted(path)
+        guard fd >= 0, let text = Self.read(fd: fd) else { return [] }
+        let me = geteuid()
         var killed: [Int32] = []
         for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count == 2, let pid = Int32(fields[0]), pid > 1, let start = UInt64(fields[1]),
-                  Self.startTime(of: pid) == start
+            let fields = line.split(separator: " ", maxSplits: 3)
+            guard fields.count == 4, let pid = Int32(fields[0]), pid > 1, let start = UInt64(fields[1]),
+                  let uid = UInt32(fields[2]), uid == me, let process = Self.identity(of: pid),
+                  process.start == start, process.uid == uid, process.command == fields[3]
             else { continue }
             if kill(-pid, SIGKILL) == 0 { killed.append(pid) }
         }
@@ -33,11 +40,11 @@ struct JobRegistry: Sendable {
     func write(_ pids: [Int32]) {
         var text = ""
         for pid in pids {
-            guard let start = Self.startTime(of: pid) else { continue }
-            text += "\(pid) \(start)\n"
+            guard let process = Self.identity(of: pid) else { continue }
+            text += "\(pid) \(process.start) \(process.uid) \(process.command)\n"
         }
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = StateDirectory.createFresh(temporary)
         guard fd >= 0 else { return }
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
@@ -45,18 +52,23 @@ struct JobRegistry: Sendable {
         rename(temporary, path)
     }
 
-    /// Field 22 of `/proc/PID/stat` (after the parenthesised command name, which may hold spaces).
-    static func startTime(of pid: Int32) -> UInt64? {
-        guard let stat = read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
+    /// A process as `/proc/PID/stat` and the owner of `/proc/PID` say: its start time (field 22,
+    /// after the parenthesised command name, which may hold spaces), owner and command name (with
+    /// no newline).
+    static func identity(of pid: Int32) -> (start: UInt64, uid: UInt32, command: Substring)? {
+        let fd = Glibc.open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0, let text = read(fd: fd), let opening = text.firstIndex(of: "("), let closing = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: closing)...].split(separator: " ")
         // fields[0] is the state (field 3), so field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
+        guard fields.count > 19, let start = UInt64(fields[19]) else { return nil }
+        var info = Glibc.stat()
+        guard lstat("/proc/\(pid)", &info) == 0 else { return nil }
+        let command = text[text.index(after: opening)..<closing].filter { $0 != "\n" }
+        return (start, info.st_uid, Substring(command.isEmpty ? "-" : command))
     }
 
-    private static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+    /// Everything `fd` holds (read, then closed).
+    private static func read(fd: Int32) -> String? {
         defer { close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -76,8 +88,8 @@ final class StateDirectoryLock: Sendable {
     private let fd: Int32
 
     init(directory: String) throws(SpoolError) {
-        try SpoolFiles.makeDirectories(directory)
-        fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try StateDirectory.prepare(directory)
+        fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError("cannot open \(directory)/lock: \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)

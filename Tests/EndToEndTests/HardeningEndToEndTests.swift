@@ -57,4 +57,19 @@ import Testing
         #expect(Self.mode(dir.file("group/shared/campaign.db")) == 0o640)
         #expect(Self.mode(dir.file("group/shared/logs/trial-1/attempt-1.stdout.zst")) == 0o640)
     }
+
+    /// A worker's default state directory made by another user first is refused, with what to do:
+    /// a planted job list there would have made it SIGKILL what it names.
+    @Test func aWorkerRefusesAStateDirectoryAnotherUserMade() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        chmod(dir.path, 0o1777)
+        let planted = try await Self.asAnotherUser(["/bin/mkdir", "-p", dir.file("intern-\(getuid())/worker-w")])
+        #expect(planted.status == 0, "\(planted.stderr)")
+        let worker = try await InternBinary.run(
+            ["worker", "--connect", "ipc://\(dir.file("none.sock"))", "--id", "w"], in: dir.path, timeout: .seconds(30),
+            environment: ["TMPDIR": dir.path])
+        #expect(worker.status != 0)
+        #expect(worker.stderr.contains("is owned by uid 65534") && worker.stderr.contains("--state-dir"), "\(worker.stderr)")
+    }
 }
