@@ -128,6 +128,8 @@ public actor Coordinator {
     private var idleReceivers = 0
     private var receiverDemand: AsyncStream<Void>.Continuation?
     private let startedAt: Timestamp
+    /// The socket, once ``listen()`` opened it.
+    private var bound: Socket?
 
     /// Opens the campaign in `store`: a fresh campaign, or the one stored there, continued.
     public init(spec: CampaignSpec, store: CampaignStore, options: CoordinatorOptions, logger: Logger) throws {
@@ -190,15 +192,10 @@ public actor Coordinator {
     /// Listens and serves workers until the campaign is finished (plus a short linger so
     /// workers learn it), or until the task is cancelled.
     public func run() async throws {
-        // A sealed message is a little longer than the message it carries.
-        let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes + AuthFrame.sealingOverhead)
+        let socket = try bound ?? listen()
         defer { socket.close() }
         try? store.markCoordinatorAlive(pid: getpid(), host: hostname, now: Self.now())
         defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
-        for url in options.listen {
-            try socket.listen(url, tls: url.hasPrefix("tls+") ? options.tls : nil)
-            logger.info("listening", metadata: ["url": "\(url)"])
-        }
         let (demand, demandContinuation) = AsyncStream<Void>.makeStream()
         receiverDemand = demandContinuation
         let initialReceivers = 8
@@ -222,6 +219,32 @@ public actor Coordinator {
             }
             group.cancelAll()
         }
+    }
+
+    /// Opens the socket and listens on every URL of the options, so that a caller can know the
+    /// coordinator is there before it starts workers (`run()` does it when no one did): an address
+    /// in use, or one that cannot be listened on, throws, and nothing was started. On `ipc://`,
+    /// only peers of this user (or root) are accepted (`SO_PEERCRED`), whatever the socket file's
+    /// mode.
+    @discardableResult
+    public func listen() throws -> Socket {
+        if let bound { return bound }
+        // A sealed message is a little longer than the message it carries.
+        let socket = try Socket.reply(maxMessageSize: options.maxMessageBytes + AuthFrame.sealingOverhead)
+        do {
+            if options.listen.contains(where: { $0.hasPrefix("ipc://") }) {
+                try socket.restrictIPCPeers(to: [UInt32(geteuid()), 0])
+            }
+            for url in options.listen {
+                try socket.listen(url, tls: url.hasPrefix("tls+") ? options.tls : nil)
+                logger.info("listening", metadata: ["url": "\(url)"])
+            }
+        } catch {
+            socket.close()
+            throw CoordinatorError(message: "cannot listen on \(options.listen.joined(separator: ", ")): \(error)")
+        }
+        bound = socket
+        return socket
     }
 
     private func waitUntilDone() async throws {

@@ -9,7 +9,7 @@ import Glibc
 /// clock ticks since boot (field 22 of `/proc/PID/stat`), its owner and its command name, so a
 /// recycled pid, or a process that is not this worker's job, is never signalled. The file is read
 /// only when this user owns it and no one else may write it, never through a symbolic link
-/// (``StateDirectory``).
+/// (``PrivateDirectory``).
 struct JobRegistry: Sendable {
     let path: String
 
@@ -20,7 +20,7 @@ struct JobRegistry: Sendable {
     /// SIGKILLs the process groups a previous incarnation recorded and still alive (the same
     /// process: start time, owner and command as recorded, owned by this user); returns them.
     func killLeftovers() -> [Int32] {
-        let fd = StateDirectory.openTrusted(path)
+        let fd = PrivateDirectory.openTrusted(path)
         guard fd >= 0, let text = Self.read(fd: fd) else { return [] }
         let me = geteuid()
         var killed: [Int32] = []
@@ -44,7 +44,7 @@ struct JobRegistry: Sendable {
             text += "\(pid) \(process.start) \(process.uid) \(process.command)\n"
         }
         let temporary = path + ".tmp"
-        let fd = StateDirectory.createFresh(temporary)
+        let fd = PrivateDirectory.createFresh(temporary)
         guard fd >= 0 else { return }
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
@@ -88,7 +88,11 @@ final class StateDirectoryLock: Sendable {
     private let fd: Int32
 
     init(directory: String) throws(SpoolError) {
-        try StateDirectory.prepare(directory)
+        do {
+            try PrivateDirectory.prepare(directory)
+        } catch {
+            throw SpoolError(error.description)
+        }
         fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SpoolError("cannot open \(directory)/lock: \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {

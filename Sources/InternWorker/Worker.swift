@@ -226,13 +226,19 @@ public final class Worker: Sendable {
     public func run() async throws {
         let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
         defer { socket.close() }
+        if options.connect.hasPrefix("ipc://") {
+            // ipc peers are not authenticated: only a coordinator of this user's (or root's) may
+            // give this worker commands, whoever made the socket file.
+            try PrivateDirectory.checkSocket(String(options.connect.dropFirst("ipc://".count)))
+            try socket.restrictIPCPeers(to: [UInt32(geteuid()), 0])
+        }
         defer { if outputsDirectoryIsTemporary, let outputsDirectory { try? FileManager.default.removeItem(atPath: outputsDirectory) } }
         let dialer = try await dial(socket)
         try? dialer.setReconnectTime(min: .milliseconds(50), max: .seconds(2))
         let link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: options.maxMessageBytes), credentials: options.credentials)
         let control = try socket.openContext()
         defer { control.close() }
-        try await sayHello(control, link: link)
+        try await sayHello(control, link: link, socket: socket)
 
         // Stopped (SIGINT/SIGTERM, or a fatal refusal): the jobs must not outlive the worker
         // unnoticed, so their process groups are terminated before the process exits.
@@ -366,7 +372,7 @@ public final class Worker: Sendable {
     }
 
     /// Sends Hello until a Welcome comes back. A refusal other than a transient one ends the worker.
-    private func sayHello(_ context: Context, link: CoordinatorLink) async throws {
+    private func sayHello(_ context: Context, link: CoordinatorLink, socket: Socket? = nil) async throws {
         let hello = Hello(
             requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
             hostname: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), slots: UInt64(options.slots),
@@ -396,6 +402,9 @@ public final class Worker: Sendable {
                     throw WorkerError(message: "unexpected reply to hello: \(reply.kind)")
                 }
             } catch {
+                if let uid = socket?.refusedIPCPeers.first {
+                    throw WorkerError(message: "refused the coordinator at \(options.connect): the process listening there runs as uid \(uid), not as this worker's user (uid \(geteuid())) or root")
+                }
                 // A dropped connection, or a reply that does not decode or authenticate (logged,
                 // never acted upon).
                 try retryable(error)

@@ -31,6 +31,7 @@ public final class Socket: Sendable {
 
     private let closed = Atomic<Bool>(false)
     private let pipeEvents = PipeEventHub()
+    private let peerFilter = IPCPeerFilter()
 
     private init(handle: nng_socket, kind: Kind, maxMessageSize: Int) {
         self.handle = handle
@@ -238,6 +239,23 @@ public final class Socket: Sendable {
         }
     }
 
+    /// Refuses, before it is used, every `ipc://` connection whose peer process does not run as
+    /// one of `uids` (the kernel's answer, `SO_PEERCRED`, as NNG reports it in
+    /// `NNG_OPT_IPC_PEER_UID`): the pipe is closed at `NNG_PIPE_EV_ADD_PRE`, before any message
+    /// crosses it. Connections over other transports are not affected. Call once, before
+    /// listening or dialing.
+    /// - Throws: ``NNGError``.
+    public func restrictIPCPeers(to uids: Set<UInt32>) throws {
+        peerFilter.allow(uids)
+        // The filter lives as long as this Socket, and nng_close waits for running pipe
+        // callbacks, so an unretained pointer is sufficient.
+        let arg = Unmanaged.passUnretained(peerFilter).toOpaque()
+        try check(nng_pipe_notify(handle, NNG_PIPE_EV_ADD_PRE, ipcPeerTrampoline, arg), "nng_pipe_notify")
+    }
+
+    /// The uids of the `ipc://` peers ``restrictIPCPeers(to:)`` refused so far, oldest first.
+    public var refusedIPCPeers: [UInt32] { peerFilter.refused }
+
     /// Closes the socket: all its contexts, dialers and listeners close, and pending
     /// operations end with ``NNGError/closed``. Idempotent; safe to call from any
     /// thread, but never from a pipe-event handler or other NNG callback.
@@ -305,6 +323,39 @@ final class PipeEventHub: Sendable {
             return text.isEmpty ? nil : text
         }
     }
+}
+
+/// Which `ipc://` peers a socket accepts, and which it refused.
+final class IPCPeerFilter: Sendable {
+    private struct State {
+        var allowed: Set<UInt32> = []
+        var refused: [UInt32] = []
+    }
+    private let state = Mutex(State())
+
+    func allow(_ uids: Set<UInt32>) { state.withLock { $0.allowed = uids } }
+
+    var refused: [UInt32] { state.withLock { $0.refused } }
+
+    /// At `NNG_PIPE_EV_ADD_PRE`, on an NNG thread: closes the pipe when its peer's uid is known and
+    /// not allowed (closing a pipe, unlike the socket, is what this event is for).
+    func check(_ pipe: nng_pipe) {
+        var uid: UInt64 = 0
+        guard nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0 else { return }  // not ipc
+        let peer = UInt32(truncatingIfNeeded: uid)
+        let refuse = state.withLock { state -> Bool in
+            guard !state.allowed.contains(peer) else { return false }
+            if state.refused.count < 64 { state.refused.append(peer) }
+            return true
+        }
+        if refuse { nng_pipe_close(pipe) }
+    }
+}
+
+/// C callback for nng_pipe_notify at ADD_PRE; `arg` is an unretained `IPCPeerFilter`.
+private func ipcPeerTrampoline(_ pipe: nng_pipe, _ event: nng_pipe_ev, _ arg: UnsafeMutableRawPointer?) {
+    guard let arg, event == NNG_PIPE_EV_ADD_PRE else { return }
+    Unmanaged<IPCPeerFilter>.fromOpaque(arg).takeUnretainedValue().check(pipe)
 }
 
 /// C callback for nng_pipe_notify; `arg` is an unretained `PipeEventHub`.

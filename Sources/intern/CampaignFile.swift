@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InternWorker
 import InternCore
 import InternSpec
 
@@ -36,12 +37,34 @@ struct CampaignFile {
 }
 
 /// The default coordinator URL of a campaign directory: an ipc socket inside it when the path
-/// fits the 107-byte limit of a Unix socket path, else one in /tmp named after the directory.
-func defaultIPCURL(directory: String) -> String {
+/// fits the 107-byte limit of a Unix socket path, else one named after the directory in this
+/// user's private socket directory (made 0700 and checked; ``privateSocketDirectory()``).
+func defaultIPCURL(directory: String) throws -> String {
     let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
     let inside = absolute + "/coordinator.sock"
     if inside.utf8.count < 100 { return "ipc://" + inside }
+    // Too long for a socket address (108 bytes): a name in a directory of this user's own, never
+    // one another user could have taken first (in /tmp itself, they could listen there and a
+    // local worker would connect to them).
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in absolute.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    return "ipc:///tmp/intern-\(String(hash, radix: 16)).sock"
+    let private_ = privateSocketDirectory()
+    do {
+        try PrivateDirectory.prepare(
+            private_, what: "the directory of intern's ipc sockets",
+            remedy: "remove it, or run the campaign from a shorter path, or give --listen")
+    } catch {
+        throw ValidationError(error.description)
+    }
+    return "ipc://\(private_)/\(String(hash, radix: 16)).sock"
+}
+
+/// `$XDG_RUNTIME_DIR/intern` when the session has one of its own (systemd's per-user runtime
+/// directory, 0700), else `/tmp/intern-UID`.
+func privateSocketDirectory() -> String {
+    if let runtime = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+        var info = stat()
+        if stat(runtime, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o077 == 0 { return runtime + "/intern" }
+    }
+    return "/tmp/intern-\(geteuid())"
 }

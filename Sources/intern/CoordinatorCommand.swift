@@ -31,7 +31,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         global.bootstrapLogging()
         let file = try CampaignFile.load(campaign)
         let directory = file.directory(root: root)
-        let urls = listen.isEmpty ? [defaultIPCURL(directory: directory)] : listen
+        let urls = listen.isEmpty ? [try defaultIPCURL(directory: directory)] : listen
         var options = tuning.options(listen: urls)
         (options.credentials, options.tls) = try security.security(for: urls, option: "--listen", side: .coordinator)
         options.insecure = security.insecure

@@ -41,12 +41,15 @@ struct Run: AsyncParsableCommand {
     /// Runs (or continues) the campaign in `directory` with a local fleet: `intern run` and
     /// `intern resume` alike.
     func runLocally(file: CampaignFile, directory: String) async throws {
-        let url = defaultIPCURL(directory: directory)
+        let url = try defaultIPCURL(directory: directory)
         let session = try CampaignSession(file: file, directory: directory, listen: [url], logger: Logger(label: "intern.coordinator"),
                                           options: tuning.options(listen: [url]), access: tuning.access)
         let started = Date()
         let cpuBefore = processCPUSeconds()
 
+        // Listening before any worker starts: a coordinator that cannot (the address is taken)
+        // stops the run here, and no local worker ever dials a socket that is not this one's.
+        try await session.coordinator.listen()
         // A campaign that is already over (run again) needs no workers: just its summary.
         let alreadyFinished = await session.coordinator.snapshot().isFinished
         let fleet = try LocalFleet.start(count: alreadyFinished ? 0 : self.fleet.workers, slots: self.fleet.slots, connect: url, logDirectory: "\(session.store.directory)/workers",

@@ -72,4 +72,104 @@ import Testing
         #expect(worker.status != 0)
         #expect(worker.stderr.contains("is owned by uid 65534") && worker.stderr.contains("--state-dir"), "\(worker.stderr)")
     }
+
+    /// A coordinator that cannot listen (its address is taken) stops `intern run` before any
+    /// worker starts: no local worker ever dials a socket that is not its coordinator's.
+    @Test func aCoordinatorThatCannotListen_stopsTheRun_andNoWorkerDialsTheOtherSocket() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("busy.yaml", "name: busy\ncommand: [/bin/true]\ntrials: 1\n")
+        try FileManager.default.createDirectory(atPath: dir.file(".intern/busy"), withIntermediateDirectories: true)
+        // Someone else's listener at the campaign's socket path; it names each process that
+        // connects (SO_PEERCRED), which is the coordinator's own check that the address is live,
+        // and must never be a worker.
+        let listener = try dir.write("listen.py", """
+            import socket, struct, sys, time
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sys.argv[1]); s.listen(8); s.settimeout(0.2)
+            print("ready", flush=True)
+            end = time.time() + float(sys.argv[2])
+            while time.time() < end:
+                try:
+                    c, _ = s.accept()
+                    pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+                    try:
+                        print(open("/proc/%d/cmdline" % pid, "rb").read().replace(b"\\0", b" ").decode(), flush=True)
+                    except OSError:
+                        print("gone", flush=True)
+                except socket.timeout:
+                    pass
+            """)
+        let squatter = try InternBinary.startProgram(["/usr/bin/python3", listener, dir.file(".intern/busy/coordinator.sock"), "4"], in: dir.path)
+        for _ in 0..<50 where !squatter.stdoutSoFar.contains("ready") { try await Task.sleep(for: .milliseconds(50)) }
+        let run = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(30))
+        #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+        #expect(run.stderr.contains("cannot listen on ipc://"), "\(run.stderr)")
+        let counted = try await squatter.finish(timeout: .seconds(10))
+        #expect(!counted.stdout.contains(" worker "), "a worker connected to the other listener: \(counted.stdout)")
+    }
+
+    /// A campaign path too long for a socket address: the socket goes to this user's private
+    /// directory ($XDG_RUNTIME_DIR/intern, else /tmp/intern-UID), made 0700; one another user
+    /// made first is refused, and the run stops.
+    @Test func theFallbackSocketLivesInAPrivateDirectory_andOneAnotherUserMadeIsRefused() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        let deep = dir.file(String(repeating: "a-long-directory-name/", count: 4))
+        try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
+        let spec = try dir.write("fallback.yaml", "name: fallback\ncommand: [/bin/true]\ntrials: 1\n")
+        try FileManager.default.createDirectory(atPath: dir.file("run"), withIntermediateDirectories: true)
+        chmod(dir.file("run"), 0o700)
+        let environment = ["XDG_RUNTIME_DIR": dir.file("run")]
+        let ok = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: deep, timeout: .seconds(30), environment: environment)
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+        #expect(Self.mode(dir.file("run/intern")) == 0o700)
+
+        // Another user's directory in its place.
+        try FileManager.default.removeItem(atPath: dir.file("run/intern"))
+        chmod(dir.file("run"), 0o1777)
+        let planted = try await Self.asAnotherUser(["/bin/mkdir", dir.file("run/intern")])
+        #expect(planted.status == 0, "\(planted.stderr)")
+        chmod(dir.file("run"), 0o700)
+        try FileManager.default.removeItem(atPath: deep + "/.intern")
+        let refused = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: deep, timeout: .seconds(30), environment: environment)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("the directory of intern's ipc sockets") && refused.stderr.contains("uid 65534"), "\(refused.stderr)")
+    }
+
+    /// A worker takes commands over ipc only from a coordinator of its own user (or root): a
+    /// socket file another user owns is refused before dialing, and a coordinator process of
+    /// another user is refused when it connects (its uid, from the kernel), whoever owns the file.
+    @Test func aWorkerRefusesACoordinatorOfAnotherUser() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        let home = dir.file("other")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        chown(home, 65_534, 65_534)
+        let spec = home + "/evil.yaml"
+        try "name: evil\ncommand: [/usr/bin/touch, \(dir.file("pwned"))]\ntrials: 1\n".write(toFile: spec, atomically: false, encoding: .utf8)
+        chown(spec, 65_534, 65_534)
+        let socket = home + "/evil.sock"
+        let hostile = try InternBinary.startProgram(
+            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", InternBinary.path, "coordinator", spec,
+             "--listen", "ipc://\(socket)", "--root", home + "/.intern"], in: home)
+        defer { hostile.signal(SIGKILL) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        try #require(FileManager.default.fileExists(atPath: socket), "the other user's coordinator did not start: \(hostile.stdoutSoFar)")
+
+        let byFile = try await InternBinary.run(["worker", "--connect", "ipc://\(socket)", "--id", "w1", "--give-up-after", "5"], in: dir.path, timeout: .seconds(30))
+        #expect(byFile.status != 0 && byFile.stderr.contains("belongs to uid 65534"), "\(byFile.stderr)")
+
+        // The socket moved into a directory of root's and made to look like root's (the other
+        // user's process still listens on it): the peer's own uid still gives it away.
+        let moved = dir.file("public/evil.sock")
+        try FileManager.default.createDirectory(atPath: dir.file("public"), withIntermediateDirectories: true)
+        #expect(rename(socket, moved) == 0)
+        chown(moved, 0, 0)
+        let byPeer = try await InternBinary.run(["worker", "--connect", "ipc://\(moved)", "--id", "w2", "--give-up-after", "2"], in: dir.path, timeout: .seconds(30))
+        #expect(byPeer.status != 0 && byPeer.stderr.contains("runs as uid 65534"), "\(byPeer.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("pwned")), "a worker ran the other user's command")
+    }
 }

@@ -51,6 +51,14 @@ public enum InternBinary {
     }
 }
 
+extension InternBinary {
+    /// Starts any program (not intern) in `directory` without waiting, its output collected like
+    /// intern's (`stdoutSoFar`, `finish`).
+    public static func startProgram(_ command: [String], in directory: String, environment: [String: String] = [:]) throws -> ChildProcess {
+        try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()), directory: directory, environment: environment)
+    }
+}
+
 /// Runs any program (not intern) to completion, its output collected like intern's.
 public enum ProcessRunner {
     public static func run(

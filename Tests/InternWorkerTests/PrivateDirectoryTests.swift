@@ -6,14 +6,14 @@ import Testing
 /// A worker's state directory is trusted only when no one else could have written to it, and
 /// its job list only names this worker's own processes (the tests run as root and play another
 /// user, uid 65534, with chown).
-@Suite struct StateDirectoryTests {
+@Suite struct PrivateDirectoryTests {
     static let other: uid_t = 65_534
 
     @Test func aMissingDirectoryIsMadeOwnerOnly() throws {
         let dir = try TemporaryDirectory(prefix: "intern-state")
         defer { dir.remove() }
         let state = dir.file("intern-0/worker-w")
-        try StateDirectory.prepare(state)
+        try PrivateDirectory.prepare(state)
         var info = stat()
         #expect(stat(state, &info) == 0 && info.st_mode & 0o777 == 0o700)
     }
@@ -25,29 +25,29 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.file("planted/worker-w"), withIntermediateDirectories: true)
         chown(dir.file("planted"), Self.other, Self.other)
         chown(dir.file("planted/worker-w"), Self.other, Self.other)
-        #expect(throws: SpoolError.self) { try StateDirectory.prepare(dir.file("planted/worker-w")) }
+        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("planted/worker-w")) }
         // Ours, but writable by everyone.
         try FileManager.default.createDirectory(atPath: dir.file("open/worker-w"), withIntermediateDirectories: true)
         chmod(dir.file("open/worker-w"), 0o777)
-        #expect(throws: SpoolError.self) { try StateDirectory.prepare(dir.file("open/worker-w")) }
+        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("open/worker-w")) }
         // Its parent another user's.
         try FileManager.default.createDirectory(atPath: dir.file("parent/worker-w"), withIntermediateDirectories: true)
         chown(dir.file("parent"), Self.other, Self.other)
-        #expect(throws: SpoolError.self) { try StateDirectory.prepare(dir.file("parent/worker-w")) }
+        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("parent/worker-w")) }
         // A symbolic link in its place.
         try FileManager.default.createDirectory(atPath: dir.file("real"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir.file("links"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: dir.file("links/worker-w"), withDestinationPath: dir.file("real"))
-        #expect(throws: SpoolError.self) { try StateDirectory.prepare(dir.file("links/worker-w")) }
+        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("links/worker-w")) }
         // Ours, owner-only: fine, and /tmp above it (sticky, world-writable) is fine too.
-        try StateDirectory.prepare(dir.file("fine/worker-w"))
+        try PrivateDirectory.prepare(dir.file("fine/worker-w"))
     }
 
     @Test func aPlantedJobListIsNotTrusted_andAPlantedSymlinkIsNotFollowed() throws {
         let dir = try TemporaryDirectory(prefix: "intern-state")
         defer { dir.remove() }
         let state = dir.file("w")
-        try StateDirectory.prepare(state)
+        try PrivateDirectory.prepare(state)
         // A process this user runs, that is not a job of this worker's.
         let victim = Process()
         victim.executableURL = URL(fileURLWithPath: "/bin/sleep")
