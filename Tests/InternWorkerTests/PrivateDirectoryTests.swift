@@ -25,20 +25,20 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.file("planted/worker-w"), withIntermediateDirectories: true)
         chown(dir.file("planted"), Self.other, Self.other)
         chown(dir.file("planted/worker-w"), Self.other, Self.other)
-        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("planted/worker-w")) }
+        #expect(throws: PrivateDirectoryError.self) { try PrivateDirectory.prepare(dir.file("planted/worker-w")) }
         // Ours, but writable by everyone.
         try FileManager.default.createDirectory(atPath: dir.file("open/worker-w"), withIntermediateDirectories: true)
         chmod(dir.file("open/worker-w"), 0o777)
-        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("open/worker-w")) }
+        #expect(throws: PrivateDirectoryError.self) { try PrivateDirectory.prepare(dir.file("open/worker-w")) }
         // Its parent another user's.
         try FileManager.default.createDirectory(atPath: dir.file("parent/worker-w"), withIntermediateDirectories: true)
         chown(dir.file("parent"), Self.other, Self.other)
-        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("parent/worker-w")) }
+        #expect(throws: PrivateDirectoryError.self) { try PrivateDirectory.prepare(dir.file("parent/worker-w")) }
         // A symbolic link in its place.
         try FileManager.default.createDirectory(atPath: dir.file("real"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir.file("links"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: dir.file("links/worker-w"), withDestinationPath: dir.file("real"))
-        #expect(throws: SpoolError.self) { try PrivateDirectory.prepare(dir.file("links/worker-w")) }
+        #expect(throws: PrivateDirectoryError.self) { try PrivateDirectory.prepare(dir.file("links/worker-w")) }
         // Ours, owner-only: fine, and /tmp above it (sticky, world-writable) is fine too.
         try PrivateDirectory.prepare(dir.file("fine/worker-w"))
     }
