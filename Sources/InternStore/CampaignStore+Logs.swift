@@ -79,9 +79,19 @@ extension CampaignStore {
         }
     }
 
-    /// Reads `count` committed bytes of a stored stream starting at `offset` (still compressed).
+    /// Reads the committed bytes of a stored stream from `offset` to `end` (still compressed).
+    /// Throws `truncated` when the file holds fewer than the store indexes: a log cut short on
+    /// disk is never read as if it were whole.
     public func readCompressed(_ log: StoredLog, from offset: UInt64, to end: UInt64) throws -> [UInt8] {
-        guard end > offset else { return [] }
+        let (bytes, missing) = try readAvailable(log, from: offset, to: end)
+        if missing > 0 { throw Self.truncation(log, missing: missing) }
+        return bytes
+    }
+
+    /// What the file holds of the committed bytes from `offset` to `end`, and how many of them it
+    /// lacks (a log cut short on disk: the caller shows what there is, then says what is missing).
+    public func readAvailable(_ log: StoredLog, from offset: UInt64, to end: UInt64) throws -> (bytes: [UInt8], missing: UInt64) {
+        guard end > offset else { return ([], 0) }
         guard let handle = FileHandle(forReadingAtPath: log.path) else {
             throw StoreError(code: .io, message: "cannot open \(log.path)")
         }
@@ -89,10 +99,17 @@ extension CampaignStore {
         do {
             try handle.seek(toOffset: offset)
             let data = try handle.read(upToCount: Int(end - offset)) ?? Data()
-            return [UInt8](data)
+            return ([UInt8](data), end - offset - UInt64(data.count))
         } catch {
             throw StoreError(code: .io, message: "cannot read \(log.path): \(error)")
         }
+    }
+
+    /// The error for a log file `missing` compressed bytes short of what the store indexes.
+    public static func truncation(_ log: StoredLog, missing: UInt64) -> StoreError {
+        StoreError(
+            code: .truncated,
+            message: "\(log.path) is cut short: the store indexes \(log.length) compressed bytes (\(log.rawLength) bytes of output), the file lacks the last \(missing); the output after what was shown is missing (restore the file from a backup if there is one)")
     }
 
     /// The job's output for one stream, decompressed: the bytes it wrote, exactly.

@@ -343,6 +343,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let io = Code(rawValue: "io")
         /// The directory holds a different campaign than the one asked for.
         public static let mismatch = Code(rawValue: "mismatch")
+        /// A stored log file holds fewer bytes than the store indexes (cut short on disk).
+        public static let truncated = Code(rawValue: "truncated")
         public var description: String { rawValue }
     }
 

@@ -75,7 +75,7 @@ struct Grep: AsyncParsableCommand {
             out += "trial \(match.trial) attempt \(match.number) \(match.stream):\(match.line): \(match.text)\n"
         }
         FileHandle.standardOutput.write(Data(out.utf8))
-        for problem in result.unreadable { FileHandle.standardError.write(Data("intern: skipped an unreadable log: \(problem)\n".utf8)) }
+        for problem in result.unreadable { FileHandle.standardError.write(Data("intern: could not search a log: \(problem)\n".utf8)) }
         if result.more > 0 { FileHandle.standardError.write(Data("intern: \(result.more) more matches not shown (--max \(max))\n".utf8)) }
         if stats {
             let megabytes = Double(result.bytes) / 1_000_000
@@ -83,6 +83,8 @@ struct Grep: AsyncParsableCommand {
                 format: "searched %d logs, %.1f MB in %.3f s: %.1f MB/s\n", result.logs, megabytes, result.seconds,
                 megabytes / Swift.max(result.seconds, 1e-9)).utf8))
         }
+        // As grep: 2 when a log could not be searched (whatever was found), 1 when nothing matched.
+        if !result.unreadable.isEmpty { throw ExitCode(2) }
         if result.matches.isEmpty { throw ExitCode(1) }
     }
 }

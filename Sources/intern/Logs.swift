@@ -75,10 +75,13 @@ struct Logs: AsyncParsableCommand {
             let ended = record.status.isTerminal
             let log = try store.storedLog(trial: trial, attempt: record.id, stream: stream)
             if log.length > printed {
-                let bytes = try store.readCompressed(log, from: printed, to: log.length)
+                // What the file holds is shown; what it lacks of the indexed log is then said, and
+                // the command fails (a log cut short is never passed off as whole).
+                let (bytes, missing) = try store.readAvailable(log, from: printed, to: log.length)
                 output.removeAll(keepingCapacity: true)
                 try decompressor.decompress(bytes, into: &output)
                 FileHandle.standardOutput.write(Data(output))
+                if missing > 0 { throw CampaignStore.truncation(log, missing: missing) }
                 printed = log.length
             }
             // The worker sends an attempt's last frame before (or with) its end, so an attempt

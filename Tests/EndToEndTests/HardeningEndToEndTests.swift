@@ -172,4 +172,33 @@ import Testing
         #expect(byPeer.status != 0 && byPeer.stderr.contains("runs as uid 65534"), "\(byPeer.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("pwned")), "a worker ran the other user's command")
     }
+
+    /// A stored log cut short on disk (a full disk, a bad copy) is never a silent wrong answer:
+    /// `intern logs` shows what is there, says what is missing and fails; `intern grep` says which
+    /// log it could not search and exits 2.
+    @Test func aTruncatedLogIsSaid_andFails() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("cut.yaml", """
+            name: cut
+            command: [python3, -c, "import random; r = random.Random(1); [print('line %d %s' % (i, r.random())) for i in range(20000)]"]
+            trials: 1
+            """)
+        let run = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(60))
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let campaign = dir.file(".intern/cut")
+        let path = campaign + "/logs/trial-1/attempt-1.stdout.zst"
+        let whole = try #require(FileManager.default.contents(atPath: path))
+        #expect(truncate(path, off_t(whole.count / 2)) == 0)
+
+        let logs = try await InternBinary.run(["logs", "1", "--dir", campaign], in: dir.path)
+        #expect(logs.status == 1, "\(logs.stderr)")
+        #expect(logs.stdout.hasPrefix("line 0 "), "the readable part is shown")
+        #expect(!logs.stdout.contains("line 19999 "))
+        #expect(logs.stderr.contains("is cut short") && logs.stderr.contains("the file lacks the last \(whole.count - whole.count / 2)"), "\(logs.stderr)")
+
+        let grep = try await InternBinary.run(["grep", "line 19999", "--dir", campaign], in: dir.path)
+        #expect(grep.status == 2, "\(grep.stdout)\(grep.stderr)")
+        #expect(grep.stderr.contains("could not search a log") && grep.stderr.contains("cut short"), "\(grep.stderr)")
+    }
 }
