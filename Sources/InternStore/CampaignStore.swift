@@ -73,6 +73,12 @@ public final class CampaignStore: Sendable {
         }
     }
 
+    /// Whether the database holds a campaign (its `campaign` table): false for an empty file or
+    /// another program's database; throws when it cannot be read at all (damaged).
+    public func holdsCampaign() throws -> Bool {
+        try read { db in try db.tableExists("campaign") }
+    }
+
     /// Sets `path`'s permission bits to `mode` when this user owns it (a file someone else owns is
     /// left alone: the open that follows says what is wrong with it, if anything).
     static func restrict(_ path: String, to mode: mode_t) {

@@ -15,6 +15,13 @@ struct CampaignLocation: ParsableArguments {
     @Option(name: .long, help: "Where campaign directories live.")
     var root: String = ".intern"
 
+    func validate() throws {
+        // A name, never a path: `--campaign ../x` would reach outside --root.
+        if let campaign, !CampaignSpec.isValidName(campaign) {
+            throw ValidationError("--campaign takes a campaign's name (1 to 64 letters, digits, '.', '_' or '-'), not a path: '\(campaign)'; use --dir for a directory")
+        }
+    }
+
     /// The campaign directory, or a usage error that lists what exists.
     func resolve() throws -> String {
         if let dir { return dir }
@@ -32,11 +39,18 @@ struct CampaignLocation: ParsableArguments {
     /// Opens the campaign read-only (admin commands never write while a coordinator runs).
     func open() throws -> CampaignStore {
         let directory = try resolve()
+        let store: CampaignStore
         do {
-            return try CampaignStore(directory: directory, create: false, readOnly: true)
+            store = try CampaignStore(directory: directory, create: false, readOnly: true)
+        } catch let error as StoreError where error.code == .notFound {
+            throw ValidationError(error.message)  // a wrong --dir: usage
         } catch let error as StoreError {
-            throw ValidationError(error.message)
+            throw CampaignDatabaseError(message: error.message)  // damaged: not usage (exit 1)
         }
+        guard (try? store.holdsCampaign()) == true else {
+            throw CampaignDatabaseError(message: "\(directory)/\(CampaignStore.databaseName) holds no intern campaign (empty, damaged, or another program's database)")
+        }
+        return store
     }
 }
 
@@ -54,4 +68,11 @@ struct AttemptChoice {
     func missing(in attempts: [AttemptRecord]) -> ValidationError {
         ValidationError(attempts.isEmpty ? "trial \(trial) has not run (yet)" : "trial \(trial) has no attempt \(number!)")
     }
+}
+
+/// A campaign database that exists but cannot be used: the command fails with exit status 1
+/// (64 is kept for usage errors).
+struct CampaignDatabaseError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }

@@ -131,7 +131,7 @@ struct FailureGroup {
                 return (name, "\(Format.value(low))…\(Format.value(high))")
             }
             var distinct: [String] = []
-            for value in all where !distinct.contains(value.text) { distinct.append(value.text) }
+            for value in all where !distinct.contains(value.text) { distinct.append(Format.clipped(value.text)) }
             let shown = distinct.prefix(6).joined(separator: ", ")
             return (name, distinct.count > 6 ? "{\(shown), …}" : "{\(shown)}")
         }

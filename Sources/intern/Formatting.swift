@@ -21,7 +21,14 @@ enum Format {
 
     /// `lr=0.01 hidden=64`.
     static func parameters(_ parameters: Parameters) -> String {
-        parameters.sortedPairs.map { "\($0.0)=\($0.1.text)" }.joined(separator: " ")
+        parameters.sortedPairs.map { "\($0.0)=\(clipped($0.1.text))" }.joined(separator: " ")
+    }
+
+    /// A value for a line of text: whole up to 200 characters, else its start and its size (a
+    /// parameter may hold a megabyte; a screen should not).
+    static func clipped(_ text: String, limit: Int = 200) -> String {
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit)) + "… (\(text.utf8.count) bytes)"
     }
 
     /// Left-aligned columns.

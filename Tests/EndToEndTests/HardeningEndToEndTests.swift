@@ -201,4 +201,35 @@ import Testing
         #expect(grep.status == 2, "\(grep.stdout)\(grep.stderr)")
         #expect(grep.stderr.contains("could not search a log") && grep.stderr.contains("cut short"), "\(grep.stderr)")
     }
+
+    /// Odd stores and arguments get a clear word and the right exit status: an empty or damaged
+    /// database is not a usage error (1, not 64), `--campaign` takes a name and never a path, and
+    /// a parameter value of 100 KB does not flood `intern failures`.
+    @Test func oddStoresAndArgumentsGetAClearWord() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.file(".intern/empty"), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: dir.file(".intern/empty/campaign.db"), contents: Data())
+        try FileManager.default.createDirectory(atPath: dir.file(".intern/damaged"), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: dir.file(".intern/damaged/campaign.db"), contents: Data((0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }))
+        let empty = try await InternBinary.run(["status", "--dir", dir.file(".intern/empty")], in: dir.path)
+        #expect(empty.status == 1 && empty.stderr.contains("holds no intern campaign"), "\(empty.stderr)")
+        let damaged = try await InternBinary.run(["status", "--dir", dir.file(".intern/damaged")], in: dir.path)
+        #expect(damaged.status == 1 && damaged.stderr.contains("not a database"), "\(damaged.stderr)")
+        let escape = try await InternBinary.run(["status", "--campaign", "../x"], in: dir.path)
+        #expect(escape.status == 64 && escape.stderr.contains("not a path"), "\(escape.stderr)")
+
+        let big = String(repeating: "x", count: 100_000)
+        let spec = try dir.write("big.yaml", """
+            name: big
+            command: [python3, -c, "import sys; sys.exit(3)", "{p}"]
+            space: {p: {type: choice, values: ["\(big)"]}}
+            trials: 1
+            """)
+        let run = try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(60))
+        #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
+        let failures = try await InternBinary.run(["failures", "--campaign", "big"], in: dir.path)
+        #expect(failures.status == 0)
+        #expect(failures.stdout.utf8.count < 5_000 && failures.stdout.contains("(100000 bytes)"), "\(failures.stdout.prefix(600))")
+    }
 }
