@@ -65,7 +65,7 @@ let package = Package(
         // Helpers for tests: temporary directories, spawning the real binaries.
         .target(name: "InternTestKit", dependencies: ["InternCore"], path: "Tests/InternTestKit"),
 
-        .testTarget(name: "NNGTests", dependencies: ["NNG", "InternAuth"]),
+        .testTarget(name: "NNGTests", dependencies: ["NNG", "InternAuth", "InternTestKit"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "CZstd"]),
         .testTarget(name: "InternJobTests", dependencies: ["InternJob"]),
         .testTarget(name: "InternProtocolTests", dependencies: ["InternProtocol"]),

@@ -32,8 +32,36 @@ public struct Pipe: Sendable, Hashable {
         cnng_pipe_is_local(handle) == 0
     }
 
-    /// Hangs up on the peer (it may dial again).
+    /// Hangs up on the peer (it may dial again). See ``hangUp(_:)``.
     public func close() {
-        _ = nng_pipe_close(handle)
+        Self.hangUp([self])
+    }
+
+    /// Hangs up on each pipe's peer (they may dial again), without ever racing NNG's own
+    /// receive: a TCP or TLS connection is shut down (`shutdown(2)`, found among this process's
+    /// descriptors by its two endpoints), and NNG closes the pipe in its receive callback when it
+    /// sees the peer gone; an ipc or inproc pipe is closed with `nng_pipe_close`.
+    ///
+    /// Why not `nng_pipe_close` for all: in NNG 1.5.2 (nng issue #616, fixed in 1.6.0 by pull
+    /// request #1636), closing a TCP pipe from another thread while a message is arriving in
+    /// pieces loses the pipe's pending receive, so the pipe is never freed, nor, since NNG frees
+    /// pipes on one thread, is any pipe closed after it: every later connection leaks its
+    /// descriptor, and closing the socket hangs. A peer that sends a bad message and the start
+    /// of another triggers it at will. A pipe already gone is left alone.
+    public static func hangUp(_ pipes: [Pipe]) {
+        guard !pipes.isEmpty else { return }
+        var network: [nng_pipe] = []
+        for pipe in pipes {
+            if pipe.isLocal { _ = nng_pipe_close(pipe.handle) } else { network.append(pipe.handle) }
+        }
+        guard !network.isEmpty else { return }
+        var found = [Int32](repeating: 0, count: network.count)
+        _ = cnng_shutdown_pipes(network, Int32(network.count), &found)
+    }
+
+    /// Whether the peer is on this machine by construction (ipc://, inproc://); false for a
+    /// closed pipe.
+    var isLocal: Bool {
+        cnng_pipe_is_local(handle) == 1
     }
 }

@@ -1,4 +1,5 @@
 import CNNG
+import Dispatch
 import Synchronization
 
 /// An open NNG socket speaking REQ (`req0`) or REP (`rep0`).
@@ -31,7 +32,7 @@ public final class Socket: Sendable {
 
     private let closed = Atomic<Bool>(false)
     private let pipeEvents = PipeEventHub()
-    private let peerFilter = IPCPeerFilter()
+    private let screen = ConnectionScreen()
 
     private init(handle: nng_socket, kind: Kind, maxMessageSize: Int) {
         self.handle = handle
@@ -246,15 +247,30 @@ public final class Socket: Sendable {
     /// listening or dialing.
     /// - Throws: ``NNGError``.
     public func restrictIPCPeers(to uids: Set<UInt32>) throws {
-        peerFilter.allow(uids)
-        // The filter lives as long as this Socket, and nng_close waits for running pipe
-        // callbacks, so an unretained pointer is sufficient.
-        let arg = Unmanaged.passUnretained(peerFilter).toOpaque()
-        try check(nng_pipe_notify(handle, NNG_PIPE_EV_ADD_PRE, ipcPeerTrampoline, arg), "nng_pipe_notify")
+        screen.allow(uids)
+        try installScreen()
     }
 
     /// The uids of the `ipc://` peers ``restrictIPCPeers(to:)`` refused so far, oldest first.
-    public var refusedIPCPeers: [UInt32] { peerFilter.refused }
+    public var refusedIPCPeers: [UInt32] { screen.refused }
+
+    /// Asks `admit`, for every new connection before it is used (`NNG_PIPE_EV_ADD_PRE`, after
+    /// the ipc peer check), whether to keep it; one it answers false to is closed before any
+    /// message crosses it (closing a pipe then cannot race a receive: none was started). `admit`
+    /// runs on an NNG thread: it must only decide and record, never block or call into NNG but
+    /// for the pipe's own properties. Call once, before listening.
+    /// - Throws: ``NNGError``.
+    public func screenConnections(_ admit: @escaping @Sendable (Pipe) -> Bool) throws {
+        screen.setAdmit(admit)
+        try installScreen()
+    }
+
+    private func installScreen() throws {
+        // The screen lives as long as this Socket, and nng_close waits for running pipe
+        // callbacks, so an unretained pointer is sufficient.
+        let arg = Unmanaged.passUnretained(screen).toOpaque()
+        try check(nng_pipe_notify(handle, NNG_PIPE_EV_ADD_PRE, screenTrampoline, arg), "nng_pipe_notify")
+    }
 
     /// Closes the socket: all its contexts, dialers and listeners close, and pending
     /// operations end with ``NNGError/closed``. Idempotent; safe to call from any
@@ -262,6 +278,22 @@ public final class Socket: Sendable {
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
         _ = nng_close(handle)
+    }
+
+    /// Closes the socket as ``close()`` does, but waits at most `limit` for NNG to finish:
+    /// `nng_close` waits for every pipe to be freed, and a pipe NNG cannot free (a defect of NNG
+    /// 1.5.2, see ``Pipe/hangUp(_:)``) would make it wait forever. Returns whether the close
+    /// finished in time; when not, it goes on in the background and the caller, which is
+    /// stopping, should stop without it.
+    public func close(waitingAtMost limit: Duration) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { [self] in
+            close()
+            done.signal()
+        }
+        let (seconds, attoseconds) = limit.components
+        let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
+        return done.wait(timeout: .now() + .nanoseconds(max(0, nanoseconds))) == .success
     }
 }
 
@@ -325,37 +357,46 @@ final class PipeEventHub: Sendable {
     }
 }
 
-/// Which `ipc://` peers a socket accepts, and which it refused.
-final class IPCPeerFilter: Sendable {
+/// What a socket checks of each new connection before it is used: which `ipc://` peers it
+/// accepts (and which it refused), and the caller's own admission decision.
+final class ConnectionScreen: Sendable {
     private struct State {
-        var allowed: Set<UInt32> = []
+        var allowed: Set<UInt32>?
         var refused: [UInt32] = []
+        var admit: (@Sendable (Pipe) -> Bool)?
     }
     private let state = Mutex(State())
 
     func allow(_ uids: Set<UInt32>) { state.withLock { $0.allowed = uids } }
 
+    func setAdmit(_ admit: @escaping @Sendable (Pipe) -> Bool) { state.withLock { $0.admit = admit } }
+
     var refused: [UInt32] { state.withLock { $0.refused } }
 
-    /// At `NNG_PIPE_EV_ADD_PRE`, on an NNG thread: closes the pipe when its peer's uid is known and
-    /// not allowed (closing a pipe, unlike the socket, is what this event is for).
+    /// At `NNG_PIPE_EV_ADD_PRE`, on an NNG thread: closes the pipe when its ipc peer's uid is
+    /// known and not allowed, or when the admission decision says no (closing a pipe, unlike the
+    /// socket, is what this event is for).
     func check(_ pipe: nng_pipe) {
         var uid: UInt64 = 0
-        guard nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0 else { return }  // not ipc
-        let peer = UInt32(truncatingIfNeeded: uid)
-        let refuse = state.withLock { state -> Bool in
-            guard !state.allowed.contains(peer) else { return false }
-            if state.refused.count < 64 { state.refused.append(peer) }
-            return true
+        let (allowed, admit) = state.withLock { ($0.allowed, $0.admit) }
+        if let allowed, nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0 {  // ipc
+            let peer = UInt32(truncatingIfNeeded: uid)
+            if !allowed.contains(peer) {
+                state.withLock { if $0.refused.count < 64 { $0.refused.append(peer) } }
+                nng_pipe_close(pipe)
+                return
+            }
         }
-        if refuse { nng_pipe_close(pipe) }
+        if let admit, !admit(Pipe(id: UInt32(bitPattern: nng_pipe_id(pipe)))) {
+            nng_pipe_close(pipe)
+        }
     }
 }
 
-/// C callback for nng_pipe_notify at ADD_PRE; `arg` is an unretained `IPCPeerFilter`.
-private func ipcPeerTrampoline(_ pipe: nng_pipe, _ event: nng_pipe_ev, _ arg: UnsafeMutableRawPointer?) {
+/// C callback for nng_pipe_notify at ADD_PRE; `arg` is an unretained `ConnectionScreen`.
+private func screenTrampoline(_ pipe: nng_pipe, _ event: nng_pipe_ev, _ arg: UnsafeMutableRawPointer?) {
     guard let arg, event == NNG_PIPE_EV_ADD_PRE else { return }
-    Unmanaged<IPCPeerFilter>.fromOpaque(arg).takeUnretainedValue().check(pipe)
+    Unmanaged<ConnectionScreen>.fromOpaque(arg).takeUnretainedValue().check(pipe)
 }
 
 /// C callback for nng_pipe_notify; `arg` is an unretained `PipeEventHub`.
