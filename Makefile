@@ -73,12 +73,15 @@ test: system-deps
 	$(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
 
 # The long chaos run (not part of `make test`, which runs 150 trials of it): 1,000 trials while
-# workers and the coordinator are SIGKILLed at random and restarted; prints its figures.
+# workers and the coordinator are SIGKILLed at random and restarted; then a flood of 30,000
+# hostile clients (`make test` sends 3,000). Both print their figures.
 CHAOS_TRIALS ?= 1000
 CHAOS_SEED ?= 20261127
+FLOOD_CLIENTS ?= 30000
 chaos: system-deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	INTERN_CHAOS_TRIALS=$(CHAOS_TRIALS) INTERN_CHAOS_SEED=$(CHAOS_SEED) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS) --filter ChaosTests
+	INTERN_FLOOD_CLIENTS=$(FLOOD_CLIENTS) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS) --filter FloodEndToEndTests
 
 # Benchmarks (not part of `make test`): dispatch overhead vs xargs -P2, log ingest throughput.
 bench: deps release

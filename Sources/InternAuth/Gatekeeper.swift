@@ -113,12 +113,17 @@ public final class Gatekeeper: Sendable {
         // Not known: a session this process handed out a nonce for, and recently?
         let serverNonce = Array(id.serverNonce)
         let issuedAt = Self.issuedAt(serverNonce)
+        let session = Session(id: id, secret: secret)
         guard HMAC.constantTimeEqual(cookie(clientNonce: Array(id.clientNonce), issuedAt: issuedAt), serverNonce),
               issuedAt <= now, now - issuedAt <= Self.handshakeLifetimeMillis
         else {
+            // Told only to a peer that holds the secret (its frame's tag is good: a worker whose
+            // coordinator restarted); anyone else gets nothing to read.
+            guard (try? session.open(frame, expecting: .toCoordinator)) != nil else {
+                return .rejected(reason: "a sealed message of an unknown session, not sealed with this campaign's secret", answer: nil)
+            }
             return .answer(AuthFrame.refused(.unknownSession, reason: "unknown or expired session: handshake again").encoded())
         }
-        let session = Session(id: id, secret: secret)
         let payload: [UInt8]
         do {
             payload = try session.open(frame, expecting: .toCoordinator)

@@ -33,6 +33,9 @@ public struct CoordinatorOptions: Sendable {
     /// `--insecure`: network peers may send plain messages (anyone who reaches the port can
     /// then run commands on the workers).
     public var insecure: Bool
+    /// How many network connections may wait to authenticate, from one address and in all, how
+    /// many connections there may be in all, and for how long one may stay unauthenticated.
+    public var connectionLimits: ConnectionGate.Limits
 
     /// Creates options with defaults for everything but the listen URLs.
     public init(
@@ -51,6 +54,19 @@ public struct CoordinatorOptions: Sendable {
         self.credentials = credentials
         self.tls = tls
         self.insecure = insecure
+        connectionLimits = ConnectionGate.Limits(
+            connections: Self.connectionCapacity(),
+            // A worker whose connection was re-made sends nothing on it until its next request.
+            unauthenticatedMillis: max(10_000, 3 * config.heartbeatIntervalMillis))
+    }
+
+    /// Connections the descriptor limit leaves room for (256 kept for the store, logs and jobs),
+    /// at most 16,384.
+    public static func connectionCapacity() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 768 }
+        let soft = Int(clamping: limit.rlim_cur)  // RLIM_INFINITY is the largest value: clamped
+        return min(16_384, max(64, soft - 256))
     }
 }
 
@@ -112,6 +128,10 @@ public actor Coordinator {
     private let codec: MessageCodec
     private let gatekeeper: Gatekeeper
     private let rejections = Mutex(RejectionLog())
+    /// The network connections and whether their peers authenticated (see `screen`).
+    private let gate: Mutex<ConnectionGate>
+    /// Connections to hang up on at the warden's next round (rejected, evicted, timed out).
+    private let hangUps = Mutex<[NNG.Pipe]>([])
     /// The metrics the logic acts on (the spec's objective, constraints, pruning rule).
     private let watchedMetrics: Set<String>
     private let hostname = ProcessInfo.processInfo.hostName
@@ -140,6 +160,7 @@ public actor Coordinator {
         ingestor = ReportIngestor(store: store)
         codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
         gatekeeper = Gatekeeper(secret: options.credentials?.secret, allowUnsealedFromNetwork: options.insecure)
+        gate = Mutex(ConnectionGate(limits: options.connectionLimits))
         let now = Self.now()
         startedAt = now
         let attempts = try store.attempts()
@@ -193,7 +214,12 @@ public actor Coordinator {
     /// workers learn it), or until the task is cancelled.
     public func run() async throws {
         let socket = try bound ?? listen()
-        defer { socket.close() }
+        defer {
+            // Bounded: a stopping coordinator never hangs in NNG (see Socket.close(waitingAtMost:)).
+            if !socket.close(waitingAtMost: .seconds(5)) {
+                logger.critical("the NNG socket did not close within 5 s; stopping without it")
+            }
+        }
         try? store.markCoordinatorAlive(pid: getpid(), host: hostname, now: Self.now())
         defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
         let (demand, demandContinuation) = AsyncStream<Void>.makeStream()
@@ -206,6 +232,7 @@ public actor Coordinator {
                 group.addTask { await self.serve(context) }
             }
             group.addTask { await self.clock() }
+            group.addTask { await self.warden() }
             group.addTask {
                 // Once the campaign is over (and workers had time to learn it), or the store
                 // failed, stop receiving: ending `demand` ends the loop below.
@@ -234,6 +261,10 @@ public actor Coordinator {
         do {
             if options.listen.contains(where: { $0.hasPrefix("ipc://") }) {
                 try socket.restrictIPCPeers(to: [UInt32(geteuid()), 0])
+            }
+            try socket.screenConnections { [weak self] pipe in self?.screen(pipe) ?? false }
+            try socket.onPipeEvent { [weak self] event in
+                if event.kind == .removed { self?.gate.withLock { $0.closed(event.pipeID) } }
             }
             for url in options.listen {
                 try socket.listen(url, tls: url.hasPrefix("tls+") ? options.tls : nil)
@@ -358,18 +389,26 @@ public actor Coordinator {
             let reply: [UInt8]
             switch gatekeeper.admit(request.bytes, fromNetwork: request.pipe.isNetwork, now: Self.monotonicMillis()) {
             case .plain(let message):
+                admitted(request.pipe)
                 guard let answer = await handle(message) else { continue }
                 reply = answer
             case .opened(let message, let session):
+                admitted(request.pipe)
                 guard let answer = await handle(message) else { continue }
                 reply = gatekeeper.seal(answer, in: session)
             case .answer(let answer):
                 reply = answer
             case .rejected(let reason, let answer, let hangUp):
                 logRejection(of: request.pipe, reason: reason)
-                guard let answer else {
-                    // Nothing worth saying to it (a forged or altered message): hang up.
-                    if hangUp { request.pipe.close() }
+                // A stranger (a network peer that has not authenticated) is sent nothing, only
+                // hung up on: in NNG 1.5.2 a reply that fails to send (the stranger reset the
+                // connection) closes the connection from NNG's send side, which can race its
+                // receive (see Pipe.hangUp) and leak every connection after it. Its log line says
+                // why; the worker, hung up on, says where to look.
+                let stranger = !gate.withLock { $0.isAuthenticated(request.pipe.id) }
+                guard let answer, !stranger else {
+                    // Nothing worth saying to it (a forged or altered message), or a stranger: hang up.
+                    if hangUp || stranger { hangUps.withLock { $0.append(request.pipe) } }
                     continue
                 }
                 reply = answer
@@ -383,15 +422,75 @@ public actor Coordinator {
         }
     }
 
-    /// Logs a rejected peer with its address and why, at most once per 10 s per host and reason
-    /// (a peer hammering the port cannot flood the log); the count of those not logged follows.
+    /// Logs a rejected peer with its address and why, at most once per 10 s per host and reason,
+    /// and 20 lines per 10 s in all (a flood cannot flood the log); the count of those not logged
+    /// follows on the next line, or in the warden's summary.
     private nonisolated func logRejection(of pipe: NNG.Pipe, reason: String) {
-        let address = pipe.remoteAddress ?? "pipe \(pipe.id)"
-        let key = RejectionLog.host(of: address) + " " + reason
+        // The address as the peer connected: once the pipe is closed, NNG can no longer say it.
+        let address = gate.withLock { $0.address(of: pipe.id) } ?? pipe.remoteAddress ?? "an unknown address"
+        logRejection(address: address, reason: reason)
+    }
+
+    private nonisolated func logRejection(address: String, reason: String) {
+        let key = ConnectionGate.host(of: address) + " " + reason
         guard let suppressed = rejections.withLock({ $0.shouldLog(key, now: Self.monotonicMillis()) }) else { return }
         var metadata: Logger.Metadata = ["peer": "\(address)", "reason": "\(reason)"]
         if suppressed > 0 { metadata["rejected.since.last.log"] = "\(suppressed)" }
         logger.warning("rejected a peer", metadata: metadata)
+    }
+
+    // MARK: - Connections
+
+    /// At a new connection, before it is used (on an NNG thread): whether to keep it. A stranger
+    /// holds at most a few unauthenticated connections per address, and the oldest unauthenticated
+    /// ones make room for newcomers when there are too many in all.
+    private nonisolated func screen(_ pipe: NNG.Pipe) -> Bool {
+        let address = pipe.remoteAddress
+        let admission = gate.withLock { $0.open(pipe.id, address: address, local: !pipe.isNetwork, now: Self.monotonicMillis()) }
+        switch admission {
+        case .admit(let evicting):
+            if !evicting.isEmpty { hangUps.withLock { $0.append(contentsOf: evicting.map(NNG.Pipe.init(id:))) } }
+            return true
+        case .refuse(let reason):
+            logRejection(address: address ?? "an unknown address", reason: reason)
+            return false
+        case .drop:
+            return false
+        }
+    }
+
+    /// A message on `pipe` was admitted: its peer authenticated.
+    private nonisolated func admitted(_ pipe: NNG.Pipe) {
+        gate.withLock { gate in
+            if !gate.isAuthenticated(pipe.id) { gate.authenticated(pipe.id) }
+        }
+    }
+
+    /// Every 100 ms: hangs up on connections that did not authenticate in time and on those
+    /// rejected or evicted since, and reports rejections that got no log line of their own.
+    private nonisolated func warden() async {
+        while !Task.isCancelled {
+            guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { break }
+            let now = Self.monotonicMillis()
+            let expired = gate.withLock { $0.expired(now: now) }
+            let limit = String(format: "%g", Double(options.connectionLimits.unauthenticatedMillis) / 1000)
+            for connection in expired {
+                logRejection(address: connection.address, reason: "did not authenticate within \(limit) s")
+            }
+            let batch = hangUps.withLock { pending in
+                defer { pending = [] }
+                return pending
+            } + expired.map { NNG.Pipe(id: $0.id) }
+            NNG.Pipe.hangUp(batch)
+            logUnloggedRejections(now: now, final: false)
+        }
+        logUnloggedRejections(now: Self.monotonicMillis(), final: true)
+    }
+
+    private nonisolated func logUnloggedRejections(now: Int64, final: Bool) {
+        guard let summary = rejections.withLock({ $0.summary(now: now, final: final) }) else { return }
+        logger.warning("rejected peers without a line each", metadata: [
+            "rejections": "\(summary.rejections)", "addresses.and.reasons": "\(summary.keys)"])
     }
 
     static func monotonicMillis() -> Int64 {
@@ -415,7 +514,7 @@ public actor Coordinator {
         do {
             message = try codec.decode(bytes)
         } catch {
-            logger.warning("rejected a malformed message", metadata: ["reason": "\(error)", "bytes": "\(bytes.count)"])
+            logMalformed(reason: "\(error)", kind: "\(error.rejectCode)", bytes: bytes.count)
             // Without a readable request id there is nobody to answer: drop it (the context
             // simply receives the next request).
             guard let requestId = codec.salvageRequestId(bytes) else { return nil }
@@ -429,10 +528,19 @@ public actor Coordinator {
         case .report(let report): reply = handleReport(report)
         case .adminRequest(let request): reply = await handleAdmin(request)
         case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck, .adminReply:
-            logger.warning("rejected a message only a coordinator sends", metadata: ["kind": "\(message.kind)"])
+            logMalformed(reason: "\(message.kind) is not a request", kind: "\(message.kind)", bytes: bytes.count)
             reply = .rejected(Rejected(requestId: message.requestId, code: .malformed, reason: "\(message.kind) is not a request"))
         }
         return codec.encode(reply)
+    }
+
+    /// Logs a message that could not be taken (from an authenticated or local peer), at most once
+    /// per 10 s per kind of fault, with the count not logged since.
+    private nonisolated func logMalformed(reason: String, kind: String, bytes: Int) {
+        guard let suppressed = rejections.withLock({ $0.shouldLog("malformed " + kind, now: Self.monotonicMillis()) }) else { return }
+        var metadata: Logger.Metadata = ["reason": "\(reason)", "bytes": "\(bytes)"]
+        if suppressed > 0 { metadata["rejected.since.last.log"] = "\(suppressed)" }
+        logger.warning("rejected a malformed message", metadata: metadata)
     }
 
     private func handleAdmin(_ request: AdminRequest) async -> Message {

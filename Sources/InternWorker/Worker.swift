@@ -225,7 +225,10 @@ public final class Worker: Sendable {
     /// Runs until the campaign is finished (or the task is cancelled).
     public func run() async throws {
         let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
-        defer { socket.close() }
+        defer {
+            // Bounded: a stopping worker never hangs in NNG (see Socket.close(waitingAtMost:)).
+            if !socket.close(waitingAtMost: .seconds(5)) { logger.error("the NNG socket did not close within 5 s; stopping without it") }
+        }
         if options.connect.hasPrefix("ipc://") {
             // ipc peers are not authenticated: only a coordinator of this user's (or root's) may
             // give this worker commands, whoever made the socket file.
@@ -423,6 +426,8 @@ public final class Worker: Sendable {
         switch error {
         case let auth as AuthError where auth.isConfigurationMismatch:
             throw WorkerError(message: "the coordinator at \(options.connect) refused this worker: \(auth)")
+        case let hungUp as HungUp:
+            throw WorkerError(message: "the coordinator at \(options.connect) refused this worker: \(hungUp)")
         case let auth as AuthError:
             logger.warning("a reply failed authentication; not acted upon", metadata: ["error": "\(auth)"])
         case is NNGError, is ProtocolError:

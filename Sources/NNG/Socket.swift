@@ -330,15 +330,19 @@ public struct PipeEvent: Sendable, Equatable, CustomStringConvertible {
 
 /// Holds the current pipe-event handler of a socket.
 final class PipeEventHub: Sendable {
-    private let handler = Mutex<(@Sendable (PipeEvent) -> Void)?>(nil)
+    /// The handler, boxed: a closure stored in a generic container and copied out on every event
+    /// was wrapped in a further reabstraction thunk each time (profiled: the call chain grew with
+    /// each event, until NNG's reaper thread spent its time in thunks).
+    private let handler = Mutex<Box<@Sendable (PipeEvent) -> Void>?>(nil)
 
     func setHandler(_ newHandler: @escaping @Sendable (PipeEvent) -> Void) {
-        handler.withLock { $0 = newHandler }
+        let box = Box(newHandler)
+        handler.withLock { $0 = box }
     }
 
     func deliver(pipe: nng_pipe, event: nng_pipe_ev) {
         // Copy the handler out and call it without holding the lock.
-        guard let current = handler.withLock({ $0 }) else { return }
+        guard let current = handler.withLock({ $0 })?.value else { return }
         let kind: PipeEvent.Kind
         switch event {
         case NNG_PIPE_EV_ADD_POST: kind = .added
@@ -363,13 +367,17 @@ final class ConnectionScreen: Sendable {
     private struct State {
         var allowed: Set<UInt32>?
         var refused: [UInt32] = []
-        var admit: (@Sendable (Pipe) -> Bool)?
+        /// Boxed, as PipeEventHub's handler.
+        var admit: Box<@Sendable (Pipe) -> Bool>?
     }
     private let state = Mutex(State())
 
     func allow(_ uids: Set<UInt32>) { state.withLock { $0.allowed = uids } }
 
-    func setAdmit(_ admit: @escaping @Sendable (Pipe) -> Bool) { state.withLock { $0.admit = admit } }
+    func setAdmit(_ admit: @escaping @Sendable (Pipe) -> Bool) {
+        let box = Box(admit)
+        state.withLock { $0.admit = box }
+    }
 
     var refused: [UInt32] { state.withLock { $0.refused } }
 
@@ -387,10 +395,16 @@ final class ConnectionScreen: Sendable {
                 return
             }
         }
-        if let admit, !admit(Pipe(id: UInt32(bitPattern: nng_pipe_id(pipe)))) {
+        if let admit, !admit.value(Pipe(id: UInt32(bitPattern: nng_pipe_id(pipe)))) {
             nng_pipe_close(pipe)
         }
     }
+}
+
+/// A value kept by reference (a closure handed across threads through a Mutex).
+final class Box<Value: Sendable>: Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// C callback for nng_pipe_notify at ADD_PRE; `arg` is an unretained `ConnectionScreen`.

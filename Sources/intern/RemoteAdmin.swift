@@ -62,7 +62,8 @@ final class AdminConnection: Sendable {
         socket = try Socket.request(maxMessageSize: 64 << 20)
         try socket.dial(url, tls: tls)
         context = try socket.openContext()
-        link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: 64 << 20), credentials: credentials)
+        // One-shot: a hang-up is an answer (the coordinator tells strangers nothing).
+        link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: 64 << 20), credentials: credentials, hangUpsTolerated: 1)
     }
 
     func run(_ arguments: [String]) async throws -> AdminReply {
@@ -73,6 +74,8 @@ final class AdminConnection: Sendable {
         } catch let error as NNGError where error == .timedOut {
             throw ValidationError("the coordinator at \(url) did not answer within 30 s (is it running, and is the address right?)")
         } catch let error as AuthError {
+            throw ValidationError("the coordinator at \(url) refused: \(error)")
+        } catch let error as HungUp {
             throw ValidationError("the coordinator at \(url) refused: \(error)")
         }
         switch reply {

@@ -61,9 +61,9 @@ import Testing
 
         // Refused: other credentials, no credentials, a directory option, a non-admin command.
         let wrong = try await InternBinary.run(["status", "--coordinator", url, "--auth", dir.file("other")], in: elsewhere.path)
-        #expect(wrong.status != 0 && wrong.stderr.contains("does not accept these credentials"), "\(wrong.stderr)")
+        #expect(wrong.status != 0 && wrong.stderr.contains("hung up without answering"), "\(wrong.stderr)")
         let none = try await InternBinary.run(["status", "--coordinator", url, "--insecure"], in: elsewhere.path)
-        #expect(none.status != 0 && none.stderr.contains("requires authentication"), "\(none.stderr)")
+        #expect(none.status != 0 && none.stderr.contains("hung up without answering"), "\(none.stderr)")
         let directory = try await admin(["trials", "--dir", "/etc"])
         #expect(directory.status == 64 && directory.stderr.contains("--dir cannot be used with --coordinator"), "\(directory.stderr)")
 

@@ -161,6 +161,18 @@ import Testing
         #expect(before.sessionCount == 0)
     }
 
+    /// "Unknown session" is said only to a peer holding the secret: a stranger's sealed-looking
+    /// frame gets no answer (a coordinator sends strangers nothing; docs/security.md).
+    @Test func anUnknownSessionOfAStrangerGetsNoAnswer() throws {
+        let gate = Gatekeeper(secret: secret, allowUnsealedFromNetwork: false)
+        let other = CampaignSecret.generate()
+        let stranger = try handshake(Gatekeeper(secret: other, allowUnsealedFromNetwork: false), client: ClientAuth(secret: other))
+        guard case .rejected(let reason, nil, true) = gate.admit(stranger.seal([1], direction: .toCoordinator), fromNetwork: true, now: 1_100) else {
+            Issue.record("a stranger's unknown session is hung up on without an answer"); return
+        }
+        #expect(reason.contains("not sealed with this campaign's secret"))
+    }
+
     @Test func unsealedMessagesOnlyFromLocalPeersUnlessInsecure() {
         let gate = Gatekeeper(secret: secret, allowUnsealedFromNetwork: false)
         let message = Array("IN plain".utf8)
