@@ -325,8 +325,8 @@ public actor Coordinator {
         let now = Self.now()
         for request in requests {
             // Taken before it is applied: a request whose handling stopped the coordinator is
-            // never replayed into the next one (it reads as interrupted).
-            guard (try? store.markHandled(request.id, outcome: "interrupted: the coordinator stopped while applying it", now: now)) != nil else { return }
+            // never replayed into the next one.
+            guard (try? store.take(request.id, now: now)) != nil else { return }
             let outcome: String
             switch request.kind {
             case .cancelTrial:
@@ -557,7 +557,7 @@ public actor Coordinator {
         let effects = machine.hello(
             worker: WorkerID(hello.workerId), incarnation: hello.incarnation, hostname: hello.hostname,
             pid: Int(clamping: hello.pid), slots: Int(clamping: hello.slots), gpus: hello.gpus,
-            cpus: offered.cpus, memoryBytes: offered.memoryBytes, now: Self.now())
+            cpus: offered.cpus, memoryBytes: offered.memoryBytes, held: hello.held.sorted(), now: Self.now())
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: hello.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }

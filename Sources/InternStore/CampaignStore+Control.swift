@@ -17,6 +17,17 @@ public struct ControlRequest: Sendable, Equatable {
         case add
     }
 
+    /// Where a request stands, as its submitter sees it.
+    public enum State: Sendable, Equatable {
+        /// No coordinator has taken it yet.
+        case pending
+        /// A coordinator took it and has not said what came of it: it is being applied, or the
+        /// coordinator stopped while applying it (it is never applied again).
+        case taken
+        /// Applied, with what came of it.
+        case handled(String)
+    }
+
     public var id: Int64
     public var kind: Kind
     public var target: String
@@ -44,6 +55,15 @@ extension CampaignStore {
         }
     }
 
+    /// Takes a request before it is applied (coordinator side): it is no longer pending, so a
+    /// request whose handling stopped the coordinator is never replayed into the next one, and
+    /// it has no outcome yet, so whoever waits on it keeps waiting rather than reading a guess.
+    public func take(_ id: Int64, now: Timestamp) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE control_requests SET handled_at = ?, outcome = NULL WHERE id = ?", arguments: [now, id])
+        }
+    }
+
     /// Marks a request handled, with what came of it.
     public func markHandled(_ id: Int64, outcome: String, now: Timestamp) throws {
         try write { db in
@@ -51,10 +71,20 @@ extension CampaignStore {
         }
     }
 
+    /// Where a request stands.
+    public func controlState(_ id: Int64) throws -> ControlRequest.State {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT handled_at, outcome FROM control_requests WHERE id = ?", arguments: [id]),
+                  (row["handled_at"] as Int64?) != nil
+            else { return .pending }
+            if let outcome: String = row["outcome"] { return .handled(outcome) }
+            return .taken
+        }
+    }
+
     /// The outcome of a request, once handled.
     public func controlOutcome(_ id: Int64) throws -> String? {
-        try read { db in
-            try String.fetchOne(db, sql: "SELECT outcome FROM control_requests WHERE id = ? AND handled_at IS NOT NULL", arguments: [id])
-        }
+        if case .handled(let outcome) = try controlState(id) { return outcome }
+        return nil
     }
 }

@@ -136,6 +136,9 @@ final class Outbox: Sendable {
     /// Whether an attempt's end waits to be sent.
     var hasEnds: Bool { state.withLock { !$0.ends.isEmpty } }
 
+    /// The attempts whose end waits to be acknowledged.
+    var endedAttempts: [UInt64] { state.withLock { $0.ends.map(\.attemptId) } }
+
     /// Bytes of compressed log waiting for acknowledgement.
     var pendingBytes: Int { state.withLock { $0.pendingBytes } }
 

@@ -376,7 +376,7 @@ public final class Worker: Sendable {
 
     /// Sends Hello until a Welcome comes back. A refusal other than a transient one ends the worker.
     private func sayHello(_ context: Context, link: CoordinatorLink, socket: Socket? = nil) async throws {
-        let hello = Hello(
+        var hello = Hello(
             requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
             hostname: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), slots: UInt64(options.slots),
             gpus: options.gpus, labels: StringPairs(options.resources.labels))
@@ -389,6 +389,9 @@ public final class Worker: Sendable {
             if state.withLock({ $0.leaving && ($0.welcome == nil || ContinuousClock.now > $0.leaveDeadline!) }) {
                 throw WorkerError(message: "left before the coordinator at \(options.connect) answered")
             }
+            // What this incarnation holds, as of this try: after a cut, the coordinator takes
+            // back attempts it declared lost before it can hand their trials out again.
+            hello.held = Set(state.withLock { Array($0.running.keys) } + outbox.endedAttempts).sorted()
             do {
                 let helloTimeout = options.giveUpMillis > 0 ? min(10_000, max(500, options.giveUpMillis)) : 10_000
                 let reply = try await link.request(.hello(hello), on: context, timeout: NNGDuration(requestTimeout(.milliseconds(helloTimeout))))

@@ -70,7 +70,11 @@ func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target
         }
         try await Task.sleep(for: .milliseconds(100))
     }
-    print("queued; no coordinator handled it within 10 s (it is applied when the coordinator runs)")
+    if try store.controlState(id) == .taken {
+        print("interrupted: the coordinator took it and has not said what came of it within 10 s (it stopped while applying it, or is stuck); it is not applied again")
+    } else {
+        print("queued; no coordinator handled it within 10 s (it is applied when the coordinator runs)")
+    }
     throw ExitCode(ExitCodes.failure)
 }
 

@@ -67,9 +67,11 @@ import Testing
 
         let result = try await coordinator.finish(timeout: .seconds(60))
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-        #expect(try await worker.finish(timeout: .seconds(20)).status == 0)
+        let workerResult = try await worker.finish(timeout: .seconds(20))
+        #expect(workerResult.status == 0)
         let attempts = try store.attempts()
-        #expect(attempts.count == 1, "\(attempts.map { ($0.id, $0.status) })")
+        let events = try store.events(limit: 1_000).map { "\($0.at) \($0.kind) \($0.message)" }
+        #expect(attempts.count == 1, "\(attempts.map { ($0.id, $0.status) })\n\(events)\nworker: \(workerResult.stderr)\ncoordinator: \(result.stderr)")
         #expect(attempts.first?.status == .succeeded)
         let log = try store.readLog(trial: 1, attempt: attempts[0].id, stream: .stdout)
         #expect(String(decoding: log, as: UTF8.self) == (1...60).map { "line \($0)\n" }.joined())

@@ -53,7 +53,7 @@ enum Fixtures {
         Fixture(name: "Hello", message: .hello(Hello(
             requestId: 1, workerId: "gpu-node-07", incarnation: 0xDEAD_BEEF_CAFE_F00D,
             hostname: unicode, pid: 4242, slots: 8, gpus: ["GPU-0", "GPU-1", ""],
-            labels: StringPairs([("zone", "eu-1"), ("ärger", "ja"), ("zone", "dup-kept")])))),
+            labels: StringPairs([("zone", "eu-1"), ("ärger", "ja"), ("zone", "dup-kept")]), held: [3, 0, .max]))),
         Fixture(name: "Hello.empty", message: .hello(Hello(
             requestId: 0, workerId: "", incarnation: 0, hostname: "", pid: 0, slots: 0))),
         Fixture(name: "Welcome", message: .welcome(Welcome(

@@ -25,10 +25,10 @@ struct HeaderValidationTests {
         #expect(decodeError([])?.code == .truncated)
         #expect(decodeError([0x49])?.code == .truncated)
         #expect(decodeError([0x49, 0x4E])?.code == .truncated)
-        #expect(decodeError([0x49, 0x4E, 0x03])?.code == .truncated)
+        #expect(decodeError([0x49, 0x4E, ProtocolVersion.current])?.code == .truncated)
     }
 
-    @Test("major versions other than 3 are unsupportedVersion", arguments: [UInt8(0), 1, 2, 255])
+    @Test("major versions other than 4 are unsupportedVersion", arguments: [UInt8(0), 1, 2, 3, 255])
     func unsupportedVersion(_ version: UInt8) {
         var bytes = helloBytes
         bytes[2] = version
@@ -59,7 +59,7 @@ struct HeaderValidationTests {
         #expect(codec.salvageRequestId(bytes) == 77)
         #expect(codec.salvageRequestId(Array(helloBytes.prefix(4))) == nil)
         #expect(codec.salvageRequestId([0x58, 0x58, 1, 1, 7]) == nil)
-        #expect(codec.salvageRequestId([0x49, 0x4E, 3, 1, 0x80]) == nil)
+        #expect(codec.salvageRequestId([0x49, 0x4E, ProtocolVersion.current, 1, 0x80]) == nil)
         #expect(MessageCodec(maxMessageBytes: 4).salvageRequestId(helloBytes) == nil)
     }
 }
@@ -110,17 +110,17 @@ struct FieldValidationTests {
     func badStream(_ stream: UInt64) {
         // Report with one frame: attemptId 1, stream X, seq 1, rawLength 0, data empty.
         let frame: [UInt8] = [0x01] + varint(stream) + [0x01, 0x00, 0x00]
-        let bytes: [UInt8] = [0x49, 0x4E, 3, 9, 1, 1, 0x77, 1, 1] + frame + [0, 0]
+        let bytes: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, 9, 1, 1, 0x77, 1, 1] + frame + [0, 0]
         let error = decodeError(bytes)
         #expect(error?.code == .malformed)
         #expect(error?.field == "Report.frames[0].stream")
-        let ack: [UInt8] = [0x49, 0x4E, 3, 10, 1, 1, 5] + varint(stream) + [1, 0, 0, 0]
+        let ack: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, 10, 1, 1, 5] + varint(stream) + [1, 0, 0, 0]
         #expect(decodeError(ack)?.field == "ReportAck.stored[0].stream")
     }
 
     @Test("closed enumerations reject unknown values")
     func closedEnumerations() {
-        let noWork: [UInt8] = [0x49, 0x4E, 3, 6, 1, 3, 0]
+        let noWork: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, 6, 1, 3, 0]
         #expect(decodeError(noWork)?.field == "NoWork.reason")
         var end = MessageCodec().encode(.report(Report(requestId: 1, workerId: "", incarnation: 1, ends: [
             AttemptEnd(attemptId: 1, outcome: .cancelled, startedAtMs: 0, endedAtMs: 0, wallMs: 0),
@@ -134,7 +134,7 @@ struct FieldValidationTests {
 
     @Test("unknown reject codes are accepted and preserved")
     func openRejectCode() throws {
-        let bytes: [UInt8] = [0x49, 0x4E, 3, 3, 1, 0x2A, 0]
+        let bytes: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, 3, 1, 0x2A, 0]
         let decoded = try codec.decode(bytes)
         #expect(decoded == .rejected(Rejected(requestId: 1, code: RejectCode(rawValue: 42), reason: "")))
         #expect(RejectCode(rawValue: 42).description == "code(42)")
@@ -149,7 +149,7 @@ struct FieldValidationTests {
         [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x81, 0x00],       // eleven bytes
     ])
     func badVarint(_ requestId: [UInt8]) {
-        let bytes: [UInt8] = [0x49, 0x4E, 3, 6] + requestId + [0, 0]
+        let bytes: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, 6] + requestId + [0, 0]
         let error = decodeError(bytes)
         #expect(error?.code == .malformed)
         #expect(error?.field == "NoWork.requestId")
@@ -157,7 +157,7 @@ struct FieldValidationTests {
 
     @Test("the largest ten-byte varint decodes to UInt64.max")
     func maxVarint() throws {
-        let bytes: [UInt8] = [0x49, 0x4E, 3, 6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0, 0]
+        let bytes: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, 6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0, 0]
         #expect(try codec.decode(bytes) == .noWork(NoWork(requestId: .max, reason: .idle, retryAfterMs: 0)))
     }
 

@@ -7,17 +7,17 @@ struct ResourceLimitTests {
 
     static let hostileCounts: [(String, [UInt8])] = [
         // Heartbeat: requestId 1, workerId "w", incarnation 1, running count 2^62.
-        ("Heartbeat.running", [0x49, 0x4E, 3, 7, 1, 1, 0x77, 1] + varint(1 << 62)),
+        ("Heartbeat.running", [0x49, 0x4E, ProtocolVersion.current, 7, 1, 1, 0x77, 1] + varint(1 << 62)),
         // Report: frames count 2^62.
-        ("Report.frames", [0x49, 0x4E, 3, 9, 1, 1, 0x77, 1] + varint(1 << 62)),
+        ("Report.frames", [0x49, 0x4E, ProtocolVersion.current, 9, 1, 1, 0x77, 1] + varint(1 << 62)),
         // Assignment: argv count UInt64.max.
-        ("Assignment.argv", [0x49, 0x4E, 3, 5, 1, 0, 1, 1, 1] + varint(.max)),
+        ("Assignment.argv", [0x49, 0x4E, ProtocolVersion.current, 5, 1, 0, 1, 1, 1] + varint(.max)),
         // Hello: workerId length 2^62.
-        ("Hello.workerId", [0x49, 0x4E, 3, 1, 1] + varint(1 << 62)),
+        ("Hello.workerId", [0x49, 0x4E, ProtocolVersion.current, 1, 1] + varint(1 << 62)),
         // Hello: labels count 2^62.
-        ("Hello.labels", [0x49, 0x4E, 3, 1, 1, 0, 1, 0, 1, 1, 0] + varint(1 << 62)),
+        ("Hello.labels", [0x49, 0x4E, ProtocolVersion.current, 1, 1, 0, 1, 0, 1, 1, 0] + varint(1 << 62)),
         // Report frame data length UInt64.max.
-        ("Report.frames[0].data", [0x49, 0x4E, 3, 9, 1, 0, 1, 1, 1, 1, 1, 1] + varint(.max)),
+        ("Report.frames[0].data", [0x49, 0x4E, ProtocolVersion.current, 9, 1, 0, 1, 1, 1, 1, 1, 1] + varint(.max)),
     ]
 
     @Test("huge declared lengths and counts are rejected quickly without allocating",
@@ -37,7 +37,7 @@ struct ResourceLimitTests {
     @Test("a count is bounded by the minimum element size")
     func countBoundedByElementSize() {
         // ReportAck.stored: count 3 with only 6 bytes left; a cursor needs 3 bytes, so 3 is too many.
-        let bytes: [UInt8] = [0x49, 0x4E, 3, 10, 1, 3, 1, 1, 1, 1, 1, 1]
+        let bytes: [UInt8] = [0x49, 0x4E, ProtocolVersion.current, 10, 1, 3, 1, 1, 1, 1, 1, 1]
         #expect(decodeError(bytes)?.code == .truncated)
         #expect(decodeError(bytes)?.field == "ReportAck.stored")
     }

@@ -241,9 +241,12 @@ public struct CoordinatorMachine: Sendable {
 
     /// A worker introduced itself. A known worker with the same incarnation re-attaches (its
     /// attempts keep running); a new incarnation replaces the old one, whose attempts are lost.
+    /// `held` are the attempts the worker still holds (running, or ended and not yet reported):
+    /// those declared lost while it was cut off are taken back here, before any work request of
+    /// its can hand their trials out again.
     public mutating func hello(
         worker id: WorkerID, incarnation: Incarnation, hostname: String, pid: Int, slots: Int, gpus: [String],
-        cpus: Int = 0, memoryBytes: Int = 0, now: Timestamp
+        cpus: Int = 0, memoryBytes: Int = 0, held: [AttemptID] = [], now: Timestamp
     ) -> Effects {
         var effects = Effects()
         if let known = workers[id], known.incarnation != incarnation, known.state != .lost {
@@ -269,6 +272,7 @@ public struct CoordinatorMachine: Sendable {
             kind: rejoining ? "worker.reattached" : "worker.joined",
             message: "worker \(id) on \(hostname) (pid \(pid), \(record.slots) slots) \(rejoining ? "re-attached" : "joined")",
             worker: id, at: now)))
+        if rejoining { effects.append(reattach(attempts: held, worker: id, incarnation: incarnation, now: now)) }
         return effects
     }
 

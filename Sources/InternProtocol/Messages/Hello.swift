@@ -19,11 +19,15 @@ public struct Hello: Sendable, Equatable {
     public var gpus: [String]
     /// Free-form worker labels, in order.
     public var labels: StringPairs
+    /// Attempts this incarnation still holds: running, or ended with the end not yet
+    /// acknowledged. A worker that says hello again after being cut off takes them back here,
+    /// before any other request of its reaches the coordinator (version 4).
+    public var held: [UInt64]
 
     /// Creates a `Hello`.
     public init(
         requestId: UInt64, workerId: String, incarnation: UInt64, hostname: String,
-        pid: UInt64, slots: UInt64, gpus: [String] = [], labels: StringPairs = [:]
+        pid: UInt64, slots: UInt64, gpus: [String] = [], labels: StringPairs = [:], held: [UInt64] = []
     ) {
         self.requestId = requestId
         self.workerId = workerId
@@ -33,6 +37,7 @@ public struct Hello: Sendable, Equatable {
         self.slots = slots
         self.gpus = gpus
         self.labels = labels
+        self.held = held
     }
 }
 
@@ -44,6 +49,7 @@ extension Hello: WireCodable {
             + ByteWriter.uintSize(incarnation) + ByteWriter.stringSize(hostname)
             + ByteWriter.uintSize(pid) + ByteWriter.uintSize(slots)
             + ByteWriter.stringListSize(gpus) + ByteWriter.pairsSize(labels)
+            + ByteWriter.uintListSize(held)
     }
 
     func encode(to w: inout ByteWriter) {
@@ -55,6 +61,7 @@ extension Hello: WireCodable {
         w.writeUInt(slots)
         w.writeStringList(gpus)
         w.writePairs(labels)
+        w.writeUIntList(held)
     }
 
     init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
@@ -66,5 +73,6 @@ extension Hello: WireCodable {
         slots = try r.readUInt(path() + ".slots")
         gpus = try r.readStringList(path() + ".gpus")
         labels = try r.readPairs(path() + ".labels")
+        held = try r.readUIntList(path() + ".held")
     }
 }

@@ -391,6 +391,41 @@ import Testing
         #expect(machine.attempts.count == 1)
     }
 
+    /// The job ended while its worker was cut off: the worker's hello names the attempt it still
+    /// holds, so its work request after the hello (sent before its report, say) cannot hand the
+    /// trial out again, and the end in the report counts once.
+    @Test func workerCutOffWhoseJobEndedMeanwhile_takesItsAttemptBackInItsHello_beforeItsWorkRequest() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        _ = join("w1", incarnation: 4)
+        let (t1, e1) = ask("w1", incarnation: 4)
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
+        clock.advance(by: 10_001)
+        _ = machine.tick(now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        let effects = machine.hello(
+            worker: "w1", incarnation: 4, hostname: "h", pid: 1, slots: 1, gpus: [], held: [plan.attempt], now: clock.now)
+        #expect(effects.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
+        let (t2, e2) = ask("w1", incarnation: 4)
+        #expect(Self.plan(e2, for: t2) == nil)
+        _ = end(plan, worker: "w1", incarnation: 4)
+        #expect(machine.trials[plan.trial]?.status == .completed)
+        #expect(machine.attempts.count == 1)
+    }
+
+    /// A hello that names attempts of another life (a new incarnation) takes nothing back.
+    @Test func aNewIncarnationsHello_takesNothingBack() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        _ = join("w1", incarnation: 4)
+        let (t1, e1) = ask("w1", incarnation: 4)
+        let plan = try #require(Self.plan(e1, for: t1))
+        clock.advance(by: 10_001)
+        _ = machine.tick(now: clock.now)
+        _ = machine.hello(worker: "w1", incarnation: 5, hostname: "h", pid: 2, slots: 1, gpus: [], held: [plan.attempt], now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        #expect(machine.trials[plan.trial]?.status == .pending)
+    }
+
     @Test func workerCutOffPastItsLease_whoseTrialRanElsewhere_isToldToStop() throws {
         machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
         _ = join("w1")
