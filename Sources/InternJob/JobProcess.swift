@@ -12,7 +12,9 @@ import Synchronization
 /// once the child has exited and both pipes are at EOF (or `outputGrace` ran
 /// out) — SIGKILLs whatever is left in the process group, reaps the child with
 /// `wait4`, closes every descriptor, calls `finished`, resumes `wait()`ers and
-/// ends. After that no process, zombie, descriptor or thread of the job remains.
+/// ends. After that no process, zombie, descriptor or thread of the job remains
+/// in its group; in a process that adopts orphans (``Orphans``), the thread then
+/// stops those of its processes that left the group, before it ends.
 ///
 /// Dropping the `JobProcess` does not stop the job: it runs to its end and the
 /// handler still gets `finished`. Call `terminate` or `kill` to stop it.
@@ -68,7 +70,10 @@ public final class JobProcess: Sendable {
     ) throws(JobError) -> JobProcess {
         let start = ContinuousClock.now
         let startedAtUnixMs = unixMilliseconds()
-        let child = try spawnChild(spec)
+        // In a process that adopts its jobs' orphans, the job's descendants carry its token.
+        var spec = spec
+        if let token = Orphans.newToken() { spec.environment[Orphans.tokenVariable] = token }
+        let child = try Orphans.spawnLeader({ () throws(JobError) in try spawnChild(spec) }, pid: { $0.pid })
 
         let wake: (read: Int32, write: Int32)
         do {
@@ -112,6 +117,7 @@ public final class JobProcess: Sendable {
         _ = Glibc.kill(-child.pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
+        Orphans.reaped(leader: child.pid)
         closeIfOpen(child.stdoutRead)
         closeIfOpen(child.stderrRead)
     }

@@ -24,6 +24,8 @@ final class JobReader<Handler: JobOutputHandler> {
     private let sampleInterval: Duration
     private let start: ContinuousClock.Instant
     private let startedAtUnixMs: Int64
+    /// The token the job's descendants carry (``Orphans``), when this process adopts orphans.
+    private let token: String?
 
     static var chunkSize: Int { 256 * 1024 }
 
@@ -46,6 +48,7 @@ final class JobReader<Handler: JobOutputHandler> {
         self.sampleInterval = max(spec.memorySampleInterval, .milliseconds(10))
         self.start = start
         self.startedAtUnixMs = startedAtUnixMs
+        self.token = spec.environment[Orphans.tokenVariable]
     }
 
     func run() {
@@ -147,6 +150,7 @@ final class JobReader<Handler: JobOutputHandler> {
         repeat {
             reaped = wait4(pid, &status, 0, &usage)
         } while reaped < 0 && errno == EINTR
+        Orphans.reaped(leader: pid)
         let end = ContinuousClock.now
         let endedAtUnixMs = unixMilliseconds()
 
@@ -190,6 +194,9 @@ final class JobReader<Handler: JobOutputHandler> {
         for waiter in waiters {
             waiter.resume(returning: exit)
         }
+        // Then, off the path of the job's end: the descendants that left its group (setsid) and
+        // were orphaned go with it (``Orphans``).
+        Orphans.ended(token: token)
     }
 
     /// Reads one chunk from a ready pipe; returns the fd, or -1 once it hit EOF (and was closed).

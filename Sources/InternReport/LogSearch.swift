@@ -9,7 +9,8 @@ import Zstd
 /// `intern grep`: every stored log of a campaign searched for a pattern, logs in parallel, each
 /// decompressed from the zstd frames as stored. A fixed string is found with `memchr` and `memcmp`
 /// over the whole log (ASCII case folded first with `ignoreCase`); a regular expression is tried
-/// line by line.
+/// line by line, in time linear in each line (``LineRegex``). A match is shown as a window of its
+/// line around it, so a line of megabytes costs its bytes, not a copy of it per character.
 public struct LogSearch: Sendable {
     public enum Pattern: Sendable {
         case fixed(String, ignoreCase: Bool)
@@ -55,7 +56,6 @@ public struct LogSearch: Sendable {
         let logs = try store.allStoredLogs().filter { entry in
             entry.log.length > 0 && streams.contains(entry.stream) && (select == nil || trials[entry.trial].map { select!($0) } == true)
         }
-        _ = try compiled()
         struct Progress {
             var done: [Int: (matches: [Match], count: Int, bytes: UInt64)] = [:]
             /// Logs 0..<prefix are done; `kept` matches among them.
@@ -66,9 +66,10 @@ public struct LogSearch: Sendable {
         let progress = Mutex(Progress())
         let next = Atomic<Int>(0)
         let workers = max(1, min(threads, logs.count))
+        let regex = try compiled()
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            // One compiled expression per thread (a Regex is not shared across threads).
-            let regex = try? compiled()
+            // One matcher's scratch space per thread, reused log after log.
+            let scratch = LineRegex.Scratch()
             while true {
                 let index = next.add(1, ordering: .relaxed).oldValue
                 guard index < logs.count else { return }
@@ -80,7 +81,7 @@ public struct LogSearch: Sendable {
                     // Streaming: the log of a running attempt ends in an open (flushed) frame.
                     var bytes: [UInt8] = []
                     try ZstdDecompressor().decompress(try store.readCompressed(entry.log, from: 0, to: entry.log.length), into: &bytes)
-                    let found = search(bytes, regex: regex, keep: keep)
+                    let found = search(bytes, regex: regex, scratch: scratch, keep: keep)
                     count = found.count
                     size = UInt64(bytes.count)
                     matches = found.kept.map { line, text in
@@ -109,34 +110,33 @@ public struct LogSearch: Sendable {
     }
 
     /// The regular expression, or `nil` for a fixed string.
-    func compiled() throws -> Regex<AnyRegexOutput>? {
+    func compiled() throws -> LineRegex? {
         guard case .regex(let text, let ignoreCase) = pattern else { return nil }
         do {
-            return ignoreCase ? try Regex(text).ignoresCase() : try Regex(text)
+            return try LineRegex(text, ignoreCase: ignoreCase)
         } catch {
-            throw ReportError("'\(text)' is not a regular expression: \(error)")
+            throw ReportError("'\(text)' is not a regular expression intern grep takes: \(error)")
         }
     }
 
     /// The matching lines of one log: the first `keep` as (1-based line number, cleaned text), and
     /// how many lines match in all.
-    func search(_ bytes: [UInt8], regex: Regex<AnyRegexOutput>?, keep: Int) -> (kept: [(Int, String)], count: Int) {
+    func search(_ bytes: [UInt8], regex: LineRegex?, scratch: LineRegex.Scratch = .init(), keep: Int) -> (kept: [(Int, String)], count: Int) {
         var count = 0
         var out: [(Int, String)] = []
         if let regex {
-            var line = 1, start = 0
-            for index in 0...bytes.count where index == bytes.count || bytes[index] == 0x0A {
-                if index > start || index < bytes.count {
-                    let text = String(decoding: bytes[start..<index], as: UTF8.self)
-                    if let match = text.firstMatch(of: regex) {
+            bytes.withUnsafeBytes { all in
+                var line = 1, start = 0
+                while start < all.count {
+                    let end = memchr(all.baseAddress! + start, 0x0A, all.count - start)
+                        .map { $0 - UnsafeMutableRawPointer(mutating: all.baseAddress!) } ?? all.count
+                    if let at = regex.firstMatch(in: UnsafeRawBufferPointer(rebasing: all[start..<end]), using: scratch) {
                         count += 1
-                        if out.count < keep {
-                            out.append((line, Self.clean(text, around: text.distance(from: text.startIndex, to: match.range.lowerBound))))
-                        }
+                        if out.count < keep { out.append((line, Self.excerpt(all, line: start..<end, at: start + at))) }
                     }
+                    line += 1
+                    start = end + 1
                 }
-                line += 1
-                start = index + 1
             }
             return (out, count)
         }
@@ -160,8 +160,7 @@ public struct LogSearch: Sendable {
                     if start > lastLineEnd {
                         count += 1
                         if out.count < keep {
-                            let text = String(decoding: bytes[start..<end], as: UTF8.self)
-                            out.append((line, Self.clean(text, around: String(decoding: bytes[start..<position], as: UTF8.self).count)))
+                            bytes.withUnsafeBytes { out.append((line, Self.excerpt($0, line: start..<end, at: position))) }
                         }
                         lastLineEnd = end
                     }
@@ -184,6 +183,23 @@ public struct LogSearch: Sendable {
             at = position + 1
         }
         return nil
+    }
+
+    /// The line `line` of `bytes` as shown for a match at byte `at`: ``clean(_:around:)`` of the
+    /// line, or of a window of about 1 KB around the match when the line is longer (cut at
+    /// character boundaries), so a huge line is never copied whole.
+    static func excerpt(_ bytes: UnsafeRawBufferPointer, line: Range<Int>, at: Int) -> String {
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+        guard line.count > 1_200 else { return clean(text(line), around: text(line.lowerBound..<at).count) }
+        func isContinuation(_ index: Int) -> Bool { bytes[index] & 0xC0 == 0x80 }
+        var low = max(line.lowerBound, at - 400)
+        while low > line.lowerBound, isContinuation(low) { low -= 1 }
+        var high = min(line.upperBound, at + 800)
+        while high < line.upperBound, isContinuation(high) { high += 1 }
+        var shown = clean(text(low..<high), around: text(low..<at).count)
+        if low > line.lowerBound, !shown.hasPrefix("…") { shown = "…" + shown }
+        if high < line.upperBound, !shown.hasSuffix("…") { shown += "…" }
+        return shown
     }
 
     /// Control characters as spaces; a line over 300 characters cut around `offset`.

@@ -17,6 +17,13 @@ struct Intern: AsyncParsableCommand {
             Metrics.self, Failures.self, Report.self, Digest.self, Grep.self, Diff.self, Cancel.self, Drain.self, Pause.self, Add.self, InitAuth.self,
             SamplerCost.self, SynthCampaign.self, ParseCost.self,
         ])
+
+    /// ArgumentParser's entry point; a long-running command first sets how it returns memory
+    /// (``ProcessMemory``). Parsing twice costs microseconds and has no effect.
+    static func main() async {
+        if (try? parseAsRoot()) is LongRunningCommand { ProcessMemory.returnFreedMemory() }
+        await main(nil)
+    }
 }
 
 /// Exit codes scripts can rely on.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InternCore
 import InternProtocol
+import InternJob
 import InternWorker
 import Logging
 
@@ -76,6 +77,12 @@ struct WorkerCommand: AsyncParsableCommand {
         do {
             let explicit: [String]? = gpus.map { $0 == "none" ? [] : $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let inventory = GPUDiscovery.detect(explicit: explicit)
+            // After GPU discovery (its helper is reaped by Foundation): from here on, what a job
+            // leaves behind when it leaves its process group is re-parented here and stopped
+            // with the job.
+            if !Orphans.adoptOrphans() {
+                FileHandle.standardError.write(Data("intern worker: cannot become the subreaper of its jobs (prctl): a job's process that calls setsid() outlives a timeout or a cancel\n".utf8))
+            }
             if !inventory.gpus.isEmpty {
                 let names = inventory.gpus.map { "\($0.index)\($0.name.isEmpty ? "" : " (\($0.name))")" }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("intern worker: offering GPUs \(names)\n".utf8))

@@ -232,4 +232,70 @@ import Testing
         #expect(failures.status == 0)
         #expect(failures.stdout.utf8.count < 5_000 && failures.stdout.contains("(100000 bytes)"), "\(failures.stdout.prefix(600))")
     }
+
+    /// A job's process that leaves its process group (`setsid`) is stopped with its job: on a
+    /// timeout, on a cancel and when the job exits by itself (the worker adopts its jobs' orphans,
+    /// docs/security.md). It outlived all three before.
+    @Test func aProcessThatLeavesItsJobsGroupEndsWithTheJob() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        // Trial 1 times out, trial 2 is cancelled, trial 3 exits 0; each leaves a setsid'd sleeper
+        // (and that sleeper a child of its own, in another session again).
+        let escape = "setsid sh -c 'echo $$ > \(dir.path)/escaped-$INTERN_TRIAL.pid; setsid sleep 300 & echo $! > \(dir.path)/deeper-$INTERN_TRIAL.pid; exec sleep 300' >/dev/null 2>&1 </dev/null &"
+        let spec = try dir.write("escape.yaml", """
+            name: escape
+            shell: "\(escape) sleep 0.5; if [ {trial} -eq 3 ]; then exit 0; fi; sleep 60"
+            trials: 3
+            parallel: 1
+            timeout: 3
+            retry: {per_trial: 0}
+            """)
+        let run = try InternBinary.start(["run", spec, "--workers", "1", "--quiet"], in: dir.path)
+        let store = try await waitForStore(dir.file(".intern/escape"))
+        // Cancel trial 2 once it runs.
+        for _ in 0..<400 {
+            if try store.trials().contains(where: { $0.id == 2 && $0.status == .running }),
+               FileManager.default.fileExists(atPath: dir.file("deeper-2.pid")) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await InternBinary.run(["cancel", "2", "--campaign", "escape"], in: dir.path).status == 0)
+        let result = try await run.finish(timeout: .seconds(90))
+        #expect(try store.trials().map(\.status) == [.failed, .cancelled, .completed], "\(result.stdout)\(result.stderr)")
+        for trial in 1...3 {
+            for name in ["escaped", "deeper"] {
+                let text = try String(contentsOfFile: dir.file("\(name)-\(trial).pid"), encoding: .utf8)
+                let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+                #expect(kill(pid, 0) != 0 && errno == ESRCH, "\(name) process \(pid) of trial \(trial) still runs")
+                if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    /// `intern grep` on a log whose one line is 20 MB: a fixed string and a regular expression
+    /// are both found in time linear in the line and with memory of about the log's size (a
+    /// regular expression was quadratic in the line, and showing a match copied the line as
+    /// 16-byte characters: 951 MB for a 50 MB line), and the match is shown as a short window.
+    @Test func aHugeLineIsSearchedLinearly_inBoundedMemory() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("huge.yaml", """
+            name: huge
+            command: [python3, -c, "import sys; sys.stdout.write('x' * 20_000_000 + ' needle ' + 'y' * 1000 + chr(10))"]
+            trials: 1
+            """)
+        #expect(try await InternBinary.run(["run", spec, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(120)).status == 0)
+        // The peak resident memory of `intern grep`, measured by Python as its parent.
+        let measure = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True); " +
+            "sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + chr(10) + r.stdout.decode()); sys.exit(r.returncode)"
+        for pattern in [["needle"], ["--regex", "ne+dle [y]+$"], ["-i", "--regex", "NEEDLE"]] {
+            let result = try await ProcessRunner.run(
+                ["/usr/bin/python3", "-c", measure, InternBinary.path, "grep", "--campaign", "huge"] + pattern, in: dir.path, timeout: .seconds(120))
+            let lines = result.stdout.split(separator: "\n")
+            let peakKiB = Int(lines.first ?? "") ?? 0
+            #expect(result.status == 0, "\(pattern): \(result.stdout.prefix(500)) \(result.stderr)")
+            #expect(lines.count >= 2 && lines[1].contains("needle") && lines[1].utf8.count < 2_000, "\(pattern): \(result.stdout.prefix(500))")
+            #expect(peakKiB > 0 && peakKiB < 120 << 10, "\(pattern): intern grep peaked at \(peakKiB >> 10) MiB")
+            print("intern grep \(pattern.joined(separator: " ")) over a 20 MB line: peak resident \(peakKiB >> 10) MiB")
+        }
+    }
 }

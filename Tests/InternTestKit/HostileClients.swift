@@ -17,6 +17,9 @@ public enum HostileClients {
         case idle(Duration)
         /// A message that is not intern's at all, then it hangs up.
         case garbage
+        /// A message of this many bytes (an authentication frame's header, then zeros), within
+        /// the coordinator's limit, then it hangs up: the coordinator receives all of it.
+        case oversized(Int)
     }
 
     /// What a flood did.
@@ -110,6 +113,8 @@ public enum HostileClients {
             break
         case .garbage:
             bytes += message(requestID + Array("\u{7}not a message of intern's".utf8))
+        case .oversized(let size):
+            bytes += message(requestID + [0x49, 0x41, 0x01, 0x01] + [UInt8](repeating: 0, count: max(0, size - 8)))
         }
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         switch shape {
@@ -117,6 +122,43 @@ public enum HostileClients {
         default: Thread.sleep(forTimeInterval: 0.02)
         }
         return true
+    }
+
+    /// Connects to `host:port` as a REQ peer, announces a message of `claimed` bytes (sending
+    /// only its 8-byte length), and waits up to `patience` for the other side to hang up. The
+    /// time it took, or nil when the connection was still open (or could not be made).
+    public static func secondsUntilHungUp(
+        host: String = "127.0.0.1", port: Int, claimed: UInt64, patience: Duration = .seconds(10)
+    ) async -> Double? {
+        await withCheckedContinuation { continuation in
+            Thread {
+                continuation.resume(returning: hangUpDelay(host: host, port: port, claimed: claimed, patience: patience))
+            }.start()
+        }
+    }
+
+    private static func hangUpDelay(host: String, port: Int, claimed: UInt64, patience: Duration) -> Double? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: Int(patience.components.seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var remote = address(host, port: port)
+        let connected = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        let bytes: [UInt8] = [0, 0x53, 0x50, 0, 0x00, 0x30, 0, 0] + claimed.bigEndianBytes
+        let started = ContinuousClock.now
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got > 0 { continue }  // the peer's handshake
+            if got < 0, errno == EAGAIN || errno == EWOULDBLOCK { return nil }  // still open after `patience`
+            let elapsed = (ContinuousClock.now - started).components
+            return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        }
     }
 
     private static func message(_ body: [UInt8]) -> [UInt8] {
