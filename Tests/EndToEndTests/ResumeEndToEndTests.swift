@@ -98,7 +98,13 @@ import Testing
         #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
         #expect(resumed.stdout.contains("4 completed"), "\(resumed.stdout)")
         let attempts = try store.attempts()
-        #expect(attempts.count == 4, "\(attempts.map { ($0.trial, $0.worker, $0.status) })")
+        // What the workers said (their logs go with the directory when the test ends).
+        let logs = (1...4).map { index in
+            let path = dir.file(".intern/rerun/workers/local-\(index).log")
+            return "local-\(index): " + ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no log)").suffix(3_000)
+        }.joined(separator: "\n")
+        let events = try store.events(limit: 200).map { "\($0.at) \($0.kind) \($0.message)" }.joined(separator: "\n")
+        #expect(attempts.count == 4, "\(attempts.map { ($0.trial, $0.worker, $0.status) })\n\(events)\n\(logs)\n\(resumed.stderr)")
         #expect(attempts.allSatisfy { $0.status == .succeeded })
         #expect(Set(try store.workers().map(\.id.rawValue)).isSuperset(of: ["local-1", "local-2", "local-3"]))
     }
