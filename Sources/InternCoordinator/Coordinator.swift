@@ -614,39 +614,35 @@ public actor Coordinator {
             requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
     }
 
+    /// A report is two machine events around the store: `admitReport` decides what may be
+    /// stored (and takes back attempts lost while the worker was cut off), the shell stores it,
+    /// and `reportStored` acts on what was stored for the first time.
     private func handleReport(_ report: Report) -> Message {
         let worker = WorkerID(report.workerId)
         let now = Self.now()
-        if let refusal = machine.touch(worker: worker, incarnation: report.incarnation, now: now) {
+        var dataAbout = Set(report.frames.map(\.attemptId))
+        dataAbout.formUnion(report.metrics.map(\.attemptId))
+        dataAbout.formUnion(report.provenance.map(\.attemptId))
+        let admission = machine.admitReport(
+            worker: worker, incarnation: report.incarnation, dataAbout: dataAbout, endsOf: report.ends.map(\.attemptId), now: now)
+        if let refusal = admission.refusal {
             return .rejected(Self.rejected(refusal, requestId: report.requestId))
         }
-        // Data about an attempt lost while this worker was cut off takes the attempt back
-        // when its trial has not run again (its output and end then count, once).
-        var mentioned = Set(report.frames.map(\.attemptId))
-        mentioned.formUnion(report.metrics.map(\.attemptId))
-        mentioned.formUnion(report.ends.map(\.attemptId))
-        let reattached = machine.reattach(attempts: mentioned.sorted(), worker: worker, incarnation: report.incarnation, now: now)
-        guard carryOut(reattached) else {
+        guard carryOut(admission.effects) else {
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }
-        var unknown: Set<UInt64> = []
-        func accepts(_ attempt: AttemptID) -> Bool {
-            machine.accepts(attempt: attempt, from: worker, incarnation: report.incarnation)
-        }
+        let accepted = admission.accepted
         var frames: [IncomingFrame] = []
         frames.reserveCapacity(report.frames.count)
-        for frame in report.frames {
-            guard accepts(frame.attemptId) else { unknown.insert(frame.attemptId); continue }
+        for frame in report.frames where accepted.contains(frame.attemptId) {
             frames.append(IncomingFrame(
                 attempt: frame.attemptId, stream: frame.stream == .stdout ? .stdout : .stderr, seq: frame.seq,
                 rawLength: frame.rawLength, data: frame.data))
         }
-        var metrics: [IncomingMetric] = []
-        for sample in report.metrics {
-            guard accepts(sample.attemptId) else { unknown.insert(sample.attemptId); continue }
-            metrics.append(IncomingMetric(
+        let metrics = report.metrics.filter { accepted.contains($0.attemptId) }.map { sample in
+            IncomingMetric(
                 attempt: sample.attemptId, seq: sample.seq, name: sample.name, step: sample.step, value: sample.value,
-                time: sample.timeMs))
+                time: sample.timeMs)
         }
         let cursors: IngestCursors
         do {
@@ -655,13 +651,7 @@ public actor Coordinator {
             logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
         }
-        machine.refusedData(of: unknown.sorted())
-        // Only samples this report stored count (for the objective, a constraint, early stopping):
-        // a resent sample, or an old report answered late, is not seen again.
         var effects = Effects()
-        for metric in metrics where watchedMetrics.contains(metric.name) && cursors.newMetrics[metric.attempt]?.contains(metric.seq) == true {
-            effects.append(machine.metricStored(attempt: metric.attempt, name: metric.name, step: metric.step, value: metric.value, now: now))
-        }
         for loss in cursors.losses {
             logger.warning("a worker's spool was full: job output lost", metadata: [
                 "worker.id": "\(worker)", "attempt": "\(loss.attempt)", "stream": "\(loss.stream)", "bytes": "\(loss.rawBytes)"])
@@ -671,23 +661,24 @@ public actor Coordinator {
                 trial: machine.attempts[loss.attempt]?.trial, attempt: loss.attempt, worker: worker, at: now)))
         }
         // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
-        var provenanceStored: [UInt64] = []
-        for item in report.provenance {
-            guard accepts(item.attemptId) else { unknown.insert(item.attemptId); continue }
-            provenanceStored.append(item.attemptId)
+        let provenance = report.provenance.filter { accepted.contains($0.attemptId) }
+        for item in provenance {
             effects.changes.append(.provenance(Self.provenanceRecord(item, now: now)))
         }
-        var endsStored: [UInt64] = []
-        for end in report.ends {
+        // Only samples this report stored count: a resent sample, or an old report answered late, is not seen again.
+        let samples = metrics.filter { cursors.newMetrics[$0.attempt]?.contains($0.seq) == true }.map {
+            CoordinatorMachine.StoredSample(attempt: $0.attempt, name: $0.name, step: $0.step, value: $0.value)
+        }
+        let ends = report.ends.map { end in
             var core = Self.coreEnd(end)
             // The attempt's metrics as stored (this report's included): which names its job
             // prints, and whether its objective or loss ended NaN (none to read if it sent none).
             if end.finalMetricSeq > 0, machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
                 core.metrics = (try? store.lastMetricValues(attempt: end.attemptId, always: watchedMetrics)) ?? [:]
             }
-            effects.append(machine.attemptEnded(core, worker: worker, incarnation: report.incarnation, now: now))
-            endsStored.append(end.attemptId)
+            return core
         }
+        effects.append(machine.reportStored(samples: samples, ends: ends, worker: worker, incarnation: report.incarnation, now: now))
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }
@@ -695,7 +686,7 @@ public actor Coordinator {
             requestId: report.requestId,
             stored: cursors.streams.map { StreamCursor(attemptId: $0.attempt, stream: $0.stream == .stdout ? .stdout : .stderr, seq: $0.seq) },
             metricsStored: cursors.metrics.map { MetricCursor(attemptId: $0.attempt, seq: $0.seq) },
-            endsStored: endsStored, unknownAttempts: unknown.sorted(), provenanceStored: provenanceStored))
+            endsStored: report.ends.map(\.attemptId), unknownAttempts: admission.unknown, provenanceStored: provenance.map(\.attemptId)))
     }
 
     /// A worker's provenance as stored: at most 32 fields of bounded size; blobs of a known kind,

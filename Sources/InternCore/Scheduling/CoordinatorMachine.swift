@@ -717,6 +717,70 @@ public struct CoordinatorMachine: Sendable {
         toldToStop.formUnion(ids)
     }
 
+    /// What a report may store, decided before anything is stored (``admitReport``).
+    public struct ReportAdmission: Sendable, Equatable {
+        /// Set when the worker must say hello again (or stop, when fenced): nothing is stored.
+        public var refusal: Refusal?
+        /// Attempts whose data (log frames, metric samples, provenance) is stored.
+        public var accepted: Set<AttemptID> = []
+        /// Attempts whose data is refused: the worker drops what it holds for them, and they
+        /// can never be re-attached.
+        public var unknown: [AttemptID] = []
+        public var effects = Effects()
+    }
+
+    /// A report arrives, carrying data (log frames, metric samples, provenance) about the
+    /// attempts `dataAbout` and the ends of `endsOf`. First, data about an attempt lost while
+    /// its worker was cut off takes it back when its trial has not run again (its output and end
+    /// then count, once); then each attempt's data is accepted or refused, all kinds alike.
+    /// The shell stores what is accepted, then calls ``reportStored``.
+    public mutating func admitReport(
+        worker id: WorkerID, incarnation: Incarnation, dataAbout: Set<AttemptID>, endsOf: [AttemptID], now: Timestamp
+    ) -> ReportAdmission {
+        var admission = ReportAdmission()
+        if let refusal = touch(worker: id, incarnation: incarnation, now: now) {
+            admission.refusal = refusal
+            return admission
+        }
+        admission.effects = reattach(attempts: dataAbout.union(endsOf).sorted(), worker: id, incarnation: incarnation, now: now)
+        admission.accepted = dataAbout.filter { accepts(attempt: $0, from: id, incarnation: incarnation) }
+        admission.unknown = dataAbout.subtracting(admission.accepted).sorted()
+        refusedData(of: admission.unknown)
+        return admission
+    }
+
+    /// A metric sample a report stored for the first time.
+    public struct StoredSample: Sendable, Equatable {
+        public var attempt: AttemptID
+        public var name: String
+        public var step: Int64
+        public var value: Double
+
+        public init(attempt: AttemptID, name: String, step: Int64, value: Double) {
+            self.attempt = attempt
+            self.name = name
+            self.step = step
+            self.value = value
+        }
+    }
+
+    /// What a report stored (after ``admitReport``): the samples stored for the first time, in
+    /// order (those of ``watchedMetrics`` count for objectives, constraints and early stopping;
+    /// a resent sample is not seen again), then the attempts' ends, in order.
+    public mutating func reportStored(
+        samples: [StoredSample], ends: [AttemptEnd], worker id: WorkerID, incarnation: Incarnation, now: Timestamp
+    ) -> Effects {
+        var effects = Effects()
+        let watched = watchedMetrics
+        for sample in samples where watched.contains(sample.name) {
+            effects.append(metricStored(attempt: sample.attempt, name: sample.name, step: sample.step, value: sample.value, now: now))
+        }
+        for end in ends {
+            effects.append(attemptEnded(end, worker: id, incarnation: incarnation, now: now))
+        }
+        return effects
+    }
+
 
     /// Whether the coordinator stores data (log frames, metrics) about this attempt from this
     /// worker incarnation. Data about an attempt that belongs to someone else is fenced off.

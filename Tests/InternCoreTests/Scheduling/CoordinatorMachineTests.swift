@@ -413,6 +413,68 @@ import Testing
         #expect(machine.attempts.count == 1)
     }
 
+    /// A report that carries only provenance for an attempt declared lost while its worker was
+    /// cut off takes the attempt back, like any other data about it. (The shell decided this
+    /// itself and refused the provenance without marking the attempt refused: the worker dropped
+    /// the attempt's frames, yet the attempt could still be re-attached and its log stall.)
+    @Test func aReportWithOnlyProvenance_takesALostAttemptBack_andAcceptsItsData() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        _ = join("w1", incarnation: 4)
+        let (t1, e1) = ask("w1", incarnation: 4)
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
+        clock.advance(by: 10_001)
+        _ = machine.tick(now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        _ = join("w1", incarnation: 4)
+        let admission = machine.admitReport(worker: "w1", incarnation: 4, dataAbout: [plan.attempt], endsOf: [], now: clock.now)
+        #expect(admission.refusal == nil)
+        #expect(admission.accepted == [plan.attempt] && admission.unknown.isEmpty)
+        #expect(machine.attempts[plan.attempt]?.status == .running)
+        #expect(admission.effects.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
+    }
+
+    /// Data the coordinator refuses (its attempt's trial ran again elsewhere) is refused whatever
+    /// its kind, and the attempt is never taken back afterwards: the worker is told to stop it.
+    @Test func refusedData_ofAnyKind_marksTheAttemptNeverToBeTakenBack() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        _ = join("w1")
+        _ = join("w2")
+        let (t1, e1) = ask("w1")
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        clock.advance(by: 6_000)
+        _ = machine.heartbeat(worker: "w2", incarnation: 1, running: [], now: clock.now)
+        clock.advance(by: 5_000)
+        _ = machine.tick(now: clock.now)
+        let (t2, e2) = ask("w2")
+        #expect(Self.plan(e2, for: t2)?.trial == plan.trial)
+        _ = join("w1")
+        let admission = machine.admitReport(worker: "w1", incarnation: 1, dataAbout: [plan.attempt], endsOf: [], now: clock.now)
+        #expect(admission.unknown == [plan.attempt] && admission.accepted.isEmpty)
+        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        #expect(answer.cancel == [plan.attempt])
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+    }
+
+    /// What a report stored counts once, in order: samples of watched metrics first, then ends;
+    /// a report from a worker the coordinator does not know stores nothing.
+    @Test func reportStored_countsTheObjective_thenTheEnd_andAnUnknownWorkersReportIsRefused() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        #expect(machine.admitReport(worker: "ghost", incarnation: 1, dataAbout: [1], endsOf: [], now: clock.now).refusal == .unknownWorker)
+        _ = join("w1")
+        let (t1, e1) = ask("w1")
+        let plan = try #require(Self.plan(e1, for: t1))
+        let admission = machine.admitReport(worker: "w1", incarnation: 1, dataAbout: [plan.attempt], endsOf: [plan.attempt], now: clock.now)
+        #expect(admission.accepted == [plan.attempt])
+        _ = machine.reportStored(
+            samples: [.init(attempt: plan.attempt, name: "acc", step: 1, value: 0.75), .init(attempt: plan.attempt, name: "other", step: 1, value: 9)],
+            ends: [AttemptEnd(attempt: plan.attempt, outcome: .exited(0), startedAt: clock.now, endedAt: clock.now, wallMillis: 10)],
+            worker: "w1", incarnation: 1, now: clock.now)
+        #expect(machine.trials[plan.trial]?.status == .completed)
+        #expect(machine.trials[plan.trial]?.objective == 0.75)
+    }
+
     /// A hello that names attempts of another life (a new incarnation) takes nothing back.
     @Test func aNewIncarnationsHello_takesNothingBack() throws {
         machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
