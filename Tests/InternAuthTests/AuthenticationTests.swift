@@ -191,13 +191,27 @@ import Testing
         }
     }
 
-    @Test func garbageNeverCrashes() {
+    /// Garbage from a stranger never crashes the gate, and is never let in: it is rejected, with
+    /// a hang-up, and whatever answer it gets is a refusal (which the coordinator sends to a local
+    /// peer only: a stranger on the network is sent nothing, docs/security.md).
+    @Test func garbageNeverCrashes_andIsRejected() {
         let gate = Gatekeeper(secret: secret, allowUnsealedFromNetwork: false)
         var generator = SeededGenerator(seed: 11)
         for length in 0..<300 {
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             if length >= 4 { bytes[0] = 0x49; bytes[1] = 0x41; bytes[2] = 1; bytes[3] = UInt8(length % 6) }
-            _ = gate.admit(bytes, fromNetwork: true, now: 0)
+            switch gate.admit(bytes, fromNetwork: true, now: 0) {
+            case .rejected(let reason, let answer, let hangUp):
+                #expect(hangUp, "\(length) bytes: not hung up on (\(reason))")
+                if let answer {
+                    guard case .refused? = try? AuthFrame.parse(answer) else {
+                        Issue.record("\(length) bytes: answered with something other than a refusal (\(reason))")
+                        continue
+                    }
+                }
+            default:
+                Issue.record("\(length) random bytes were let in or answered")
+            }
             _ = try? AuthFrame.parse(bytes)
         }
     }
