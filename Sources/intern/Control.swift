@@ -83,11 +83,12 @@ struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Add to a running campaign: configurations to run next (checked against its space), more trials, more budget.",
         discussion: """
-            intern add --param lr=0.001 --param layers=4      one configuration (every parameter of the space)
+            intern add --param lr=0.001 --param layers=4
             intern add --json '[{"lr": 0.001, "layers": 4}, {"lr": 0.01, "layers": 8}]'
             intern add --trials 20 --hours 12 --gpu-hours 100
-            Configurations run before any new draw, in order, and count as trials; they must name every
-            parameter with a value its domain allows.
+
+            A configuration names every parameter of the space, with a value its domain allows. \
+            Configurations run before any new draw, in order, and count as trials.
             """)
 
     @OptionGroup var location: CampaignLocation

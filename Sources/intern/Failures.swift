@@ -8,8 +8,8 @@ struct Failures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List failures grouped by signature: class, count, trials, when, one excerpt.",
         discussion: """
-            Every attempt that failed, was lost or was preempted has a class (oom, timeout, preempted, lost,
-            infra, user, diverged, unknown) and a signature: its final error with numbers, paths, addresses
+            Every attempt that failed, was lost or was preempted has a class (oom, timeout, preempted, lost, \
+            infra, user, diverged, unknown) and a signature: its final error with numbers, paths, addresses \
             and ids stripped, hashed. Attempts with the same signature failed the same way.
             """)
 

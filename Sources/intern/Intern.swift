@@ -8,14 +8,18 @@ struct Intern: AsyncParsableCommand {
         commandName: "intern",
         abstract: "Run ML experiment campaigns (sweeps, evaluations) across worker processes.",
         discussion: """
-            Start with `intern run CAMPAIGN.yaml --workers 2`: a coordinator and two local workers run
-            the campaign; its store lands in ./.intern/<campaign>/. Then inspect it with `intern status`,
+            Start with `intern run CAMPAIGN.yaml --workers 2`: a coordinator and two local workers run \
+            the campaign; its store lands in ./.intern/<campaign>/. Then inspect it with `intern status`, \
             `intern trials`, `intern logs TRIAL` and `intern best`.
             """,
-        subcommands: [
-            Run.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self, Status.self, Trials.self, Logs.self, Best.self,
-            Metrics.self, Failures.self, Report.self, Digest.self, Grep.self, Diff.self, Cancel.self, Drain.self, Pause.self, Add.self, InitAuth.self,
-            SamplerCost.self, SynthCampaign.self, ParseCost.self,
+        subcommands: [SamplerCost.self, SynthCampaign.self, ParseCost.self],  // hidden: benchmarks and tests
+        groupedSubcommands: [
+            CommandGroup(name: "Run", subcommands: [Run.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self]),
+            CommandGroup(name: "Inspect", subcommands: [
+                Status.self, Trials.self, Logs.self, Best.self, Metrics.self, Failures.self, Report.self, Digest.self, Grep.self, Diff.self,
+            ]),
+            CommandGroup(name: "Steer", subcommands: [Pause.self, Add.self, Cancel.self, Drain.self]),
+            CommandGroup(name: "Operate", subcommands: [InitAuth.self]),
         ])
 
     /// ArgumentParser's entry point; a long-running command first sets how it returns memory

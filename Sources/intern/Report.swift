@@ -9,7 +9,7 @@ struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the campaign's report: summary, progress, parameter importance, failures, cost, guardrails.",
         discussion: """
-            Markdown (the default) and JSON go to standard output unless --output names a file; HTML is
+            Markdown (the default) and JSON go to standard output unless --output names a file; HTML is \
             one self-contained file with inline SVG charts and no script (write it with --output).
             """)
 
@@ -55,7 +55,7 @@ struct Digest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Summarise the campaign within a token budget: state, best, failure clusters, changes, open questions.",
         discussion: """
-            Tokens are counted as ⌈UTF-8 bytes / 4⌉ + 1 per line, and the digest never exceeds --tokens.
+            Tokens are counted as ⌈UTF-8 bytes / 4⌉ + 1 per line, and the digest never exceeds --tokens. \
             It ends with a cursor: pass it to --since to see what changed after this digest.
             """)
 

@@ -10,10 +10,11 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a campaign here: a coordinator plus N local worker processes over ipc://.",
         discussion: """
-            The store lands in ROOT/<campaign>/ (default ./.intern/<campaign>/). Running the same
+            The store lands in ROOT/<campaign>/ (default ./.intern/<campaign>/). Running the same \
             campaign again continues it: finished trials are kept, the rest run.
-            Exit status: 0 finished with at least one completed trial, 3 finished with none,
-            4 finished but no trial reported the objective (its name is wrong, or the job does not print it),
+
+            Exit status: 0 finished with at least one completed trial, 3 finished with none, \
+            4 finished but no trial reported the objective (its name is wrong, or the job does not print it), \
             1 interrupted or failed, 64 bad usage or campaign file.
             """)
 
@@ -98,9 +99,9 @@ struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Resume a campaign: unpause it if its coordinator runs (`intern pause`), else continue it from its directory (after a crash, a kill -9, a stop).",
         discussion: """
-            While the campaign's coordinator runs, `intern resume` lifts an `intern pause`. Otherwise it reads the spec the campaign was started with from its store (campaign.db), starts the coordinator
-            on the directory and N local workers. Completed and failed trials are kept, attempts that workers
-            still run re-attach, no trial is drawn twice, the rest is dispatched. Use `intern coordinator` with
+            While the campaign's coordinator runs, `intern resume` lifts an `intern pause`. Otherwise it reads the spec the campaign was started with from its store (campaign.db), starts the coordinator \
+            on the directory and N local workers. Completed and failed trials are kept, attempts that workers \
+            still run re-attach, no trial is drawn twice, the rest is dispatched. Use `intern coordinator` with \
             the same spec and root to continue with remote workers instead.
             """)
 

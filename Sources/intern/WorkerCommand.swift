@@ -12,9 +12,9 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Run attempts for a coordinator: dial it, pull one trial per free slot, stream logs back.",
         discussion: """
-            The worker exits when the coordinator says the campaign is over. SIGTERM or SIGINT makes it
-            leave gracefully: no new work, running attempts get --drain-grace seconds, then their process
-            groups get SIGTERM and, --kill-grace seconds later, SIGKILL; they are reported `preempted` and
+            The worker exits when the coordinator says the campaign is over. SIGTERM or SIGINT makes it \
+            leave gracefully: no new work, running attempts get --drain-grace seconds, then their process \
+            groups get SIGTERM and, --kill-grace seconds later, SIGKILL; they are reported `preempted` and \
             requeued elsewhere, and the worker exits 0. A second signal stops at once.
             """)
 
