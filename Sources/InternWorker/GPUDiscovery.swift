@@ -1,5 +1,6 @@
 import Foundation
 import InternCore
+import InternJob
 
 /// Finds the GPUs this worker offers: `nvidia-smi` when it is on the PATH, restricted by
 /// `CUDA_VISIBLE_DEVICES` or replaced by an explicit list (`--gpus`). No `nvidia-smi`, no GPUs.
@@ -16,32 +17,12 @@ public enum GPUDiscovery {
             .map { "\($0)/nvidia-smi" }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let path else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["--query-gpu=\(GPUInventory.queryFields)", "--format=csv,noheader,nounits"]
         // nvidia-smi lists every GPU whatever CUDA_VISIBLE_DEVICES says; the restriction is ours.
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        // A wedged driver can hang nvidia-smi: read on another thread and give up after 10 s.
-        let result = OutputBox()
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            result.data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            done.signal()
-        }
-        guard done.wait(timeout: .now() + 10) == .success else {
-            kill(process.processIdentifier, SIGKILL)
-            return nil
-        }
-        return process.terminationStatus == 0 ? String(decoding: result.data, as: UTF8.self) : nil
-    }
-
-    /// The reader thread's result (written before the semaphore is signalled, read after).
-    private final class OutputBox: @unchecked Sendable {
-        var data = Data()
+        // A wedged driver can hang it: given up after 10 s.
+        guard let result = ShortCommand.runBlocking(
+            [path, "--query-gpu=\(GPUInventory.queryFields)", "--format=csv,noheader,nounits"],
+            environment: environment, in: "/", timeout: .seconds(10)), result.succeeded
+        else { return nil }
+        return String(decoding: result.stdout, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InternJob
 import InternAuth
 import InternProtocol
 import Synchronization
@@ -183,49 +184,14 @@ final class ProvenanceProbe: Sendable {
         }.joined(separator: "/")
     }
 
-    /// Runs a short command; its stdout (at most `limit` bytes), or nil when it fails or takes
-    /// longer than `timeout`. Spawned and reaped here (`posix_spawn`, `waitpid` on its own pid):
-    /// no process-wide child handling that could meet the jobs' own.
+    /// Runs a short command in `directory` (``ShortCommand``: no shell, its own process group);
+    /// its stdout (at most `limit` bytes), or nil when it fails or takes longer than `timeout`.
     static func run(_ argv: [String], in directory: String, timeout: Double = 10, limit: Int = 4 << 20) -> String? {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return nil }
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        // In `directory` (as the job runs): a shell changes there, then becomes the command.
-        let command = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + argv
-        let arguments = command.map { strdup($0) } + [nil]
-        defer { for argument in arguments { free(argument) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, arguments, environ)
-        close(fds[1])
-        defer { close(fds[0]) }
-        guard spawned == 0 else { return nil }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        let deadline = Date().addingTimeInterval(timeout)
-        var timedOut = false
-        while true {
-            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-            var poller = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, left)
-            if ready == 0 { timedOut = true; break }
-            if ready < 0 { if errno == EINTR { continue }; break }
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fds[0], $0.baseAddress!, $0.count) }
-            if n <= 0 { break }
-            if output.count < limit { output.append(contentsOf: buffer[0..<min(n, limit - output.count)]) }
-        }
-        if timedOut { kill(pid, SIGKILL) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // Exited (not signalled) with status 0.
-        guard !timedOut, status & 0x7F == 0, (status >> 8) & 0xFF == 0 else { return nil }
-        return String(decoding: output, as: UTF8.self)
+        guard let result = ShortCommand.runBlocking(
+            argv, environment: ProcessInfo.processInfo.environment, in: directory,
+            timeout: .milliseconds(Int(timeout * 1000)), limit: limit), result.succeeded
+        else { return nil }
+        return String(decoding: result.stdout, as: UTF8.self)
     }
 }
 

@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import InternAuth
 import InternCoordinator
+import InternJob
 import InternProtocol
 import InternWorker
 import NNG
-import Synchronization
 
 /// `--coordinator URL`: run an admin command on a remote coordinator instead of reading the
 /// campaign directory here. The command travels as an ``AdminRequest`` over the coordinator's
@@ -110,47 +110,19 @@ enum AdminRunner {
         }
     }
 
-    /// Runs the child with no shell, its output collected up to `limit` bytes, for at most 60 s.
-    /// The waiting happens on threads of its own: blocking reads on Swift's few cooperative
-    /// threads would stall the coordinator (its clock and its sockets run there).
+    /// Runs the child (``ShortCommand``: no shell, its own process group), its output collected
+    /// up to `limit` bytes, for at most 60 s, without holding one of Swift's few cooperative
+    /// threads (the coordinator's clock and sockets run there).
     static func capture(executable: String, arguments: [String], limit: Int) async -> AdminOutput {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: captureBlocking(executable: executable, arguments: arguments, limit: limit))
-            }
+        guard let result = await ShortCommand.run(
+            [executable] + arguments, environment: ProcessInfo.processInfo.environment,
+            in: FileManager.default.currentDirectoryPath, timeout: .seconds(60), limit: limit)
+        else {
+            return AdminOutput(exitCode: ExitCodes.failure, stderr: "intern: cannot run the admin command \(executable)\n")
         }
-    }
-
-    private static func captureBlocking(executable: String, arguments: [String], limit: Int) -> AdminOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        do {
-            try process.run()
-        } catch {
-            return AdminOutput(exitCode: ExitCodes.failure, stderr: "intern: cannot run the admin command: \(error)\n")
-        }
-        let errors = Mutex(Data())
-        let errorsRead = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            errors.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
-            errorsRead.signal()
-        }
-        let killer = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
-        var output = [UInt8](out.fileHandleForReading.readDataToEndOfFile())
-        process.waitUntilExit()
-        killer.cancel()
-        errorsRead.wait()
-        var stderr = [UInt8](errors.withLock { $0 })
-        if output.count > limit {
-            stderr += Array("intern: output cut at \(limit) bytes\n".utf8)
-            output.removeLast(output.count - limit)
-        }
-        return AdminOutput(exitCode: process.terminationStatus, stdout: output, stderr: Array(stderr.suffix(64 << 10)))
+        var stderr = Array(result.stderr.suffix(64 << 10))
+        if result.cut { stderr += Array("intern: output cut at \(limit) bytes\n".utf8) }
+        if result.timedOut { stderr += Array("intern: the admin command was stopped after 60 s\n".utf8) }
+        return AdminOutput(exitCode: result.exitCode, stdout: result.stdout, stderr: stderr)
     }
 }
