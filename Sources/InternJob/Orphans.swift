@@ -106,10 +106,17 @@ public enum Orphans {
                 let marked = environment.map { Self.contains($0, Array("\(tokenVariable)=".utf8)) } ?? false
                 let ours = marker.map { marker in environment.map { Self.contains($0, marker) } ?? false } ?? false
                 guard ours || (includingUnmarked && !marked) else { continue }
-                if !leaders.contains(process.group) { _ = kill(-process.group, SIGKILL) }
-                // Waited for only when the signal went out (it cannot fail for a child of the
-                // same user, but a wait for a process that lives on would hang this thread).
-                guard kill(process.pid, SIGKILL) == 0 else { continue }
+                // Decided under the lock, as a job is spawned: a leader spawned meanwhile (between
+                // its clone and its exec it still shows this process's environment, unmarked) is
+                // never taken for an orphan.
+                let signalled = state.withLock { state -> Bool in
+                    guard !state.leaders.contains(process.pid) else { return false }
+                    if !state.leaders.contains(process.group) { _ = kill(-process.group, SIGKILL) }
+                    return kill(process.pid, SIGKILL) == 0
+                }
+                // Waited for only when the signal went out (a wait for a process that lives on
+                // would hang this thread).
+                guard signalled else { continue }
                 var status: Int32 = 0
                 while waitpid(process.pid, &status, 0) < 0 && errno == EINTR {}
                 killed += 1
