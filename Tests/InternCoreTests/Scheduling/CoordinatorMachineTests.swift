@@ -54,6 +54,20 @@ import Testing
             worker: worker, incarnation: incarnation, now: clock.now)
     }
 
+    /// A one-trial campaign whose only worker (`w1`, incarnation 4) ran its attempt and then
+    /// went silent past its lease: the attempt is lost, its trial pending. Returns the attempt.
+    func cutOffPastItsLease() throws -> AttemptPlan {
+        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
+        _ = join("w1", incarnation: 4)
+        let (t1, e1) = ask("w1", incarnation: 4)
+        let plan = try #require(Self.plan(e1, for: t1))
+        _ = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
+        clock.advance(by: 10_001)
+        _ = machine.tick(now: clock.now)
+        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        return plan
+    }
+
     @Test func workRequest_getsAssignmentWithRenderedCommandAndEnvironment() throws {
         _ = join("w1")
         let (t, effects) = ask("w1")
@@ -368,14 +382,7 @@ import Testing
     }
 
     @Test func workerCutOffPastItsLease_reattaches_andItsAttemptContinues_whenTheTrialHasNotRunAgain() throws {
-        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
-        _ = join("w1", incarnation: 4)
-        let (t1, e1) = ask("w1", incarnation: 4)
-        let plan = try #require(Self.plan(e1, for: t1))
-        _ = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
-        clock.advance(by: 10_001)
-        _ = machine.tick(now: clock.now)
-        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        let plan = try cutOffPastItsLease()
         #expect(machine.touch(worker: "w1", incarnation: 4, now: clock.now) == .unknownWorker)
         _ = join("w1", incarnation: 4)
         let (answer, effects) = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
@@ -395,14 +402,7 @@ import Testing
     /// holds, so its work request after the hello (sent before its report, say) cannot hand the
     /// trial out again, and the end in the report counts once.
     @Test func workerCutOffWhoseJobEndedMeanwhile_takesItsAttemptBackInItsHello_beforeItsWorkRequest() throws {
-        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
-        _ = join("w1", incarnation: 4)
-        let (t1, e1) = ask("w1", incarnation: 4)
-        let plan = try #require(Self.plan(e1, for: t1))
-        _ = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
-        clock.advance(by: 10_001)
-        _ = machine.tick(now: clock.now)
-        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        let plan = try cutOffPastItsLease()
         let effects = machine.hello(
             worker: "w1", incarnation: 4, hostname: "h", pid: 1, slots: 1, gpus: [], held: [plan.attempt], now: clock.now)
         #expect(effects.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
@@ -418,14 +418,7 @@ import Testing
     /// itself and refused the provenance without marking the attempt refused: the worker dropped
     /// the attempt's frames, yet the attempt could still be re-attached and its log stall.)
     @Test func aReportWithOnlyProvenance_takesALostAttemptBack_andAcceptsItsData() throws {
-        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
-        _ = join("w1", incarnation: 4)
-        let (t1, e1) = ask("w1", incarnation: 4)
-        let plan = try #require(Self.plan(e1, for: t1))
-        _ = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
-        clock.advance(by: 10_001)
-        _ = machine.tick(now: clock.now)
-        #expect(machine.attempts[plan.attempt]?.status == .lost)
+        let plan = try cutOffPastItsLease()
         _ = join("w1", incarnation: 4)
         let admission = machine.admitReport(worker: "w1", incarnation: 4, dataAbout: [plan.attempt], endsOf: [], now: clock.now)
         #expect(admission.refusal == nil)
