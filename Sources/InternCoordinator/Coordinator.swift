@@ -132,8 +132,6 @@ public actor Coordinator {
     private let gate: Mutex<ConnectionGate>
     /// Connections to hang up on at the warden's next round (rejected, evicted, timed out).
     private let hangUps = Mutex<[NNG.Pipe]>([])
-    /// The metrics the logic acts on (the spec's objective, constraints, pruning rule).
-    private let watchedMetrics: Set<String>
     private let hostname = ProcessInfo.processInfo.hostName
     private let logger: Logger
     private let incarnation = UInt64.random(in: 1...UInt64.max)
@@ -190,7 +188,6 @@ public actor Coordinator {
             adjustments: info?.adjustments ?? CampaignAdjustments(), fedStages: info?.fedStages ?? [],
             reportedMetrics: trials.isEmpty ? [:] : try store.metricNamesByStage(), now: now)
         self.machine = machine
-        watchedMetrics = machine.watchedMetrics
         // The pruners' memory is their metrics' stored points: replayed, trial by trial.
         for attempt in attempts.sorted(by: { $0.id < $1.id }) {
             guard let pruning = stageOf[attempt.trial]?.pruning else { continue }
@@ -674,7 +671,7 @@ public actor Coordinator {
             // The attempt's metrics as stored (this report's included): which names its job
             // prints, and whether its objective or loss ended NaN (none to read if it sent none).
             if end.finalMetricSeq > 0, machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
-                core.metrics = (try? store.lastMetricValues(attempt: end.attemptId, always: watchedMetrics)) ?? [:]
+                core.metrics = (try? store.lastMetricValues(attempt: end.attemptId, always: machine.watchedMetrics)) ?? [:]
             }
             return core
         }

@@ -112,6 +112,7 @@ public struct CoordinatorMachine: Sendable {
         self.config = config
         let stages = spec.stages
         self.stages = stages
+        self.watchedMetrics = Self.watchedMetrics(of: stages)
         var samplers: [Sampler] = []
         for stage in stages {
             samplers.append(try Sampler(space: stage.space, kind: stage.sampler, direction: stage.objective?.direction ?? .minimize))
@@ -771,8 +772,7 @@ public struct CoordinatorMachine: Sendable {
         samples: [StoredSample], ends: [AttemptEnd], worker id: WorkerID, incarnation: Incarnation, now: Timestamp
     ) -> Effects {
         var effects = Effects()
-        let watched = watchedMetrics
-        for sample in samples where watched.contains(sample.name) {
+        for sample in samples where watchedMetrics.contains(sample.name) {
             effects.append(metricStored(attempt: sample.attempt, name: sample.name, step: sample.step, value: sample.value, now: now))
         }
         for end in ends {
@@ -802,8 +802,11 @@ public struct CoordinatorMachine: Sendable {
         return name == stage.pruning?.metric ? intermediateObserved(attempt: id, step: step, value: value, now: now) : Effects()
     }
 
-    /// The metrics the logic acts on, in any stage: objectives', constraints', pruning rules'.
-    public var watchedMetrics: Set<String> {
+    /// The metrics the logic acts on, in any stage: objectives', constraints', pruning rules'
+    /// (the stages are fixed, so this is worked out once, not for every report).
+    public let watchedMetrics: Set<String>
+
+    static func watchedMetrics(of stages: [Stage]) -> Set<String> {
         var names: Set<String> = []
         for stage in stages {
             names.formUnion(stage.constraints.map(\.metric))
