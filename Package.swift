@@ -74,6 +74,10 @@ let package = Package(
         .testTarget(name: "InternSpecTests", dependencies: ["InternSpec"]),
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
         .testTarget(name: "InternReportTests", dependencies: ["InternReport", "InternStore", "InternCore", "InternTestKit"]),
+        .testTarget(name: "InternCoordinatorTests", dependencies: [
+            "InternCoordinator", "InternCore", "InternProtocol", "InternStore", "InternTestKit",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
         .testTarget(name: "DeployTests", dependencies: [.product(name: "Yams", package: "Yams")]),
         .testTarget(

@@ -49,9 +49,11 @@ struct SamplerCost: ParsableCommand {
             let elapsed = ContinuousClock.now - clock
             timings.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
             guard case .assignment(let plan)? = effects.replies.first?.reply else { throw ValidationError("no trial drawn at draw \(n)") }
-            if let parameters = machine.trials[plan.trial]?.parameters { machine.objectiveObserved(attempt: plan.attempt, value: Self.loss(parameters)) }
+            if let parameters = machine.trials[plan.trial]?.parameters {
+                _ = machine.metricStored(attempt: plan.attempt, name: "loss", step: 1, value: Self.loss(parameters), now: Int64(n))
+            }
             _ = machine.attemptEnded(
-                AttemptEnd(attempt: plan.attempt, outcome: .exited(0), startedAt: Int64(n), endedAt: Int64(n), wallMillis: 1),
+                AttemptResult(attempt: plan.attempt, outcome: .exited(0), startedAt: Int64(n), endedAt: Int64(n), wallMillis: 1),
                 worker: "w", incarnation: 1, now: Int64(n))
         }
         timings.sort()

@@ -23,7 +23,7 @@ public struct FailureEvidence: Sendable, Hashable {
 
         /// The kind for an attempt's outcome as the worker reports it, or `nil` for a success
         /// (`exited(0)`) and a cancel, which are not failures.
-        public init?(_ outcome: AttemptOutcome) {
+        public init?(_ outcome: AttemptResult.Outcome) {
             switch outcome {
             case .exited(0), .cancelled: return nil
             case .exited(let status): self = .exited(status)

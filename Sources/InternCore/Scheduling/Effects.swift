@@ -37,16 +37,6 @@ public struct AttemptPlan: Sendable, Equatable {
     }
 }
 
-/// Why a work request gets no assignment.
-public enum NoWorkReason: Sendable, Equatable {
-    /// Nothing to run right now: ask again.
-    case idle
-    /// This worker is draining: finish what runs, ask for nothing.
-    case draining
-    /// The campaign is over: exit once idle.
-    case finished
-}
-
 /// Why the coordinator refuses a worker's request.
 public enum Refusal: Sendable, Equatable {
     /// The worker (or this incarnation of it) has not said hello, or was declared lost: say hello again.
@@ -60,6 +50,16 @@ public enum WorkReply: Sendable, Equatable {
     case assignment(AttemptPlan)
     case noWork(NoWorkReason)
     case refused(Refusal)
+
+    /// Why a work request gets no assignment.
+    public enum NoWorkReason: Sendable, Equatable {
+        /// Nothing to run right now: ask again.
+        case idle
+        /// This worker is draining: finish what runs, ask for nothing.
+        case draining
+        /// The campaign is over: exit once idle.
+        case finished
+    }
 }
 
 /// A state change the shell must commit to the store before it sends any reply produced by the
@@ -116,10 +116,19 @@ public struct AttemptProvenanceRecord: Sendable, Equatable {
     }
 }
 
-/// What one event asks the shell to do: commit `changes` (in one transaction), then send `replies`.
+/// What one event asks the shell to do, the one vocabulary of every machine event: commit
+/// `changes` (in one transaction), then send `replies` to parked work requests and `answer` to
+/// the request that caused the event, and call ``CoordinatorMachine/tick(now:)`` again at
+/// `nextDeadline`.
 public struct Effects: Sendable, Equatable {
     public var changes: [StoreChange] = []
     public var replies: [Reply] = []
+    /// What the request that caused the event is told (a work request's answer is a reply to
+    /// its token instead, since it may wait parked).
+    public var answer: Answer?
+    /// When the machine must be ticked next (a lease, a long-poll, a retry's backoff or the
+    /// budget's end falls due), after this event; `nil` when nothing is due until the next event.
+    public var nextDeadline: Timestamp?
 
     /// A reply to a parked request.
     public struct Reply: Sendable, Equatable {
@@ -127,17 +136,82 @@ public struct Effects: Sendable, Equatable {
         public var reply: WorkReply
     }
 
+    /// What the requester of an event is told.
+    public enum Answer: Sendable, Equatable {
+        /// The request is refused: the worker must say hello again (or stop, when fenced).
+        case refused(Refusal)
+        /// A heartbeat's reply.
+        case heartbeat(HeartbeatAnswer)
+        /// What of a report may be stored (``CoordinatorMachine/admitReport(worker:incarnation:dataAbout:endsOf:now:)``).
+        case admitted(ReportAdmission)
+        /// What a steering request did, in words (`intern add`).
+        case said(String)
+    }
+
     /// No effects.
     public init() {}
 
-    /// Adds everything `other` asks for after what this one asks for.
+    /// Adds everything `other` asks for after what this one asks for (its answer and deadline
+    /// replace this one's when it has them).
     public mutating func append(_ other: Effects) {
         changes += other.changes
         replies += other.replies
+        if let answer = other.answer { self.answer = answer }
+        if let deadline = other.nextDeadline { nextDeadline = deadline }
     }
 
-    /// True when there is nothing to do.
-    public var isEmpty: Bool { changes.isEmpty && replies.isEmpty }
+    /// True when there is nothing to commit or send.
+    public var isEmpty: Bool { changes.isEmpty && replies.isEmpty && answer == nil }
+
+    /// The refusal, when the request was refused.
+    public var refusal: Refusal? {
+        if case .refused(let refusal) = answer { refusal } else { nil }
+    }
+
+    /// The heartbeat reply, when the event was an accepted heartbeat.
+    public var heartbeatAnswer: HeartbeatAnswer? {
+        if case .heartbeat(let answer) = answer { answer } else { nil }
+    }
+
+    /// What a report may store, when the event admitted one.
+    public var admission: ReportAdmission? {
+        if case .admitted(let admission) = answer { admission } else { nil }
+    }
+
+    /// What a steering request did, in words.
+    public var said: String? {
+        if case .said(let text) = answer { text } else { nil }
+    }
+}
+
+/// What a heartbeat reply tells a worker.
+public struct HeartbeatAnswer: Sendable, Equatable {
+    /// Attempts to terminate: cancelled by request, or unknown to the coordinator (fenced).
+    public var cancel: [AttemptID] = []
+    /// Finish what runs, take nothing new.
+    public var drain = false
+    /// The campaign is over and nothing of this worker's runs: exit.
+    public var shutdown = false
+
+    public init(cancel: [AttemptID] = [], drain: Bool = false, shutdown: Bool = false) {
+        self.cancel = cancel
+        self.drain = drain
+        self.shutdown = shutdown
+    }
+}
+
+/// What a report may store, decided before anything is stored.
+public struct ReportAdmission: Sendable, Equatable {
+    /// Attempts whose data (log frames, metric samples, provenance) is stored.
+    public var accepted: Set<AttemptID> = []
+    /// Attempts whose data is refused: the worker drops what it holds for them, and they can
+    /// never be re-attached.
+    public var unknown: [AttemptID] = []
+
+    public init(accepted: Set<AttemptID> = [], unknown: [AttemptID] = []) {
+        self.accepted = accepted
+        self.unknown = unknown
+    }
 }
 
 /// What `intern add` asks of a running campaign, as it travels in a control request (JSON).

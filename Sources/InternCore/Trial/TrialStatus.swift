@@ -48,40 +48,13 @@ public enum AttemptStatus: String, Sendable, Codable, CaseIterable {
     public var isTerminal: Bool { self != .assigned && self != .running }
 }
 
-/// How an attempt's process ended, as the worker observed it.
-public enum AttemptOutcome: Sendable, Equatable, Codable {
-    /// The process exited with this status.
-    case exited(Int32)
-    /// The process was killed by this signal.
-    case signaled(Int32)
-    /// The process never started; the text says why.
-    case failedToStart(String)
-    /// The campaign's timeout ended the process.
-    case timedOut
-    /// A cancel from the coordinator ended the process.
-    case cancelled
-    /// The worker stopped the process because the worker itself was leaving.
-    case preempted
-
-    /// The attempt status this outcome leads to.
-    public var attemptStatus: AttemptStatus {
-        switch self {
-        case .exited(0): .succeeded
-        case .exited, .signaled: .failed
-        case .failedToStart: .failedToStart
-        case .timedOut: .timedOut
-        case .cancelled: .cancelled
-        case .preempted: .preempted
-        }
-    }
-}
-
-/// What a worker reports when an attempt's process has ended.
-public struct AttemptEnd: Sendable, Equatable {
+/// What the coordinator learns when an attempt's process has ended: how, what it cost, what it
+/// declared, and its metrics as stored (the wire's `AttemptResult`, checked and completed).
+public struct AttemptResult: Sendable, Equatable {
     /// The attempt that ended.
     public var attempt: AttemptID
     /// How it ended.
-    public var outcome: AttemptOutcome
+    public var outcome: Outcome
     /// When the process started and ended (worker's clock, Unix ms).
     public var startedAt: Timestamp
     public var endedAt: Timestamp
@@ -108,7 +81,7 @@ public struct AttemptEnd: Sendable, Equatable {
 
     /// Creates an attempt end report.
     public init(
-        attempt: AttemptID, outcome: AttemptOutcome, startedAt: Timestamp, endedAt: Timestamp,
+        attempt: AttemptID, outcome: Outcome, startedAt: Timestamp, endedAt: Timestamp,
         wallMillis: UInt64, userCPUMillis: UInt64 = 0, systemCPUMillis: UInt64 = 0, peakRSSBytes: UInt64 = 0,
         finalStdoutSeq: UInt64 = 0, finalStderrSeq: UInt64 = 0, finalMetricSeq: UInt64 = 0, logTail: String = ""
     ) {
@@ -124,5 +97,35 @@ public struct AttemptEnd: Sendable, Equatable {
         self.finalStdoutSeq = finalStdoutSeq
         self.finalStderrSeq = finalStderrSeq
         self.finalMetricSeq = finalMetricSeq
+    }
+}
+
+extension AttemptResult {
+    /// How an attempt's process ended, as the worker observed it.
+    public enum Outcome: Sendable, Equatable, Codable {
+        /// The process exited with this status.
+        case exited(Int32)
+        /// The process was killed by this signal.
+        case signaled(Int32)
+        /// The process never started; the text says why.
+        case failedToStart(String)
+        /// The campaign's timeout ended the process.
+        case timedOut
+        /// A cancel from the coordinator ended the process.
+        case cancelled
+        /// The worker stopped the process because the worker itself was leaving.
+        case preempted
+
+        /// The attempt status this outcome leads to.
+        public var attemptStatus: AttemptStatus {
+            switch self {
+            case .exited(0): .succeeded
+            case .exited, .signaled: .failed
+            case .failedToStart: .failedToStart
+            case .timedOut: .timedOut
+            case .cancelled: .cancelled
+            case .preempted: .preempted
+            }
+        }
     }
 }

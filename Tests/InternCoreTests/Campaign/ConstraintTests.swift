@@ -27,13 +27,13 @@ import Testing
                 machine.requestWork(token: RequestToken(UInt64(n)), worker: "w", incarnation: 1, requestID: UInt64(n), now: 0), for: RequestToken(UInt64(n))))
         }
         // Trial 1 scores higher but is toxic; trial 2 meets the guardrail.
-        machine.objectiveObserved(attempt: plans[0].attempt, value: 0.99)
-        machine.constraintMetricObserved(attempt: plans[0].attempt, name: "toxicity", value: 0.4)
-        machine.objectiveObserved(attempt: plans[1].attempt, value: 0.80)
-        machine.constraintMetricObserved(attempt: plans[1].attempt, name: "toxicity", value: 0.02)
+        _ = machine.metricStored(attempt: plans[0].attempt, name: "acc", step: 1, value: 0.99, now: 0)
+        _ = machine.metricStored(attempt: plans[0].attempt, name: "toxicity", step: 1, value: 0.4, now: 0)
+        _ = machine.metricStored(attempt: plans[1].attempt, name: "acc", step: 1, value: 0.80, now: 0)
+        _ = machine.metricStored(attempt: plans[1].attempt, name: "toxicity", step: 1, value: 0.02, now: 0)
         var events: [String] = []
         for plan in plans {
-            let ended = machine.attemptEnded(AttemptEnd(attempt: plan.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
+            let ended = machine.attemptEnded(AttemptResult(attempt: plan.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
                                              worker: "w", incarnation: 1, now: 1)
             events += ended.changes.compactMap { if case .event(let e) = $0 { e.kind } else { nil } }
         }

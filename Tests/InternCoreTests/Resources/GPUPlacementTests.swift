@@ -51,7 +51,7 @@ import Testing
         // A third slot, but no two GPUs free: it waits.
         #expect(Self.plan(machine.requestWork(token: RequestToken(3), worker: "g", incarnation: 1, requestID: 3, now: 0), 3) == nil)
         let ended = machine.attemptEnded(
-            AttemptEnd(attempt: a.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1), worker: "g", incarnation: 1, now: 1)
+            AttemptResult(attempt: a.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1), worker: "g", incarnation: 1, now: 1)
         #expect(Self.plan(ended, 3)?.gpus == ["0", "1"])
         #expect(machine.attempts[b.attempt]?.gpus == ["2", "3"])
     }
@@ -93,7 +93,7 @@ import Testing
         // a new trial on GPU 0.
         let b = try #require(Self.plan(machine.requestWork(token: RequestToken(2), worker: "g", incarnation: 1, requestID: 2, now: 10_500), 2))
         #expect(b.gpus == ["0"] && b.trial != a.trial)
-        let (answer, _) = machine.heartbeat(worker: "g", incarnation: 1, running: [a.attempt, b.attempt], now: 10_501)
+        let answer = try #require(machine.heartbeat(worker: "g", incarnation: 1, running: [a.attempt, b.attempt], now: 10_501).heartbeatAnswer)
         #expect(machine.attempts[a.attempt]?.status == .lost)
         #expect(answer.cancel == [a.attempt])
     }

@@ -21,7 +21,7 @@ import Testing
         // 4 slots, but 5 CPUs hold two attempts of 2: the third waits until one ends.
         #expect(ask(&machine, "w", 3) == nil)
         let ended = machine.attemptEnded(
-            AttemptEnd(attempt: first.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1), worker: "w", incarnation: 1, now: 1)
+            AttemptResult(attempt: first.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1), worker: "w", incarnation: 1, now: 1)
         let third = try #require(GPUPlacementTests.plan(ended, 3))
         #expect(third.environment.contains { $0 == ("INTERN_CPUS", "2") })
     }

@@ -13,7 +13,8 @@ import Testing
     @Test func amountsAtTheEdgesAreRefused() throws {
         var machine = try Self.machine()
         for (trials, hours, gpuHours) in [(Int.max, 0.0, 0.0), (-1, 0, 0), (0, .infinity, 0), (0, .nan, 0), (0, 0, 1e300), (0, -1, 0)] {
-            let (effects, said) = machine.add(configurations: [], trials: trials, hours: hours, gpuHours: gpuHours, now: 0)
+            let effects = machine.add(configurations: [], trials: trials, hours: hours, gpuHours: gpuHours, now: 0)
+            let said = effects.said ?? ""
             #expect(said.hasPrefix("nothing added"), "\(trials) \(hours) \(gpuHours): \(said)")
             #expect(effects.changes.isEmpty)
         }
@@ -22,13 +23,13 @@ import Testing
 
     @Test func totalsStayWithinTheBound() throws {
         var machine = try Self.machine()
-        let (_, first) = machine.add(configurations: [], trials: CampaignLimits.maxTrials - 2, now: 0)
+        let first = machine.add(configurations: [], trials: CampaignLimits.maxTrials - 2, now: 0).said ?? ""
         #expect(!first.hasPrefix("nothing added"), "\(first)")
         #expect(machine.totalTrials == CampaignLimits.maxTrials)
-        let (_, second) = machine.add(configurations: [], trials: 1, now: 0)
+        let second = machine.add(configurations: [], trials: 1, now: 0).said ?? ""
         #expect(second.hasPrefix("nothing added: a campaign has at most"), "\(second)")
         _ = machine.add(configurations: [], hours: CampaignLimits.maxHours, now: 0)
-        let (_, third) = machine.add(configurations: [], hours: 1, now: 0)
+        let third = machine.add(configurations: [], hours: 1, now: 0).said ?? ""
         #expect(third.hasPrefix("nothing added: the budget would exceed"), "\(third)")
     }
 }

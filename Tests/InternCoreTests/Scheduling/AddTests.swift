@@ -15,9 +15,11 @@ import Testing
     @Test func configurationsRunNext_moreTrialsAreDrawn_andBadOnesAreRefused() throws {
         var machine = try CoordinatorMachine(spec: Self.spec())
         let wanted: Parameters = ["lr": .double(0.01), "layers": .int(7)]
-        let (refused, why) = machine.add(configurations: [["lr": .double(0.5), "layers": .int(7)]], now: 0)
+        let refused = machine.add(configurations: [["lr": .double(0.5), "layers": .int(7)]], now: 0)
+        let why = try #require(refused.said)
         #expect(refused.changes.isEmpty && why.contains("not in the space"))
-        let (added, said) = machine.add(configurations: [wanted], trials: 2, now: 0)
+        let added = machine.add(configurations: [wanted], trials: 2, now: 0)
+        let said = try #require(added.said)
         #expect(said == "1 configuration enqueued, 2 more trials to draw (5 trials in all)")
         #expect(added.changes.contains(.campaignAdjusted(CampaignAdjustments(addedTrials: 3))))
         #expect(machine.totalTrials == 5 && machine.progress.total == 5)
@@ -28,7 +30,7 @@ import Testing
                 machine.requestWork(token: RequestToken(UInt64(n)), worker: "w", incarnation: 1, requestID: UInt64(n), now: Int64(n)), for: RequestToken(UInt64(n))))
             if n == 1 { #expect(machine.trials[plan.trial]?.parameters == wanted) }
             drawn.append(plan.trial)
-            _ = machine.attemptEnded(AttemptEnd(attempt: plan.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
+            _ = machine.attemptEnded(AttemptResult(attempt: plan.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
                                      worker: "w", incarnation: 1, now: Int64(n))
         }
         #expect(drawn == [1, 2, 3, 4, 5])

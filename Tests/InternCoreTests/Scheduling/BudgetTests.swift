@@ -28,7 +28,7 @@ import Testing
         #expect(spent.changes.contains { if case .event(let e) = $0 { e.kind == "campaign.budget" } else { false } })
         #expect(ask(&m, 2, now: 3_600_001) == nil)
         #expect(!m.isFinished)
-        let ended = m.attemptEnded(AttemptEnd(attempt: a.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
+        let ended = m.attemptEnded(AttemptResult(attempt: a.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
                                    worker: "w", incarnation: 1, now: 3_600_100)
         #expect(m.isFinished && m.trials[a.trial]?.status == .completed)
         #expect(ended.changes.contains { if case .campaignFinished = $0 { true } else { false } })
@@ -45,9 +45,9 @@ import Testing
         _ = m.tick(now: 31 * 60_000)
         #expect(m.budgetSpent?.contains("1 GPU-hours") == true)
         #expect(m.trials[a.trial]?.status == .cancelled && m.trials[a.trial]?.note?.hasPrefix("stopped: the budget") == true)
-        let (answer, _) = m.heartbeat(worker: "w", incarnation: 1, running: [a.attempt], now: 31 * 60_000 + 1)
+        let answer = try #require(m.heartbeat(worker: "w", incarnation: 1, running: [a.attempt], now: 31 * 60_000 + 1).heartbeatAnswer)
         #expect(answer.cancel == [a.attempt])
-        _ = m.attemptEnded(AttemptEnd(attempt: a.attempt, outcome: .cancelled, startedAt: 0, endedAt: 1, wallMillis: 31 * 60_000),
+        _ = m.attemptEnded(AttemptResult(attempt: a.attempt, outcome: .cancelled, startedAt: 0, endedAt: 1, wallMillis: 31 * 60_000),
                            worker: "w", incarnation: 1, now: 31 * 60_000 + 2)
         #expect(m.isFinished)
     }

@@ -50,7 +50,7 @@ import Testing
 
     func end(_ plan: AttemptPlan, worker: WorkerID, incarnation: Incarnation = 1, code: Int32 = 0) -> Effects {
         machine.attemptEnded(
-            AttemptEnd(attempt: plan.attempt, outcome: .exited(code), startedAt: clock.now, endedAt: clock.now, wallMillis: 10),
+            AttemptResult(attempt: plan.attempt, outcome: .exited(code), startedAt: clock.now, endedAt: clock.now, wallMillis: 10),
             worker: worker, incarnation: incarnation, now: clock.now)
     }
 
@@ -153,9 +153,9 @@ import Testing
         let (t2, e2) = ask("w1")
         let p1 = try #require(Self.plan(e1, for: t1))
         let p2 = try #require(Self.plan(e2, for: t2))
-        machine.objectiveObserved(attempt: p1.attempt, value: 0.9)
-        machine.objectiveObserved(attempt: p1.attempt, value: 0.5)
-        machine.objectiveObserved(attempt: p2.attempt, value: 0.7)
+        _ = machine.metricStored(attempt: p1.attempt, name: "acc", step: 1, value: 0.9, now: clock.now)
+        _ = machine.metricStored(attempt: p1.attempt, name: "acc", step: 2, value: 0.5, now: clock.now)
+        _ = machine.metricStored(attempt: p2.attempt, name: "acc", step: 1, value: 0.7, now: clock.now)
         _ = end(p1, worker: "w1")
         _ = end(p2, worker: "w1")
         #expect(machine.trials[1]?.objective == 0.5)
@@ -208,8 +208,8 @@ import Testing
         _ = join("w1", incarnation: 2)
         #expect(machine.attempts[plan.attempt]?.status == .lost)
         #expect(!machine.accepts(attempt: plan.attempt, from: "w1", incarnation: 1))
-        #expect(machine.touch(worker: "w1", incarnation: 1, now: clock.now) == .fenced)
-        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 2, running: [plan.attempt], now: clock.now)
+        #expect(machine.touch(worker: "w1", incarnation: 1, now: clock.now).refusal == .fenced)
+        let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 2, running: [plan.attempt], now: clock.now).heartbeatAnswer)
         #expect(answer.cancel == [plan.attempt])
     }
 
@@ -265,13 +265,13 @@ import Testing
         #expect(Self.plan(machine.setPaused(false, now: clock.now), for: t) != nil)
     }
 
-    @Test func drain_stopsNewWork_andReachesTheWorkerInItsHeartbeat() {
+    @Test func drain_stopsNewWork_andReachesTheWorkerInItsHeartbeat() throws {
         _ = join("w1", slots: 2)
         _ = ask("w1")
         _ = machine.drain(worker: "w1", now: clock.now)
         let (t, e) = ask("w1")
         #expect(Self.reply(e, for: t) == .noWork(.draining))
-        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [], now: clock.now)
+        let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [], now: clock.now).heartbeatAnswer)
         #expect(answer.drain)
     }
 
@@ -281,10 +281,10 @@ import Testing
         let plan = try #require(Self.plan(e1, for: t1))
         _ = machine.cancel(trial: plan.trial, now: clock.now)
         #expect(machine.trials[plan.trial]?.status == .cancelled)
-        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now).heartbeatAnswer)
         #expect(answer.cancel == [plan.attempt])
         _ = machine.attemptEnded(
-            AttemptEnd(attempt: plan.attempt, outcome: .cancelled, startedAt: 0, endedAt: 0, wallMillis: 1),
+            AttemptResult(attempt: plan.attempt, outcome: .cancelled, startedAt: 0, endedAt: 0, wallMillis: 1),
             worker: "w1", incarnation: 1, now: clock.now)
         #expect(machine.attempts[plan.attempt]?.status == .cancelled)
         #expect(machine.trials[plan.trial]?.status == .cancelled)
@@ -298,7 +298,7 @@ import Testing
         let e2 = original.requestWork(token: RequestToken(2), worker: "w1", incarnation: 1, requestID: 2, now: 0)
         let p1 = try #require(Self.plan(e1, for: RequestToken(1)))
         _ = try #require(Self.plan(e2, for: RequestToken(2)))
-        _ = original.attemptEnded(AttemptEnd(attempt: p1.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
+        _ = original.attemptEnded(AttemptResult(attempt: p1.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
                                   worker: "w1", incarnation: 1, now: 1)
         let (restored, effects) = try CoordinatorMachine.restore(
             spec: spec, trials: Array(original.trials.values), attempts: Array(original.attempts.values), now: 5)
@@ -330,8 +330,8 @@ import Testing
         for n in 1...12 {
             let plan = try #require(Self.plan(original.requestWork(token: RequestToken(UInt64(n)), worker: "w1", incarnation: 1, requestID: UInt64(n), now: Int64(n)), for: RequestToken(UInt64(n))))
             guard case .double(let lr)? = original.trials[plan.trial]?.parameters["lr"] else { Issue.record("no lr"); return }
-            original.objectiveObserved(attempt: plan.attempt, value: 1 - abs(lr - 0.8))
-            _ = original.attemptEnded(AttemptEnd(attempt: plan.attempt, outcome: .exited(0), startedAt: Int64(n), endedAt: Int64(n), wallMillis: 1),
+            _ = original.metricStored(attempt: plan.attempt, name: "acc", step: 1, value: 1 - abs(lr - 0.8), now: Int64(n))
+            _ = original.attemptEnded(AttemptResult(attempt: plan.attempt, outcome: .exited(0), startedAt: Int64(n), endedAt: Int64(n), wallMillis: 1),
                                       worker: "w1", incarnation: 1, now: Int64(n))
         }
         var restored = try CoordinatorMachine.restore(
@@ -370,9 +370,9 @@ import Testing
         let again = machine.requestWork(token: RequestToken(3), worker: "w2", incarnation: 2, requestID: 21, now: 100_001)
         #expect(Self.plan(again, for: RequestToken(3)) == p2)
         // w1 comes back and its attempt's end counts once.
-        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [p1.attempt], now: 100_500)
+        let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [p1.attempt], now: 100_500).heartbeatAnswer)
         #expect(answer.cancel.isEmpty)
-        _ = machine.attemptEnded(AttemptEnd(attempt: p1.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
+        _ = machine.attemptEnded(AttemptResult(attempt: p1.attempt, outcome: .exited(0), startedAt: 0, endedAt: 1, wallMillis: 1),
                                  worker: "w1", incarnation: 1, now: 100_600)
         #expect(machine.trials[p1.trial]?.status == .completed && machine.trials[p1.trial]?.objective == 0.75)
         // w2 never confirms: after the lease its attempt is lost and its trial requeued.
@@ -383,9 +383,10 @@ import Testing
 
     @Test func workerCutOffPastItsLease_reattaches_andItsAttemptContinues_whenTheTrialHasNotRunAgain() throws {
         let plan = try cutOffPastItsLease()
-        #expect(machine.touch(worker: "w1", incarnation: 4, now: clock.now) == .unknownWorker)
+        #expect(machine.touch(worker: "w1", incarnation: 4, now: clock.now).refusal == .unknownWorker)
         _ = join("w1", incarnation: 4)
-        let (answer, effects) = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
+        let effects = machine.heartbeat(worker: "w1", incarnation: 4, running: [plan.attempt], now: clock.now)
+        let answer = try #require(effects.heartbeatAnswer)
         #expect(answer.cancel.isEmpty)
         #expect(machine.attempts[plan.attempt]?.status == .running)
         #expect(machine.trials[plan.trial]?.status == .running)
@@ -420,11 +421,11 @@ import Testing
     @Test func aReportWithOnlyProvenance_takesALostAttemptBack_andAcceptsItsData() throws {
         let plan = try cutOffPastItsLease()
         _ = join("w1", incarnation: 4)
-        let admission = machine.admitReport(worker: "w1", incarnation: 4, dataAbout: [plan.attempt], endsOf: [], now: clock.now)
-        #expect(admission.refusal == nil)
+        let admitted = machine.admitReport(worker: "w1", incarnation: 4, dataAbout: [plan.attempt], endsOf: [], now: clock.now)
+        let admission = try #require(admitted.admission)
         #expect(admission.accepted == [plan.attempt] && admission.unknown.isEmpty)
         #expect(machine.attempts[plan.attempt]?.status == .running)
-        #expect(admission.effects.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
+        #expect(admitted.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
     }
 
     /// Data the coordinator refuses (its attempt's trial ran again elsewhere) is refused whatever
@@ -443,9 +444,9 @@ import Testing
         let (t2, e2) = ask("w2")
         #expect(Self.plan(e2, for: t2)?.trial == plan.trial)
         _ = join("w1")
-        let admission = machine.admitReport(worker: "w1", incarnation: 1, dataAbout: [plan.attempt], endsOf: [], now: clock.now)
+        let admission = try #require(machine.admitReport(worker: "w1", incarnation: 1, dataAbout: [plan.attempt], endsOf: [], now: clock.now).admission)
         #expect(admission.unknown == [plan.attempt] && admission.accepted.isEmpty)
-        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now).heartbeatAnswer)
         #expect(answer.cancel == [plan.attempt])
         #expect(machine.attempts[plan.attempt]?.status == .lost)
     }
@@ -458,11 +459,11 @@ import Testing
         _ = join("w1")
         let (t1, e1) = ask("w1")
         let plan = try #require(Self.plan(e1, for: t1))
-        let admission = machine.admitReport(worker: "w1", incarnation: 1, dataAbout: [plan.attempt], endsOf: [plan.attempt], now: clock.now)
+        let admission = try #require(machine.admitReport(worker: "w1", incarnation: 1, dataAbout: [plan.attempt], endsOf: [plan.attempt], now: clock.now).admission)
         #expect(admission.accepted == [plan.attempt])
         _ = machine.reportStored(
             samples: [.init(attempt: plan.attempt, name: "acc", step: 1, value: 0.75), .init(attempt: plan.attempt, name: "other", step: 1, value: 9)],
-            ends: [AttemptEnd(attempt: plan.attempt, outcome: .exited(0), startedAt: clock.now, endedAt: clock.now, wallMillis: 10)],
+            ends: [AttemptResult(attempt: plan.attempt, outcome: .exited(0), startedAt: clock.now, endedAt: clock.now, wallMillis: 10)],
             worker: "w1", incarnation: 1, now: clock.now)
         #expect(machine.trials[plan.trial]?.status == .completed)
         #expect(machine.trials[plan.trial]?.objective == 0.75)
@@ -496,7 +497,7 @@ import Testing
         let rerun = try #require(Self.plan(e2, for: t2))
         #expect(rerun.trial == plan.trial)
         _ = join("w1")
-        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
+        let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now).heartbeatAnswer)
         #expect(answer.cancel == [plan.attempt])
         #expect(machine.attempts[plan.attempt]?.status == .lost)
     }
@@ -522,7 +523,7 @@ import Testing
         let cancelled = machine.cancel(trial: plan.trial, now: 1)
         #expect(CoordinatorMachineTests.reply(cancelled, for: RequestToken(2)) == nil)
         let ended = machine.attemptEnded(
-            AttemptEnd(attempt: plan.attempt, outcome: .cancelled, startedAt: 0, endedAt: 2, wallMillis: 2),
+            AttemptResult(attempt: plan.attempt, outcome: .cancelled, startedAt: 0, endedAt: 2, wallMillis: 2),
             worker: "w", incarnation: 1, now: 2)
         #expect(CoordinatorMachineTests.plan(ended, for: RequestToken(2))?.trial == 2)
     }

@@ -49,9 +49,9 @@ import Testing
     }
 
     @discardableResult
-    mutating func end(_ plan: AttemptPlan, on worker: WorkerID, _ outcome: AttemptOutcome, tail: String = "") -> Effects {
+    mutating func end(_ plan: AttemptPlan, on worker: WorkerID, _ outcome: AttemptResult.Outcome, tail: String = "") -> Effects {
         machine.attemptEnded(
-            AttemptEnd(attempt: plan.attempt, outcome: outcome, startedAt: now, endedAt: now, wallMillis: 5, logTail: tail),
+            AttemptResult(attempt: plan.attempt, outcome: outcome, startedAt: now, endedAt: now, wallMillis: 5, logTail: tail),
             worker: worker, incarnation: 1, now: now)
     }
 
@@ -223,7 +223,7 @@ import Testing
         let running = try #require(ask("w"))
         let unconfirmed = try #require(ask("w"))
         _ = machine.heartbeat(worker: "w", incarnation: 1, running: [running.attempt], now: now)
-        let (_, effects) = machine.heartbeat(worker: "w", incarnation: 1, running: [running.attempt], leaving: true, now: now)
+        let effects = machine.heartbeat(worker: "w", incarnation: 1, running: [running.attempt], leaving: true, now: now)
         #expect(machine.workers["w"]?.state == .draining)
         #expect(machine.attempts[unconfirmed.attempt]?.status == .preempted)
         #expect(machine.attempts[running.attempt]?.status == .running)
@@ -275,13 +275,13 @@ import Testing
         _ = machine.tick(now: now)  // w1 lost, trial requeued
         let b = try #require(ask("w2"))
         _ = machine.hello(worker: "w1", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: now)
-        let (answer, _) = machine.heartbeat(worker: "w1", incarnation: 1, running: [a.attempt], now: now)
+        let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [a.attempt], now: now).heartbeatAnswer)
         #expect(answer.cancel == [a.attempt])
         // b fails and is retried: the trial is pending again, but a stays stopped.
-        _ = machine.attemptEnded(AttemptEnd(attempt: b.attempt, outcome: .exited(3), startedAt: now, endedAt: now, wallMillis: 1),
+        _ = machine.attemptEnded(AttemptResult(attempt: b.attempt, outcome: .exited(3), startedAt: now, endedAt: now, wallMillis: 1),
                                  worker: "w2", incarnation: 1, now: now)
         #expect(machine.trials[a.trial]?.status == .pending)
-        _ = machine.reattach(attempts: [a.attempt], worker: "w1", incarnation: 1, now: now)
+        _ = machine.heartbeat(worker: "w1", incarnation: 1, running: [a.attempt], now: now)
         #expect(machine.attempts[a.attempt]?.status == .lost)
     }
 }

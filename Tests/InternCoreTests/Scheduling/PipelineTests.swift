@@ -45,7 +45,7 @@ import Testing
             for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
                 _ = machine.metricStored(attempt: plan.attempt, name: name, step: 1, value: value, now: now)
             }
-            var end = AttemptEnd(attempt: plan.attempt, outcome: .exited(code), startedAt: now, endedAt: now, wallMillis: 1)
+            var end = AttemptResult(attempt: plan.attempt, outcome: .exited(code), startedAt: now, endedAt: now, wallMillis: 1)
             end.outputs = outputs
             return machine.attemptEnded(end, worker: "w", incarnation: 1, now: now)
         }
@@ -95,6 +95,26 @@ import Testing
         // The campaign's best is the selection stage's (eval, the last with an objective).
         #expect(run.machine.bestTrial?.id == eval2.trial)
         #expect(run.machine.progress.completed == 5 && run.machine.progress.total == 5)
+    }
+
+    /// A stage waiting on a waiting stage is not fed when its feeder is fed (its feeder's trials
+    /// have only just opened), but once they have ended.
+    @Test func aWaitingStageOnAWaitingStageWaitsForItsTrialsToEnd() throws {
+        let run = try Run(Self.spec(evalFrom: StageInput(stage: "train", barrier: true)))
+        let train1 = try #require(run.next())
+        run.finish(train1, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
+        let train2 = try #require(run.next())
+        let fed = run.finish(train2, metrics: ["loss": 0.4], outputs: ["checkpoint": "/c/2"])
+        let events = fed.changes.compactMap { if case .event(let e) = $0, e.kind == "stage.fed" { e.message } else { nil } }
+        #expect(events.count == 1 && events.first?.hasPrefix("stage eval starts from every completed trial") == true)
+        let eval1 = try #require(run.next())
+        run.finish(eval1, metrics: ["acc": 0.7])
+        let eval2 = try #require(run.next())
+        #expect(run.machine.trials.values.filter { $0.stage == 2 }.isEmpty)
+        run.finish(eval2, metrics: ["acc": 0.9])
+        let select = try #require(run.next())
+        #expect(run.machine.trials[select.trial]?.stage == 2)
+        #expect(run.machine.trials[select.trial]?.parent == eval2.trial)
     }
 
     @Test func aSuccessWithoutADeclaredOutputIsAUserFailureAndFeedsNothing() throws {
@@ -235,7 +255,7 @@ import Testing
         let train1 = try #require(run.next())
         let train2 = try #require(run.next())
         // train 2 cannot start (a user error with nothing to tell the configurations apart): everything stops.
-        _ = run.machine.attemptEnded(AttemptEnd(attempt: train2.attempt, outcome: .failedToStart("no such file"), startedAt: 1, endedAt: 1, wallMillis: 0),
+        _ = run.machine.attemptEnded(AttemptResult(attempt: train2.attempt, outcome: .failedToStart("no such file"), startedAt: 1, endedAt: 1, wallMillis: 0),
                                      worker: "w", incarnation: 1, now: 1)
         #expect(run.machine.stoppedReason != nil)
         run.finish(train1, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
@@ -269,14 +289,14 @@ import Testing
         let run = try Run(spec)
         let train1 = try #require(run.next())
         run.finish(train1, metrics: ["loss": 0.5], outputs: ["checkpoint": "/c/1"])
-        #expect(run.machine.add(configurations: [], trials: 1, now: 3).1.contains("more trial"))
+        #expect(run.machine.add(configurations: [], trials: 1, now: 3).said?.contains("more trial") == true)
         for _ in 0..<2 {
             let train = try #require(run.next())
             run.finish(train, metrics: ["loss": 0.4], outputs: ["checkpoint": "/c/x"])
         }
         // train has ended: eval chose its best; more train trials would never reach it.
         #expect(run.machine.trials.values.contains { $0.stage == 1 })
-        let (_, outcome) = run.machine.add(configurations: [], trials: 1, now: 5)
+        let outcome = try #require(run.machine.add(configurations: [], trials: 1, now: 5).said)
         #expect(outcome.hasPrefix("nothing added: stage eval has already chosen"), "\(outcome)")
     }
 

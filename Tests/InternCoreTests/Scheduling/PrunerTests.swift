@@ -41,15 +41,15 @@ import Testing
         _ = machine.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
         let a = try #require(CoordinatorMachineTests.plan(machine.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))
         let b = try #require(CoordinatorMachineTests.plan(machine.requestWork(token: RequestToken(2), worker: "w", incarnation: 1, requestID: 2, now: 0), for: RequestToken(2)))
-        #expect(machine.intermediateObserved(attempt: a.attempt, step: 1, value: 0.2, now: 1).changes.isEmpty)
-        let pruned = machine.intermediateObserved(attempt: b.attempt, step: 1, value: 0.9, now: 2)
+        #expect(machine.metricStored(attempt: a.attempt, name: "loss", step: 1, value: 0.2, now: 1).changes.isEmpty)
+        let pruned = machine.metricStored(attempt: b.attempt, name: "loss", step: 1, value: 0.9, now: 2)
         #expect(machine.trials[b.trial]?.status == .pruned)
         #expect(machine.trials[b.trial]?.note?.hasPrefix("pruned: ASHA rung 0") == true)
         #expect(pruned.changes.contains { if case .event(let e) = $0 { e.kind == "trial.pruned" } else { false } })
-        let (answer, _) = machine.heartbeat(worker: "w", incarnation: 1, running: [a.attempt, b.attempt], now: 3)
+        let answer = try #require(machine.heartbeat(worker: "w", incarnation: 1, running: [a.attempt, b.attempt], now: 3).heartbeatAnswer)
         #expect(answer.cancel == [b.attempt])
         // Its end (cancelled) changes nothing more and is not retried; the slot's next request gets trial 3.
-        _ = machine.attemptEnded(AttemptEnd(attempt: b.attempt, outcome: .cancelled, startedAt: 0, endedAt: 4, wallMillis: 4),
+        _ = machine.attemptEnded(AttemptResult(attempt: b.attempt, outcome: .cancelled, startedAt: 0, endedAt: 4, wallMillis: 4),
                                  worker: "w", incarnation: 1, now: 4)
         #expect(machine.trials[b.trial]?.status == .pruned)
         let next = machine.requestWork(token: RequestToken(3), worker: "w", incarnation: 1, requestID: 3, now: 5)
@@ -61,9 +61,8 @@ import Testing
     @Test func replayedPointsJudgeLikeTheOriginal() throws {
         var spec = CoordinatorMachineTests.spec(trials: 4, objective: Objective(metric: "loss", direction: .minimize))
         spec.pruning = PruningPolicy(rule: .asha, metric: "loss", direction: .minimize, minStep: 1, reduction: 2)
-        var restored = try CoordinatorMachine(spec: spec)
-        restored.replayIntermediate(trial: 10, step: 1, value: 0.2)
-        restored.replayIntermediate(trial: 11, step: 1, value: 0.3)
+        var (restored, _) = try CoordinatorMachine.restore(
+            spec: spec, trials: [], attempts: [], pruningPoints: [(trial: 10, step: 1, value: 0.2), (trial: 11, step: 1, value: 0.3)], now: 0)
         _ = restored.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
         let plan = try #require(CoordinatorMachineTests.plan(
             restored.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))

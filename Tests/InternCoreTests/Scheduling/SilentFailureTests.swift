@@ -89,7 +89,7 @@ import Testing
         for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
             _ = machine.metricStored(attempt: plan.attempt, name: name, step: 0, value: value, now: 0)
         }
-        var end = AttemptEnd(attempt: plan.attempt, outcome: .exited(code), startedAt: 0, endedAt: 1, wallMillis: 1)
+        var end = AttemptResult(attempt: plan.attempt, outcome: .exited(code), startedAt: 0, endedAt: 1, wallMillis: 1)
         end.metrics = metrics
         return (plan, machine.attemptEnded(end, worker: "w", incarnation: 1, now: 1))
     }

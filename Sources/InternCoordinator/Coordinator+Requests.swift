@@ -1,0 +1,193 @@
+import Foundation
+import InternAuth
+import InternCore
+import InternProtocol
+import InternStore
+import Logging
+
+/// Requests: each decoded, turned into one machine event (two around the store, for a report), committed and answered.
+extension Coordinator {
+    // MARK: - Requests
+
+    /// Decodes and answers one request. Malformed input gets a `Rejected` reply and is logged;
+    /// it never stops the coordinator.
+    func handle(_ bytes: [UInt8]) async -> [UInt8]? {
+        let message: Message
+        do {
+            message = try codec.decode(bytes)
+        } catch {
+            logMalformed(reason: "\(error)", kind: "\(error.rejectCode)", bytes: bytes.count)
+            // Without a readable request id there is nobody to answer: drop it (the context
+            // simply receives the next request).
+            guard let requestId = codec.salvageRequestId(bytes) else { return nil }
+            return codec.encode(.rejected(Rejected(requestId: requestId, code: error.rejectCode, reason: "\(error)")))
+        }
+        let reply: Message
+        switch message {
+        case .hello(let hello): reply = handleHello(hello)
+        case .workRequest(let request): reply = await handleWorkRequest(request)
+        case .heartbeat(let heartbeat): reply = handleHeartbeat(heartbeat)
+        case .report(let report): reply = handleReport(report)
+        case .adminRequest(let request): reply = await handleAdmin(request)
+        case .welcome, .rejected, .assignment, .noWork, .heartbeatReply, .reportAck, .adminReply:
+            logMalformed(reason: "\(message.kind) is not a request", kind: "\(message.kind)", bytes: bytes.count)
+            reply = .rejected(Rejected(requestId: message.requestId, code: .malformed, reason: "\(message.kind) is not a request"))
+        }
+        return codec.encode(reply)
+    }
+
+    /// Logs a message that could not be taken (from an authenticated or local peer), at most once
+    /// per 10 s per kind of fault, with the count not logged since.
+    nonisolated func logMalformed(reason: String, kind: String, bytes: Int) {
+        guard let suppressed = rejections.withLock({ $0.shouldLog("malformed " + kind, now: Self.monotonicMillis()) }) else { return }
+        var metadata: Logger.Metadata = ["reason": "\(reason)", "bytes": "\(bytes)"]
+        if suppressed > 0 { metadata["rejected.since.last.log"] = "\(suppressed)" }
+        logger.warning("rejected a malformed message", metadata: metadata)
+    }
+
+    func handleAdmin(_ request: AdminRequest) async -> Message {
+        guard let admin = options.admin else {
+            return .rejected(Rejected(requestId: request.requestId, code: .internal, reason: "this coordinator does not run admin commands"))
+        }
+        logger.info("admin command", metadata: ["arguments": "\(request.arguments.prefix(8))"])
+        let output = await admin(request.arguments)
+        return .adminReply(AdminReply(requestId: request.requestId, exitCode: Int64(output.exitCode), stdout: output.stdout, stderr: output.stderr))
+    }
+
+    func handleHello(_ hello: Hello) -> Message {
+        let offered = WorkerResources(labels: hello.labels)
+        let effects = machine.hello(
+            worker: WorkerID(hello.workerId), incarnation: hello.incarnation, hostname: hello.hostname,
+            pid: Int(clamping: hello.pid), slots: Int(clamping: hello.slots), gpus: hello.gpus,
+            cpus: offered.cpus, memoryBytes: offered.memoryBytes, held: hello.held.sorted(), now: Self.now())
+        guard carryOut(effects) else {
+            return .rejected(Rejected(requestId: hello.requestId, code: .internal, reason: "the coordinator cannot write its store"))
+        }
+        return .welcome(Welcome(
+            requestId: hello.requestId, campaign: machine.spec.name, coordinatorIncarnation: incarnation,
+            heartbeatIntervalMs: UInt64(options.config.heartbeatIntervalMillis),
+            leaseTimeoutMs: UInt64(options.config.leaseTimeoutMillis), maxMessageBytes: UInt64(options.maxMessageBytes),
+            logFlushIntervalMs: options.logFlushIntervalMillis, logFlushBytes: options.logFlushBytes,
+            compressionLevel: options.compressionLevel, metricPrefix: machine.spec.metricPrefix))
+    }
+
+    func handleWorkRequest(_ request: WorkRequest) async -> Message {
+        let token = RequestToken(nextToken)
+        nextToken += 1
+        let reply: WorkReply = await withCheckedContinuation { continuation in
+            parked[token] = continuation
+            let effects = machine.requestWork(
+                token: token, worker: WorkerID(request.workerId), incarnation: request.incarnation,
+                requestID: request.requestId, now: Self.now())
+            carryOut(effects)
+        }
+        switch reply {
+        case .assignment(let plan):
+            return .assignment(Assignment(
+                requestId: request.requestId, campaign: machine.spec.name, trialId: UInt64(plan.trial),
+                attemptId: plan.attempt, attemptNumber: UInt64(plan.number), argv: plan.argv, shell: plan.shell,
+                environment: StringPairs(plan.environment), workdir: plan.workdir, timeoutMs: plan.timeoutMillis,
+                parameters: StringPairs(plan.parameters), gpus: plan.gpus, resultFiles: StringPairs(plan.resultFiles)))
+        case .noWork(let reason):
+            if reason == .finished { toldFinished.insert(WorkerID(request.workerId)) }
+            let wire: NoWorkReason = switch reason {
+            case .idle: .idle
+            case .draining: .draining
+            case .finished: .finished
+            }
+            return .noWork(NoWork(requestId: request.requestId, reason: wire, retryAfterMs: 0))
+        case .refused(let refusal):
+            return .rejected(Self.rejected(refusal, requestId: request.requestId))
+        }
+    }
+
+    func handleHeartbeat(_ heartbeat: Heartbeat) -> Message {
+        let effects = machine.heartbeat(
+            worker: WorkerID(heartbeat.workerId), incarnation: heartbeat.incarnation, running: heartbeat.running,
+            leaving: heartbeat.leaving, now: Self.now())
+        guard let answer = effects.heartbeatAnswer else {
+            return .rejected(Self.rejected(effects.refusal ?? .unknownWorker, requestId: heartbeat.requestId))
+        }
+        guard carryOut(effects) else {
+            return .rejected(Rejected(requestId: heartbeat.requestId, code: .internal, reason: "the coordinator cannot write its store"))
+        }
+        if answer.shutdown { toldFinished.insert(WorkerID(heartbeat.workerId)) }
+        return .heartbeatReply(HeartbeatReply(
+            requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
+    }
+
+    /// A report is two machine events around the store: `admitReport` decides what may be
+    /// stored (and takes back attempts lost while the worker was cut off), the shell stores it,
+    /// and `reportStored` acts on what was stored for the first time.
+    func handleReport(_ report: Report) -> Message {
+        let worker = WorkerID(report.workerId)
+        let now = Self.now()
+        var dataAbout = Set(report.frames.map(\.attemptId))
+        dataAbout.formUnion(report.metrics.map(\.attemptId))
+        dataAbout.formUnion(report.provenance.map(\.attemptId))
+        let admitted = machine.admitReport(
+            worker: worker, incarnation: report.incarnation, dataAbout: dataAbout, endsOf: report.ends.map(\.attemptId), now: now)
+        guard let admission = admitted.admission else {
+            return .rejected(Self.rejected(admitted.refusal ?? .unknownWorker, requestId: report.requestId))
+        }
+        guard carryOut(admitted) else {
+            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
+        }
+        let accepted = admission.accepted
+        var frames: [IncomingFrame] = []
+        frames.reserveCapacity(report.frames.count)
+        for frame in report.frames where accepted.contains(frame.attemptId) {
+            frames.append(IncomingFrame(
+                attempt: frame.attemptId, stream: frame.stream == .stdout ? .stdout : .stderr, seq: frame.seq,
+                rawLength: frame.rawLength, data: frame.data))
+        }
+        let metrics = report.metrics.filter { accepted.contains($0.attemptId) }.map { sample in
+            IncomingMetric(
+                attempt: sample.attemptId, seq: sample.seq, name: sample.name, step: sample.step, value: sample.value,
+                time: sample.timeMs)
+        }
+        let cursors: IngestCursors
+        do {
+            cursors = try ingestor.ingest(frames: frames, metrics: metrics, trialOf: { machine.attempts[$0]?.trial }, now: now)
+        } catch {
+            logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
+            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
+        }
+        var effects = Effects()
+        for loss in cursors.losses {
+            logger.warning("a worker's spool was full: job output lost", metadata: [
+                "worker.id": "\(worker)", "attempt": "\(loss.attempt)", "stream": "\(loss.stream)", "bytes": "\(loss.rawBytes)"])
+            effects.changes.append(.event(CampaignEvent(
+                kind: "log.lost",
+                message: "\(loss.rawBytes) bytes of attempt \(loss.attempt)'s \(loss.stream) were lost: worker \(worker)'s spool was full while the coordinator was unreachable",
+                trial: machine.attempts[loss.attempt]?.trial, attempt: loss.attempt, worker: worker, at: now)))
+        }
+        // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
+        let provenance = report.provenance.filter { accepted.contains($0.attemptId) }
+        for item in provenance {
+            effects.changes.append(.provenance(Self.provenanceRecord(item, now: now)))
+        }
+        // Only samples this report stored count: a resent sample, or an old report answered late, is not seen again.
+        let samples = metrics.filter { cursors.newMetrics[$0.attempt]?.contains($0.seq) == true }.map {
+            CoordinatorMachine.StoredSample(attempt: $0.attempt, name: $0.name, step: $0.step, value: $0.value)
+        }
+        let ends = report.ends.map { end in
+            var core = Self.result(of: end)
+            // The attempt's metrics as stored (this report's included): which names its job
+            // prints, and whether its objective or loss ended NaN (none to read if it sent none).
+            if end.finalMetricSeq > 0, machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
+                core.metrics = (try? store.lastMetricValues(attempt: end.attemptId, always: machine.watchedMetrics)) ?? [:]
+            }
+            return core
+        }
+        effects.append(machine.reportStored(samples: samples, ends: ends, worker: worker, incarnation: report.incarnation, now: now))
+        guard carryOut(effects) else {
+            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
+        }
+        return .reportAck(ReportAck(
+            requestId: report.requestId,
+            stored: cursors.streams.map { StreamCursor(attemptId: $0.attempt, stream: $0.stream == .stdout ? .stdout : .stderr, seq: $0.seq) },
+            metricsStored: cursors.metrics.map { MetricCursor(attemptId: $0.attempt, seq: $0.seq) },
+            endsStored: report.ends.map(\.attemptId), unknownAttempts: admission.unknown, provenanceStored: provenance.map(\.attemptId)))
+    }
+}

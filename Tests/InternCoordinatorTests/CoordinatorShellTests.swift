@@ -1,0 +1,168 @@
+@testable import InternCoordinator
+import InternCore
+import InternProtocol
+import InternStore
+import InternTestKit
+import Logging
+import Testing
+
+/// The coordinator's shell without sockets: bytes in, one machine event, a commit, bytes out.
+/// (The end-to-end suites drive the same shell through NNG and real worker processes.)
+@Suite struct CoordinatorShellTests {
+    static let codec = MessageCodec()
+
+    static func spec() -> CampaignSpec {
+        CampaignSpec(
+            name: "shell", command: CommandTemplate(argv: ["train", "--lr", "{lr}"]), workdir: "/tmp",
+            space: [Parameter(name: "lr", domain: .choice([.double(0.1)]))], sampler: .random(seed: 1), trials: 1,
+            objective: Objective(metric: "loss", direction: .minimize))
+    }
+
+    /// A coordinator on a fresh store in `directory` (nothing listens).
+    static func coordinator(in directory: TemporaryDirectory) throws -> (Coordinator, CampaignStore) {
+        let store = try CampaignStore(directory: directory.file("campaign"))
+        _ = try store.register(spec: spec(), specPath: directory.file("campaign.yaml"), specYAML: "", now: 0)
+        let coordinator = try Coordinator(spec: spec(), store: store, options: CoordinatorOptions(listen: []), logger: Logger(label: "test"))
+        return (coordinator, store)
+    }
+
+    static func exchange(_ coordinator: Coordinator, _ message: Message) async throws -> Message {
+        let reply = try #require(await coordinator.handle(codec.encode(message)))
+        return try codec.decode(reply)
+    }
+
+    @Test func aWorkersHelloWorkHeartbeatAndReport_runTheCampaignToItsEnd() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (coordinator, store) = try Self.coordinator(in: directory)
+        guard case .welcome(let welcome) = try await Self.exchange(coordinator, .hello(Hello(
+            requestId: 1, workerId: "w", incarnation: 7, hostname: "h", pid: 1, slots: 1)))
+        else { Issue.record("no welcome"); return }
+        #expect(welcome.campaign == "shell")
+        guard case .assignment(let assignment) = try await Self.exchange(coordinator, .workRequest(WorkRequest(
+            requestId: 2, workerId: "w", incarnation: 7, slot: 0)))
+        else { Issue.record("no assignment"); return }
+        #expect(assignment.argv == ["train", "--lr", "0.1"])
+        guard case .heartbeatReply(let beat) = try await Self.exchange(coordinator, .heartbeat(Heartbeat(
+            requestId: 3, workerId: "w", incarnation: 7, running: [assignment.attemptId])))
+        else { Issue.record("no heartbeat reply"); return }
+        #expect(beat.cancel.isEmpty && !beat.drain && !beat.shutdown)
+        let end = AttemptEnd(
+            attemptId: assignment.attemptId, outcome: .exited, startedAtMs: 1, endedAtMs: 2, wallMs: 1, finalMetricSeq: 1)
+        guard case .reportAck(let ack) = try await Self.exchange(coordinator, .report(Report(
+            requestId: 4, workerId: "w", incarnation: 7,
+            metrics: [MetricSample(attemptId: assignment.attemptId, seq: 1, name: "loss", step: 1, value: 0.25, timeMs: 1)],
+            ends: [end])))
+        else { Issue.record("no report ack"); return }
+        #expect(ack.endsStored == [assignment.attemptId])
+        #expect(ack.metricsStored.map(\.seq) == [1])
+        let snapshot = await coordinator.snapshot()
+        #expect(snapshot.isFinished && snapshot.progress.completed == 1)
+        #expect(snapshot.best?.objective == 0.25)
+        #expect(try store.trials().first?.status == .completed)
+    }
+
+    @Test func aRequestFromAWorkerThatNeverSaidHello_isRefused_andNothingIsStored() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (coordinator, store) = try Self.coordinator(in: directory)
+        for request in [
+            Message.heartbeat(Heartbeat(requestId: 1, workerId: "ghost", incarnation: 1, running: [1])),
+            .report(Report(requestId: 2, workerId: "ghost", incarnation: 1,
+                           metrics: [MetricSample(attemptId: 1, seq: 1, name: "loss", step: 1, value: 0, timeMs: 0)])),
+            .workRequest(WorkRequest(requestId: 3, workerId: "ghost", incarnation: 1, slot: 0)),
+        ] {
+            guard case .rejected(let rejected) = try await Self.exchange(coordinator, request) else {
+                Issue.record("\(request.kind) was not refused")
+                continue
+            }
+            #expect(rejected.code == .unknownWorker && rejected.requestId == request.requestId)
+        }
+        #expect(try store.trials().isEmpty)
+    }
+
+    @Test func malformedBytes_andARepliesKindSentAsARequest_getRejectedMalformed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (coordinator, _) = try Self.coordinator(in: directory)
+        var truncated = Self.codec.encode(.heartbeat(Heartbeat(requestId: 9, workerId: "w", incarnation: 1, running: [1, 2])))
+        truncated.removeLast(3)
+        guard case .rejected(let garbled) = try Self.codec.decode(try #require(await coordinator.handle(truncated))) else {
+            Issue.record("a truncated message got no rejection")
+            return
+        }
+        #expect(garbled.code == .malformed && garbled.requestId == 9)
+        guard case .rejected(let misplaced) = try await Self.exchange(coordinator, .heartbeatReply(HeartbeatReply(requestId: 5))) else {
+            Issue.record("a reply sent as a request got no rejection")
+            return
+        }
+        #expect(misplaced.code == .malformed && misplaced.requestId == 5)
+        // Bytes with no readable request id: nobody to answer.
+        #expect(await coordinator.handle([0x01]) == nil)
+    }
+}
+
+/// The limits a peer's data is held to on its way from the wire to the logic.
+@Suite struct WireConversionTests {
+    @Test func anEndsOutputsAreHeldToTheWorkersParserLimits() {
+        var pairs: [(String, String)] = [("bad name", "x"), ("checkpoint", "/runs/1")]
+        pairs += (0..<(OutputLineParser.maxOutputs + 5)).map { ("k\($0)", "v") }
+        let end = AttemptEnd(
+            attemptId: 3, outcome: .signaled, code: 9, startedAtMs: 1, endedAtMs: 2, wallMs: 1, outputs: StringPairs(pairs))
+        let core = Coordinator.result(of: end)
+        #expect(core.outcome == .signaled(9))
+        #expect(core.outputs["bad name"] == nil && core.outputs["checkpoint"] == "/runs/1")
+        #expect(core.outputs.count <= OutputLineParser.maxOutputs)
+    }
+
+    @Test func provenanceKeepsBoundedFields_andDropsABlobThatIsNotWhatItsDigestSays() {
+        var fields = (0..<40).map { ("field\($0)", "value") }
+        fields.insert(("nul", "a\u{0}b"), at: 0)
+        let item = AttemptProvenance(
+            attemptId: 4, fields: StringPairs(fields),
+            blobs: [ProvenanceBlob(digest: String(repeating: "0", count: 64), kind: "git.diff", rawLength: 3, data: [1, 2, 3])])
+        let record = Coordinator.provenanceRecord(item, now: 5)
+        #expect(record.fields.count <= 32 && record.fields["nul"] == nil)
+        #expect(record.blobs.isEmpty)
+        #expect(record.attempt == 4 && record.capturedAt == 5)
+    }
+
+    @Test func refusalsMapToTheirRejectCodes() {
+        #expect(Coordinator.rejected(.unknownWorker, requestId: 1).code == .unknownWorker)
+        #expect(Coordinator.rejected(.fenced, requestId: 2).code == .fenced)
+    }
+}
+
+/// The clock's alarm: it wakes at its deadline, earlier when rung, and at once when rung before.
+@Suite struct AlarmTests {
+    @Test func ringingWakesTheWaiterBeforeItsDeadline() async {
+        let alarm = Alarm()
+        let started = ContinuousClock.now
+        async let waited: Void = alarm.wait(until: .now + .seconds(30))
+        try? await Task.sleep(for: .milliseconds(50))
+        alarm.ring()
+        await waited
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test func aRingWithNoWaiter_makesTheNextWaitReturnAtOnce_andOnlyThatOne() async {
+        let alarm = Alarm()
+        alarm.ring()
+        let started = ContinuousClock.now
+        await alarm.wait(until: .now + .seconds(30))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        let again = ContinuousClock.now
+        await alarm.wait(until: .now + .milliseconds(200))
+        #expect(ContinuousClock.now - again >= .milliseconds(200))
+    }
+
+    @Test func cancellingTheWaiterEndsTheWait() async {
+        let alarm = Alarm()
+        let started = ContinuousClock.now
+        let waiter = Task { await alarm.wait(until: .now + .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        waiter.cancel()
+        await waiter.value
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+}

@@ -1,0 +1,95 @@
+import InternCore
+import Testing
+
+/// The machine says when it must be ticked next, in every event's effects: the shell sleeps until
+/// then instead of polling. Each timed rule gives a deadline, and ticking at it (not before) is
+/// what carries the rule out.
+@Suite struct DeadlineTests {
+    static let config = CoordinatorConfig(heartbeatIntervalMillis: 1_000, leaseTimeoutMillis: 10_000, longPollMillis: 5_000)
+
+    func machine(trials: Int = 4, budget: Budget = Budget(), gpus: Int = 0, retries: Int = 0, backoffSeconds: Double = 0) throws -> CoordinatorMachine {
+        var spec = CoordinatorMachineTests.spec(trials: trials, retries: retries, policy: FailurePolicy(backoffSeconds: backoffSeconds))
+        spec.budget = budget
+        spec.gpus = gpus
+        return try CoordinatorMachine.restore(spec: spec, config: Self.config, trials: [], attempts: [], startedAt: 0, now: 0).0
+    }
+
+    @Test func nothingIsDue_withoutWorkers() throws {
+        let m = try machine()
+        #expect(m.nextDeadline(now: 0) == nil)
+    }
+
+    @Test func aWorkersLeaseIsDue_justAfterItExpires_andTickingThenLosesIt() throws {
+        var m = try machine()
+        let joined = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 1_000)
+        #expect(joined.nextDeadline == 11_001)
+        #expect(m.touch(worker: "w", incarnation: 1, now: 2_000).nextDeadline == 12_001)
+        _ = m.tick(now: 12_000)
+        #expect(m.workers["w"]?.state == .active)
+        let lost = m.tick(now: 12_001)
+        #expect(m.workers["w"]?.state == .lost)
+        #expect(lost.nextDeadline == nil)
+    }
+
+    @Test func aParkedRequestIsDue_whenItsLongPollEnds() throws {
+        var m = try machine(trials: 1)
+        _ = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        // Paused: the request waits parked.
+        _ = m.setPaused(true, now: 0)
+        let parked = m.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 100)
+        #expect(parked.replies.isEmpty)
+        #expect(parked.nextDeadline == 5_100)
+        #expect(m.tick(now: 5_099).replies.isEmpty)
+        #expect(m.tick(now: 5_100).replies.map(\.reply) == [.noWork(.idle)])
+    }
+
+    @Test func anUnconfirmedAssignmentIsDue_whenItsLeaseEnds() throws {
+        var m = try machine()
+        _ = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        let assigned = m.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 500)
+        let plan = try #require(CoordinatorMachineTests.plan(assigned, for: RequestToken(1)))
+        // The worker's lease (from its request at 500) and the assignment's end together.
+        #expect(assigned.nextDeadline == 10_501)
+        _ = m.touch(worker: "w", incarnation: 1, now: 9_000)
+        #expect(m.nextDeadline(now: 9_000) == 10_501)
+        _ = m.tick(now: 10_501)
+        #expect(m.attempts[plan.attempt]?.status == .lost)
+    }
+
+    @Test func aRetrysBackoffIsDue_whileARequestWaitsForIt() throws {
+        var m = try machine(trials: 1, retries: 1, backoffSeconds: 2)
+        _ = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        let plan = try #require(CoordinatorMachineTests.plan(
+            m.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))
+        _ = m.heartbeat(worker: "w", incarnation: 1, running: [plan.attempt], now: 100)
+        _ = m.attemptEnded(AttemptResult(attempt: plan.attempt, outcome: .exited(1), startedAt: 0, endedAt: 1_000, wallMillis: 1_000),
+                           worker: "w", incarnation: 1, now: 1_000)
+        let notBefore = try #require(m.trials[plan.trial]?.notBefore)
+        let waiting = m.requestWork(token: RequestToken(2), worker: "w", incarnation: 1, requestID: 2, now: 1_500)
+        #expect(waiting.replies.isEmpty)
+        #expect(waiting.nextDeadline == notBefore)
+        #expect(CoordinatorMachineTests.plan(m.tick(now: notBefore), for: RequestToken(2))?.trial == plan.trial)
+    }
+
+    @Test func theHoursBudgetIsDue_atItsEnd() throws {
+        var m = try machine(budget: Budget(hours: 1))
+        let joined = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
+        // The worker's lease comes first; with it renewed, the budget's end.
+        #expect(joined.nextDeadline == 10_001)
+        _ = m.touch(worker: "w", incarnation: 1, now: 3_599_000)
+        #expect(m.nextDeadline(now: 3_599_000) == 3_600_000)
+    }
+
+    @Test func theGPUBudgetIsDue_whenTheGPUsInFlightUseItUp() throws {
+        var m = try machine(budget: Budget(gpuHours: 1), gpus: 2)
+        _ = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: ["0", "1"], now: 0)
+        let plan = try #require(CoordinatorMachineTests.plan(
+            m.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))
+        #expect(plan.gpus.count == 2)
+        // Two GPUs from 0: one GPU-hour is spent after half an hour.
+        _ = m.heartbeat(worker: "w", incarnation: 1, running: [plan.attempt], now: 1_799_000)
+        #expect(m.nextDeadline(now: 1_799_000) == 1_800_000)
+        _ = m.tick(now: 1_800_000)
+        #expect(m.budgetSpent != nil)
+    }
+}
