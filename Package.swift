@@ -78,6 +78,10 @@ let package = Package(
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
         .testTarget(name: "InternReportTests", dependencies: ["InternReport", "InternStore", "InternCore", "InternTestKit"]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
+        // The executable's own pieces (the process lifecycle), through @testable import.
+        .testTarget(name: "InternCLITests", dependencies: [
+            "intern", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "DeployTests", dependencies: [.product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["InternStore", "InternProtocol", "InternTestKit", "NNG", "Zstd"],
