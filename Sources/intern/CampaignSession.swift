@@ -4,6 +4,7 @@ import InternCoordinator
 import InternCore
 import InternStore
 import Logging
+import ServiceLifecycle
 
 /// How a campaign run ended, for the summary and the exit code.
 struct CampaignOutcome {
@@ -47,37 +48,41 @@ struct CampaignSession {
         coordinator = try Coordinator(spec: file.spec, store: store, options: coordinatorOptions, logger: logger)
     }
 
-    /// Runs the coordinator until the campaign finishes or a signal arrives, showing progress.
-    /// With `onFirstSignal`, the first SIGINT/SIGTERM calls it (and `whileRunning` is expected
-    /// to return once what it started has wound down, which stops the coordinator); a second
-    /// signal stops at once.
-    func run(
-        display: ProgressDisplay, onFirstSignal: (@Sendable () -> Void)? = nil, whileRunning: (@Sendable () async -> Void)? = nil
-    ) async throws -> CampaignOutcome {
-        let coordinator = self.coordinator
-        var interrupted = false
-        do {
-            try await withSignalCancellation(first: onFirstSignal) {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await coordinator.run() }
-                    group.addTask {
-                        while !Task.isCancelled {
-                            display.update(await coordinator.snapshot())
-                            try await Task.sleep(for: .milliseconds(250))
-                        }
-                    }
-                    if let whileRunning { group.addTask { await whileRunning() } }
-                    try await group.next()
-                    group.cancelAll()
-                }
-            }
-        } catch is CancellationError {
-            interrupted = true
+    /// Runs the coordinator, its progress display and, for `intern run`, its local workers as
+    /// the services of one group until the campaign is over or a signal stops it, then prints the
+    /// summary. The first SIGINT/SIGTERM shuts the group down gracefully (the workers leave, then
+    /// the coordinator stops); a second one, or a graceful shutdown past its bound, stops it at once.
+    func run(display: ProgressDisplay, fleet: LocalFleet? = nil) async throws -> CampaignOutcome {
+        let shutdown = GroupShutdown()
+        let coordinatorService = CoordinatorService(coordinator: coordinator, shutdown: shutdown)
+        // Graceful shutdown goes from the last service to the first.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ProgressService(display: display, coordinator: coordinator), successTerminationBehavior: .gracefullyShutdownGroup,
+                  failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "progress"),
+            .init(service: coordinatorService, successTerminationBehavior: .gracefullyShutdownGroup,
+                  failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "coordinator"),
+        ]
+        var graceful = Self.coordinatorStopBound
+        if let fleet, !fleet.jobs.isEmpty {
+            services.append(.init(service: LocalFleetService(fleet: fleet, coordinator: coordinatorService),
+                                  successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup,
+                                  serviceName: "local-workers"))
+            graceful += LocalFleetService.gracefulBound
         }
+        let lifecycle = ProcessLifecycle(
+            services: services, maximumGracefulShutdownDuration: graceful,
+            // Cancelled, the workers are SIGKILLed within 5 s while the coordinator closes its
+            // socket (at most 5 s) and finishes a store write (its busy timeout is 5 s).
+            maximumCancellationDuration: .seconds(15))
+        let ending = try await lifecycle.run(shutdown: shutdown)
         let snapshot = await coordinator.snapshot()
         display.finish(snapshot)
-        return CampaignOutcome(snapshot: snapshot, interrupted: interrupted)
+        return CampaignOutcome(snapshot: snapshot, interrupted: ending.interrupted)
     }
+
+    /// At most how long the coordinator takes to stop: it closes its socket within 5 s; one more
+    /// for the store's last writes.
+    static let coordinatorStopBound: Duration = .seconds(6)
 }
 
 func unixMillisNow() -> Int64 {

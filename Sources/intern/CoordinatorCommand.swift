@@ -39,7 +39,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                                           options: options, access: tuning.access)
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
-        let outcome = try await session.run(display: ProgressDisplay(total: file.spec.trials))
+        let outcome = try await session.run(display: ProgressDisplay())
         throw ExitCode(outcome.exitCode)
     }
 }

@@ -22,7 +22,7 @@ struct LocalFleet: Sendable {
             // Their state (spool, job list) lives in the campaign directory: two campaigns run side
             // by side never share a `local-N` state directory.
             let arguments = [executable, "worker", "--connect", connect, "--id", "local-\(index)", "--slots", String(slots),
-                             "--drain-grace", "0", "--state-dir", "\(logDirectory)/local-\(index)", "--give-up-after", "300",
+                             "--drain-grace", "0", "--kill-grace", String(Self.killGrace.components.seconds), "--state-dir", "\(logDirectory)/local-\(index)", "--give-up-after", "300",
                              "--log-level", logLevel.rawValue]
             let spec = JobSpec(
                 arguments: arguments, environment: ProcessInfo.processInfo.environment,
@@ -49,20 +49,31 @@ struct LocalFleet: Sendable {
         for job in jobs where job.exit == nil { job.terminate(grace: .seconds(30)) }
     }
 
-    /// Waits until every worker has exited, however long that takes.
-    func waitUntilExited() async {
-        for job in jobs { _ = await job.wait() }
-    }
-
-    /// Waits for every worker to exit; after `timeout`, terminates those still running.
-    func waitForExit(timeout: Duration) async {
-        let deadline = ContinuousClock.now + timeout
-        while jobs.contains(where: { $0.exit == nil }), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+    /// Stops every worker still running (SIGTERM now, SIGKILL 5 s later) and waits until all have
+    /// exited, which the SIGKILL bounds.
+    func stop() async {
         for job in jobs where job.exit == nil { job.terminate(grace: .seconds(5)) }
         for job in jobs { _ = await job.wait() }
     }
+
+    /// Waits until every worker has exited, or `timeout` has passed (never, without one), and says
+    /// whether they all have. Throws `CancellationError` when the task is cancelled.
+    func waitUntilExited(timeout: Duration? = nil) async throws -> Bool {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        while jobs.contains(where: { $0.exit == nil }) {
+            if let deadline, ContinuousClock.now >= deadline { return false }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return true
+    }
+
+    /// At most how long a local worker takes to leave once told to: no drain grace, `killGrace`
+    /// for its jobs, the worker's 5 s to deliver what it has not had acknowledged (plus 0.5 s), and
+    /// up to 5 s to close its socket.
+    static let leaveBound: Duration = killGrace + .milliseconds(5_500) + .seconds(5)
+
+    /// How long a local worker's jobs get between SIGTERM and SIGKILL (the worker's default).
+    static let killGrace: Duration = .seconds(5)
 }
 
 /// Writes a worker's output to a file (on the worker's reader thread).

@@ -6,7 +6,6 @@ import Synchronization
 /// The live progress of a campaign: one redrawn line on a terminal, a plain line at most every
 /// few seconds (and on every change of the counts) otherwise.
 final class ProgressDisplay: Sendable {
-    private let total: Int
     private let isTerminal: Bool
     private let quiet: Bool
     private let state = Mutex(State())
@@ -18,9 +17,8 @@ final class ProgressDisplay: Sendable {
         var warned: Set<String> = []
     }
 
-    /// Creates a display for a campaign of `total` trials.
-    init(total: Int, quiet: Bool = false) {
-        self.total = total
+    /// Creates a display; `quiet` shows only the summary.
+    init(quiet: Bool = false) {
         self.isTerminal = isatty(STDOUT_FILENO) == 1
         self.quiet = quiet
     }

@@ -57,17 +57,9 @@ struct Run: AsyncParsableCommand {
                                          logLevel: global.logLevel)
         if !self.fleet.quiet { print("running \(file.spec.name): \(file.spec.trials) trials\(file.spec.isPipeline ? " in stage \(file.spec.stages[0].name), then " + file.spec.laterStages.map(\.name).joined(separator: ", ") : "") on \(self.fleet.workers) local workers; store \(session.store.directory)"); fflush(nil) }
         // Ctrl-C or SIGTERM: the workers leave first (their jobs are stopped and reported
-        // preempted to the coordinator, which records it), then the coordinator stops.
-        var leave: (@Sendable () -> Void)?
-        var whileRunning: (@Sendable () async -> Void)?
-        if !fleet.jobs.isEmpty {
-            leave = { @Sendable in fleet.leave() }
-            whileRunning = { @Sendable in await fleet.waitUntilExited() }
-        }
-        let outcome = try await session.run(
-            display: ProgressDisplay(total: file.spec.trials, quiet: self.fleet.quiet), onFirstSignal: leave, whileRunning: whileRunning)
-        // Workers exit by themselves once told the campaign is over; stragglers are stopped.
-        await fleet.waitForExit(timeout: .seconds(outcome.interrupted ? 0 : 10))
+        // preempted to the coordinator, which records it), then the coordinator stops. Once the
+        // campaign is over the workers exit by themselves; stragglers are stopped.
+        let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet)
 
         if let stats {
             let coordinatorCPU = processCPUSeconds() - cpuBefore

@@ -5,6 +5,7 @@ import InternProtocol
 import InternJob
 import InternWorker
 import Logging
+import ServiceLifecycle
 
 /// `intern worker`: a worker process that runs attempts for a coordinator.
 struct WorkerCommand: AsyncParsableCommand {
@@ -95,7 +96,20 @@ struct WorkerCommand: AsyncParsableCommand {
             options.resources = WorkerResources(
                 cpus: cpus ?? HostResources.cpus(), memoryBytes: memory.flatMap(ByteSize.parse) ?? HostResources.memoryBytes())
             let worker = try Worker(options: options, logger: Logger(label: "intern.worker"))
-            try await withSignalCancellation(first: { worker.leave() }) { try await worker.run() }
+            let lifecycle = ProcessLifecycle(
+                services: [.init(service: WorkerService(worker: worker), successTerminationBehavior: .gracefullyShutdownGroup,
+                                 failureTerminationBehavior: .cancelGroup, serviceName: "worker")],
+                // Leaving ends within the worker's own deadline (drain grace, kill grace, the
+                // flush and half a second); then its socket closes within 5 s; 0.5 s to spare.
+                maximumGracefulShutdownDuration: .milliseconds(options.drainGraceMillis + options.terminationGraceMillis + options.leaveFlushMillis)
+                    + .seconds(6),
+                // Cancelled, it stops its jobs (kill grace, then 2 s for the SIGKILLed ones) and
+                // closes its socket (at most 5 s).
+                maximumCancellationDuration: .milliseconds(options.terminationGraceMillis) + .seconds(10))
+            if try await lifecycle.run() == .stoppedAtOnce {
+                FileHandle.standardError.write(Data("intern worker: stopped at once (a second signal, or leaving took too long); its jobs were stopped\n".utf8))
+                throw ExitCode(ExitCodes.failure)
+            }
         } catch let error as WorkerError {
             FileHandle.standardError.write(Data("intern worker: \(error.message)\n".utf8))
             throw ExitCode(ExitCodes.failure)
