@@ -173,7 +173,7 @@ public actor Coordinator {
             }
         } catch {
             socket.close()
-            throw CoordinatorError(message: "cannot listen on \(options.listen.joined(separator: ", ")): \(error)")
+            throw CoordinatorError(code: .cannotListen, message: "cannot listen on \(options.listen.joined(separator: ", ")): \(error)")
         }
         bound = socket
         return socket
@@ -183,7 +183,7 @@ public actor Coordinator {
         // A campaign stopped by its circuit breaker still waits for the attempts in flight:
         // their results and logs are stored before the coordinator goes.
         while !(machine.isFinished || (machine.stoppedReason != nil && machine.attemptsInFlight == 0)) {
-            if let storeFailure { throw CoordinatorError(message: "the store cannot be written: \(storeFailure)") }
+            if let storeFailure { throw CoordinatorError(code: .storeFailed, message: "the store cannot be written: \(storeFailure)") }
             try await Task.sleep(for: .milliseconds(100))
         }
         // Keep answering until every live worker has been told the campaign is over (its

@@ -84,9 +84,27 @@ public struct AdminOutput: Sendable {
     }
 }
 
-/// The coordinator had to stop.
+/// The coordinator had to stop, with a stable code.
 public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, as a stable code.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        /// An address to listen on is taken, or cannot be listened on: nothing was started.
+        public static let cannotListen = Code(rawValue: "cannot_listen")
+        /// A commit to the store failed (disk full, I/O error): the coordinator stopped without
+        /// acknowledging anything more (fail-stop).
+        public static let storeFailed = Code(rawValue: "store_failed")
+        public var description: String { rawValue }
+    }
+
+    public var code: Code
     public var message: String
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
     public var description: String { message }
 }
 

@@ -81,6 +81,27 @@ import Testing
         #expect(try store.trials().isEmpty)
     }
 
+    @Test func anAddressInUse_stopsTheSecondCoordinatorBeforeAnythingStarts() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let url = "ipc://\(directory.file("c.sock"))"
+        let first = try Coordinator(
+            spec: Self.spec(), store: try CampaignStore(directory: directory.file("one")), options: CoordinatorOptions(listen: [url]),
+            logger: Logger(label: "test"))
+        let second = try Coordinator(
+            spec: Self.spec(), store: try CampaignStore(directory: directory.file("two")), options: CoordinatorOptions(listen: [url]),
+            logger: Logger(label: "test"))
+        let socket = try await first.listen()
+        defer { socket.close() }
+        do {
+            _ = try await second.listen()
+            Issue.record("a second coordinator listened on an address in use")
+        } catch let error as CoordinatorError {
+            #expect(error.code == .cannotListen)
+            #expect(error.message.contains(url))
+        }
+    }
+
     @Test func malformedBytes_andARepliesKindSentAsARequest_getRejectedMalformed() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
