@@ -105,8 +105,6 @@ public final class Worker: Sendable {
     private let outputsDirectory: String?
     private let outputsDirectoryIsTemporary: Bool
     private let provenanceProbe = ProvenanceProbe()
-    /// Wakes the deadline loop when the lifecycle may have a new deadline (a leave).
-    private let deadlineWakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     private struct State {
         /// The phase, the attempts running and what was asked of them, the deadlines.
@@ -119,6 +117,8 @@ public final class Worker: Sendable {
         var waitingSlots: [Int: Context] = [:]
         /// Every job started and not yet seen to end.
         var spawned: [UInt64: JobProcess] = [:]
+        /// Wakes the deadline loop, while it runs, when the lifecycle may have a new deadline (a leave).
+        var deadlineWake: AsyncStream<Void>.Continuation?
     }
 
     /// Creates a worker; `run()` starts it. Takes the state directory (refused when another
@@ -290,9 +290,15 @@ public final class Worker: Sendable {
     }
 
     private func serve(socket: Socket, link: CoordinatorLink) async throws {
+        let wakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state.withLock { $0.deadlineWake = wakes.continuation }
+        defer {
+            state.withLock { $0.deadlineWake = nil }
+            wakes.continuation.finish()
+        }
         try await withThrowingTaskGroup(of: Loop.self) { group in
             group.addTask {
-                await self.deadlineLoop()
+                await self.deadlineLoop(wakes: wakes.stream)
                 return .deadlines
             }
             group.addTask {
@@ -323,10 +329,10 @@ public final class Worker: Sendable {
     }
 
     /// Acts on the lifecycle's deadlines (the end of the drain grace) until it is cancelled:
-    /// sleeps until the next one, or while there is none, until a leave may have made one. A
-    /// loop of the worker's task group, so it ends with the worker.
-    private func deadlineLoop() async {
-        var wakes = deadlineWakes.stream.makeAsyncIterator()
+    /// sleeps until the next one, or while there is none, until `wakes` says a leave may have
+    /// made one. A loop of the worker's task group, so it ends with the worker.
+    private func deadlineLoop(wakes: AsyncStream<Void>) async {
+        var wakes = wakes.makeAsyncIterator()
         while !Task.isCancelled {
             let now = ContinuousClock.now
             let (actions, next) = state.withLock { ($0.lifecycle.tick(now: now), $0.lifecycle.nextDeadline) }
@@ -353,9 +359,12 @@ public final class Worker: Sendable {
             case .announceLeave:
                 logger.info("leaving: no new work; running attempts get the drain grace",
                             metadata: ["grace.ms": "\(options.drainGraceMillis)"])
-                state.withLock { $0.heartbeatNow = true }
+                let wake = state.withLock { state in
+                    state.heartbeatNow = true
+                    return state.deadlineWake
+                }
                 outbox.wake()
-                deadlineWakes.continuation.yield()
+                wake?.yield()
             case .cancel(let attempts):
                 logger.info("cancelling attempts", metadata: ["attempts": "\(attempts)"])
                 for job in jobs(attempts) { job.terminate(grace: grace) }
