@@ -17,7 +17,8 @@ public struct WorkerOptions: Sendable {
     public var slots: Int
     /// The largest message accepted from the coordinator.
     public var maxMessageBytes: Int
-    /// GPU ids offered (reported in Hello; placement comes with multi-node support).
+    /// GPU ids offered (reported in Hello): the coordinator places GPU trials on them and names
+    /// the ones each attempt gets (`CUDA_VISIBLE_DEVICES`).
     public var gpus: [String]
     /// How long to wait for SIGTERM'd jobs before SIGKILL (cancel, preemption).
     public var terminationGraceMillis: Int
@@ -70,16 +71,23 @@ public struct WorkerOptions: Sendable {
     }
 }
 
-/// An error that ends the worker.
-public struct WorkerError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
+extension WorkerLifecycle.Settings {
+    /// The lifecycle settings of a worker with these options.
+    init(_ options: WorkerOptions) {
+        self.init(
+            slots: options.slots, drainGrace: .milliseconds(options.drainGraceMillis),
+            terminationGrace: .milliseconds(options.terminationGraceMillis), leaveFlush: .milliseconds(options.leaveFlushMillis),
+            giveUpAfter: options.giveUpMillis > 0 ? .milliseconds(options.giveUpMillis) : nil)
+    }
 }
 
 /// The worker process's shell: dials the coordinator, asks for one attempt per free slot,
 /// runs each as a job in its own process group, streams its compressed output and metrics
-/// back, and heartbeats. Exits when the coordinator says the campaign is over and every
-/// report is acknowledged.
+/// back, and heartbeats. Its lifecycle (joining, active, draining, leaving, giving up,
+/// finished) is a `WorkerLifecycle`: the shell reads the clock, feeds it events and carries
+/// out what it returns. `run()` returns once no slot asks for work (the campaign is over, the
+/// coordinator drains this worker, or `leave()` was called), nothing runs and every report is
+/// acknowledged (or, past the leave or campaign-over flush time, dropped).
 public final class Worker: Sendable {
     private let options: WorkerOptions
     private let logger: Logger
@@ -90,7 +98,7 @@ public final class Worker: Sendable {
     private let registryLock = Mutex(())
     /// Holds the state directory's lock for the worker's lifetime.
     private let lock: StateDirectoryLock?
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let requestIDs = Atomic<UInt64>(0)
     /// Where jobs may write their outputs (`INTERN_OUTPUT_FILE`, one file per attempt): in the
     /// state directory, else a private temporary directory removed when `run()` returns.
@@ -99,33 +107,18 @@ public final class Worker: Sendable {
     private let provenanceProbe = ProvenanceProbe()
 
     private struct State {
+        /// The phase, the attempts running and what was asked of them, the deadlines.
+        var lifecycle: WorkerLifecycle
         var welcome: Welcome?
-        var running: [UInt64: RunningAttempt] = [:]
-        var draining = false
-        var finished = false
-        var shutdown = false
-        /// Told to leave (a signal): no new work; running attempts get the drain grace. The
-        /// worker is gone by `leaveDeadline` (drain grace + kill grace + flush time) whatever
-        /// the coordinator does.
-        var leaving = false
-        var leaveDeadline: ContinuousClock.Instant?
         /// Send a heartbeat now (the coordinator must learn at once that the worker leaves).
         var heartbeatNow = false
-        var slotsDone = 0
         /// The slots' contexts while they wait for work; closed to stop the waits when the
-        /// campaign is over or the worker drains.
+        /// worker stops asking (the campaign is over, it drains or leaves).
         var waitingSlots: [Int: Context] = [:]
         /// Every job started and not yet seen to end.
         var spawned: [UInt64: JobProcess] = [:]
-
-        var mustStopAsking: Bool { draining || finished || shutdown || leaving }
-    }
-
-    private struct RunningAttempt {
-        var job: JobProcess?
-        var cancelRequested = false
-        /// Stopped because the worker is leaving: reported `preempted`.
-        var preempted = false
+        /// Wakes the deadline loop, while it runs, when the lifecycle may have a new deadline (a leave).
+        var deadlineWake: AsyncStream<Void>.Continuation?
     }
 
     /// Creates a worker; `run()` starts it. Takes the state directory (refused when another
@@ -133,6 +126,7 @@ public final class Worker: Sendable {
     /// an empty spool.
     public init(options: WorkerOptions, logger: Logger) throws {
         self.options = options
+        state = Mutex(State(lifecycle: WorkerLifecycle(settings: WorkerLifecycle.Settings(options))))
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(options.id)"
         self.logger = logger
@@ -149,7 +143,7 @@ public final class Worker: Sendable {
             let spool = try SpoolFiles(directory: "\(directory)/spool")
             outbox = Outbox(spool: spool, memoryBytes: options.spoolMemoryBytes, limitBytes: options.spoolLimitBytes)
         } catch {
-            throw WorkerError(message: error.description)
+            throw WorkerError(code: .stateDirectory, message: error.description, underlying: error)
         }
         let registry = JobRegistry(directory: directory)
         let killed = registry.killLeftovers()
@@ -216,14 +210,15 @@ public final class Worker: Sendable {
     /// benchmark's baseline, or a site that must not record package lists).
     static let capturesProvenance = ProcessInfo.processInfo.environment["INTERN_PROVENANCE"] != "off"
 
-
-
     private func nextRequestID() -> UInt64 {
         requestIDs.add(1, ordering: .relaxed).newValue
     }
 
-    /// Runs until the campaign is finished (or the task is cancelled).
+    /// Runs until the worker is done (see the type's summary) or its task is cancelled; throws a
+    /// `WorkerError` when it cannot go on (it gave up on a silent coordinator, was refused or
+    /// fenced, left before joining). Whatever ends it, its jobs are stopped before it returns.
     public func run() async throws {
+        state.withLock { $0.lifecycle.joinStarted(now: .now) }
         let socket = try Socket.request(maxMessageSize: options.maxMessageBytes)
         defer {
             // Bounded: a stopping worker never hangs in NNG (see Socket.close(waitingAtMost:)).
@@ -243,8 +238,9 @@ public final class Worker: Sendable {
         defer { control.close() }
         try await sayHello(control, link: link, socket: socket)
 
-        // Stopped (SIGINT/SIGTERM, or a fatal refusal): the jobs must not outlive the worker
-        // unnoticed, so their process groups are terminated before the process exits.
+        // Stopped (the task cancelled by a second signal, or an error that ends the worker): the
+        // jobs must not outlive the worker unnoticed, so their process groups are terminated
+        // before the process exits.
         do {
             try await serve(socket: socket, link: link)
         } catch {
@@ -261,11 +257,10 @@ public final class Worker: Sendable {
     /// so and stops instead. A coordinator not listening yet is waited for, up to --give-up-after.
     private func dial(_ socket: Socket) async throws -> Dialer {
         guard options.connect.hasPrefix("tls+"), let tls = options.tls else { return try socket.dial(options.connect) }
-        let started = ContinuousClock.now
         var delay = 100
         while true {
             try Task.checkCancellation()
-            if state.withLock({ $0.leaving }) { throw WorkerError(message: "left before the coordinator at \(options.connect) answered") }
+            try stopJoiningIfDue()
             // A blocking dial can take as long as a TCP connect: on a thread of its own.
             let attempt: Result<Dialer, any Error> = await withCheckedContinuation { continuation in
                 Thread.detachNewThread {
@@ -276,9 +271,11 @@ public final class Worker: Sendable {
             case .success(let dialer):
                 return dialer
             case .failure(let error as NNGError) where error == .cryptographic || error == .connectionShutdown:
-                throw WorkerError(message: "the TLS handshake with \(options.connect) failed (\(error)): the coordinator's certificate is not from this campaign's CA, or it refused this worker's")
+                throw WorkerError(
+                    code: .cannotConnect,
+                    message: "the TLS handshake with \(options.connect) failed (\(error)): the coordinator's certificate is not from this campaign's CA, or it refused this worker's",
+                    underlying: error)
             case .failure(let error):
-                if shouldGiveUp(silentSince: started) { throw giveUp() }
                 logger.debug("dial failed, retrying", metadata: ["error": "\(error)"])
             }
             try await Task.sleep(for: .milliseconds(delay))
@@ -286,19 +283,109 @@ public final class Worker: Sendable {
         }
     }
 
+    /// The worker's loops: those that do its work end themselves once it is done; the deadline
+    /// loop runs until it is cancelled.
+    private enum Loop {
+        case work, deadlines
+    }
+
     private func serve(socket: Socket, link: CoordinatorLink) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.heartbeatLoop(try socket.openContext(), link: link) }
-            group.addTask { try await self.reportLoop(try socket.openContext(), link: link) }
-            for slot in 0..<options.slots {
-                group.addTask { try await self.slotLoop(slot, context: try socket.openContext(), link: link) }
-            }
-            // The worker is done when every slot has stopped and the outbox is empty; the
-            // heartbeat and report loops end themselves then. A loop that throws (fenced, the
-            // coordinator given up on) ends the worker: `next()` rethrows at once and leaving
-            // the group cancels the other loops (`waitForAll` would wait for them forever).
-            while try await group.next() != nil {}
+        let wakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state.withLock { $0.deadlineWake = wakes.continuation }
+        defer {
+            state.withLock { $0.deadlineWake = nil }
+            wakes.continuation.finish()
         }
+        try await withThrowingTaskGroup(of: Loop.self) { group in
+            group.addTask {
+                await self.deadlineLoop(wakes: wakes.stream)
+                return .deadlines
+            }
+            group.addTask {
+                try await self.heartbeatLoop(try socket.openContext(), link: link)
+                return .work
+            }
+            group.addTask {
+                try await self.reportLoop(try socket.openContext(), link: link)
+                return .work
+            }
+            for slot in 0..<options.slots {
+                group.addTask {
+                    try await self.slotLoop(slot, context: try socket.openContext(), link: link)
+                    return .work
+                }
+            }
+            // The worker is done when its lifecycle is finished (every slot has stopped, nothing
+            // runs, the outbox is empty); the work loops end themselves then, and the deadline
+            // loop is cancelled. A loop that throws (fenced, the coordinator given up on) ends the
+            // worker: `next()` rethrows at once and leaving the group cancels the other loops
+            // (`waitForAll` would wait for them forever).
+            var working = options.slots + 2
+            while working > 0, let loop = try await group.next() {
+                if loop == .work { working -= 1 }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Acts on the lifecycle's deadlines (the end of the drain grace) until it is cancelled:
+    /// sleeps until the next one, or while there is none, until `wakes` says a leave may have
+    /// made one. A loop of the worker's task group, so it ends with the worker.
+    private func deadlineLoop(wakes: AsyncStream<Void>) async {
+        var wakes = wakes.makeAsyncIterator()
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let (actions, next) = state.withLock { ($0.lifecycle.tick(now: now), $0.lifecycle.nextDeadline) }
+            perform(actions)
+            if let next {
+                do { try await Task.sleep(until: next, clock: .continuous) } catch { return }
+            } else if await wakes.next() == nil {
+                return  // cancelled
+            }
+        }
+    }
+
+    /// Carries out the lifecycle's actions that are IO: closing the slots' waits, announcing a
+    /// leave, stopping jobs. The others (start or refuse an attempt, report an end, give up, stop
+    /// joining, drop what is undelivered, exit) concern the loop that fed the event, which acts
+    /// on them itself. Never called with the state locked.
+    private func perform(_ actions: [WorkerLifecycle.Action]) {
+        let grace = Duration.milliseconds(options.terminationGraceMillis)
+        for action in actions {
+            switch action {
+            case .stopAsking:
+                let waits = state.withLock { Array($0.waitingSlots.values) }
+                for context in waits { context.close() }
+            case .announceLeave:
+                logger.info("leaving: no new work; running attempts get the drain grace",
+                            metadata: ["grace.ms": "\(options.drainGraceMillis)"])
+                let wake = state.withLock { state in
+                    state.heartbeatNow = true
+                    return state.deadlineWake
+                }
+                outbox.wake()
+                wake?.yield()
+            case .cancel(let attempts):
+                logger.info("cancelling attempts", metadata: ["attempts": "\(attempts)"])
+                for job in jobs(attempts) { job.terminate(grace: grace) }
+            case .preempt(let attempts):
+                logger.info("drain grace over: stopping running attempts", metadata: ["attempts": "\(attempts)"])
+                for job in jobs(attempts) { job.terminate(grace: grace) }
+            case .start, .refuse, .reportEnd, .giveUp, .abandonJoin, .dropUndelivered, .exit:
+                break
+            }
+        }
+    }
+
+    /// The jobs of these attempts that have started and not yet been seen to end.
+    private func jobs(_ attempts: [UInt64]) -> [JobProcess] {
+        state.withLock { state in attempts.compactMap { state.spawned[$0] } }
+    }
+
+    /// Feeds one event to the lifecycle, under the state's lock; the caller carries out the
+    /// actions it returns once the lock is released.
+    private func lifecycle(_ event: (inout WorkerLifecycle) -> [WorkerLifecycle.Action]) -> [WorkerLifecycle.Action] {
+        state.withLock { event(&$0.lifecycle) }
     }
 
     private var welcome: Welcome? { state.withLock { $0.welcome } }
@@ -306,63 +393,40 @@ public final class Worker: Sendable {
     /// Leaves gracefully (SIGTERM or SIGINT: preemption, a node drained): asks for no more
     /// work, lets running attempts go on for the drain grace, then stops their process groups
     /// (SIGTERM, then SIGKILL after the termination grace) and reports them `preempted`. `run()`
-    /// returns once every attempt's end is delivered, or the flush time has passed.
+    /// returns once every attempt's end is delivered, or the flush time has passed. Called before
+    /// the coordinator answered, `run()` throws instead. Only the first call counts.
     public func leave() {
-        let deadline = ContinuousClock.now
-            + .milliseconds(options.drainGraceMillis + options.terminationGraceMillis + options.leaveFlushMillis + 500)
-        let first = state.withLock { state -> Bool in
-            defer { state.leaving = true }
-            if !state.leaving {
-                state.leaveDeadline = deadline
-                state.heartbeatNow = true
-            }
-            return !state.leaving
-        }
-        guard first else { return }
-        logger.info("leaving: no new work; running attempts get the drain grace",
-                    metadata: ["grace.ms": "\(options.drainGraceMillis)"])
-        stopAsking { _ in }
-        outbox.wake()
-        Task {
-            try? await Task.sleep(for: .milliseconds(options.drainGraceMillis))
-            self.preemptAll()
-        }
+        perform(lifecycle { $0.leave(now: .now) })
     }
 
-    /// Stops every running attempt because the worker is leaving.
-    private func preemptAll() {
-        let jobs = state.withLock { state -> [JobProcess] in
-            for attempt in state.running.keys { state.running[attempt]!.preempted = true }
-            return state.running.values.compactMap(\.job)
+    /// Throws when the worker must stop dialing or saying hello: the coordinator has been silent
+    /// past `--give-up-after` while nothing runs, or the worker is leaving and was never welcomed
+    /// (or is past its leave deadline).
+    private func stopJoiningIfDue() throws {
+        let actions = lifecycle { $0.joinAttempt(now: .now) }
+        if actions.contains(.giveUp) { throw giveUp() }
+        if actions.contains(.abandonJoin) {
+            throw WorkerError(code: .leftBeforeJoining, message: "left before the coordinator at \(options.connect) answered")
         }
-        guard !jobs.isEmpty else { return }
-        logger.info("drain grace over: stopping running attempts", metadata: ["attempts": "\(jobs.count)"])
-        for job in jobs { job.terminate(grace: .milliseconds(options.terminationGraceMillis)) }
-    }
-
-    /// Terminates every job still alive (SIGTERM to its process group) and waits for it; a job
-    /// that outlives the grace is SIGKILLed here, since the reader thread that would do it dies
-    /// with this process. Blocks the calling thread: only used when the worker stops.
-    /// Whether the coordinator has been silent since `instant` for longer than `--give-up-after`
-    /// while nothing runs here (running jobs are never abandoned).
-    private func shouldGiveUp(silentSince instant: ContinuousClock.Instant) -> Bool {
-        options.giveUpMillis > 0 && ContinuousClock.now - instant > .milliseconds(options.giveUpMillis)
-            && state.withLock { $0.running.isEmpty }
     }
 
     /// Logs and returns the error that ends a worker whose coordinator is gone.
     private func giveUp() -> WorkerError {
         logger.error("giving up: the coordinator has not answered", metadata: [
             "for.s": "\(options.giveUpMillis / 1000)", "unacknowledged.bytes": "\(outbox.pendingBytes)"])
-        return WorkerError(message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
+        return WorkerError(
+            code: .gaveUp, message: "the coordinator at \(options.connect) has not answered for \(options.giveUpMillis / 1000) s; giving up")
     }
 
     /// How long a request may wait: `normal`, or less once leaving (never past the deadline).
     private func requestTimeout(_ normal: Duration) -> Duration {
-        guard let deadline = state.withLock({ $0.leaveDeadline }) else { return normal }
+        guard let deadline = state.withLock({ $0.lifecycle.leaveDeadline }) else { return normal }
         return max(.milliseconds(100), min(normal, deadline - ContinuousClock.now))
     }
 
+    /// Terminates every job still alive (SIGTERM to its process group) and waits for it; a job
+    /// that outlives the grace is SIGKILLed here, since the reader thread that would do it dies
+    /// with this process. Blocks the calling thread: only used when the worker stops.
     private func stopJobs() {
         let jobs = state.withLock { Array($0.spawned.values) }
         guard !jobs.isEmpty else { return }
@@ -381,35 +445,37 @@ public final class Worker: Sendable {
             hostname: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), slots: UInt64(options.slots),
             gpus: options.gpus, labels: StringPairs(options.resources.labels))
         var delay = 100
-        let started = ContinuousClock.now
+        state.withLock { $0.lifecycle.joinStarted(now: .now) }
         while true {
             try Task.checkCancellation()
-            if shouldGiveUp(silentSince: started) { throw giveUp() }
             // Leaving: never joined, or past the leave deadline, there is nothing to wait for.
-            if state.withLock({ $0.leaving && ($0.welcome == nil || ContinuousClock.now > $0.leaveDeadline!) }) {
-                throw WorkerError(message: "left before the coordinator at \(options.connect) answered")
-            }
+            try stopJoiningIfDue()
             // What this incarnation holds, as of this try: after a cut, the coordinator takes
             // back attempts it declared lost before it can hand their trials out again.
-            hello.held = Set(state.withLock { Array($0.running.keys) } + outbox.endedAttempts).sorted()
+            hello.held = Set(state.withLock { $0.lifecycle.runningAttempts } + outbox.endedAttempts).sorted()
             do {
                 let helloTimeout = options.giveUpMillis > 0 ? min(10_000, max(500, options.giveUpMillis)) : 10_000
                 let reply = try await link.request(.hello(hello), on: context, timeout: NNGDuration(requestTimeout(.milliseconds(helloTimeout))))
                 switch reply {
                 case .welcome(let welcome):
-                    state.withLock { $0.welcome = welcome }
+                    state.withLock { state in
+                        state.welcome = welcome
+                        state.lifecycle.welcomed(now: .now)
+                    }
                     logger.info("joined campaign", metadata: ["campaign": "\(welcome.campaign)"])
                     return
                 case .rejected(let rejected) where rejected.code == .internal:
                     logger.warning("coordinator busy, retrying hello", metadata: ["reason": "\(rejected.reason)"])
                 case .rejected(let rejected):
-                    throw WorkerError(message: "the coordinator refused this worker: \(rejected.reason)")
+                    throw WorkerError(code: .rejected, message: "the coordinator refused this worker: \(rejected.reason)")
                 default:
-                    throw WorkerError(message: "unexpected reply to hello: \(reply.kind)")
+                    throw WorkerError(code: .unexpectedReply, message: "unexpected reply to hello: \(reply.kind)")
                 }
             } catch {
                 if let uid = socket?.refusedIPCPeers.first {
-                    throw WorkerError(message: "refused the coordinator at \(options.connect): the process listening there runs as uid \(uid), not as this worker's user (uid \(geteuid())) or root")
+                    throw WorkerError(
+                        code: .untrustedCoordinator,
+                        message: "refused the coordinator at \(options.connect): the process listening there runs as uid \(uid), not as this worker's user (uid \(geteuid())) or root")
                 }
                 // A dropped connection, or a reply that does not decode or authenticate (logged,
                 // never acted upon).
@@ -428,9 +494,9 @@ public final class Worker: Sendable {
     private func retryable(_ error: any Error) throws {
         switch error {
         case let auth as AuthError where auth.isConfigurationMismatch:
-            throw WorkerError(message: "the coordinator at \(options.connect) refused this worker: \(auth)")
+            throw WorkerError(code: .rejected, message: "the coordinator at \(options.connect) refused this worker: \(auth)", underlying: auth)
         case let hungUp as HungUp:
-            throw WorkerError(message: "the coordinator at \(options.connect) refused this worker: \(hungUp)")
+            throw WorkerError(code: .rejected, message: "the coordinator at \(options.connect) refused this worker: \(hungUp)", underlying: hungUp)
         case let auth as AuthError:
             logger.warning("a reply failed authentication; not acted upon", metadata: ["error": "\(auth)"])
         case is NNGError, is ProtocolError:
@@ -441,13 +507,13 @@ public final class Worker: Sendable {
     }
 
     /// Handles a refusal of any request: an unknown worker says hello again; a fenced one stops.
-    private func recover(from rejected: Rejected, link: CoordinatorLink, socket context: Context) async throws {
+    private func recover(from rejected: Rejected, link: CoordinatorLink, on context: Context) async throws {
         switch rejected.code {
         case .unknownWorker:
             logger.warning("coordinator does not know this worker; saying hello again")
             try await sayHello(context, link: link)
         case .fenced:
-            throw WorkerError(message: "a newer incarnation of worker \(options.id) joined: this one stops")
+            throw WorkerError(code: .fenced, message: "a newer incarnation of worker \(options.id) joined: this one stops")
         default:
             try await Task.sleep(for: .milliseconds(500))
         }
@@ -455,17 +521,19 @@ public final class Worker: Sendable {
 
     // MARK: - Slots
 
+    /// One slot: keeps one work request outstanding while the lifecycle asks for work, and runs
+    /// what it is assigned. Ends (for good) once the worker asks for no more work.
     private func slotLoop(_ slot: Int, context: Context, link: CoordinatorLink) async throws {
         defer {
             context.close()
-            state.withLock { $0.slotsDone += 1 }
+            state.withLock { $0.lifecycle.slotStopped() }
             outbox.wake()
         }
         var requestID = nextRequestID()
         while true {
             try Task.checkCancellation()
             let stop = state.withLock { state -> Bool in
-                if state.mustStopAsking { return true }
+                guard state.lifecycle.asksForWork else { return true }
                 state.waitingSlots[slot] = context
                 return false
             }
@@ -478,8 +546,9 @@ public final class Worker: Sendable {
                 reply = try await link.request(.workRequest(request), on: context, timeout: .seconds(60))
             } catch {
                 // A dropped connection, or a reply that does not decode or authenticate (logged,
-                // never acted upon). Closed by a drain or the end of the campaign learned elsewhere (a heartbeat).
-                if state.withLock({ $0.mustStopAsking }) { return }
+                // never acted upon). Or closed because the worker stopped asking (a drain, a leave, the
+                // end of the campaign learned elsewhere).
+                if !state.withLock({ $0.lifecycle.asksForWork }) { return }
                 try retryable(error)
                 // Same request id on retry: the coordinator answers a repeated request identically.
                 logger.debug("work request failed, retrying", metadata: ["error": "\(error)"])
@@ -495,27 +564,18 @@ public final class Worker: Sendable {
                 case .idle:
                     if noWork.retryAfterMs > 0 { try await Task.sleep(for: .milliseconds(Int(noWork.retryAfterMs))) }
                 case .draining:
-                    stopAsking { $0.draining = true }
+                    perform(lifecycle { $0.noMoreWork(.drained) })
                     return
                 case .finished:
-                    stopAsking { $0.finished = true }
+                    perform(lifecycle { $0.noMoreWork(.campaignOver) })
                     return
                 }
             case .rejected(let rejected):
-                try await recover(from: rejected, link: link, socket: context)
+                try await recover(from: rejected, link: link, on: context)
             default:
                 logger.warning("unexpected reply to a work request", metadata: ["kind": "\(reply.kind)"])
             }
         }
-    }
-
-    /// Records why the worker stops asking for work and ends the other slots' waits.
-    private func stopAsking(_ change: (inout State) -> Void) {
-        let waits = state.withLock { state -> [Context] in
-            change(&state)
-            return Array(state.waitingSlots.values)
-        }
-        for context in waits { context.close() }
     }
 
     /// Runs one attempt to its end. Its output streams to the outbox as it is produced; its end
@@ -563,12 +623,7 @@ public final class Worker: Sendable {
         }
         // Received just as the worker started to leave: not started at all, reported preempted
         // (the coordinator may already have settled it so; a second end is harmless).
-        let leaving = state.withLock { state -> Bool in
-            if state.leaving { return true }
-            state.running[attempt] = RunningAttempt()
-            return false
-        }
-        if leaving {
+        guard lifecycle({ $0.attemptAssigned(attempt) }) == [.start(attempt)] else {
             outbox.add(end: notRun(attempt, .preempted, detail: "the worker was leaving"))
             return
         }
@@ -579,7 +634,7 @@ public final class Worker: Sendable {
         do {
             job = try JobProcess.spawn(spec, handler: output, tickInterval: .milliseconds(50))
         } catch {
-            state.withLock { _ = $0.running.removeValue(forKey: attempt) }
+            _ = lifecycle { $0.attemptEnded(attempt) }
             logger.warning("attempt failed to start", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             outbox.add(end: notRun(attempt, .failedToStart, detail: "\(error)"))
             return
@@ -601,18 +656,16 @@ public final class Worker: Sendable {
                 outbox.add(provenance: probe.capture(attempt: attempt, argv: argv, workdir: workdir, environment: jobEnvironment))
             }
         }
-        let cancelledEarly = state.withLock { state -> Bool in
+        // Cancelled or preempted while it was starting: stopped at once.
+        perform(state.withLock { state in
             state.spawned[attempt] = job
-            state.running[attempt]?.job = job
-            return (state.running[attempt]?.cancelRequested ?? false) || (state.running[attempt]?.preempted ?? false)
-        }
-        if cancelledEarly { job.terminate(grace: .milliseconds(options.terminationGraceMillis)) }
+            return state.lifecycle.jobStarted(attempt)
+        })
 
         var result: (JobExit, AttemptOutputTotals)?
         for await value in ended.stream { result = value }
-        let removed = state.withLock { $0.running.removeValue(forKey: attempt) }
-        let cancelled = removed?.cancelRequested ?? false
-        let preempted = removed?.preempted ?? false
+        var stoppedBy: WorkerLifecycle.StopCause?
+        for case .reportEnd(_, let cause) in lifecycle({ $0.attemptEnded(attempt) }) { stoppedBy = cause }
         guard let (exit, lineTotals) = result else {
             // The worker is stopping (its task was cancelled): `stopJobs` ends the job.
             return
@@ -631,7 +684,7 @@ public final class Worker: Sendable {
         state.withLock { _ = $0.spawned.removeValue(forKey: attempt) }
         recordJobs()
         await capture?.value
-        outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, cancelled: cancelled, preempted: preempted))
+        outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, stoppedBy: stoppedBy))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
     }
 
@@ -643,8 +696,10 @@ public final class Worker: Sendable {
             wallMs: 0, userCpuMs: 0, systemCpuMs: 0, peakRssBytes: 0, finalStdoutSeq: 0, finalStderrSeq: 0, finalMetricSeq: 0)
     }
 
+    /// The end of an attempt whose process ran, with the outcome intern gave it when it stopped
+    /// the job (`stoppedBy`), or the job's own.
     private func attemptEnd(
-        _ attempt: UInt64, exit: JobExit, totals: AttemptOutputTotals, cancelled: Bool, preempted: Bool
+        _ attempt: UInt64, exit: JobExit, totals: AttemptOutputTotals, stoppedBy: WorkerLifecycle.StopCause?
     ) -> InternProtocol.AttemptEnd {
         let outcome: InternProtocol.AttemptOutcome
         var code: Int64 = 0
@@ -659,7 +714,15 @@ public final class Worker: Sendable {
         // What intern itself did to the job comes first; a job that ended by itself during the
         // drain grace keeps its own outcome (only a stopped one is `preempted`).
         let final: InternProtocol.AttemptOutcome =
-            if exit.timedOut { .timedOut } else if cancelled { .cancelled } else if preempted { .preempted } else { outcome }
+            if exit.timedOut {
+                .timedOut
+            } else {
+                switch stoppedBy {
+                case .cancelled: .cancelled
+                case .preempted: .preempted
+                case nil: outcome
+                }
+            }
         return InternProtocol.AttemptEnd(
             attemptId: attempt, outcome: final, code: code, detail: "", startedAtMs: exit.startedAt, endedAtMs: exit.endedAt,
             wallMs: UInt64(max(0, exit.wallSeconds * 1000)), userCpuMs: UInt64(max(0, exit.userCPUSeconds * 1000)),
@@ -670,13 +733,16 @@ public final class Worker: Sendable {
 
     // MARK: - Heartbeats
 
+    /// Whether the worker is done: no slot asks, nothing runs, nothing waits for delivery.
     private var isDone: Bool {
-        state.withLock { $0.slotsDone == options.slots && $0.running.isEmpty } && outbox.isEmpty
+        state.withLock { $0.lifecycle.isFinished }
     }
 
+    /// Heartbeats every interval (at once when the worker starts to leave) until the worker is
+    /// done: renews its lease, names the attempts it runs, and learns of cancels, drains and the
+    /// campaign's end. The coordinator's silence is counted from its last answer.
     private func heartbeatLoop(_ context: Context, link: CoordinatorLink) async throws {
         defer { context.close() }
-        var lastAnswer = ContinuousClock.now
         var reportedSpoolProblem = false
         while !isDone {
             try Task.checkCancellation()
@@ -686,23 +752,21 @@ public final class Worker: Sendable {
                 logger.error("the spool cannot be written: unacknowledged output stays in memory, up to the spool limit",
                              metadata: ["error": "\(problem)"])
             }
-            // A coordinator gone for good: once nothing runs here, stop waiting for it.
-            if shouldGiveUp(silentSince: lastAnswer) { throw giveUp() }
             let interval = Int(welcome?.heartbeatIntervalMs ?? 1_000)
             let (running, leaving) = state.withLock { state in
                 state.heartbeatNow = false
-                return (Array(state.running.keys).sorted(), state.leaving)
+                return (state.lifecycle.runningAttempts, state.lifecycle.isLeaving)
             }
             let heartbeat = Heartbeat(
                 requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation, running: running, leaving: leaving)
             do {
                 let reply = try await link.request(.heartbeat(heartbeat), on: context, timeout: NNGDuration(requestTimeout(.milliseconds(max(interval * 5, 1_000)))))
-                lastAnswer = ContinuousClock.now
+                state.withLock { $0.lifecycle.coordinatorAnswered(now: .now) }
                 switch reply {
                 case .heartbeatReply(let answer):
                     apply(answer)
                 case .rejected(let rejected):
-                    try await recover(from: rejected, link: link, socket: context)
+                    try await recover(from: rejected, link: link, on: context)
                 default:
                     logger.warning("unexpected reply to a heartbeat", metadata: ["kind": "\(reply.kind)"])
                 }
@@ -711,6 +775,8 @@ public final class Worker: Sendable {
                 // never acted upon).
                 try retryable(error)
                 logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
+                // A coordinator gone for good: once nothing runs here, stop waiting for it.
+                if lifecycle({ $0.heartbeatUnanswered(now: .now) }).contains(.giveUp) { throw giveUp() }
             }
             try await sleepUnlessDone(milliseconds: interval)
         }
@@ -724,41 +790,24 @@ public final class Worker: Sendable {
         }
     }
 
+    /// Acts on a heartbeat's reply. Drained by the coordinator (`intern drain`, quarantine), the
+    /// worker leaves as on SIGTERM, so running attempts get the drain grace and are then
+    /// preempted; shut down, it stops asking for work; cancelled attempts are stopped.
     private func apply(_ answer: HeartbeatReply) {
-        // Drained by the coordinator (`intern drain`, quarantine): leave as on SIGTERM, so
-        // running attempts get the drain grace and are then preempted.
-        if answer.drain { leave() }
-        let grace = Duration.milliseconds(options.terminationGraceMillis)
-        let (jobs, waits) = state.withLock { state -> ([JobProcess], [Context]) in
-            if answer.drain { state.draining = true }
-            if answer.shutdown { state.shutdown = true }
-            // Slots waiting for work stop waiting: their answer would never come.
-            let waits = state.mustStopAsking ? Array(state.waitingSlots.values) : []
-            var jobs: [JobProcess] = []
-            for attempt in answer.cancel {
-                guard state.running[attempt] != nil else { continue }
-                state.running[attempt]!.cancelRequested = true
-                if let job = state.running[attempt]!.job { jobs.append(job) }
-            }
-            return (jobs, waits)
-        }
-        for context in waits { context.close() }
-        for job in jobs { job.terminate(grace: grace) }
-        if !answer.cancel.isEmpty {
-            logger.info("cancelling attempts", metadata: ["attempts": "\(answer.cancel)"])
-        }
+        perform(lifecycle { $0.heartbeatAnswered(drain: answer.drain, shutdown: answer.shutdown, cancel: answer.cancel, now: .now) })
     }
 
     // MARK: - Reports
 
+    /// Sends the outbox's oldest items, one report at a time, until the worker is done; resends
+    /// what is not acknowledged, until the lifecycle says to drop it.
     private func reportLoop(_ context: Context, link: CoordinatorLink) async throws {
         defer { context.close() }
         var backoff = 100
-        var finishedRetryDeadline: ContinuousClock.Instant?
         while true {
             try Task.checkCancellation()
             if outbox.isEmpty {
-                if isDone { return }
+                if lifecycle({ $0.nothingUndelivered() }).contains(.exit) { return }
                 await outbox.waitForWork()
                 // Coalesce: a chatty job fills a frame every few milliseconds, and each report
                 // costs the coordinator a transaction. Wait briefly for more, unless an attempt's
@@ -783,7 +832,7 @@ public final class Worker: Sendable {
                     backoff = 100
                     continue
                 case .rejected(let rejected):
-                    try await recover(from: rejected, link: link, socket: context)
+                    try await recover(from: rejected, link: link, on: context)
                 default:
                     logger.warning("unexpected reply to a report", metadata: ["kind": "\(reply.kind)"])
                 }
@@ -796,23 +845,17 @@ public final class Worker: Sendable {
             // Nothing is lost: the outbox keeps everything until acknowledged. Once the campaign
             // is over, everything left was already stored (the coordinator finishes only after
             // every attempt's end, which follows its frames) and only the acknowledgement was
-            // lost with the closing coordinator: stop retrying after a few seconds.
-            // A worker that leaves (a signal) tries until its leave deadline.
-            let (over, leaveDeadline) = state.withLock { ($0.finished || $0.shutdown, $0.leaveDeadline) }
-            if over || leaveDeadline != nil, state.withLock({ $0.slotsDone == options.slots && $0.running.isEmpty }) {
-                if finishedRetryDeadline == nil {
-                    finishedRetryDeadline = over ? ContinuousClock.now + .seconds(3) : leaveDeadline!
+            // lost with the closing coordinator: the lifecycle stops the retries after a few
+            // seconds. A worker that leaves (a signal) tries until its leave deadline.
+            for case .dropUndelivered(let campaignOver) in lifecycle({ $0.reportUnacknowledged(now: .now) }) {
+                if campaignOver {
+                    logger.warning("campaign over and coordinator gone; dropping acknowledgements never received")
+                } else {
+                    logger.error("leaving with output the coordinator never acknowledged (it is unreachable)",
+                                 metadata: ["pending.bytes": "\(outbox.pendingBytes)"])
                 }
-                if ContinuousClock.now > finishedRetryDeadline! {
-                    if over {
-                        logger.warning("campaign over and coordinator gone; dropping acknowledgements never received")
-                    } else {
-                        logger.error("leaving with output the coordinator never acknowledged (it is unreachable)",
-                                     metadata: ["pending.bytes": "\(outbox.pendingBytes)"])
-                    }
-                    outbox.discardAll()
-                    return
-                }
+                outbox.discardAll()
+                return
             }
             try await Task.sleep(for: requestTimeout(.milliseconds(backoff)))
             backoff = min(backoff * 2, 2_000)
