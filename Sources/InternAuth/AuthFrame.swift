@@ -121,33 +121,60 @@ public struct SessionID: Sendable, Hashable {
     var serverNonce: ArraySlice<UInt8> { bytes.suffix(AuthFrame.nonceLength) }
 }
 
-/// A frame of the authentication layer was refused. The text names what was wrong, never a
-/// secret.
-public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Not a well-formed frame.
-    case malformed(String)
-    /// The tag does not match: the frame was changed, or made without the campaign secret.
-    case badTag
-    /// The counter was seen before in this session (or is too old to tell).
-    case replayed(UInt64)
-    /// A frame travelling the wrong way (a reflected request).
-    case wrongDirection
-    /// The frame's session is not this one.
-    case wrongSession
-    /// The coordinator's challenge does not prove it holds the campaign secret.
-    case coordinatorNotProven
-    /// The coordinator refused the frame.
-    case refused(AuthFrame.Refusal, String)
+/// Why a frame or a handshake was not accepted, with a stable code (and, for a refusal, the
+/// coordinator's refusal code and reason).
+public struct AuthError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, as a stable code.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        /// Not a well-formed frame.
+        public static let malformed = Code(rawValue: "malformed")
+        /// The tag does not match: the frame was changed, or made without the campaign secret.
+        public static let badTag = Code(rawValue: "bad_tag")
+        /// The counter was seen before in this session (or is too old to tell).
+        public static let replayed = Code(rawValue: "replayed")
+        /// A frame travelling the wrong way (a reflected request).
+        public static let wrongDirection = Code(rawValue: "wrong_direction")
+        /// The frame's session is not this one.
+        public static let wrongSession = Code(rawValue: "wrong_session")
+        /// The coordinator's challenge does not prove it holds the campaign secret.
+        public static let coordinatorNotProven = Code(rawValue: "coordinator_not_proven")
+        /// The coordinator refused the frame (``AuthError/refusal`` says how).
+        public static let refused = Code(rawValue: "refused")
+        public var description: String { rawValue }
+    }
 
-    public var description: String {
-        switch self {
-        case .malformed(let what): "malformed authentication frame: \(what)"
-        case .badTag: "bad tag: the message was altered, or made without the campaign secret"
-        case .replayed(let counter): "replayed message (counter \(counter) seen before)"
-        case .wrongDirection: "a message travelling the wrong way (reflected)"
-        case .wrongSession: "a message of another session"
-        case .coordinatorNotProven: "the coordinator did not prove it holds the campaign secret (different credentials, or not our coordinator)"
-        case .refused(_, let reason): "refused by the coordinator: \(reason)"
-        }
+    public var code: Code
+    /// What happened, for people.
+    public var message: String
+    /// The coordinator's refusal, when `code` is `refused`.
+    public var refusal: AuthFrame.Refusal?
+
+    public init(code: Code, message: String, refusal: AuthFrame.Refusal? = nil) {
+        self.code = code
+        self.message = message
+        self.refusal = refusal
+    }
+
+    public var description: String { message }
+
+    public static func malformed(_ what: String) -> AuthError {
+        AuthError(code: .malformed, message: "malformed authentication frame: \(what)")
+    }
+
+    public static let badTag = AuthError(code: .badTag, message: "bad tag: the message was altered, or made without the campaign secret")
+
+    public static func replayed(_ counter: UInt64) -> AuthError {
+        AuthError(code: .replayed, message: "replayed message (counter \(counter) seen before)")
+    }
+
+    public static let wrongDirection = AuthError(code: .wrongDirection, message: "a message travelling the wrong way (reflected)")
+    public static let wrongSession = AuthError(code: .wrongSession, message: "a message of another session")
+    public static let coordinatorNotProven = AuthError(
+        code: .coordinatorNotProven,
+        message: "the coordinator did not prove it holds the campaign secret (different credentials, or not our coordinator)")
+
+    public static func refused(_ refusal: AuthFrame.Refusal, _ reason: String) -> AuthError {
+        AuthError(code: .refused, message: "refused by the coordinator: \(reason)", refusal: refusal)
     }
 }

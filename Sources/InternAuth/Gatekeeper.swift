@@ -149,7 +149,7 @@ public final class Gatekeeper: Sendable {
     }
 
     private static func rejection(_ error: AuthError) -> Verdict {
-        if case .replayed = error { return .rejected(reason: error.description, answer: nil, hangUp: false) }
+        if error.code == .replayed { return .rejected(reason: error.description, answer: nil, hangUp: false) }
         return .rejected(reason: error.description, answer: nil)
     }
 

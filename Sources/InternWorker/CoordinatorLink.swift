@@ -47,7 +47,7 @@ public struct CoordinatorLink: Sendable {
             let reply = try await context.request(session.seal(payload, direction: .toCoordinator), timeout: timeout)
             do {
                 return try codec.decode(try auth.open(reply, in: session))
-            } catch AuthError.refused(.unknownSession, _) {
+            } catch let error as AuthError where error.refusal == .unknownSession {
                 auth.discard(session)
             }
         }
@@ -99,9 +99,7 @@ extension AuthError {
     /// A refusal no retry can fix: the two sides are configured differently (one has
     /// credentials, the other not). A worker stops on it with the coordinator's reason.
     public var isConfigurationMismatch: Bool {
-        switch self {
-        case .refused(.authenticationRequired, _), .refused(.notConfigured, _), .refused(.badCredentials, _): true
-        default: false
-        }
+        guard let refusal else { return false }
+        return [.authenticationRequired, .notConfigured, .badCredentials].contains(refusal)
     }
 }
