@@ -24,6 +24,13 @@ import Testing
         #expect(!help.stdout.contains("synth-campaign") && !help.stdout.contains("parse-cost"))
     }
 
+    @Test func theRootSaysItsVersion() async throws {
+        let version = try await InternBinary.run(["--version"], in: FileManager.default.temporaryDirectory.path)
+        #expect(version.status == 0)
+        let number = version.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(number.split(separator: ".").count == 3 && number.split(separator: ".").allSatisfy { Int($0) != nil }, "\(version.stdout)")
+    }
+
     @Test(arguments: [""] + commands)
     func noSentenceIsBrokenMidLine(command: String) async throws {
         let help = try await InternBinary.run((command.isEmpty ? [] : [command]) + ["--help"], in: FileManager.default.temporaryDirectory.path)
