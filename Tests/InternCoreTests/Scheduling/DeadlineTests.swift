@@ -71,6 +71,30 @@ import Testing
         #expect(CoordinatorMachineTests.plan(m.tick(now: notBefore), for: RequestToken(2))?.trial == plan.trial)
     }
 
+    /// A backoff that passed while its trial cannot run (here `parallel: 1` is taken) is no
+    /// deadline: after a tick the next one is always in the future, or the shell's clock would spin.
+    @Test func afterATick_theNextDeadlineIsNeverInThePast() throws {
+        var spec = CoordinatorMachineTests.spec(trials: 2, parallel: 1, retries: 1, policy: FailurePolicy(backoffSeconds: 1))
+        spec.budget = Budget()
+        var m = try CoordinatorMachine.restore(spec: spec, config: Self.config, trials: [], attempts: [], startedAt: 0, now: 0).0
+        _ = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 2, gpus: [], now: 0)
+        let first = try #require(CoordinatorMachineTests.plan(
+            m.requestWork(token: RequestToken(1), worker: "w", incarnation: 1, requestID: 1, now: 0), for: RequestToken(1)))
+        _ = m.heartbeat(worker: "w", incarnation: 1, running: [first.attempt], now: 10)
+        _ = m.attemptEnded(AttemptResult(attempt: first.attempt, outcome: .exited(1), startedAt: 0, endedAt: 20, wallMillis: 20),
+                           worker: "w", incarnation: 1, now: 20)
+        // The second trial takes the one place `parallel` allows; the first waits out its backoff.
+        let second = try #require(CoordinatorMachineTests.plan(
+            m.requestWork(token: RequestToken(2), worker: "w", incarnation: 1, requestID: 2, now: 30), for: RequestToken(2)))
+        _ = m.heartbeat(worker: "w", incarnation: 1, running: [second.attempt], now: 40)
+        _ = m.requestWork(token: RequestToken(3), worker: "w", incarnation: 1, requestID: 3, now: 50)
+        for now: Timestamp in [1_020, 1_021, 2_000, 4_000] {
+            let effects = m.tick(now: now)
+            #expect(effects.nextDeadline.map { $0 > now } ?? true, "at \(now): \(String(describing: effects.nextDeadline))")
+            _ = m.heartbeat(worker: "w", incarnation: 1, running: [second.attempt], now: now)
+        }
+    }
+
     @Test func theHoursBudgetIsDue_atItsEnd() throws {
         var m = try machine(budget: Budget(hours: 1))
         let joined = m.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 1, gpus: [], now: 0)
