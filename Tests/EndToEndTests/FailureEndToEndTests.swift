@@ -113,11 +113,8 @@ import Testing
         let survivor = try InternBinary.start(["worker", "--connect", url, "--id", "survivor"], in: dir.path)
         let store = try await waitForStore(dir.file(".intern/killed"))
         // Wait until the victim runs an attempt, then kill it without warning.
-        let deadline = ContinuousClock.now + .seconds(20)
-        while try !store.attempts().contains(where: { $0.worker == "victim" && $0.status == .running }) {
-            #expect(ContinuousClock.now < deadline)
-            if ContinuousClock.now > deadline { break }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("the victim runs an attempt", timeout: .seconds(20)) {
+            try store.attempts().contains(where: { $0.worker == "victim" && $0.status == .running })
         }
         victim.signal(SIGKILL)
         _ = try? await victim.finish(timeout: .seconds(5))
@@ -159,10 +156,8 @@ import Testing
         let w2 = try InternBinary.start(["worker", "--connect", url, "--id", "w2"], in: dir.path)
         let root = ["--dir", dir.file(".intern/control")]
         // Both trials run (one per worker): wait for both jobs to have started.
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !(FileManager.default.fileExists(atPath: marker + ".a") && FileManager.default.fileExists(atPath: marker + ".b")) {
-            guard ContinuousClock.now < deadline else { Issue.record("jobs did not start"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("both jobs have started", timeout: .seconds(20)) {
+            FileManager.default.fileExists(atPath: marker + ".a") && FileManager.default.fileExists(atPath: marker + ".b")
         }
         let pidA = try #require(Int32(String(contentsOfFile: marker + ".a", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(kill(pidA, 0) == 0)
@@ -175,9 +170,8 @@ import Testing
         let cancelB = try await InternBinary.run(["cancel", "2"] + root, in: dir.path)
         #expect(cancelB.stdout.contains("cancelled"))
         // The job's process is gone within a couple of heartbeats (SIGTERM to its process group).
-        while processIsAlive(pidA) {
-            guard ContinuousClock.now - started < .seconds(5) else { Issue.record("cancelled job still runs"); break }
-            try await Task.sleep(for: .milliseconds(20))
+        try await eventually("the cancelled job is gone", before: started + .seconds(5), every: .milliseconds(20)) {
+            !processIsAlive(pidA)
         }
         let result = try await coordinator.finish(timeout: .seconds(30))
         // Every trial was cancelled: finished, none completed.
@@ -209,10 +203,8 @@ import Testing
         let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
         // Two slots, parallel 1: one slot runs the job, the other's request is parked.
         let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w", "--slots", "2", "--drain-grace", "0"], in: dir.path)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while (try? String(contentsOfFile: marker, encoding: .utf8)) == nil {
-            guard ContinuousClock.now < deadline else { Issue.record("job did not start"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("the job has started", timeout: .seconds(20)) {
+            (try? String(contentsOfFile: marker, encoding: .utf8)) != nil
         }
         try await Task.sleep(for: .milliseconds(300))
         let pid = try #require(Int32(String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -249,10 +241,8 @@ extension SignalEndToEndTests {
         let coordinator = try InternBinary.start(
             ["coordinator", spec, "--listen", url, "--root", dir.file(".intern"), "--heartbeat-ms", "100", "--lease-ms", "3000"], in: dir.path)
         let leaving = try InternBinary.start(["worker", "--connect", url, "--id", "leaving", "--drain-grace", "1", "--kill-grace", "2"], in: dir.path)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while (try? String(contentsOfFile: marker, encoding: .utf8))?.hasSuffix("\n") != true {
-            guard ContinuousClock.now < deadline else { Issue.record("job did not start"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("the job has started (its pid file is written)", timeout: .seconds(20)) {
+            (try? String(contentsOfFile: marker, encoding: .utf8))?.hasSuffix("\n") == true
         }
         let pid = try #require(Int32(String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         let signalled = ContinuousClock.now

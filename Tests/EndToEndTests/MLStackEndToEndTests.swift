@@ -125,13 +125,9 @@ import Testing
             objective: {metric: eval_los, direction: minimize}
             """)
         let run = try InternBinary.start(["run", spec, "--workers", "1"], in: dir.path)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !(run.stdoutSoFar.contains("warning: no trial has reported eval_los") && run.stdoutSoFar.contains("[1/2]")) {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("nothing in the file while it runs: \(run.stdoutSoFar)")
-                break
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        try await eventually("the warning and [1/2] are in the output while it runs: \(run.stdoutSoFar)", timeout: .seconds(20),
+                             every: .milliseconds(100)) {
+            run.stdoutSoFar.contains("warning: no trial has reported eval_los") && run.stdoutSoFar.contains("[1/2]")
         }
         #expect(run.process.isRunning, "the second trial sleeps 8 s")
         #expect(run.stdoutSoFar.hasPrefix("running slow: 2 trials"), "\(run.stdoutSoFar)")

@@ -40,10 +40,8 @@ struct MultiHostEndToEndTests {
 
         // w1's link goes down while it runs attempts, for twice the lease, then comes back.
         let store = try await waitForStore(dir.file(".intern/hosts"))
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try !store.attempts().contains(where: { $0.worker.rawValue == "w1" && $0.status == .running }) {
-            guard ContinuousClock.now < deadline else { Issue.record("w1 never ran an attempt"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("w1 runs an attempt", timeout: .seconds(30)) {
+            try store.attempts().contains(where: { $0.worker.rawValue == "w1" && $0.status == .running })
         }
         try await Task.sleep(for: .milliseconds(500))
         try hosts.setLink(spoke: 1, up: false)

@@ -45,10 +45,8 @@ import Testing
         let worker = try InternBinary.start(["worker", "--connect", "tcp://127.0.0.1:\(proxyPort)", "--insecure", "--id", "w"], in: dir.path)
 
         let store = try await waitForStore(dir.file(".intern/cut"))
-        let deadline = ContinuousClock.now + .seconds(20)
-        while try !store.attempts().contains(where: { $0.status == .running }) {
-            guard ContinuousClock.now < deadline else { Issue.record("the attempt did not start"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("the attempt runs", timeout: .seconds(20)) {
+            try store.attempts().contains(where: { $0.status == .running })
         }
         try await Task.sleep(for: .milliseconds(500))
         // A short cut: under the 1.5 s lease.

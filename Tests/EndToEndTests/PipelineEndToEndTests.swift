@@ -107,10 +107,8 @@ import Testing
         let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet"], in: dir.path)
         let store = try await waitForStore(dir.file(".intern/resumed"))
         // Killed once an eval has completed and others are still to come.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try !store.trials().contains(where: { $0.stage == 1 && $0.status == .completed }) {
-            guard ContinuousClock.now < deadline else { Issue.record("no eval completed"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("an eval has completed", timeout: .seconds(60)) {
+            try store.trials().contains(where: { $0.stage == 1 && $0.status == .completed })
         }
         run.signal(SIGKILL)
         _ = try? await run.finish(timeout: .seconds(5))

@@ -30,10 +30,8 @@ import Testing
             """)
         let run = try InternBinary.start(["run", spec, "--workers", "1", "--quiet", "--root", dir.file(".intern")], in: repo)
         let store = try await waitForStore(dir.file(".intern/prov"))
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try store.provenance().isEmpty {
-            guard ContinuousClock.now < deadline else { Issue.record("no provenance for trial 1"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("trial 1's provenance is stored", timeout: .seconds(30)) {
+            try !store.provenance().isEmpty
         }
         _ = try dir.write("repo/train.sh", "sleep $1\necho edited\n")
         let result = try await run.finish(timeout: .seconds(60))

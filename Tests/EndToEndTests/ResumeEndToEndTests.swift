@@ -23,10 +23,8 @@ import Testing
         let w1 = try InternBinary.start(["worker", "--connect", url, "--id", "w1"], in: dir.path)
         let w2 = try InternBinary.start(["worker", "--connect", url, "--id", "w2"], in: dir.path)
         let store = try await waitForStore(dir.file(".intern/resumed"))
-        let deadline = ContinuousClock.now + .seconds(20)
-        while try store.attempts().filter({ $0.status == .running }).count < 2 {
-            guard ContinuousClock.now < deadline else { Issue.record("attempts did not start"); return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually("two attempts run", timeout: .seconds(20)) {
+            try store.attempts().filter({ $0.status == .running }).count >= 2
         }
         let running = try await InternBinary.run(["status", "--dir", dir.file(".intern/resumed")], in: dir.path)
         #expect(running.stdout.contains("state      running (coordinator pid \(first.pid)"), "\(running.stdout)")

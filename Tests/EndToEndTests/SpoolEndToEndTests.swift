@@ -43,10 +43,8 @@ import Testing
         let worker = try InternBinary.start(
             ["worker", "--connect", url, "--id", "w", "--spool-mib", "1", "--spool-memory-kib", "256"], in: dir.path)
         func waitFor(_ file: String) async throws {
-            let deadline = ContinuousClock.now + .seconds(60)
-            while !FileManager.default.fileExists(atPath: dir.file(file)) {
-                guard ContinuousClock.now < deadline else { throw TimeoutError(message: "no \(file)") }
-                try await Task.sleep(for: .milliseconds(20))
+            try await eventually("the job writes \(file)", timeout: .seconds(60), every: .milliseconds(20)) {
+                FileManager.default.fileExists(atPath: dir.file(file))
             }
         }
         try await waitFor("phase1")

@@ -137,7 +137,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// A child process ran past its time limit.
+/// A child process ran past its time limit, or a condition awaited with `eventually` never held.
 public struct TimeoutError: Error, CustomStringConvertible {
     public var message: String
     /// Creates the error.
