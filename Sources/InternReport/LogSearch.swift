@@ -48,7 +48,7 @@ public struct LogSearch: Sendable {
     /// once the logs before one hold `limit` matches, that log's matches are only counted.
     public func run(
         store: CampaignStore, limit: Int = 1_000, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        streams: Set<LogStream> = [.stdout, .stderr], select: ((TrialRecord) -> Bool)? = nil
+        streams: Set<StoredStream> = [.stdout, .stderr], select: ((TrialRecord) -> Bool)? = nil
     ) throws -> Result {
         let started = DispatchTime.now()
         let trials = Dictionary(uniqueKeysWithValues: try store.trials().map { ($0.id, $0) })

@@ -40,12 +40,12 @@ public struct MetricPointRecord: Sendable, Equatable {
 
 extension CampaignStore {
     /// The file that holds an attempt's stream.
-    public func logPath(trial: TrialID, attempt: AttemptID, stream: LogStream) -> String {
+    public func logPath(trial: TrialID, attempt: AttemptID, stream: StoredStream) -> String {
         "\(directory)/logs/trial-\(trial)/attempt-\(attempt).\(stream).zst"
     }
 
     /// The committed extent of an attempt's stream.
-    public func storedLog(trial: TrialID, attempt: AttemptID, stream: LogStream) throws -> StoredLog {
+    public func storedLog(trial: TrialID, attempt: AttemptID, stream: StoredStream) throws -> StoredLog {
         try read { db in
             let row = try Row.fetchOne(db, sql: """
                 SELECT COUNT(*) AS frames, COALESCE(MAX(offset + length), 0) AS length, COALESCE(SUM(raw_length), 0) AS raw,
@@ -60,7 +60,7 @@ extension CampaignStore {
     }
 
     /// The committed extent of every stored stream, in one read: (trial, attempt, stream, extent).
-    public func allStoredLogs() throws -> [(trial: TrialID, attempt: AttemptID, stream: LogStream, log: StoredLog)] {
+    public func allStoredLogs() throws -> [(trial: TrialID, attempt: AttemptID, stream: StoredStream, log: StoredLog)] {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT f.attempt_id AS attempt, f.stream AS stream, a.trial_id AS trial, COUNT(*) AS frames,
@@ -69,7 +69,7 @@ extension CampaignStore {
                 FROM log_frames f JOIN attempts a ON a.id = f.attempt_id
                 GROUP BY f.attempt_id, f.stream ORDER BY a.trial_id, f.attempt_id, f.stream
                 """).compactMap { row in
-                    guard let stream = LogStream(rawValue: row["stream"]) else { return nil }
+                    guard let stream = StoredStream(rawValue: row["stream"]) else { return nil }
                     let trial: TrialID = row["trial"], attempt = AttemptID(row["attempt"] as Int64)
                     return (trial, attempt, stream, StoredLog(
                         path: logPath(trial: trial, attempt: attempt, stream: stream), frames: row["frames"],
@@ -113,7 +113,7 @@ extension CampaignStore {
     }
 
     /// The job's output for one stream, decompressed: the bytes it wrote, exactly.
-    public func readLog(trial: TrialID, attempt: AttemptID, stream: LogStream) throws -> [UInt8] {
+    public func readLog(trial: TrialID, attempt: AttemptID, stream: StoredStream) throws -> [UInt8] {
         let log = try storedLog(trial: trial, attempt: attempt, stream: stream)
         let compressed = try readCompressed(log, from: 0, to: log.length)
         do {

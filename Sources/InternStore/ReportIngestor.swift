@@ -2,8 +2,9 @@ import Foundation
 import GRDB
 import InternCore
 
-/// A job's output stream.
-public enum LogStream: Int, Sendable, CaseIterable, CustomStringConvertible {
+/// Which of an attempt's stored logs: its stdout or its stderr (the wire's `LogStream` as the store
+/// keeps it, with its own numbering).
+public enum StoredStream: Int, Sendable, CaseIterable, CustomStringConvertible {
     case stdout = 1
     case stderr = 2
 
@@ -23,7 +24,7 @@ public enum LogStream: Int, Sendable, CaseIterable, CustomStringConvertible {
 /// One flush of a worker's streaming compressor for one attempt and stream, as received.
 public struct IncomingFrame: Sendable {
     public var attempt: AttemptID
-    public var stream: LogStream
+    public var stream: StoredStream
     /// 1, 2, 3… per attempt and stream.
     public var seq: UInt64
     /// Bytes before compression (for accounting; the store never decompresses on ingest).
@@ -32,7 +33,7 @@ public struct IncomingFrame: Sendable {
     public var data: [UInt8]
 
     /// Creates a frame.
-    public init(attempt: AttemptID, stream: LogStream, seq: UInt64, rawLength: UInt64, data: [UInt8]) {
+    public init(attempt: AttemptID, stream: StoredStream, seq: UInt64, rawLength: UInt64, data: [UInt8]) {
         self.attempt = attempt
         self.stream = stream
         self.seq = seq
@@ -68,10 +69,10 @@ public struct IngestCursors: Sendable, Equatable {
     /// The stored extent of one attempt's stream.
     public struct Stream: Sendable, Equatable {
         public var attempt: AttemptID
-        public var stream: LogStream
+        public var stream: StoredStream
         public var seq: UInt64
         /// Creates a cursor.
-        public init(attempt: AttemptID, stream: LogStream, seq: UInt64) {
+        public init(attempt: AttemptID, stream: StoredStream, seq: UInt64) {
             self.attempt = attempt
             self.stream = stream
             self.seq = seq
@@ -93,7 +94,7 @@ public struct IngestCursors: Sendable, Equatable {
     public var metrics: [Metrics] = []
     /// Loss markers stored by this report (frames with no data: output the worker could not
     /// keep while its spool was full), each stored once: the caller records them.
-    public var losses: [(attempt: AttemptID, stream: LogStream, seq: UInt64, rawBytes: UInt64)] = []
+    public var losses: [(attempt: AttemptID, stream: StoredStream, seq: UInt64, rawBytes: UInt64)] = []
     /// Per attempt, the metric sequence numbers this report stored (contiguous).
     public var newMetrics: [AttemptID: ClosedRange<UInt64>] = [:]
 
@@ -118,7 +119,7 @@ public final class ReportIngestor {
 
     private struct StreamKey: Hashable {
         var attempt: AttemptID
-        var stream: LogStream
+        var stream: StoredStream
     }
 
     private struct StreamState {
@@ -253,7 +254,7 @@ public final class ReportIngestor {
 
     /// Closes the files of an attempt that ended; later frames reopen them.
     public func closeStreams(of attempt: AttemptID) {
-        for stream in LogStream.allCases {
+        for stream in StoredStream.allCases {
             let key = StreamKey(attempt: attempt, stream: stream)
             if let state = cursors.removeValue(forKey: key), state.descriptor >= 0 { close(state.descriptor) }
         }

@@ -62,7 +62,7 @@ struct Grep: AsyncParsableCommand {
         let search = LogSearch(pattern: regex ? .regex(pattern, ignoreCase: ignoreCase) : .fixed(pattern, ignoreCase: ignoreCase))
         let result: LogSearch.Result
         do {
-            let streams: Set<LogStream> = stream == "both" ? [.stdout, .stderr] : [LogStream(name: stream)!]
+            let streams: Set<StoredStream> = stream == "both" ? [.stdout, .stderr] : [StoredStream(name: stream)!]
             result = try search.run(store: store, limit: max, streams: streams) { trial in
                 (stageIndex == nil || trial.stage == stageIndex)
                     && (status == nil || (status == "infeasible" ? trial.feasible == false : trial.status.rawValue == status))

@@ -35,7 +35,7 @@ struct Logs: AsyncParsableCommand {
     var condensed = false
 
     func validate() throws {
-        guard LogStream(name: stream) != nil else { throw ValidationError("--stream must be stdout or stderr") }
+        guard StoredStream(name: stream) != nil else { throw ValidationError("--stream must be stdout or stderr") }
         if condensed && follow { throw ValidationError("--condensed reads the whole log: leave out --follow") }
     }
 
@@ -48,7 +48,7 @@ struct Logs: AsyncParsableCommand {
         if remote.coordinator != nil { return try await followRemotely() }
         if let fromByte { return try printChunk(from: fromByte) }
         let store = try location.open()
-        let stream = LogStream(name: stream)!
+        let stream = StoredStream(name: stream)!
         let decompressor = try ZstdDecompressor()
         var printed: UInt64 = 0
         var following: AttemptID?
@@ -104,7 +104,7 @@ struct Logs: AsyncParsableCommand {
         guard let record = choice.pick(from: attempts) else { throw choice.missing(in: attempts) }
         let prefix = try store.info().flatMap { try? StageView(info: $0).spec.metricPrefix }
         // Streaming: a running attempt's log ends in an open (flushed) frame.
-        let log = try store.storedLog(trial: trial, attempt: record.id, stream: LogStream(name: stream)!)
+        let log = try store.storedLog(trial: trial, attempt: record.id, stream: StoredStream(name: stream)!)
         var bytes: [UInt8] = []
         try ZstdDecompressor().decompress(try store.readCompressed(log, from: 0, to: log.length), into: &bytes)
         for line in LogCondenser(metricPrefix: prefix).condense(bytes) { print(line) }
@@ -115,7 +115,7 @@ struct Logs: AsyncParsableCommand {
     /// decompressing from the start.
     private func printChunk(from offset: UInt64) throws {
         let store = try location.open()
-        let stream = LogStream(name: stream)!
+        let stream = StoredStream(name: stream)!
         let choice = AttemptChoice(trial: trial, number: attempt)
         let attempts = try store.attempts(trial: trial)
         guard let record = choice.pick(from: attempts) else {

@@ -42,7 +42,7 @@ import Testing
     static func expectLogsByteIdentical(store: CampaignStore, out: String, trials: Int) throws {
         for trial in 1...trials {
             let attempt = try #require(try store.attempts(trial: trial).last)
-            for stream in LogStream.allCases {
+            for stream in StoredStream.allCases {
                 let written = try Data(contentsOf: URL(fileURLWithPath: "\(out)/\(trial).\(stream)"))
                 let stored = try store.readLog(trial: trial, attempt: attempt.id, stream: stream)
                 // The worker flushes at least every 64 KiB of output: no frame carries more.
@@ -192,7 +192,7 @@ import Testing
         let run = try InternBinary.start(["run", spec, "--workers", "1", "--quiet"], in: dir.path)
         // Wait until the attempt exists, then follow it.
         let store = dir.file(".intern/slow/campaign.db")
-        while !FileManager.default.fileExists(atPath: store) { try await Task.sleep(for: .milliseconds(50)) }
+        try await eventually("the campaign's store exists", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: store) }
         let follow = try await InternBinary.run(["logs", "1", "--follow"], in: dir.path, timeout: .seconds(30))
         #expect(follow.stdout == (1...6).map { "line \($0)\n" }.joined())
         let exit = try await run.finish(timeout: .seconds(30))

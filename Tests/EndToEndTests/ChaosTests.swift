@@ -84,7 +84,7 @@ import Testing
                 "\(Set(attempts.map(\.status.rawValue)))")
         // Every attempt that ended (its end was reported) has exactly the bytes its job wrote.
         for attempt in attempts where attempt.status == .succeeded {
-            for stream in LogStream.allCases {
+            for stream in StoredStream.allCases {
                 let written = try Data(contentsOf: URL(fileURLWithPath: "\(out)/\(attempt.trial).\(stream)"))
                 let stored = try store.readLog(trial: attempt.trial, attempt: attempt.id, stream: stream)
                 let copy = "\(out)/stored-\(attempt.id).\(stream)"

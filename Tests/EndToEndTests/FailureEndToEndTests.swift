@@ -285,7 +285,7 @@ extension SignalEndToEndTests {
         let root = dir.file(".intern")
         let first = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", root], in: dir.path)
         let database = dir.file(".intern/locked/campaign.db")
-        while !FileManager.default.fileExists(atPath: database) { try await Task.sleep(for: .milliseconds(50)) }
+        try await eventually("the campaign's database exists", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: database) }
         try await Task.sleep(for: .milliseconds(500))
         // Another process holds the database's write lock for longer than the coordinator's
         // 5 s busy timeout, so recording the worker's arrival fails.

@@ -67,7 +67,7 @@ import Testing
         let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern"), "--heartbeat-ms", "200"], in: dir.path)
         let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w", "--give-up-after", "2"], in: dir.path)
         let store = try await waitForStore(dir.file(".intern/gone"))
-        while try !store.attempts().contains(where: { $0.status == .running }) { try await Task.sleep(for: .milliseconds(50)) }
+        try await eventually("an attempt runs", timeout: .seconds(60)) { try store.attempts().contains(where: { $0.status == .running }) }
         coordinator.signal(SIGKILL)
         _ = try? await coordinator.finish(timeout: .seconds(5))
         let killed = ContinuousClock.now
@@ -88,7 +88,7 @@ import Testing
             """)
         let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet"], in: dir.path)
         let store = try await waitForStore(dir.file(".intern/rerun"))
-        while try store.attempts().filter({ $0.status == .running }).count < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        try await eventually("two attempts run", timeout: .seconds(60)) { try store.attempts().filter({ $0.status == .running }).count >= 2 }
         run.signal(SIGKILL)
         _ = try? await run.finish(timeout: .seconds(5))
         // Its workers (local-1, local-2) live on; the resumed campaign starts local-3 and local-4.

@@ -13,7 +13,7 @@ import Zstd
 
     /// Compresses `text` into frames the way a worker does: one flush per chunk, the last one
     /// closing the zstd frame.
-    static func frames(of chunks: [String], attempt: AttemptID, stream: LogStream = .stdout) throws -> [IncomingFrame] {
+    static func frames(of chunks: [String], attempt: AttemptID, stream: StoredStream = .stdout) throws -> [IncomingFrame] {
         let compressor = try ZstdCompressor(level: 1)
         var result: [IncomingFrame] = []
         for (index, chunk) in chunks.enumerated() {
