@@ -1,0 +1,76 @@
+import InternProtocol
+import Logging
+import NNG
+
+/// Reports: the outbox's output, metrics, provenance and attempt ends, delivered until acknowledged.
+extension Worker {
+    // MARK: - Reports
+
+    /// How long the reporter waits for more output before sending a report that carries no end,
+    /// and how much pending output sends it at once.
+    static let coalesceDelay = Duration.milliseconds(20)
+    static let coalesceBytes = 256 << 10
+
+    /// Sends the outbox's oldest items, one report at a time, until the worker is done; resends
+    /// what is not acknowledged, until the lifecycle says to drop it.
+    func reportLoop(_ context: Context, link: CoordinatorLink) async throws {
+        defer { context.close() }
+        var backoff = 100
+        while true {
+            try Task.checkCancellation()
+            if outbox.isEmpty {
+                if lifecycle({ $0.nothingUndelivered() }).contains(.exit) { return }
+                await outbox.waitForWork()
+                // Coalesce: a chatty job fills a frame every few milliseconds, and each report
+                // costs the coordinator a transaction. Wait briefly for more, unless an attempt's
+                // end is waiting (the next dispatch may depend on it).
+                var waited = Duration.zero
+                while waited < Self.coalesceDelay, !outbox.isEmpty, !outbox.hasEnds, outbox.pendingBytes < Self.coalesceBytes {
+                    try await Task.sleep(for: .milliseconds(5))
+                    waited += .milliseconds(5)
+                }
+                continue
+            }
+            let budget = (Int(welcome?.maxMessageBytes ?? UInt64(options.maxMessageBytes))) * 3 / 4
+            let batch = outbox.nextBatch(budget: budget)
+            let report = Report(
+                requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
+                frames: batch.frames, metrics: batch.metrics, ends: batch.ends, provenance: batch.provenance)
+            do {
+                let reply = try await link.request(.report(report), on: context, timeout: NNGDuration(requestTimeout(.seconds(30))))
+                switch reply {
+                case .reportAck(let ack):
+                    outbox.acknowledge(ack)
+                    backoff = 100
+                    continue
+                case .rejected(let rejected):
+                    try await recover(from: rejected, link: link, on: context)
+                default:
+                    logger.warning("unexpected reply to a report", metadata: ["kind": "\(reply.kind)"])
+                }
+            } catch {
+                // A dropped connection, or a reply that does not decode or authenticate (logged,
+                // never acted upon).
+                try retryable(error)
+                logger.debug("report failed, will resend", metadata: ["error": "\(error)"])
+            }
+            // Nothing is lost: the outbox keeps everything until acknowledged. Once the campaign
+            // is over, everything left was already stored (the coordinator finishes only after
+            // every attempt's end, which follows its frames) and only the acknowledgement was
+            // lost with the closing coordinator: the lifecycle stops the retries after a few
+            // seconds. A worker that leaves (a signal) tries until its leave deadline.
+            for case .dropUndelivered(let campaignOver) in lifecycle({ $0.reportUnacknowledged(now: .now) }) {
+                if campaignOver {
+                    logger.warning("campaign over and coordinator gone; dropping acknowledgements never received")
+                } else {
+                    logger.error("leaving with output the coordinator never acknowledged (it is unreachable)",
+                                 metadata: ["pending.bytes": "\(outbox.pendingBytes)"])
+                }
+                outbox.discardAll()
+                return
+            }
+            try await Task.sleep(for: requestTimeout(.milliseconds(backoff)))
+            backoff = min(backoff * 2, 2_000)
+        }
+    }
+}
