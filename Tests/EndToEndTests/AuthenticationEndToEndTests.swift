@@ -24,6 +24,9 @@ import Testing
     private func initAuth(_ dir: TemporaryDirectory, _ name: String) async throws -> String {
         let result = try await InternBinary.run(["init-auth", dir.file(name)], in: dir.path)
         #expect(result.status == 0, "\(result.stderr)")
+        // As docs/protocol.md says: the secret is 32 random bytes, written as 64 hexadecimal characters.
+        let secret = try String(contentsOfFile: dir.file("\(name)/secret"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.count == 64 && secret.allSatisfy(\.isHexDigit), "the secret file holds \(secret.count) characters")
         return dir.file(name)
     }
 

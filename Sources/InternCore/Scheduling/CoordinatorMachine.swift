@@ -288,7 +288,8 @@ public struct CoordinatorMachine: Sendable {
     /// When the machine must next be ticked, if nothing else happens first: the first lease of a
     /// worker or of an unconfirmed assignment to expire, the first long-poll to end, the first
     /// retry whose backoff passes while a request waits, the budget's end (as it stands at `now`).
-    /// `nil`: nothing is due.
+    /// `nil`: nothing is due. After `tick(now:)` it is always later than `now` (else the shell's
+    /// clock would spin).
     public func nextDeadline(now: Timestamp) -> Timestamp? {
         var deadlines: [Timestamp] = []
         if let lease = registry.nextExpiry { deadlines.append(lease) }
@@ -297,7 +298,11 @@ public struct CoordinatorMachine: Sendable {
             guard let attempt = attempts[id], attempt.status == .assigned else { continue }
             deadlines.append(attempt.assignedAt + config.leaseTimeoutMillis + 1)
         }
-        if !parked.isEmpty, let backoff = requeued.lazy.compactMap({ self.trials[$0]?.notBefore }).min() { deadlines.append(backoff) }
+        // A backoff that has passed is not a deadline: its trial waits for room (a request that
+        // fits, `parallel`, a resumed campaign), and each of those is an event that dispatches.
+        if !parked.isEmpty, let backoff = requeued.lazy.compactMap({ self.trials[$0]?.notBefore }).filter({ $0 > now }).min() {
+            deadlines.append(backoff)
+        }
         if !isFinished, let budget = meter.deadline(now: now, holding: gpuHoldings) { deadlines.append(budget) }
         return deadlines.min()
     }
