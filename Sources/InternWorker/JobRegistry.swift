@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// The process groups of the jobs a worker runs, written to its state directory, so that a
 /// worker restarted after `kill -9` (same `--id`, same state directory) stops the jobs its
@@ -10,11 +11,23 @@ import Glibc
 /// recycled pid, or a process that is not this worker's job, is never signalled. The file is read
 /// only when this user owns it and no one else may write it, never through a symbolic link
 /// (``PrivateDirectory``).
-struct JobRegistry: Sendable {
+///
+/// The file is made once (fresh: a planted file or link in its place is removed first) and then
+/// rewritten in place, twice per attempt: no new inode per write, which on ext4 cost more CPU than
+/// anything else the worker did per trial (allocating inodes skips the recently deleted ones that
+/// a create-and-rename per write leaves behind). A worker killed between the write and the
+/// truncation leaves old lines after the new ones: harmless, every line is checked before a kill.
+final class JobRegistry: Sendable {
     let path: String
+    /// The file, open for writing once made (-1 before).
+    private let file = Mutex<Int32>(-1)
 
     init(directory: String) {
         path = "\(directory)/jobs"
+    }
+
+    deinit {
+        file.withLock { if $0 >= 0 { close($0) } }
     }
 
     /// SIGKILLs the process groups a previous incarnation recorded and still alive (the same
@@ -32,24 +45,32 @@ struct JobRegistry: Sendable {
             else { continue }
             if kill(-pid, SIGKILL) == 0 { killed.append(pid) }
         }
-        write([])
+        reset()
         return killed
     }
 
-    /// Records the jobs running now (replaces the file atomically).
+    /// Records the jobs running now (one write, then the file cut to it).
     func write(_ pids: [Int32]) {
         var text = ""
         for pid in pids {
             guard let process = Self.identity(of: pid) else { continue }
             text += "\(pid) \(process.start) \(process.uid) \(process.command)\n"
         }
-        let temporary = path + ".tmp"
-        let fd = PrivateDirectory.createFresh(temporary)
-        guard fd >= 0 else { return }
         let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        rename(temporary, path)
+        file.withLock { fd in
+            if fd < 0 { fd = PrivateDirectory.createFresh(path) }
+            guard fd >= 0 else { return }
+            _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            _ = ftruncate(fd, off_t(bytes.count))
+        }
+    }
+
+    /// Makes the file afresh (empty) and rewrites that one from now on.
+    private func reset() {
+        file.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = PrivateDirectory.createFresh(path)
+        }
     }
 
     /// A process as `/proc/PID/stat` and the owner of `/proc/PID` say: its start time (field 22,
