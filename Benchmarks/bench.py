@@ -837,6 +837,7 @@ class Bench:
             r["pss_samples"] = len(samples)
             r["pss_max_MiB"] = peak[0] / 1024
             r["pss_at_max_KiB_by_pid"] = peak[1]
+            r["pss_MiB_every_100ms"] = [round(total / 1024, 1) for total, _ in samples]
         if not self.args.keep:
             shutil.rmtree(root, ignore_errors=True)
         return r
