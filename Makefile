@@ -83,7 +83,8 @@ chaos: system-deps
 	INTERN_CHAOS_TRIALS=$(CHAOS_TRIALS) INTERN_CHAOS_SEED=$(CHAOS_SEED) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS) --filter ChaosTests
 	INTERN_FLOOD_CLIENTS=$(FLOOD_CLIENTS) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS) --filter FloodEndToEndTests
 
-# Benchmarks (not part of `make test`): dispatch overhead vs xargs -P2, log ingest throughput.
+# Benchmarks (not part of `make test`): dispatch overhead vs xargs -P2, log ingest throughput, trial
+# shapes (python3 jobs that print metric lines) vs xargs and Optuna; Benchmarks/README.md.
 bench: deps release
 	$(PYTHON) Benchmarks/bench.py --intern .build/release/intern --out .build/bench.json
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""intern benchmarks: dispatch overhead vs xargs -P2, and log ingest (throughput, CPU, ratio, integrity).
+"""intern benchmarks: dispatch overhead and trial shapes vs xargs -P2 (and Optuna), and log ingest (throughput, CPU, ratio, integrity).
 
     python3 Benchmarks/bench.py --intern .build/release/intern --out .build/bench.json [--quick]
 
@@ -15,12 +15,14 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PYTHON = "/usr/bin/python3"  # the system interpreter, not a pyenv shim on PATH
@@ -39,6 +41,70 @@ TARGET_SAMPLER_MS = 10.0  # one TPE draw at 10,000 finished trials
 TARGET_DIGEST_S = 1.0  # intern digest on 10,000 trials and 1 GB of logs
 TARGET_REPORT_S = 10.0  # intern report (HTML) on the same
 TARGET_PEAK_MB = 500.0  # peak resident memory of either
+TARGET_SHAPE_RATIO = 1.10  # trial shapes: intern's wall (and W2's CPU) at most 1.10x xargs
+TARGET_GAP_P50_MS = 1.0  # attempt end -> next attempt started on the same worker, p50
+TARGET_GAP_P99_MS = 10.0  # the same, p99
+TARGET_PSS_MIB = 30.0  # coordinator + workers, max during W1
+TARGET_FIRST_TRIAL_MS = 100.0  # `intern run` start -> the first attempt started
+
+# The job of the trial-shapes benchmark: LINES JSON metric lines `{"step": i, "loss": x}` on stdout
+# with print(), nothing else. Every trial writes the same number of bytes (the loss stays in
+# [0, 10), "%.6f" is 8 characters), and the last loss is a function of the trial argument alone,
+# so the bench knows what each trial wrote and which value is its last.
+SHAPE_PY = r'''import sys
+
+trial, lines = int(sys.argv[1]), int(sys.argv[2])
+loss = 2.0 + (trial % 97) / 100.0
+for i in range(lines):
+    loss *= 0.9995
+    print('{"step": %d, "loss": %.6f}' % (i, loss))
+'''
+
+# The Optuna baseline, run with the bench's venv interpreter: threads mode (n_jobs=2, the in-memory
+# storage, a random sampler over a one-value space as the intern campaign has), each objective
+# running the same job with subprocess.run(capture_output=True), writing its stdout and stderr to
+# per-trial files as xargs and intern keep them, and returning the last loss it printed.
+OPTUNA_PY = r'''import json
+import os
+import subprocess
+import sys
+import time
+
+t0 = time.monotonic()
+import optuna
+
+python, script, lines, trials, jobs, outdir, unbuffered = sys.argv[1:8]
+lines, trials, jobs = int(lines), int(trials), int(jobs)
+env = dict(os.environ)
+env.pop("PYTHONUNBUFFERED", None)
+if unbuffered == "1":
+    env["PYTHONUNBUFFERED"] = "1"
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # no log line per trial: the cheapest Optuna
+
+
+def objective(trial):
+    trial.suggest_categorical("x", [0])
+    k = trial.number
+    p = subprocess.run([python, script, str(k), str(lines)], capture_output=True, env=env)
+    with open(os.path.join(outdir, "%d.out" % k), "wb") as f:
+        f.write(p.stdout)
+    with open(os.path.join(outdir, "%d.err" % k), "wb") as f:
+        f.write(p.stderr)
+    if p.returncode != 0:
+        raise RuntimeError("job exited %d" % p.returncode)
+    last = p.stdout.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    return json.loads(last)["loss"]
+
+
+study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=1))
+t1 = time.monotonic()
+study.optimize(objective, n_trials=trials, n_jobs=jobs)
+t2 = time.monotonic()
+states = [t.state.name for t in study.trials]
+print(json.dumps({"import_seconds": t1 - t0, "optimize_seconds": t2 - t1, "trials": len(states),
+                  "complete": states.count("COMPLETE"), "best": study.best_value,
+                  "optuna": optuna.__version__}))
+'''
 
 # The job of the log benchmark: ~2 MB (default) of Hugging Face Trainer-style output on stdout,
 # dict lines every step, a tqdm-style "\r" progress update every 5 steps, an eval dict every epoch;
@@ -179,6 +245,71 @@ def dir_size(path, suffix=""):
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
+
+
+def percentile(sorted_xs, q):
+    """Nearest rank: the smallest value with at least q of the values at or below it."""
+    return sorted_xs[max(0, -(-len(sorted_xs) * q // 100) - 1)] if sorted_xs else None
+
+
+def distribution(xs):
+    """p50, p90, p99 and max of a list of integer milliseconds, and [value, how many] for each value."""
+    xs = sorted(xs)
+    counts = {}
+    for x in xs:
+        counts[x] = counts.get(x, 0) + 1
+    return {"n": len(xs), "p50": percentile(xs, 50), "p90": percentile(xs, 90), "p99": percentile(xs, 99),
+            "max": xs[-1] if xs else None, "counts": sorted(counts.items())}
+
+
+def shape_last_loss(trial, lines):
+    """The last loss SHAPE_PY prints for this trial argument (the same float operations)."""
+    loss = 2.0 + (trial % 97) / 100.0
+    for _ in range(lines):
+        loss *= 0.9995
+    return loss
+
+
+def pss_kib(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def sample_tree_pss(pid, samples, done):
+    """Every 100 ms until done: the PSS (KiB) of pid and of its direct children that run the same
+    executable as pid (`intern run`'s workers; their jobs are the workers' children)."""
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        exe = None
+    while not done.is_set():
+        pids = [pid]
+        try:
+            for task in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                    for child in f.read().split():
+                        try:
+                            if os.readlink("/proc/%s/exe" % child) == exe:
+                                pids.append(int(child))
+                        except OSError:
+                            pass
+        except OSError:
+            pass
+        by_pid = {p: pss_kib(p) for p in pids}
+        if by_pid.get(pid) is not None:
+            if exe is None:  # read late: the process had not exec'd yet when the thread began
+                try:
+                    exe = os.readlink("/proc/%d/exe" % pid)
+                except OSError:
+                    pass
+            samples.append((sum(v for v in by_pid.values() if v), {str(p): v for p, v in by_pid.items()}))
+        done.wait(0.1)
 
 
 class Bench:
@@ -519,6 +650,303 @@ class Bench:
             "intern": results,
         }
 
+    # -- (7) trial shapes -------------------------------------------------------------------------
+
+    def optuna_python(self):
+        """The venv interpreter with Optuna (.build/bench-venv by default), made on first use with
+        `python3 -m venv` and `pip install optuna`; None (the Optuna rows show n/a) when that fails."""
+        venv = os.path.abspath(self.args.optuna_venv)
+        python = os.path.join(venv, "bin", "python")
+        probe = [python, "-c", "import optuna"]
+        if os.access(python, os.X_OK) and subprocess.run(probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+            return python
+        log("shapes: making %s with Optuna (python3 -m venv, pip install optuna)" % venv)
+        for argv in ([PYTHON, "-m", "venv", venv], [python, "-m", "pip", "install", "-q", "optuna"]):
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if p.returncode != 0:
+                self.notes.append("shapes: no Optuna baseline, `%s` failed: %s" % (" ".join(argv), p.stdout[-300:].decode("utf-8", "replace")))
+                return None
+        return python
+
+    @staticmethod
+    def children_cpu():
+        """User + system CPU seconds of every child the bench has waited for: the difference across a
+        run is the CPU of that run's whole process tree (each process is reaped by its parent, and a
+        reaped child's CPU, its own reaped children's included, is added to the parent's)."""
+        u = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return u.ru_utime + u.ru_stime
+
+    def timed_tree(self, argv, *, cwd, timeout, env, stdin_bytes=None, stdout_path=None, stderr_path=None, sample_pss=False):
+        """Runs argv like run_timed and returns (rc, wall seconds, CPU seconds of its process tree,
+        unix ms when it was started, PSS samples). With sample_pss, a thread reads the PSS of the
+        process and of its direct children that run the same executable (`intern run`'s coordinator
+        and its workers, not their jobs) every 100 ms: a list of (total KiB, {pid: KiB})."""
+        out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+        err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
+        samples, done = [], threading.Event()
+        try:
+            cpu0 = self.children_cpu()
+            start_ms = time.time() * 1000
+            t0 = time.monotonic()
+            proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
+                                    stdout=out, stderr=err, env=env, start_new_session=True)
+            sampler = None
+            if sample_pss:
+                sampler = threading.Thread(target=sample_tree_pss, args=(proc.pid, samples, done), daemon=True)
+                sampler.start()
+            try:
+                proc.communicate(stdin_bytes, timeout=timeout)
+                rc = proc.returncode
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                rc = None
+            wall = time.monotonic() - t0
+            done.set()
+            if sampler:
+                sampler.join()
+            return rc, wall, self.children_cpu() - cpu0, start_ms, samples
+        finally:
+            for f in (out, err):
+                if f is not subprocess.DEVNULL:
+                    f.close()
+
+    def check_files(self, directory, n, stdout_bytes, label):
+        """The per-trial files of a baseline: n of each stream, every stdout exactly what the job writes."""
+        outs = [e for e in os.scandir(directory) if e.name.endswith(".out")]
+        wrong = [e.name for e in outs if e.stat().st_size != stdout_bytes]
+        errs = sum(1 for e in os.scandir(directory) if e.name.endswith(".err"))
+        if len(outs) != n or errs != n or wrong:
+            self.problem("%s: %d stdout and %d stderr files for %d trials, %d stdout files not %d bytes (first: %s)" % (
+                label, len(outs), errs, n, len(wrong), stdout_bytes, wrong[:1]))
+        return sum(e.stat().st_size for e in outs)
+
+    def shape_store(self, root, campaign, n, lines, stdout_bytes, label):
+        """Checks the store of one shapes campaign (every trial completed once, every stdout stored
+        whole, every loss point parsed, the last one right) and reads its timings: per worker, the
+        gap from an attempt's end to the next attempt's start on that worker (ms, both the worker's
+        clock) split at the coordinator's assignment, the first attempt's start, the jobs' CPU."""
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % os.path.join(root, campaign, "campaign.db"), uri=True)
+        try:
+            attempts = con.execute("SELECT id, trial_id, worker_id, status, argv, assigned_at, started_at, ended_at, "
+                                   "coalesce(user_cpu_ms, 0) + coalesce(system_cpu_ms, 0) FROM attempts").fetchall()
+            # Stream 1 is stdout, 2 stderr (InternStore's StoredStream); the job writes nothing to stderr.
+            stored = dict(con.execute("SELECT attempt_id, sum(raw_length) FROM log_frames WHERE stream = 1 GROUP BY attempt_id").fetchall())
+            stderr_bytes = con.execute("SELECT coalesce(sum(raw_length), 0) FROM log_frames WHERE stream = 2").fetchone()[0]
+            lost = con.execute("SELECT coalesce(sum(raw_length), 0) FROM log_frames WHERE length = 0 AND raw_length > 0").fetchone()[0]
+            series = {a: (c, v, lo) for a, c, v, lo in con.execute(
+                "SELECT attempt_id, count, last_value, min_value FROM metric_series WHERE name = 'loss'")}
+            points = con.execute("SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM metric_batches").fetchone()[0]
+            trials_done = con.execute("SELECT count(*) FROM trials WHERE status = 'completed'").fetchone()[0]
+        finally:
+            con.close()
+        facts = {"attempts": len(attempts), "completed_trials": trials_done, "metric_points": points,
+                 "lines_printed": n * lines, "lost_log_bytes": lost, "stderr_bytes": stderr_bytes}
+        bad_logs, bad_points = [], []
+        for a in attempts:
+            arg = int(json.loads(a[4])[2])
+            if stored.get(a[0]) != stdout_bytes:
+                bad_logs.append((a[1], stored.get(a[0])))
+            # Every point up to 1,000 per metric is kept; past that the worker thins a metric printed
+            # more often than every 100 ms (docs/campaign.md, Metrics), keeping the last and the best
+            # (here the same: the loss only falls) exact. So: all points when there are at most
+            # 1,000, else at least 1,000 and at most all, and the last and best values exact.
+            count, last, best = series.get(a[0], (0, None, None))
+            want = float("%.6f" % shape_last_loss(arg, lines))
+            count_ok = count == lines if lines <= 1000 else 1000 <= count <= lines
+            if not count_ok or last != want or best != want:
+                bad_points.append({"trial": a[1], "points": count, "last": last, "best": best, "expected_last": want})
+        loss_points = sum(c for c, _, _ in series.values())
+        facts["loss_points"] = loss_points
+        if len(attempts) != n or trials_done != n or any(a[3] != "succeeded" for a in attempts):
+            self.problem("%s: %d attempts (%d succeeded), %d trials completed, expected %d of each" % (
+                label, len(attempts), sum(a[3] == "succeeded" for a in attempts), trials_done, n))
+        if bad_logs or lost or stderr_bytes:
+            self.problem("%s: %d stdout logs not %d bytes in the store, %d bytes lost, %d bytes of stderr (first: trial %s, %s bytes)" % (
+                label, len(bad_logs), stdout_bytes, lost, stderr_bytes, *(bad_logs[0] if bad_logs else (None, None))))
+        if bad_points or len(series) != n:
+            self.problem("%s: %d attempts with a loss series of %d; %d with too few points or a wrong last or best value "
+                         "(%d points stored of %d printed; first: %s)" % (
+                             label, len(series), n, len(bad_points), loss_points, n * lines, bad_points[:1]))
+        gaps, to_assign, to_start = [], [], []
+        by_worker = {}
+        for a in attempts:
+            if a[6] is not None and a[7] is not None:
+                by_worker.setdefault(a[2], []).append(a)
+        for rows in by_worker.values():
+            rows.sort(key=lambda a: a[6])
+            for prev, nxt in zip(rows, rows[1:]):
+                gaps.append(nxt[6] - prev[7])
+                to_assign.append(nxt[5] - prev[7])
+                to_start.append(nxt[6] - nxt[5])
+        facts["gap_ms"] = distribution(gaps)
+        facts["gap_end_to_assigned_ms"] = distribution(to_assign)
+        facts["gap_assigned_to_started_ms"] = distribution(to_start)
+        facts["first_started_at"] = min((a[6] for a in attempts if a[6] is not None), default=None)
+        facts["jobs_cpu_seconds"] = sum(a[8] for a in attempts) / 1000
+        return facts
+
+    SHAPE_TIMEOUT = 1800
+
+    def shape_xargs(self, W, name, i, d, script, optuna):
+        """One xargs -P run of a shapes workload, each job's output to its own files (checked)."""
+        n, lines = W["trials"], W["lines"]
+        files = os.path.join(d, "%s-xargs-%d" % (name, i))
+        os.makedirs(files)
+        argv = ["xargs", "-P%d" % self.args.workers, "-I{}", "/bin/sh", "-c",
+                'exec %s shape.py "$0" %d >"$1/$0.out" 2>"$1/$0.err"' % (PYTHON, lines), "{}", files]
+        W["xargs_command"] = " ".join(argv[:5]) + " '%s' {} OUTDIR" % argv[5]
+        seq = "".join("%d\n" % k for k in range(n)).encode()
+        rc, wall, cpu, _, _ = self.timed_tree(argv, cwd=d, timeout=self.SHAPE_TIMEOUT, env=W["env"], stdin_bytes=seq)
+        if rc != 0:
+            self.problem("shapes %s xargs run %d exited %s" % (name, i, rc))
+        self.check_files(files, n, W["stdout_bytes_per_trial"], "shapes %s xargs run %d" % (name, i))
+        shutil.rmtree(files)
+        return {"run": i, "rc": rc, "wall_seconds": wall, "cpu_seconds": cpu}
+
+    def shape_intern(self, W, name, i, d, script, optuna):
+        """One `intern run` of a shapes workload: wall, tree CPU, the store's checks and timings,
+        and for W1 the coordinator's and workers' PSS."""
+        n, lines = W["trials"], W["lines"]
+        campaign = "bench-shape-%s" % name.lower()
+        root = os.path.join(d, "%s-root-%d" % (name, i))
+        stats_path = os.path.join(d, "%s-stats-%d.json" % (name, i))
+        err_path = os.path.join(d, "%s-intern-%d.err" % (name, i))
+        argv = [self.intern, "run", W["spec_path"], "--workers", str(self.args.workers), "--quiet", "--stats", stats_path, "--root", root]
+        rc, wall, cpu, start_ms, samples = self.timed_tree(
+            argv, cwd=d, timeout=self.SHAPE_TIMEOUT, env=job_env(), sample_pss=(name == "W1"),
+            stdout_path=os.path.join(d, "%s-intern-%d.out" % (name, i)), stderr_path=err_path)
+        r = {"run": i, "rc": rc, "wall_seconds": wall, "cpu_seconds": cpu}
+        if rc != 0:
+            self.problem("shapes %s intern run %d exited %s; stderr tail: %s" % (name, i, rc, tail(err_path)))
+        try:
+            with open(stats_path) as f:
+                r["stats"] = json.load(f)
+        except (OSError, ValueError):
+            r["stats"] = {}
+        if rc is not None:
+            store = self.shape_store(root, campaign, n, lines, W["stdout_bytes_per_trial"], "shapes %s intern run %d" % (name, i))
+            first = store.pop("first_started_at")
+            store["first_trial_ms"] = None if first is None else first - start_ms
+            r["store"] = store
+            r["coordinator_cpu_seconds"] = r["stats"].get("coordinator_cpu_seconds")
+            r["jobs_cpu_seconds"] = store["jobs_cpu_seconds"]
+        if samples:
+            peak = max(samples, key=lambda s: s[0])
+            r["pss_samples"] = len(samples)
+            r["pss_max_MiB"] = peak[0] / 1024
+            r["pss_at_max_KiB_by_pid"] = peak[1]
+            r["pss_MiB_every_100ms"] = [round(total / 1024, 1) for total, _ in samples]
+        if not self.args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        return r
+
+    def shape_optuna(self, W, name, i, d, script, optuna):
+        """One Optuna threads-mode run of a shapes workload (the driver in OPTUNA_PY), its per-trial
+        files checked; {"run": i} alone when there is no Optuna."""
+        o = {"run": i}
+        if not optuna:
+            return o
+        n, lines = W["trials"], W["lines"]
+        files = os.path.join(d, "%s-optuna-%d" % (name, i))
+        os.makedirs(files)
+        out_path = os.path.join(d, "%s-optuna-%d.json" % (name, i))
+        argv = [optuna, "optuna_driver.py", PYTHON, script, str(lines), str(n), str(self.args.workers), files,
+                "1" if W["unbuffered"] else "0"]
+        rc, wall, cpu, _, _ = self.timed_tree(argv, cwd=d, timeout=self.SHAPE_TIMEOUT, env=job_env(), stdout_path=out_path,
+                                              stderr_path=out_path + ".err")
+        o.update({"rc": rc, "wall_seconds": wall, "cpu_seconds": cpu})
+        try:
+            with open(out_path) as f:
+                o.update(json.load(f))
+        except (OSError, ValueError):
+            pass
+        if rc != 0 or o.get("complete") != n:
+            self.problem("shapes %s Optuna run %d exited %s, %s of %d trials complete; %s" % (
+                name, i, rc, o.get("complete"), n, tail(out_path + ".err", 500)))
+        self.check_files(files, n, W["stdout_bytes_per_trial"], "shapes %s Optuna run %d" % (name, i))
+        shutil.rmtree(files)
+        return o
+
+    def shapes(self):
+        """Trial shapes (issue 16): python3 trials that print JSON metric lines, 2 at a time, through
+        xargs -P2 (per-trial files), `intern run --workers 2` and Optuna's threads mode, interleaved
+        round by round; wall and whole-tree CPU, and from W1's stores the per-worker gap between
+        attempts, the time to the first trial and the coordinator's and workers' PSS."""
+        d = os.path.join(self.base, "shapes")
+        os.makedirs(d)
+        script = os.path.join(d, "shape.py")
+        self.write(script, SHAPE_PY)
+        self.write(os.path.join(d, "optuna_driver.py"), OPTUNA_PY)
+        optuna = self.optuna_python()
+        p = self.args.workers
+        workloads = [
+            ("W1", self.args.shape_w1_trials, 10, False),
+            ("W2", self.args.shape_w2_trials, 20000, True),
+        ]
+        results = {}
+        for name, n, lines, unbuffered in workloads:
+            probe = subprocess.run([PYTHON, script, "0", str(lines)], stdout=subprocess.PIPE, check=True)
+            env = job_env()
+            extra = ""
+            if unbuffered:
+                env["PYTHONUNBUFFERED"] = "1"
+                extra = "env: {PYTHONUNBUFFERED: \"1\"}\n"
+            campaign = "bench-shape-%s" % name.lower()
+            spec = os.path.join(d, "%s.yaml" % campaign)
+            self.write(spec, "name: %s\ncommand: [%s, shape.py, \"{trial}\", \"%d\"]\n%s" % (campaign, PYTHON, lines, extra) +
+                       TRIVIAL_SPACE + "trials: %d\nparallel: %d\nobjective: {metric: loss, direction: minimize}\n" % (n, p))
+            results[name] = {"trials": n, "lines": lines, "unbuffered": unbuffered, "stdout_bytes_per_trial": len(probe.stdout),
+                             "output_MB": n * len(probe.stdout) / 1e6, "spec": open(spec).read(), "spec_path": spec, "env": env,
+                             "runs": {"xargs": [], "intern": [], "optuna": []}}
+        # Interleaved: each round runs W1 through the three runners, then W2, the runners' order
+        # rotating from round to round, so drift on the shared machine (and whichever runs first
+        # after the other workload) hits every runner alike.
+        runners = {"xargs": self.shape_xargs, "intern": self.shape_intern, "optuna": self.shape_optuna}
+        order = list(runners)
+        for i in range(self.args.shape_runs):
+            for name, n, lines, unbuffered in workloads:
+                W = results[name]
+                for k in range(len(order)):
+                    runner = order[(i + k) % len(order)]
+                    W["runs"][runner].append(runners[runner](W, name, i, d, script, optuna))
+                runs = W["runs"]
+                r, o, st = runs["intern"][-1], runs["optuna"][-1], runs["intern"][-1].get("store") or {}
+                log("shapes %s run %d: xargs %.2fs cpu %.2fs, intern %.2fs cpu %.2fs (gap p50 %s p99 %s ms, pss %s MiB, first %s ms), optuna %s s cpu %s s" % (
+                    name, i, runs["xargs"][-1]["wall_seconds"], runs["xargs"][-1]["cpu_seconds"], r["wall_seconds"], r["cpu_seconds"],
+                    fmt((st.get("gap_ms") or {}).get("p50"), "%.0f"), fmt((st.get("gap_ms") or {}).get("p99"), "%.0f"),
+                    fmt(r.get("pss_max_MiB"), "%.1f"), fmt(st.get("first_trial_ms"), "%.0f"),
+                    fmt(o.get("wall_seconds")), fmt(o.get("cpu_seconds"))))
+        for name, W in results.items():
+            del W["env"], W["spec_path"]
+            med = {}
+            for runner, rows in W["runs"].items():
+                med[runner] = {"wall_seconds": median(x.get("wall_seconds") for x in rows),
+                               "cpu_seconds": median(x.get("cpu_seconds") for x in rows)}
+            for runner in ("intern", "optuna"):
+                for k in ("wall_seconds", "cpu_seconds"):
+                    a, b = med[runner][k], med["xargs"][k]
+                    med[runner][k.split("_")[0] + "_vs_xargs"] = a / b if a is not None and b else None
+            irows = W["runs"]["intern"]
+            med["intern"].update({
+                "coordinator_cpu_seconds": median(x.get("coordinator_cpu_seconds") for x in irows),
+                "jobs_cpu_seconds": median(x.get("jobs_cpu_seconds") for x in irows),
+                "loss_points": median((x.get("store") or {}).get("loss_points") for x in irows),
+                "gap_p50_ms": median(((x.get("store") or {}).get("gap_ms") or {}).get("p50") for x in irows),
+                "gap_p99_ms": median(((x.get("store") or {}).get("gap_ms") or {}).get("p99") for x in irows),
+                "gap_end_to_assigned_p50_ms": median(((x.get("store") or {}).get("gap_end_to_assigned_ms") or {}).get("p50") for x in irows),
+                "gap_assigned_to_started_p50_ms": median(((x.get("store") or {}).get("gap_assigned_to_started_ms") or {}).get("p50") for x in irows),
+                "first_trial_ms": median((x.get("store") or {}).get("first_trial_ms") for x in irows),
+                "pss_max_MiB": median(x.get("pss_max_MiB") for x in irows),
+            })
+            mb = W["output_MB"]
+            if med["intern"]["cpu_seconds"] is not None and med["xargs"]["cpu_seconds"] is not None and mb:
+                med["intern"]["extra_cpu_ms_per_MB"] = (med["intern"]["cpu_seconds"] - med["xargs"]["cpu_seconds"]) * 1000 / mb
+            W["median"] = med
+        return {"interpreter": PYTHON, "runs": self.args.shape_runs, "workers": p, "optuna_python": optuna,
+                "job": SHAPE_PY, "workloads": results}
+
     # -- (4) sampler -------------------------------------------------------------------------------
 
     def sampler_cost(self):
@@ -768,6 +1196,54 @@ class Bench:
         return result
 
 
+def shape_rows(S):
+    """The trial-shapes rows of the table: per workload, xargs, intern and Optuna (wall and CPU
+    medians, each with its ratio to xargs) and where intern's CPU goes, then W1's latency,
+    first-trial and PSS figures."""
+    rows = [("(7) trial shapes: python3 jobs, %d at a time, median of %d rounds" % (S["workers"], S["runs"]),
+             "  wall s  x xargs    CPU s  x xargs", None)]
+    for name, W in S["workloads"].items():
+        m = W["median"]
+        rows.append(("  %s: %d trials x %d lines, %s, %.2f MB" % (
+            name, W["trials"], W["lines"], "unbuffered" if W["unbuffered"] else "buffered", W["output_MB"]), None, None))
+        optuna_wall = m["optuna"]["wall_seconds"]
+        for runner, title in (("xargs", "xargs -P%d, per-trial files" % S["workers"]), ("intern", "intern run --workers %d" % S["workers"]),
+                              ("optuna", "Optuna n_jobs=%d (threads)" % S["workers"])):
+            x = m[runner]
+            ratios = runner != "xargs"
+            figure = "%8s  %7s  %7s  %7s" % (fmt(x["wall_seconds"]), fmt(x.get("wall_vs_xargs"), "x%.2f") if ratios else "",
+                                             fmt(x["cpu_seconds"]), fmt(x.get("cpu_vs_xargs"), "x%.2f") if ratios else "")
+            mark = None
+            if runner == "intern":
+                ratio = x.get("wall_vs_xargs")
+                ok = None if ratio is None else ratio <= TARGET_SHAPE_RATIO and (optuna_wall is None or x["wall_seconds"] < optuna_wall)
+                mark = "wall " + verdict(ok)
+                if W["unbuffered"]:
+                    cpu = x.get("cpu_vs_xargs")
+                    mark += "  CPU " + verdict(None if cpu is None else cpu <= TARGET_SHAPE_RATIO)
+            rows.append(("    " + title, figure, mark))
+        i = m["intern"]
+        parts = (i.get("cpu_seconds"), i.get("coordinator_cpu_seconds"), i.get("jobs_cpu_seconds"))
+        rows.append(("    intern CPU s: coordinator / workers / jobs", "%s / %s / %s" % (
+            fmt(parts[1]), fmt(None if None in parts else parts[0] - parts[1] - parts[2]), fmt(parts[2])), None))
+        if W["unbuffered"]:
+            rows.append(("    intern CPU above xargs per MB of job output", fmt(i.get("extra_cpu_ms_per_MB"), "%.1f ms/MB"), None))
+            rows.append(("    loss points stored (first 1,000 per trial kept, then thinned)", "%s of %d" % (
+                fmt(i.get("loss_points"), "%d"), W["trials"] * W["lines"]), None))
+    if "W1" in S["workloads"]:
+        i = S["workloads"]["W1"]["median"]["intern"]
+        p50, p99 = i.get("gap_p50_ms"), i.get("gap_p99_ms")
+        rows.append(("  W1 attempt end -> next started, same worker: p50", fmt(p50, "%.0f ms"), verdict(None if p50 is None else p50 <= TARGET_GAP_P50_MS)))
+        rows.append(("  W1 attempt end -> next started, same worker: p99", fmt(p99, "%.0f ms"), verdict(None if p99 is None else p99 <= TARGET_GAP_P99_MS)))
+        rows.append(("    p50 of end -> assigned / assigned -> started", "%s / %s" % (
+            fmt(i.get("gap_end_to_assigned_p50_ms"), "%.0f ms"), fmt(i.get("gap_assigned_to_started_p50_ms"), "%.0f ms")), None))
+        first = i.get("first_trial_ms")
+        rows.append(("  W1 intern run start -> first attempt started", fmt(first, "%.0f ms"), verdict(None if first is None else first < TARGET_FIRST_TRIAL_MS)))
+        pss = i.get("pss_max_MiB")
+        rows.append(("  W1 PSS, coordinator + workers, max of 100 ms samples", fmt(pss, "%.1f MiB"), verdict(None if pss is None else pss <= TARGET_PSS_MIB)))
+    return rows
+
+
 def fmt(x, spec="%.2f"):
     return "-" if x is None else spec % x
 
@@ -780,13 +1256,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--intern", default=".build/release/intern", help="the intern binary (release build)")
     ap.add_argument("--out", default=".build/bench.json", help="JSON with every run and the medians")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 200 dispatch trials, 10 log trials, 1 run each")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 200 dispatch trials, 10 log trials, 1 run each (1 round of the trial shapes)")
     ap.add_argument("--runs", type=int, help="runs of each measurement (default 3; --quick 1)")
     ap.add_argument("--workers", type=int, default=2, help="local workers = parallel lanes = xargs -P (default 2)")
     ap.add_argument("--dispatch-trials", type=int, help="default 2000 (--quick 200)")
     ap.add_argument("--log-trials", type=int, help="default 100 (--quick 10)")
     ap.add_argument("--log-bytes", type=int, default=2_000_000, help="stdout bytes per log trial (default 2000000)")
-    ap.add_argument("--only", choices=["dispatch", "logs", "transports", "sampler", "synthesis", "parser"], help="run one benchmark")
+    ap.add_argument("--only", choices=["dispatch", "logs", "transports", "sampler", "synthesis", "parser", "shapes"], help="run one benchmark")
+    ap.add_argument("--shape-runs", type=int, help="interleaved rounds of the trial-shapes benchmark (default 5; --quick 1)")
+    ap.add_argument("--shape-w1-trials", type=int, default=1000, help="trials of W1, 10 metric lines each (default 1000)")
+    ap.add_argument("--shape-w2-trials", type=int, default=200, help="trials of W2, 20,000 unbuffered metric lines each (default 200)")
+    ap.add_argument("--optuna-venv", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "bench-venv"),
+                    help="virtual environment with Optuna for the shapes baseline, made when missing (default .build/bench-venv)")
     ap.add_argument("--parse-baseline", default=None, help="an intern binary from an earlier commit: the parser benchmark runs it too, for the ratio")
     ap.add_argument("--synth-trials", type=int, help="trials of the synthetic campaign (default 10000; --quick 1000)")
     ap.add_argument("--synth-log-mib", type=int, help="MiB of raw log in it (default 1024; --quick 64)")
@@ -798,6 +1279,7 @@ def main():
     ap.add_argument("--tmp", default=None, help="where to make the temporary directory")
     args = ap.parse_args()
     args.runs = args.runs or (1 if args.quick else 3)
+    args.shape_runs = args.shape_runs or (1 if args.quick else 5)
     args.dispatch_trials = args.dispatch_trials or (200 if args.quick else 2000)
     args.log_trials = args.log_trials or (10 if args.quick else 100)
     args.transport_dispatch_trials = args.transport_dispatch_trials or (100 if args.quick else 1000)
@@ -830,6 +1312,8 @@ def main():
             report["synthesis"] = bench.synthesis()
         if args.only in (None, "parser"):
             report["parser"] = bench.parser_cost()
+        if args.only in (None, "shapes"):
+            report["shapes"] = bench.shapes()
     finally:
         report["bench_seconds"] = time.monotonic() - t0
         report["problems"] = bench.problems
@@ -935,12 +1419,19 @@ def print_table(r, args):
             if base and base["ns_per_line"]:
                 figure += "  (baseline %s, x%.2f)" % (fmt(base["ns_per_line"], "%.1f"), m["ns_per_line"] / base["ns_per_line"])
             rows.append(("  %s: %d lines, %d points%s" % (title, m["lines"], m["points"], "" if not base else " (baseline %d)" % base["points"]), figure, None))
+    if r.get("shapes"):
+        rows.extend(shape_rows(r["shapes"]))
     width = max(len(a) for a, _, _ in rows) + 2
+    figure_width = max([22] + [len(b) + 2 for _, b, _ in rows if b])
     print()
     for a, b, c in rows:
-        print(a.ljust(width) + (b or "").ljust(22) + (c or ""))
+        print(a.ljust(width) + (b or "").ljust(figure_width) + (c or ""))
     print("targets: dispatch <= %.0f ms/trial above xargs (A: strict, no shell); ingest >= %.0f MB/s raw; ratio >= %.0fx; 0 bytes lost"
           % (TARGET_DISPATCH_MS, TARGET_INGEST_MBPS, TARGET_RATIO))
+    if r.get("shapes"):
+        print("targets (shapes): wall <= %.2fx xargs and below Optuna; W2 CPU <= %.2fx xargs; gap p50 <= %.0f ms, p99 <= %.0f ms; "
+              "PSS <= %.0f MiB; first trial < %.0f ms" % (TARGET_SHAPE_RATIO, TARGET_SHAPE_RATIO, TARGET_GAP_P50_MS, TARGET_GAP_P99_MS,
+                                                         TARGET_PSS_MIB, TARGET_FIRST_TRIAL_MS))
     print("bench took %.0f s; JSON: %s" % (r["bench_seconds"], args.out))
     for n in r["notes"]:
         print("note: " + n)
