@@ -43,6 +43,11 @@ final class Outbox: Sendable {
         var memoryBytes = 0
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
+        /// The reporter coalescing output: woken as soon as an end is queued or this many bytes
+        /// are pending (``waitUntilUrgent(bytes:)``).
+        var urgentWaiter: (continuation: CheckedContinuation<Void, Never>, bytes: Int)?
+        /// Cancelled before it waited: the next wait returns at once.
+        var urgentRung = false
         /// Set once the spool failed (disk full): frames stay in memory, up to the limit.
         var spoolProblem: String?
 
@@ -85,6 +90,10 @@ final class Outbox: Sendable {
             if pending.spooled == nil { state.memoryBytes += pending.size }
             state.frames.append(pending)
             state.pendingBytes += pending.size
+            if let urgent = state.urgentWaiter, state.pendingBytes >= urgent.bytes {
+                state.urgentWaiter = nil
+                urgent.continuation.resume()
+            }
             return state.takeWaiter()
         }
         waiter?.resume()
@@ -105,11 +114,43 @@ final class Outbox: Sendable {
 
     /// Adds an attempt's end and wakes the reporter.
     func add(end: AttemptEnd) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let (waiter, urgent) = state.withLock { state -> (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) in
             state.ends.append(end)
-            return state.takeWaiter()
+            defer { state.urgentWaiter = nil }
+            return (state.takeWaiter(), state.urgentWaiter?.continuation)
         }
         waiter?.resume()
+        urgent?.resume()
+    }
+
+    /// Returns as soon as an attempt's end is queued or `bytes` of frames are pending (at once
+    /// when that is so already), or when the task is cancelled: the reporter coalescing a chatty
+    /// job's output waits on this beside its timer, so an end never waits out the timer (the next
+    /// dispatch may depend on it: with `parallel:` a slot's next attempt waits for it).
+    func waitUntilUrgent(bytes: Int) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.urgentRung || !state.ends.isEmpty || state.pendingBytes >= bytes {
+                        state.urgentRung = false
+                        return true
+                    }
+                    state.urgentWaiter = (continuation, bytes)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let urgent = state.urgentWaiter else {
+                    state.urgentRung = true
+                    return nil
+                }
+                state.urgentWaiter = nil
+                return urgent.continuation
+            }
+            waiter?.resume()
+        }
     }
 
     /// Adds what an attempt ran with, without waking the reporter: it travels with the next

@@ -22,12 +22,16 @@ extension Worker {
                 if lifecycle({ $0.nothingUndelivered() }).contains(.exit) { return }
                 await outbox.waitForWork()
                 // Coalesce: a chatty job fills a frame every few milliseconds, and each report
-                // costs the coordinator a transaction. Wait briefly for more, unless an attempt's
-                // end is waiting (the next dispatch may depend on it).
-                var waited = Duration.zero
-                while waited < Self.coalesceDelay, !outbox.isEmpty, !outbox.hasEnds, outbox.pendingBytes < Self.coalesceBytes {
-                    try await Task.sleep(for: .milliseconds(5))
-                    waited += .milliseconds(5)
+                // costs the coordinator a transaction. Wait briefly for more, but not a moment
+                // once an attempt's end is queued (the next dispatch may depend on it).
+                if !outbox.isEmpty {
+                    let outbox = self.outbox
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { try? await Task.sleep(for: Self.coalesceDelay) }
+                        group.addTask { await outbox.waitUntilUrgent(bytes: Self.coalesceBytes) }
+                        await group.next()
+                        group.cancelAll()
+                    }
                 }
                 continue
             }

@@ -41,6 +41,36 @@ import Testing
         #expect(Self.segments(dir.file("spool")).count <= 1)
     }
 
+    /// The reporter coalescing output wakes the moment an attempt's end is queued (or enough
+    /// output is pending), not when its timer runs out: with `parallel:`, the slot's next attempt
+    /// waits for that end.
+    @Test func anUrgentWait_endsWhenAnEndIsQueued_orEnoughOutputIsPending_orItIsCancelled() async throws {
+        let outbox = Outbox()
+        let started = ContinuousClock.now
+        async let woken: Void = outbox.waitUntilUrgent(bytes: 1 << 20)
+        try await Task.sleep(for: .milliseconds(20))
+        outbox.add(frame: Self.frame(1, 1, bytes: 10, fill: 7))
+        outbox.add(end: AttemptEnd(attemptId: 1, outcome: .exited, startedAtMs: 0, endedAtMs: 1, wallMs: 1))
+        await woken
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // An end already queued: at once.
+        await outbox.waitUntilUrgent(bytes: 1 << 20)
+
+        let busy = Outbox()
+        async let filled: Void = busy.waitUntilUrgent(bytes: 100)
+        try await Task.sleep(for: .milliseconds(20))
+        busy.add(frame: Self.frame(1, 1, bytes: 60, fill: 7))
+        busy.add(frame: Self.frame(1, 2, bytes: 60, fill: 7))
+        await filled
+
+        let quiet = Outbox()
+        let waiter = Task { await quiet.waitUntilUrgent(bytes: 100) }
+        try await Task.sleep(for: .milliseconds(20))
+        waiter.cancel()
+        await waiter.value
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     @Test func theOutboxIsFull_atItsLimit_andHasRoomAgainAfterAnAcknowledgement() throws {
         let outbox = Outbox(memoryBytes: 1 << 20, limitBytes: 100_000)
         outbox.add(frame: Self.frame(1, 1, bytes: 60_000, fill: 1))
