@@ -5,10 +5,16 @@ import Glibc
 /// The reader thread's loop. Lives and dies on that one thread; not `Sendable`.
 ///
 /// Each turn: notice the child's exit (`waitid(WNOHANG|WNOWAIT)`, which leaves
-/// the zombie in place so the pgid stays reserved), fire due deadlines (tick,
-/// memory sample, timeout, SIGKILL after a terminate grace, output grace),
-/// then `poll` stdout, stderr, the pidfd and the wake pipe until the nearest
-/// deadline, and read at most one 256 KiB chunk per ready pipe.
+/// the zombie in place so the pgid stays reserved; asked only when the pidfd
+/// says so, or every turn without one), fire due deadlines (tick, memory
+/// sample, timeout, SIGKILL after a terminate grace, output grace), then `poll`
+/// stdout, stderr, the pidfd and the wake pipe until the nearest deadline, and
+/// read at most one 256 KiB chunk per ready pipe.
+///
+/// A read that finds little in its pipe (a job writing line by line, unbuffered)
+/// rests the pipes for ``readPause`` (the pidfd and the wake pipe are still
+/// watched, so an exit is seen at once): the next read takes what came
+/// meanwhile in one go, instead of one poll and one read per line.
 final class JobReader<Handler: JobOutputHandler> {
     private let handler: Handler
     private let control: JobControl
@@ -28,6 +34,9 @@ final class JobReader<Handler: JobOutputHandler> {
     private let token: String?
 
     static var chunkSize: Int { 256 * 1024 }
+    /// A read shorter than this found the pipe nearly empty: the pipes rest for ``readPause``.
+    static var shortRead: Int { 16 * 1024 }
+    static var readPause: Duration { .milliseconds(1) }
 
     init(
         handler: consuming Handler, control: JobControl, spec: JobSpec, child: SpawnedChild,
@@ -66,13 +75,19 @@ final class JobReader<Handler: JobOutputHandler> {
         var outputDeadline: ContinuousClock.Instant?
         var outputCutOff = false
         var fds = [pollfd](repeating: pollfd(), count: 4)
+        // Whether to ask if the child exited: the first turn, and when its pidfd is ready.
+        var exitMayHaveHappened = true
+        // Until when the pipes rest after a short read.
+        var restUntil: ContinuousClock.Instant?
 
         while true {
             let now = ContinuousClock.now
-            if !childExited && childHasExited() {
+            if !childExited && (exitMayHaveHappened || pidfd < 0) && childHasExited() {
                 childExited = true
                 outputDeadline = now + outputGrace
+                restUntil = nil  // what is left in the pipes is read at once
             }
+            exitMayHaveHappened = false
             if childExited && stdoutFd < 0 && stderrFd < 0 { break }
             if let deadline = outputDeadline, now >= deadline {
                 // A descendant still holds the pipes: stop waiting for it.
@@ -116,8 +131,10 @@ final class JobReader<Handler: JobOutputHandler> {
                 wakeAt = min(wakeAt, now + (bothClosed ? .milliseconds(5) : .milliseconds(100)))
             }
 
+            let resting = restUntil.map { now < $0 } ?? false
+            if resting, let restUntil { wakeAt = min(wakeAt, restUntil) }
             var count = 0
-            for fd in [stdoutFd, stderrFd, childExited ? -1 : pidfd, wakeRead] where fd >= 0 {
+            for fd in [resting ? -1 : stdoutFd, resting ? -1 : stderrFd, childExited ? -1 : pidfd, wakeRead] where fd >= 0 {
                 fds[count] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 count += 1
             }
@@ -125,17 +142,25 @@ final class JobReader<Handler: JobOutputHandler> {
                 poll(p.baseAddress, nfds_t(count), (wakeAt - ContinuousClock.now).pollMilliseconds)
             }
             if ready <= 0 { continue }  // timeout, or EINTR
+            var readLittle = false
             for i in 0..<count where fds[i].revents != 0 {
                 let fd = fds[i].fd
                 if fd == stdoutFd {
-                    stdoutFd = drain(fd, .stdout, buffer)
+                    let (open, bytes) = drain(fd, .stdout, buffer)
+                    stdoutFd = open
+                    readLittle = readLittle || (open >= 0 && bytes < Self.shortRead)
                 } else if fd == stderrFd {
-                    stderrFd = drain(fd, .stderr, buffer)
+                    let (open, bytes) = drain(fd, .stderr, buffer)
+                    stderrFd = open
+                    readLittle = readLittle || (open >= 0 && bytes < Self.shortRead)
                 } else if fd == wakeRead {
                     _ = read(wakeRead, buffer.baseAddress, 64)
+                } else if fd == pidfd {
+                    // The next turn's waitid sees the exit.
+                    exitMayHaveHappened = true
                 }
-                // pidfd readiness needs no action: the next turn's waitid sees the exit.
             }
+            restUntil = readLittle && !childExited ? ContinuousClock.now + Self.readPause : nil
         }
 
         // The child is a zombie now (its pid, hence the pgid, still reserved).
@@ -199,16 +224,17 @@ final class JobReader<Handler: JobOutputHandler> {
         Orphans.ended(token: token)
     }
 
-    /// Reads one chunk from a ready pipe; returns the fd, or -1 once it hit EOF (and was closed).
-    private func drain(_ fd: Int32, _ stream: JobStream, _ buffer: UnsafeMutableRawBufferPointer) -> Int32 {
+    /// Reads one chunk from a ready pipe; returns the fd (or -1 once it hit EOF, and was closed)
+    /// and how many bytes it read.
+    private func drain(_ fd: Int32, _ stream: JobStream, _ buffer: UnsafeMutableRawBufferPointer) -> (Int32, Int) {
         let n = read(fd, buffer.baseAddress, buffer.count)
         if n > 0 {
             handler.output(stream: stream, bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            return fd
+            return (fd, n)
         }
-        if n < 0 && (errno == EAGAIN || errno == EINTR) { return fd }
+        if n < 0 && (errno == EAGAIN || errno == EINTR) { return (fd, 0) }
         close(fd)  // EOF (or a read error, which pipes do not produce)
-        return -1
+        return (-1, 0)
     }
 
     /// Whether the child has exited, without reaping it.
