@@ -270,22 +270,35 @@ public final class ReportIngestor {
             return (UInt64((row?["seq"] as Int64?) ?? 0), UInt64((row?["end"] as Int64?) ?? 0))
         }
         let path = store.logPath(trial: trial, attempt: key.attempt, stream: key.stream)
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-            attributes: [.posixPermissions: Int(store.directoryMode)])
+        try makeDirectory((path as NSString).deletingLastPathComponent)
         // The job's output: readable by the campaign's owner only (or its group, as the store says).
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, store.fileMode)
         guard fd >= 0 else {
             throw StoreError(code: .io, message: "cannot open \(path): \(String(cString: strerror(errno)))")
         }
-        // Bytes past the indexed end were written by a transaction that never committed.
-        if ftruncate(fd, off_t(end)) != 0 {
+        // Bytes past the indexed end were written by a transaction that never committed. Only a
+        // file longer than that is cut: truncating a new, empty file would make ext4 flush it to
+        // disk when it is closed (its "replace by truncation" heuristic), for every attempt.
+        var info = stat()
+        if fstat(fd, &info) != 0 || UInt64(max(0, info.st_size)) > end, ftruncate(fd, off_t(end)) != 0 {
             close(fd)
             throw StoreError(code: .io, message: "cannot truncate \(path): \(String(cString: strerror(errno)))")
         }
         let state = StreamState(seq: seq, end: end, descriptor: fd)
         cursors[key] = state
         return state
+    }
+
+    /// Makes a trial's log directory (one `mkdir`; its parents, and the campaign's mode, only
+    /// when it is new).
+    private func makeDirectory(_ directory: String) throws {
+        if mkdir(directory, mode_t(store.directoryMode)) == 0 {
+            _ = chmod(directory, mode_t(store.directoryMode))
+            return
+        }
+        if errno == EEXIST { return }
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(store.directoryMode)])
     }
 
     private func storedSeq(for key: StreamKey) throws -> UInt64 {

@@ -92,6 +92,28 @@ import Zstd
         #expect(try store.storedLog(trial: 1, attempt: 7, stream: .stdout).frames == 4)
     }
 
+    /// Bytes a coordinator appended but never committed (it died between the append and the
+    /// commit) are cut when the stream is opened again; a stream opened for the first time is left
+    /// as it is (not truncated: ext4 would flush it to disk at close).
+    @Test func bytesAppendedButNeverCommitted_areCutWhenTheStreamIsReopened() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let frames = try Self.frames(of: ["a\n", "b\n", "c\n"], attempt: 7)
+        _ = try ReportIngestor(store: store).ingest(frames: [frames[0]], metrics: [], trialOf: { _ in 1 }, now: 5)
+        let path = store.logPath(trial: 1, attempt: 7, stream: .stdout)
+        let committed = try Data(contentsOf: URL(fileURLWithPath: path))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(frames[1].data))
+        handle.closeFile()
+        // A new coordinator (a new ingestor) stores frames 2 and 3 after the committed bytes only.
+        let done = try ReportIngestor(store: store).ingest(frames: [frames[1], frames[2]], metrics: [], trialOf: { _ in 1 }, now: 6)
+        #expect(done.streams.first?.seq == 3)
+        #expect(String(decoding: try store.readLog(trial: 1, attempt: 7, stream: .stdout), as: UTF8.self) == "a\nb\nc\n")
+        let stored = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(stored.count == committed.count + frames[1].data.count + frames[2].data.count)
+    }
+
     @Test func metricPoints_areStoredOnceInOrder() throws {
         let (store, dir) = try makeStore()
         defer { dir.remove() }
