@@ -390,8 +390,13 @@ import Testing
         #expect(answer.cancel.isEmpty)
         #expect(machine.attempts[plan.attempt]?.status == .running)
         #expect(machine.trials[plan.trial]?.status == .running)
+        try expectTakenBackOnce(plan, effects: effects)
+    }
+
+    /// The attempt was taken back (`effects` say so): its trial is not handed out a second time,
+    /// and its end completes it, with one attempt in all.
+    private func expectTakenBackOnce(_ plan: AttemptPlan, effects: Effects) throws {
         #expect(effects.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
-        // The trial is not handed out a second time.
         let (t2, e2) = ask("w1", incarnation: 4)
         #expect(Self.plan(e2, for: t2) == nil)
         _ = end(plan, worker: "w1", incarnation: 4)
@@ -406,12 +411,7 @@ import Testing
         let plan = try cutOffPastItsLease()
         let effects = machine.hello(
             worker: "w1", incarnation: 4, hostname: "h", pid: 1, slots: 1, gpus: [], held: [plan.attempt], now: clock.now)
-        #expect(effects.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
-        let (t2, e2) = ask("w1", incarnation: 4)
-        #expect(Self.plan(e2, for: t2) == nil)
-        _ = end(plan, worker: "w1", incarnation: 4)
-        #expect(machine.trials[plan.trial]?.status == .completed)
-        #expect(machine.attempts.count == 1)
+        try expectTakenBackOnce(plan, effects: effects)
     }
 
     /// A report that carries only provenance for an attempt declared lost while its worker was
