@@ -33,6 +33,7 @@ extension CoordinatorMachine {
         } else {
             let request = ParkedRequests.Request(token: token, worker: id, incarnation: incarnation, requestID: requestID, since: now)
             if let superseded = parked.park(request, slots: registry[id]!.slots) { answer(.noWork(.idle), to: superseded) }
+            note(deadline: now + config.longPollMillis)
             effects.append(dispatch(now: now))
         }
         return effects
@@ -219,6 +220,9 @@ extension CoordinatorMachine {
         record(attempt)
         effects.changes.append(.trial(trial))
         effects.changes.append(.attempt(attempt))
+        note(deadline: now + config.leaseTimeoutMillis + 1)
+        // GPUs in flight bring the GPU budget's end nearer.
+        if !attempt.gpus.isEmpty, let end = meter.deadline(now: now, holding: gpuHoldings) { note(deadline: end) }
         return plan
     }
 

@@ -42,6 +42,7 @@ extension CoordinatorMachine {
             }
             trial.status = .pending
             trial.notBefore = after > 0 ? now + after : nil
+            if let notBefore = trial.notBefore { note(deadline: notBefore) }
             requeued.append(trial.id)
             effects.changes.append(.event(CampaignEvent(
                 kind: "trial.retried",

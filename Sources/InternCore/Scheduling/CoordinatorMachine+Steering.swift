@@ -64,6 +64,7 @@ extension CoordinatorMachine {
         meter.adjustments.addedTrials += normalized.count + trials
         // A raised budget may no longer be spent.
         meter.raise(hours: hours, gpuHours: gpuHours)
+        if let end = meter.deadline(now: now, holding: gpuHoldings) { note(deadline: end) }
         var said: [String] = []
         if !normalized.isEmpty { said.append("\(normalized.count) configuration\(normalized.count == 1 ? "" : "s") enqueued") }
         if trials > 0 { said.append("\(trials) more trial\(trials == 1 ? "" : "s") to draw") }

@@ -22,6 +22,7 @@ extension CoordinatorMachine {
         // incarnation it comes back as.
         if health.isQuarantined(id) { record.state = .draining }
         registry.join(record, rejoining: rejoining)
+        note(deadline: now + config.leaseTimeoutMillis + 1)
         effects.changes.append(.worker(record))
         for (shortfall, stageNames) in shortfalls(of: record) {
             let what = stageNames.count == stages.count ? "it gets none" : "it gets no trials of stage \(stageNames.joined(separator: ", "))"
@@ -178,6 +179,8 @@ extension CoordinatorMachine {
         }
         effects.append(dispatch(now: now))
         effects.append(finishIfDone(now: now))
+        // The one place every deadline is worked out again (what events noted may be stale).
+        dueBy = nextDeadline(now: now)
         return settled(effects, now: now)
     }
 

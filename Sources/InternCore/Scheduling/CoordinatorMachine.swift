@@ -57,6 +57,8 @@ public struct CoordinatorMachine: Sendable {
     /// The metrics the logic acts on, in any stage: objectives', constraints', pruning rules'
     /// (the stages are fixed, so this is worked out once, not for every report).
     public let watchedMetrics: Set<String>
+    /// The earliest deadline events made since the last tick (see ``settled(_:now:)``).
+    var dueBy: Timestamp?
     /// Whether `campaignFinished` has been emitted.
     public internal(set) var isFinished = false
     /// Set when the campaign stopped before every trial ended (a circuit breaker tripped for
@@ -219,6 +221,7 @@ public struct CoordinatorMachine: Sendable {
                 at: now)))
         }
         effects.append(machine.finishIfDone(now: now))
+        machine.dueBy = machine.nextDeadline(now: now)
         return (machine, machine.settled(effects, now: now))
     }
 
@@ -287,7 +290,7 @@ public struct CoordinatorMachine: Sendable {
 
     /// When the machine must next be ticked, if nothing else happens first: the first lease of a
     /// worker or of an unconfirmed assignment to expire, the first long-poll to end, the first
-    /// retry whose backoff passes while a request waits, the budget's end (as it stands at `now`).
+    /// retry whose backoff passes, the budget's end (as it stands at `now`).
     /// `nil`: nothing is due. After `tick(now:)` it is always later than `now` (else the shell's
     /// clock would spin).
     public func nextDeadline(now: Timestamp) -> Timestamp? {
@@ -298,9 +301,10 @@ public struct CoordinatorMachine: Sendable {
             guard let attempt = attempts[id], attempt.status == .assigned else { continue }
             deadlines.append(attempt.assignedAt + config.leaseTimeoutMillis + 1)
         }
-        // A backoff that has passed is not a deadline: its trial waits for room (a request that
+        // A retry's backoff ends (whether or not a request waits yet: one parked later may take
+        // it). One that has passed is not a deadline: its trial waits for room (a request that
         // fits, `parallel`, a resumed campaign), and each of those is an event that dispatches.
-        if !parked.isEmpty, let backoff = requeued.lazy.compactMap({ self.trials[$0]?.notBefore }).filter({ $0 > now }).min() {
+        if let backoff = requeued.lazy.compactMap({ self.trials[$0]?.notBefore }).filter({ $0 > now }).min() {
             deadlines.append(backoff)
         }
         if !isFinished, let budget = meter.deadline(now: now, holding: gpuHoldings) { deadlines.append(budget) }
@@ -315,12 +319,22 @@ public struct CoordinatorMachine: Sendable {
         }
     }
 
-    /// An event's effects as the shell gets them: with the machine's next deadline after it.
-    /// (Pass effects already made: `settled(mutatingCall())` would read the machine before the
-    /// call changed it.)
-    func settled(_ effects: Effects, now: Timestamp) -> Effects {
+    /// Notes a deadline an event made (a lease, a long-poll, an assignment to confirm, a retry's
+    /// backoff, the budget's end): the machine is due by it at the latest.
+    mutating func note(deadline: Timestamp) {
+        dueBy = min(dueBy ?? deadline, deadline)
+    }
+
+    /// An event's effects as the shell gets them: with when the machine is due next. That is the
+    /// earliest deadline noted since the last tick, never later than ``nextDeadline(now:)`` (it
+    /// may be earlier: a lease renewed since, an attempt confirmed; the tick then finds nothing due
+    /// and says the true one). Events pay nothing for it; only `tick` looks at every worker,
+    /// attempt and request (``nextDeadline(now:)``, 0.13 ms at 1,000 workers × 4 slots).
+    mutating func settled(_ effects: Effects, now: Timestamp) -> Effects {
         var effects = effects
-        effects.nextDeadline = nextDeadline(now: now)
+        // Nothing noted (nothing live, or nothing due after the last tick): cheap to work out.
+        if dueBy == nil { dueBy = nextDeadline(now: now) }
+        effects.nextDeadline = dueBy
         return effects
     }
 }
