@@ -428,9 +428,9 @@ import Testing
         #expect(admitted.changes.contains { if case .event(let e) = $0 { e.kind == "attempt.reattached" } else { false } })
     }
 
-    /// Data the coordinator refuses (its attempt's trial ran again elsewhere) is refused whatever
-    /// its kind, and the attempt is never taken back afterwards: the worker is told to stop it.
-    @Test func refusedData_ofAnyKind_marksTheAttemptNeverToBeTakenBack() throws {
+    /// w1 runs the one trial, is cut off past its lease, and the trial runs again on w2; then w1
+    /// comes back (same incarnation). Returns w1's attempt.
+    private func cutOffWhileItsTrialRanElsewhere() throws -> AttemptPlan {
         machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
         _ = join("w1")
         _ = join("w2")
@@ -442,8 +442,16 @@ import Testing
         clock.advance(by: 5_000)
         _ = machine.tick(now: clock.now)
         let (t2, e2) = ask("w2")
-        #expect(Self.plan(e2, for: t2)?.trial == plan.trial)
+        let rerun = try #require(Self.plan(e2, for: t2))
+        #expect(rerun.trial == plan.trial)
         _ = join("w1")
+        return plan
+    }
+
+    /// Data the coordinator refuses (its attempt's trial ran again elsewhere) is refused whatever
+    /// its kind, and the attempt is never taken back afterwards: the worker is told to stop it.
+    @Test func refusedData_ofAnyKind_marksTheAttemptNeverToBeTakenBack() throws {
+        let plan = try cutOffWhileItsTrialRanElsewhere()
         let admission = try #require(machine.admitReport(worker: "w1", incarnation: 1, dataAbout: [plan.attempt], endsOf: [], now: clock.now).admission)
         #expect(admission.unknown == [plan.attempt] && admission.accepted.isEmpty)
         let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now).heartbeatAnswer)
@@ -483,20 +491,7 @@ import Testing
     }
 
     @Test func workerCutOffPastItsLease_whoseTrialRanElsewhere_isToldToStop() throws {
-        machine = try CoordinatorMachine(spec: Self.spec(trials: 1))
-        _ = join("w1")
-        _ = join("w2")
-        let (t1, e1) = ask("w1")
-        let plan = try #require(Self.plan(e1, for: t1))
-        _ = machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now)
-        clock.advance(by: 6_000)
-        _ = machine.heartbeat(worker: "w2", incarnation: 1, running: [], now: clock.now)
-        clock.advance(by: 5_000)
-        _ = machine.tick(now: clock.now)
-        let (t2, e2) = ask("w2")
-        let rerun = try #require(Self.plan(e2, for: t2))
-        #expect(rerun.trial == plan.trial)
-        _ = join("w1")
+        let plan = try cutOffWhileItsTrialRanElsewhere()
         let answer = try #require(machine.heartbeat(worker: "w1", incarnation: 1, running: [plan.attempt], now: clock.now).heartbeatAnswer)
         #expect(answer.cancel == [plan.attempt])
         #expect(machine.attempts[plan.attempt]?.status == .lost)
