@@ -89,7 +89,6 @@ extension Coordinator {
                 environment: StringPairs(plan.environment), workdir: plan.workdir, timeoutMs: plan.timeoutMillis,
                 parameters: StringPairs(plan.parameters), gpus: plan.gpus, resultFiles: StringPairs(plan.resultFiles)))
         case .noWork(let reason):
-            if reason == .finished { toldFinished.insert(WorkerID(request.workerId)) }
             let wire: NoWorkReason = switch reason {
             case .idle: .idle
             case .draining: .draining
@@ -111,7 +110,7 @@ extension Coordinator {
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: heartbeat.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }
-        if answer.shutdown { toldFinished.insert(WorkerID(heartbeat.workerId)) }
+        if answer.shutdown, heartbeat.leaving { saidGoodbye.insert(WorkerID(heartbeat.workerId)) }
         return .heartbeatReply(HeartbeatReply(
             requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
     }

@@ -43,8 +43,10 @@ public actor Coordinator {
     var markedAliveAt: Timestamp = 0
     /// Set when a commit failed: the coordinator stops (see `carryOut`).
     var storeFailure: String?
-    /// Workers that have been told the campaign is over.
-    var toldFinished: Set<WorkerID> = []
+    /// Workers that said goodbye once told the campaign is over (a leaving heartbeat answered
+    /// with shutdown): they heard it. A "finished" handed to a connection that then dropped is
+    /// not heard; the worker asks again while the coordinator lingers.
+    var saidGoodbye: Set<WorkerID> = []
     var idleReceivers = 0
     var receiverDemand: AsyncStream<Void>.Continuation?
     let startedAt: Timestamp
@@ -186,12 +188,12 @@ public actor Coordinator {
             if let storeFailure { throw CoordinatorError(code: .storeFailed, message: "the store cannot be written: \(storeFailure)") }
             try await Task.sleep(for: .milliseconds(100))
         }
-        // Keep answering until every live worker has been told the campaign is over (its
-        // parked work requests were answered "finished" at once), or the linger has passed.
+        // Keep answering until every live worker has said goodbye (its parked work requests were
+        // answered "finished" at once, and it heard), or the linger has passed.
         let deadline = ContinuousClock.now + .milliseconds(options.lingerMillis)
         while ContinuousClock.now < deadline {
             let live = machine.workers.values.filter { $0.state != .lost }.map(\.id)
-            if live.allSatisfy(toldFinished.contains) { break }
+            if live.allSatisfy(saidGoodbye.contains) { break }
             try await Task.sleep(for: .milliseconds(10))
         }
         // Replies just handed to NNG (the last report's acknowledgement) must leave before the

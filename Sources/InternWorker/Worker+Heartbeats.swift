@@ -56,6 +56,19 @@ extension Worker {
         }
     }
 
+    /// The worker is done and the campaign is over: one last heartbeat, leaving and running
+    /// nothing, tells the coordinator it heard (its lingering waits for that). Answered or not
+    /// within a second, the worker goes: a coordinator that lost it lingers a little longer.
+    func sayGoodbye(_ context: Context, link: CoordinatorLink) async {
+        guard state.withLock({ $0.lifecycle.saysGoodbye }) else { return }
+        let goodbye = Heartbeat(requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation, leaving: true)
+        do {
+            _ = try await link.request(.heartbeat(goodbye), on: context, timeout: NNGDuration(.seconds(1)))
+        } catch {
+            logger.debug("the coordinator did not answer the goodbye", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func sleepUnlessDone(milliseconds: Int) async throws {
         var left = milliseconds
         while left > 0, !isDone, !state.withLock({ $0.heartbeatNow }) {

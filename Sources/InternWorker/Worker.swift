@@ -126,6 +126,7 @@ public final class Worker: Sendable {
             throw error
         }
         stopJobs()
+        await sayGoodbye(control, link: link)
         logger.info("worker finished")
     }
 

@@ -146,6 +146,8 @@ struct WorkerLifecycle: Sendable {
     /// Once everything has ended: until when undelivered output is resent (set by the first
     /// unacknowledged report after that).
     private var flushDeadline: Instant?
+    /// Undelivered output was dropped (the coordinator is gone).
+    private var droppedUndelivered = false
 
     /// Creates the lifecycle of a worker that has not started joining yet.
     init(settings: Settings) {
@@ -169,6 +171,12 @@ struct WorkerLifecycle: Sendable {
 
     /// Whether the worker is done (its loops end).
     var isFinished: Bool { phase == .finished }
+
+    /// Whether the worker, done, says goodbye to the coordinator: it learned the campaign is over
+    /// and everything it sent was acknowledged (so the coordinator is there to hear it). The
+    /// coordinator lingers until every worker it told has said goodbye: a "finished" it handed
+    /// to a connection that then dropped is not taken as heard.
+    var saysGoodbye: Bool { phase == .finished && campaignOver && !droppedUndelivered }
 
     /// The attempts assigned and not yet ended, in order (heartbeats and hellos name them).
     var runningAttempts: [AttemptID] { attempts.keys.sorted() }
@@ -365,6 +373,7 @@ struct WorkerLifecycle: Sendable {
         flushDeadline = deadline
         guard now > deadline else { return [] }
         phase = .finished
+        droppedUndelivered = true
         return [.dropUndelivered(campaignOver: campaignOver), .exit]
     }
 }

@@ -20,6 +20,20 @@ import Testing
             .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
+    /// Starts Fixtures/cutproxy.py forwarding `listen` to `target` (in `mode`, if given) and waits
+    /// until it listens; its standard output stays readable.
+    static func startCutProxy(listen: Int, target: Int, mode: String? = nil) throws -> (Process, Pipe) {
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        proxy.arguments = [CampaignEndToEndTests.fixtures + "/cutproxy.py", String(listen), String(target)] + (mode.map { [$0] } ?? [])
+        let output = Pipe()
+        proxy.standardOutput = output
+        proxy.standardError = FileHandle.nullDevice
+        try proxy.run()
+        _ = output.fileHandleForReading.availableData  // "ready"
+        return (proxy, output)
+    }
+
     @Test func aCutShorterThanTheLease_changesNothing_andALongerOne_reattachesTheRunningAttempt() async throws {
         let dir = try TemporaryDirectory(prefix: "intern-e2e")
         defer { dir.remove() }
@@ -33,15 +47,8 @@ import Testing
         let coordinator = try InternBinary.start(
             ["coordinator", spec, "--listen", "tcp://127.0.0.1:\(coordinatorPort)", "--insecure", "--root", dir.file(".intern"),
              "--heartbeat-ms", "200", "--lease-ms", "1500"], in: dir.path)
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        proxy.arguments = [CampaignEndToEndTests.fixtures + "/cutproxy.py", String(proxyPort), String(coordinatorPort)]
-        let proxyOutput = Pipe()
-        proxy.standardOutput = proxyOutput
-        proxy.standardError = FileHandle.nullDevice
-        try proxy.run()
+        let (proxy, _) = try Self.startCutProxy(listen: proxyPort, target: coordinatorPort)
         defer { kill(proxy.processIdentifier, SIGKILL) }
-        _ = proxyOutput.fileHandleForReading.availableData  // "ready"
         let worker = try InternBinary.start(["worker", "--connect", "tcp://127.0.0.1:\(proxyPort)", "--insecure", "--id", "w"], in: dir.path)
 
         let store = try await waitForStore(dir.file(".intern/cut"))
@@ -77,5 +84,41 @@ import Testing
         #expect(kinds.contains("worker.lost") && kinds.contains("attempt.reattached"), "\(kinds)")
         #expect(try store.trials().first?.status == .completed)
         #expect(try store.trials().first?.retriesUsed == 0)
+    }
+
+    /// The link drops just as the coordinator tells the worker the campaign is finished, and
+    /// stays down for a second: the coordinator, which handed "finished" to a connection that
+    /// then dropped, lingers until the worker has heard it (the worker asks again once the link
+    /// is back, and says goodbye); the worker exits at once instead of waiting for a coordinator
+    /// that is gone.
+    @Test func aFinishedReplyLostWithTheLink_isToldAgain_andTheWorkerExits() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: ending
+            shell: "echo trial {trial}; echo METRIC loss=0.{trial}"
+            trials: 3
+            objective: {metric: loss, direction: minimize}
+            metrics: {prefix: METRIC}
+            """)
+        let coordinatorPort = try Self.freePort()
+        let proxyPort = try Self.freePort()
+        let coordinator = try InternBinary.start(
+            ["coordinator", spec, "--listen", "tcp://127.0.0.1:\(coordinatorPort)", "--insecure", "--root", dir.file(".intern")],
+            in: dir.path)
+        let (proxy, proxyOutput) = try Self.startCutProxy(listen: proxyPort, target: coordinatorPort, mode: "drop-finished:1000")
+        defer { kill(proxy.processIdentifier, SIGKILL) }
+        let worker = try InternBinary.start(
+            ["worker", "--connect", "tcp://127.0.0.1:\(proxyPort)", "--insecure", "--slots", "2", "--id", "w"], in: dir.path)
+
+        let result = try await coordinator.finish(timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let workerResult = try await worker.finish(timeout: .seconds(10))
+        #expect(workerResult.status == 0, "\(workerResult.stderr)")
+        kill(proxy.processIdentifier, SIGKILL)
+        let said = String(decoding: proxyOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(said.contains("dropped finished"), "the proxy never saw the finished reply: \(said)")
+        let store = try CampaignStore(directory: dir.file(".intern/ending"), create: false, readOnly: true)
+        #expect(try store.trials().allSatisfy { $0.status == .completed })
     }
 }

@@ -190,6 +190,30 @@ import Testing
         #expect(machine.isFinished)
     }
 
+    @Test func aWorkerSaysGoodbye_onlyOnceDoneWithTheCampaignOver_andEverythingDelivered() {
+        // Told the campaign is over, everything delivered: it says goodbye.
+        var told = activeWorker(running: [1])
+        _ = told.noMoreWork(.campaignOver)
+        #expect(!told.saysGoodbye)
+        Self.becomeIdle(&told)
+        #expect(!told.saysGoodbye)
+        #expect(told.nothingUndelivered() == [.exit])
+        #expect(told.saysGoodbye)
+        // Drained, not told: nothing to confirm.
+        var drained = activeWorker()
+        _ = drained.noMoreWork(.drained)
+        Self.becomeIdle(&drained)
+        #expect(drained.nothingUndelivered() == [.exit])
+        #expect(!drained.saysGoodbye)
+        // Told, but the coordinator went before acknowledging: nobody to say goodbye to.
+        var cutOff = activeWorker()
+        _ = cutOff.noMoreWork(.campaignOver)
+        Self.becomeIdle(&cutOff)
+        _ = cutOff.reportUnacknowledged(now: at(1))
+        #expect(cutOff.reportUnacknowledged(now: at(4.001)) == [.dropUndelivered(campaignOver: true), .exit])
+        #expect(!cutOff.saysGoodbye)
+    }
+
     @Test func shutdownWhileJobsRun_stopsAsking_andNeitherCancelsNorPreemptsThem() {
         var machine = activeWorker(running: [1, 2])
         #expect(machine.heartbeatAnswered(drain: false, shutdown: true, cancel: [], now: at(5)) == [.stopAsking])

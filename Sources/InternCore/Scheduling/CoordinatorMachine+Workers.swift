@@ -74,7 +74,8 @@ extension CoordinatorMachine {
             effects.answer = .refused(refusal)
             return settled(effects, now: now)
         }
-        if leaving {
+        // Once the campaign is finished a leaving heartbeat is a worker's goodbye: nothing to stop.
+        if leaving, !isFinished {
             // It takes no more work: its parked requests are answered, and what was assigned to
             // it but is not running there never will (the reply reached a closed request).
             effects.append(stopGivingWork(to: id, now: now))

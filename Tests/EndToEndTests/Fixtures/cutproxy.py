@@ -1,15 +1,65 @@
 """A TCP proxy whose link can be cut: forwards LISTEN_PORT to TARGET_PORT on 127.0.0.1.
 SIGUSR1 cuts the link (closes every connection and refuses new ones); SIGUSR2 restores it.
-Prints "ready" once listening."""
+Prints "ready" once listening.
+
+With a third argument "drop-finished:MS" it also cuts the link by itself, once, for MS
+milliseconds, just as the coordinator says the campaign is finished: the first unsealed
+`NoWork 2 finished` reply (NNG's SP-over-TCP framing: an 8-byte handshake, then messages as an
+8-byte big-endian length and the body; a reply's body starts with the 4-byte request id, then
+intern's 4-byte header, kind 6, then the request id and the reason as varints) never reaches
+the worker. Prints "dropped finished" when it does."""
 import selectors
 import signal
 import socket
 import sys
+import time
 
 listen_port, target_port = int(sys.argv[1]), int(sys.argv[2])
+drop_finished_ms = int(sys.argv[3].split(":")[1]) if len(sys.argv) > 3 else None
 sel = selectors.DefaultSelector()
 pairs = {}
-state = {"cut": False, "server": None}
+downstream = {}  # upstream socket -> (handshake bytes still to skip, bytes not yet framed)
+upstreams = set()
+state = {"cut": False, "server": None, "dropped": False, "restore_at": None}
+
+
+def varint(data, at):
+    value, shift = 0, 0
+    while at < len(data):
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if byte < 0x80:
+            return value, at
+        shift += 7
+    return None, at
+
+
+def is_finished(body):
+    """Whether an NNG reply body is intern's NoWork with reason 2 (finished)."""
+    message = body[4:]
+    if len(message) < 6 or message[3] != 6:
+        return False
+    _, at = varint(message, 4)
+    reason, _ = varint(message, at)
+    return reason == 2
+
+
+def watch_replies(sock, data):
+    """Frames the coordinator's bytes; True when they carry a finished reply."""
+    handshake_left, buffer = downstream.get(sock, (8, b""))
+    buffer += data
+    skipped = min(handshake_left, len(buffer))
+    buffer, handshake_left = buffer[skipped:], handshake_left - skipped
+    found = False
+    while len(buffer) >= 8:
+        length = int.from_bytes(buffer[:8], "big")
+        if len(buffer) < 8 + length:
+            break
+        found = found or is_finished(buffer[8:8 + length])
+        buffer = buffer[8 + length:]
+    downstream[sock] = (handshake_left, buffer)
+    return found
 
 
 def open_server():
@@ -28,6 +78,8 @@ def close(sock):
         if s is None:
             continue
         pairs.pop(s, None)
+        downstream.pop(s, None)
+        upstreams.discard(s)
         try:
             sel.unregister(s)
         except Exception:
@@ -60,9 +112,12 @@ open_server()
 print("ready", flush=True)
 while True:
     try:
-        events = sel.select(timeout=0.1)
+        events = sel.select(timeout=0.05)
     except InterruptedError:
         continue
+    if state["restore_at"] is not None and time.monotonic() >= state["restore_at"]:
+        state["restore_at"] = None
+        restore()
     for key, _ in events:
         if key.data == "accept":
             if state["server"] is None:
@@ -81,6 +136,7 @@ while True:
                 s.setblocking(False)
                 sel.register(s, selectors.EVENT_READ, "data")
             pairs[client], pairs[upstream] = upstream, client
+            upstreams.add(upstream)
         else:
             sock = key.fileobj
             if sock not in pairs:
@@ -93,6 +149,13 @@ while True:
                 data = b""
             if not data:
                 close(sock)
+                continue
+            if drop_finished_ms is not None and not state["dropped"] and sock in upstreams and watch_replies(sock, data):
+                # The finished reply (and whatever came with it) is lost with the link.
+                state["dropped"] = True
+                print("dropped finished", flush=True)
+                cut()
+                state["restore_at"] = time.monotonic() + drop_finished_ms / 1000
                 continue
             try:
                 pairs[sock].setblocking(True)

@@ -233,6 +233,18 @@ import Testing
         #expect(ask("w") == nil)
     }
 
+    @Test mutating func aLeavingHeartbeatOnceTheCampaignIsFinished_isAGoodbye_thatChangesNothing() throws {
+        machine = try CoordinatorMachine(spec: Self.spec(seeds: 1, values: [.double(0.1)]))
+        join("w")
+        let only = try #require(ask("w"))
+        end(only, on: "w", .exited(0))
+        #expect(machine.isFinished)
+        let effects = machine.heartbeat(worker: "w", incarnation: 1, running: [], leaving: true, now: now)
+        #expect(effects.heartbeatAnswer?.shutdown == true)
+        #expect(effects.changes.isEmpty, "\(effects.changes)")
+        #expect(machine.workers["w"]?.state == .active)
+    }
+
     @Test mutating func aQuarantinedWorker_comingBackAsANewIncarnation_staysQuarantined() throws {
         machine = try CoordinatorMachine(spec: Self.spec(policy: FailurePolicy(retries: [.infra: 3], backoffSeconds: 0, quarantineAfter: 1)))
         join("bad")
