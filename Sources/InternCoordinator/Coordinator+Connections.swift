@@ -10,15 +10,15 @@ extension Coordinator {
     nonisolated func serve(_ context: Context) async {
         defer { context.close() }
         while !Task.isCancelled {
-            await receiverIdle(+1)
+            receiverIdle(+1)
             let request: Received
             do {
                 request = try await context.receiveMessage()
             } catch {
-                await receiverIdle(-1)
+                receiverIdle(-1)
                 return
             }
-            await receiverIdle(-1)
+            receiverIdle(-1)
             // Authentication happens here, off the coordinator's thread: a rejected peer costs
             // a tag check and (at most once per 10 s per address) a log line, nothing else.
             let reply: [UInt8]
@@ -134,9 +134,9 @@ extension Coordinator {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    func receiverIdle(_ delta: Int) {
-        idleReceivers += delta
+    nonisolated func receiverIdle(_ delta: Int) {
+        let idle = idleReceivers.add(delta, ordering: .relaxed).newValue
         // Keep spare contexts receiving while others are parked with long-polls.
-        if delta < 0, idleReceivers < 4 { receiverDemand?.yield() }
+        if delta < 0, idle < 4 { receiverDemand.continuation.yield() }
     }
 }

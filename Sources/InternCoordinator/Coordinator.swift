@@ -47,8 +47,10 @@ public actor Coordinator {
     /// with shutdown): they heard it. A "finished" handed to a connection that then dropped is
     /// not heard; the worker asks again while the coordinator lingers.
     var saidGoodbye: Set<WorkerID> = []
-    var idleReceivers = 0
-    var receiverDemand: AsyncStream<Void>.Continuation?
+    /// Reply contexts waiting for a request (counted off the coordinator's thread: a request
+    /// costs no hop to it for this); too few, and `receiverDemand` asks for another.
+    let idleReceivers = Atomic<Int>(0)
+    let receiverDemand: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) = AsyncStream<Void>.makeStream()
     let startedAt: Timestamp
     /// The socket, once ``listen()`` opened it.
     var bound: Socket?
@@ -125,8 +127,7 @@ public actor Coordinator {
         }
         try? store.markCoordinatorAlive(pid: getpid(), host: hostname, now: Self.now())
         defer { try? store.markCoordinatorAlive(pid: nil, now: Self.now()) }
-        let (demand, demandContinuation) = AsyncStream<Void>.makeStream()
-        receiverDemand = demandContinuation
+        let (demand, demandContinuation) = receiverDemand
         let initialReceivers = 8
 
         try await withThrowingDiscardingTaskGroup { group in

@@ -12,6 +12,8 @@ public final class CampaignStore: Sendable {
     public let directory: String
     /// The database, in WAL mode; GRDB serialises writes on its own queue.
     let database: DatabasePool
+    /// Whether reads go through the writing connection (a writable store; see `read`).
+    let readsOnWriter: Bool
 
     /// The database file's name inside the campaign directory.
     public static let databaseName = "campaign.db"
@@ -42,6 +44,7 @@ public final class CampaignStore: Sendable {
         self.directory = url.path
         self.directoryMode = access.directoryMode
         self.fileMode = access.fileMode
+        self.readsOnWriter = !readOnly
         let databasePath = url.appendingPathComponent(Self.databaseName).path
         if create {
             try FileManager.default.createDirectory(
@@ -326,10 +329,22 @@ public final class CampaignStore: Sendable {
         }
     }
 
-    /// Runs `body` on a read-only snapshot.
+    /// Runs `body` on a read-only snapshot. A writable store (the coordinator's, the one writer)
+    /// reads on its writing connection, in a deferred transaction: it sees its own writes, needs
+    /// no reader connections (their page caches, their schema) and skips their per-read setup,
+    /// which cost the coordinator 5% of its CPU on reports. A read-only store reads from GRDB's
+    /// pool of readers, beside the coordinator's writes.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
-            return try database.read(body)
+            guard readsOnWriter else { return try database.read(body) }
+            return try database.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.deferred) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
         } catch let error as DatabaseError {
             throw StoreError(code: .database, message: error.message ?? "\(error)", underlying: error)
         }
