@@ -265,6 +265,9 @@ public actor Coordinator {
             case .attempt(let attempt) where attempt.status.isTerminal:
                 // Also for attempts lost with their worker: no end will ever close their files.
                 ingestor.closeStreams(of: attempt.id)
+            case .attempt(let attempt) where attempt.status == .assigned:
+                // Its log file is made now, in the background, not when its first report waits for it.
+                ingestor.prepare(attempt: attempt.id, trial: attempt.trial)
             default:
                 break
             }

@@ -116,6 +116,8 @@ public final class ReportIngestor {
     private var cursors: [StreamKey: StreamState] = [:]
     private var metricCursors: [AttemptID: UInt64] = [:]
     private var trialOf: [AttemptID: TrialID] = [:]
+    /// Makes the log files of attempts just assigned, off the coordinator's thread (see `prepare`).
+    private let preparer = DispatchQueue(label: "intern.logs.prepare", qos: .utility)
 
     private struct StreamKey: Hashable {
         var attempt: AttemptID
@@ -261,6 +263,23 @@ public final class ReportIngestor {
         metricCursors[attempt] = nil
     }
 
+    /// Makes, in the background, the log directory and stdout file of an attempt just assigned,
+    /// so that its first report only opens the file. Making a directory and a file can cost the
+    /// kernel 0.5-1 ms each (ext4 without a journal passes over recently freed inodes one by
+    /// one: measured here, after a campaign directory was deleted), and the worker's next work
+    /// request waits behind the report that would make them. Harmless when the frames come
+    /// first (the file is made where it is needed either way: never truncated, never made twice)
+    /// or never (an empty file stays).
+    public func prepare(attempt: AttemptID, trial: TrialID) {
+        let path = store.logPath(trial: trial, attempt: attempt, stream: .stdout)
+        let directoryMode = store.directoryMode, fileMode = store.fileMode
+        preparer.async {
+            guard (try? Self.makeDirectory((path as NSString).deletingLastPathComponent, mode: directoryMode)) != nil else { return }
+            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, fileMode)
+            if fd >= 0 { close(fd) }
+        }
+    }
+
     private func cursor(for key: StreamKey, trial: TrialID) throws -> StreamState {
         if let state = cursors[key] { return state }
         let (seq, end) = try store.read { db -> (UInt64, UInt64) in
@@ -270,7 +289,7 @@ public final class ReportIngestor {
             return (UInt64((row?["seq"] as Int64?) ?? 0), UInt64((row?["end"] as Int64?) ?? 0))
         }
         let path = store.logPath(trial: trial, attempt: key.attempt, stream: key.stream)
-        try makeDirectory((path as NSString).deletingLastPathComponent)
+        try Self.makeDirectory((path as NSString).deletingLastPathComponent, mode: store.directoryMode)
         // The job's output: readable by the campaign's owner only (or its group, as the store says).
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, store.fileMode)
         guard fd >= 0 else {
@@ -291,14 +310,14 @@ public final class ReportIngestor {
 
     /// Makes a trial's log directory (one `mkdir`; its parents, and the campaign's mode, only
     /// when it is new).
-    private func makeDirectory(_ directory: String) throws {
-        if mkdir(directory, mode_t(store.directoryMode)) == 0 {
-            _ = chmod(directory, mode_t(store.directoryMode))
+    private static func makeDirectory(_ directory: String, mode: mode_t) throws {
+        if mkdir(directory, mode) == 0 {
+            _ = chmod(directory, mode)
             return
         }
         if errno == EEXIST { return }
         try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(store.directoryMode)])
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(mode)])
     }
 
     private func storedSeq(for key: StreamKey) throws -> UInt64 {

@@ -172,6 +172,29 @@ import Zstd
         #expect(String(decoding: try store.readLog(trial: 1, attempt: 7, stream: .stdout), as: UTF8.self) == "one\ntwo\n")
     }
 
+    /// The file of an attempt just assigned is made ahead of its first frames, with the store's
+    /// mode; the frames then go into it whole, whether they come after it was made or before.
+    @Test func aPreparedLogFile_takesTheFramesThatCome() async throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let ingestor = ReportIngestor(store: store)
+        let path = store.logPath(trial: 1, attempt: 7, stream: .stdout)
+        ingestor.prepare(attempt: 7, trial: 1)
+        try await eventually("the file is made", timeout: .seconds(5)) { FileManager.default.fileExists(atPath: path) }
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect((attributes[.size] as? Int) == 0)
+        let frames = try Self.frames(of: ["one\n", "two\n"], attempt: 7)
+        _ = try ingestor.ingest(frames: frames, metrics: [], trialOf: { _ in 1 }, now: 5)
+        // Prepared again after its frames (a late background job): nothing is cut or made twice.
+        ingestor.prepare(attempt: 7, trial: 1)
+        ingestor.prepare(attempt: 8, trial: 2)
+        try await eventually("the other file is made", timeout: .seconds(5)) {
+            FileManager.default.fileExists(atPath: store.logPath(trial: 2, attempt: 8, stream: .stdout))
+        }
+        #expect(String(decoding: try store.readLog(trial: 1, attempt: 7, stream: .stdout), as: UTF8.self) == "one\ntwo\n")
+    }
+
     @Test func adminReaders_openTheStoreReadOnly() throws {
         let (store, dir) = try makeStore()
         defer { dir.remove() }
