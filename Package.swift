@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "InternStoreTests", dependencies: ["InternStore", "InternTestKit"]),
         .testTarget(name: "InternReportTests", dependencies: ["InternReport", "InternStore", "InternCore", "InternTestKit"]),
         .testTarget(name: "InternCoordinatorTests", dependencies: [
-            "InternCoordinator", "InternCore", "InternProtocol", "InternStore", "InternAuth", "InternTestKit", "NNG",
+            "InternCoordinator", "InternCore", "InternProtocol", "InternStore", "InternAuth", "InternTestKit", "NNG", "Zstd",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),

@@ -115,9 +115,11 @@ extension Coordinator {
             requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
     }
 
-    /// A report is two machine events around the store: `admitReport` decides what may be
-    /// stored (and takes back attempts lost while the worker was cut off), the shell stores it,
-    /// and `reportStored` acts on what was stored for the first time.
+    /// A report is two machine events around the store, in one transaction: `admitReport`
+    /// decides what may be stored (and takes back attempts lost while the worker was cut off),
+    /// the shell appends the frames, and `reportStored` acts on what was stored for the first
+    /// time; the frames' rows and both events' changes commit together (one commit per report,
+    /// where there were up to three).
     func handleReport(_ report: Report) -> Message {
         let worker = WorkerID(report.workerId)
         let now = Self.now()
@@ -129,9 +131,8 @@ extension Coordinator {
         guard let admission = admitted.admission else {
             return .rejected(Self.rejected(admitted.refusal ?? .unknownWorker, requestId: report.requestId))
         }
-        guard carryOut(admitted) else {
-            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
-        }
+        let storeFull = Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store")
+        guard storeFailure == nil else { return .rejected(storeFull) }
         let accepted = admission.accepted
         var frames: [IncomingFrame] = []
         frames.reserveCapacity(report.frames.count)
@@ -145,13 +146,46 @@ extension Coordinator {
                 attempt: sample.attemptId, seq: sample.seq, name: sample.name, step: sample.step, value: sample.value,
                 time: sample.timeMs)
         }
+        // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
+        let provenance = report.provenance.filter { accepted.contains($0.attemptId) }
+        var stored = Effects()
+        var inTransaction = false
         let cursors: IngestCursors
         do {
-            cursors = try ingestor.ingest(frames: frames, metrics: metrics, trialOf: { machine.attempts[$0]?.trial }, now: now)
+            cursors = try ingestor.ingest(frames: frames, metrics: metrics, trialOf: { machine.attempts[$0]?.trial }, now: now) { transaction, cursors in
+                inTransaction = true
+                try transaction.apply(admitted.changes)
+                stored = try self.reportStored(
+                    report, metrics: metrics, provenance: provenance, cursors: cursors, transaction: transaction, now: now)
+                try transaction.apply(stored.changes)
+            }
         } catch {
+            if inTransaction {
+                storeFailed(error)
+                return .rejected(storeFull)
+            }
+            // The logs could not be written (a full disk): the worker resends them later; what
+            // the admission changed stands.
+            guard carryOut(admitted) else { return .rejected(storeFull) }
             logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
         }
+        settle(admitted)
+        settle(stored)
+        return .reportAck(ReportAck(
+            requestId: report.requestId,
+            stored: cursors.streams.map { StreamCursor(attemptId: $0.attempt, stream: $0.stream == .stdout ? .stdout : .stderr, seq: $0.seq) },
+            metricsStored: cursors.metrics.map { MetricCursor(attemptId: $0.attempt, seq: $0.seq) },
+            endsStored: report.ends.map(\.attemptId), unknownAttempts: admission.unknown, provenanceStored: provenance.map(\.attemptId)))
+    }
+
+    /// The second event of a report, inside its transaction: what its stored frames, samples,
+    /// provenance and ends change (losses noted, trials settled).
+    private func reportStored(
+        _ report: Report, metrics: [IncomingMetric], provenance: [AttemptProvenance], cursors: IngestCursors,
+        transaction: StoreTransaction, now: Timestamp
+    ) throws -> Effects {
+        let worker = WorkerID(report.workerId)
         var effects = Effects()
         for loss in cursors.losses {
             logger.warning("a worker's spool was full: job output lost", metadata: [
@@ -161,8 +195,6 @@ extension Coordinator {
                 message: "\(loss.rawBytes) bytes of attempt \(loss.attempt)'s \(loss.stream) were lost: worker \(worker)'s spool was full while the coordinator was unreachable",
                 trial: machine.attempts[loss.attempt]?.trial, attempt: loss.attempt, worker: worker, at: now)))
         }
-        // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
-        let provenance = report.provenance.filter { accepted.contains($0.attemptId) }
         for item in provenance {
             effects.changes.append(.provenance(Self.provenanceRecord(item, now: now)))
         }
@@ -170,23 +202,16 @@ extension Coordinator {
         let samples = metrics.filter { cursors.newMetrics[$0.attempt]?.contains($0.seq) == true }.map {
             CoordinatorMachine.StoredSample(attempt: $0.attempt, name: $0.name, step: $0.step, value: $0.value)
         }
-        let ends = report.ends.map { end in
+        let ends = try report.ends.map { end in
             var core = Self.result(of: end)
             // The attempt's metrics as stored (this report's included): which names its job
             // prints, and whether its objective or loss ended NaN (none to read if it sent none).
             if end.finalMetricSeq > 0, machine.accepts(attempt: end.attemptId, from: worker, incarnation: report.incarnation) {
-                core.metrics = (try? store.lastMetricValues(attempt: end.attemptId, always: machine.watchedMetrics)) ?? [:]
+                core.metrics = try transaction.lastMetricValues(attempt: end.attemptId, always: machine.watchedMetrics)
             }
             return core
         }
         effects.append(machine.reportStored(samples: samples, ends: ends, worker: worker, incarnation: report.incarnation, now: now))
-        guard carryOut(effects) else {
-            return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot write its store"))
-        }
-        return .reportAck(ReportAck(
-            requestId: report.requestId,
-            stored: cursors.streams.map { StreamCursor(attemptId: $0.attempt, stream: $0.stream == .stdout ? .stdout : .stderr, seq: $0.seq) },
-            metricsStored: cursors.metrics.map { MetricCursor(attemptId: $0.attempt, seq: $0.seq) },
-            endsStored: report.ends.map(\.attemptId), unknownAttempts: admission.unknown, provenanceStored: provenance.map(\.attemptId)))
+        return effects
     }
 }

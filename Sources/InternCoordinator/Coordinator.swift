@@ -253,11 +253,25 @@ public actor Coordinator {
         do {
             try store.apply(effects.changes)
         } catch {
-            logger.critical("cannot commit to the store; stopping", metadata: ["error": "\(error)"])
-            storeFailure = "\(error)"
-            releaseParked()
+            storeFailed(error)
             return false
         }
+        settle(effects)
+        return true
+    }
+
+    /// A commit failed: memory and journal disagree, so the coordinator answers nothing more
+    /// and stops (fail-stop; started again, it rebuilds its state from the store).
+    func storeFailed(_ error: any Error) {
+        logger.critical("cannot commit to the store; stopping", metadata: ["error": "\(error)"])
+        storeFailure = "\(error)"
+        releaseParked()
+    }
+
+    /// What follows the commit of `effects`: files of attempts that ended are closed, those of
+    /// attempts assigned are made, parked requests are answered, and the clock learns the
+    /// machine's next deadline.
+    func settle(_ effects: Effects) {
         for change in effects.changes {
             switch change {
             case .campaignFinished:
@@ -282,7 +296,6 @@ public actor Coordinator {
             wakeAt = deadline
             alarm.ring()
         }
-        return true
     }
 
     /// Answers every parked request (the coordinator is stopping): nothing may wait forever.

@@ -157,21 +157,24 @@ extension CampaignStore {
     /// divergence check and ``MetricCoverage`` must see, however many names the job printed),
     /// plus the first `limit` others in name order (the names seen, for messages).
     public func lastMetricValues(attempt: AttemptID, always: Set<String>, limit: Int = MetricCoverage.maxSeenNames) throws -> [String: Double] {
+        try read { db in try Self.lastMetricValues(attempt: attempt, always: always, limit: limit, in: db) }
+    }
+
+    static func lastMetricValues(attempt: AttemptID, always: Set<String>, limit: Int, in db: Database) throws -> [String: Double] {
         guard let id = Int64(exactly: attempt) else { return [:] }
-        return try read { db in
-            var values: [String: Double] = [:]
-            let named = always.isEmpty ? "0" : "name IN (\(databaseQuestionMarks(count: always.count)))"
-            let rows = try Row.fetchCursor(
-                db, sql: """
-                    SELECT name, last_value FROM metric_series WHERE attempt_id = ? AND (\(named) OR name LIKE '%loss%')
-                    UNION SELECT name, last_value FROM (SELECT name, last_value FROM metric_series WHERE attempt_id = ? ORDER BY name LIMIT ?)
-                    """,
-                arguments: StatementArguments([id] + always.sorted().map { $0 as DatabaseValueConvertible } + [id, limit]))
-            while let row = try rows.next() {
-                values[row[0]] = (row[1] as Double?) ?? .nan
-            }
-            return values
+        var values: [String: Double] = [:]
+        let named = always.isEmpty ? "0" : "name IN (\(databaseQuestionMarks(count: always.count)))"
+        // The same text for every attempt of a campaign (its watched metrics do not change): prepared once.
+        let statement = try db.cachedStatement(sql: """
+            SELECT name, last_value FROM metric_series WHERE attempt_id = ? AND (\(named) OR name LIKE '%loss%')
+            UNION SELECT name, last_value FROM (SELECT name, last_value FROM metric_series WHERE attempt_id = ? ORDER BY name LIMIT ?)
+            """)
+        let rows = try Row.fetchCursor(
+            statement, arguments: StatementArguments([id] + always.sorted().map { $0 as DatabaseValueConvertible } + [id, limit]))
+        while let row = try rows.next() {
+            values[row[0]] = (row[1] as Double?) ?? .nan
         }
+        return values
     }
 
     /// By stage, every metric name any of its attempts reported (a coordinator's ``MetricCoverage``

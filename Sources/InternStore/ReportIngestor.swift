@@ -145,6 +145,25 @@ public final class ReportIngestor {
     public func ingest(
         frames: [IncomingFrame], metrics: [IncomingMetric], trialOf: (AttemptID) -> TrialID?, now: Timestamp
     ) throws -> IngestCursors {
+        try ingest(frames: frames, metrics: metrics, trialOf: trialOf, now: now, transaction: false) { _, _ in }
+    }
+
+    /// As ``ingest(frames:metrics:trialOf:now:)``, with `alongside` run inside the same
+    /// transaction (there always is one), after the frames' and metrics' rows (it reads them),
+    /// with the cursors so far (`losses`, `newMetrics`): the coordinator commits what the report
+    /// changed in the same transaction as what it stored. `alongside` runs only once the files
+    /// are written: an error before it is a log that cannot be written (or a row that cannot be).
+    public func ingest(
+        frames: [IncomingFrame], metrics: [IncomingMetric], trialOf: (AttemptID) -> TrialID?, now: Timestamp,
+        alongside: (StoreTransaction, IngestCursors) throws -> Void
+    ) throws -> IngestCursors {
+        try ingest(frames: frames, metrics: metrics, trialOf: trialOf, now: now, transaction: true, alongside: alongside)
+    }
+
+    private func ingest(
+        frames: [IncomingFrame], metrics: [IncomingMetric], trialOf: (AttemptID) -> TrialID?, now: Timestamp,
+        transaction: Bool, alongside: (StoreTransaction, IngestCursors) throws -> Void
+    ) throws -> IngestCursors {
         var result = IngestCursors()
         var touchedStreams: [StreamKey] = []
         var pendingRows: [(StreamKey, IncomingFrame, UInt64)] = []
@@ -176,9 +195,14 @@ public final class ReportIngestor {
             result.newMetrics[metric.attempt] = (result.newMetrics[metric.attempt]?.lowerBound ?? metric.seq)...metric.seq
         }
 
-        if !pendingRows.isEmpty || !acceptedMetrics.isEmpty {
+        for (key, frame, _) in pendingRows where frame.data.isEmpty && frame.rawLength > 0 {
+            result.losses.append((key.attempt, key.stream, frame.seq, frame.rawLength))
+        }
+        if !pendingRows.isEmpty || !acceptedMetrics.isEmpty || transaction {
             do {
-                try commit(pendingRows, acceptedMetrics, now: now)
+                try commit(pendingRows, acceptedMetrics, now: now) { db in
+                    try alongside(StoreTransaction(store: store, db: db), result)
+                }
             } catch {
                 for (key, state) in staged {
                     if let committed = cursors[key] { _ = ftruncate(state.descriptor, off_t(committed.end)) }
@@ -189,9 +213,6 @@ public final class ReportIngestor {
         // Only a committed transaction moves the cursors; after a failed one, the bytes appended
         // past the indexed end were cut off above (and are cut off again when a stream is reopened).
         for (key, state) in staged { cursors[key] = state }
-        for (key, frame, _) in pendingRows where frame.data.isEmpty && frame.rawLength > 0 {
-            result.losses.append((key.attempt, key.stream, frame.seq, frame.rawLength))
-        }
         for (attempt, seq) in stagedMetrics { metricCursors[attempt] = seq }
 
         for key in touchedStreams {
@@ -204,7 +225,10 @@ public final class ReportIngestor {
         return result
     }
 
-    private func commit(_ pendingRows: [(StreamKey, IncomingFrame, UInt64)], _ acceptedMetrics: [IncomingMetric], now: Timestamp) throws {
+    private func commit(
+        _ pendingRows: [(StreamKey, IncomingFrame, UInt64)], _ acceptedMetrics: [IncomingMetric], now: Timestamp,
+        then alongside: (Database) throws -> Void
+    ) throws {
         try store.write { db in
                 let insertFrame = try db.cachedStatement(sql: """
                     INSERT INTO log_frames (attempt_id, stream, seq, offset, length, raw_length, received_at)
@@ -217,6 +241,7 @@ public final class ReportIngestor {
                     ])
                 }
                 try Self.insertMetrics(acceptedMetrics, in: db)
+                try alongside(db)
             }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 @testable import InternCoordinator
 import InternCore
 import InternProtocol
@@ -5,6 +6,7 @@ import InternStore
 import InternTestKit
 import Logging
 import Testing
+import Zstd
 
 /// The coordinator's shell without sockets: bytes in, one machine event, a commit, bytes out.
 /// (The end-to-end suites drive the same shell through NNG and real worker processes.)
@@ -60,6 +62,50 @@ import Testing
         #expect(snapshot.isFinished && snapshot.progress.completed == 1)
         #expect(snapshot.best?.objective == 0.25)
         #expect(try store.trials().first?.status == .completed)
+    }
+
+    /// A report is one transaction with what it changes; a log that cannot be written refuses
+    /// the whole report (nothing of it counts), and the same report sent again once the file can
+    /// be written is stored and counted once.
+    @Test func aReportWhoseLogCannotBeWritten_isRefusedWhole_andCountsOnceWhenSentAgain() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (coordinator, store) = try Self.coordinator(in: directory)
+        _ = try await Self.exchange(coordinator, .hello(Hello(requestId: 1, workerId: "w", incarnation: 7, hostname: "h", pid: 1, slots: 1)))
+        guard case .assignment(let assignment) = try await Self.exchange(coordinator, .workRequest(WorkRequest(
+            requestId: 2, workerId: "w", incarnation: 7, slot: 0)))
+        else { Issue.record("no assignment"); return }
+        // Its log file, made in the background, replaced by a directory: the append fails.
+        let path = store.logPath(trial: 1, attempt: assignment.attemptId, stream: .stdout)
+        try await eventually("the log file is made", timeout: .seconds(5)) { FileManager.default.fileExists(atPath: path) }
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        let compressor = try ZstdCompressor(level: 1)
+        var compressed: [UInt8] = []
+        try compressor.compress(Array("loss 0.25\n".utf8), into: &compressed)
+        try compressor.finish(into: &compressed)
+        let report = Report(
+            requestId: 3, workerId: "w", incarnation: 7,
+            frames: [LogFrame(attemptId: assignment.attemptId, stream: .stdout, seq: 1, rawLength: 10, data: compressed)],
+            metrics: [MetricSample(attemptId: assignment.attemptId, seq: 1, name: "loss", step: 1, value: 0.25, timeMs: 1)],
+            ends: [AttemptEnd(attemptId: assignment.attemptId, outcome: .exited, startedAtMs: 1, endedAtMs: 2, wallMs: 1,
+                              finalStdoutSeq: 1, finalMetricSeq: 1)])
+        guard case .rejected(let refused) = try await Self.exchange(coordinator, .report(report)) else {
+            Issue.record("a report whose log cannot be written was acknowledged"); return
+        }
+        #expect(refused.code == .internal && refused.reason.contains("cannot store logs"), "\(refused.reason)")
+        #expect(try store.trials().first?.status != .completed)
+        #expect(try store.metricPoints(attempt: assignment.attemptId).isEmpty)
+        // The file can be written again: the same report is stored, and counts once.
+        try FileManager.default.removeItem(atPath: path)
+        guard case .reportAck(let ack) = try await Self.exchange(coordinator, .report(report)) else {
+            Issue.record("the report sent again was not acknowledged"); return
+        }
+        #expect(ack.endsStored == [assignment.attemptId] && ack.stored.map(\.seq) == [1])
+        #expect(try store.trials().first?.status == .completed)
+        #expect(try store.trials().first?.objective == 0.25)
+        #expect(try store.metricPoints(attempt: assignment.attemptId).count == 1)
+        #expect(String(decoding: try store.readLog(trial: 1, attempt: assignment.attemptId, stream: .stdout), as: UTF8.self) == "loss 0.25\n")
     }
 
     @Test func aRequestFromAWorkerThatNeverSaidHello_isRefused_andNothingIsStored() async throws {
