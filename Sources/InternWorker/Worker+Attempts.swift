@@ -1,5 +1,4 @@
 import Foundation
-import InternAuth
 import InternCore
 import InternJob
 import InternProtocol
@@ -76,10 +75,7 @@ extension Worker {
     /// goes to the outbox when the process and its pipes are done.
     private func runAttempt(_ assignment: Assignment) async {
         let attempt = assignment.attemptId
-        var environment = ProcessInfo.processInfo.environment
-        // The campaign's credentials are the worker's, never the job's: a job that prints its
-        // environment would otherwise put the secret into the stored logs.
-        for name in Credentials.environmentVariables { environment[name] = nil }
+        var environment = jobEnvironment
         for pair in assignment.environment { environment[pair.key] = pair.value }
         // Exactly the GPUs assigned (none for a CPU trial on a GPU worker: it must not grab
         // whatever CUDA would otherwise show it).

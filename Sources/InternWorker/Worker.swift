@@ -1,4 +1,5 @@
 import Foundation
+import InternAuth
 import InternJob
 import InternProtocol
 import Logging
@@ -29,6 +30,14 @@ public final class Worker: Sendable {
     let outputsDirectory: String?
     private let outputsDirectoryIsTemporary: Bool
     let provenanceProbe = ProvenanceProbe()
+    /// What every job's environment starts from: this worker's, read once (0.1 ms per attempt
+    /// otherwise), without the campaign's credentials: they are the worker's, never the job's
+    /// (a job that prints its environment would put the secret into the stored logs).
+    let jobEnvironment: [String: String] = {
+        var environment = ProcessInfo.processInfo.environment
+        for name in Credentials.environmentVariables { environment[name] = nil }
+        return environment
+    }()
 
     struct State {
         /// The phase, the attempts running and what was asked of them, the deadlines.
