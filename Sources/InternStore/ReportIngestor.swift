@@ -118,6 +118,12 @@ public final class ReportIngestor {
     private var trialOf: [AttemptID: TrialID] = [:]
     /// Makes the log files of attempts just assigned, off the coordinator's thread (see `prepare`).
     private let preparer = DispatchQueue(label: "intern.logs.prepare", qos: .utility)
+    /// Attempts made since this ingestor was (their ids are above every id the store held then)
+    /// and not yet closed: every row of theirs came through this ingestor, so a stream or metric
+    /// series of theirs without a cursor here has none, and starts at zero without a read.
+    private var fresh: Set<AttemptID> = []
+    /// The highest attempt id in the store when this ingestor was made.
+    private let attemptsBefore: AttemptID
 
     private struct StreamKey: Hashable {
         var attempt: AttemptID
@@ -133,6 +139,9 @@ public final class ReportIngestor {
     /// Creates an ingestor writing into `store`.
     public init(store: CampaignStore) {
         self.store = store
+        // Unreadable: no attempt counts as made since (each cursor is read from the store).
+        let highest = try? store.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM attempts") ?? 0 }
+        attemptsBefore = highest.map { AttemptID(max(0, $0)) } ?? .max
     }
 
     deinit {
@@ -286,6 +295,7 @@ public final class ReportIngestor {
             if let state = cursors.removeValue(forKey: key), state.descriptor >= 0 { close(state.descriptor) }
         }
         metricCursors[attempt] = nil
+        fresh.remove(attempt)
     }
 
     /// Makes, in the background, the log directory and stdout file of an attempt just assigned,
@@ -296,6 +306,8 @@ public final class ReportIngestor {
     /// first (the file is made where it is needed either way: never truncated, never made twice)
     /// or never (an empty file stays).
     public func prepare(attempt: AttemptID, trial: TrialID) {
+        // Made since this ingestor was: nothing of it is stored yet (its reports all come through here).
+        if attempt > attemptsBefore { fresh.insert(attempt) }
         let path = store.logPath(trial: trial, attempt: attempt, stream: .stdout)
         let directoryMode = store.directoryMode, fileMode = store.fileMode
         preparer.async {
@@ -307,7 +319,7 @@ public final class ReportIngestor {
 
     private func cursor(for key: StreamKey, trial: TrialID) throws -> StreamState {
         if let state = cursors[key] { return state }
-        let (seq, end) = try store.read { db -> (UInt64, UInt64) in
+        let (seq, end) = fresh.contains(key.attempt) ? (0, 0) : try store.read { db -> (UInt64, UInt64) in
             let row = try Row.fetchOne(db, sql: """
                 SELECT MAX(seq) AS seq, MAX(offset + length) AS end FROM log_frames WHERE attempt_id = ? AND stream = ?
                 """, arguments: [Int64(key.attempt), key.stream.rawValue])
@@ -354,7 +366,7 @@ public final class ReportIngestor {
 
     private func metricCursor(for attempt: AttemptID) throws -> UInt64 {
         if let seq = metricCursors[attempt] { return seq }
-        let seq = try store.read { db in
+        let seq = fresh.contains(attempt) ? 0 : try store.read { db in
             UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(last_seq) FROM metric_batches WHERE attempt_id = ?", arguments: [Int64(attempt)]) ?? 0)
         }
         metricCursors[attempt] = seq

@@ -195,6 +195,20 @@ import Zstd
         #expect(String(decoding: try store.readLog(trial: 1, attempt: 7, stream: .stdout), as: UTF8.self) == "one\ntwo\n")
     }
 
+    /// An attempt made before this ingestor (a restarted coordinator's) is never taken for one
+    /// with nothing stored, even when it is prepared again: a frame resent is still dropped.
+    @Test func anAttemptFromBeforeTheIngestor_keepsItsStoredCursors_whenPreparedAgain() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let frames = try Self.frames(of: ["one\n", "two\n", "three\n"], attempt: 7)
+        _ = try ReportIngestor(store: store).ingest(frames: Array(frames[0...1]), metrics: [], trialOf: { _ in 1 }, now: 5)
+        let restarted = ReportIngestor(store: store)
+        restarted.prepare(attempt: 7, trial: 1)
+        let cursors = try restarted.ingest(frames: [frames[0], frames[2]], metrics: [], trialOf: { _ in 1 }, now: 6)
+        #expect(cursors.streams.map(\.seq) == [3])
+        #expect(String(decoding: try store.readLog(trial: 1, attempt: 7, stream: .stdout), as: UTF8.self) == "one\ntwo\nthree\n")
+    }
+
     @Test func adminReaders_openTheStoreReadOnly() throws {
         let (store, dir) = try makeStore()
         defer { dir.remove() }
