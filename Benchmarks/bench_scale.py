@@ -129,7 +129,10 @@ def check_store(db, trials):
     doubled = q("select count(*) from (select trial_id from attempts where status = 'succeeded' group by trial_id having count(*) > 1)")[0][0]
     with_success = q("select count(distinct trial_id) from attempts where status = 'succeeded'")[0][0]
     raw, stored = q("select coalesce(sum(raw_length), 0), coalesce(sum(length), 0) from log_frames")[0]
-    metric_points = q("select count(*) from metric_points")[0][0]
+    try:
+        metric_points = q("select count(*) from metric_points")[0][0]
+    except sqlite3.OperationalError:  # stored in batches by newer stores
+        metric_points = None
     con.close()
     ok = by_status.get("completed", 0) == trials and sum(by_status.values()) == trials and doubled == 0 and with_success == trials
     return {"ok": ok, "trials": by_status, "attempts": attempts, "doubled": doubled, "trials_with_a_success": with_success,

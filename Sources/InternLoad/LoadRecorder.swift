@@ -6,6 +6,8 @@ import Synchronization
 public final class LoadRecorder: Sendable {
     /// One sample of the coordinator, at a number of completed trials.
     public struct Sample: Sendable, Codable, Equatable {
+        /// The coordinator's pid (a restarted coordinator has another).
+        public var pid: Int32
         public var completed: Int
         public var elapsedSeconds: Double
         public var reading: ProcessProbe.Reading
@@ -37,6 +39,8 @@ public final class LoadRecorder: Sendable {
         var samples: [Sample] = []
         var nextSampleAt: Int
         var campaignOverAt: ContinuousClock.Instant?
+        /// When the last attempt so far was acknowledged as succeeded, seconds into the run.
+        var lastSuccessAt = 0.0
         var problems: [String] = []
     }
 
@@ -61,9 +65,9 @@ public final class LoadRecorder: Sendable {
 
     /// Samples the coordinator now (the start and the end of a run), if it is running.
     public func sampleCoordinator() {
-        guard let reading = probe.read() else { return }
+        guard let pid = probe.currentPid, let reading = probe.read(pid: pid) else { return }
         let elapsed = elapsedSeconds
-        state.withLock { $0.samples.append(Sample(completed: $0.counts.succeeded, elapsedSeconds: elapsed, reading: reading)) }
+        state.withLock { $0.samples.append(Sample(pid: pid, completed: $0.counts.succeeded, elapsedSeconds: elapsed, reading: reading)) }
     }
 
     func count(_ update: (inout Counts) -> Void) {
@@ -93,7 +97,9 @@ public final class LoadRecorder: Sendable {
             state.counts.refused += settled.refused.count
             for end in settled.ends {
                 switch (end.outcome, end.code) {
-                case (.exited, 0): state.counts.succeeded += 1
+                case (.exited, 0):
+                    state.counts.succeeded += 1
+                    state.lastSuccessAt = elapsedSeconds
                 case (.cancelled, _), (.preempted, _): state.counts.cancelled += 1
                 default: state.counts.failed += 1
                 }
@@ -122,7 +128,20 @@ public final class LoadRecorder: Sendable {
     }
 
     /// Everything measured so far.
-    public var snapshot: (counts: Counts, dispatch: LatencyHistogram, report: LatencyHistogram, heartbeat: LatencyHistogram, samples: [Sample], problems: [String]) {
-        state.withLock { ($0.counts, $0.dispatch, $0.report, $0.heartbeat, $0.samples, $0.problems) }
+    public var snapshot: Snapshot {
+        state.withLock {
+            Snapshot(counts: $0.counts, dispatch: $0.dispatch, report: $0.report, heartbeat: $0.heartbeat, samples: $0.samples,
+                     problems: $0.problems, lastSuccessAt: $0.lastSuccessAt)
+        }
+    }
+
+    /// Everything measured, at one moment.
+    public struct Snapshot: Sendable {
+        public var counts: Counts
+        public var dispatch, report, heartbeat: LatencyHistogram
+        public var samples: [Sample]
+        public var problems: [String]
+        /// Seconds into the run when the last succeeded attempt was acknowledged.
+        public var lastSuccessAt: Double
     }
 }

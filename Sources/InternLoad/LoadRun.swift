@@ -133,14 +133,23 @@ public struct LoadResult: Sendable, Codable {
         elapsedSeconds = LoadRecorder.seconds(elapsed)
         self.timedOut = timedOut
         counts = snapshot.counts
-        trialsPerSecond = Double(snapshot.counts.succeeded) / max(1e-9, elapsedSeconds)
+        // Up to the last trial's end: a worker cut off or killed near the end comes back later,
+        // only to learn the campaign is over.
+        trialsPerSecond = Double(snapshot.counts.succeeded) / max(1e-9, snapshot.lastSuccessAt)
         dispatch = Latency(snapshot.dispatch)
         reportCommit = Latency(snapshot.report)
         heartbeat = Latency(snapshot.heartbeat)
         coordinator = snapshot.samples
         problems = snapshot.problems
-        if let first = snapshot.samples.first, let last = snapshot.samples.last, last.reading.cpuSeconds > first.reading.cpuSeconds {
-            let cpu = last.reading.cpuSeconds - first.reading.cpuSeconds
+        // CPU between the first and last sample of each coordinator process (restarts change the pid).
+        var cpu = 0.0
+        var first: [Int32: Double] = [:], last: [Int32: Double] = [:]
+        for sample in snapshot.samples {
+            if first[sample.pid] == nil { first[sample.pid] = sample.reading.cpuSeconds }
+            last[sample.pid] = sample.reading.cpuSeconds
+        }
+        for (pid, end) in last { cpu += end - (first[pid] ?? end) }
+        if cpu > 0 {
             coordinatorCpuSeconds = cpu
             coordinatorCpuMsPerTrial = snapshot.counts.succeeded > 0 ? cpu * 1000 / Double(snapshot.counts.succeeded) : nil
             ingestMBPerCpuSecond = Double(snapshot.counts.rawBytesStored) / 1e6 / cpu

@@ -31,8 +31,12 @@ public struct ProcessProbe: Sendable {
 
     /// Reads the process now; `nil` when there is none (it exited, or none was named).
     public func read() -> Reading? {
-        guard let pid = currentPid,
-              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        currentPid.flatMap(read(pid:))
+    }
+
+    /// Reads process `pid` now; `nil` when it does not exist.
+    public func read(pid: Int32) -> Reading? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
         else { return nil }
         return Self.parse(status: status, stat: stat, ticksPerSecond: Double(sysconf(Int32(_SC_CLK_TCK))))
