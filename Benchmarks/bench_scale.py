@@ -98,7 +98,7 @@ class Coordinator:
 
     def reap(self, kill=False):
         if kill:
-            self.proc.send_signal(signal.SIGKILL)
+            os.kill(self.proc.pid, signal.SIGKILL)  # not Popen.send_signal: it may reap (and lose the rusage)
         _, status, usage = os.wait4(self.proc.pid, 0)
         self.cpu += usage.ru_utime + usage.ru_stime
         self.max_rss_kib = max(self.max_rss_kib, usage.ru_maxrss)
@@ -106,8 +106,10 @@ class Coordinator:
         return self.proc.returncode
 
     def wait(self, timeout):
+        """Waits for the coordinator to exit (killing it after `timeout`); never through
+        Popen.poll(), which would reap it and lose its rusage."""
         deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
             if pid:
                 self.cpu += usage.ru_utime + usage.ru_stime
@@ -115,9 +117,7 @@ class Coordinator:
                 self.proc.returncode = os.waitstatus_to_exitcode(status)
                 return self.proc.returncode
             time.sleep(0.2)
-        if self.proc.returncode is None:
-            return self.reap(kill=True) if self.proc.poll() is None else self.proc.returncode
-        return self.proc.returncode
+        return self.reap(kill=True)
 
 
 def check_store(db, trials):
@@ -215,18 +215,20 @@ class Bench:
                 "rss_peak_mb": max(rss + [coord.max_rss_kib / 1024]) if rss else coord.max_rss_kib / 1024}
 
     def start_perf(self, coord, d):
-        out = os.path.join(d, "perf.data")
+        out = os.path.join(self.args.out_dir, "bench-scale-perf.data")
         return subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(coord.proc.pid), "--", "sleep", str(self.args.perf)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
 
     def finish_perf(self, perf, d):
         proc, out = perf
         proc.wait()
-        report = subprocess.run(["perf", "report", "-i", out, "--no-children", "--stdio"], capture_output=True, text=True)
-        lines = [l for l in report.stdout.splitlines() if l.strip() and not l.startswith("#")]
-        with open(os.path.join(self.args.out_dir, "bench-scale-perf.txt"), "w") as f:
-            f.write("\n".join(lines[:400]))
-        log("  perf report -> %s" % os.path.join(self.args.out_dir, "bench-scale-perf.txt"))
+        path = os.path.join(self.args.out_dir, "bench-scale-perf.txt")
+        with open(path, "w") as f:
+            # Flat, by shared object, then the call graphs of the top symbols.
+            for extra in (["-g", "none", "--percent-limit", "0.7"], ["-g", "none", "--sort", "dso"], ["--percent-limit", "3"]):
+                report = subprocess.run(["perf", "report", "-i", out, "--no-children", "--stdio"] + extra, capture_output=True, text=True)
+                f.write("\n".join(l for l in report.stdout.splitlines() if l.strip() and not l.startswith("#")) + "\n\n")
+        log("  perf report -> %s" % path)
 
     # -- (2) log ingest ----------------------------------------------------------------------------
     def ingest(self):
@@ -338,7 +340,7 @@ def print_table(r):
             ("  dispatch p50 / p99 (WorkRequest -> Assignment)", "%s / %s ms" % (fmt(dp.get("p50Ms")), fmt(dp.get("p99Ms"))),
              verdict(dp.get("p99Ms", 1e9) <= TARGET_DISPATCH_P99_MS) + " (p99 <= %g ms)" % TARGET_DISPATCH_P99_MS),
             ("  report commit p50 / p99 (Report -> ReportAck)", "%s / %s ms" % (fmt(rp.get("p50Ms")), fmt(rp.get("p99Ms"))), ""),
-            ("  coordinator RSS every 10 %% of trials (MB)", " ".join("%.0f" % x for x in D["rss_mb"]), ""),
+            ("  coordinator RSS every 10 % of trials (MB)", " ".join("%.0f" % x for x in D["rss_mb"]), ""),
             ("  coordinator RSS peak, flat", "%.1f MB, %s" % (D["rss_peak_mb"], "flat" if D["rss_flat"] else "GROWS"),
              verdict(D["rss_peak_mb"] <= TARGET_RSS_MB and D["rss_flat"]) + " (<= %g MB, flat)" % TARGET_RSS_MB),
             ("  coordinator CPU per trial", "%.3f ms (%.1f s in all)" % (D["coordinator_cpu_s"] * 1000 / max(1, sum(D["store"]["trials"].values())), D["coordinator_cpu_s"]), ""),
@@ -382,12 +384,13 @@ def main():
     ap.add_argument("--intern", default=".build/release/intern")
     ap.add_argument("--load", default=".build/release/intern-load")
     ap.add_argument("--out", default=".build/bench-scale.json")
-    ap.add_argument("--quick", action="store_true", help="a 1-2 minute version: 200 workers, 10,000 trials; 200 ingest trials; a 30 s soak")
+    ap.add_argument("--quick", action="store_true", help="a 2-minute version: 200 workers, 5,000 trials; 300 ingest trials; a 40 s soak")
     ap.add_argument("--only", choices=["dispatch", "ingest", "soak"])
     ap.add_argument("--workers", type=int, help="dispatch: workers (default 1000; --quick 200)")
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--trials", type=int, help="dispatch: trials (default 100000; --quick 10000)")
-    ap.add_argument("--time-scale", type=float, default=0.05, help="dispatch: real seconds per simulated second (default 0.05)")
+    ap.add_argument("--time-scale", type=float, help="dispatch: real seconds per simulated second (default 0.5, --quick 0.1: "
+                    "about 260 trials/s offered, twice what 4,000 slots of 1-60 s trials ask in real time)")
     ap.add_argument("--dispatch-log-rate", type=float, default=100, help="dispatch: raw log bytes per simulated second per attempt")
     ap.add_argument("--ingest-workers", type=int, help="default 1000 (--quick 200)")
     ap.add_argument("--ingest-trials", type=int, help="default 2000 (--quick 300)")
@@ -403,7 +406,8 @@ def main():
     args = ap.parse_args()
     q = args.quick
     args.workers = args.workers or (200 if q else 1000)
-    args.trials = args.trials or (10_000 if q else 100_000)
+    args.trials = args.trials or (5_000 if q else 100_000)
+    args.time_scale = args.time_scale or (0.1 if q else 0.5)
     args.ingest_workers = args.ingest_workers or (200 if q else 1000)
     args.ingest_trials = args.ingest_trials or (300 if q else 2000)
     args.soak_tasks = args.soak_tasks or (1000 if q else 6000)

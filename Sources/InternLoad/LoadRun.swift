@@ -70,6 +70,8 @@ public enum LoadRun {
             while let finished = await group.next() {
                 if !finished {
                     timedOut = true
+                    let stuck = workers.filter { !$0.hasStopped }.map(\.status)
+                    recorder.problem("time limit reached with \(stuck.count) workers not done, e.g. " + stuck.prefix(5).joined(separator: "; "))
                     group.cancelAll()
                     break
                 }

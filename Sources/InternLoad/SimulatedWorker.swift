@@ -133,12 +133,32 @@ final class SimulatedWorker: Sendable {
             }
             return (state.session, state.sessionWaiters)
         }
-        session?.socket.close()
+        session.map(Self.close)
         for waiter in waiters { waiter.resume(returning: nil) }
         reportWake.continuation.finish()
     }
 
     private var stopped: Bool { state.withLock { $0.stopped } }
+
+    /// Whether the worker's run is over.
+    var hasStopped: Bool { stopped }
+
+    /// Where the worker stands, for a run that timed out.
+    var status: String {
+        state.withLock { state in
+            "\(id): campaign over \(state.campaignOver), connected \(state.session != nil), running \(state.running.count), "
+                + "unacknowledged frames \(state.outbox.frames.count), samples \(state.outbox.samples.count), ends \(state.outbox.ends.count)"
+        }
+    }
+
+    /// Closes a session's socket off the cooperative pool, without waiting: `nng_close` waits for
+    /// every pipe to be freed, which may take long (or, with NNG 1.5.2's defect, forever; see
+    /// `Socket.close(waitingAtMost:)`), and a few such waits would stall every simulated worker.
+    /// Its pending requests end with `closed` as soon as the close starts.
+    private static func close(_ session: Session) {
+        let socket = session.socket
+        DispatchQueue.global().async { socket.close() }
+    }
 
     // MARK: - Connecting, churn
 
@@ -163,7 +183,7 @@ final class SimulatedWorker: Sendable {
             }
             guard let away else { continue }
             recorder.count { if event.kind == .kill { $0.kills += 1 } else { $0.cuts += 1 } }
-            away.socket.close()
+            Self.close(away)
             do { try await Task.sleep(for: event.downFor) } catch { return }
             guard await connect() else { return }
         }
@@ -185,7 +205,7 @@ final class SimulatedWorker: Sendable {
                 let context = try socket.openContext()
                 defer { context.close() }
                 guard await sayHello(session, on: context) else {
-                    socket.close()
+                    Self.close(session)
                     return false
                 }
                 let waiters = state.withLock { state -> [CheckedContinuation<Session?, Never>]? in
@@ -195,7 +215,7 @@ final class SimulatedWorker: Sendable {
                     return state.sessionWaiters
                 }
                 guard let waiters else {
-                    socket.close()
+                    Self.close(session)
                     return false
                 }
                 for waiter in waiters { waiter.resume(returning: session) }
@@ -282,7 +302,10 @@ final class SimulatedWorker: Sendable {
     /// closed) stops trying, as a real one does.
     private func giveUpIfCampaignOver() -> Bool {
         guard let over = recorder.campaignOverFor, over > .seconds(3) else { return false }
-        state.withLock { $0.campaignOver = true }
+        state.withLock { state in
+            state.campaignOver = true
+            if state.campaignOverAt == nil { state.campaignOverAt = .now - over }
+        }
         reportWake.continuation.yield()
         return true
     }
@@ -495,6 +518,7 @@ final class SimulatedWorker: Sendable {
                 }
             } catch {
                 if stopped || !retryable(error) { return }
+                _ = giveUpIfCampaignOver()
             }
             try? await Task.sleep(for: .milliseconds(backoff))
             backoff = min(backoff * 2, 2_000)
