@@ -197,7 +197,7 @@ class Bench:
         coord.start()
         time.sleep(0.5)
         t0 = time.monotonic()
-        perf = self.start_perf(coord, d) if a.perf else None
+        perf = self.start_perf(coord, d) if a.perf else None  # after --perf-delay s, for --perf s
         figures = self.run_load(d, coord, [
             "--workers", str(a.workers), "--slots", str(a.slots), "--min-seconds", "1", "--max-seconds", "60",
             "--time-scale", str(a.time_scale), "--log-rate", str(a.dispatch_log_rate), "--failure-rate", "0.02",
@@ -216,8 +216,9 @@ class Bench:
 
     def start_perf(self, coord, d):
         out = os.path.join(self.args.out_dir, "bench-scale-perf.data")
-        return subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(coord.proc.pid), "--", "sleep", str(self.args.perf)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+        # Past the start (1,000 workers joining at once), in the steady state.
+        script = "sleep %d; exec perf record -g -o %s -p %d -- sleep %d" % (self.args.perf_delay, out, coord.proc.pid, self.args.perf)
+        return subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
 
     def finish_perf(self, perf, d):
         proc, out = perf
@@ -400,6 +401,7 @@ def main():
     ap.add_argument("--soak-seconds", type=int, help="real seconds the 72 h are replayed in (default 240; --quick 40)")
     ap.add_argument("--soak-restarts", type=int, default=3)
     ap.add_argument("--perf", type=int, default=0, help="perf record -g the dispatch coordinator for this many seconds")
+    ap.add_argument("--perf-delay", type=int, default=60, help="seconds into the dispatch run when perf starts (default 60)")
     ap.add_argument("--timeout", type=int, default=1200, help="per scenario, seconds")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--tmp", default=None)

@@ -123,17 +123,16 @@ final class SimulatedWorker: Sendable {
         }
     }
 
-    /// Ends the worker: its socket closes, loops waiting for a session get none.
+    /// Ends the worker: loops waiting for a session get none; the others are cancelled by the
+    /// caller. The socket is left open (the process is about to exit): closing a socket whose
+    /// coordinator has gone can block for good (see ``close(_:)``).
     private func stop() {
-        let (session, waiters) = state.withLock { state in
+        let waiters = state.withLock { state in
             state.stopped = true
-            defer {
-                state.session = nil
-                state.sessionWaiters = []
-            }
-            return (state.session, state.sessionWaiters)
+            state.session = nil
+            defer { state.sessionWaiters = [] }
+            return state.sessionWaiters
         }
-        session.map(Self.close)
         for waiter in waiters { waiter.resume(returning: nil) }
         reportWake.continuation.finish()
     }
@@ -151,13 +150,14 @@ final class SimulatedWorker: Sendable {
         }
     }
 
-    /// Closes a session's socket off the cooperative pool, without waiting: `nng_close` waits for
-    /// every pipe to be freed, which may take long (or, with NNG 1.5.2's defect, forever; see
-    /// `Socket.close(waitingAtMost:)`), and a few such waits would stall every simulated worker.
-    /// Its pending requests end with `closed` as soon as the close starts.
+    /// Closes a session's socket (a kill or a cut) on a thread of its own, without waiting:
+    /// `nng_close` waits for every pipe to be freed, which with NNG 1.5.2's defect may be forever
+    /// (see `Socket.close(waitingAtMost:)`). On the cooperative pool, or on Dispatch's global
+    /// queues (64 threads at most), a few dozen such waits stalled every simulated worker. Its
+    /// pending requests end with `closed` as soon as the close starts.
     private static func close(_ session: Session) {
         let socket = session.socket
-        DispatchQueue.global().async { socket.close() }
+        Thread.detachNewThread { socket.close() }
     }
 
     // MARK: - Connecting, churn
