@@ -127,12 +127,16 @@ final class SimulatedWorker: Sendable {
     /// caller. The socket is left open (the process is about to exit): closing a socket whose
     /// coordinator has gone can block for good (see ``close(_:)``).
     private func stop() {
-        let waiters = state.withLock { state in
+        let (session, waiters) = state.withLock { state in
             state.stopped = true
-            state.session = nil
-            defer { state.sessionWaiters = [] }
-            return state.sessionWaiters
+            defer {
+                state.session = nil
+                state.sessionWaiters = []
+            }
+            return (state.session, state.sessionWaiters)
         }
+        // Kept for good: a socket's deinit closes it, and would block where it runs.
+        if let session { Self.retired.withLock { $0.append(session.socket) } }
         for waiter in waiters { waiter.resume(returning: nil) }
         reportWake.continuation.finish()
     }
@@ -155,6 +159,8 @@ final class SimulatedWorker: Sendable {
     /// (see `Socket.close(waitingAtMost:)`). On the cooperative pool, or on Dispatch's global
     /// queues (64 threads at most), a few dozen such waits stalled every simulated worker. Its
     /// pending requests end with `closed` as soon as the close starts.
+    private static let retired = Mutex<[Socket]>([])
+
     private static func close(_ session: Session) {
         let socket = session.socket
         Thread.detachNewThread { socket.close() }
