@@ -1,6 +1,7 @@
 # intern — two commands on a fresh Debian machine with Swift:
 #   make demo   installs what is missing, builds, runs the example campaign with 2 local workers
 #   make test   installs what is missing, builds, runs the whole test suite
+# `make help` lists the others (benchmarks, chaos, the scale load generator).
 SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
@@ -8,9 +9,19 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all deps system-deps python-deps build release demo hf-sft test chaos bench slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps build release demo hf-sft test chaos bench bench-scale slurm-test fixtures clean
 
 all: build
+
+help:
+	@echo "make demo          build and run the example pipeline with 2 local workers"
+	@echo "make test          the whole test suite (unit, store, sockets, processes, end to end)"
+	@echo "make hf-sft        a real Hugging Face Trainer sweep, CPU only (about 3 minutes)"
+	@echo "make chaos         1,000 trials while workers and the coordinator are SIGKILLed; a flood of hostile clients"
+	@echo "make bench         dispatch, log ingest and trial shapes against xargs -P2 and Optuna"
+	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
+	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
+	@echo "make fixtures      regenerate the captured output of the real ML packages"
 
 deps: system-deps python-deps
 
@@ -87,6 +98,21 @@ chaos: system-deps
 # shapes (python3 jobs that print metric lines) vs xargs and Optuna; Benchmarks/README.md.
 bench: deps release
 	$(PYTHON) Benchmarks/bench.py --intern .build/release/intern --out .build/bench.json
+
+# The coordinator alone at scale (not part of `make test`; about 15 minutes on 2 cores, QUICK=1 about 2):
+# intern-load's simulated workers speak the real protocol over sealed tcp:// to one real coordinator.
+# (1) 1,000 workers x 4 slots, 100,000 trials: trials/s, dispatch and report-commit latency, RSS every
+# 10,000 trials, CPU per trial; (2) log ingest from 1,000 workers at once: MB/s per coordinator core,
+# stored ratio; (3) a 72-hour soak replayed in minutes (churn, kill -9 restarts): RSS, store size and
+# query times at the start and the end. Each checks the store: every trial completed exactly once.
+# Sizes: SCALE_ARGS="--workers 500 --trials 20000 --only dispatch ..." (Benchmarks/README.md, Scale).
+QUICK ?=
+SCALE_ARGS ?=
+bench-scale: system-deps
+	$(SWIFT) build -c release --product intern
+	$(SWIFT) build -c release --product intern-load
+	$(PYTHON) Benchmarks/bench_scale.py --intern .build/release/intern --load .build/release/intern-load \
+	  --out .build/bench-scale.json $(if $(QUICK),--quick) $(SCALE_ARGS)
 
 # A real one-node SLURM cluster on this machine, as root (installs Debian's slurm-wlm and munge if
 # missing; its config, munge key and state stay in /tmp/intern-slurm-test): pilot jobs run campaigns through

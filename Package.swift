@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "intern", targets: ["intern"]),
+        .executable(name: "intern-load", targets: ["intern-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -65,6 +66,13 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
 
+        // The scale load generator (`make bench-scale`): simulated workers that speak the real protocol
+        // (sealed, over real sockets) with simulated jobs, to measure the coordinator alone at scale.
+        .target(name: "InternLoad", dependencies: ["InternCore", "InternProtocol", "InternAuth", "InternWorker", "NNG", "Zstd"]),
+        .executableTarget(name: "intern-load", dependencies: [
+            "InternLoad", "InternAuth", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Helpers for tests: temporary directories, spawning the real binaries.
         .target(name: "InternTestKit", dependencies: ["InternCore"], path: "Tests/InternTestKit"),
 
@@ -81,6 +89,7 @@ let package = Package(
             "InternCoordinator", "InternCore", "InternProtocol", "InternStore", "InternAuth", "InternTestKit", "NNG", "Zstd",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "InternLoadTests", dependencies: ["InternLoad", "InternProtocol", "InternCore", "Zstd"]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
         // The executable's own pieces (the process lifecycle), through @testable import.
         .testTarget(name: "InternCLITests", dependencies: [
