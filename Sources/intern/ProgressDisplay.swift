@@ -23,6 +23,13 @@ final class ProgressDisplay: Sendable {
         self.quiet = quiet
     }
 
+    /// How often it wants the campaign's state: a terminal's line every 250 ms; a file's, which
+    /// prints at most every 2 s, every 2 s; never when quiet (only the summary). Each snapshot
+    /// walks every trial on the coordinator's thread.
+    var refreshInterval: Duration? {
+        quiet ? nil : isTerminal ? .milliseconds(250) : .seconds(2)
+    }
+
     /// Shows the latest state.
     func update(_ snapshot: CoordinatorSnapshot) {
         guard !quiet else { return }

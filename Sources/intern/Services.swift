@@ -97,8 +97,9 @@ struct LocalFleetService: Service {
     }
 }
 
-/// The live progress line, redrawn every 250 ms from the coordinator's snapshot until the group
-/// shuts it down (last of all); the summary is printed after the group has returned.
+/// The live progress line, redrawn from the coordinator's snapshot as often as the display wants
+/// (`ProgressDisplay.refreshInterval`) until the group shuts it down (last of all); the summary
+/// is printed after the group has returned.
 struct ProgressService: Service {
     let display: ProgressDisplay
     let coordinator: Coordinator
@@ -107,9 +108,14 @@ struct ProgressService: Service {
         // Graceful shutdown and cancellation alike end the loop (its CancellationError is the
         // expected way out).
         try? await cancelWhenGracefulShutdown {
+            guard let interval = display.refreshInterval else {
+                // Quiet: nothing to show before the summary.
+                while !Task.isCancelled { try await Task.sleep(for: .seconds(3_600)) }
+                return
+            }
             while !Task.isCancelled {
                 display.update(await coordinator.snapshot())
-                try await Task.sleep(for: .milliseconds(250))
+                try await Task.sleep(for: interval)
             }
         }
     }
