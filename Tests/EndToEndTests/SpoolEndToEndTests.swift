@@ -52,7 +52,13 @@ import Testing
         // The coordinator stops answering (as if its node hung); the job writes 12 MB meanwhile.
         coordinator.signal(SIGSTOP)
         try "".write(toFile: dir.file("go"), atomically: true, encoding: .utf8)
-        try await waitFor("phase2")
+        do {
+            try await waitFor("phase2")
+        } catch {
+            // Seen once in CI: say whether the worker was still there and what it said.
+            Issue.record("worker running: \(worker.process.isRunning); its stderr: \(worker.stderrSoFar)")
+            throw error
+        }
         try await Task.sleep(for: .milliseconds(300))
         coordinator.signal(SIGCONT)
 

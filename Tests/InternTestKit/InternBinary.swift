@@ -107,6 +107,11 @@ public final class ChildProcess: @unchecked Sendable {
     /// Sends a signal to the process.
     public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+    /// What the process has written to its standard error so far (it may still be running).
+    public var stderrSoFar: String {
+        String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self)
+    }
+
     /// What the process has written to its standard output so far (it may still be running).
     public var stdoutSoFar: String {
         String(decoding: FileManager.default.contents(atPath: stdoutPath) ?? Data(), as: UTF8.self)
