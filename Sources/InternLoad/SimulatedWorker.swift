@@ -480,6 +480,17 @@ final class SimulatedWorker: Sendable {
 
     // MARK: - Reports
 
+    /// Done, the campaign over and everything acknowledged: the goodbye a real worker says (a
+    /// leaving heartbeat naming nothing, answered or not within a second; docs/protocol.md, End
+    /// of a campaign), so that the coordinator need not linger for it. Only on the connection
+    /// still open: a worker whose coordinator is gone has nobody to tell.
+    private func sayGoodbye(_ current: (session: Session, context: Context)?) async {
+        guard let current, !current.session.socket.isClosed else { return }
+        let incarnation = state.withLock { $0.incarnation }
+        let goodbye = Heartbeat(requestId: nextRequestID(), workerId: id, incarnation: incarnation, leaving: true)
+        _ = try? await current.session.link.request(.heartbeat(goodbye), on: current.context, timeout: .seconds(1))
+    }
+
     /// Sends the outbox, one report at a time, until the worker is done.
     private func reportLoop() async {
         var current: (session: Session, context: Context)?
@@ -490,7 +501,10 @@ final class SimulatedWorker: Sendable {
             let (empty, urgent, done, overSince) = state.withLock { state in
                 (state.outbox.isEmpty, state.outbox.hasEnds, state.done, state.campaignOverAt)
             }
-            if done { return }
+            if done {
+                await sayGoodbye(current)
+                return
+            }
             if let overSince, ContinuousClock.now - overSince > .seconds(3) {
                 // Over, and the coordinator gone: what is left was stored, only its
                 // acknowledgement was lost (docs/protocol.md, Reports and acknowledgement).
