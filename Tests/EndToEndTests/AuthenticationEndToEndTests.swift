@@ -30,18 +30,6 @@ import Testing
         return dir.file(name)
     }
 
-    private func startProxy(listen: Int, target: Int, mode: String) throws -> Process {
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        proxy.arguments = [CampaignEndToEndTests.fixtures + "/tamperproxy.py", String(listen), String(target), mode]
-        let output = Pipe()
-        proxy.standardOutput = output
-        proxy.standardError = FileHandle.nullDevice
-        try proxy.run()
-        _ = output.fileHandleForReading.availableData  // "ready"
-        return proxy
-    }
-
     /// Every 5th message the worker sends is altered (or sent twice) on the wire: the coordinator
     /// rejects it, logs the peer and hangs up; the worker reconnects and resends; every trial
     /// completes once with its whole log.
@@ -54,7 +42,7 @@ import Testing
         let port = try NetworkCutEndToEndTests.freePort(), proxyPort = try NetworkCutEndToEndTests.freePort()
         let coordinator = try InternBinary.start(
             ["coordinator", spec, "--listen", "tcp://127.0.0.1:\(port)", "--auth", auth, "--root", dir.file(".intern")], in: dir.path)
-        let proxy = try startProxy(listen: proxyPort, target: port, mode: mode)
+        let (proxy, _) = try NetworkCutEndToEndTests.startProxy("tamperproxy.py", listen: proxyPort, target: port, mode: mode)
         defer { kill(proxy.processIdentifier, SIGKILL) }
         let worker = try InternBinary.start(
             ["worker", "--connect", "tcp://127.0.0.1:\(proxyPort)", "--auth", auth, "--slots", "2", "--id", "w"], in: dir.path)

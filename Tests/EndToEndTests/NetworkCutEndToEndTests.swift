@@ -20,12 +20,13 @@ import Testing
             .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
-    /// Starts Fixtures/cutproxy.py forwarding `listen` to `target` (in `mode`, if given) and waits
-    /// until it listens; its standard output stays readable.
-    static func startCutProxy(listen: Int, target: Int, mode: String? = nil) throws -> (Process, Pipe) {
+    /// Starts a proxy of Fixtures (`cutproxy.py`, `tamperproxy.py`) forwarding `listen` to
+    /// `target` (in `mode`, if given) and waits until it listens; its standard output stays
+    /// readable.
+    static func startProxy(_ script: String, listen: Int, target: Int, mode: String? = nil) throws -> (Process, Pipe) {
         let proxy = Process()
         proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        proxy.arguments = [CampaignEndToEndTests.fixtures + "/cutproxy.py", String(listen), String(target)] + (mode.map { [$0] } ?? [])
+        proxy.arguments = [CampaignEndToEndTests.fixtures + "/" + script, String(listen), String(target)] + (mode.map { [$0] } ?? [])
         let output = Pipe()
         proxy.standardOutput = output
         proxy.standardError = FileHandle.nullDevice
@@ -47,7 +48,7 @@ import Testing
         let coordinator = try InternBinary.start(
             ["coordinator", spec, "--listen", "tcp://127.0.0.1:\(coordinatorPort)", "--insecure", "--root", dir.file(".intern"),
              "--heartbeat-ms", "200", "--lease-ms", "1500"], in: dir.path)
-        let (proxy, _) = try Self.startCutProxy(listen: proxyPort, target: coordinatorPort)
+        let (proxy, _) = try Self.startProxy("cutproxy.py", listen: proxyPort, target: coordinatorPort)
         defer { kill(proxy.processIdentifier, SIGKILL) }
         let worker = try InternBinary.start(["worker", "--connect", "tcp://127.0.0.1:\(proxyPort)", "--insecure", "--id", "w"], in: dir.path)
 
@@ -106,7 +107,7 @@ import Testing
         let coordinator = try InternBinary.start(
             ["coordinator", spec, "--listen", "tcp://127.0.0.1:\(coordinatorPort)", "--insecure", "--root", dir.file(".intern")],
             in: dir.path)
-        let (proxy, proxyOutput) = try Self.startCutProxy(listen: proxyPort, target: coordinatorPort, mode: "drop-finished:1000")
+        let (proxy, proxyOutput) = try Self.startProxy("cutproxy.py", listen: proxyPort, target: coordinatorPort, mode: "drop-finished:1000")
         defer { kill(proxy.processIdentifier, SIGKILL) }
         let worker = try InternBinary.start(
             ["worker", "--connect", "tcp://127.0.0.1:\(proxyPort)", "--insecure", "--slots", "2", "--id", "w"], in: dir.path)
