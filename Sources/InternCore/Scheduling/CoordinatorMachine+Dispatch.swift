@@ -210,8 +210,11 @@ extension CoordinatorMachine {
         var plan = makePlan(attempt: id, trial: trial, number: trial.attemptCount)
         let gpus = stages[trial.stage].gpus
         plan.gpus = gpus == 0 ? [] : Array(freeGPUs(of: request.worker).prefix(gpus))
+        // The registry's copy of the worker's id: the request's was decoded from its message,
+        // and each attempt holding its own copy of the text cost a heap block per trial.
+        let worker = registry.records[request.worker]?.id ?? request.worker
         var attempt = AttemptRecord(
-            id: id, trial: trialID, number: trial.attemptCount, worker: request.worker, incarnation: request.incarnation,
+            id: id, trial: trialID, number: trial.attemptCount, worker: worker, incarnation: request.incarnation,
             argv: plan.argv, assignedAt: now)
         attempt.requestID = request.requestID
         attempt.gpus = plan.gpus

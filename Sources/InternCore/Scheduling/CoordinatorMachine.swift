@@ -29,8 +29,10 @@ public struct CoordinatorMachine: Sendable {
     public var totalTrials: Int { spec.trials + adjustments.addedTrials }
     /// The budget in force: the spec's, raised by `intern add`.
     public var budget: Budget { meter.budget }
-    public internal(set) var trials: [TrialID: TrialRecord] = [:]
-    public internal(set) var attempts: [AttemptID: AttemptRecord] = [:]
+    public internal(set) var trials = RecordTable<TrialID, TrialRecord>()
+    /// Every attempt, without its `argv` and `environment` (see ``record(_:)-(AttemptRecord)``): the
+    /// assignment's plan and the store hold those.
+    public internal(set) var attempts = RecordTable<AttemptID, AttemptRecord>()
     /// The workers, their leases, and the replies remembered for each.
     var registry: WorkerRegistry
     public var workers: [WorkerID: WorkerRecord] { registry.records }
@@ -227,11 +229,17 @@ public struct CoordinatorMachine: Sendable {
 
 
 
-    /// Stores an attempt's new state (the only way `attempts` changes).
+    /// Stores an attempt's new state (the only way `attempts` changes), without its command line
+    /// and environment: the store writes those once, when the attempt is assigned (a later change
+    /// of the attempt leaves them as they are), and nothing in the machine reads them again. Kept,
+    /// they were most of the coordinator's memory per trial (about 1-2 KB, held to the campaign's end).
     mutating func record(_ attempt: AttemptRecord) {
         if attempt.status.isTerminal, attempts[attempt.id].map({ !$0.status.isTerminal }) ?? true {
             meter.attemptEnded(wallMillis: attempt.wallMillis ?? 0, gpus: attempt.gpus.count)
         }
+        var attempt = attempt
+        attempt.argv = []
+        attempt.environment = [:]
         attempts[attempt.id] = attempt
         if attempt.status.isTerminal { active.remove(attempt.id) } else { active.insert(attempt.id) }
     }
