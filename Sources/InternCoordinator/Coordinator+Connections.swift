@@ -8,17 +8,19 @@ import Synchronization
 extension Coordinator {
     /// One reply context's loop: receive a request, answer it (possibly after parking), repeat.
     nonisolated func serve(_ context: Context) async {
-        defer { context.close() }
+        receivers.add(1, ordering: .relaxed)
+        var retired = false
+        defer {
+            if !retired { receivers.subtract(1, ordering: .relaxed) }
+            context.close()
+        }
         while !Task.isCancelled {
-            receiverIdle(+1)
             let request: Received
             do {
                 request = try await context.receiveMessage()
             } catch {
-                receiverIdle(-1)
                 return
             }
-            receiverIdle(-1)
             // Authentication happens here, off the coordinator's thread: a rejected peer costs
             // a tag check and (at most once per 10 s per address) a log line, nothing else.
             let reply: [UInt8]
@@ -52,8 +54,21 @@ extension Coordinator {
                 try await context.send(reply)
             } catch {
                 // The requester's pipe is gone; its REQ socket resends on a new one.
-                continue
             }
+            if retireIfSurplus() {
+                retired = true
+                return
+            }
+        }
+    }
+
+    /// Whether this receive loop may close: more than twice ``spareReceivers`` contexts free of
+    /// long-polls (the count is taken down here, once, so two loops never both take the last).
+    nonisolated func retireIfSurplus() -> Bool {
+        while true {
+            let count = receivers.load(ordering: .relaxed)
+            guard count - longPolls.load(ordering: .relaxed) > 2 * Self.spareReceivers else { return false }
+            if receivers.compareExchange(expected: count, desired: count - 1, ordering: .relaxed).exchanged { return true }
         }
     }
 
@@ -134,9 +149,14 @@ extension Coordinator {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    nonisolated func receiverIdle(_ delta: Int) {
-        let idle = idleReceivers.add(delta, ordering: .relaxed).newValue
-        // Keep spare contexts receiving while others are parked with long-polls.
-        if delta < 0, idle < 4 { receiverDemand.continuation.yield() }
+    /// A work request was parked (it holds its context until a trial or the campaign's end
+    /// answers it); asks for another receive loop when fewer than ``spareReceivers`` are free.
+    nonisolated func longPollBegan() {
+        let polls = longPolls.add(1, ordering: .relaxed).newValue
+        if receivers.load(ordering: .relaxed) - polls < Self.spareReceivers { receiverDemand.continuation.yield() }
+    }
+
+    nonisolated func longPollEnded() {
+        longPolls.subtract(1, ordering: .relaxed)
     }
 }

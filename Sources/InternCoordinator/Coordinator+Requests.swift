@@ -74,13 +74,20 @@ extension Coordinator {
     func handleWorkRequest(_ request: WorkRequest) async -> Message {
         let token = RequestToken(nextToken)
         nextToken += 1
+        var longPoll = false
         let reply: WorkReply = await withCheckedContinuation { continuation in
             parked[token] = continuation
             let effects = machine.requestWork(
                 token: token, worker: WorkerID(request.workerId), incarnation: request.incarnation,
                 requestID: request.requestId, now: Self.now())
             carryOut(effects)
+            // Not answered at once: it waits for a trial, holding its receive context.
+            if parked[token] != nil {
+                longPoll = true
+                longPollBegan()
+            }
         }
+        if longPoll { longPollEnded() }
         switch reply {
         case .assignment(let plan):
             return .assignment(Assignment(
