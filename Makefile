@@ -52,8 +52,13 @@ python-deps:
 build: system-deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
+# The release build links the Swift runtime statically, as the container's does: the binary runs
+# where no Swift toolchain is installed, and each process starts ~7 ms sooner (no 20-odd shared
+# libraries to load and relocate), which `intern run` pays for the coordinator and every worker.
+RELEASE_FLAGS ?= -c release --static-swift-stdlib
+
 release: system-deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 # The example pipeline on scikit-learn's digits, 2 local workers: a numpy MLP trained by a TPE
 # sweep with ASHA, each checkpoint evaluated on a held-out split with a worst-class guardrail,
@@ -109,8 +114,8 @@ bench: deps release
 QUICK ?=
 SCALE_ARGS ?=
 bench-scale: system-deps
-	$(SWIFT) build -c release --product intern
-	$(SWIFT) build -c release --product intern-load
+	$(SWIFT) build $(RELEASE_FLAGS) --product intern
+	$(SWIFT) build $(RELEASE_FLAGS) --product intern-load
 	$(PYTHON) Benchmarks/bench_scale.py --intern .build/release/intern --load .build/release/intern-load \
 	  --out .build/bench-scale.json $(if $(QUICK),--quick) $(SCALE_ARGS)
 

@@ -1287,7 +1287,7 @@ def main():
     args.synth_trials = args.synth_trials or (1000 if args.quick else 10000)
     args.synth_log_mib = args.synth_log_mib or (64 if args.quick else 1024)
     if not os.access(args.intern, os.X_OK):
-        print("bench: %s is not an executable; build it with `swift build -c release`" % args.intern, file=sys.stderr)
+        print("bench: %s is not an executable; build it with `make release`" % args.intern, file=sys.stderr)
         return 2
     if not os.access(PYTHON, os.X_OK):
         print("bench: %s is missing" % PYTHON, file=sys.stderr)

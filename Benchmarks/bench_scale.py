@@ -419,7 +419,7 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     for binary in (args.intern, args.load):
         if not os.access(binary, os.X_OK):
-            sys.exit("%s is missing: build it (swift build -c release --product intern --product intern-load)" % binary)
+            sys.exit("%s is missing: build it (make bench-scale builds both)" % binary)
 
     bench = Bench(args)
     report = {"args": vars(args)}
