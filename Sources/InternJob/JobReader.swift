@@ -27,7 +27,7 @@ final class JobReader<Handler: JobOutputHandler> {
     private let timeout: Duration?
     private let timeoutGrace: Duration
     private let outputGrace: Duration
-    private let sampleInterval: Duration
+    private let sampleInterval: Duration?
     private let start: ContinuousClock.Instant
     private let startedAtUnixMs: Int64
     /// The token the job's descendants carry (``Orphans``), when this process adopts orphans.
@@ -54,7 +54,7 @@ final class JobReader<Handler: JobOutputHandler> {
         self.timeout = spec.timeout
         self.timeoutGrace = spec.timeoutGrace
         self.outputGrace = spec.outputGrace
-        self.sampleInterval = max(spec.memorySampleInterval, .milliseconds(10))
+        self.sampleInterval = spec.memorySampleInterval.map { max($0, .milliseconds(10)) }
         self.start = start
         self.startedAtUnixMs = startedAtUnixMs
         self.token = spec.environment[Orphans.tokenVariable]
@@ -67,7 +67,7 @@ final class JobReader<Handler: JobOutputHandler> {
 
         var nextTick = start + tickInterval
         // First sample soon after start, so short jobs are still sampled once.
-        var nextSample = start + min(sampleInterval, .milliseconds(100))
+        var nextSample = sampleInterval.map { start + min($0, .milliseconds(100)) }
         var timeoutDeadline = timeout.map { start + $0 }
         var timedOut = false
         var killSentAt: ContinuousClock.Instant?
@@ -114,13 +114,13 @@ final class JobReader<Handler: JobOutputHandler> {
                 let behind = (now - nextTick) / tickInterval
                 nextTick += tickInterval * (Int(behind) + 1)
             }
-            if now >= nextSample {
+            if let due = nextSample, let sampleInterval, now >= due {
                 memory.sample()
                 nextSample = now + sampleInterval
             }
 
             // Sleep until the nearest deadline or until something happens.
-            var wakeAt = min(nextTick, nextSample)
+            var wakeAt = min(nextTick, nextSample ?? nextTick)
             if let d = timeoutDeadline { wakeAt = min(wakeAt, d) }
             if let d = outputDeadline { wakeAt = min(wakeAt, d) }
             if let d = killDeadline, killSentAt.map({ $0 < d }) ?? true { wakeAt = min(wakeAt, d) }

@@ -47,8 +47,9 @@ public struct JobSpec: Sendable, Hashable {
     public var outputGrace: Duration
 
     /// How often the resident memory of the job's process group is sampled
-    /// from `/proc` for `JobExit.peakRSSBytes` (default 500 ms, at least 10 ms).
-    public var memorySampleInterval: Duration
+    /// from `/proc` for `JobExit.peakRSSBytes` (default 500 ms, at least 10 ms); nil: never (the
+    /// peak is the leader's own, from `wait4`). A sample reads `/proc/PID/stat` of every process.
+    public var memorySampleInterval: Duration?
 
     /// Creates a spec; only `arguments`, `environment` and `workingDirectory` are required.
     ///
@@ -61,7 +62,7 @@ public struct JobSpec: Sendable, Hashable {
         timeout: Duration? = nil,
         timeoutGrace: Duration = .seconds(5),
         outputGrace: Duration = .seconds(2),
-        memorySampleInterval: Duration = .milliseconds(500)
+        memorySampleInterval: Duration? = .milliseconds(500)
     ) {
         self.executable = executable ?? arguments.first ?? ""
         self.arguments = arguments

@@ -133,9 +133,9 @@ public enum Orphans {
         var group: pid_t
     }
 
-    /// The processes whose parent is `parent` (this process): the pids its threads'
-    /// `/proc/self/task/TID/children` list (a few small reads), or every process's when the kernel
-    /// has no such files; each with its state and group from `/proc/PID/stat`.
+    /// The processes whose parent is `parent` (this process): the pids its main thread's
+    /// `/proc/self/task/PID/children` lists (one small read), or every process's when the kernel
+    /// has no such file; each with its state and group from `/proc/PID/stat`.
     static func children(of parent: pid_t) -> [ProcessEntry] {
         let candidates = listedChildren() ?? allProcesses()
         var found: [ProcessEntry] = []
@@ -164,17 +164,14 @@ public enum Orphans {
         return names
     }
 
-    /// This process's children as its threads' `children` files list them; nil without them.
+    /// The children of this process's main thread, as its `children` file lists them; nil without
+    /// it. An orphan goes to the first live thread of its subreaper, the main thread (the kernel's
+    /// `find_new_reaper`), so it is listed there; the other threads' children are the jobs'
+    /// leaders (each spawned by its reader thread) and helpers in this process's group, which a
+    /// sweep leaves alone. Reading every thread's file cost 20-odd opens after each job.
     private static func listedChildren() -> [pid_t]? {
-        guard let threads = directoryEntries("/proc/self/task") else { return nil }
-        var pids: [pid_t] = []
-        var readable = false
-        for thread in threads where pid_t(thread) != nil {
-            guard let text = readFile("/proc/self/task/\(thread)/children", limit: 1 << 20) else { continue }
-            readable = true
-            pids += text.split(separator: UInt8(ascii: " ")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
-        }
-        return readable ? pids : nil
+        guard let text = readFile("/proc/self/task/\(getpid())/children", limit: 1 << 20) else { return nil }
+        return text.split(separator: UInt8(ascii: " ")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
     }
 
     private static func allProcesses() -> [pid_t] {

@@ -24,9 +24,11 @@ struct LocalFleet: Sendable {
             let arguments = [executable, "worker", "--connect", connect, "--id", "local-\(index)", "--slots", String(slots),
                              "--drain-grace", "0", "--kill-grace", String(Self.killGrace.components.seconds), "--state-dir", "\(logDirectory)/local-\(index)", "--give-up-after", "300",
                              "--log-level", logLevel.rawValue]
+            // No memory samples: each reads every process's `/proc/PID/stat`, twice a second per
+            // worker for the whole campaign, and nobody reads a local worker's peak memory.
             let spec = JobSpec(
                 arguments: arguments, environment: ProcessInfo.processInfo.environment,
-                workingDirectory: FileManager.default.currentDirectoryPath)
+                workingDirectory: FileManager.default.currentDirectoryPath, memorySampleInterval: nil)
             let log = try FileOutput(path: "\(logDirectory)/local-\(index).log")
             jobs.append(try JobProcess.spawn(spec, handler: log))
         }
