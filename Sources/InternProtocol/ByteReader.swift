@@ -105,7 +105,13 @@ struct ByteReader {
         let n = try readLength(field())
         if n == 0 { return "" }
         let end = index + n
-        guard let s = String(validating: bytes[index..<end], as: UTF8.self) else {
+        // Through a buffer pointer: over an array slice the generic validation looked up type
+        // metadata at run time for every string (a report carries one per metric sample).
+        let start = index
+        let decoded = bytes.withUnsafeBufferPointer { whole in
+            String(validating: UnsafeBufferPointer(rebasing: whole[start..<end]), as: UTF8.self)
+        }
+        guard let s = decoded else {
             throw .malformed(field(), "invalid UTF-8")
         }
         index = end

@@ -7,16 +7,20 @@
 /// Reads like the dictionary it replaces: `table[id]` to get or set (nil removes), `values`,
 /// `keys`, `count`, and iteration over `(key, value)` pairs in id order. Ids start at 1; an id far
 /// past the others leaves empty slots behind it, so ids must stay dense (the machine's are).
+///
+/// Inlinable, so that the coordinator's module specializes it: unspecialized, each lookup fetched
+/// the generic type's metadata at run time (1 % of the coordinator's samples at ingest).
 public struct RecordTable<ID: BinaryInteger & Sendable, Record: Sendable>: Sendable {
-    private var slots: [Record?] = []
+    @usableFromInline var slots: [Record?] = []
+    @usableFromInline var held = 0
     /// The number of records held.
-    public private(set) var count = 0
+    @inlinable public var count: Int { held }
 
-    public init() {}
+    @inlinable public init() {}
 
-    public var isEmpty: Bool { count == 0 }
+    @inlinable public var isEmpty: Bool { count == 0 }
 
-    public subscript(id: ID) -> Record? {
+    @inlinable public subscript(id: ID) -> Record? {
         get {
             guard id >= 1, id <= ID(slots.count) else { return nil }
             return slots[Int(id) - 1]
@@ -29,8 +33,8 @@ public struct RecordTable<ID: BinaryInteger & Sendable, Record: Sendable>: Senda
                 slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
             }
             switch (slots[index] == nil, newValue == nil) {
-            case (true, false): count += 1
-            case (false, true): count -= 1
+            case (true, false): held += 1
+            case (false, true): held -= 1
             default: break
             }
             slots[index] = newValue
@@ -38,23 +42,32 @@ public struct RecordTable<ID: BinaryInteger & Sendable, Record: Sendable>: Senda
     }
 
     /// The records, in id order (a view: nothing is copied).
-    public var values: Values { Values(slots: slots, count: count) }
+    @inlinable public var values: Values { Values(slots: slots, count: count) }
 
     /// The ids held, in order.
-    public var keys: [ID] { map { $0.key } }
+    @inlinable public var keys: [ID] { map { $0.key } }
 
     /// The records of a table, in id order.
     public struct Values: Sequence {
-        fileprivate let slots: [Record?]
-        fileprivate let count: Int
+        @usableFromInline let slots: [Record?]
+        @usableFromInline let count: Int
 
-        public func makeIterator() -> Iterator { Iterator(slots: slots.makeIterator()) }
-        public var underestimatedCount: Int { count }
+        @inlinable init(slots: [Record?], count: Int) {
+            self.slots = slots
+            self.count = count
+        }
+
+        @inlinable public func makeIterator() -> Iterator { Iterator(slots: slots.makeIterator()) }
+        @inlinable public var underestimatedCount: Int { count }
 
         public struct Iterator: IteratorProtocol {
-            fileprivate var slots: IndexingIterator<[Record?]>
+            @usableFromInline var slots: IndexingIterator<[Record?]>
 
-            public mutating func next() -> Record? {
+            @inlinable init(slots: IndexingIterator<[Record?]>) {
+                self.slots = slots
+            }
+
+            @inlinable public mutating func next() -> Record? {
                 while let slot = slots.next() {
                     if let record = slot { return record }
                 }
@@ -66,10 +79,14 @@ public struct RecordTable<ID: BinaryInteger & Sendable, Record: Sendable>: Senda
 
 extension RecordTable: Sequence {
     public struct Iterator: IteratorProtocol {
-        fileprivate var slots: IndexingIterator<[Record?]>
-        fileprivate var position = 0
+        @usableFromInline var slots: IndexingIterator<[Record?]>
+        @usableFromInline var position = 0
 
-        public mutating func next() -> (key: ID, value: Record)? {
+        @inlinable init(slots: IndexingIterator<[Record?]>) {
+            self.slots = slots
+        }
+
+        @inlinable public mutating func next() -> (key: ID, value: Record)? {
             while let slot = slots.next() {
                 position += 1
                 if let record = slot { return (ID(position), record) }
@@ -78,6 +95,6 @@ extension RecordTable: Sequence {
         }
     }
 
-    public func makeIterator() -> Iterator { Iterator(slots: slots.makeIterator()) }
-    public var underestimatedCount: Int { count }
+    @inlinable public func makeIterator() -> Iterator { Iterator(slots: slots.makeIterator()) }
+    @inlinable public var underestimatedCount: Int { count }
 }
