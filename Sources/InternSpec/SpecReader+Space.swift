@@ -163,6 +163,10 @@ extension SpecReader {
                 throw missing("type", in: "sampler", at: Position(node.mark), hint: "random, grid, tpe or gp")
             }
             let name = try kind(try text(typeEntry.value, "sampler.type"), typeEntry.value, "sampler.type")
+            if name != "tpe", let multivariate = fields["multivariate"] {
+                throw error(.invalidValue, at: Position(multivariate.key.mark), "sampler.multivariate",
+                            "multivariate (one joint model or one per parameter) is for type: tpe")
+            }
             if name == "grid" {
                 if let seed = fields["seed"] {
                     throw error(.invalidValue, at: Position(seed.key.mark), "sampler.seed",
@@ -173,10 +177,6 @@ extension SpecReader {
             if name == "random", let startup = fields["startup"] {
                 throw error(.invalidValue, at: Position(startup.key.mark), "sampler.startup",
                             "startup (random trials before the Bayesian sampler) is for type: tpe or gp")
-            }
-            if name != "tpe", let multivariate = fields["multivariate"] {
-                throw error(.invalidValue, at: Position(multivariate.key.mark), "sampler.multivariate",
-                            "multivariate (one joint model or one per parameter) is for type: tpe")
             }
             let seed = try fields["seed"].map { entry throws(SpecError) in try readSeed(entry.value) } ?? 0
             guard name != "random" else { return .random(seed: seed) }

@@ -34,8 +34,10 @@ import Testing
     @Test func multivariateIsForTPE_andGPNeedsAnObjective() throws {
         let gpMultivariate = try #require(Self.failure(Self.base + "sampler: {type: gp, multivariate: false}\n"))
         #expect(gpMultivariate.description.contains("for type: tpe"), "\(gpMultivariate)")
-        let randomMultivariate = try #require(Self.failure(Self.base + "sampler: {type: random, multivariate: false}\n"))
-        #expect(randomMultivariate.description.contains("multivariate"), "\(randomMultivariate)")
+        for other in ["random", "grid"] {
+            let multivariate = try #require(Self.failure(Self.base + "sampler: {type: \(other), multivariate: false}\n"))
+            #expect(multivariate.description.contains("sampler.multivariate"), "\(multivariate)")
+        }
         let notBoolean = try #require(Self.failure(Self.base + "sampler: {type: tpe, multivariate: sometimes}\n"))
         #expect(notBoolean.description.contains("sampler.multivariate"), "\(notBoolean)")
         let noObjective = try #require(Self.failure(
