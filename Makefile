@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps build release demo hf-sft test chaos bench bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps build release demo hf-sft test chaos bench bench-search bench-scale slurm-test fixtures clean
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make hf-sft        a real Hugging Face Trainer sweep, CPU only (about 3 minutes)"
 	@echo "make chaos         1,000 trials while workers and the coordinator are SIGKILLed; a flood of hostile clients"
 	@echo "make bench         dispatch, log ingest and trial shapes against xargs -P2 and Optuna"
+	@echo "make bench-search  search quality: intern's samplers vs Optuna's TPE and GP, 30 seeds (DIGITS=1: the digits job too)"
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
 	@echo "make fixtures      regenerate the captured output of the real ML packages"
@@ -103,6 +104,15 @@ chaos: system-deps
 # shapes (python3 jobs that print metric lines) vs xargs and Optuna; Benchmarks/README.md.
 bench: deps release
 	$(PYTHON) Benchmarks/bench.py --intern .build/release/intern --out .build/bench.json
+
+# Search quality (not part of `make test`): Branin, Hartmann-6 and a fine-tune-shaped space, 50
+# sequential trials x 30 seeds, intern's tpe/gp/random (through `intern sampler-bench`) against
+# Optuna 5's TPE (default and independent) and GP sampler, from the venv .build/bench-venv (made when
+# missing); DIGITS=1 adds the digits example's real training job. The table goes to Benchmarks/README.md.
+DIGITS ?=
+bench-search: system-deps
+	$(SWIFT) build -c release --product intern
+	$(PYTHON) Benchmarks/bench_search.py --intern .build/release/intern --out .build/bench-search.json $(if $(DIGITS),--digits)
 
 # The coordinator alone at scale (not part of `make test`; about 15 minutes on 2 cores, QUICK=1 about 2):
 # intern-load's simulated workers speak the real protocol over sealed tcp:// to one real coordinator.

@@ -303,12 +303,9 @@ public struct ReportError: Error, CustomStringConvertible {
 }
 
 extension SamplerKind {
-    /// `random`, `grid` or `tpe`.
+    /// `random`, `grid`, `tpe` (`independent tpe` with `multivariate: false`) or `gp`.
     var name: String {
-        switch self {
-        case .random: "random"
-        case .grid: "grid"
-        case .tpe: "tpe"
-        }
+        if case .independentTPE = self { return "independent tpe" }
+        return typeName
     }
 }

@@ -138,13 +138,13 @@ extension SpecReader {
     /// `sampler:`: `random`, `grid` or `tpe`, or a mapping with a `type` and its `seed` (and, for TPE, `startup`).
     mutating func readSampler(_ node: Node) throws(SpecError) -> SamplerKind {
         marks["sampler"] = Position(node.mark)
-        let kinds = ["random", "grid", "tpe"]
+        let kinds = ["random", "grid", "tpe", "gp"]
         func kind(_ name: String, _ node: Node, _ path: String) throws(SpecError) -> String {
             guard kinds.contains(name) else {
                 let suggestion = NameSuggestion.closest(to: name, among: kinds)
                 var message = "unknown sampler '\(name)'"
                 if let suggestion { message += "; did you mean '\(suggestion)'?" }
-                throw error(.invalidValue, at: Position(node.mark), path, message + " (valid: random, grid, tpe)", suggestion: suggestion)
+                throw error(.invalidValue, at: Position(node.mark), path, message + " (valid: random, grid, tpe, gp)", suggestion: suggestion)
             }
             return name
         }
@@ -153,14 +153,20 @@ extension SpecReader {
             switch try kind(scalar.string, node, "sampler") {
             case "grid": return .grid
             case "tpe": return .tpe(seed: 0, startup: 10)
+            case "gp": return .gp(seed: 0, startup: 10)
             default: return .random(seed: 0)
             }
         case .mapping(let map):
-            let fields = try mapping(map, at: Position(node.mark), keyPath: "sampler", allowed: ["type", "seed", "startup"], context: "in sampler")
+            let fields = try mapping(
+                map, at: Position(node.mark), keyPath: "sampler", allowed: ["type", "seed", "startup", "multivariate"], context: "in sampler")
             guard let typeEntry = fields["type"] else {
-                throw missing("type", in: "sampler", at: Position(node.mark), hint: "random, grid or tpe")
+                throw missing("type", in: "sampler", at: Position(node.mark), hint: "random, grid, tpe or gp")
             }
             let name = try kind(try text(typeEntry.value, "sampler.type"), typeEntry.value, "sampler.type")
+            if name != "tpe", let multivariate = fields["multivariate"] {
+                throw error(.invalidValue, at: Position(multivariate.key.mark), "sampler.multivariate",
+                            "multivariate (one joint model or one per parameter) is for type: tpe")
+            }
             if name == "grid" {
                 if let seed = fields["seed"] {
                     throw error(.invalidValue, at: Position(seed.key.mark), "sampler.seed",
@@ -168,16 +174,18 @@ extension SpecReader {
                 }
                 return .grid
             }
-            if name != "tpe", let startup = fields["startup"] {
+            if name == "random", let startup = fields["startup"] {
                 throw error(.invalidValue, at: Position(startup.key.mark), "sampler.startup",
-                            "startup (random trials before the Bayesian sampler) is for type: tpe")
+                            "startup (random trials before the Bayesian sampler) is for type: tpe or gp")
             }
             let seed = try fields["seed"].map { entry throws(SpecError) in try readSeed(entry.value) } ?? 0
-            guard name == "tpe" else { return .random(seed: seed) }
+            guard name != "random" else { return .random(seed: seed) }
             let startup = try fields["startup"].map { entry throws(SpecError) in try integer(entry.value, "sampler.startup") } ?? 10
-            return .tpe(seed: seed, startup: startup)
+            if name == "gp" { return .gp(seed: seed, startup: startup) }
+            let multivariate = try fields["multivariate"].map { entry throws(SpecError) in try boolean(entry.value, "sampler.multivariate") } ?? true
+            return multivariate ? .tpe(seed: seed, startup: startup) : .independentTPE(seed: seed, startup: startup)
         default:
-            throw typeMismatch(node, "sampler", expected: "random, grid, tpe, or a mapping such as {type: tpe, seed: 7}")
+            throw typeMismatch(node, "sampler", expected: "random, grid, tpe, gp, or a mapping such as {type: tpe, seed: 7}")
         }
     }
 

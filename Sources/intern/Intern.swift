@@ -13,7 +13,7 @@ struct Intern: AsyncParsableCommand {
             `intern trials`, `intern logs TRIAL` and `intern best`.
             """,
         version: InternVersion.number,
-        subcommands: [SamplerCost.self, SynthCampaign.self, ParseCost.self],  // hidden: benchmarks and tests
+        subcommands: [SamplerCost.self, SamplerBench.self, SynthCampaign.self, ParseCost.self],  // hidden: benchmarks and tests
         groupedSubcommands: [
             CommandGroup(name: "Run", subcommands: [Run.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self]),
             CommandGroup(name: "Inspect", subcommands: [

@@ -16,7 +16,7 @@ struct SamplerCost: ParsableCommand {
     @Option(name: .long, help: "Draws timed.")
     var draws: Int = 50
 
-    @Option(name: .long, help: "tpe or random.")
+    @Option(name: .long, help: "tpe, tpe-independent, gp or random.")
     var sampler: String = "tpe"
 
     func run() throws {
@@ -26,7 +26,12 @@ struct SamplerCost: ParsableCommand {
             Parameter(name: "layers", domain: .integer(low: 1, high: 16, step: 1, log: false)),
             Parameter(name: "act", domain: .choice([.string("relu"), .string("gelu"), .string("tanh"), .string("silu")])),
         ]
-        let kind: SamplerKind = sampler == "tpe" ? .tpe(seed: 1, startup: 10) : .random(seed: 1)
+        let kind: SamplerKind = switch sampler {
+        case "tpe": .tpe(seed: 1, startup: 10)
+        case "tpe-independent": .independentTPE(seed: 1, startup: 10)
+        case "gp": .gp(seed: 1, startup: 10)
+        default: .random(seed: 1)
+        }
         let spec = CampaignSpec(
             name: "cost", command: CommandTemplate(argv: ["train", "{lr}", "{x}", "{layers}", "{act}"]), workdir: "/tmp", space: space,
             sampler: kind, trials: finished + draws, objective: Objective(metric: "loss", direction: .minimize))

@@ -234,20 +234,20 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
                 message: "'\(parameter.name)' is conditional, so the command cannot use {\(parameter.name)} (it is absent from some trials); read $\(Self.environmentName(forParameter: parameter.name)), set only when it applies"))
         }
         for (index, stage) in stages.enumerated() where !stage.extraObjectives.isEmpty {
-            if case .tpe = stage.sampler {
+            if stage.sampler.learnsFromObjective {
                 problems.append(CampaignProblem(
                     keyPath: index == 0 ? "sampler" : "stages[\(index)].sampler",
-                    message: "sampler tpe optimizes one objective; with several objectives use random or grid"))
+                    message: "sampler \(stage.sampler.typeName) optimizes one objective; with several objectives use random or grid"))
             }
         }
         problems += stageProblems()
-        if case .tpe(_, let startup) = sampler {
+        if let startup = sampler.startup {
             if objective == nil {
                 problems.append(CampaignProblem(
-                    keyPath: "sampler", message: "sampler tpe learns from the objective: add one, e.g. objective: {metric: eval_loss, direction: minimize}"))
+                    keyPath: "sampler", message: "sampler \(sampler.typeName) learns from the objective: add one, e.g. objective: {metric: eval_loss, direction: minimize}"))
             }
             if startup < 1 {
-                problems.append(CampaignProblem(keyPath: "sampler.startup", message: "startup must be >= 1 (random trials before TPE), got \(startup)"))
+                problems.append(CampaignProblem(keyPath: "sampler.startup", message: "startup must be >= 1 (random trials before \(sampler.typeName)), got \(startup)"))
             }
         }
         if let pruning {

@@ -1,49 +1,84 @@
 /// How trials' parameters are chosen.
 ///
-/// Encodes as `{"type":"grid"}`, `{"type":"random","seed":7}` or `{"type":"tpe","seed":7,"startup":10}`.
+/// Encodes as `{"type":"grid"}`, `{"type":"random","seed":7}`, `{"type":"tpe","seed":7,"startup":10}`
+/// (with `"multivariate":false` for the independent TPE) or `{"type":"gp","seed":7,"startup":10}`.
 public enum SamplerKind: Sendable, Hashable, Codable {
     /// Every point of the product of the (discrete) parameters, in index order; trial `i` is grid point `i`.
     case grid
     /// Independent draws: trial `i`'s values are a pure function of `(seed, i, parameter name)`.
     case random(seed: UInt64)
-    /// Bayesian: the Tree-structured Parzen Estimator over the trials finished so far (random for
-    /// the first `startup`); see ``TreeParzenEstimator``.
+    /// Bayesian: the multivariate Tree-structured Parzen Estimator over the trials finished so far
+    /// (random for the first `startup` trials); see ``TreeParzenEstimator``.
     case tpe(seed: UInt64, startup: Int)
+    /// The TPE one parameter at a time (`multivariate: false`).
+    case independentTPE(seed: UInt64, startup: Int)
+    /// Bayesian: a Gaussian process with expected improvement, for small numeric spaces (random
+    /// for the first `startup` trials); see ``GaussianProcessSampler``.
+    case gp(seed: UInt64, startup: Int)
 
-    private enum CodingKeys: String, CodingKey {
-        case type, seed, startup
+    /// The name used in specs: `grid`, `random`, `tpe` or `gp`.
+    public var typeName: String {
+        switch self {
+        case .grid: "grid"
+        case .random: "random"
+        case .tpe, .independentTPE: "tpe"
+        case .gp: "gp"
+        }
     }
 
-    /// Decodes `{"type":"grid"}` or `{"type":"random","seed":N}` (seed defaults to 0).
+    /// Random trials before a Bayesian sampler learns (`nil`: the sampler does not learn).
+    public var startup: Int? {
+        switch self {
+        case .grid, .random: nil
+        case .tpe(_, let startup), .independentTPE(_, let startup), .gp(_, let startup): startup
+        }
+    }
+
+    /// Whether the sampler learns from the objective (and so needs one).
+    public var learnsFromObjective: Bool { startup != nil }
+
+    private enum CodingKeys: String, CodingKey {
+        case type, seed, startup, multivariate
+    }
+
+    /// Decodes `{"type":"grid"}`, `{"type":"random","seed":N}`, `{"type":"tpe",...}` or
+    /// `{"type":"gp",...}` (seed defaults to 0, startup to 10, multivariate to true).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        let seed = try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
         switch try container.decode(String.self, forKey: .type) {
         case "grid":
             self = .grid
         case "random":
-            self = .random(seed: try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0)
+            self = .random(seed: seed)
         case "tpe":
-            self = .tpe(seed: try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0,
-                        startup: try container.decodeIfPresent(Int.self, forKey: .startup) ?? 10)
+            let startup = try container.decodeIfPresent(Int.self, forKey: .startup) ?? 10
+            let multivariate = try container.decodeIfPresent(Bool.self, forKey: .multivariate) ?? true
+            self = multivariate ? .tpe(seed: seed, startup: startup) : .independentTPE(seed: seed, startup: startup)
+        case "gp":
+            self = .gp(seed: seed, startup: try container.decodeIfPresent(Int.self, forKey: .startup) ?? 10)
         case let other:
             throw DecodingError.dataCorruptedError(
-                forKey: .type, in: container, debugDescription: "unknown sampler '\(other)'; valid: grid, random, tpe")
+                forKey: .type, in: container, debugDescription: "unknown sampler '\(other)'; valid: grid, random, tpe, gp")
         }
     }
 
-    /// Encodes `{"type":"grid"}` or `{"type":"random","seed":N}`.
+    /// Encodes `{"type":...}` with the seed, the startup, and for the independent TPE `"multivariate":false`.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(typeName, forKey: .type)
         switch self {
         case .grid:
-            try container.encode("grid", forKey: .type)
+            break
         case .random(let seed):
-            try container.encode("random", forKey: .type)
             try container.encode(seed, forKey: .seed)
-        case .tpe(let seed, let startup):
-            try container.encode("tpe", forKey: .type)
+        case .tpe(let seed, let startup), .gp(let seed, let startup):
             try container.encode(seed, forKey: .seed)
             try container.encode(startup, forKey: .startup)
+        case .independentTPE(let seed, let startup):
+            try container.encode(seed, forKey: .seed)
+            try container.encode(startup, forKey: .startup)
+            try container.encode(false, forKey: .multivariate)
         }
     }
 }
@@ -69,7 +104,13 @@ public struct Sampler: Sendable, Hashable {
     public let trialLimit: Int?
 
     private let radices: [Int]
-    private let estimator: TreeParzenEstimator?
+    private let model: Model?
+
+    /// The Bayesian sampler behind a `tpe` or `gp` kind.
+    private enum Model: Sendable, Hashable {
+        case tpe(TreeParzenEstimator)
+        case gp(GaussianProcessSampler)
+    }
 
     /// Creates a sampler after validating the space for this kind of sampling.
     /// - Throws: the first ``CampaignProblem`` of ``ParameterSpace/problems(for:keyPath:)``, e.g. a grid
@@ -81,19 +122,16 @@ public struct Sampler: Sendable, Hashable {
         }
         self.space = space
         self.kind = kind
+        self.radices = kind == .grid ? space.parameters.map { $0.domain.gridCount ?? 0 } : []
+        self.trialLimit = kind == .grid ? space.gridSize : nil
         switch kind {
-        case .grid:
-            self.radices = space.parameters.map { $0.domain.gridCount ?? 0 }
-            self.trialLimit = space.gridSize
-            self.estimator = nil
-        case .random:
-            self.radices = []
-            self.trialLimit = nil
-            self.estimator = nil
-        case .tpe(let seed, let startup):
-            self.radices = []
-            self.trialLimit = nil
-            self.estimator = TreeParzenEstimator(space: space, seed: seed, direction: direction, startup: startup)
+        case .grid, .random:
+            self.model = nil
+        case .tpe(let seed, let startup), .independentTPE(let seed, let startup):
+            let multivariate = if case .tpe = kind { true } else { false }
+            self.model = .tpe(TreeParzenEstimator(space: space, seed: seed, direction: direction, startup: startup, multivariate: multivariate))
+        case .gp(let seed, let startup):
+            self.model = .gp(GaussianProcessSampler(space: space, seed: seed, direction: direction, startup: startup))
         }
     }
 
@@ -103,13 +141,16 @@ public struct Sampler: Sendable, Hashable {
     }
 
     /// Whether suggestions depend on the trials so far (``parameters(forTrial:history:)``).
-    public var usesHistory: Bool { estimator != nil }
+    public var usesHistory: Bool { model != nil }
 
     /// The parameters of trial `index` (0-based) given what is known so far: the Bayesian sampler
     /// uses `history`; grid and random ignore it.
     public func parameters(forTrial index: Int, history: SearchHistory) -> Parameters {
-        guard let estimator else { return parameters(forTrial: index) }
-        return space.active(estimator.suggest(index: index, history: history))
+        switch model {
+        case nil: return parameters(forTrial: index)
+        case .tpe(let estimator): return space.active(estimator.suggest(index: index, history: history))
+        case .gp(let process): return space.active(process.suggest(index: index, history: history))
+        }
     }
 
     /// The parameters of trial `index` (0-based), without history (a Bayesian sampler's random start).
@@ -128,16 +169,22 @@ public struct Sampler: Sendable, Hashable {
                 rest /= radix
             }
             return Parameters(values)
-        case .random(let seed), .tpe(let seed, _):
-            let trialKey = CampaignRandom.mix(CampaignRandom.mix(seed ^ 0x6A09_E667_F3BC_C909)
-                &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 0xBB67_AE85_84CA_A73B)
-            var values: [String: ParameterValue] = [:]
-            for parameter in space.parameters {
-                var random = CampaignRandom(state: CampaignRandom.mix(trialKey ^ CampaignRandom.fnv1a(parameter.name)))
-                values[parameter.name] = random.draw(parameter.domain)
-            }
-            return space.active(Parameters(values))
+        case .random(let seed), .tpe(let seed, _), .independentTPE(let seed, _), .gp(let seed, _):
+            return space.active(Self.randomValues(space, seed: seed, index: index))
         }
+    }
+
+    /// The random sampler's values of every parameter of `space` for trial `index`, conditions
+    /// not applied (a Bayesian sampler takes those of a group it knows nothing of yet).
+    static func randomValues(_ space: ParameterSpace, seed: UInt64, index: Int) -> Parameters {
+        let trialKey = CampaignRandom.mix(CampaignRandom.mix(seed ^ 0x6A09_E667_F3BC_C909)
+            &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 0xBB67_AE85_84CA_A73B)
+        var values: [String: ParameterValue] = [:]
+        for parameter in space.parameters {
+            var random = CampaignRandom(state: CampaignRandom.mix(trialKey ^ CampaignRandom.fnv1a(parameter.name)))
+            values[parameter.name] = random.draw(parameter.domain)
+        }
+        return Parameters(values)
     }
 }
 

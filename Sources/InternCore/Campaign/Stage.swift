@@ -193,8 +193,8 @@ extension CampaignSpec {
             if stage.trials < 1 {
                 problems.append(CampaignProblem(keyPath: "\(path).trials", message: "trials (per input) must be >= 1, got \(stage.trials)"))
             }
-            if case .tpe = stage.sampler, stage.objective == nil {
-                problems.append(CampaignProblem(keyPath: "\(path).sampler", message: "sampler tpe learns from the objective: give the stage one"))
+            if stage.sampler.learnsFromObjective, stage.objective == nil {
+                problems.append(CampaignProblem(keyPath: "\(path).sampler", message: "sampler \(stage.sampler.typeName) learns from the objective: give the stage one"))
             }
             if stage.gpus < 0 || stage.cpus < 0 || stage.memoryBytes < 0 {
                 problems.append(CampaignProblem(keyPath: path, message: "gpus, cpus and memory must be >= 0"))

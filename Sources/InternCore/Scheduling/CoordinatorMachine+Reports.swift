@@ -114,6 +114,7 @@ extension CoordinatorMachine {
               pruners[trial.stage] != nil, let reason = pruners[trial.stage]!.observe(trial: attempt.trial, step: step, value: value)
         else { return effects }
         endEarly(trial: attempt.trial, as: .pruned, note: "pruned: " + reason, now: now, effects: &effects)
+        if let pruned = trials[attempt.trial] { recordPruned(pruned, step: step, value: value) }
         effects.changes.append(.event(CampaignEvent(
             kind: "trial.pruned", message: "trial \(attempt.trial) pruned: \(reason)", trial: attempt.trial, attempt: id, at: now)))
         effects.append(dispatch(now: now))

@@ -163,8 +163,14 @@ public struct CoordinatorMachine: Sendable {
         for attempt in attempts { machine.record(attempt) }
         machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
         machine.feeder.restore(fedStages: fedStages)
+        var lastPoints: [TrialID: (step: Int64, value: Double)] = [:]
         for point in pruningPoints {
             _ = machine.pruners[machine.trials[point.trial]?.stage ?? 0]?.observe(trial: point.trial, step: point.step, value: point.value)
+            lastPoints[point.trial] = (point.step, point.value)
+        }
+        // A pruned trial's last point is the one that stopped it: the Bayesian sampler ranks it there.
+        for (id, point) in lastPoints.sorted(by: { $0.key < $1.key }) {
+            if let trial = machine.trials[id], trial.status == .pruned { machine.recordPruned(trial, step: point.step, value: point.value) }
         }
         machine.nextAttempt = (attempts.map(\.id).max() ?? 0) + 1
         // What the stages' attempts reported so far; a metric missing now was announced before.
@@ -247,15 +253,26 @@ public struct CoordinatorMachine: Sendable {
     /// Stores a trial's new state (the only way `trials` changes).
     mutating func record(_ trial: TrialRecord) {
         let previous = trials[trial.id]
-        let completes = trial.status == .completed && trial.feasible != false && previous?.status != .completed
-        if completes, samplers[trial.stage].usesHistory, let objective = trial.objective {
-            searchHistories[trial.stage].record(trial.parameters, objective: objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
+        if trial.status == .completed, previous?.status != .completed, samplers[trial.stage].usesHistory {
+            if trial.feasible == false {
+                searchHistories[trial.stage].recordInfeasible(trial.parameters, objective: trial.objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
+            } else if let objective = trial.objective {
+                searchHistories[trial.stage].record(trial.parameters, objective: objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
+            }
         }
         feeder.recorded(trial, previous: previous)
         trials[trial.id] = trial
         if trial.status == .running { running.insert(trial.id) } else { running.remove(trial.id) }
     }
 
+
+    /// A trial pruned at `step` with `value`: its stage's Bayesian sampler ranks it below the
+    /// completed trials, by the step it reached and that value.
+    mutating func recordPruned(_ trial: TrialRecord, step: Int64, value: Double) {
+        guard samplers[trial.stage].usesHistory else { return }
+        searchHistories[trial.stage].recordPruned(
+            trial.parameters, step: step, value: value, direction: stages[trial.stage].pruning?.direction, endedAt: trial.endedAt ?? 0, trial: trial.id)
+    }
 
     // MARK: - Views
 

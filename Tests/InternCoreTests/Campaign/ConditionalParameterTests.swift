@@ -1,7 +1,7 @@
 import InternCore
 import Testing
 
-/// Conditional parameters: `momentum` exists only when `optimizer` is sgd; random and TPE
+/// Conditional parameters: `momentum` exists only when `optimizer` is sgd; random, TPE and GP
 /// draws leave it out elsewhere, and the space checks assignments accordingly.
 @Suite struct ConditionalParameterTests {
     static let space: ParameterSpace = [
@@ -12,7 +12,7 @@ import Testing
 
     @Test func drawsHaveTheParameterExactlyWhenItsConditionHolds() throws {
         #expect(Self.space.problems().isEmpty)
-        for kind in [SamplerKind.random(seed: 3), .tpe(seed: 3, startup: 5)] {
+        for kind in [SamplerKind.random(seed: 3), .tpe(seed: 3, startup: 5), .independentTPE(seed: 3, startup: 5), .gp(seed: 3, startup: 5)] {
             let sampler = try Sampler(space: Self.space, kind: kind, direction: .minimize)
             var history = SearchHistory(space: Self.space, direction: .minimize)
             for index in 0..<40 {
