@@ -83,7 +83,10 @@ public actor Coordinator {
         let stageOf = Dictionary(trials.map { ($0.id, stages[min($0.stage, stages.count - 1)]) }, uniquingKeysWith: { a, _ in a })
         var objectives: [AttemptID: Double] = [:]
         var constraintValues: [AttemptID: [String: Double]] = [:]
-        for attempt in attempts where !attempt.status.isTerminal {
+        // And the constrained metrics of the attempt that completed each infeasible trial: the
+        // sampler ranks those trials by how far they missed.
+        let infeasible = Set(trials.filter { $0.feasible == false }.map(\.id))
+        for attempt in attempts where !attempt.status.isTerminal || (attempt.status == .succeeded && infeasible.contains(attempt.trial)) {
             guard let stage = stageOf[attempt.trial], !stage.objectives.isEmpty || !stage.constraints.isEmpty else { continue }
             for series in try store.metricSeries(attempt: attempt.id) {
                 for (index, objective) in stage.objectives.enumerated() where series.name == objective.metric {

@@ -55,8 +55,9 @@ import Testing
         do {
             try await waitFor("phase2")
         } catch {
-            // Seen once in CI: say whether the worker was still there and what it said.
-            Issue.record("worker running: \(worker.process.isRunning); its stderr: \(worker.stderrSoFar)")
+            // Seen twice (once in CI): say whether the worker was still there, what it said, where
+            // its job and its threads wait.
+            Issue.record("worker running: \(worker.process.isRunning); its stderr: \(worker.stderrSoFar)\n\(ProcessDiagnosis.describe(pid: worker.process.processIdentifier))")
             throw error
         }
         try await Task.sleep(for: .milliseconds(300))

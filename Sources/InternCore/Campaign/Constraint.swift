@@ -50,6 +50,19 @@ public struct Constraint: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// Why a trial with these last values is infeasible, or `nil` when every constraint holds.
+    /// How far `values` are from meeting every constraint: per constraint broken, its distance
+    /// beyond the bound relative to the bound (at least 1 as the scale, so a bound near 0 reads in
+    /// the metric's own units), a value not reported or not finite counting 1; 0 when all hold.
+    /// A constrained sampler ranks infeasible trials by it (the nearer miss first).
+    public static func shortfall(of constraints: [Constraint], values: [String: Double]) -> Double {
+        constraints.reduce(0) { total, constraint in
+            guard let value = values[constraint.metric], value.isFinite else { return total + 1 }
+            guard !constraint.holds(for: value) else { return total }
+            // A strict comparison broken exactly at its bound still misses, by a hair.
+            return total + max(abs(value - constraint.bound) / max(abs(constraint.bound), 1), 1e-9)
+        }
+    }
+
     public static func violation(of constraints: [Constraint], values: [String: Double]) -> String? {
         let broken = constraints.compactMap { constraint -> String? in
             guard let value = values[constraint.metric] else { return "\(constraint.metric) not reported (needs \(constraint))" }

@@ -83,11 +83,15 @@ public enum SamplerKind: Sendable, Hashable, Codable {
     }
 }
 
-/// Gives each trial index its parameters: a pure function of (space, kind, index).
+/// Gives each trial index its parameters: a pure function of (space, kind, index) for grid and
+/// random, of (space, kind, index, history) for the Bayesian samplers (TPE, GP), which learn from
+/// the trials finished so far (``SearchHistory``).
 ///
-/// There is no state: any process, asked for trial `n` of the same space and kind, computes the same
-/// values bit for bit (random draws use only integer hashing and IEEE-754 `+ - * /`, no libm and no
-/// per-process seeding), so a resumed campaign regenerates each trial exactly, never repeating or skipping one.
+/// There is no state of its own: any process, asked for trial `n` of the same space and kind, computes
+/// the same grid or random values bit for bit (random draws use only integer hashing and IEEE-754
+/// `+ - * /`, no libm and no per-process seeding), so a resumed campaign regenerates each trial exactly,
+/// never repeating or skipping one. A Bayesian draw also depends on the history it is given; trials
+/// already drawn are stored with their parameters, so a resumed campaign never redraws them.
 ///
 /// - Grid: the index is decoded in mixed radix over the parameters in order, the last parameter varying
 ///   fastest (like nested loops, or Python's `itertools.product`); each choice in list order, each int range

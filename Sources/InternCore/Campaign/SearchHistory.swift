@@ -76,10 +76,13 @@ public struct SearchHistory: Sendable {
         Self.insert(Entry(primary: -Double(step), secondary: score, endedAt: endedAt, trial: trial, point: encode(parameters)), into: &pruned)
     }
 
-    /// Records a trial that completed but broke a constraint, with its objective when it reported one.
-    public mutating func recordInfeasible(_ parameters: Parameters, objective: Double?, endedAt: Int64, trial: Int) {
+    /// Records a trial that completed but broke a constraint: ranked by how far it missed
+    /// (``Constraint/shortfall(of:values:)``; unknown: last), then by its objective when it
+    /// reported one, as a constrained TPE ranks its infeasible trials by their violation.
+    public mutating func recordInfeasible(_ parameters: Parameters, shortfall: Double? = nil, objective: Double?, endedAt: Int64, trial: Int) {
         let score = objective.map { $0.isFinite ? signed($0) : .infinity } ?? .infinity
-        Self.insert(Entry(primary: score, secondary: 0, endedAt: endedAt, trial: trial, point: encode(parameters)), into: &infeasible)
+        let miss = shortfall.map { $0.isFinite ? $0 : .infinity } ?? .infinity
+        Self.insert(Entry(primary: miss, secondary: score, endedAt: endedAt, trial: trial, point: encode(parameters)), into: &infeasible)
     }
 
     /// Replaces the trials drawn but not finished.

@@ -200,7 +200,9 @@ extension CoordinatorMachine {
                 trial.objective = attempt.objective
                 trial.outputs = attempt.outputs
                 trial.endedAt = now
+                var shortfall: Double?
                 if !stage.constraints.isEmpty {
+                    shortfall = Constraint.shortfall(of: stage.constraints, values: attempt.constraintValues)
                     let violation = Constraint.violation(of: stage.constraints, values: attempt.constraintValues)
                     trial.feasible = violation == nil
                     if let violation {
@@ -209,7 +211,7 @@ extension CoordinatorMachine {
                             kind: "trial.infeasible", message: "trial \(trial.id) is infeasible: \(violation)", trial: trial.id, at: now)))
                     }
                 }
-                record(trial)
+                record(trial, shortfall: shortfall)
                 effects.changes.append(.trial(trial))
                 for metric in coverage.trialCompleted(stage: stageIndex) {
                     effects.changes.append(.event(CampaignEvent(kind: "metric.missing", message: metric.message, trial: trial.id, at: now)))

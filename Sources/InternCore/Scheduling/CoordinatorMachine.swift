@@ -159,7 +159,16 @@ public struct CoordinatorMachine: Sendable {
         if let stray = trials.first(where: { $0.stage < 0 || $0.stage >= machine.stages.count }) {
             throw CampaignProblem(keyPath: "stages", message: "trial \(stray.id) belongs to stage \(stray.stage), which this campaign's spec does not have")
         }
-        for trial in trials.sorted(by: { $0.id < $1.id }) { machine.record(trial) }
+        // An infeasible trial's miss, from its succeeded attempt's constrained metrics (the
+        // caller loads those for such attempts too).
+        let infeasibleStage = Dictionary(
+            trials.filter { $0.feasible == false }.map { ($0.id, $0.stage) }, uniquingKeysWith: { first, _ in first })
+        var shortfalls: [TrialID: Double] = [:]
+        for attempt in attempts where attempt.status == .succeeded {
+            guard let stage = infeasibleStage[attempt.trial] else { continue }
+            shortfalls[attempt.trial] = Constraint.shortfall(of: machine.stages[stage].constraints, values: constraintValues[attempt.id] ?? [:])
+        }
+        for trial in trials.sorted(by: { $0.id < $1.id }) { machine.record(trial, shortfall: trial.feasible == false ? shortfalls[trial.id] : nil) }
         for attempt in attempts { machine.record(attempt) }
         machine.nextTrial = (trials.map(\.id).max() ?? 0) + 1
         machine.feeder.restore(fedStages: fedStages)
@@ -250,12 +259,14 @@ public struct CoordinatorMachine: Sendable {
         if attempt.status.isTerminal { active.remove(attempt.id) } else { active.insert(attempt.id) }
     }
 
-    /// Stores a trial's new state (the only way `trials` changes).
-    mutating func record(_ trial: TrialRecord) {
+    /// Stores a trial's new state (the only way `trials` changes). `shortfall`: how far a trial
+    /// completing infeasible missed its constraints, for the sampler's ranking.
+    mutating func record(_ trial: TrialRecord, shortfall: Double? = nil) {
         let previous = trials[trial.id]
         if trial.status == .completed, previous?.status != .completed, samplers[trial.stage].usesHistory {
             if trial.feasible == false {
-                searchHistories[trial.stage].recordInfeasible(trial.parameters, objective: trial.objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
+                searchHistories[trial.stage].recordInfeasible(
+                    trial.parameters, shortfall: shortfall, objective: trial.objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
             } else if let objective = trial.objective {
                 searchHistories[trial.stage].record(trial.parameters, objective: objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
             }

@@ -107,6 +107,24 @@ import Testing
         #expect(TreeParzenEstimator(space: space, seed: 1, direction: .maximize, startup: 1).suggest(index: 20, history: maximising)["c"] == .string("q"))
     }
 
+    /// A constrained TPE: among infeasible trials only, the nearest miss is the best known,
+    /// whatever their objectives say.
+    @Test func infeasibleTrialsRankByHowFarTheyMissed_thenByObjective() throws {
+        let space: ParameterSpace = [Parameter(name: "c", domain: .choice([.string("near"), .string("far"), .string("b")]))]
+        let sampler = TreeParzenEstimator(space: space, seed: 1, direction: .minimize, startup: 1)
+        var history = SearchHistory(space: space, direction: .minimize)
+        let floor = [Constraint(metric: "worst_class", comparison: .atLeast, bound: 0.85)]
+        history.recordInfeasible(["c": .string("far")], shortfall: Constraint.shortfall(of: floor, values: ["worst_class": 0.2]),
+                                 objective: 0.01, endedAt: 1, trial: 1)
+        history.recordInfeasible(["c": .string("near")], shortfall: Constraint.shortfall(of: floor, values: ["worst_class": 0.84]),
+                                 objective: 5, endedAt: 2, trial: 2)
+        for i in 0..<6 {
+            history.recordInfeasible(["c": .string("b")], shortfall: Constraint.shortfall(of: floor, values: [:]), objective: 0.001,
+                                     endedAt: Int64(3 + i), trial: 3 + i)
+        }
+        #expect(sampler.suggest(index: 20, history: history)["c"] == .string("near"))
+    }
+
     @Test func startupCountsTrialsStarted_notFinished() throws {
         let space = TreeParzenEstimatorTests.space
         let tpe = try Sampler(space: space, kind: .tpe(seed: 5, startup: 4))

@@ -17,6 +17,18 @@ import Testing
         #expect(Constraint.violation(of: both, values: ["toxicity": 0.0])?.contains("eval_worst_class_accuracy not reported") == true)
     }
 
+    @Test func shortfallSaysHowFarAConfigurationMissed() {
+        let constraints = [Constraint(metric: "acc", comparison: .atLeast, bound: 0.8), Constraint(metric: "toxicity", comparison: .below, bound: 0.1)]
+        #expect(Constraint.shortfall(of: constraints, values: ["acc": 0.9, "toxicity": 0.05]) == 0)
+        // Bounds under 1 are measured in the metric's units; a missing value counts 1.
+        #expect(abs(Constraint.shortfall(of: constraints, values: ["acc": 0.7, "toxicity": 0.05]) - 0.1) < 1e-12)
+        #expect(abs(Constraint.shortfall(of: constraints, values: ["acc": 0.7]) - 1.1) < 1e-12)
+        #expect(Constraint.shortfall(of: constraints, values: ["acc": .nan, "toxicity": 0]) == 1)
+        // A bound over 1 scales the distance; a strict bound broken exactly still misses.
+        #expect(Constraint.shortfall(of: [Constraint(metric: "latency_ms", comparison: .atMost, bound: 200)], values: ["latency_ms": 300]) == 0.5)
+        #expect(Constraint.shortfall(of: [Constraint(metric: "toxicity", comparison: .below, bound: 0.1)], values: ["toxicity": 0.1]) > 0)
+    }
+
     @Test func theBestTrialIsTheBestFeasibleOne() throws {
         var spec = CoordinatorMachineTests.spec(trials: 2, objective: Objective(metric: "acc", direction: .maximize))
         spec.constraints = [Constraint(metric: "toxicity", comparison: .atMost, bound: 0.1)]
