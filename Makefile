@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps build release demo hf-sft test chaos bench bench-search bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps mcp-client build release demo hf-sft test chaos bench bench-search bench-scale slurm-test fixtures clean
 
 all: build
 
@@ -85,7 +85,16 @@ hf-sft: system-deps build
 # Serial: many tests run real processes and sockets with deadlines; on 2 cores, tests that
 # block a thread starve Swift's cooperative pool and with it the deadlines of other tests.
 # The tests need Debian's /usr/bin/python3 (standard library only), not the example's packages.
-test: system-deps
+# The official MCP Python SDK, the client `intern mcp`'s end-to-end test drives it with.
+MCP_VENV := .build/mcp-venv
+MCP_VERSION := 2.3.0
+mcp-client:
+	@if ! $(MCP_VENV)/bin/python -c 'import mcp' >/dev/null 2>&1; then \
+	  echo "installing the MCP Python SDK (mcp==$(MCP_VERSION)) into $(MCP_VENV)"; \
+	  $(PYTHON) -m venv $(MCP_VENV) && $(MCP_VENV)/bin/python -m pip install -q mcp==$(MCP_VERSION); \
+	fi
+
+test: system-deps mcp-client
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
 

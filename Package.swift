@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // `intern mcp`: the Model Context Protocol (docs/dependencies.md).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // C libraries from Debian, nothing else.
@@ -59,6 +61,7 @@ let package = Package(
 
         // The one executable: a root command with subcommands.
         .executableTarget(name: "intern", dependencies: [
+            "InternAgent", .product(name: "MCP", package: "swift-sdk"),
             "InternCore", "InternSpec", "InternStore", "InternReport", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -68,6 +71,8 @@ let package = Package(
 
         // The scale load generator (`make bench-scale`): simulated workers that speak the real protocol
         // (sealed, over real sockets) with simulated jobs, to measure the coordinator alone at scale.
+        // What an agent may call (tools, their checks, answers cut to a budget): pure, no MCP.
+        .target(name: "InternAgent", dependencies: ["InternCore", "InternReport"]),
         .target(name: "InternLoad", dependencies: ["InternCore", "InternProtocol", "InternAuth", "InternWorker", "NNG", "Zstd"]),
         .executableTarget(name: "intern-load", dependencies: [
             "InternLoad", "InternAuth", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -89,6 +94,7 @@ let package = Package(
             "InternCoordinator", "InternCore", "InternProtocol", "InternStore", "InternAuth", "InternTestKit", "NNG", "Zstd",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "InternAgentTests", dependencies: ["InternAgent"]),
         .testTarget(name: "InternLoadTests", dependencies: ["InternLoad", "InternProtocol", "InternCore", "Zstd"]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
         // The executable's own pieces (the process lifecycle), through @testable import.

@@ -1,0 +1,71 @@
+import Foundation
+import InternTestKit
+import Testing
+
+/// `intern mcp` driven by a client intern did not write: the official MCP Python SDK (`make`
+/// installs it into `.build/mcp-venv`), over stdio, while a campaign runs.
+@Suite(.serialized) struct MCPEndToEndTests {
+    /// The venv's python (`INTERN_MCP_PYTHON` overrides).
+    static var python: String {
+        if let explicit = ProcessInfo.processInfo.environment["INTERN_MCP_PYTHON"] { return explicit }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/mcp-venv/bin/python").path
+    }
+
+    @Test func anAgentsClientReadsARunningCampaign_inPages_andBadCallsAreToolErrors() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        let dir = try TemporaryDirectory(prefix: "intern-mcp")
+        defer { dir.remove() }
+        // Trial 1 prints 200 lines and waits for `go`; trial 2 ends at once.
+        let spec = try dir.write("c.yaml", """
+            name: mcp
+            shell: "i=1; while [ $i -le 200 ]; do echo line $i of trial {trial}; i=$((i+1)); done; printf '{{\\"loss\\": 0.%s}}\\\\n' {trial}; while [ {trial} = 1 ] && [ ! -e go ]; do sleep 0.05; done"
+            trials: 2
+            parallel: 1
+            objective: {metric: loss, direction: minimize}
+            """)
+        let run = try InternBinary.start(["run", spec, "--workers", "1", "--quiet", "--root", dir.file(".intern")], in: dir.path)
+        try await eventually("trial 1 printed its lines", timeout: .seconds(30)) {
+            (try? String(contentsOfFile: dir.file(".intern/mcp/logs/trial-1/attempt-1.stdout.zst"), encoding: .isoLatin1).count) ?? 0 > 0
+        }
+        try await Task.sleep(for: .milliseconds(600))  // past the worker's 250 ms flush
+
+        let client = try await ProcessRunner.run(
+            [Self.python, CampaignEndToEndTests.fixtures + "/mcp_client.py", InternBinary.path, dir.file(".intern")],
+            in: dir.path, timeout: .seconds(60))
+        try "".write(toFile: dir.file("go"), atomically: true, encoding: .utf8)
+        #expect(try await run.finish(timeout: .seconds(60)).status == 0)
+        #expect(client.status == 0, "\(client.stderr)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
+
+        #expect(answers["server"] as? String == "intern")
+        #expect(answers["tools"] as? [String] == ["best", "diff", "digest", "failures", "grep", "list_campaigns", "logs", "metrics", "report", "status", "trials"])
+        let schema = try #require(answers["logs_schema"] as? [String: Any])
+        #expect(schema["required"] as? [String] == ["trial"])
+        #expect(answers["campaigns"] as? String == "mcp")
+        // While trial 1 runs.
+        let status = try #require(answers["status"] as? [String: Any])
+        #expect(status["error"] as? Bool == false)
+        #expect((status["text"] as? String)?.contains("running") == true, "\(status)")
+        // The same read again, nothing changed: a line.
+        #expect(answers["metrics"] as? String != nil && (answers["metrics"] as? String)?.hasPrefix("unchanged") == false)
+        #expect((answers["metrics_again"] as? String)?.hasPrefix("unchanged since read") == true, "\(answers["metrics_again"] ?? "")")
+        // JSON answers come structured too.
+        let digest = try #require(answers["digest"] as? [String: Any])
+        #expect(digest["error"] as? Bool == false)
+        #expect((digest["structured"] as? [String: Any])?["cursor"] != nil, "\(digest)")
+        // 200 lines do not fit 300 tokens: page 1 says so, page 2 goes on where it stopped.
+        let logs = try #require(answers["logs"] as? [String: Any])
+        let page1 = try #require(logs["text"] as? String)
+        #expect(page1.hasPrefix("line 1 of trial 1") && page1.contains("[page 1 of "))
+        let page2 = try #require(answers["logs_page2"] as? String)
+        let lastOnPage1 = page1.split(separator: "\n").dropLast().last.map(String.init) ?? ""
+        let number = Int(lastOnPage1.split(separator: " ")[1])!
+        #expect(page2.hasPrefix("line \(number + 1) of trial 1"), "\(lastOnPage1) then \(page2.prefix(40))")
+        // Bad calls are tool errors, and nothing ran.
+        let bad = try #require(answers["bad"] as? [String: Any])
+        #expect(bad["error"] as? Bool == true && (bad["text"] as? String)?.contains("trial must be an integer") == true, "\(bad)")
+        let missing = try #require(answers["missing"] as? [String: Any])
+        #expect(missing["error"] as? Bool == true && (missing["text"] as? String)?.contains("no campaign 'nope'") == true, "\(missing)")
+    }
+}

@@ -1,0 +1,52 @@
+import InternAgent
+import Testing
+
+/// What an agent's call becomes: checked arguments, one argv element each, never an option
+/// smuggled in; and answers cut to the budget in pages, never silently.
+@Suite struct AgentToolTests {
+    @Test func argumentsAreCheckedAndBecomeTheCommandsArgv() throws {
+        let logs = try #require(AgentTools.named("logs"))
+        #expect(try logs.arguments(["trial": .integer(7)]) == ["logs", "7", "--condensed"])
+        #expect(try logs.arguments(["trial": .integer(7), "attempt": .integer(2), "stream": .string("stderr"), "raw": .boolean(true)])
+                == ["logs", "7", "--attempt", "2", "--stream", "stderr"])
+        #expect(throws: ToolError.self) { try logs.arguments([:]) }  // trial is required
+        #expect(throws: ToolError.self) { try logs.arguments(["trial": .string("7")]) }  // of its kind
+        #expect(throws: ToolError.self) { try logs.arguments(["trial": .integer(0)]) }  // within its bounds
+        #expect(throws: ToolError.self) { try logs.arguments(["trial": .integer(1), "stream": .string("/etc/passwd")]) }
+        #expect(throws: ToolError.self) { try logs.arguments(["trial": .integer(1), "follow": .boolean(true)]) }  // unknown
+        #expect(throws: ToolError.self) { try logs.arguments(["trial": .integer(1), "campaign": .string("../x")]) }
+        // Free text goes after `--`: a pattern that looks like an option stays a pattern.
+        let grep = try #require(AgentTools.named("grep"))
+        #expect(try grep.arguments(["text": .string("--root=/")]) == ["grep", "--max", "50", "--", "--root=/"])
+        let digest = try #require(AgentTools.named("digest"))
+        #expect(try digest.arguments(["tokens": .integer(300), "since": .string("4.17")]) == ["digest", "--json", "--tokens", "300", "--since", "4.17"])
+    }
+
+    @Test func aLongAnswerComesInPagesThatSayWhatIsLeft() {
+        let pager = AnswerPager(budget: 100)
+        let answer = (1...200).map { "line \($0) of a long log" }.joined(separator: "\n")
+        let first = pager.page(answer)
+        #expect(first.count > 1 && first.number == 1)
+        #expect(first.text.hasSuffix("[page 1 of \(first.count): call again with page: 2 for more]"))
+        // Every line is on exactly one page, in order.
+        var lines: [Substring] = []
+        for number in 1...first.count {
+            lines += pager.page(answer, number: number).text.split(separator: "\n").dropLast()
+        }
+        #expect(lines.joined(separator: "\n") == answer)
+        #expect(pager.page(answer, number: first.count).text.hasSuffix("the end]"))
+        // A short answer is whole, with no note; a single line longer than a page is cut, not lost.
+        #expect(pager.page("short").text == "short")
+        let wide = String(repeating: "x", count: 2_000)
+        let pieces = pager.page(wide)
+        #expect(pieces.count > 1 && (1...pieces.count).map { pager.page(wide, number: $0).text.split(separator: "\n")[0] }.joined() == wide)
+    }
+
+    @Test func theSameReadWithNothingChangedIsAnsweredInALine() {
+        var memory = ReadMemory()
+        #expect(memory.unchanged(call: "status", answer: "3 running") == nil)
+        #expect(memory.unchanged(call: "status", answer: "3 running") == "unchanged since read 1 (same answer; ask another tool, or later)")
+        #expect(memory.unchanged(call: "status", answer: "2 running") == nil)
+        #expect(memory.unchanged(call: "best", answer: "2 running") == nil)
+    }
+}
