@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps mcp-client build release demo hf-sft test chaos bench bench-search bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps mcp-client build release demo hf-sft test chaos bench bench-mcp bench-search bench-scale slurm-test fixtures clean
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make chaos         1,000 trials while workers and the coordinator are SIGKILLed; a flood of hostile clients"
 	@echo "make bench         dispatch, log ingest and trial shapes against xargs -P2 and Optuna"
 	@echo "make bench-search  search quality: intern's samplers vs Optuna's TPE and GP, 30 seeds (DIGITS=1: the digits job too)"
+	@echo "make bench-mcp     intern mcp's answer latency per tool on a 10,000-trial campaign"
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
 	@echo "make fixtures      regenerate the captured output of the real ML packages"
@@ -132,6 +133,10 @@ bench-search: system-deps
 # Sizes: SCALE_ARGS="--workers 500 --trials 20000 --only dispatch ..." (Benchmarks/README.md, Scale).
 QUICK ?=
 SCALE_ARGS ?=
+# How fast `intern mcp` answers on a 10,000-trial synthetic campaign (docs/agents.md): p50 per tool.
+bench-mcp: system-deps mcp-client release
+	$(PYTHON) Benchmarks/bench_mcp.py --intern .build/release/intern --out .build/bench-mcp.json
+
 bench-scale: system-deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product intern
 	$(SWIFT) build $(RELEASE_FLAGS) --product intern-load

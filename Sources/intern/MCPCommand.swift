@@ -41,7 +41,9 @@ struct MCPCommand: AsyncParsableCommand {
         global.bootstrapLogging()
         let place: ToolRunner.Place
         if remote.coordinator != nil {
-            place = .remote(try remote.connect())
+            _ = try remote.connect()  // the address and credentials are checked now, not at the first call
+            let remote = self.remote
+            place = .remote { try remote.connect() }
         } else if let dir {
             place = .directory(dir)
         } else {
@@ -50,12 +52,30 @@ struct MCPCommand: AsyncParsableCommand {
         let runner = ToolRunner(place: place, pager: AnswerPager(budget: tokens))
         let server = Server(
             name: "intern", version: InternVersion.number,
-            capabilities: .init(tools: .init(listChanged: false)))
+            capabilities: .init(prompts: .init(listChanged: false), resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
         await server.withMethodHandler(ListTools.self) { _ in
             .init(tools: [ToolRunner.listCampaigns] + AgentTools.all.map(ToolRunner.describe))
         }
         await server.withMethodHandler(CallTool.self) { call in
             await runner.call(call.name, arguments: call.arguments ?? [:])
+        }
+        await server.withMethodHandler(ListResources.self) { _ in
+            .init(resources: await runner.resources())
+        }
+        await server.withMethodHandler(ReadResource.self) { request in
+            try await runner.read(request.uri)
+        }
+        await server.withMethodHandler(ListPrompts.self) { _ in
+            .init(prompts: AgentPrompts.all.map { prompt in
+                Prompt(name: prompt.name, description: prompt.description, arguments: [
+                    .init(name: "campaign", description: "The campaign's name; may be left out when there is only one.", required: false)
+                ])
+            })
+        }
+        await server.withMethodHandler(GetPrompt.self) { request in
+            guard let prompt = AgentPrompts.named(request.name) else { throw MCPError.invalidParams("no prompt '\(request.name)'") }
+            let campaign = request.arguments?["campaign"]
+            return .init(description: prompt.description, messages: [.user(.text(text: prompt.message(campaign: campaign)))])
         }
         try await server.start(transport: StdioTransport(logger: Logger(label: "intern.mcp")))
         await server.waitUntilCompleted()
@@ -68,7 +88,9 @@ actor ToolRunner {
     enum Place {
         case root(String)
         case directory(String)
-        case remote(AdminConnection)
+        /// A coordinator: a connection per call (calls may overlap; a connection carries one
+        /// request at a time).
+        case remote(@Sendable () throws -> AdminConnection)
     }
 
     let place: Place
@@ -131,6 +153,32 @@ actor ToolRunner {
         }
     }
 
+    /// Each campaign's digest and report, as resources (`intern://NAME/digest`, `intern://NAME/report`).
+    func resources() -> [Resource] {
+        let names: [String]
+        if case .remote = place { names = ["coordinator"] } else { names = (try? campaignNames()) ?? [] }
+        return names.flatMap { name in [
+            Resource(name: "\(name) digest", uri: "intern://\(name)/digest", description: "The campaign within the answer budget.", mimeType: "text/plain"),
+            Resource(name: "\(name) report", uri: "intern://\(name)/report", description: "The campaign's report (Markdown), its first page.", mimeType: "text/markdown"),
+        ] }
+    }
+
+    /// A resource's text: the digest within the budget, or the report's first page.
+    func read(_ uri: String) async throws -> ReadResource.Result {
+        let parts = uri.hasPrefix("intern://") ? uri.dropFirst("intern://".count).split(separator: "/").map(String.init) : []
+        guard parts.count == 2, ["digest", "report"].contains(parts[1]) else {
+            throw MCPError.invalidParams("no resource \(uri): they are intern://CAMPAIGN/digest and intern://CAMPAIGN/report")
+        }
+        let campaign: String? = if case .remote = place { nil } else { parts[0] }
+        let command = parts[1] == "digest" ? ["digest", "--tokens", String(pager.budget - 24)] : ["report", "--format", "md"]
+        let output = try await run(command, campaign: campaign)
+        guard output.exitCode == 0 else {
+            throw MCPError.internalError(String(decoding: output.stderr, as: UTF8.self))
+        }
+        let text = pager.page(String(decoding: output.stdout, as: UTF8.self)).text
+        return .init(contents: [.text(text, uri: uri, mimeType: parts[1] == "digest" ? "text/plain" : "text/markdown")])
+    }
+
     /// The answer's page; the first page of a read whose answer has not changed since the same
     /// read last asked, in a line; structured content when JSON fits in one page.
     private func answer(_ text: String, call: String, page: Int = 1, json: Bool = false) -> CallTool.Result {
@@ -150,8 +198,8 @@ actor ToolRunner {
     /// to the remote coordinator (which runs the same child on its own).
     private func run(_ arguments: [String], campaign: String?) async throws -> AdminOutput {
         switch place {
-        case .remote(let connection):
-            let reply = try await connection.run(arguments)
+        case .remote(let connect):
+            let reply = try await connect().run(arguments)
             return AdminOutput(exitCode: Int32(clamping: reply.exitCode), stdout: reply.stdout, stderr: reply.stderr)
         case .directory(let directory):
             return await AdminRunner.capture(executable: executable, arguments: arguments + ["--dir", directory], limit: 16 << 20)

@@ -62,6 +62,11 @@ import Testing
         let lastOnPage1 = page1.split(separator: "\n").dropLast().last.map(String.init) ?? ""
         let number = Int(lastOnPage1.split(separator: " ")[1])!
         #expect(page2.hasPrefix("line \(number + 1) of trial 1"), "\(lastOnPage1) then \(page2.prefix(40))")
+        // Each campaign's digest and report are resources; two prompts set an agent to work.
+        #expect(answers["resources"] as? [String] == ["intern://mcp/digest", "intern://mcp/report"])
+        #expect((answers["digest_resource"] as? String)?.contains("cursor") == true, "\(answers["digest_resource"] ?? "")")
+        #expect(answers["prompts"] as? [String] == ["propose_next", "review_campaign"])
+        #expect((answers["review"] as? String)?.hasPrefix("Review the campaign `mcp` with intern's tools") == true)
         // Bad calls are tool errors, and nothing ran.
         let bad = try #require(answers["bad"] as? [String: Any])
         #expect(bad["error"] as? Bool == true && (bad["text"] as? String)?.contains("trial must be an integer") == true, "\(bad)")

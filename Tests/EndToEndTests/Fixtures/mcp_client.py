@@ -38,6 +38,14 @@ async def main(intern, root):
             out["logs_page2"] = text(page2)
             bad = await session.call_tool("logs", {"campaign": "mcp", "trial": "1; rm -rf /"})
             out["bad"] = {"error": bool(bad.is_error), "text": text(bad)}
+            resources = await session.list_resources()
+            out["resources"] = sorted(str(resource.uri) for resource in resources.resources)
+            read = await session.read_resource("intern://mcp/digest")
+            out["digest_resource"] = read.contents[0].text
+            prompts = await session.list_prompts()
+            out["prompts"] = sorted(prompt.name for prompt in prompts.prompts)
+            review = await session.get_prompt("review_campaign", {"campaign": "mcp"})
+            out["review"] = review.messages[0].content.text
             missing = await session.call_tool("status", {"campaign": "nope"})
             out["missing"] = {"error": bool(missing.is_error), "text": text(missing)}
     print(json.dumps(out))
