@@ -33,7 +33,7 @@ deps: system-deps python-deps
 # its Markdown; python3-venv for the examples' and fixtures' environments.
 system-deps:
 	@missing=""; \
-	for pkg in libnng-dev libzstd-dev zstd sqlite3 python3 python3-venv iproute2 chromium cmark-gfm; do \
+	for pkg in libnng-dev libzstd-dev libcurl4-openssl-dev zstd sqlite3 python3 python3-venv iproute2 chromium cmark-gfm; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "intern", targets: ["intern"]),
         .executable(name: "intern-load", targets: ["intern-load"]),
+        .executable(name: "intern-mcp", targets: ["intern-mcp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,7 +62,6 @@ let package = Package(
 
         // The one executable: a root command with subcommands.
         .executableTarget(name: "intern", dependencies: [
-            "InternAgent", .product(name: "MCP", package: "swift-sdk"),
             "InternCore", "InternSpec", "InternStore", "InternReport", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -73,6 +73,12 @@ let package = Package(
         // (sealed, over real sockets) with simulated jobs, to measure the coordinator alone at scale.
         // What an agent may call (tools, their checks, answers cut to a budget): pure, no MCP.
         .target(name: "InternAgent", dependencies: ["InternCore", "InternReport"]),
+        // `intern mcp`: a program of its own (the MCP SDK brings Foundation's networking and libcurl,
+        // which would slow every intern process's start); `intern mcp` starts it.
+        .executableTarget(name: "intern-mcp", dependencies: [
+            "InternAgent", "InternJob", .product(name: "MCP", package: "swift-sdk"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "InternLoad", dependencies: ["InternCore", "InternProtocol", "InternAuth", "InternWorker", "NNG", "Zstd"]),
         .executableTarget(name: "intern-load", dependencies: [
             "InternLoad", "InternAuth", .product(name: "ArgumentParser", package: "swift-argument-parser"),
