@@ -190,9 +190,11 @@ import Testing
             trials: 1
             """)
         let run = try InternBinary.start(["run", spec, "--workers", "1", "--quiet"], in: dir.path)
-        // Wait until the attempt exists, then follow it.
-        let store = dir.file(".intern/slow/campaign.db")
-        try await eventually("the campaign's store exists", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: store) }
+        // Wait until the attempt exists (its log file is made when it is assigned; the store exists
+        // a moment before trial 1 does, and `logs 1` then has nothing to follow: seen once in CI),
+        // then follow it.
+        let log = dir.file(".intern/slow/logs/trial-1/attempt-1.stdout.zst")
+        try await eventually("trial 1's attempt is assigned", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: log) }
         let follow = try await InternBinary.run(["logs", "1", "--follow"], in: dir.path, timeout: .seconds(30))
         #expect(follow.stdout == (1...6).map { "line \($0)\n" }.joined())
         let exit = try await run.finish(timeout: .seconds(30))
