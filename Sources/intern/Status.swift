@@ -23,27 +23,41 @@ struct Status: AsyncParsableCommand {
     func show() throws {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
-        let trials = try store.trials()
+        // Counted and picked by the database: a campaign's trials are never loaded whole here.
+        // (A store of an older intern, opened read-only before its migration, may lack a column
+        // the queries name: then from the trials themselves.)
+        let loaded = { () throws -> [TrialRecord] in try store.trials() }
+        let tally = try (try? store.trialCounts()) ?? Dictionary(grouping: loaded(), by: { "\($0.stage) \($0.status) \(String(describing: $0.feasible))" })
+            .values.map { CampaignStore.TrialCount(stage: $0[0].stage, status: $0[0].status, feasible: $0[0].feasible, count: $0.count) }
         var counts: [TrialStatus: Int] = [:]
-        for trial in trials { counts[trial.status, default: 0] += 1 }
+        for row in tally { counts[row.status, default: 0] += row.count }
+        let drawn = tally.reduce(0) { $0 + $1.count }
         // Trials of the first stage not drawn yet (later stages' trials appear as they are fed).
-        let notDrawn = max(0, info.trialsInAll - trials.count { $0.stage == 0 })
+        let notDrawn = max(0, info.trialsInAll - tally.filter { $0.stage == 0 }.reduce(0) { $0 + $1.count })
         print("campaign   \(info.name)  (\(store.directory))")
         print("state      " + Self.state(info, now: unixMillisNow()))
-        let infeasible = trials.filter { $0.feasible == false }.count
-        print("trials     \(trials.count + notDrawn) total: \(counts[.completed] ?? 0) completed\(infeasible > 0 ? " (\(infeasible) infeasible)" : ""), \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
+        let infeasible = tally.filter { $0.feasible == false }.reduce(0) { $0 + $1.count }
+        print("trials     \(drawn + notDrawn) total: \(counts[.completed] ?? 0) completed\(infeasible > 0 ? " (\(infeasible) infeasible)" : ""), \(counts[.running] ?? 0) running, \(counts[.failed] ?? 0) failed, \(counts[.cancelled] ?? 0) cancelled, \(counts[.pruned].map { "\($0) pruned, " } ?? "")\((counts[.pending] ?? 0) + notDrawn) pending")
         let view = try StageView(info: info)
         if view.spec.isPipeline {
             let parts = view.stages.enumerated().map { index, stage in
-                let mine = trials.filter { $0.stage == index }
-                let done = mine.filter { $0.status.isTerminal }.count
-                return "\(stage.name) \(done)/\(mine.count) ended"
+                let mine = tally.filter { $0.stage == index }
+                let done = mine.filter { $0.status.isTerminal }.reduce(0) { $0 + $1.count }
+                return "\(stage.name) \(done)/\(mine.reduce(0) { $0 + $1.count }) ended"
             }
             print("stages     " + parts.joined(separator: ", ") + "  (later stages grow as earlier ones feed them)")
         }
         if let index = view.spec.selectionStage, let metric = view.stages[index].objective?.metric {
-            if let best = view.best(of: trials) {
-                let lineage = best.parent == nil ? "" : "  (\(view.lineageLine(of: best, among: Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) }))))"
+            let best = try (try? store.bestTrial(stage: index, maximize: view.order(stage: index).maximize)) ?? view.best(of: loaded())
+            if let best {
+                // Its ancestors, read one by one (a pipeline is a few stages deep).
+                var byID: [TrialID: TrialRecord] = [best.id: best]
+                var next = best.parent
+                while let id = next, byID[id] == nil, let parent = try store.trial(id) {
+                    byID[id] = parent
+                    next = parent.parent
+                }
+                let lineage = best.parent == nil ? "" : "  (\(view.lineageLine(of: best, among: byID)))"
                 print("best       trial \(best.id): \(metric) = \(Format.value(best.objective))  \(Format.parameters(best.parameters))\(lineage)")
             } else {
                 print("best       no \(infeasible > 0 ? "feasible " : "")completed trial reported \(metric) yet")
@@ -53,11 +67,13 @@ struct Status: AsyncParsableCommand {
         for metric in (try? store.missingMetrics(stages: view.stages)) ?? [] {
             print("warning    " + metric.message)
         }
-        let attempts = try store.attempts()
-        var classes: [FailureClass: Int] = [:]
-        for attempt in attempts { if let failure = attempt.failureClass { classes[failure, default: 0] += 1 } }
+        let (classes, signatures) = try (try? store.failureCounts()) ?? {
+            let attempts = try store.attempts()
+            var classes: [FailureClass: Int] = [:]
+            for attempt in attempts { if let failure = attempt.failureClass { classes[failure, default: 0] += 1 } }
+            return (classes, Set(attempts.compactMap(\.failureSignature)).count)
+        }()
         if !classes.isEmpty {
-            let signatures = Set(attempts.compactMap(\.failureSignature)).count
             print("failures   " + classes.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
                   + " in \(signatures) signature\(signatures == 1 ? "" : "s") (intern failures)")
         }
