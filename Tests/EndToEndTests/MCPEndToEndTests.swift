@@ -73,4 +73,45 @@ import Testing
         let missing = try #require(answers["missing"] as? [String: Any])
         #expect(missing["error"] as? Bool == true && (missing["text"] as? String)?.contains("no campaign 'nope'") == true, "\(missing)")
     }
+
+    /// `--coordinator`: each tool's command goes to a remote coordinator, authenticated with the
+    /// campaign's credentials, as `intern status --coordinator` does; calls may overlap.
+    @Test func anAgentsClientReadsARemoteCoordinatorsCampaign() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        let dir = try TemporaryDirectory(prefix: "intern-mcp")
+        defer { dir.remove() }
+        #expect(try await InternBinary.run(["init-auth", dir.file("auth")], in: dir.path).status == 0)
+        let spec = try dir.write("c.yaml", """
+            name: remote
+            shell: "echo trial {trial} ran; printf '{{\\"loss\\": 0.%s}}\\\\n' {trial}; while [ {trial} = 1 ] && [ ! -e go ]; do sleep 0.05; done"
+            trials: 2
+            parallel: 1
+            objective: {metric: loss, direction: minimize}
+            """)
+        let port = try NetworkCutEndToEndTests.freePort()
+        let url = "tcp://127.0.0.1:\(port)"
+        let coordinator = try InternBinary.start(
+            ["coordinator", spec, "--listen", url, "--auth", dir.file("auth"), "--root", dir.file(".intern")], in: dir.path)
+        let worker = try InternBinary.start(["worker", "--connect", url, "--auth", dir.file("auth"), "--id", "w"], in: dir.path)
+        try await eventually("trial 1 printed its loss", timeout: .seconds(30)) {
+            (try? await InternBinary.run(["metrics", "1", "--dir", dir.file(".intern/remote")], in: dir.path, timeout: .seconds(10)))?
+                .stdout.contains("loss") == true
+        }
+        // The client runs from elsewhere: no campaign directory where it stands.
+        let elsewhere = try TemporaryDirectory(prefix: "intern-mcp-client")
+        defer { elsewhere.remove() }
+        let client = try await ProcessRunner.run(
+            [Self.python, CampaignEndToEndTests.fixtures + "/mcp_remote_client.py", InternBinary.path, url, dir.file("auth")],
+            in: elsewhere.path, timeout: .seconds(60))
+        try "".write(toFile: dir.file("go"), atomically: true, encoding: .utf8)
+        #expect(try await coordinator.finish(timeout: .seconds(60)).status == 0)
+        _ = try await worker.finish(timeout: .seconds(30))
+        #expect(client.status == 0, "\(client.stderr)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
+        #expect(answers["errors"] as? [Bool] == [false, false, false], "\(answers)")
+        #expect((answers["status"] as? String)?.contains("1 running") == true, "\(answers["status"] ?? "")")
+        #expect((answers["logs"] as? String)?.hasPrefix("trial 1 ran") == true, "\(answers["logs"] ?? "")")
+        #expect((answers["metrics"] as? String)?.contains("loss") == true)
+        #expect((answers["digest"] as? String)?.contains("campaign remote: running") == true, "\(answers["digest"] ?? "")")
+    }
 }
