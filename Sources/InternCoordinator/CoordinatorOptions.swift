@@ -1,6 +1,7 @@
 import Foundation
 import InternAuth
 import InternCore
+import InternProtocol
 import NNG
 
 /// Settings of the coordinator process that are not part of the campaign.
@@ -47,7 +48,9 @@ public struct CoordinatorOptions: Sendable {
         self.logFlushBytes = logFlushBytes
         self.compressionLevel = compressionLevel
         self.controlPollMillis = controlPollMillis
-        self.lingerMillis = lingerMillis ?? Int(config.heartbeatIntervalMillis * 2 + 500)
+        // Two heartbeats, a worker's longest wait to redial (after a cut, it hears the end only
+        // once it is back: with 2.5 s, a cut of 1 s at the end sometimes outlasted the linger), and 0.5 s.
+        self.lingerMillis = lingerMillis ?? Int(config.heartbeatIntervalMillis * 2) + LinkTiming.redialMaxMillis + 500
         self.credentials = credentials
         self.tls = tls
         self.insecure = insecure

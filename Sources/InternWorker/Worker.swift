@@ -119,7 +119,7 @@ public final class Worker: Sendable {
         }
         defer { if outputsDirectoryIsTemporary, let outputsDirectory { try? FileManager.default.removeItem(atPath: outputsDirectory) } }
         let dialer = try await dial(socket)
-        try? dialer.setReconnectTime(min: .milliseconds(50), max: .seconds(2))
+        try? dialer.setReconnectTime(min: .milliseconds(50), max: .milliseconds(LinkTiming.redialMaxMillis))
         let link = CoordinatorLink(codec: MessageCodec(maxMessageBytes: options.maxMessageBytes), credentials: options.credentials)
         let control = try socket.openContext()
         defer { control.close() }
