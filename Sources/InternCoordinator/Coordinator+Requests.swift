@@ -117,7 +117,9 @@ extension Coordinator {
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: heartbeat.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }
-        if answer.shutdown, heartbeat.leaving { saidGoodbye.insert(WorkerID(heartbeat.workerId)) }
+        // A leaving worker needs to hear nothing more: its goodbye once the campaign is over, or
+        // a drained or stopped worker's last words before it (the linger does not wait for it).
+        if heartbeat.leaving { saidGoodbye.insert(WorkerID(heartbeat.workerId)) }
         return .heartbeatReply(HeartbeatReply(
             requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
     }

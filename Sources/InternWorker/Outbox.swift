@@ -75,7 +75,12 @@ final class Outbox: Sendable {
     /// Adds a compressed frame and wakes the reporter. Always accepted (a frame that was
     /// started before the outbox filled up still completes the zstd frame it belongs to).
     func add(frame: LogFrame) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        // Continuations are resumed after the lock is let go, never under it: resuming takes the
+        // waiting task's status lock, which the runtime holds while that task's cancellation
+        // handler runs, and the handler takes this lock. Resumed under it, a job's reader thread
+        // and a cancelled reporter waited for each other for good (the job then blocked on its
+        // full pipe; SpoolEndToEndTests, seen three times).
+        let (waiter, urgent) = state.withLock { state -> (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) in
             var pending = Pending(
                 attemptId: frame.attemptId, stream: frame.stream, seq: frame.seq, rawLength: frame.rawLength,
                 data: frame.data, spooled: nil, size: frame.data.count)
@@ -90,13 +95,15 @@ final class Outbox: Sendable {
             if pending.spooled == nil { state.memoryBytes += pending.size }
             state.frames.append(pending)
             state.pendingBytes += pending.size
-            if let urgent = state.urgentWaiter, state.pendingBytes >= urgent.bytes {
+            var urgent: CheckedContinuation<Void, Never>?
+            if let waiting = state.urgentWaiter, state.pendingBytes >= waiting.bytes {
                 state.urgentWaiter = nil
-                urgent.continuation.resume()
+                urgent = waiting.continuation
             }
-            return state.takeWaiter()
+            return (state.takeWaiter(), urgent)
         }
         waiter?.resume()
+        urgent?.resume()
     }
 
     /// True when `limitBytes` of frames wait for acknowledgement: outputs drop (and count)
