@@ -4,7 +4,10 @@ import InternCore
 public enum ToolValue: Sendable, Equatable {
     case string(String)
     case integer(Int)
+    case number(Double)
     case boolean(Bool)
+    /// A list or an object, as JSON text (a tool's configurations).
+    case json(String)
 }
 
 /// A tool call that cannot run as given: said to the agent as a tool error, nothing run.
@@ -16,7 +19,11 @@ public struct ToolError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// One parameter of a tool, with what the JSON schema says of it.
 public struct ToolParameter: Sendable, Equatable {
-    public enum Kind: String, Sendable { case string, integer, boolean }
+    public enum Kind: String, Sendable {
+        case string, integer, number, boolean
+        /// A list of configurations: objects of parameter values (JSON schema: an array of objects).
+        case configurations
+    }
     public let name: String
     public let kind: Kind
     public let description: String
@@ -37,9 +44,13 @@ public struct ToolParameter: Sendable, Equatable {
 
     /// The longest string an agent may pass (a grep pattern, a campaign name).
     public static let maxLength = 256
+    /// The most configurations an agent may propose at once.
+    public static let maxConfigurations = 50
+    /// The most JSON an agent may pass as configurations.
+    public static let maxConfigurationsLength = 64 << 10
 }
 
-/// A read tool an agent may call: what it does, its parameters, and the `intern` command it runs
+/// A tool an agent may call: what it does, its parameters, and the `intern` command it runs
 /// (the same commands a person types, and `--coordinator` forwards), without where the campaign is.
 ///
 /// Arguments never reach a shell: each becomes one element of the command's argv, after it was
@@ -51,20 +62,42 @@ public struct AgentTool: Sendable {
     public let parameters: [ToolParameter]
     /// Whether the command prints JSON (returned as structured content when it fits the budget).
     public let printsJSON: Bool
+    /// What the tool does to the world, which says how the server runs it.
+    public let effect: Effect
     private let command: @Sendable ([String: ToolValue]) -> [String]
 
+    /// What a tool does to the world.
+    public enum Effect: Sendable, Equatable {
+        /// Reads a campaign; asked again with nothing changed, it is answered in a line.
+        case reads
+        /// Steers a campaign: run with the agent's name (`--actor agent:NAME`) and the server's
+        /// policy flags, so the coordinator holds it to the agent policy and records who asked.
+        case steers
+        /// Cancels: a steering the policy may forbid (`may_cancel`).
+        case cancels
+        /// Reads a spec file (`spec`, a path inside the server's spec directory); no campaign.
+        case checksSpec
+        /// Starts a campaign from a spec file: only when the server allows it (`--allow-start`).
+        case startsCampaign
+    }
+
+    /// Whether the tool changes nothing.
+    public var isReadOnly: Bool { effect == .reads || effect == .checksSpec }
+
     init(
-        _ name: String, _ description: String, parameters: [ToolParameter] = [], printsJSON: Bool = false,
+        _ name: String, _ description: String, parameters: [ToolParameter] = [], printsJSON: Bool = false, effect: Effect = .reads,
         command: @escaping @Sendable ([String: ToolValue]) -> [String]
     ) {
         self.name = name
         self.description = description
-        // Every tool can name the campaign and the page of a long answer.
-        self.parameters = parameters + [
+        // Every tool on a campaign can name the campaign and the page of a long answer.
+        let common = [
             ToolParameter("campaign", .string, "The campaign's name (see list_campaigns); may be left out when there is only one."),
             ToolParameter("page", .integer, "The page of a long answer to return (1 first; a cut answer says how many there are).", range: 1...10_000),
         ]
+        self.parameters = parameters + (effect == .checksSpec || effect == .startsCampaign ? [common[1]] : common)
         self.printsJSON = printsJSON
+        self.effect = effect
         self.command = command
     }
 
@@ -98,10 +131,23 @@ public struct AgentTool: Sendable {
                 if let range = parameter.range, !range.contains(number) {
                     throw ToolError("\(name) must be between \(range.lowerBound) and \(range.upperBound), not \(number)")
                 }
+            case (.number, .number(let number)):
+                if !number.isFinite || number < 0 || number > Double(parameter.range?.upperBound ?? Int.max) {
+                    throw ToolError("\(name) must be a number from 0 to \(parameter.range?.upperBound ?? Int.max), not \(number)")
+                }
+            case (.number, .integer(let number)):
+                if number < 0 || number > (parameter.range?.upperBound ?? Int.max) {
+                    throw ToolError("\(name) must be a number from 0 to \(parameter.range?.upperBound ?? Int.max), not \(number)")
+                }
             case (.boolean, .boolean):
                 break
+            case (.configurations, .json(let text)):
+                if text.utf8.count > ToolParameter.maxConfigurationsLength {
+                    throw ToolError("\(name) must take at most \(ToolParameter.maxConfigurationsLength) bytes of JSON")
+                }
             default:
-                throw ToolError("\(name) must be a\(parameter.kind == .integer ? "n" : "") \(parameter.kind.rawValue)")
+                let article = parameter.kind == .integer ? "an" : "a"
+                throw ToolError("\(name) must be \(parameter.kind == .configurations ? "a list of objects of parameter values" : "\(article) \(parameter.kind.rawValue)")")
             }
         }
         if let missing = parameters.first(where: { $0.required && given[$0.name] == nil }) {
@@ -111,17 +157,30 @@ public struct AgentTool: Sendable {
 }
 
 extension [String: ToolValue] {
-    func string(_ name: String) -> String? {
+    public func string(_ name: String) -> String? {
         if case .string(let text)? = self[name] { return text }
         return nil
     }
 
-    func integer(_ name: String) -> Int? {
+    public func integer(_ name: String) -> Int? {
         if case .integer(let number)? = self[name] { return number }
         return nil
     }
 
-    func boolean(_ name: String) -> Bool? {
+    public func number(_ name: String) -> Double? {
+        switch self[name] {
+        case .number(let number)?: number
+        case .integer(let number)?: Double(number)
+        default: nil
+        }
+    }
+
+    public func json(_ name: String) -> String? {
+        if case .json(let text)? = self[name] { return text }
+        return nil
+    }
+
+    public func boolean(_ name: String) -> Bool? {
         if case .boolean(let flag)? = self[name] { return flag }
         return nil
     }

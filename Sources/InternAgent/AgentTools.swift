@@ -1,7 +1,10 @@
-/// The tools `intern mcp` offers. Reads only, for now: each runs one of intern's own inspection
-/// commands (docs/agents.md lists them with what each answers).
+/// The tools `intern mcp` and `intern agent` offer: each runs one of intern's own commands, the
+/// reads (inspection) and the steering (`add`, `pause`, `cancel`, …) that the coordinator holds to
+/// the guardrails (docs/agents.md lists them with what each answers).
 public enum AgentTools {
-    public static let all: [AgentTool] = [status, digest, trials, best, failures, logs, metrics, diff, grep, report]
+    public static let all: [AgentTool] = reads + steering
+    public static let reads: [AgentTool] = [status, digest, trials, best, failures, logs, metrics, diff, grep, report]
+    public static let steering: [AgentTool] = [validateSpec, startCampaign, propose, addTrials, pause, resume, cancel]
 
     public static func named(_ name: String) -> AgentTool? { all.first { $0.name == name } }
 
@@ -87,5 +90,61 @@ public enum AgentTools {
 
     static let report = AgentTool("report", "The campaign's report in Markdown: results, the best trials, failures, metric summaries.") { _ in
         ["report", "--format", "md"]
+    }
+
+    // MARK: - Steering
+
+    static let spec = ToolParameter("spec", .string, "The campaign spec's path (YAML), relative to the server's spec directory.", required: true)
+
+    static let validateSpec = AgentTool(
+        "validate_spec", "Checks a campaign spec without running it: its first problem with file, line and key (as a tool error), or what it would run.",
+        parameters: [spec], effect: .checksSpec
+    ) { given in
+        ["validate", "--", given.string("spec")!]
+    }
+
+    static let startCampaign = AgentTool(
+        "start_campaign",
+        "Starts a campaign from a spec with local workers, in the background (only when the server allows it: --allow-start). Answers its name; watch it with status and digest.",
+        parameters: [spec, ToolParameter("workers", .integer, "How many local workers (default 2).", range: 1...64)], effect: .startsCampaign
+    ) { given in
+        ["run", "--quiet", "--workers", String(given.integer("workers") ?? 2), "--", given.string("spec")!]
+    }
+
+    static let propose = AgentTool(
+        "propose",
+        "Proposes configurations to run next (each names every parameter of the space). Each is checked: outside the space, one that failed with a user error, one the circuit breaker blocks are refused with why; one that already ran is answered with its trial; the rest are enqueued, within the agent policy's limits.",
+        parameters: [ToolParameter("configurations", .configurations, "The configurations, e.g. [{\"lr\": 0.001, \"layers\": 4}].", required: true)],
+        effect: .steers
+    ) { given in
+        ["add", "--json", given.json("configurations")!]
+    }
+
+    static let addTrials = AgentTool(
+        "add_trials", "Gives the sampler more trials to draw and raises the budget, within the agent policy's limits.",
+        parameters: [
+            ToolParameter("trials", .integer, "More trials for the sampler to draw.", range: 0...100_000),
+            ToolParameter("hours", .number, "Raise budget.hours by this much.", range: 0...8_760),
+            ToolParameter("gpu_hours", .number, "Raise budget.gpu_hours by this much.", range: 0...1_000_000),
+        ],
+        effect: .steers
+    ) { given in
+        ["add"] + (given.integer("trials").map { ["--trials", String($0)] } ?? []) + (given.number("hours").map { ["--hours", String($0)] } ?? [])
+            + (given.number("gpu_hours").map { ["--gpu-hours", String($0)] } ?? [])
+    }
+
+    static let pause = AgentTool("pause", "Pauses the campaign: nothing new starts, running trials go on, until resume.", effect: .steers) { _ in
+        ["pause"]
+    }
+
+    static let resume = AgentTool("resume", "Lifts a pause of the running campaign.", effect: .steers) { _ in
+        ["resume", "--if-running"]
+    }
+
+    static let cancel = AgentTool(
+        "cancel", "Cancels a trial: a pending one never runs, a running one is stopped (only when the agent policy lets agents cancel).",
+        parameters: [trial], effect: .cancels
+    ) { given in
+        ["cancel", String(given.integer("trial")!)]
     }
 }

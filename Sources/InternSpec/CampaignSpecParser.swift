@@ -11,7 +11,7 @@ public struct CampaignSpecParser {
     public static let topLevelKeys = [
         "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel", "gpus",
         "cpus", "memory", "objective", "objectives", "constraints", "pruning", "outputs", "budget", "timeout", "retries", "retry",
-        "failures", "metrics", "stages",
+        "failures", "metrics", "agent", "stages",
     ]
 
     /// The keys of one of `stages:`, in documentation order.

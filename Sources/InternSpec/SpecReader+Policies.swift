@@ -85,4 +85,32 @@ extension SpecReader {
         }
         return budget
     }
+
+    /// `agent:`: what an agent may do to the campaign (docs/agents.md, Policy).
+    mutating func readAgentPolicy(_ node: Node) throws(SpecError) -> AgentPolicy {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "agent", expected: "a mapping such as {max_trials: 20, max_hours: 0, may_cancel: false}")
+        }
+        marks["agent"] = Position(node.mark)
+        let fields = try mapping(
+            map, at: Position(node.mark), keyPath: "agent", allowed: ["max_trials", "max_hours", "max_gpu_hours", "may_cancel"], context: "in agent")
+        var policy = AgentPolicy()
+        if let entry = fields["max_trials"] {
+            let value = try integer(entry.value, "agent.max_trials")
+            guard value >= 0, value <= CampaignLimits.maxTrials else {
+                throw error(.invalidValue, at: Position(entry.value.mark), "agent.max_trials", "must be 0 to \(CampaignLimits.maxTrials)")
+            }
+            policy.maxTrials = value
+        }
+        for (key, limit) in [("max_hours", CampaignLimits.maxHours), ("max_gpu_hours", CampaignLimits.maxGPUHours)] {
+            guard let entry = fields[key] else { continue }
+            let value = try number(entry.value, "agent.\(key)")
+            guard CampaignLimits.isAmount(value, atMost: limit) else {
+                throw error(.invalidValue, at: Position(entry.value.mark), "agent.\(key)", "must be a number from 0 to \(Int(limit))")
+            }
+            if key == "max_hours" { policy.maxHours = value } else { policy.maxGPUHours = value }
+        }
+        if let entry = fields["may_cancel"] { policy.mayCancel = try boolean(entry.value, "agent.may_cancel") }
+        return policy
+    }
 }

@@ -231,6 +231,12 @@ struct SpecReader {
             budget = try readBudget(entry.value)
         }
 
+        // agent
+        var agentPolicy = AgentPolicy()
+        if let entry = entries["agent"], !isNull(entry.value) {
+            agentPolicy = try readAgentPolicy(entry.value)
+        }
+
         // metrics
         var metricPrefix: String?
         if let entry = entries["metrics"], !isNull(entry.value) {
@@ -246,13 +252,14 @@ struct SpecReader {
         }
 
         let first = stages[0]
-        let spec = CampaignSpec(
+        var spec = CampaignSpec(
             name: name, command: first.command, workdir: workdir, environment: environment, space: first.space,
             sampler: first.sampler, trials: first.trials, parallel: parallel, objective: first.objective,
             timeoutSeconds: first.timeoutSeconds, retries: retries, metricPrefix: metricPrefix, failurePolicy: failurePolicy,
             gpus: first.gpus, cpus: first.cpus, memoryBytes: first.memoryBytes, pruning: first.pruning, budget: budget,
             constraints: first.constraints, extraObjectives: first.extraObjectives, outputs: first.outputs, resultFiles: first.resultFiles,
             stageName: stages.count > 1 ? first.name : nil, laterStages: Array(stages.dropFirst()))
+        spec.agentPolicy = agentPolicy
 
         let located = spec.problems().enumerated().map { entry in
             // In a pipeline, the first stage's problems name its keys as if at the top level.

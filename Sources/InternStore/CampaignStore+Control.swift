@@ -24,23 +24,29 @@ public struct ControlRequest: Sendable, Equatable {
         /// A coordinator took it and has not said what came of it: it is being applied, or the
         /// coordinator stopped while applying it (it is never applied again).
         case taken
-        /// Applied, with what came of it.
-        case handled(String)
+        /// Applied, with what came of it; `refused` when it was turned down, all or in part.
+        case handled(String, refused: Bool)
     }
 
     public var id: Int64
     public var kind: Kind
     public var target: String
     public var createdAt: Timestamp
+    /// Who asked (`agent:NAME` for an agent, held to the agent policy); `nil`: a person, unnamed.
+    public var actor: String?
+    /// Limits an agent's request is held to besides the spec's `agent:` (the flags of `intern mcp`).
+    public var policy: AgentPolicy?
 }
 
 extension CampaignStore {
     /// Queues a request for the coordinator (admin side). Returns its id.
     @discardableResult
-    public func submit(_ kind: ControlRequest.Kind, target: String, now: Timestamp) throws -> Int64 {
+    public func submit(
+        _ kind: ControlRequest.Kind, target: String, actor: String? = nil, policy: AgentPolicy? = nil, now: Timestamp
+    ) throws -> Int64 {
         try write { db in
-            try db.execute(sql: "INSERT INTO control_requests (kind, target, created_at) VALUES (?, ?, ?)",
-                           arguments: [kind.rawValue, target, now])
+            try db.execute(sql: "INSERT INTO control_requests (kind, target, created_at, actor, policy) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [kind.rawValue, target, now, actor, policy.map(encodeJSON)])
             return db.lastInsertedRowID
         }
     }
@@ -50,7 +56,9 @@ extension CampaignStore {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM control_requests WHERE handled_at IS NULL ORDER BY id").compactMap { row in
                 guard let kind = ControlRequest.Kind(rawValue: row["kind"]) else { return nil }
-                return ControlRequest(id: row["id"], kind: kind, target: row["target"], createdAt: row["created_at"])
+                return ControlRequest(
+                    id: row["id"], kind: kind, target: row["target"], createdAt: row["created_at"], actor: row["actor"],
+                    policy: decodeJSON(AgentPolicy.self, row["policy"]))
             }
         }
     }
@@ -65,26 +73,26 @@ extension CampaignStore {
     }
 
     /// Marks a request handled, with what came of it.
-    public func markHandled(_ id: Int64, outcome: String, now: Timestamp) throws {
+    public func markHandled(_ id: Int64, outcome: String, refused: Bool = false, now: Timestamp) throws {
         try write { db in
-            try db.execute(sql: "UPDATE control_requests SET handled_at = ?, outcome = ? WHERE id = ?", arguments: [now, outcome, id])
+            try db.execute(sql: "UPDATE control_requests SET handled_at = ?, outcome = ?, refused = ? WHERE id = ?", arguments: [now, outcome, refused, id])
         }
     }
 
     /// Where a request stands.
     public func controlState(_ id: Int64) throws -> ControlRequest.State {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT handled_at, outcome FROM control_requests WHERE id = ?", arguments: [id]),
+            guard let row = try Row.fetchOne(db, sql: "SELECT handled_at, outcome, refused FROM control_requests WHERE id = ?", arguments: [id]),
                   (row["handled_at"] as Int64?) != nil
             else { return .pending }
-            if let outcome: String = row["outcome"] { return .handled(outcome) }
+            if let outcome: String = row["outcome"] { return .handled(outcome, refused: row["refused"] ?? false) }
             return .taken
         }
     }
 
     /// The outcome of a request, once handled.
     public func controlOutcome(_ id: Int64) throws -> String? {
-        if case .handled(let outcome) = try controlState(id) { return outcome }
+        if case .handled(let outcome, _) = try controlState(id) { return outcome }
         return nil
     }
 }

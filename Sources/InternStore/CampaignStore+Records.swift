@@ -88,7 +88,8 @@ extension CampaignStore {
             coordinatorPid: row["coordinator_pid"], coordinatorAliveAt: row["coordinator_alive_at"], coordinatorHost: row["coordinator_host"],
             paused: row["paused"] ?? false,
             adjustments: CampaignAdjustments(
-                addedTrials: row["added_trials"] ?? 0, extraHours: row["extra_hours"] ?? 0, extraGPUHours: row["extra_gpu_hours"] ?? 0),
+                addedTrials: row["added_trials"] ?? 0, extraHours: row["extra_hours"] ?? 0, extraGPUHours: row["extra_gpu_hours"] ?? 0,
+                agentTrials: row["agent_trials"] ?? 0, agentHours: row["agent_hours"] ?? 0, agentGPUHours: row["agent_gpu_hours"] ?? 0),
             fedStages: Set(decodeJSON([Int].self, row["fed_stages"]) ?? []))
     }
 
@@ -159,25 +160,30 @@ extension CampaignStore {
                 ])
         case .event(let e):
             try db.cachedStatement(sql: """
-                INSERT INTO events (at, kind, message, trial_id, attempt_id, worker_id) VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map { Int64(clamping: $0) }, e.worker?.rawValue])
+                INSERT INTO events (at, kind, message, trial_id, attempt_id, worker_id, actor) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map { Int64(clamping: $0) }, e.worker?.rawValue, e.actor])
         case .campaignFinished(let at):
             try db.execute(sql: "UPDATE campaign SET finished_at = ?, stopped_reason = NULL WHERE id = 1", arguments: [at])
         case .campaignStopped(let reason, let at):
             try db.execute(sql: "UPDATE campaign SET stopped_reason = ? WHERE id = 1", arguments: [reason])
             try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, 'campaign.stopped', ?)", arguments: [at, reason])
         case .campaignAdjusted(let adjustments):
-            try db.execute(sql: "UPDATE campaign SET added_trials = ?, extra_hours = ?, extra_gpu_hours = ? WHERE id = 1", arguments: [
-                adjustments.addedTrials, adjustments.extraHours, adjustments.extraGPUHours])
+            try db.execute(sql: """
+                UPDATE campaign SET added_trials = ?, extra_hours = ?, extra_gpu_hours = ?, agent_trials = ?, agent_hours = ?, agent_gpu_hours = ?
+                WHERE id = 1
+                """, arguments: [
+                    adjustments.addedTrials, adjustments.extraHours, adjustments.extraGPUHours,
+                    adjustments.agentTrials, adjustments.agentHours, adjustments.agentGPUHours,
+                ])
         case .provenance(let record):
             try store(record, in: db)
         case .stagesFed(let indices):
             try db.execute(sql: "UPDATE campaign SET fed_stages = ? WHERE id = 1", arguments: [encodeJSON(indices.sorted())])
-        case .campaignPaused(let paused, let at):
+        case .campaignPaused(let paused, let at, let actor):
             try db.execute(sql: "UPDATE campaign SET paused = ? WHERE id = 1", arguments: [paused])
-            try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", arguments: [
-                at, paused ? "campaign.paused" : "campaign.resumed",
-                paused ? "paused: no new attempts until `intern resume`; running attempts go on" : "resumed: dispatching again"])
+            let message = paused ? "paused: no new attempts until `intern resume`; running attempts go on" : "resumed: dispatching again"
+            try db.execute(sql: "INSERT INTO events (at, kind, message, actor) VALUES (?, ?, ?, ?)", arguments: [
+                at, paused ? "campaign.paused" : "campaign.resumed", message + (actor.map { " (by \($0))" } ?? ""), actor])
         }
     }
 
@@ -223,7 +229,7 @@ extension CampaignStore {
                     CampaignEvent(
                         kind: row["kind"], message: row["message"], trial: row["trial_id"],
                         attempt: (row["attempt_id"] as Int64?).map { AttemptID($0) }, worker: (row["worker_id"] as String?).map { WorkerID($0) },
-                        at: row["at"])
+                        at: row["at"], actor: row["actor"])
                 }
         }
     }
@@ -235,7 +241,7 @@ extension CampaignStore {
                 (row["id"], CampaignEvent(
                     kind: row["kind"], message: row["message"], trial: row["trial_id"],
                     attempt: (row["attempt_id"] as Int64?).map { AttemptID($0) }, worker: (row["worker_id"] as String?).map { WorkerID($0) },
-                    at: row["at"]))
+                    at: row["at"], actor: row["actor"]))
             }
         }
     }

@@ -317,6 +317,20 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE attempts ADD COLUMN environment TEXT;
                 """)
         }
+        migrator.registerMigration("v15-agents") { db in
+            // Who asked for a request and the event it made (`agent:NAME` for an agent, held to
+            // the agent policy, tightened by the request's own limits: JSON); whether the request was refused, all or in part; what agents
+            // added in all (docs/agents.md).
+            try db.execute(sql: """
+                ALTER TABLE control_requests ADD COLUMN actor TEXT;
+                ALTER TABLE control_requests ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE control_requests ADD COLUMN policy TEXT;
+                ALTER TABLE events ADD COLUMN actor TEXT;
+                ALTER TABLE campaign ADD COLUMN agent_trials INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE campaign ADD COLUMN agent_hours REAL NOT NULL DEFAULT 0;
+                ALTER TABLE campaign ADD COLUMN agent_gpu_hours REAL NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 

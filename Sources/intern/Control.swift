@@ -3,6 +3,44 @@ import Foundation
 import InternCore
 import InternStore
 
+/// `--actor`: who asks, recorded with the request and the event it makes; with an agent actor,
+/// limits tighter than the spec's agent policy (what `intern mcp` passes from its own flags).
+struct ActorOption: ParsableArguments {
+    @Option(name: .long, help: "Who asks, recorded with the event (e.g. your name); `agent:NAME` holds the request to the campaign's agent policy (docs/agents.md).")
+    var actor: String?
+
+    @Option(name: .customLong("agent-max-trials"), help: "With an agent actor: the most trials agents may add in all, if tighter than the spec's agent.max_trials.")
+    var maxTrials: Int?
+
+    @Option(name: .customLong("agent-max-hours"), help: "With an agent actor: the most budget hours agents may add in all, if tighter than the spec's.")
+    var maxHours: Double?
+
+    @Option(name: .customLong("agent-max-gpu-hours"), help: "With an agent actor: the most GPU-hours agents may add in all, if tighter than the spec's.")
+    var maxGPUHours: Double?
+
+    @Option(name: .customLong("agent-may-cancel"), help: "With an agent actor: whether agents may cancel trials (true or false), if the spec does not forbid it.")
+    var mayCancel: Bool?
+
+    /// The request's own limits, `nil` when it sets none.
+    var policy: AgentPolicy? {
+        let policy = AgentPolicy(maxTrials: maxTrials, maxHours: maxHours, maxGPUHours: maxGPUHours, mayCancel: mayCancel)
+        return policy.isEmpty ? nil : policy
+    }
+
+    func validate() throws {
+        if let actor, !AgentPolicy.isValidActor(actor) {
+            throw ValidationError("--actor takes 1 to 64 printable characters without spaces, not '\(actor)'")
+        }
+        if policy != nil, !AgentPolicy.isAgent(actor) {
+            throw ValidationError("--agent-max-trials, --agent-max-hours, --agent-max-gpu-hours and --agent-may-cancel go with --actor agent:NAME")
+        }
+        if let maxTrials, maxTrials < 0 { throw ValidationError("--agent-max-trials must be >= 0") }
+        for (name, value) in [("--agent-max-hours", maxHours), ("--agent-max-gpu-hours", maxGPUHours)] {
+            if let value, !(value.isFinite && value >= 0) { throw ValidationError("\(name) must be a number >= 0") }
+        }
+    }
+}
+
 /// `intern cancel`: cancels a trial of a running campaign.
 struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,12 +50,14 @@ struct Cancel: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
+    @OptionGroup var who: ActorOption
+
     @Argument(help: "The trial number.")
     var trial: Int
 
     func run() async throws {
         if try await remote.forward() { return }
-        try await submitControl(location: location, kind: .cancelTrial, target: String(trial))
+        try await submitControl(location: location, kind: .cancelTrial, target: String(trial), who: who)
     }
 }
 
@@ -30,12 +70,14 @@ struct Drain: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
+    @OptionGroup var who: ActorOption
+
     @Argument(help: "The worker's id (see `intern status`).")
     var worker: String
 
     func run() async throws {
         if try await remote.forward() { return }
-        try await submitControl(location: location, kind: .drainWorker, target: worker)
+        try await submitControl(location: location, kind: .drainWorker, target: worker, who: who)
     }
 }
 
@@ -48,24 +90,28 @@ struct Pause: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
+    @OptionGroup var who: ActorOption
+
     func run() async throws {
         if try await remote.forward() { return }
-        try await submitControl(location: location, kind: .pauseCampaign, target: "")
+        try await submitControl(location: location, kind: .pauseCampaign, target: "", who: who)
     }
 }
 
-/// Queues a request in the campaign's store and waits (up to 10 s) for the coordinator to handle it.
-func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target: String) async throws {
+/// Queues a request in the campaign's store and waits (up to 10 s) for the coordinator to handle
+/// it; exits non-zero when it was refused, all or in part.
+func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target: String, who: ActorOption? = nil) async throws {
     let store: CampaignStore
     do {
         store = try CampaignStore(directory: try location.resolve(), create: false)
     } catch let error as StoreError {
         throw ValidationError(error.message)
     }
-    let id = try store.submit(kind, target: target, now: unixMillisNow())
+    let id = try store.submit(kind, target: target, actor: who?.actor, policy: who?.policy, now: unixMillisNow())
     for _ in 0..<100 {
-        if let outcome = try store.controlOutcome(id) {
+        if case .handled(let outcome, let refused) = try store.controlState(id) {
             print(outcome)
+            if refused { throw ExitCode(ExitCodes.failure) }
             return
         }
         try await Task.sleep(for: .milliseconds(100))
@@ -110,11 +156,14 @@ struct Add: AsyncParsableCommand {
     @Option(name: .customLong("gpu-hours"), help: "Raise budget.gpu_hours by this much.")
     var gpuHours: Double = 0
 
+    @OptionGroup var who: ActorOption
+
     func run() async throws {
         if try await remote.forward() { return }
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
         let space = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath).spec.space
+        let agent = AgentPolicy.isAgent(who.actor)
         var configurations: [Parameters] = []
         if !params.isEmpty {
             var values: [String: ParameterValue] = [:]
@@ -137,7 +186,9 @@ struct Add: AsyncParsableCommand {
                 throw ValidationError("--json must be an object of parameter values, or a list of them")
             }
         }
-        for (index, configuration) in configurations.enumerated() {
+        // An agent's configurations are reviewed one by one by the coordinator, which answers
+        // each (a person's request is all or nothing, checked here).
+        for (index, configuration) in configurations.enumerated() where !agent {
             let normalized = space.normalized(configuration)
             guard space.contains(normalized) else {
                 let names = space.parameters.map(\.name)
@@ -163,7 +214,7 @@ struct Add: AsyncParsableCommand {
         }
         let request = AddRequest(configurations: configurations, trials: trials, hours: hours, gpuHours: gpuHours)
         let target = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-        try await submitControl(location: location, kind: .add, target: target)
+        try await submitControl(location: location, kind: .add, target: target, who: who)
     }
 
     /// A command-line value as the domain would read it: integer, number, boolean or text.

@@ -15,7 +15,7 @@ struct Intern: AsyncParsableCommand {
         version: InternVersion.number,
         subcommands: [SamplerCost.self, SamplerBench.self, SynthCampaign.self, ParseCost.self],  // hidden: benchmarks and tests
         groupedSubcommands: [
-            CommandGroup(name: "Run", subcommands: [Run.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self]),
+            CommandGroup(name: "Run", subcommands: [Run.self, Validate.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self]),
             CommandGroup(name: "Inspect", subcommands: [
                 Status.self, Trials.self, Logs.self, Best.self, Metrics.self, Failures.self, Report.self, Digest.self, Grep.self, Diff.self,
             ]),

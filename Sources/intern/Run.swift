@@ -112,6 +112,11 @@ struct Resume: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
+    @OptionGroup var who: ActorOption
+
+    @Flag(name: .customLong("if-running"), help: "Only lift a pause of a running coordinator; never start one.")
+    var ifRunning = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -121,8 +126,11 @@ struct Resume: AsyncParsableCommand {
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
         if Status.coordinatorRunning(info, now: unixMillisNow()) {
-            try await submitControl(location: location, kind: .resumeCampaign, target: "")
+            try await submitControl(location: location, kind: .resumeCampaign, target: "", who: who)
             return
+        }
+        if ifRunning {
+            throw ValidationError("no coordinator runs this campaign: there is no pause to lift (`intern resume` without --if-running continues the campaign)")
         }
         if info.paused {
             // Resuming a stopped campaign also lifts its pause.

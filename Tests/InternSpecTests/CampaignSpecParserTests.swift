@@ -553,6 +553,26 @@ struct CampaignSpecParserTests {
         }
     }
 
+    @Test func agentPolicy_isParsed_andABadOneIsLocated() throws {
+        let base = "name: a\ncommand: [train]\ntrials: 8\n"
+        let spec = try CampaignSpecParser.parse(
+            yaml: base + "agent: {max_trials: 20, max_hours: 1.5, max_gpu_hours: 0, may_cancel: true}\n", file: "c.yaml", baseDirectory: "/tmp")
+        #expect(spec.agentPolicy == AgentPolicy(maxTrials: 20, maxHours: 1.5, maxGPUHours: 0, mayCancel: true))
+        #expect(try CampaignSpecParser.parse(yaml: base, file: "c.yaml", baseDirectory: "/tmp").agentPolicy == AgentPolicy())
+        let negative = #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "agent:\n  max_trials: -1\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(negative?.description.contains("c.yaml:5") == true && negative?.description.contains("agent.max_trials") == true,
+                "\(String(describing: negative))")
+        let unknown = #expect(throws: SpecError.self) {
+            _ = try CampaignSpecParser.parse(yaml: base + "agent: {may_start: true}\n", file: "c.yaml", baseDirectory: "/tmp")
+        }
+        #expect(unknown?.description.contains("may_start") == true, "\(String(describing: unknown))")
+        // Stored specs encoded before the policy existed decode with none.
+        let encoded = try JSONEncoder().encode(spec)
+        #expect(try JSONDecoder().decode(CampaignSpec.self, from: encoded).agentPolicy == spec.agentPolicy)
+    }
+
     @Test func constraints_areParsed_andABadOneSaysHowToWriteIt() throws {
         let base = "name: c\ncommand: [train]\ntrials: 8\n"
         let spec = try CampaignSpecParser.parse(

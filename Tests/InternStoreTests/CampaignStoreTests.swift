@@ -239,4 +239,26 @@ import Zstd
         #expect(try old.provenance().isEmpty)
         #expect(try old.provenanceBlob("0000") == nil)
     }
+
+    @Test func aRequestKeepsItsActorAndPolicy_itsRefusal_andTheEventsNameTheActor() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try CampaignStore(directory: dir.file("c"))
+        try store.register(spec: Self.spec, specPath: "/x.yaml", specYAML: "name: store-test", now: 1)
+        let policy = AgentPolicy(maxTrials: 3, mayCancel: true)
+        let id = try store.submit(.cancelTrial, target: "4", actor: "agent:claude", policy: policy, now: 2)
+        let pending = try #require(store.pendingControlRequests().first)
+        #expect(pending.actor == "agent:claude" && pending.policy == policy && pending.target == "4")
+        try store.markHandled(id, outcome: "refused: no", refused: true, now: 3)
+        #expect(try store.controlState(id) == .handled("refused: no", refused: true))
+        try store.apply([
+            .event(CampaignEvent(kind: "trial.cancelled", message: "trial 4 cancelled (by alice)", trial: 4, at: 4, actor: "alice")),
+            .campaignPaused(true, at: 5, actor: "agent:claude"),
+            .campaignAdjusted(CampaignAdjustments(addedTrials: 2, agentTrials: 2, agentHours: 0.5)),
+        ])
+        let events = try store.events()
+        #expect(events.map(\.actor) == ["alice", "agent:claude"])
+        #expect(events.last?.message.hasSuffix("(by agent:claude)") == true)
+        #expect(try store.info()?.adjustments == CampaignAdjustments(addedTrials: 2, agentTrials: 2, agentHours: 0.5))
+    }
 }

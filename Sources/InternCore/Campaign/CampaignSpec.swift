@@ -51,6 +51,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// stages (`stages:`); `nil` and empty for a campaign of one stage.
     public var stageName: String?
     public var laterStages: [Stage]
+    /// What agents may do to the campaign (`agent:`), tightened by the flags of `intern mcp`.
+    public var agentPolicy = AgentPolicy()
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -132,6 +134,7 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         resultFiles = try container.decodeIfPresent([String: String].self, forKey: .resultFiles) ?? [:]
         stageName = try container.decodeIfPresent(String.self, forKey: .stageName)
         laterStages = try container.decodeIfPresent([Stage].self, forKey: .laterStages) ?? []
+        agentPolicy = try container.decodeIfPresent(AgentPolicy.self, forKey: .agentPolicy) ?? AgentPolicy()
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -322,7 +325,8 @@ public struct Budget: Sendable, Hashable, Codable {
         return nil
     }
 
-    private static func text(_ value: Double) -> String {
+    /// An amount of hours as people write it: `12`, `0.5`.
+    public static func text(_ value: Double) -> String {
         value == value.rounded() ? String(Int(value)) : String(value)
     }
 }

@@ -29,7 +29,7 @@ extension CoordinatorMachine {
         var effects = Effects()
         func nothing(_ why: String) -> Effects {
             var effects = Effects()
-            effects.answer = .said(why)
+            effects.answer = .declined(why)
             return effects
         }
         guard !isFinished else { return nothing("the campaign is finished; nothing added") }

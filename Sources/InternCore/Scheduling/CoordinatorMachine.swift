@@ -398,10 +398,20 @@ public struct CampaignAdjustments: Sendable, Hashable, Codable {
     public var addedTrials = 0
     public var extraHours = 0.0
     public var extraGPUHours = 0.0
+    /// What agents added of it (held to the ``AgentPolicy``).
+    public var agentTrials = 0
+    public var agentHours = 0.0
+    public var agentGPUHours = 0.0
 
-    public init(addedTrials: Int = 0, extraHours: Double = 0, extraGPUHours: Double = 0) {
+    public init(
+        addedTrials: Int = 0, extraHours: Double = 0, extraGPUHours: Double = 0,
+        agentTrials: Int = 0, agentHours: Double = 0, agentGPUHours: Double = 0
+    ) {
         self.addedTrials = addedTrials
         self.extraHours = extraHours
         self.extraGPUHours = extraGPUHours
+        self.agentTrials = agentTrials
+        self.agentHours = agentHours
+        self.agentGPUHours = agentGPUHours
     }
 }

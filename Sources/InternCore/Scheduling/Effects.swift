@@ -75,7 +75,7 @@ public enum StoreChange: Sendable, Equatable {
     /// configuration); running the campaign again continues it.
     case campaignStopped(reason: String, at: Timestamp)
     /// Dispatch paused (`intern pause`) or resumed (`intern resume`); attempts in flight go on.
-    case campaignPaused(Bool, at: Timestamp)
+    case campaignPaused(Bool, at: Timestamp, actor: String? = nil)
     /// `intern add` changed the number of trials or the budget (the new totals).
     case campaignAdjusted(CampaignAdjustments)
     /// Waiting stages (`top:`/`barrier:`) that have been fed, by index (all of them so far):
@@ -146,10 +146,20 @@ public struct Effects: Sendable, Equatable {
         case admitted(ReportAdmission)
         /// What a steering request did, in words (`intern add`).
         case said(String)
+        /// What a steering request did, in words, when the request was refused, all or in part
+        /// (an agent's proposal the guardrails turned down, a limit reached): its submitter exits non-zero.
+        case declined(String)
     }
 
     /// No effects.
     public init() {}
+
+    /// Effects that store one event and do nothing else.
+    public static func event(_ event: CampaignEvent) -> Effects {
+        var effects = Effects()
+        effects.changes = [.event(event)]
+        return effects
+    }
 
     /// Adds everything `other` asks for after what this one asks for (its answer and deadline
     /// replace this one's when it has them).
@@ -180,7 +190,35 @@ public struct Effects: Sendable, Equatable {
 
     /// What a steering request did, in words.
     public var said: String? {
-        if case .said(let text) = answer { text } else { nil }
+        switch answer {
+        case .said(let text), .declined(let text): text
+        default: nil
+        }
+    }
+
+    /// The effects with `actor` named as who asked: on every event they store that names no one
+    /// yet (its message ends `(by ACTOR)`, so every view of the events shows it).
+    public func attributed(to actor: String?) -> Effects {
+        guard let actor else { return self }
+        var effects = self
+        for index in effects.changes.indices {
+            switch effects.changes[index] {
+            case .event(var event) where event.actor == nil:
+                event.actor = actor
+                event.message += " (by \(actor))"
+                effects.changes[index] = .event(event)
+            case .campaignPaused(let paused, let at, nil):
+                effects.changes[index] = .campaignPaused(paused, at: at, actor: actor)
+            default:
+                break
+            }
+        }
+        return effects
+    }
+
+    /// Whether a steering request was refused, all or in part.
+    public var declined: Bool {
+        if case .declined = answer { true } else { false }
     }
 }
 

@@ -178,14 +178,20 @@ public struct CampaignEvent: Sendable, Equatable {
     public var attempt: AttemptID?
     public var worker: WorkerID?
     public var at: Timestamp
+    /// Who asked for it, for an event a request made (`agent:claude-code`, a person's name).
+    public var actor: String?
 
     /// Creates an event.
-    public init(kind: String, message: String, trial: TrialID? = nil, attempt: AttemptID? = nil, worker: WorkerID? = nil, at: Timestamp) {
+    public init(
+        kind: String, message: String, trial: TrialID? = nil, attempt: AttemptID? = nil, worker: WorkerID? = nil, at: Timestamp,
+        actor: String? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.trial = trial
         self.attempt = attempt
         self.worker = worker
         self.at = at
+        self.actor = actor
     }
 }
