@@ -39,7 +39,10 @@ import Testing
         let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
 
         #expect(answers["server"] as? String == "intern")
-        #expect(answers["tools"] as? [String] == ["best", "diff", "digest", "failures", "grep", "list_campaigns", "logs", "metrics", "report", "status", "trials"])
+        #expect(answers["tools"] as? [String] == [
+            "add_trials", "best", "cancel", "diff", "digest", "failures", "grep", "list_campaigns", "logs", "metrics", "pause", "propose", "report",
+            "resume", "start_campaign", "status", "trials", "validate_spec",
+        ])
         let schema = try #require(answers["logs_schema"] as? [String: Any])
         #expect(schema["required"] as? [String] == ["trial"])
         #expect(answers["campaigns"] as? String == "mcp")
@@ -113,5 +116,90 @@ import Testing
         #expect((answers["logs"] as? String)?.hasPrefix("trial 1 ran") == true, "\(answers["logs"] ?? "")")
         #expect((answers["metrics"] as? String)?.contains("loss") == true)
         #expect((answers["digest"] as? String)?.contains("campaign remote: running") == true, "\(answers["digest"] ?? "")")
+    }
+
+    /// Steering through the guardrails, from the official client while a campaign runs: a new
+    /// configuration runs; one that failed with a user error is refused with its signature; the
+    /// same one again is answered with its trial; a cancel and a request beyond the policy are
+    /// refused naming the limit; pause and resume work and name the agent; a spec outside the spec
+    /// directory is refused, a broken one answered with its location; starting is not allowed.
+    @Test func anAgentSteersARunningCampaign_withinTheGuardrails() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        let dir = try TemporaryDirectory(prefix: "intern-mcp")
+        defer { dir.remove() }
+        // The configuration with lr 0.05 (which a draw never hits) fails as a missing module does;
+        // trial 1 waits for `go`.
+        let spec = try dir.write("c.yaml", """
+            name: steer
+            shell: "if [ {lr} = 0.05 ]; then echo \\"ModuleNotFoundError: No module named 'transfomers'\\" >&2; exit 1; fi; printf '{{\\"loss\\": %s}}\\\\n' {lr}; while [ {trial} = 1 ] && [ ! -e go ]; do sleep 0.05; done"
+            space:
+              layers: {type: choice, values: [3, 4]}
+              lr: {type: uniform, low: 0.001, high: 0.1}
+            trials: 3
+            parallel: 2
+            objective: {metric: loss, direction: minimize}
+            """)
+        _ = try dir.write("broken.yaml", "name: broken\ncommand: [train]\ntrials: many\n")
+        let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet", "--root", dir.file(".intern")], in: dir.path)
+        let campaign = dir.file(".intern/steer")
+        // A person runs the failing configuration first.
+        try await eventually("the coordinator runs", timeout: .seconds(30)) {
+            (try? await InternBinary.run(["status", "--dir", campaign], in: dir.path, timeout: .seconds(10)))?.stdout.contains("running") == true
+        }
+        let person = try await InternBinary.run(["add", "--dir", campaign, "--actor", "alice", "--json", #"{"layers": 3, "lr": 0.05}"#], in: dir.path)
+        #expect(person.status == 0, "\(person.stdout)\(person.stderr)")
+        try await eventually("the person's configuration failed", timeout: .seconds(30)) {
+            return (try? await InternBinary.run(["failures", "--dir", campaign], in: dir.path, timeout: .seconds(10)))?.stdout.contains("ModuleNotFoundError") == true
+        }
+
+        let client = try await ProcessRunner.run(
+            [Self.python, CampaignEndToEndTests.fixtures + "/mcp_steer_client.py", InternBinary.path, dir.file(".intern"), dir.path],
+            in: dir.path, timeout: .seconds(90))
+        try "".write(toFile: dir.file("go"), atomically: true, encoding: .utf8)
+        #expect(try await run.finish(timeout: .seconds(60)).status == 0)
+        #expect(client.status == 0, "\(client.stderr)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
+        func answer(_ name: String) -> (error: Bool, text: String) {
+            let entry = answers[name] as? [String: Any]
+            return (entry?["error"] as? Bool ?? false, entry?["text"] as? String ?? "")
+        }
+        let schema = try #require(answers["propose_schema"] as? [String: Any])
+        let configurations = try #require((schema["properties"] as? [String: Any])?["configurations"] as? [String: Any])
+        #expect(configurations["type"] as? String == "array" && answers["propose_read_only"] as? Bool == false)
+
+        let fresh = answer("fresh")
+        let enqueued = try #require(fresh.text.firstMatch(of: /configuration 1 \(layers=4 lr=0.02\): enqueued as trial (\d+)/), "\(fresh)").1
+        #expect(!fresh.error)
+        let failed = answer("failed")
+        #expect(failed.error && failed.text.contains(/configuration 1 \(layers=3 lr=0.05\): refused: trial \d+ ran this configuration and failed with a user error, signature/),
+                "\(failed)")
+        #expect(failed.text.contains("ModuleNotFoundError: No module named 'transfomers'"), "\(failed)")
+        let again = answer("again")
+        #expect(!again.error && again.text.contains("already trial \(enqueued)"), "\(again)")
+        let outside = answer("outside")
+        #expect(outside.error && outside.text.contains("refused: not in the space: outside its domain: layers (one of 3, 4)"), "\(outside)")
+        let cancel = answer("cancel")
+        #expect(cancel.error && cancel.text.contains("agent.may_cancel"), "\(cancel)")
+        let tooMany = answer("too_many")
+        #expect(tooMany.error && tooMany.text.contains("agents may add at most 3 trials to this campaign (agent.max_trials); 1 added so far, this asks for 100"),
+                "\(tooMany)")
+        #expect(answer("pause").text.hasPrefix("paused"), "\(answer("pause"))")
+        let status = answer("status").text
+        #expect(status.contains("(by agent:steer-test)") && status.contains("(by alice)"), "\(status)")
+        let escape = answer("escape")
+        #expect(escape.error && escape.text.contains("spec must be a file inside"), "\(escape)")
+        let broken = answer("broken")
+        #expect(broken.error && broken.text.contains("broken.yaml:3") && broken.text.contains("trials"), "\(broken)")
+        let start = answer("start")
+        #expect(start.error && start.text.contains("--allow-start"), "\(start)")
+        #expect(answer("resume").text.hasPrefix("resumed"), "\(answer("resume"))")
+
+        // What the agent did is in the store with its name; its configuration ran.
+        let trials = try await InternBinary.run(["trials", "--json", "--dir", campaign], in: dir.path)
+        let parsed = try JSONSerialization.jsonObject(with: Data(trials.stdout.utf8))
+        let rows = try #require(parsed as? [[String: Any]], "\(trials.stdout)")
+        let agents = rows.first { ($0["trial"] as? Int) == Int(enqueued) }
+        #expect(agents?["status"] as? String == "completed", "\(rows)")
+        #expect(rows.count == 5, "3 drawn, 1 by the person, 1 by the agent: nothing else ran")
     }
 }

@@ -22,6 +22,25 @@ import Testing
         #expect(try digest.arguments(["tokens": .integer(300), "since": .string("4.17")]) == ["digest", "--json", "--tokens", "300", "--since", "4.17"])
     }
 
+    @Test func steeringToolsBecomeTheirCommands_andSayWhatTheyDo() throws {
+        let propose = try #require(AgentTools.named("propose"))
+        #expect(propose.effect == .steers && !propose.isReadOnly)
+        #expect(try propose.arguments(["configurations": .json(#"[{"lr":0.1}]"#)]) == ["add", "--json", #"[{"lr":0.1}]"#])
+        #expect(throws: ToolError.self) { try propose.arguments(["configurations": .string("lr=0.1")]) }
+        #expect(throws: ToolError.self) { try propose.arguments(["configurations": .json(String(repeating: " ", count: 70_000))]) }
+        let add = try #require(AgentTools.named("add_trials"))
+        #expect(try add.arguments(["trials": .integer(3), "hours": .number(1.5), "gpu_hours": .integer(2)])
+                == ["add", "--trials", "3", "--hours", "1.5", "--gpu-hours", "2.0"])
+        #expect(throws: ToolError.self) { try add.arguments(["hours": .number(-1)]) }
+        #expect(throws: ToolError.self) { try add.arguments(["hours": .number(.infinity)]) }
+        #expect(try AgentTools.named("resume")?.arguments([:]) == ["resume", "--if-running"])
+        #expect(AgentTools.named("cancel")?.effect == .cancels)
+        let validate = try #require(AgentTools.named("validate_spec"))
+        #expect(validate.isReadOnly && !validate.parameters.contains { $0.name == "campaign" })
+        #expect(try validate.arguments(["spec": .string("--help")]) == ["validate", "--", "--help"])
+        #expect(try AgentTools.named("start_campaign")?.arguments(["spec": .string("a.yaml")]) == ["run", "--quiet", "--workers", "2", "--", "a.yaml"])
+    }
+
     @Test func aLongAnswerComesInPagesThatSayWhatIsLeft() {
         let pager = AnswerPager(budget: 100)
         let answer = (1...200).map { "line \($0) of a long log" }.joined(separator: "\n")
