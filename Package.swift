@@ -73,10 +73,11 @@ let package = Package(
         // (sealed, over real sockets) with simulated jobs, to measure the coordinator alone at scale.
         // What an agent may call (tools, their checks, answers cut to a budget): pure, no MCP.
         .target(name: "InternAgent", dependencies: ["InternCore", "InternReport"]),
-        // `intern mcp`: a program of its own (the MCP SDK brings Foundation's networking and libcurl,
-        // which would slow every intern process's start); `intern mcp` starts it.
+        // `intern mcp` and `intern agent`: a program of its own (the MCP SDK and the planner's HTTP
+        // client bring Foundation's networking and libcurl, which would slow every intern process's
+        // start); `intern mcp` and `intern agent` start it.
         .executableTarget(name: "intern-mcp", dependencies: [
-            "InternAgent", "InternJob", .product(name: "MCP", package: "swift-sdk"),
+            "InternAgent", "InternJob", "Zstd", .product(name: "MCP", package: "swift-sdk"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "InternLoad", dependencies: ["InternCore", "InternProtocol", "InternAuth", "InternWorker", "NNG", "Zstd"]),

@@ -19,7 +19,15 @@ import MCP
 @main
 struct InternMCP: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "intern mcp",
+        commandName: "intern-mcp",
+        abstract: "intern's programs for agents: the MCP server (`intern mcp`) and the planner loop (`intern agent`).",
+        subcommands: [Serve.self, Agent.self], defaultSubcommand: Serve.self)
+}
+
+/// `intern mcp`: the MCP server on stdio.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Serve campaigns to an agent over the Model Context Protocol (stdio): read and steering tools, answers within a token budget, guardrails.",
         discussion: """
             Add it to an MCP client as the command `intern mcp --root DIR` (docs/agents.md has snippets). \

@@ -81,7 +81,10 @@ actor ToolRunner {
                 readOnlyHint: tool.isReadOnly, destructiveHint: tool.effect == .cancels, idempotentHint: tool.isReadOnly, openWorldHint: false))
     }
 
-    func call(_ name: String, arguments: [String: Value]) async -> CallTool.Result {
+    /// Runs a tool. `remember`: a read whose answer has not changed since the same read is
+    /// answered in a line (an MCP client keeps its conversation; the planner starts each step anew,
+    /// and passes false).
+    func call(_ name: String, arguments: [String: Value], remember: Bool = true) async -> CallTool.Result {
         do {
             var given = try Self.toolValues(arguments)
             if name == "list_campaigns" { return answer(try campaignNames().joined(separator: "\n"), call: name) }
@@ -109,7 +112,7 @@ actor ToolRunner {
                 return CallTool.Result(content: [.text(text: pager.page(problem + text).text, annotations: nil, _meta: nil)], isError: true)
             }
             guard tool.effect == .reads else { return CallTool.Result(content: [.text(text: pager.page(text).text, annotations: nil, _meta: nil)]) }
-            return answer(text, call: Self.key(name, given), page: given.integer("page") ?? 1, json: tool.printsJSON)
+            return answer(text, call: remember ? Self.key(name, given) : nil, page: given.integer("page") ?? 1, json: tool.printsJSON)
         } catch let error as ToolError {
             return CallTool.Result(content: [.text(text: error.message, annotations: nil, _meta: nil)], isError: true)
         } catch {
@@ -217,8 +220,8 @@ actor ToolRunner {
 
     /// The answer's page; the first page of a read whose answer has not changed since the same
     /// read last asked, in a line; structured content when JSON fits in one page.
-    private func answer(_ text: String, call: String, page: Int = 1, json: Bool = false) -> CallTool.Result {
-        if page == 1, let same = memory.unchanged(call: call, answer: text) {
+    private func answer(_ text: String, call: String?, page: Int = 1, json: Bool = false) -> CallTool.Result {
+        if page == 1, let call, let same = memory.unchanged(call: call, answer: text) {
             return CallTool.Result(content: [.text(text: same, annotations: nil, _meta: nil)])
         }
         let cut = pager.page(text, number: page)
@@ -231,7 +234,7 @@ actor ToolRunner {
     }
 
     /// Runs `intern ARGS` on the campaign's directory, or forwarded to the coordinator.
-    private func run(_ arguments: [String], campaign: String?) async throws -> Output {
+    func run(_ arguments: [String], campaign: String?) async throws -> Output {
         // Where the campaign is goes before a `--` (after it, everything is an operand).
         func placed(_ options: [String]) -> [String] {
             var arguments = arguments
@@ -279,6 +282,21 @@ actor ToolRunner {
         if result.cut { stderr += Array("intern: output cut at 16 MiB\n".utf8) }
         if result.timedOut { stderr += Array("intern: the command was stopped after 60 s\n".utf8) }
         return Output(exitCode: result.exitCode, stdout: result.stdout, stderr: stderr)
+    }
+
+    /// The campaign directory tools run on: the one served, or the only one under the root; nil
+    /// for a remote coordinator's.
+    func campaignDirectory() throws -> String? {
+        switch place {
+        case .remote: return nil
+        case .directory(let directory): return directory
+        case .root(let root):
+            let names = try campaignNames()
+            guard names.count == 1 else {
+                throw ToolError(names.isEmpty ? "no campaign under \(root)/ yet" : "several campaigns under \(root)/ (\(names.joined(separator: ", "))): name one")
+            }
+            return "\(root)/\(names[0])"
+        }
     }
 
     private func campaignNames() throws -> [String] {

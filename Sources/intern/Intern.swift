@@ -21,7 +21,7 @@ struct Intern: AsyncParsableCommand {
             ]),
             CommandGroup(name: "Steer", subcommands: [Pause.self, Add.self, Cancel.self, Drain.self]),
             CommandGroup(name: "Operate", subcommands: [InitAuth.self]),
-            CommandGroup(name: "Agents", subcommands: [MCPCommand.self]),
+            CommandGroup(name: "Agents", subcommands: [MCPCommand.self, AgentCommand.self]),
         ])
 
     /// ArgumentParser's entry point; a long-running command first sets how it returns memory

@@ -3,19 +3,45 @@ import Foundation
 import InternCore
 
 /// `intern validate`: checks a campaign spec without running it: the first problem with its file,
-/// line and key, or what the campaign would run.
-struct Validate: ParsableCommand {
+/// line and key, or what the campaign would run (its space, objective, constraints, budget, and
+/// what agents may add). With `--dir` (or `--campaign`), the spec a campaign was started with.
+struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a campaign spec without running it: the first problem (file, line, key), or a summary of what it would run.")
+        abstract: "Check a campaign spec without running it: the first problem (file, line, key), or a summary of what it would run.",
+        discussion: "intern validate c.yaml checks a file; intern validate --dir .intern/sft-3 summarises the spec a campaign runs.")
 
-    @Argument(help: "The campaign spec (YAML).")
-    var campaign: String
+    @Argument(help: "The campaign spec (YAML); leave it out to read a campaign's own with --dir or --campaign.")
+    var spec: String?
 
-    func run() throws {
-        let file = try CampaignFile.load(campaign)
-        let spec = file.spec
+    @OptionGroup var location: CampaignLocation
+
+    @OptionGroup var remote: RemoteOptions
+
+    func validate() throws {
+        // A coordinator runs `validate` for a remote client with its campaign's --dir: never on a
+        // file of its host's the client names.
+        if spec != nil, location.dir != nil || location.campaign != nil {
+            throw ValidationError("give a spec file or a campaign (--dir, --campaign), not both")
+        }
+    }
+
+    func run() async throws {
+        if try await remote.forward() { return }
+        let file: CampaignFile
+        if let spec {
+            file = try CampaignFile.load(spec)
+        } else {
+            let store = try location.open()
+            guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
+            file = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath)
+        }
+        print(Self.summary(file.spec))
+    }
+
+    /// What a spec runs, in a few lines.
+    static func summary(_ spec: CampaignSpec) -> String {
         var lines = ["valid: campaign \(spec.name), \(spec.trials) trials" + (spec.isPipeline ? " in its first of \(spec.stages.count) stages" : "")]
-        lines.append("space: " + (spec.space.parameters.isEmpty ? "none" : spec.space.parameters.map { "\($0.name) (\($0.domain.typeName))" }.joined(separator: ", ")))
+        lines.append("space: " + (spec.space.parameters.isEmpty ? "none" : spec.space.parameters.map { "\($0.name) (\($0.domain.summary))" }.joined(separator: "; ")))
         if let objective = spec.objective { lines.append("objective: \(objective.direction.rawValue) \(objective.metric)") }
         if !spec.constraints.isEmpty { lines.append("constraints: " + spec.constraints.map(\.description).joined(separator: ", ")) }
         if spec.budget.isSet {
@@ -24,6 +50,6 @@ struct Validate: ParsableCommand {
         }
         let policy = spec.agentPolicy.resolved(specTrials: spec.trials)
         lines.append("agents may add: \(policy.maxTrials ?? 0) trials, \(Budget.text(policy.maxHours ?? 0)) hours, \(Budget.text(policy.maxGPUHours ?? 0)) GPU-hours; cancel: \(policy.mayCancel == true ? "yes" : "no")")
-        print(lines.joined(separator: "\n"))
+        return lines.joined(separator: "\n")
     }
 }

@@ -42,6 +42,16 @@ public struct Parameter: Sendable, Hashable, Codable {
         /// nearest step (`log` needs `low >= 1`). On a grid, every step in order (`log` does not matter).
         case integer(low: Int, high: Int, step: Int, log: Bool)
 
+        /// The domain in a few words: `one of 16, 32, 64`, `int 1 to 8`, `uniform 0.0 to 1.0`.
+        public var summary: String {
+            switch self {
+            case .choice(let values): "one of " + values.map(\.text).joined(separator: ", ")
+            case .uniform(let low, let high): "uniform \(low) to \(high)"
+            case .logUniform(let low, let high): "loguniform \(low) to \(high)"
+            case .integer(let low, let high, let step, let log): "int \(low) to \(high)" + (step == 1 ? "" : " by \(step)") + (log ? " (log)" : "")
+            }
+        }
+
         /// The name used for this kind of domain in specs: `choice`, `uniform`, `loguniform` or `int`.
         public var typeName: String {
             switch self {

@@ -58,19 +58,9 @@ extension CoordinatorMachine {
         if !unknown.isEmpty { why.append("not in the space: \(unknown.joined(separator: ", "))") }
         if why.isEmpty {
             let outside = spec.space.parameters.filter { parameter in configuration[parameter.name].map { !parameter.domain.contains($0) } ?? false }
-            why.append("outside its domain: " + outside.map { "\($0.name) (\(Self.describe($0.domain)))" }.joined(separator: ", "))
+            why.append("outside its domain: " + outside.map { "\($0.name) (\($0.domain.summary))" }.joined(separator: ", "))
         }
         return "not in the space: " + why.joined(separator: "; ")
-    }
-
-    /// A domain in a few words: `one of 16, 32, 64`, `int 1 to 8`, `uniform 0.0 to 1.0`.
-    static func describe(_ domain: Parameter.Domain) -> String {
-        switch domain {
-        case .choice(let values): "one of " + values.map(\.text).joined(separator: ", ")
-        case .uniform(let low, let high): "uniform \(low) to \(high)"
-        case .logUniform(let low, let high): "loguniform \(low) to \(high)"
-        case .integer(let low, let high, let step, _): "int \(low) to \(high)" + (step == 1 ? "" : " by \(step)")
-        }
     }
 
     /// `signature 3fa2b9c1 (ModuleNotFoundError: …)`.
