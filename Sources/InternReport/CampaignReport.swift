@@ -93,11 +93,12 @@ public struct CampaignReport: Sendable, Codable {
     /// How many trials of the best get metric curves.
     public static let curveTrials = 5
 
-    /// Builds the report of the campaign in `store` at `now`.
-    public static func build(store: CampaignStore, now: Int64) throws -> CampaignReport {
-        guard let info = try store.info() else { throw ReportError("the campaign directory holds no campaign") }
-        let spec = try CampaignSpecParser.parse(
-            yaml: info.specYAML, file: info.specPath, baseDirectory: (info.specPath as NSString).deletingLastPathComponent)
+    /// Builds the report of the campaign in `store` at `now`: all of it, or (`.digest`) what the
+    /// digest reads, from selective queries (``Extent``); where those cannot be answered (a store
+    /// of an older intern, opened read-only before its migration), all of it.
+    public static func build(store: CampaignStore, now: Int64, extent: Extent = .full) throws -> CampaignReport {
+        if extent == .digest, let report = try? buildForDigest(store: store, now: now) { return report }
+        let (info, spec) = try specOf(store)
         let stages = spec.stages
         let trials = try store.trials()
         let attempts = try store.attempts()
@@ -106,36 +107,11 @@ public struct CampaignReport: Sendable, Codable {
         let seriesByAttempt = try store.allMetricSeries()
         let events = try store.events(limit: 100_000)
 
-        func stageName(_ trial: TrialRecord) -> String { stages[min(trial.stage, stages.count - 1)].name }
-        func lineage(_ trial: TrialRecord) -> String? {
-            guard trial.parent != nil else { return nil }
-            var chain = [trial]
-            while let parent = chain.last?.parent, let record = byID[parent], !chain.contains(where: { $0.id == parent }) { chain.append(record) }
-            return chain.map { "\(stageName($0)) trial \($0.id)" }.joined(separator: " <- ")
-        }
         func summary(_ trial: TrialRecord) -> Trial {
-            let stage = stages[min(trial.stage, stages.count - 1)]
-            var metrics: [String: Double] = [:]
-            var watched = Set(stage.objectives.map(\.metric)).union(stage.constraints.map(\.metric))
-            if let pruning = stage.pruning { watched.insert(pruning.metric) }
-            if let attempt = succeeded[trial.id] {
-                for series in seriesByAttempt[attempt.id] ?? [] where watched.contains(series.name) {
-                    if let value = series.lastValue { metrics[series.name] = value }
-                }
-            }
-            var objectives: [Double]?
-            if stage.extraObjectives.count > 0, let attempt = succeeded[trial.id] {
-                let series = seriesByAttempt[attempt.id] ?? []
-                let values = stage.objectives.map { objective -> Double? in
-                    series.first { $0.name == objective.metric }.flatMap { objective.summarize(last: $0.lastValue, min: $0.minValue, max: $0.maxValue) }
-                }
-                if values.allSatisfy({ $0 != nil }) { objectives = values.map { $0! } }
-            }
-            return Trial(
-                id: trial.id, stage: stage.name, parent: trial.parent, status: trial.status.rawValue, objective: trial.objective,
-                objectives: objectives, feasible: trial.feasible, note: trial.note,
-                parameters: Dictionary(uniqueKeysWithValues: trial.parameters.sortedPairs.map { ($0.name, $0.value.text) }),
-                metrics: metrics, wallSeconds: succeeded[trial.id]?.wallMillis.map { Double($0) / 1000 }, lineage: lineage(trial))
+            let attempt = succeeded[trial.id]
+            return trialSummary(
+                trial, stages: stages, succeeded: attempt, series: attempt.flatMap { seriesByAttempt[$0.id] } ?? [],
+                lineage: lineage(of: trial, stages: stages, byID: byID))
         }
 
         // Counts.
@@ -180,20 +156,14 @@ public struct CampaignReport: Sendable, Codable {
         var importanceObjective: Objective?
         var sweep: [Trial] = []
         var numeric: [String: Bool] = [:]
-        if let index = stages.indices.first(where: { stages[$0].objective != nil && !stages[$0].space.parameters.isEmpty }) {
+        if let index = importanceStageIndex(stages) {
             let stage = stages[index]
             importanceStage = spec.isPipeline ? stage.name : nil
             importanceObjective = stage.objective
             let done = trials.filter { $0.stage == index && $0.status == .completed && $0.feasible != false && $0.objective != nil }
             importance = ImportanceAnalysis.compute(points: done.map { ($0.parameters, $0.objective!) }, space: stage.space)
             sweep = done.map(summary)
-            for parameter in stage.space.parameters {
-                switch parameter.domain {
-                case .logUniform: numeric[parameter.name] = true
-                case .uniform, .integer: numeric[parameter.name] = false
-                case .choice(let values): if values.allSatisfy({ $0.doubleValue != nil }) { numeric[parameter.name] = false }
-                }
-            }
+            numeric = numericParameters(stage)
         }
 
         // Curves of the best trials: the pruning metric (per epoch) when there is one, else the objective.
@@ -220,27 +190,9 @@ public struct CampaignReport: Sendable, Codable {
                 .prefix(50).map(summary)
         }
         let totals = try store.logTotals()
-        var goal: [String] = []
-        for (index, stage) in stages.enumerated() {
-            let prefix = spec.isPipeline ? "stage \(stage.name)\(stage.input.map { " (from \($0.stage)\($0.top.map { ", top \($0)" } ?? ""))" } ?? ""): " : ""
-            var parts: [String] = []
-            if !stage.objectives.isEmpty { parts.append(stage.objectives.map { "\($0.direction.rawValue) \($0.metric)" }.joined(separator: ", ")) }
-            if !stage.constraints.isEmpty { parts.append("subject to " + stage.constraints.map(\.description).joined(separator: ", ")) }
-            if index == 0 || !stage.space.parameters.isEmpty {
-                parts.append("\(stage.trials) trial\(stage.trials == 1 ? "" : "s")\(index > 0 ? " per input" : "") by \(stage.sampler.name)")
-            }
-            if let pruning = stage.pruning { parts.append("\(pruning.rule.rawValue) early stopping on \(pruning.metric)") }
-            goal.append(prefix + (parts.isEmpty ? "run" : parts.joined(separator: "; ")))
-        }
-        if spec.budget.isSet {
-            goal.append("budget: " + [spec.budget.hours.map { "\($0) hours" }, spec.budget.gpuHours.map { "\($0) GPU-hours" }].compactMap { $0 }.joined(separator: ", "))
-        }
-
-        let state: String
-        if info.finishedAt != nil { state = "finished" } else if let reason = info.stoppedReason { state = "stopped: \(reason)" } else if let alive = info.coordinatorAliveAt, now - alive <= 10_000 { state = "running" } else { state = "not running" }
 
         return CampaignReport(
-            campaign: info.name, generatedAt: now, state: state, goal: goal, objective: objective,
+            campaign: info.name, generatedAt: now, state: state(info, now: now), goal: goal(spec), objective: objective,
             selectionStage: spec.isPipeline ? selection.map { stages[$0].name } : nil, counts: counts, infeasible: infeasible,
             failureClasses: classes,
             stages: spec.isPipeline ? stageSummaries : [], best: best, pareto: pareto, paretoCandidates: paretoCandidates,
@@ -255,6 +207,100 @@ public struct CampaignReport: Sendable, Codable {
             perCheckpoint: perCheckpoint,
             logRawBytes: totals.raw, logStoredBytes: totals.stored,
             missingMetrics: missingMetrics(stages: stages, trials: byID, attempts: attempts, series: seriesByAttempt))
+    }
+
+    /// The campaign in `store` and its spec.
+    static func specOf(_ store: CampaignStore) throws -> (CampaignInfo, CampaignSpec) {
+        guard let info = try store.info() else { throw ReportError("the campaign directory holds no campaign") }
+        let spec = try CampaignSpecParser.parse(
+            yaml: info.specYAML, file: info.specPath, baseDirectory: (info.specPath as NSString).deletingLastPathComponent)
+        return (info, spec)
+    }
+
+    /// One trial as the report lists it: `succeeded` is its succeeded attempt (the last) and
+    /// `series` that attempt's metric summaries.
+    static func trialSummary(
+        _ trial: TrialRecord, stages: [InternCore.Stage], succeeded: AttemptRecord?, series: [MetricSeriesSummary], lineage: String?
+    ) -> Trial {
+        let stage = stages[min(trial.stage, stages.count - 1)]
+        var metrics: [String: Double] = [:]
+        var watched = Set(stage.objectives.map(\.metric)).union(stage.constraints.map(\.metric))
+        if let pruning = stage.pruning { watched.insert(pruning.metric) }
+        if succeeded != nil {
+            for series in series where watched.contains(series.name) {
+                if let value = series.lastValue { metrics[series.name] = value }
+            }
+        }
+        var objectives: [Double]?
+        if stage.extraObjectives.count > 0, succeeded != nil { objectives = objectiveValues(stage: stage, series: series) }
+        return Trial(
+            id: trial.id, stage: stage.name, parent: trial.parent, status: trial.status.rawValue, objective: trial.objective,
+            objectives: objectives, feasible: trial.feasible, note: trial.note,
+            parameters: Dictionary(uniqueKeysWithValues: trial.parameters.sortedPairs.map { ($0.name, $0.value.text) }),
+            metrics: metrics, wallSeconds: succeeded?.wallMillis.map { Double($0) / 1000 }, lineage: lineage)
+    }
+
+    /// Each of `stage`'s objectives as its summary says, from an attempt's metric summaries; nil
+    /// unless every one was reported.
+    static func objectiveValues(stage: InternCore.Stage, series: [MetricSeriesSummary]) -> [Double]? {
+        let values = stage.objectives.map { objective -> Double? in
+            series.first { $0.name == objective.metric }.flatMap { objective.summarize(last: $0.lastValue, min: $0.minValue, max: $0.maxValue) }
+        }
+        return values.allSatisfy({ $0 != nil }) ? values.map { $0! } : nil
+    }
+
+    /// `eval trial 31 <- train trial 12` for a fed trial (its ancestors from `byID`), else nil.
+    static func lineage(of trial: TrialRecord, stages: [InternCore.Stage], byID: [TrialID: TrialRecord]) -> String? {
+        guard trial.parent != nil else { return nil }
+        var chain = [trial]
+        while let parent = chain.last?.parent, let record = byID[parent], !chain.contains(where: { $0.id == parent }) { chain.append(record) }
+        return chain.map { "\(stages[min($0.stage, stages.count - 1)].name) trial \($0.id)" }.joined(separator: " <- ")
+    }
+
+    /// The first stage that searches a space for an objective: the one parameter importance is about.
+    static func importanceStageIndex(_ stages: [InternCore.Stage]) -> Int? {
+        stages.indices.first { stages[$0].objective != nil && !stages[$0].space.parameters.isEmpty }
+    }
+
+    /// The stage's parameters whose values are numbers, with whether to plot them on a log scale.
+    static func numericParameters(_ stage: InternCore.Stage) -> [String: Bool] {
+        var numeric: [String: Bool] = [:]
+        for parameter in stage.space.parameters {
+            switch parameter.domain {
+            case .logUniform: numeric[parameter.name] = true
+            case .uniform, .integer: numeric[parameter.name] = false
+            case .choice(let values): if values.allSatisfy({ $0.doubleValue != nil }) { numeric[parameter.name] = false }
+            }
+        }
+        return numeric
+    }
+
+    /// The goal in words: each stage's objectives, constraints, trials and sampler, pruning; the budget.
+    static func goal(_ spec: CampaignSpec) -> [String] {
+        var goal: [String] = []
+        for (index, stage) in spec.stages.enumerated() {
+            let prefix = spec.isPipeline ? "stage \(stage.name)\(stage.input.map { " (from \($0.stage)\($0.top.map { ", top \($0)" } ?? ""))" } ?? ""): " : ""
+            var parts: [String] = []
+            if !stage.objectives.isEmpty { parts.append(stage.objectives.map { "\($0.direction.rawValue) \($0.metric)" }.joined(separator: ", ")) }
+            if !stage.constraints.isEmpty { parts.append("subject to " + stage.constraints.map(\.description).joined(separator: ", ")) }
+            if index == 0 || !stage.space.parameters.isEmpty {
+                parts.append("\(stage.trials) trial\(stage.trials == 1 ? "" : "s")\(index > 0 ? " per input" : "") by \(stage.sampler.name)")
+            }
+            if let pruning = stage.pruning { parts.append("\(pruning.rule.rawValue) early stopping on \(pruning.metric)") }
+            goal.append(prefix + (parts.isEmpty ? "run" : parts.joined(separator: "; ")))
+        }
+        if spec.budget.isSet {
+            goal.append("budget: " + [spec.budget.hours.map { "\($0) hours" }, spec.budget.gpuHours.map { "\($0) GPU-hours" }].compactMap { $0 }.joined(separator: ", "))
+        }
+        return goal
+    }
+
+    /// `running`, `finished`, `stopped: why` or `not running` (no sign of life in 10 s).
+    static func state(_ info: CampaignInfo, now: Int64) -> String {
+        if info.finishedAt != nil { return "finished" }
+        if let reason = info.stoppedReason { return "stopped: \(reason)" }
+        if let alive = info.coordinatorAliveAt, now - alive <= 10_000 { return "running" }
+        return "not running"
     }
 
     /// What the stages count on and no completed trial reported, from what the report read anyway.

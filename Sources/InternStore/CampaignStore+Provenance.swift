@@ -32,7 +32,7 @@ extension CampaignStore {
             // A store written before provenance existed, opened read-only (not migrated), has none.
             guard try db.tableExists("attempt_provenance") else { return out }
             for row in try Row.fetchAll(db, sql: "SELECT attempt_id, fields FROM attempt_provenance") {
-                out[AttemptID(row["attempt_id"] as Int64)] = decodeJSON([String: String].self, row["fields"]) ?? [:]
+                out[AttemptID(row["attempt_id"] as Int64)] = decodeStringMap(row["fields"]) ?? [:]
             }
             return out
         }

@@ -253,7 +253,7 @@ extension CampaignStore {
 
     static func trial(from row: ColumnRow) -> TrialRecord {
         var trial = TrialRecord(
-            id: row["id"], parameters: decodeJSON(Parameters.self, row["parameters"]) ?? Parameters(),
+            id: row["id"], parameters: decodeParameters(row["parameters"]) ?? Parameters(),
             status: TrialStatus(rawValue: row["status"]) ?? .failed, objective: row["objective"],
             attemptCount: row["attempt_count"], retriesUsed: row["retries_used"], lostCount: row["lost_count"],
             createdAt: row["created_at"], endedAt: row["ended_at"])
@@ -264,7 +264,7 @@ extension CampaignStore {
         trial.stage = row["stage"] ?? 0
         trial.parent = row["parent_id"]
         trial.inputs = decodeJSON(StageInputs.self, row["inputs"]) ?? [:]
-        trial.outputs = decodeJSON([String: String].self, row["outputs"]) ?? [:]
+        trial.outputs = decodeStringMap(row["outputs"]) ?? [:]
         return trial
     }
 
@@ -272,7 +272,7 @@ extension CampaignStore {
         var a = AttemptRecord(
             id: AttemptID(row["id"] as Int64), trial: row["trial_id"], number: row["number"],
             worker: WorkerID(row["worker_id"] as String), incarnation: UInt64(row["incarnation"] as String, radix: 16) ?? 0,
-            status: AttemptStatus(rawValue: row["status"]) ?? .lost, argv: decodeJSON([String].self, row["argv"]) ?? [],
+            status: AttemptStatus(rawValue: row["status"]) ?? .lost, argv: decodeStrings(row["argv"]) ?? [],
             assignedAt: row["assigned_at"])
         a.startedAt = row["started_at"]
         a.endedAt = row["ended_at"]
@@ -290,9 +290,9 @@ extension CampaignStore {
         a.failureReason = row["failure_reason"]
         a.signatureText = row["signature_text"]
         a.failureExcerpt = row["failure_excerpt"]
-        a.gpus = decodeJSON([String].self, row["gpus"]) ?? []
-        a.outputs = decodeJSON([String: String].self, row["outputs"]) ?? [:]
-        a.environment = decodeJSON([String: String].self, row["environment"]) ?? [:]
+        a.gpus = decodeStrings(row["gpus"]) ?? []
+        a.outputs = decodeStringMap(row["outputs"]) ?? [:]
+        a.environment = decodeStringMap(row["environment"]) ?? [:]
         return a
     }
 }

@@ -59,3 +59,185 @@ extension CampaignStore {
         }
     }
 }
+
+/// What `intern digest`, `best` and `failures` show, read selectively: the few trials and
+/// attempts they name are read whole; of the rest only the columns an analysis needs, and a
+/// trial's parameters only where they are shown or analysed.
+extension CampaignStore {
+    /// How each trial of `stage` ended, by id (no parameters read).
+    public func trialOutcomes(stage: Int) throws -> [TrialOutcome] {
+        try read { db in
+            try Self.outcomes(db, sql: "SELECT id, status, objective, feasible, ended_at FROM trials WHERE stage = ? ORDER BY id", arguments: [stage])
+        }
+    }
+
+    /// The trials that ended after `time` (a trial with no end time counts as ending at 0), by id.
+    public func trialsEnded(after time: Timestamp) throws -> [TrialOutcome] {
+        try read { db in
+            try Self.outcomes(
+                db, sql: "SELECT id, status, objective, feasible, ended_at FROM trials WHERE COALESCE(ended_at, 0) > ? ORDER BY id", arguments: [time])
+        }
+    }
+
+    /// When the latest trial ended (0: none has).
+    public func lastTrialEnd() throws -> Timestamp {
+        try read { db in try Timestamp.fetchOne(db, sql: "SELECT MAX(ended_at) FROM trials") ?? 0 }
+    }
+
+    private static func outcomes(_ db: Database, sql: String, arguments: StatementArguments) throws -> [TrialOutcome] {
+        var out: [TrialOutcome] = []
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            out.append(TrialOutcome(
+                id: row[0], status: TrialStatus(rawValue: row[1]) ?? .failed, objective: row[2], feasible: row[3], endedAt: row[4]))
+        }
+        return out
+    }
+
+    /// The parameters and objective of each completed trial of `stage` that reported its
+    /// objective and met its constraints, by id: what parameter importance is computed from.
+    public func completedParameters(stage: Int) throws -> [(parameters: Parameters, objective: Double)] {
+        try read { db in
+            var out: [(parameters: Parameters, objective: Double)] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT parameters, objective FROM trials
+                WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0) ORDER BY id
+                """, arguments: [stage])
+            while let row = try rows.next() {
+                out.append((decodeParameters(row[0]) ?? Parameters(), row[1]))
+            }
+            return out
+        }
+    }
+
+    /// The trials with these ids that exist, by id.
+    public func trials(ids: some Sequence<TrialID>) throws -> [TrialRecord] {
+        let wanted = Array(Set(ids)).sorted()
+        return try read { db in
+            var out: [TrialRecord] = []
+            for chunk in Self.chunks(wanted) {
+                out += try ColumnRow.fetchAll(
+                    db, sql: "SELECT * FROM trials WHERE id IN (\(Self.placeholders(chunk.count)))", arguments: StatementArguments(chunk)
+                ).map(Self.trial(from:))
+            }
+            return out.sorted { $0.id < $1.id }
+        }
+    }
+
+    /// The trials in `status` (those running, say), by id.
+    public func trials(status: TrialStatus) throws -> [TrialRecord] {
+        try read { db in
+            try ColumnRow.fetchAll(db, sql: "SELECT * FROM trials WHERE status = ? ORDER BY id", arguments: [status.rawValue]).map(Self.trial(from:))
+        }
+    }
+
+    /// The attempts that failed with a signature (failed, lost, preempted), by id.
+    public func failedAttempts() throws -> [AttemptRecord] {
+        try read { db in
+            try ColumnRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE failure_signature IS NOT NULL ORDER BY id").map(Self.attempt(from:))
+        }
+    }
+
+    /// Of each of these trials that has one, its succeeded attempt (the last, when there are several).
+    public func succeededAttempts(trials: some Sequence<TrialID>) throws -> [TrialID: AttemptRecord] {
+        let wanted = Array(Set(trials)).sorted()
+        return try read { db in
+            var out: [TrialID: AttemptRecord] = [:]
+            for chunk in Self.chunks(wanted) {
+                let rows = try ColumnRow.fetchAll(db, sql: """
+                    SELECT * FROM attempts WHERE status = 'succeeded' AND trial_id IN (\(Self.placeholders(chunk.count))) ORDER BY id
+                    """, arguments: StatementArguments(chunk))
+                for row in rows {
+                    let attempt = Self.attempt(from: row)
+                    out[attempt.trial] = attempt
+                }
+            }
+            return out
+        }
+    }
+
+    /// The metric summaries of these attempts, each attempt's by name.
+    public func metricSeries(attempts: some Sequence<AttemptID>) throws -> [AttemptID: [MetricSeriesSummary]] {
+        let wanted = Array(Set(attempts)).sorted().map { Int64(clamping: $0) }
+        return try read { db in
+            var out: [AttemptID: [MetricSeriesSummary]] = [:]
+            for chunk in Self.chunks(wanted) {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT attempt_id, name, count, last_step, last_value, min_value, max_value FROM metric_series
+                    WHERE attempt_id IN (\(Self.placeholders(chunk.count))) ORDER BY attempt_id, name
+                    """, arguments: StatementArguments(chunk))
+                while let row = try rows.next() {
+                    out[AttemptID(row[0] as Int64), default: []].append(MetricSeriesSummary(
+                        name: row[1], count: row[2], lastStep: row[3], lastValue: row[4], minValue: row[5], maxValue: row[6]))
+                }
+            }
+            return out
+        }
+    }
+
+    /// For each completed trial of `stage` that met its constraints and has a succeeded attempt,
+    /// by id: that attempt's (the last one's) summaries of the named metrics, by name. Trials whose
+    /// attempt reported none of them are left out. A Pareto front is chosen among these.
+    public func succeededSeries(stage: Int, metrics: [String]) throws -> [(trial: TrialID, series: [MetricSeriesSummary])] {
+        guard !metrics.isEmpty else { return [] }
+        return try read { db in
+            var out: [(trial: TrialID, series: [MetricSeriesSummary])] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT a.trial_id, s.name, s.count, s.last_step, s.last_value, s.min_value, s.max_value
+                FROM metric_series s JOIN attempts a ON a.id = s.attempt_id
+                WHERE s.attempt_id IN (
+                    SELECT MAX(b.id) FROM attempts b JOIN trials t ON t.id = b.trial_id
+                    WHERE b.status = 'succeeded' AND t.stage = ? AND t.status = 'completed' AND (t.feasible IS NULL OR t.feasible != 0)
+                    GROUP BY b.trial_id)
+                AND s.name IN (\(Self.placeholders(metrics.count)))
+                ORDER BY a.trial_id, s.name
+                """, arguments: StatementArguments([stage as any DatabaseValueConvertible] + metrics.map { $0 as any DatabaseValueConvertible }))
+            while let row = try rows.next() {
+                let trial: TrialID = row[0]
+                let summary = MetricSeriesSummary(name: row[1], count: row[2], lastStep: row[3], lastValue: row[4], minValue: row[5], maxValue: row[6])
+                if out.last?.trial == trial { out[out.count - 1].series.append(summary) } else { out.append((trial, [summary])) }
+            }
+            return out
+        }
+    }
+
+    /// What every attempt used, by attempt id, with its trial's stage and status: a campaign's cost.
+    public func attemptUsage() throws -> [AttemptUsage] {
+        try read { db in
+            var out: [AttemptUsage] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT a.status, a.assigned_at, a.started_at, a.ended_at, a.wall_ms, a.user_cpu_ms, a.system_cpu_ms, a.gpus, t.stage, t.status
+                FROM attempts a LEFT JOIN trials t ON t.id = a.trial_id ORDER BY a.id
+                """)
+            func unsigned(_ value: Int64?) -> UInt64? { value.map { UInt64(max(0, $0)) } }
+            while let row = try rows.next() {
+                let trialStatus: String? = row[9]
+                out.append(AttemptUsage(
+                    status: AttemptStatus(rawValue: row[0]) ?? .lost, assignedAt: row[1], startedAt: row[2], endedAt: row[3],
+                    wallMillis: unsigned(row[4]), userCPUMillis: unsigned(row[5]), systemCPUMillis: unsigned(row[6]),
+                    gpuCount: decodeStrings(row[7])?.count ?? 0, stage: trialStatus == nil ? 0 : (row[8] as Int?) ?? 0,
+                    trialStatus: trialStatus.map { TrialStatus(rawValue: $0) ?? .failed }))
+            }
+            return out
+        }
+    }
+
+    /// The messages of the events of `kind` among the latest `limit` events, oldest first.
+    public func eventMessages(kind: String, limit: Int = 100_000) throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: """
+                SELECT message FROM (SELECT id, kind, message FROM events ORDER BY id DESC LIMIT ?) WHERE kind = ? ORDER BY id
+                """, arguments: [limit, kind])
+        }
+    }
+
+    /// `?, ?, ?` for `count` values.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    /// `values` in pieces small enough for one statement's parameters.
+    static func chunks<T>(_ values: [T], size: Int = 500) -> [ArraySlice<T>] {
+        stride(from: 0, to: values.count, by: size).map { values[$0..<min(values.count, $0 + size)] }
+    }
+}

@@ -26,13 +26,29 @@ struct Best: AsyncParsableCommand {
             throw ValidationError("campaign \(info.name) has no objective: add `objective: {metric: NAME, direction: minimize|maximize}`")
         }
         let stage = view.stages[index]
-        let trials = try store.trials()
-        let byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
         if !stage.extraObjectives.isEmpty {
             try showParetoFront(objectives: stage.objectives, store: store)
             return
         }
-        guard let best = view.best(of: trials) else {
+        // Picked by the database, its ancestors read one by one (a pipeline is a few stages deep):
+        // the campaign's trials are not loaded whole. (A store an older intern left unmigrated may
+        // lack a column the query names: then from the trials themselves.)
+        var best: TrialRecord?
+        var byID: [TrialID: TrialRecord] = [:]
+        do {
+            best = try store.bestTrial(stage: index, maximize: view.order(stage: index).maximize)
+            var next = best?.parent
+            while let id = next, byID[id] == nil, let parent = try store.trial(id) {
+                byID[id] = parent
+                next = parent.parent
+            }
+        } catch {
+            let trials = try store.trials()
+            best = view.best(of: trials)
+            byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
+        }
+        if let best { byID[best.id] = best }
+        guard let best else {
             print("no completed\(view.spec.isPipeline ? " \(stage.name)" : "") trial reported \(objective.metric) yet")
             throw ExitCode(ExitCodes.noTrialCompleted)
         }
@@ -67,7 +83,8 @@ struct Best: AsyncParsableCommand {
     private func showParetoFront(objectives: [Objective], store: CampaignStore) throws {
         let report: CampaignReport
         do {
-            report = try CampaignReport.build(store: store, now: unixMillisNow())
+            // The front and its candidates as the digest reads them (the same as a full report's).
+            report = try CampaignReport.build(store: store, now: unixMillisNow(), extent: .digest)
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }

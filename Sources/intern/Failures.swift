@@ -37,8 +37,19 @@ struct Failures: AsyncParsableCommand {
     /// Prints the view from the campaign directory here.
     func show() throws {
         let store = try location.open()
-        let trials = Dictionary(uniqueKeysWithValues: try store.trials().map { ($0.id, $0) })
-        let groups = FailureGroup.groups(of: try store.attempts(), trials: trials)
+        // The attempts that failed with a signature and the trials they hit, not every trial and
+        // attempt. (A store an older intern left unmigrated may lack a column the queries name:
+        // then from all of them.)
+        let attempts: [AttemptRecord]
+        let trials: [TrialID: TrialRecord]
+        if let failed = try? store.failedAttempts(), let hit = try? store.trials(ids: failed.map(\.trial)) {
+            attempts = failed
+            trials = Dictionary(uniqueKeysWithValues: hit.map { ($0.id, $0) })
+        } else {
+            attempts = try store.attempts()
+            trials = Dictionary(uniqueKeysWithValues: try store.trials().map { ($0.id, $0) })
+        }
+        let groups = FailureGroup.groups(of: attempts, trials: trials)
             .filter { group in `class`.map { group.failureClass.rawValue == $0 } ?? true }
         if json {
             let objects: [[String: Any]] = groups.map { $0.json }

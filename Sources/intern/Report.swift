@@ -89,21 +89,25 @@ struct Digest: AsyncParsableCommand {
         let now = unixMillisNow()
         let report: CampaignReport
         do {
-            report = try CampaignReport.build(store: store, now: now)
+            // Only what the digest shows, read selectively: a campaign's trials are not loaded whole.
+            report = try CampaignReport.build(store: store, now: now, extent: .digest)
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
         // The cursor is the store's own position (its last event, its latest trial end), not the
-        // clock: the same store and cursor give the same digest.
+        // clock: the same store and cursor give the same digest. (A store an older intern left
+        // unmigrated may lack a column the queries name: then from the trials themselves.)
         let lastEvent = try store.lastEventID()
-        let trials = try store.trials()
         var changes: CampaignDigest.Changes?
         if let since, let cursor = DigestCursor(since) {
-            let ended = trials.filter { ($0.endedAt ?? 0) > cursor.time }.sorted { $0.id < $1.id }
-                .map { (trial: $0.id, status: $0.feasible == false ? "infeasible" : $0.status.rawValue, objective: $0.objective) }
-            changes = CampaignDigest.Changes(events: try store.events(after: cursor.event).map(\.event), ended: ended, since: cursor.time)
+            let ended = try (try? store.trialsEnded(after: cursor.time)) ?? store.trials().filter { ($0.endedAt ?? 0) > cursor.time }.map(TrialOutcome.init)
+            changes = CampaignDigest.Changes(
+                events: try store.events(after: cursor.event).map(\.event),
+                ended: ended.map { (trial: $0.id, status: $0.feasible == false ? "infeasible" : $0.status.rawValue, objective: $0.objective) },
+                since: cursor.time)
         }
-        let cursor = "\(lastEvent).\(trials.compactMap(\.endedAt).max() ?? 0)"
+        let lastEnd = try (try? store.lastTrialEnd()) ?? store.trials().compactMap(\.endedAt).max() ?? 0
+        let cursor = "\(lastEvent).\(lastEnd)"
         let digest = CampaignDigest.make(report: report, changes: changes, cursor: cursor, budget: tokens)
         if json {
             let encoder = JSONEncoder()

@@ -46,4 +46,63 @@ import Testing
         let failures = try store.failureCounts()
         #expect(failures.byClass == [.oom: 2, .user: 1] && failures.signatures == 2)
     }
+
+    /// The digest's, `best`'s and `failures`' selective reads agree with the records loaded whole.
+    @Test func selectiveReads_matchTheRecords() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try CampaignStore(directory: dir.file("c"))
+        try store.register(spec: CampaignStoreTests.spec, specPath: "/x.yaml", specYAML: "name: store-test", now: 1)
+        #expect(try store.lastTrialEnd() == 0 && store.trialsEnded(after: -1).isEmpty)
+        var changes: [StoreChange] = []
+        for id in 1...30 {
+            var trial = TrialRecord(
+                id: id, parameters: ["lr": .double(Double(id) / 7), "opt": .string(id % 2 == 0 ? "adam" : "sgd")],
+                status: [.completed, .failed, .running, .pruned, .pending][id % 5], objective: id % 5 == 0 ? Double(id) : nil,
+                createdAt: 1, endedAt: id % 5 == 2 || id % 5 == 4 ? nil : Int64(100 + id * 3 % 17))
+            trial.stage = id % 3 == 0 ? 1 : 0
+            trial.feasible = id % 5 == 0 ? id % 2 == 0 : nil
+            changes.append(.trial(trial))
+            for number in 1...(id % 3 + 1) {
+                var attempt = AttemptRecord(
+                    id: AttemptID(id * 10 + number), trial: id, number: number, worker: "w", incarnation: 1,
+                    status: [.succeeded, .failed, .running, .cancelled, .lost][(id + number) % 5], argv: ["x", "a b"], assignedAt: Int64(id))
+                attempt.wallMillis = number == 2 ? nil : UInt64(id * 100)
+                attempt.startedAt = Int64(id + 1)
+                attempt.endedAt = number == 3 ? nil : Int64(id + 50)
+                attempt.userCPUMillis = UInt64(id)
+                attempt.gpus = (0..<(id % 4)).map(String.init)
+                if attempt.status == .failed || attempt.status == .lost {
+                    attempt.failureClass = .oom
+                    attempt.failureSignature = "s\(id % 2)"
+                }
+                changes.append(.attempt(attempt))
+            }
+        }
+        try store.apply(changes)
+        let trials = try store.trials()
+        let attempts = try store.attempts()
+        let byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
+
+        #expect(try store.lastTrialEnd() == trials.compactMap(\.endedAt).max())
+        for time: Int64 in [-1, 0, 105, 110, 200] {
+            #expect(try store.trialsEnded(after: time) == trials.filter { ($0.endedAt ?? 0) > time }.map(TrialOutcome.init), "\(time)")
+        }
+        for stage in 0...2 {
+            #expect(try store.trialOutcomes(stage: stage) == trials.filter { $0.stage == stage }.map(TrialOutcome.init))
+            let done = trials.filter { $0.stage == stage && $0.status == .completed && $0.objective != nil && $0.feasible != false }
+            let read = try store.completedParameters(stage: stage)
+            #expect(read.map(\.parameters) == done.map(\.parameters) && read.map(\.objective) == done.map { $0.objective! })
+        }
+        #expect(try store.trials(ids: [9, 3, 3, 400, 1]) == [byID[1]!, byID[3]!, byID[9]!])
+        #expect(try store.trials(ids: Array(1...1_200)) == trials)
+        #expect(try store.trials(status: .running) == trials.filter { $0.status == .running })
+        #expect(try store.failedAttempts() == attempts.filter { $0.failureSignature != nil })
+        let succeeded = Dictionary(attempts.filter { $0.status == .succeeded }.map { ($0.trial, $0) }, uniquingKeysWith: { $1 })
+        #expect(try store.succeededAttempts(trials: [1, 2, 5, 6, 500]) == succeeded.filter { [1, 2, 5, 6].contains($0.key) })
+        #expect(try store.attemptUsage() == attempts.map { AttemptUsage($0, stage: byID[$0.trial]?.stage ?? 0, trialStatus: byID[$0.trial]?.status) })
+        let now: Int64 = 10_000
+        #expect(CostBreakdown(usage: try store.attemptUsage(), stageNames: ["a", "b"], now: now)
+                == CostBreakdown(attempts: attempts, trials: byID, stageNames: ["a", "b"], now: now))
+    }
 }

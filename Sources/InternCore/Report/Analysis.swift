@@ -108,20 +108,34 @@ public enum ImportanceAnalysis {
     }
 
     /// The between-bin variance over the total variance (with optional bootstrap weights).
+    ///
+    /// It runs 100 times per parameter over every trial (the bootstrap), so the total variance's
+    /// sums share the bins' pass: the same additions in the same order as ``variance(_:weights:)``,
+    /// the same result to the bit.
     static func explainedShare(bins: [Int], objectives: [Double], binCount: Int, weights: [Double]?) -> Double {
-        let total = variance(objectives, weights: weights)
-        guard total > 0 else { return 0 }
         var sums = [Double](repeating: 0, count: binCount)
         var counts = [Double](repeating: 0, count: binCount)
-        var weightSum = 0.0, grand = 0.0
-        for index in objectives.indices {
-            let w = weights?[index] ?? 1
-            sums[bins[index]] += w * objectives[index]
-            counts[bins[index]] += w
-            weightSum += w
-            grand += w * objectives[index]
+        var weightSum = 0.0, grand = 0.0, squares = 0.0
+        objectives.withUnsafeBufferPointer { objectives in
+            bins.withUnsafeBufferPointer { bins in
+                for index in objectives.indices {
+                    let w = weights?[index] ?? 1
+                    sums[bins[index]] += w * objectives[index]
+                    counts[bins[index]] += w
+                    weightSum += w
+                    grand += w * objectives[index]
+                }
+                guard weightSum > 0 else { return }
+                let mean = grand / weightSum
+                for index in objectives.indices {
+                    let w = weights?[index] ?? 1
+                    squares += w * (objectives[index] - mean) * (objectives[index] - mean)
+                }
+            }
         }
         guard weightSum > 0 else { return 0 }
+        let total = squares / weightSum
+        guard total > 0 else { return 0 }
         let mean = grand / weightSum
         var between = 0.0
         var used = 0
@@ -201,6 +215,11 @@ public struct ProgressCurve: Sendable, Codable, Equatable {
 
     /// The curve over the trials that ended, in the order they ended.
     public init(trials: [TrialRecord], objective: Objective) {
+        self.init(outcomes: trials.map(TrialOutcome.init), objective: objective)
+    }
+
+    /// The same from the trials' outcomes alone (what the store reads without their parameters).
+    public init(outcomes trials: [TrialOutcome], objective: Objective) {
         var best: Double?
         var points: [Point] = []
         let ended = trials.filter { $0.status.isTerminal }.sorted { ($0.endedAt ?? 0, $0.id) < ($1.endedAt ?? 0, $1.id) }
@@ -212,6 +231,29 @@ public struct ProgressCurve: Sendable, Codable, Equatable {
         }
         self.points = points
         self.ended = ended.count
+    }
+}
+
+/// How a trial ended, without what it ran with: what the progress curve and the rankings of a
+/// report read, which the store gives for 10,000 trials without decoding their parameters.
+public struct TrialOutcome: Sendable, Equatable {
+    public var id: TrialID
+    public var status: TrialStatus
+    public var objective: Double?
+    public var feasible: Bool?
+    public var endedAt: Timestamp?
+
+    public init(id: TrialID, status: TrialStatus, objective: Double?, feasible: Bool?, endedAt: Timestamp?) {
+        self.id = id
+        self.status = status
+        self.objective = objective
+        self.feasible = feasible
+        self.endedAt = endedAt
+    }
+
+    /// The outcome of a trial record.
+    public init(_ trial: TrialRecord) {
+        self.init(id: trial.id, status: trial.status, objective: trial.objective, feasible: trial.feasible, endedAt: trial.endedAt)
     }
 }
 
@@ -262,7 +304,8 @@ public struct FailureCluster: Sendable, Codable, Equatable {
                 signature: key, failureClass: first.failureClass?.rawValue ?? "unknown", text: first.signatureText ?? "",
                 excerpt: first.failureExcerpt ?? first.failureReason ?? "", attempts: members.count, trials: hit.count,
                 firstAt: members.compactMap(\.endedAt).min(), lastAt: members.compactMap(\.endedAt).max(), parameterRanges: ranges,
-                gpuHours: members.reduce(0) { $0 + CostBreakdown.gpuHours($1, now: $1.endedAt ?? $1.assignedAt) }, cpuHours: members.reduce(0) { $0 + CostBreakdown.cpuHours($1) })
+                gpuHours: members.reduce(0) { $0 + CostBreakdown.gpuHours(AttemptUsage($1, stage: 0, trialStatus: nil), now: $1.endedAt ?? $1.assignedAt) },
+                cpuHours: members.reduce(0) { $0 + CostBreakdown.cpuHours(AttemptUsage($1, stage: 0, trialStatus: nil)) })
         }
         return clusters.sorted { $0.attempts == $1.attempts ? $0.signature < $1.signature : $0.attempts > $1.attempts }
     }
@@ -276,7 +319,7 @@ public struct CostBreakdown: Sendable, Codable, Equatable {
         public var wall = 0.0
         public var attempts = 0
 
-        mutating func add(_ attempt: AttemptRecord, now: Int64) {
+        mutating func add(_ attempt: AttemptUsage, now: Int64) {
             gpu += CostBreakdown.gpuHours(attempt, now: now)
             cpu += CostBreakdown.cpuHours(attempt)
             wall += CostBreakdown.wallHours(attempt, now: now)
@@ -302,38 +345,87 @@ public struct CostBreakdown: Sendable, Codable, Equatable {
     /// `now` prices attempts still running (and lost ones, which have no measured wall time)
     /// from their start to their end or to now.
     public init(attempts: [AttemptRecord], trials: [TrialID: TrialRecord], stageNames: [String], now: Int64) {
-        for attempt in attempts {
+        self.init(usage: attempts.map { attempt in
             let trial = trials[attempt.trial]
+            return AttemptUsage(attempt, stage: trial?.stage ?? 0, trialStatus: trial?.status)
+        }, stageNames: stageNames, now: now)
+    }
+
+    /// The same from what each attempt used, in the order given (the attempts' ids: the sums
+    /// are added up in that order).
+    public init(usage: [AttemptUsage], stageNames: [String], now: Int64) {
+        for attempt in usage {
             total.add(attempt, now: now)
-            let stage = stageNames[min(trial?.stage ?? 0, max(0, stageNames.count - 1))]
+            let stage = stageNames[min(attempt.stage, max(0, stageNames.count - 1))]
             byStage[stage, default: Hours()].add(attempt, now: now)
-            byOutcome[Self.outcome(attempt, trial: trial), default: Hours()].add(attempt, now: now)
+            byOutcome[Self.outcome(attempt), default: Hours()].add(attempt, now: now)
         }
     }
 
-    static func outcome(_ attempt: AttemptRecord, trial: TrialRecord?) -> String {
+    static func outcome(_ attempt: AttemptUsage) -> String {
         switch attempt.status {
         case .succeeded: "completed"
         case .assigned, .running: "running"
-        case .cancelled: trial?.status == .pruned ? "pruned" : "cancelled"
+        case .cancelled: attempt.trialStatus == .pruned ? "pruned" : "cancelled"
         default: "failed"
         }
     }
 
     /// The attempt's wall time: measured by its worker, else from its start to its end (a lost
     /// attempt) or to `now` (one still running).
-    static func wallHours(_ attempt: AttemptRecord, now: Int64) -> Double {
+    static func wallHours(_ attempt: AttemptUsage, now: Int64) -> Double {
         if let wall = attempt.wallMillis { return Double(wall) / 3_600_000 }
         let start = attempt.startedAt ?? attempt.assignedAt
         return Double(max(0, (attempt.endedAt ?? now) - start)) / 3_600_000
     }
 
-    static func gpuHours(_ attempt: AttemptRecord, now: Int64) -> Double {
-        wallHours(attempt, now: now) * Double(attempt.gpus.count)
+    static func gpuHours(_ attempt: AttemptUsage, now: Int64) -> Double {
+        wallHours(attempt, now: now) * Double(attempt.gpuCount)
     }
 
-    static func cpuHours(_ attempt: AttemptRecord) -> Double {
+    static func cpuHours(_ attempt: AttemptUsage) -> Double {
         Double((attempt.userCPUMillis ?? 0) + (attempt.systemCPUMillis ?? 0)) / 3_600_000
+    }
+}
+
+/// What one attempt used and how it ended, with its trial's stage and status: all that
+/// ``CostBreakdown`` reads, which the store gives without reading whole attempts.
+public struct AttemptUsage: Sendable, Equatable {
+    public var status: AttemptStatus
+    public var assignedAt: Timestamp
+    public var startedAt: Timestamp?
+    public var endedAt: Timestamp?
+    public var wallMillis: UInt64?
+    public var userCPUMillis: UInt64?
+    public var systemCPUMillis: UInt64?
+    /// How many GPUs it held.
+    public var gpuCount: Int
+    /// Its trial's stage (0 when the trial is not known) and status (nil then).
+    public var stage: Int
+    public var trialStatus: TrialStatus?
+
+    public init(
+        status: AttemptStatus, assignedAt: Timestamp, startedAt: Timestamp?, endedAt: Timestamp?, wallMillis: UInt64?,
+        userCPUMillis: UInt64?, systemCPUMillis: UInt64?, gpuCount: Int, stage: Int, trialStatus: TrialStatus?
+    ) {
+        self.status = status
+        self.assignedAt = assignedAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.wallMillis = wallMillis
+        self.userCPUMillis = userCPUMillis
+        self.systemCPUMillis = systemCPUMillis
+        self.gpuCount = gpuCount
+        self.stage = stage
+        self.trialStatus = trialStatus
+    }
+
+    /// The usage of `attempt`, of a trial of `stage` whose status is `trialStatus`.
+    public init(_ attempt: AttemptRecord, stage: Int, trialStatus: TrialStatus?) {
+        self.init(
+            status: attempt.status, assignedAt: attempt.assignedAt, startedAt: attempt.startedAt, endedAt: attempt.endedAt,
+            wallMillis: attempt.wallMillis, userCPUMillis: attempt.userCPUMillis, systemCPUMillis: attempt.systemCPUMillis,
+            gpuCount: attempt.gpus.count, stage: stage, trialStatus: trialStatus)
     }
 }
 

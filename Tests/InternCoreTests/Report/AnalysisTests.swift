@@ -1,5 +1,5 @@
 import Foundation
-import InternCore
+@testable import InternCore
 import InternTestKit
 import Testing
 
@@ -114,5 +114,69 @@ import Testing
         running.startedAt = 0
         let priced = CostBreakdown(attempts: [lost, running], trials: trials, stageNames: ["main"], now: 3_600_000)
         #expect(priced.byOutcome["failed"]?.gpu == 1 && priced.byOutcome["running"]?.gpu == 2)
+    }
+
+    /// The explained share as it was computed before its passes were fused: the fused one must
+    /// give the same doubles, bit for bit (the report and the digest print them).
+    static func referenceShare(bins: [Int], objectives: [Double], binCount: Int, weights: [Double]?) -> Double {
+        func variance(_ values: [Double]) -> Double {
+            var sum = 0.0, weightSum = 0.0
+            for (index, value) in values.enumerated() {
+                let w = weights?[index] ?? 1
+                sum += w * value
+                weightSum += w
+            }
+            guard weightSum > 0 else { return 0 }
+            let mean = sum / weightSum
+            var squares = 0.0
+            for (index, value) in values.enumerated() {
+                let w = weights?[index] ?? 1
+                squares += w * (value - mean) * (value - mean)
+            }
+            return squares / weightSum
+        }
+        let total = variance(objectives)
+        guard total > 0 else { return 0 }
+        var sums = [Double](repeating: 0, count: binCount)
+        var counts = [Double](repeating: 0, count: binCount)
+        var weightSum = 0.0, grand = 0.0
+        for index in objectives.indices {
+            let w = weights?[index] ?? 1
+            sums[bins[index]] += w * objectives[index]
+            counts[bins[index]] += w
+            weightSum += w
+            grand += w * objectives[index]
+        }
+        guard weightSum > 0 else { return 0 }
+        let mean = grand / weightSum
+        var between = 0.0
+        var used = 0
+        for bin in 0..<binCount where counts[bin] > 0 {
+            let binMean = sums[bin] / counts[bin]
+            between += counts[bin] * (binMean - mean) * (binMean - mean)
+            used += 1
+        }
+        let raw = between / weightSum / total
+        let chance = weightSum > 1 ? Double(used - 1) / (weightSum - 1) : 1
+        guard chance < 1 else { return 0 }
+        return min(1, max(0, (raw - chance) / (1 - chance)))
+    }
+
+    @Test func theFusedExplainedShare_isTheSameToTheBit() {
+        var generator = SeededGenerator(seed: 42)
+        for round in 0..<400 {
+            let count = Int.random(in: 1...300, using: &generator)
+            let binCount = Int.random(in: 1...9, using: &generator)
+            let scale = pow(10, Double.random(in: -6...6, using: &generator))
+            let objectives = (0..<count).map { _ in Double.random(in: -1...1, using: &generator) * scale + (round % 3 == 0 ? 1e6 : 0) }
+            let bins = (0..<count).map { _ in Int.random(in: 0..<binCount, using: &generator) }
+            var weights = [Double](repeating: 0, count: count)
+            for _ in 0..<count { weights[Int.random(in: 0..<count, using: &generator)] += 1 }
+            for weighting in [nil, weights, [Double](repeating: 0, count: count)] {
+                let fused = ImportanceAnalysis.explainedShare(bins: bins, objectives: objectives, binCount: binCount, weights: weighting)
+                let reference = Self.referenceShare(bins: bins, objectives: objectives, binCount: binCount, weights: weighting)
+                #expect(fused.bitPattern == reference.bitPattern, "round \(round): \(fused) != \(reference)")
+            }
+        }
     }
 }

@@ -1,0 +1,121 @@
+import Foundation
+import InternCore
+import InternSpec
+import InternStore
+
+extension CampaignReport {
+    /// How much of the report to build.
+    public enum Extent: Sendable {
+        /// Everything `intern report` shows.
+        case full
+        /// What `intern digest` (and `intern best`'s Pareto front) reads, from selective queries
+        /// (``CampaignReport/build(store:now:extent:)``): the same values as a full build, except
+        /// that `sweep`, `curves`, `provenance` and `perCheckpoint` are empty and the log sizes 0.
+        case digest
+    }
+
+    /// The digest's part of the report, read selectively: counts and failure classes are
+    /// aggregate queries; the best trial (or the Pareto front), the guardrails, the running
+    /// trials and the failures' trials are the only trials read whole; progress and cost read
+    /// a few columns of every trial or attempt; parameters are decoded only for the trials whose
+    /// parameters are analysed (importance) or shown. Throws where the store lacks what the
+    /// queries name (an older store opened read-only): the caller falls back to a full build.
+    static func buildForDigest(store: CampaignStore, now: Int64) throws -> CampaignReport {
+        let (info, spec) = try specOf(store)
+        let stages = spec.stages
+
+        // Counts.
+        let tally = try store.trialCounts()
+        var counts: [String: Int] = [:]
+        for row in tally { counts[row.status.rawValue, default: 0] += row.count }
+        let infeasible = tally.filter { $0.feasible == false }.reduce(0) { $0 + $1.count }
+        var classes: [String: Int] = [:]
+        for (failure, count) in try store.failureCounts().byClass { classes[failure.rawValue] = count }
+        let stageSummaries = stages.enumerated().map { index, stage in
+            var counts: [String: Int] = [:]
+            for row in tally where row.stage == index { counts[row.status.rawValue, default: 0] += row.count }
+            return Stage(name: stage.name, from: stage.input?.stage, counts: counts)
+        }
+
+        // Best, Pareto front, guardrails, progress: rankings from the outcomes alone.
+        let selection = spec.selectionStage
+        let objective = selection.flatMap { stages[$0].objective }
+        let pareto = selection.map { !stages[$0].extraObjectives.isEmpty } ?? false
+        var bestIDs: [TrialID] = []
+        var guardrailIDs: [TrialID] = []
+        var progress: ProgressCurve?
+        var paretoCandidates = 0
+        if let selection, let objective {
+            let mine = try store.trialOutcomes(stage: selection)
+            let ordered = mine.filter { $0.status == .completed && $0.objective != nil }
+                .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : objective.isBetter($0.objective!, than: $1.objective!) }
+            let bestFeasible = ordered.first { $0.feasible != false }
+            if pareto {
+                let stage = stages[selection]
+                let candidates = try store.succeededSeries(stage: selection, metrics: stage.objectives.map(\.metric)).compactMap { row in
+                    objectiveValues(stage: stage, series: row.series).map { (trial: row.trial, values: $0) }
+                }
+                paretoCandidates = candidates.count
+                bestIDs = ParetoFront.indices(of: candidates.map(\.values), objectives: stage.objectives).map { candidates[$0].trial }
+            } else if let bestFeasible {
+                bestIDs = [bestFeasible.id]
+            }
+            guardrailIDs = ordered.prefix { $0.id != bestFeasible?.id }.filter { $0.feasible == false }.map(\.id)
+            progress = ProgressCurve(outcomes: mine, objective: objective)
+        }
+
+        // The trials shown whole, their ancestors (for lineage), their succeeded attempts and metrics.
+        let running = try store.trials(status: .running)
+        var byID: [TrialID: TrialRecord] = [:]
+        for trial in try store.trials(ids: bestIDs + guardrailIDs) + running { byID[trial.id] = trial }
+        var missing = Set(byID.values.compactMap(\.parent)).subtracting(byID.keys)
+        while !missing.isEmpty {
+            let parents = try store.trials(ids: missing)
+            for trial in parents { byID[trial.id] = trial }
+            // A parent the store does not hold ends its chain, as in the full build.
+            missing = Set(parents.compactMap(\.parent)).subtracting(byID.keys)
+        }
+        let shown = bestIDs + guardrailIDs + running.map(\.id)
+        let succeeded = try store.succeededAttempts(trials: shown)
+        let series = try store.metricSeries(attempts: succeeded.values.map(\.id))
+        func summary(_ id: TrialID) -> Trial? {
+            guard let trial = byID[id] else { return nil }
+            let attempt = succeeded[id]
+            return trialSummary(
+                trial, stages: stages, succeeded: attempt, series: attempt.flatMap { series[$0.id] } ?? [],
+                lineage: lineage(of: trial, stages: stages, byID: byID))
+        }
+
+        // Importance: the parameters of the completed trials of the first stage that searches a space.
+        var importance: [ParameterImportance] = []
+        var importanceStage: String?
+        var importanceObjective: Objective?
+        var numeric: [String: Bool] = [:]
+        if let index = importanceStageIndex(stages) {
+            let stage = stages[index]
+            importanceStage = spec.isPipeline ? stage.name : nil
+            importanceObjective = stage.objective
+            importance = ImportanceAnalysis.compute(points: try store.completedParameters(stage: index), space: stage.space)
+            numeric = numericParameters(stage)
+        }
+
+        // Failures: the attempts with a signature, and the trials they hit.
+        let failed = try store.failedAttempts()
+        let hit = Dictionary(uniqueKeysWithValues: try store.trials(ids: failed.map(\.trial)).map { ($0.id, $0) })
+
+        return CampaignReport(
+            campaign: info.name, generatedAt: now, state: state(info, now: now), goal: goal(spec), objective: objective,
+            selectionStage: spec.isPipeline ? selection.map { stages[$0].name } : nil, counts: counts, infeasible: infeasible,
+            failureClasses: classes,
+            stages: spec.isPipeline ? stageSummaries : [], best: bestIDs.compactMap(summary), pareto: pareto, paretoCandidates: paretoCandidates,
+            objectiveNames: selection.map { stages[$0].objectives.map(\.metric) } ?? [], progress: progress, importance: importance,
+            importanceStage: importanceStage, importanceObjective: importanceObjective, sweep: [], numericParameters: numeric, curves: [],
+            failures: FailureCluster.clusters(attempts: failed, trials: hit),
+            quarantined: try store.eventMessages(kind: "worker.quarantined"),
+            blocked: try store.eventMessages(kind: "circuit.tripped"),
+            cost: CostBreakdown(usage: try store.attemptUsage(), stageNames: stages.map(\.name), now: now),
+            guardrails: guardrailIDs.compactMap(summary), running: running.map(\.id).compactMap(summary),
+            provenance: [], perCheckpoint: [], logRawBytes: 0, logStoredBytes: 0,
+            missingMetrics: try store.missingMetrics(stages: stages).map(\.message))
+    }
+}
