@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // `intern mcp`: the Model Context Protocol (docs/dependencies.md).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
     ],
     targets: [
         // C libraries from Debian, nothing else.
@@ -79,6 +80,8 @@ let package = Package(
         .executableTarget(name: "intern-mcp", dependencies: [
             "InternAgent", "InternJob", "Zstd", .product(name: "MCP", package: "swift-sdk"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .target(name: "InternLoad", dependencies: ["InternCore", "InternProtocol", "InternAuth", "InternWorker", "NNG", "Zstd"]),
         .executableTarget(name: "intern-load", dependencies: [

@@ -36,49 +36,96 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var server: ServerOptions
 
+    @Option(name: .long, help: "Serve the Streamable HTTP transport at HOST:PORT (path /mcp) instead of stdio; a non-loopback host needs --token-file.")
+    var http: String?
+
+    @Option(name: .customLong("token-file"), help: "With --http: a file holding the bearer token every request must carry (Authorization: Bearer TOKEN).")
+    var tokenFile: String?
+
+    func validate() throws {
+        if tokenFile != nil, http == nil { throw ValidationError("--token-file goes with --http") }
+        if let http { _ = try HTTPAddress(http, tokenGiven: tokenFile != nil) }
+    }
+
     func run() async throws {
-        let runner = try server.runner()
+        let options = server
+        _ = try options.runner()  // checks the options before anything starts
         // Stdout carries the protocol: every log line goes to stderr.
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
             return handler
         }
-        // The version is intern's own (this program ships with it).
-        let version = await ShortCommand.run([runner.intern, "--version"], environment: [:], in: "/", timeout: .seconds(10), limit: 256)
-            .map { String(decoding: $0.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "unknown"
-        let server = Server(
-            name: "intern", version: version,
-            capabilities: .init(prompts: .init(listChanged: false), resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
-        await server.withMethodHandler(ListTools.self) { _ in
-            .init(tools: [ToolRunner.listCampaigns] + AgentTools.all.map(ToolRunner.describe))
+        let version = await Self.version(of: try options.runner().intern)
+        if let http {
+            let address = try HTTPAddress(http, tokenGiven: tokenFile != nil)
+            let token = try tokenFile.map(Self.token)
+            let sessions = MCPSessions(token: token, loopback: address.isLoopback) { transport in
+                let runner = try options.runner()
+                let server = await Self.server(runner: runner, version: version)
+                try await server.start(transport: transport) { client, _ in await runner.name(client: client.name) }
+                return server
+            }
+            try await MCPHTTPListener.serve(address, sessions: sessions)
+            return
         }
-        await server.withMethodHandler(CallTool.self) { call in
-            await runner.call(call.name, arguments: call.arguments ?? [:])
-        }
-        await server.withMethodHandler(ListResources.self) { _ in
-            .init(resources: await runner.resources())
-        }
-        await server.withMethodHandler(ReadResource.self) { request in
-            try await runner.read(request.uri)
-        }
-        await server.withMethodHandler(ListPrompts.self) { _ in
-            .init(prompts: AgentPrompts.all.map { prompt in
-                Prompt(name: prompt.name, description: prompt.description, arguments: [
-                    .init(name: "campaign", description: "The campaign's name; may be left out when there is only one.", required: false)
-                ])
-            })
-        }
-        await server.withMethodHandler(GetPrompt.self) { request in
-            guard let prompt = AgentPrompts.named(request.name) else { throw MCPError.invalidParams("no prompt '\(request.name)'") }
-            let campaign = request.arguments?["campaign"]
-            return .init(description: prompt.description, messages: [.user(.text(text: prompt.message(campaign: campaign)))])
-        }
+        let runner = try options.runner()
+        let server = await Self.server(runner: runner, version: version)
         try await server.start(transport: StdioTransport(logger: Logger(label: "intern.mcp"))) { client, _ in
             // Every steering request and its event name the client that asked.
             await runner.name(client: client.name)
         }
         await server.waitUntilCompleted()
+    }
+
+    /// intern's version (this program ships with it).
+    static func version(of intern: String) async -> String {
+        await ShortCommand.run([intern, "--version"], environment: [:], in: "/", timeout: .seconds(10), limit: 256)
+            .map { String(decoding: $0.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "unknown"
+    }
+
+    /// The bearer token in a file (its first line), at least 16 characters.
+    static func token(_ path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read the token file \(path)") }
+        let token = text.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard token.count >= 16, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw ValidationError("the token in \(path) must be at least 16 printable characters without spaces")
+        }
+        return token
+    }
+
+    /// An MCP server with intern's tools, resources and prompts, answering through `runner`.
+    static func server(runner: ToolRunner, version: String) async -> Server {
+        let server = Server(
+            name: "intern", version: version,
+            capabilities: .init(prompts: .init(listChanged: false), resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
+        do {
+            await server.withMethodHandler(ListTools.self) { _ in
+                .init(tools: [ToolRunner.listCampaigns] + AgentTools.all.map(ToolRunner.describe))
+            }
+            await server.withMethodHandler(CallTool.self) { call in
+                await runner.call(call.name, arguments: call.arguments ?? [:])
+            }
+            await server.withMethodHandler(ListResources.self) { _ in
+                .init(resources: await runner.resources())
+            }
+            await server.withMethodHandler(ReadResource.self) { request in
+                try await runner.read(request.uri)
+            }
+            await server.withMethodHandler(ListPrompts.self) { _ in
+                .init(prompts: AgentPrompts.all.map { prompt in
+                    Prompt(name: prompt.name, description: prompt.description, arguments: [
+                        .init(name: "campaign", description: "The campaign's name; may be left out when there is only one.", required: false)
+                    ])
+                })
+            }
+            await server.withMethodHandler(GetPrompt.self) { request in
+                guard let prompt = AgentPrompts.named(request.name) else { throw MCPError.invalidParams("no prompt '\(request.name)'") }
+                let campaign = request.arguments?["campaign"]
+                return .init(description: prompt.description, messages: [.user(.text(text: prompt.message(campaign: campaign)))])
+            }
+        }
+        return server
     }
 }
 

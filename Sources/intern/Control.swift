@@ -107,6 +107,12 @@ func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target
     } catch let error as StoreError {
         throw ValidationError(error.message)
     }
+    // A finished campaign takes no more steering: said at once, not queued for a coordinator
+    // that would refuse it.
+    if let finished = try store.info()?.finishedAt {
+        print("the campaign finished at \(Format.clock(finished)): nothing to \(kind == .add ? "add to" : kind == .cancelTrial ? "cancel" : kind == .drainWorker ? "drain" : kind == .pauseCampaign ? "pause" : "resume")")
+        throw ExitCode(ExitCodes.failure)
+    }
     let id = try store.submit(kind, target: target, actor: who?.actor, policy: who?.policy, now: unixMillisNow())
     for _ in 0..<100 {
         if case .handled(let outcome, let refused) = try store.controlState(id) {

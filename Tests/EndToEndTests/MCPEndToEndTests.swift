@@ -202,4 +202,41 @@ import Testing
         #expect(agents?["status"] as? String == "completed", "\(rows)")
         #expect(rows.count == 5, "3 drawn, 1 by the person, 1 by the agent: nothing else ran")
     }
+
+    /// The Streamable HTTP transport: two clients at once, each its own session; a request
+    /// without the bearer token, with a wrong one, or outside a session is refused; a
+    /// non-loopback address without a token is refused at start.
+    @Test func theStreamableHTTPTransportServesSessions_andRefusesWithoutTheToken() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        let dir = try TemporaryDirectory(prefix: "intern-mcp")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: web
+            shell: "printf '{{\\"loss\\": 0.5}}\\\\n'"
+            trials: 1
+            objective: {metric: loss, direction: minimize}
+            """)
+        #expect(try await InternBinary.run(["run", spec, "--workers", "1", "--quiet", "--root", dir.file(".intern")], in: dir.path).status == 0)
+        let open = try await InternBinary.run(["mcp", "--http", "0.0.0.0:0", "--root", dir.file(".intern")], in: dir.path)
+        #expect(open.status == 64 && open.stderr.contains("not a loopback address: give --token-file"), "\(open.stderr)")
+
+        let token = "intern-test-token-0123456789"
+        _ = try dir.write("token", token + "\n")
+        let server = try InternBinary.start(["mcp", "--http", "127.0.0.1:0", "--token-file", dir.file("token"), "--root", dir.file(".intern")], in: dir.path)
+        defer { server.signal(SIGTERM) }
+        try await eventually("the server listens", timeout: .seconds(20)) { server.stderrSoFar.contains("/mcp") }
+        let url = try #require(server.stderrSoFar.firstMatch(of: /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/)).1
+        let client = try await ProcessRunner.run(
+            [Self.python, CampaignEndToEndTests.fixtures + "/mcp_http_client.py", String(url), token], in: dir.path, timeout: .seconds(60))
+        #expect(client.status == 0, "\(client.stderr)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
+        for name in ["a", "b"] {
+            let session = try #require(answers[name] as? [String: Any])
+            #expect(session["server"] as? String == "intern" && session["tools"] as? Int == 18)
+            #expect((session["status"] as? String)?.contains("1 completed") == true, "\(session)")
+            let pause = try #require(session["pause"] as? [String: Any])
+            #expect(pause["error"] as? Bool == true && (pause["text"] as? String)?.contains("nothing to pause") == true, "\(pause)")
+        }
+        #expect(answers["no_token"] as? Int == 401 && answers["wrong_token"] as? Int == 401 && answers["no_session"] as? Int == 400, "\(answers)")
+    }
 }
