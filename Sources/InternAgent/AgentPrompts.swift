@@ -25,8 +25,10 @@ public struct AgentPrompt: Sendable {
                 Propose the next configurations for \(which).
                 1. Call `digest` (tokens: 1500) and `trials` to see what was tried and how it scored.
                 2. Call `failures`: never propose a configuration like one that failed with a `user` error.
-                Then propose at most 5 configurations, each with every parameter of the space and one line on \
-                why (which trend or gap it tests). Do not repeat a configuration that already ran.
+                Then call `propose` with at most 5 configurations, each with every parameter of the space, and say \
+                in one line each why (which trend or gap it tests). Do not repeat a configuration that already ran: \
+                intern answers one with its trial, and refuses one that failed with a user error or that the circuit \
+                breaker blocks, saying why.
                 """
         }
     }
