@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps mcp-client build release demo hf-sft test chaos bench bench-mcp bench-search bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps mcp-client build release demo hf-sft test chaos bench bench-mcp bench-agent bench-search bench-scale slurm-test fixtures clean
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make bench         dispatch, log ingest and trial shapes against xargs -P2 and Optuna"
 	@echo "make bench-search  search quality: intern's samplers vs Optuna's TPE and GP, 30 seeds (DIGITS=1: the digits job too)"
 	@echo "make bench-mcp     intern mcp's answer latency per tool on a 10,000-trial campaign"
+	@echo "make bench-agent   intern agent's prompt tokens per step over 100 steps (flat)"
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
 	@echo "make fixtures      regenerate the captured output of the real ML packages"
@@ -136,6 +137,11 @@ SCALE_ARGS ?=
 # How fast `intern mcp` answers on a 10,000-trial synthetic campaign (docs/agents.md): p50 per tool.
 bench-mcp: system-deps mcp-client release
 	$(PYTHON) Benchmarks/bench_mcp.py --intern .build/release/intern --out .build/bench-mcp.json
+
+# `intern agent`'s prompt size over 100 steps of a live campaign against a scripted model server
+# (docs/agents.md): flat, not growing with the campaign.
+bench-agent: system-deps release
+	$(PYTHON) Benchmarks/bench_agent.py --intern .build/release/intern --out .build/bench-agent.json
 
 bench-scale: system-deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product intern
