@@ -122,6 +122,10 @@ import Testing
         let refusal = second.last?["content"] as? String ?? ""
         #expect(refusal.contains("refused: agents may add at most 5 trials to this campaign (agent.max_trials); 0 added so far, this asks for 100"), "\(refusal)")
         #expect(try await scene.trialCount() == before)
+        // --dry-run: one step, the steering shown and not applied.
+        let dry = try await scene.agent(["--dry-run", "--allow-cancel"])
+        #expect(dry.status == 0 && dry.stdout.contains(#"would: add_trials {"trials": 100}"#) && dry.stdout.contains("after 1 steps"), "\(dry.stdout)")
+        #expect(try await scene.trialCount() == before)
         #expect(try await scene.finish() == 0)
     }
 

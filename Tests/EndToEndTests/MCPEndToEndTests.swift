@@ -239,4 +239,30 @@ import Testing
         }
         #expect(answers["no_token"] as? Int == 401 && answers["wrong_token"] as? Int == 401 && answers["no_session"] as? Int == 400, "\(answers)")
     }
+
+    /// `start_campaign`, allowed by `--allow-start`: the campaign starts in its own session,
+    /// outlives the call, runs to its end; a second start of the same campaign is refused.
+    @Test func anAllowedAgentStartsACampaign() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        let dir = try TemporaryDirectory(prefix: "intern-mcp")
+        defer { dir.remove() }
+        _ = try dir.write("one.yaml", """
+            name: one
+            shell: "printf '{{\\"loss\\": 0.25}}\\\\n'"
+            trials: 2
+            objective: {metric: loss, direction: minimize}
+            """)
+        let client = try await ProcessRunner.run(
+            [Self.python, CampaignEndToEndTests.fixtures + "/mcp_start_client.py", InternBinary.path, dir.file(".intern"), dir.path],
+            in: dir.path, timeout: .seconds(90))
+        #expect(client.status == 0, "\(client.stderr)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
+        let start = try #require(answers["start"] as? [String: Any])
+        #expect(start["error"] as? Bool == false && (start["text"] as? String)?.hasPrefix("started campaign one (pid ") == true, "\(start)")
+        let status = try #require(answers["status"] as? [String: Any])
+        #expect((status["text"] as? String)?.contains("2 completed") == true, "\(status)")
+        let again = try #require(answers["again"] as? [String: Any])
+        #expect(again["error"] as? Bool == true && (again["text"] as? String)?.contains("a campaign named one already exists") == true, "\(again)")
+        #expect(FileManager.default.fileExists(atPath: dir.file(".intern/.agent-starts/one.log")))
+    }
 }
