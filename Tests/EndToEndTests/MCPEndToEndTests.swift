@@ -116,6 +116,10 @@ import Testing
         #expect((answers["logs"] as? String)?.hasPrefix("trial 1 ran") == true, "\(answers["logs"] ?? "")")
         #expect((answers["metrics"] as? String)?.contains("loss") == true)
         #expect((answers["digest"] as? String)?.contains("campaign remote: running") == true, "\(answers["digest"] ?? "")")
+        let propose = try #require(answers["propose"] as? [String: Any])
+        #expect(propose["error"] as? Bool == true && (propose["text"] as? String)?.contains("configuration 1 (nope=1): refused: not in the space: unknown nope") == true, "\(propose)")
+        let events = try await InternBinary.run(["status", "--dir", dir.file(".intern/remote"), "--events", "20"], in: dir.path)
+        #expect(events.stdout.contains("agent.refused") || events.stdout.contains("(by agent:mcp)"), "\(events.stdout)")
     }
 
     /// Steering through the guardrails, from the official client while a campaign runs: a new

@@ -55,7 +55,7 @@ extension CoordinatorMachine {
         let missing = names.filter { configuration[$0] == nil }, unknown = configuration.names.filter { !names.contains($0) }
         var why: [String] = []
         if !missing.isEmpty { why.append("missing \(missing.joined(separator: ", "))") }
-        if !unknown.isEmpty { why.append("not in the space: \(unknown.joined(separator: ", "))") }
+        if !unknown.isEmpty { why.append("unknown \(unknown.joined(separator: ", "))") }
         if why.isEmpty {
             let outside = spec.space.parameters.filter { parameter in configuration[parameter.name].map { !parameter.domain.contains($0) } ?? false }
             why.append("outside its domain: " + outside.map { "\($0.name) (\($0.domain.summary))" }.joined(separator: ", "))

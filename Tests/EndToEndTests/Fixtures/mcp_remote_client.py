@@ -24,7 +24,10 @@ async def main(intern, url, auth):
                 session.call_tool("status", {}), session.call_tool("logs", {"trial": 1, "raw": True}),
                 session.call_tool("metrics", {"trial": 1}))
             digest = await session.read_resource("intern://coordinator/digest")
+            # Steering through the coordinator: a proposal outside the space is refused there.
+            propose = await session.call_tool("propose", {"configurations": [{"nope": 1}]})
             print(json.dumps({
+                "propose": {"error": bool(propose.is_error), "text": text(propose)},
                 "errors": [bool(r.is_error) for r in (status, logs, metrics)],
                 "status": text(status), "logs": text(logs), "metrics": text(metrics),
                 "digest": digest.contents[0].text,

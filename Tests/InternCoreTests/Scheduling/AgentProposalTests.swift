@@ -82,7 +82,7 @@ import Testing
             trials: 0, hours: 0, gpuHours: 0, actor: Self.agent, policy: AgentPolicy().resolved(specTrials: 2), now: 100)
         let said = try #require(effects.said)
         #expect(said.contains("configuration 1 (layers=2 lr=0.5): refused: not in the space: outside its domain: lr (one of 0.1, 0.01)"))
-        #expect(said.contains("configuration 2 (lr=0.1 width=2): refused: not in the space: missing layers; not in the space: width"))
+        #expect(said.contains("configuration 2 (lr=0.1 width=2): refused: not in the space: missing layers; unknown width"))
         #expect(said.contains("configuration 3 (layers=3 lr=0.1): refused: the circuit breaker blocks it: signature"))
         #expect(said.contains("configurations with layers=3"))
         #expect(said.contains("configuration 4 (layers=7 lr=0.1): enqueued as trial 5"))
