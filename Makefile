@@ -25,6 +25,8 @@ help:
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
 	@echo "make fixtures      regenerate the captured output of the real ML packages"
+	@echo "make install       the release build, completions, manual pages, units and docs into PREFIX (/usr/local); make uninstall"
+	@echo "make deb           a Debian package of the same, checked with lintian (.build/deb/)"
 
 deps: system-deps python-deps
 
