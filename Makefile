@@ -10,6 +10,7 @@ INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
 .PHONY: all help deps system-deps python-deps mcp-client build release demo hf-sft test chaos bench bench-mcp bench-agent bench-search bench-scale slurm-test fixtures clean
+.PHONY: install-build install uninstall deb install-check
 
 all: build
 
@@ -25,6 +26,8 @@ help:
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
 	@echo "make fixtures      regenerate the captured output of the real ML packages"
+	@echo "make install       the release build, completions, manual pages, units and docs into PREFIX (/usr/local); make uninstall"
+	@echo "make deb           a Debian package of the same, checked with lintian (.build/deb/)"
 
 deps: system-deps python-deps
 
@@ -63,6 +66,73 @@ RELEASE_FLAGS ?= -c release --static-swift-stdlib
 release: system-deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
+# `make install` (README, Install): the release build of intern and intern-mcp, bash, zsh and fish
+# completions (ArgumentParser writes them), a manual page per command (ArgumentParser's
+# generate-manual tool, built from the resolved package), the systemd units (ExecStart pointing into
+# PREFIX; installed, not enabled) and the docs with the deploy files in share/doc/intern.
+# INSTALL_CONFIG=debug installs the debug build already there and builds nothing but the manual
+# tool; PREBUILT=1 copies what an earlier `make install-build` made (the install test's way,
+# Tests/install/check-install.sh, which installs three times).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_CONFIG ?= release
+ZSH_COMPLETIONS ?= $(PREFIX)/share/zsh/site-functions
+SYSTEMD_UNITS ?= $(PREFIX)/lib/systemd/system
+INSTALL_BIN = .build/$(INSTALL_CONFIG)
+INSTALL_EXTRAS = .build/install-$(INSTALL_CONFIG)
+MAN_TOOL_FLAGS = $(if $(filter release,$(INSTALL_CONFIG)),$(RELEASE_FLAGS),$(BUILD_FLAGS))
+# The manual pages' date: the last commit's, so that a rebuild of the same commit makes the same pages.
+MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
+
+install-build: system-deps
+	$(if $(filter release,$(INSTALL_CONFIG)),$(SWIFT) build $(RELEASE_FLAGS) --product intern && $(SWIFT) build $(RELEASE_FLAGS) --product intern-mcp)
+	$(SWIFT) build $(MAN_TOOL_FLAGS) --product generate-manual
+	rm -rf $(INSTALL_EXTRAS) && mkdir -p $(INSTALL_EXTRAS)/man
+	$(INSTALL_BIN)/generate-manual $(INSTALL_BIN)/intern --multi-page --date $(MAN_DATE) -o $(INSTALL_EXTRAS)/man
+	# intern-mcp is what `intern mcp` starts: its page is intern mcp's.
+	echo '.so man1/intern.mcp.1' > $(INSTALL_EXTRAS)/man/intern-mcp.1
+	# A blank line inside a discussion is a paragraph break in mdoc (.Pp); blank, man warns about it.
+	sed -i 's/^$$/.Pp/' $(INSTALL_EXTRAS)/man/*.1
+	gzip -9n $(INSTALL_EXTRAS)/man/*.1
+	# Completion scripts are sourced, not run: no #! line.
+	for shell in bash zsh fish; do $(INSTALL_BIN)/intern --generate-completion-script $$shell | sed '1{/^#!/d}' > $(INSTALL_EXTRAS)/intern.$$shell; done
+
+install: $(if $(PREBUILT),,install-build)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(ZSH_COMPLETIONS) $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(SYSTEMD_UNITS) \
+	  $(DESTDIR)$(PREFIX)/share/doc/intern/docs
+	install -m 0755 $(INSTALL_BIN)/intern $(INSTALL_BIN)/intern-mcp $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(INSTALL_EXTRAS)/man/*.1.gz $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(INSTALL_EXTRAS)/intern.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/intern
+	install -m 0644 $(INSTALL_EXTRAS)/intern.zsh $(DESTDIR)$(ZSH_COMPLETIONS)/_intern
+	install -m 0644 $(INSTALL_EXTRAS)/intern.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/intern.fish
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/intern/
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/intern/docs/
+	cp -R deploy $(DESTDIR)$(PREFIX)/share/doc/intern/
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/intern/deploy/Containerfile.dockerignore $(DESTDIR)$(PREFIX)/share/doc/intern/deploy/slurm/test-cluster.sh \
+	  $(DESTDIR)$(PREFIX)/share/doc/intern/deploy/debian
+	find $(DESTDIR)$(PREFIX)/share/doc/intern -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
+	# The units (both copies) run the installed binary and point at the installed docs.
+	for unit in deploy/systemd/*.service; do \
+	  sed 's|/usr/local/|$(PREFIX)/|g' $$unit > $(DESTDIR)$(SYSTEMD_UNITS)/$${unit##*/}; \
+	  chmod 0644 $(DESTDIR)$(SYSTEMD_UNITS)/$${unit##*/}; \
+	  cp $(DESTDIR)$(SYSTEMD_UNITS)/$${unit##*/} $(DESTDIR)$(PREFIX)/share/doc/intern/deploy/systemd/; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/intern $(DESTDIR)$(PREFIX)/bin/intern-mcp \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/intern.1.gz $(DESTDIR)$(PREFIX)/share/man/man1/intern.*.1.gz $(DESTDIR)$(PREFIX)/share/man/man1/intern-mcp.1.gz \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/intern $(DESTDIR)$(ZSH_COMPLETIONS)/_intern \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/intern.fish \
+	  $(DESTDIR)$(SYSTEMD_UNITS)/intern-coordinator.service $(DESTDIR)$(SYSTEMD_UNITS)/intern-worker@.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/intern
+
+# A Debian package of the same layout under /usr (deploy/debian/build-deb.sh): depends on libnng1,
+# libzstd1 and mbedtls, creates the `intern` system user, installs the units without enabling them;
+# checked with lintian. Written to .build/deb/.
+deb: system-deps
+	MAKE="$(MAKE)" INSTALL_CONFIG=$(INSTALL_CONFIG) deploy/debian/build-deb.sh
+
 # The example pipeline on scikit-learn's digits, 2 local workers: a numpy MLP trained by a TPE
 # sweep with ASHA, each checkpoint evaluated on a held-out split with a worst-class guardrail,
 # the best feasible one exported (examples/digits-pipeline/README.md).
@@ -99,6 +169,7 @@ mcp-client:
 test: system-deps mcp-client
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
+	Tests/install/check-install.sh
 
 # The long chaos run (not part of `make test`, which runs 150 trials of it): 1,000 trials while
 # workers and the coordinator are SIGKILLed at random and restarted; then a flood of 30,000

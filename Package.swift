@@ -64,11 +64,14 @@ let package = Package(
         // The one executable: a root command with subcommands.
         .executableTarget(name: "intern", dependencies: [
             "InternCore", "InternSpec", "InternStore", "InternReport", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
+            "InternProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-        ]),
+        ], plugins: ["BuildInfo"]),
+        // The git commit `intern --version` names, written before each build ("unknown" outside a checkout).
+        .plugin(name: "BuildInfo", capability: .buildTool()),
 
         // The scale load generator (`make bench-scale`): simulated workers that speak the real protocol
         // (sealed, over real sockets) with simulated jobs, to measure the coordinator alone at scale.

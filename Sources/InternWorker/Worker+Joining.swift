@@ -110,9 +110,18 @@ extension Worker {
     /// Returns when a failed request is worth retrying (the connection dropped, a reply did not
     /// decode, or failed authentication: a tampered or forged reply is never acted upon);
     /// throws otherwise. A coordinator that refuses this worker's way of authenticating (it
-    /// requires credentials this worker lacks, or has none) ends the worker: no retry fixes it.
+    /// requires credentials this worker lacks, or has none), or that speaks another protocol
+    /// version, ends the worker: no retry fixes it.
     func retryable(_ error: any Error) throws {
         switch error {
+        case let version as ProtocolError where version.code == .unsupportedVersion:
+            // Its refusal of this worker's hello, or any reply, comes in its own version, which
+            // this worker cannot decode: the header's version byte is all there is to go on.
+            let theirs = version.receivedVersion.map { "\($0)" } ?? "another"
+            throw WorkerError(
+                code: .protocolVersion,
+                message: "the coordinator at \(options.connect) speaks protocol version \(theirs), this worker protocol version \(ProtocolVersion.current): run the same intern release on both (`intern --version` shows each one's)",
+                underlying: version)
         case let auth as AuthError where auth.isConfigurationMismatch:
             throw WorkerError(code: .rejected, message: "the coordinator at \(options.connect) refused this worker: \(auth)", underlying: auth)
         case let hungUp as HungUp:

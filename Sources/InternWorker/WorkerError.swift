@@ -34,6 +34,9 @@ public struct WorkerError: Error, Sendable, CustomStringConvertible {
         /// The worker was told to leave (a signal) before the coordinator ever answered, or while
         /// saying hello again past its leave deadline.
         public static let leftBeforeJoining = Code(rawValue: "leftBeforeJoining")
+        /// The coordinator answers in another major version of the wire protocol (another intern
+        /// release): no retry can fix it. The message names both versions.
+        public static let protocolVersion = Code(rawValue: "protocolVersion")
 
         /// The code's name.
         public var description: String { rawValue }

@@ -12,7 +12,7 @@ struct Intern: AsyncParsableCommand {
             the campaign; its store lands in ./.intern/<campaign>/. Then inspect it with `intern status`, \
             `intern trials`, `intern logs TRIAL` and `intern best`.
             """,
-        version: InternVersion.number,
+        version: InternVersion.description,
         subcommands: [SamplerCost.self, SamplerBench.self, SynthCampaign.self, ParseCost.self],  // hidden: benchmarks and tests
         groupedSubcommands: [
             CommandGroup(name: "Run", subcommands: [Run.self, Validate.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self]),

@@ -75,6 +75,8 @@ struct WorkerCommand: AsyncParsableCommand {
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let (credentials, tls) = try security.security(for: [connect], option: "--connect", side: .client)
+        // Which build runs, for a journal or a pilot job's output (the coordinator says the same).
+        FileHandle.standardError.write(Data("intern worker: intern \(InternVersion.description) as \(identity), joining \(connect)\n".utf8))
         do {
             let explicit: [String]? = gpus.map { $0 == "none" ? [] : $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let inventory = GPUDiscovery.detect(explicit: explicit)

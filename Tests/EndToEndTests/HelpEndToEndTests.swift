@@ -1,4 +1,5 @@
 import Foundation
+import InternProtocol
 import InternTestKit
 import Testing
 
@@ -27,8 +28,20 @@ import Testing
     @Test func theRootSaysItsVersion() async throws {
         let version = try await InternBinary.run(["--version"], in: FileManager.default.temporaryDirectory.path)
         #expect(version.status == 0)
-        let number = version.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // One line: the number first, then the commit it was built from and the protocol version.
+        let line = version.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!line.contains("\n"), "\(version.stdout)")
+        let number = line.split(separator: " ").first ?? ""
         #expect(number.split(separator: ".").count == 3 && number.split(separator: ".").allSatisfy { Int($0) != nil }, "\(version.stdout)")
+        #expect(line.hasSuffix(", protocol \(ProtocolVersion.current))"), "\(version.stdout)")
+        // Built in a git checkout, the commit is known (12 hex digits, -dirty with changes); outside one, unknown.
+        let commit = line.components(separatedBy: "(commit ").last?.split(separator: ",").first.map(String.init) ?? ""
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        if FileManager.default.fileExists(atPath: package.appendingPathComponent(".git").path) {
+            #expect(commit.prefix(12).count == 12 && commit.prefix(12).allSatisfy(\.isHexDigit), "\(version.stdout)")
+        } else {
+            #expect(commit == "unknown", "\(version.stdout)")
+        }
     }
 
     @Test(arguments: [""] + commands)
