@@ -162,6 +162,9 @@ public struct CampaignDigest: Sendable, Codable {
             out.append(("Changed since the cursor", lines.isEmpty ? ["nothing"] : lines))
         }
 
+        // Who steered and what came of it: an agent sees its own refusals here.
+        out.append(("Steering", report.steering.suffix(3).map { CampaignReport.oneLine($0, limit: 160) }))
+
         out.append(("Running", report.running.map { trial in
             "trial \(trial.id)\(report.stages.isEmpty ? "" : " (\(trial.stage))"): \(ReportText.parameters(trial.parameters))"
         }))

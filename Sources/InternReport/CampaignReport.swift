@@ -89,6 +89,9 @@ public struct CampaignReport: Sendable, Codable {
     /// Metrics the stages count on (objectives, constraints, pruning) that no completed trial
     /// reported, one sentence each (``MissingMetric/message``).
     public var missingMetrics: [String] = []
+    /// What requests with a named actor did (agents' and people's steering, refusals included),
+    /// the last 20, oldest first: `2026-12-07 01:55 campaign.added 1 configuration enqueued … (by agent:claude)`.
+    public var steering: [String] = []
 
     /// How many trials of the best get metric curves.
     public static let curveTrials = 5
@@ -97,7 +100,10 @@ public struct CampaignReport: Sendable, Codable {
     /// digest reads, from selective queries (``Extent``); where those cannot be answered (a store
     /// of an older intern, opened read-only before its migration), all of it.
     public static func build(store: CampaignStore, now: Int64, extent: Extent = .full) throws -> CampaignReport {
-        if extent == .digest, let report = try? buildForDigest(store: store, now: now) { return report }
+        if extent == .digest, var report = try? buildForDigest(store: store, now: now) {
+            report.steering = try steering(store)
+            return report
+        }
         let (info, spec) = try specOf(store)
         let stages = spec.stages
         let trials = try store.trials()
@@ -191,7 +197,7 @@ public struct CampaignReport: Sendable, Codable {
         }
         let totals = try store.logTotals()
 
-        return CampaignReport(
+        var report = CampaignReport(
             campaign: info.name, generatedAt: now, state: state(info, now: now), goal: goal(spec), objective: objective,
             selectionStage: spec.isPipeline ? selection.map { stages[$0].name } : nil, counts: counts, infeasible: infeasible,
             failureClasses: classes,
@@ -207,6 +213,15 @@ public struct CampaignReport: Sendable, Codable {
             perCheckpoint: perCheckpoint,
             logRawBytes: totals.raw, logStoredBytes: totals.stored,
             missingMetrics: missingMetrics(stages: stages, trials: byID, attempts: attempts, series: seriesByAttempt))
+        report.steering = try steering(store)
+        return report
+    }
+
+    /// The last steering events, as the report lists them.
+    static func steering(_ store: CampaignStore) throws -> [String] {
+        // A store from before actors (opened read-only, not migrated) has none.
+        guard let events = try? store.actorEvents(limit: 20) else { return [] }
+        return events.map { "\(ReportText.time($0.at)) \($0.kind) \($0.message)" }
     }
 
     /// The campaign in `store` and its spec.

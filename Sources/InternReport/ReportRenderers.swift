@@ -94,6 +94,9 @@ extension CampaignReport {
         if !provenance.isEmpty {
             sections.append(("Provenance", provenance))
         }
+        if !steering.isEmpty {
+            sections.append(("Steering", ["what people and agents asked of the campaign, and what came of it (the last \(steering.count)):"] + steering))
+        }
         if !guardrails.isEmpty, let objective {
             var lines = ["\(guardrails.count) trial\(guardrails.count == 1 ? "" : "s") beat the best feasible on \(objective.metric) but broke a constraint:"]
             lines += Self.table(["trial", objective.metric, "why", "parameters"], guardrails.map {

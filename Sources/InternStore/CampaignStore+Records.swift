@@ -234,6 +234,17 @@ extension CampaignStore {
         }
     }
 
+    /// The most recent events a request made with a named actor (agents' and people's steering),
+    /// newest last.
+    public func actorEvents(limit: Int = 20) throws -> [CampaignEvent] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM events WHERE actor IS NOT NULL ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit])
+                .map { row in
+                    CampaignEvent(kind: row["kind"], message: row["message"], trial: row["trial_id"], at: row["at"], actor: row["actor"])
+                }
+        }
+    }
+
     /// Events after the one numbered `id` (0: from the start), oldest first, with their numbers.
     public func events(after id: Int64, limit: Int = 100_000) throws -> [(id: Int64, event: CampaignEvent)] {
         try read { db in

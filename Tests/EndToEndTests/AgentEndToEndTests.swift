@@ -90,6 +90,12 @@ import Testing
         #expect(best.stdout.contains("x = 7") && best.stdout.contains("loss       0 (minimize)"), "\(best.stdout)")
         let status = try await InternBinary.run(["status", "--dir", scene.campaign, "--events", "20"], in: scene.dir.path)
         #expect(status.stdout.contains("(by agent:planner.scripted)"), "\(status.stdout)")
+        // The report and the digest say who steered, too.
+        let report = try await InternBinary.run(["report", "--dir", scene.campaign, "--format", "md"], in: scene.dir.path)
+        #expect(report.stdout.contains("## Steering") && report.stdout.contains("campaign.added 1 configuration enqueued (3 trials in all) (by agent:planner.scripted)"),
+                "\(report.stdout)")
+        let digest = try await InternBinary.run(["digest", "--dir", scene.campaign], in: scene.dir.path)
+        #expect(digest.stdout.contains("## Steering\n") && digest.stdout.contains("(by agent:planner.scripted)"), "\(digest.stdout)")
         let log = try await InternBinary.run(["agent", "log", "quad", "--root", scene.dir.file(".intern")], in: scene.dir.path)
         #expect(log.status == 0 && log.stdout.contains("== step 1") && log.stdout.contains("call propose"), "\(log.stdout)")
         #expect(try await scene.finish() == 0)
