@@ -74,7 +74,10 @@ def main():
     try:
         import mcp  # noqa: F401
     except ImportError:
-        if os.path.realpath(sys.executable) != os.path.realpath(VENV_PYTHON) and os.path.exists(VENV_PYTHON):
+        # Compared by prefix, not by the interpreter's real path: a venv's python is a link to
+        # the very interpreter that runs this script without the venv.
+        venv = os.path.realpath(os.path.join(os.path.dirname(VENV_PYTHON), ".."))
+        if os.path.realpath(sys.prefix) != venv and os.path.exists(VENV_PYTHON):
             os.execv(VENV_PYTHON, [VENV_PYTHON] + sys.argv)
         sys.exit("bench-mcp: the MCP Python SDK is missing: `make mcp-client` makes .build/mcp-venv")
     intern = os.path.abspath(args.intern)

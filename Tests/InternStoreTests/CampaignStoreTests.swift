@@ -217,6 +217,35 @@ import Zstd
         #expect(throws: StoreError.self) { try CampaignStore(directory: dir.file("missing"), create: false) }
     }
 
+    /// A read-only store maps the database: what the coordinator writes after the reader opened
+    /// (in the WAL, then checkpointed into a grown file) is what the reader's next reads see.
+    @Test func aMappedReader_seesWhatTheWriterCommitsAfterItOpened() throws {
+        let (store, dir) = try makeStore()
+        defer { dir.remove() }
+        let reader = try CampaignStore(directory: store.directory, create: false, readOnly: true)
+        #expect(try reader.trialCounts().map(\.count) == [1])
+        func checkpoint() throws {
+            let sqlite = Process()
+            sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            sqlite.arguments = [dir.file("c/campaign.db"), "PRAGMA wal_checkpoint(TRUNCATE);"]
+            sqlite.standardOutput = FileHandle.nullDevice
+            try sqlite.run()
+            sqlite.waitUntilExit()
+            try #require(sqlite.terminationStatus == 0)
+        }
+        // About 2 MB of trials: in the WAL first, then in the database file, which grows.
+        let padding = String(repeating: "x", count: 2_000)
+        try store.apply((2...501).map { .trial(TrialRecord(id: $0, parameters: ["pad": .string(padding)], createdAt: 1)) })
+        #expect(try reader.trialCounts().reduce(0) { $0 + $1.count } == 501)
+        try checkpoint()
+        try store.apply((502...1_001).map { .trial(TrialRecord(id: $0, parameters: ["pad": .string(padding)], status: .completed, createdAt: 1)) })
+        #expect(try reader.trialCounts().reduce(0) { $0 + $1.count } == 1_001)
+        try checkpoint()
+        #expect(try reader.trialCounts().reduce(0) { $0 + $1.count } == 1_001)
+        #expect(try reader.trial(1_001)?.parameters["pad"] == .string(padding) && reader.trial(1_001)?.status == .completed)
+        #expect(try reader.trial(2)?.status == .pending && reader.trial(1)?.status == .running)
+    }
+
     /// Admin commands open a store read-only, so a store a newer intern has not migrated yet
     /// lacks the newest columns and tables: reading it gives their absence, not a crash.
     @Test func aStoreMissingNewerColumnsIsReadAsIfTheyWereEmpty() throws {

@@ -12,9 +12,9 @@ import Testing
     ])
 
     /// 200 trials whose objective depends on lr strongly, on opt a little, on noise not at all.
-    static func points(seed: UInt64 = 7) -> [(parameters: Parameters, objective: Double)] {
+    static func points(seed: UInt64 = 7, count: Int = 200) -> [(parameters: Parameters, objective: Double)] {
         var generator = SeededGenerator(seed: seed)
-        return (0..<200).map { _ in
+        return (0..<count).map { _ in
             let lr = pow(10, Double.random(in: -4...0, using: &generator))
             let noise = Double.random(in: 0...1, using: &generator)
             let opt = Bool.random(using: &generator) ? "sgd" : "adam"
@@ -176,6 +176,68 @@ import Testing
                 let fused = ImportanceAnalysis.explainedShare(bins: bins, objectives: objectives, binCount: binCount, weights: weighting)
                 let reference = Self.referenceShare(bins: bins, objectives: objectives, binCount: binCount, weights: weighting)
                 #expect(fused.bitPattern == reference.bitPattern, "round \(round): \(fused) != \(reference)")
+            }
+        }
+    }
+
+    @Test func theRemainderByMultiplication_isTheRemainder() {
+        var generator = SeededGenerator(seed: 18)
+        var divisors: [UInt64] = [1, 2, 3, 4, 7, 10, 200, 8_000, 10_007, 1 << 32, 1 << 63, UInt64.max - 1, UInt64.max]
+        divisors += [(1 << 32) + 1, (1 << 63) + 1]
+        for _ in 0..<200 {
+            let wide: UInt64 = generator.next()
+            let shift = UInt64.random(in: 0...63, using: &generator)
+            divisors.append((wide >> shift) | 1)
+        }
+        for divisor in divisors {
+            let remainder = Remainder(divisor: divisor)
+            var values: [UInt64] = [0, 1, divisor - 1, divisor, divisor &+ 1, UInt64.max, UInt64.max - 1]
+            values.append(UInt64.max / divisor * divisor)
+            for _ in 0..<500 { values.append(generator.next()) }
+            for value in values {
+                #expect(remainder.of(value) == value % divisor, "\(value) % \(divisor)")
+            }
+        }
+    }
+
+    /// The importance as it was computed before the bootstrap's draws took no division and its
+    /// passes no bounds checks: the same doubles, bit for bit, on the same seed.
+    static func referenceImportance(
+        points: [(parameters: Parameters, objective: Double)], space: ParameterSpace, resamples: Int = 100, seed: UInt64 = 1
+    ) -> [(parameter: String, share: Double, spread: Double)] {
+        let points = points.filter { $0.objective.isFinite }
+        guard points.count >= 4 else { return [] }
+        let objectives = points.map(\.objective)
+        var random = SplitMix64(seed: seed)
+        var out: [(parameter: String, share: Double, spread: Double)] = []
+        for parameter in space.parameters {
+            let (binOf, labels) = ImportanceAnalysis.binning(
+                parameter, values: points.map { $0.parameters[parameter.name] }, most: min(ImportanceAnalysis.maxBins, max(2, points.count / 4)))
+            guard labels.count > 1 else { continue }
+            let share = referenceShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: nil)
+            var shares: [Double] = []
+            var weights = [Double](repeating: 0, count: points.count)
+            for _ in 0..<resamples {
+                for index in weights.indices { weights[index] = 0 }
+                for _ in points.indices { weights[Int(random.next() % UInt64(points.count))] += 1 }
+                shares.append(referenceShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: weights))
+            }
+            let mean = shares.isEmpty ? share : shares.reduce(0, +) / Double(shares.count)
+            let spread = shares.isEmpty ? 0 : (shares.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(shares.count)).squareRoot()
+            out.append((parameter.name, share, spread))
+        }
+        return out
+    }
+
+    @Test func theBootstrap_givesTheSameSharesAndSpreadsToTheBit() {
+        for (seed, count) in [(1, 4), (2, 9), (3, 57), (4, 200), (5, 1_003)] as [(UInt64, Int)] {
+            let points = Array(Self.points(seed: seed, count: count))
+            let fast = ImportanceAnalysis.compute(points: points, space: Self.space, seed: seed)
+            let reference = Self.referenceImportance(points: points, space: Self.space, seed: seed)
+            #expect(fast.count == reference.count)
+            for (item, expected) in zip(fast.sorted { $0.parameter < $1.parameter }, reference.sorted { $0.parameter < $1.parameter }) {
+                #expect(item.parameter == expected.parameter && item.share.bitPattern == expected.share.bitPattern
+                        && item.spread.bitPattern == expected.spread.bitPattern, "\(count) points: \(item) != \(expected)")
             }
         }
     }
