@@ -6,7 +6,8 @@ import InternStore
 
 /// `intern best`: the best completed trial.
 struct Best: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the best completed trial: objective, parameters, command line.")
+    static let configuration = CommandConfiguration(
+        commandName: "best", abstract: "Show the best completed trial: objective, parameters, command line.")
 
     @OptionGroup var location: CampaignLocation
 

@@ -44,6 +44,7 @@ struct ActorOption: ParsableArguments {
 /// `intern cancel`: cancels a trial of a running campaign.
 struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cancel",
         abstract: "Cancel a trial: a pending one never runs, a running one is terminated on its worker (SIGTERM, then SIGKILL).")
 
     @OptionGroup var location: CampaignLocation
@@ -64,6 +65,7 @@ struct Cancel: AsyncParsableCommand {
 /// `intern drain`: stops giving work to one worker.
 struct Drain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "drain",
         abstract: "Drain a worker: it finishes what it runs, takes nothing new, and exits when idle.")
 
     @OptionGroup var location: CampaignLocation
@@ -84,6 +86,7 @@ struct Drain: AsyncParsableCommand {
 /// `intern pause`: stops dispatching new attempts; running attempts go on.
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pause",
         abstract: "Pause a running campaign: no new attempts start (running ones go on) until `intern resume`; survives a coordinator restart.")
 
     @OptionGroup var location: CampaignLocation
@@ -133,6 +136,7 @@ func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target
 /// `intern add`: proposes configurations to a running campaign, or gives it more trials or budget.
 struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "add",
         abstract: "Add to a running campaign: configurations to run next (checked against its space), more trials, more budget.",
         discussion: """
             intern add --param lr=0.001 --param layers=4

@@ -6,6 +6,7 @@ import InternStore
 /// `intern diff TRIAL_A TRIAL_B`: what differs between two attempts.
 struct Diff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Show what differs between two trials' attempts: parameters, code, packages, environment, host.")
 
     @Argument(help: "The first trial (its latest attempt, or TRIAL.ATTEMPT for another).")

@@ -6,6 +6,7 @@ import InternStore
 /// `intern failures`: failed, lost and preempted attempts grouped by the signature of their error.
 struct Failures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "failures",
         abstract: "List failures grouped by signature: class, count, trials, when, one excerpt.",
         discussion: """
             Every attempt that failed, was lost or was preempted has a class (oom, timeout, preempted, lost, \

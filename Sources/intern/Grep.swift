@@ -7,6 +7,7 @@ import InternStore
 /// `intern grep PATTERN`: every stored log of the campaign searched, in parallel.
 struct Grep: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "grep",
         abstract: "Search every stored log of the campaign; print trial, attempt, stream and line of each match.")
 
     @Argument(help: "The text to find (a regular expression with --regex).")

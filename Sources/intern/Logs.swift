@@ -7,6 +7,7 @@ import Zstd
 /// `intern logs`: a trial's output, decompressed from the frames as stored.
 struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "logs",
         abstract: "Print a trial's output (stdout by default) exactly as the job wrote it; --follow streams it live.")
 
     @OptionGroup var location: CampaignLocation

@@ -6,6 +6,7 @@ import InternStore
 /// `intern metrics`: the metric series a trial reported.
 struct Metrics: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "metrics",
         abstract: "Show the metrics a trial reported: a summary per metric, or every point of one metric (--name).")
 
     @OptionGroup var location: CampaignLocation

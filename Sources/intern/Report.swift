@@ -7,6 +7,7 @@ import InternStore
 /// `intern report`: what a campaign amounts to, in one self-contained file.
 struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write the campaign's report: summary, progress, parameter importance, failures, cost, guardrails.",
         discussion: """
             Markdown (the default) and JSON go to standard output unless --output names a file; HTML is \
@@ -53,6 +54,7 @@ struct Report: AsyncParsableCommand {
 /// `intern digest`: the campaign within a token budget, for an agent's or a person's working memory.
 struct Digest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "digest",
         abstract: "Summarise the campaign within a token budget: state, best, failure clusters, changes, open questions.",
         discussion: """
             Tokens are counted as ⌈UTF-8 bytes / 4⌉ + 1 per line, and the digest never exceeds --tokens. \

@@ -8,6 +8,7 @@ import Logging
 /// `intern run`: the embedded mode — a coordinator and N local worker processes.
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a campaign here: a coordinator plus N local worker processes over ipc://.",
         discussion: """
             The store lands in ROOT/<campaign>/ (default ./.intern/<campaign>/). Running the same \
@@ -89,6 +90,7 @@ func processCPUSeconds() -> Double {
 /// `intern resume`: continues a campaign from its directory, with the spec stored there.
 struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "resume",
         abstract: "Resume a campaign: unpause it if its coordinator runs (`intern pause`), else continue it from its directory (after a crash, a kill -9, a stop).",
         discussion: """
             While the campaign's coordinator runs, `intern resume` lifts an `intern pause`. Otherwise it reads the spec the campaign was started with from its store (campaign.db), starts the coordinator \

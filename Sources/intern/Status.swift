@@ -5,7 +5,8 @@ import InternStore
 
 /// `intern status`: where a campaign stands, read from its store.
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show where a campaign stands: trials by status, workers, best trial, recent events.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show where a campaign stands: trials by status, workers, best trial, recent events.")
 
     @OptionGroup var location: CampaignLocation
 

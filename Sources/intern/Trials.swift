@@ -5,7 +5,8 @@ import InternStore
 
 /// `intern trials`: every trial, best first.
 struct Trials: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List trials sorted by the objective (best first); --json or --csv for tools.")
+    static let configuration = CommandConfiguration(
+        commandName: "trials", abstract: "List trials sorted by the objective (best first); --json or --csv for tools.")
 
     @OptionGroup var location: CampaignLocation
 

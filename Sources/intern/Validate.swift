@@ -7,6 +7,7 @@ import InternCore
 /// what agents may add). With `--dir` (or `--campaign`), the spec a campaign was started with.
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check a campaign spec without running it: the first problem (file, line, key), or a summary of what it would run.",
         discussion: "intern validate c.yaml checks a file; intern validate --dir .intern/sft-3 summarises the spec a campaign runs.")
 
