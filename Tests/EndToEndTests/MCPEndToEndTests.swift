@@ -100,6 +100,12 @@ import Testing
             (try? await InternBinary.run(["metrics", "1", "--dir", dir.file(".intern/remote")], in: dir.path, timeout: .seconds(10)))?
                 .stdout.contains("loss") == true
         }
+        // `validate` is an admin command: the coordinator summarises its campaign's spec; a spec
+        // file of the coordinator's host is never read for a remote client.
+        let remoteSpec = try await InternBinary.run(["validate", "--coordinator", url, "--auth", dir.file("auth")], in: dir.path)
+        #expect(remoteSpec.status == 0 && remoteSpec.stdout.hasPrefix("valid: campaign remote, 2 trials"), "\(remoteSpec.stdout)\(remoteSpec.stderr)")
+        let hostFile = try await InternBinary.run(["validate", spec, "--coordinator", url, "--auth", dir.file("auth")], in: dir.path)
+        #expect(hostFile.status == 64 && hostFile.stderr.contains("give a spec file or a campaign (--dir, --campaign), not both"), "\(hostFile.stderr)")
         // The client runs from elsewhere: no campaign directory where it stands.
         let elsewhere = try TemporaryDirectory(prefix: "intern-mcp-client")
         defer { elsewhere.remove() }
@@ -242,6 +248,10 @@ import Testing
             #expect(pause["error"] as? Bool == true && (pause["text"] as? String)?.contains("nothing to pause") == true, "\(pause)")
         }
         #expect(answers["no_token"] as? Int == 401 && answers["wrong_token"] as? Int == 401 && answers["no_session"] as? Int == 400, "\(answers)")
+        #expect(answers["too_large"] as? Int == 413, "\(answers)")
+        let sessions = try #require(answers["sessions"] as? [Int])
+        #expect(sessions.prefix(64).allSatisfy { $0 == 200 } && sessions.last == 503, "\(sessions)")
+        #expect(answers["ended"] as? Int == 200 && answers["after_end"] as? Int == 200, "\(answers)")
     }
 
     /// `start_campaign`, allowed by `--allow-start`: the campaign starts in its own session,

@@ -39,8 +39,16 @@ async def main(url, token):
     async with httpx2.AsyncClient() as raw:
         out["no_token"] = (await raw.post(url, json=body, headers=headers)).status_code
         out["wrong_token"] = (await raw.post(url, json=body, headers={**headers, "Authorization": "Bearer " + "x" * len(token)})).status_code
+        authorized = {**headers, "Authorization": f"Bearer {token}"}
         out["no_session"] = (await raw.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-                                            headers={**headers, "Authorization": f"Bearer {token}"})).status_code
+                                            headers=authorized)).status_code
+        out["too_large"] = (await raw.post(url, content=b"{" + b" " * (5 << 20) + b"}", headers=authorized)).status_code
+        # Sessions are bounded: the 65th open one is refused until one ends.
+        opened = [(await raw.post(url, json=body, headers=authorized)) for _ in range(65)]
+        out["sessions"] = [response.status_code for response in opened]
+        first = opened[0].headers.get("mcp-session-id")
+        out["ended"] = (await raw.delete(url, headers={**authorized, "MCP-Session-Id": first, "MCP-Protocol-Version": "2025-06-18"})).status_code
+        out["after_end"] = (await raw.post(url, json=body, headers=authorized)).status_code
     print(json.dumps(out))
 
 
