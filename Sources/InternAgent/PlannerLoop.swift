@@ -104,6 +104,15 @@ public struct PlannerLoop: Sendable {
     public private(set) var tokensUsed = 0
     /// Why the run ended, once it has.
     public private(set) var stopped: String?
+    /// Why the run ended, as a script needs to know it (``Outcome/isSuccess``).
+    public private(set) var outcome: Outcome?
+
+    /// How a run ended.
+    public enum Outcome: Sendable, Equatable {
+        case campaignEnded, modelFinished, stepLimit, tokenLimit, refusals, malformed, serverFailed
+        /// The run did what it was for: the campaign or the model is done, or the steps asked for ran.
+        public var isSuccess: Bool { self == .campaignEnded || self == .modelFinished || self == .stepLimit }
+    }
     /// The current step's conversation.
     public private(set) var messages: [ChatMessage] = []
     private var rounds = 0
@@ -136,8 +145,8 @@ public struct PlannerLoop: Sendable {
     /// The next step's opening messages, or `nil` when a limit ends the run (``stopped`` says which).
     public mutating func begin(digest: String) -> [ChatMessage]? {
         guard stopped == nil else { return nil }
-        guard step < limits.steps else { return stop("the step limit (\(limits.steps)) is reached") }
-        guard tokensUsed < limits.tokens else { return stop("the token limit (\(limits.tokens)) is reached: \(tokensUsed) used") }
+        guard step < limits.steps else { return stop(.stepLimit, "the step limit (\(limits.steps)) is reached") }
+        guard tokensUsed < limits.tokens else { return stop(.tokenLimit, "the token limit (\(limits.tokens)) is reached: \(tokensUsed) used") }
         step += 1
         rounds = 0
         var user = "Step \(step). The campaign's digest:\n\(digest)"
@@ -173,7 +182,7 @@ public struct PlannerLoop: Sendable {
             return .endStep
         }
         if let finish = calls.first(where: { $0.function.name == Self.finishTool }) {
-            _ = stop("the model finished: \(Self.reason(finish.function.arguments))")
+            _ = stop(.modelFinished, "the model finished: \(Self.reason(finish.function.arguments))")
             return .stop
         }
         rounds += 1
@@ -196,7 +205,7 @@ public struct PlannerLoop: Sendable {
         if isError {
             refusals += 1
             if refusals >= limits.refusalsInARow {
-                _ = stop("\(refusals) steering requests in a row were refused; the last: \(answer.prefix(200))")
+                _ = stop(.refusals, "\(refusals) steering requests in a row were refused; the last: \(answer.prefix(200))")
                 return false
             }
         } else {
@@ -210,29 +219,32 @@ public struct PlannerLoop: Sendable {
         messages.append(ChatMessage(role: "tool", content: "not run: \(why)", toolCallID: call.id))
         malformed += 1
         if malformed >= limits.malformedInARow {
-            _ = stop("the model's answers were malformed \(malformed) times in a row; the last: \(why)")
+            _ = stop(.malformed, "the model's answers were malformed \(malformed) times in a row; the last: \(why)")
             return false
         }
         return true
     }
 
     /// Ends the run for a reason from outside (the campaign ended, the server failed).
-    public mutating func end(_ reason: String) {
-        if stopped == nil { stopped = reason }
+    public mutating func end(_ outcome: Outcome, _ reason: String) {
+        _ = stop(outcome, reason)
     }
 
     private mutating func malformedAnswer(_ why: String) -> Turn {
         malformed += 1
         if malformed >= limits.malformedInARow {
-            _ = stop("the model's answers were malformed \(malformed) times in a row; the last: \(why)")
+            _ = stop(.malformed, "the model's answers were malformed \(malformed) times in a row; the last: \(why)")
             return .stop
         }
         messages.append(ChatMessage(role: "user", content: "Your last answer could not be used: \(why). Answer with a tool call or one line."))
         return .askAgain
     }
 
-    private mutating func stop(_ reason: String) -> [ChatMessage]? {
-        if stopped == nil { stopped = reason }
+    private mutating func stop(_ outcome: Outcome, _ reason: String) -> [ChatMessage]? {
+        if stopped == nil {
+            stopped = reason
+            self.outcome = outcome
+        }
         return nil
     }
 

@@ -110,12 +110,13 @@ struct AgentRun: AsyncParsableCommand {
         ]
 
         var cursor: String?
-        var failed = false
+        // The step whose end is in the transcript (each step's end is written once).
+        var recorded = 0
         steps: while true {
             let digestText = try await Self.digest(runner, tokens: digestTokens, since: cursor)
             cursor = Self.cursor(digestText) ?? cursor
             if let ended = Self.ended(digestText), loop.step > 0 {
-                loop.end("the campaign ended: \(ended)")
+                loop.end(.campaignEnded, "the campaign ended: \(ended)")
                 break
             }
             guard loop.begin(digest: digestText) != nil else { break }
@@ -125,8 +126,7 @@ struct AgentRun: AsyncParsableCommand {
                 do {
                     answer = try await client.complete(loop.messages, tools: schemas)
                 } catch {
-                    loop.end("the model server failed: \(error)")
-                    failed = true
+                    loop.end(.serverFailed, "the model server failed: \(error)")
                     break steps
                 }
                 store.append(step: loop.step, messages: loop.messages, response: answer.raw)
@@ -164,6 +164,7 @@ struct AgentRun: AsyncParsableCommand {
                 }
             }
             store.append(step: loop.step, messages: loop.messages, response: nil)
+            recorded = loop.step
             guard !dryRun else { break }
             // Wait for new results: the digest's cursor moves with every event and trial end.
             let started = Date()
@@ -173,12 +174,11 @@ struct AgentRun: AsyncParsableCommand {
                 if Self.cursor(look) != cursor || Self.ended(look) != nil { break }
             }
         }
-        store.append(step: loop.step, messages: loop.messages, response: nil)
+        if recorded != loop.step { store.append(step: loop.step, messages: loop.messages, response: nil) }
         let reason = loop.stopped ?? (dryRun ? "dry run: one step" : "stopped")
         print("agent stopped after \(loop.step) steps, \(loop.tokensUsed) tokens: \(reason)")
         print("its exchanges: intern agent log --transcript \(store.path)")
-        let fine = !failed && (reason.hasPrefix("the campaign ended") || reason.hasPrefix("the model finished") || reason.hasPrefix("the step limit") || dryRun)
-        if !fine { throw ExitCode(1) }
+        guard dryRun || loop.outcome?.isSuccess == true, store.problem == nil else { throw ExitCode(1) }
     }
 
     /// The campaign's digest as text (what each step's prompt carries), since a cursor.
@@ -263,9 +263,14 @@ struct AgentLog: AsyncParsableCommand {
     }
 }
 
-/// The planner's exchanges, appended as one zstd frame per record (JSON lines inside).
-struct Transcript {
+/// The planner's exchanges, appended as one zstd frame per record (JSON lines inside). A record
+/// that cannot be written (a full disk, a file someone else owns) is said on stderr, once, and
+/// makes the run exit 1: the transcript is a promise.
+final class Transcript {
     let path: String
+    private(set) var problem: String?
+
+    init(path: String) { self.path = path }
 
     struct Record: Codable {
         var step: Int
@@ -275,17 +280,23 @@ struct Transcript {
     }
 
     func append(step: Int, messages: [ChatMessage], response: String?) {
-        guard var line = try? JSONEncoder().encode(Record(step: step, at: Date().timeIntervalSince1970, messages: messages, response: response)) else { return }
-        line.append(UInt8(ascii: "\n"))
-        var frame: [UInt8] = []
-        guard let compressor = try? ZstdCompressor(level: 3), (try? compressor.compress(line, into: &frame)) != nil,
-              (try? compressor.finish(into: &frame)) != nil
-        else { return }
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { return }
-        defer { try? handle.close() }
-        _ = try? handle.seekToEnd()
-        try? handle.write(contentsOf: frame)
+        do {
+            var line = try JSONEncoder().encode(Record(step: step, at: Date().timeIntervalSince1970, messages: messages, response: response))
+            line.append(UInt8(ascii: "\n"))
+            var frame: [UInt8] = []
+            let compressor = try ZstdCompressor(level: 3)
+            try compressor.compress(line, into: &frame)
+            try compressor.finish(into: &frame)
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            guard let handle = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteNoPermission) }
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: frame)
+        } catch {
+            guard problem == nil else { return }
+            problem = "cannot write the transcript \(path): \(error); the exchanges from step \(step) on are not stored"
+            FileHandle.standardError.write(Data("intern agent: \(problem!)\n".utf8))
+        }
     }
 }
 

@@ -128,6 +128,9 @@ import Testing
         let refusal = second.last?["content"] as? String ?? ""
         #expect(refusal.contains("refused: agents may add at most 5 trials to this campaign (agent.max_trials); 0 added so far, this asks for 100"), "\(refusal)")
         #expect(try await scene.trialCount() == before)
+        // A transcript that cannot be written is said, and the run exits 1: every exchange is promised stored.
+        let unstored = try await scene.agent(["--transcript", scene.dir.file("missing/agent.zst")])
+        #expect(unstored.status == 1 && unstored.stderr.contains("cannot write the transcript"), "\(unstored.stdout)\(unstored.stderr)")
         // --dry-run: one step, the steering shown and not applied.
         let dry = try await scene.agent(["--dry-run", "--allow-cancel"])
         #expect(dry.status == 0 && dry.stdout.contains(#"would: add_trials {"trials": 100}"#) && dry.stdout.contains("after 1 steps"), "\(dry.stdout)")

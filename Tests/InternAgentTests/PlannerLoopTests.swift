@@ -53,6 +53,7 @@ import Testing
         let r10 = loop.record(call, answer: "refused: trial 3 failed with a user error", isError: true, steering: true)
         #expect(!r10)
         #expect(loop.stopped == "3 steering requests in a row were refused; the last: refused: trial 3 failed with a user error")
+        #expect(loop.outcome == .refusals)
         let r11 = loop.begin(digest: "d")
         #expect(r11 == nil)
     }
@@ -82,7 +83,7 @@ import Testing
         _ = loop.begin(digest: "d")
         let r16 = loop.received(Self.call("finish", #"{"reason": "x=7 is the optimum"}"#), tokens: 1)
         #expect(r16 == .stop)
-        #expect(loop.stopped == "the model finished: x=7 is the optimum")
+        #expect(loop.stopped == "the model finished: x=7 is the optimum" && loop.outcome == .modelFinished && loop.outcome?.isSuccess == true)
         var steps = Self.loop(steps: 1)
         _ = steps.begin(digest: "d")
         let r17 = steps.begin(digest: "d")
