@@ -783,6 +783,8 @@ class Bench:
         facts["gap_ms"] = distribution(gaps)
         facts["gap_end_to_assigned_ms"] = distribution(to_assign)
         facts["gap_assigned_to_started_ms"] = distribution(to_start)
+        # Assigned before the attempt before it ended: given ahead (`WorkRequest.behind`).
+        facts["assigned_ahead_share"] = sum(1 for x in to_assign if x < 0) / len(to_assign) if to_assign else None
         facts["first_started_at"] = min((a[6] for a in attempts if a[6] is not None), default=None)
         facts["jobs_cpu_seconds"] = sum(a[8] for a in attempts) / 1000
         return facts
@@ -935,6 +937,7 @@ class Bench:
                 "loss_points": median((x.get("store") or {}).get("loss_points") for x in irows),
                 "gap_p50_ms": median(((x.get("store") or {}).get("gap_ms") or {}).get("p50") for x in irows),
                 "gap_p99_ms": median(((x.get("store") or {}).get("gap_ms") or {}).get("p99") for x in irows),
+                "assigned_ahead_share": median(((x.get("store") or {}).get("assigned_ahead_share")) for x in irows),
                 "gap_end_to_assigned_p50_ms": median(((x.get("store") or {}).get("gap_end_to_assigned_ms") or {}).get("p50") for x in irows),
                 "gap_assigned_to_started_p50_ms": median(((x.get("store") or {}).get("gap_assigned_to_started_ms") or {}).get("p50") for x in irows),
                 "first_trial_ms": median((x.get("store") or {}).get("first_trial_ms") for x in irows),
@@ -1235,8 +1238,10 @@ def shape_rows(S):
         p50, p99 = i.get("gap_p50_ms"), i.get("gap_p99_ms")
         rows.append(("  W1 attempt end -> next started, same worker: p50", fmt(p50, "%.0f ms"), verdict(None if p50 is None else p50 <= TARGET_GAP_P50_MS)))
         rows.append(("  W1 attempt end -> next started, same worker: p99", fmt(p99, "%.0f ms"), verdict(None if p99 is None else p99 <= TARGET_GAP_P99_MS)))
-        rows.append(("    p50 of end -> assigned / assigned -> started", "%s / %s" % (
+        rows.append(("    p50 of end -> assigned / assigned -> started (negative: assigned ahead)", "%s / %s" % (
             fmt(i.get("gap_end_to_assigned_p50_ms"), "%.0f ms"), fmt(i.get("gap_assigned_to_started_p50_ms"), "%.0f ms")), None))
+        share = i.get("assigned_ahead_share")
+        rows.append(("    attempts assigned ahead, while the one before ran", fmt(None if share is None else 100 * share, "%.0f %%"), None))
         first = i.get("first_trial_ms")
         rows.append(("  W1 intern run start -> first attempt started", fmt(first, "%.0f ms"), verdict(None if first is None else first < TARGET_FIRST_TRIAL_MS)))
         pss = i.get("pss_max_MiB")

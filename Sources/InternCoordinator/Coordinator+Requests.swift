@@ -79,7 +79,7 @@ extension Coordinator {
             parked[token] = continuation
             let effects = machine.requestWork(
                 token: token, worker: WorkerID(request.workerId), incarnation: request.incarnation,
-                requestID: request.requestId, now: Self.now())
+                requestID: request.requestId, behind: request.behind, now: Self.now())
             carryOut(effects)
             // Not answered at once: it waits for a trial, holding its receive context.
             if parked[token] != nil {

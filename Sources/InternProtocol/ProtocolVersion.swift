@@ -6,9 +6,9 @@
 /// versions.
 public enum ProtocolVersion {
     /// The protocol major version this library speaks and emits. 2 added outcome 5
-    /// `preempted` and `AttemptEnd.logTail`; 3 added `AttemptEnd.outputs`; 4 added `Hello.held`
-    /// (docs/protocol.md, Versioning).
-    public static let current: UInt8 = 4
+    /// `preempted` and `AttemptEnd.logTail`; 3 added `AttemptEnd.outputs`; 4 added `Hello.held`;
+    /// 5 added `WorkRequest.behind` (docs/protocol.md, Versioning).
+    public static let current: UInt8 = 5
     /// The two magic bytes that start every message: `0x49 0x4E` ("IN").
     public static let magic: (UInt8, UInt8) = (0x49, 0x4E)
     /// The size of the fixed header in bytes (magic, version, kind).

@@ -23,8 +23,14 @@ extension Worker {
             outbox.wake()
         }
         var requestID = nextRequestID()
+        // The slot's next attempt, assigned ahead while the last one ran: it starts at once.
+        var queued: Assignment?
         while true {
             try Task.checkCancellation()
+            if let next = queued {
+                queued = await runAttempt(next, queued: true, slot: slot, context: context, link: link, requestID: &requestID)
+                continue
+            }
             let stop = state.withLock { state -> Bool in
                 guard state.lifecycle.asksForWork else { return true }
                 state.waitingSlots[slot] = context
@@ -51,7 +57,7 @@ extension Worker {
             requestID = nextRequestID()
             switch reply {
             case .assignment(let assignment):
-                await runAttempt(assignment)
+                queued = await runAttempt(assignment, queued: false, slot: slot, context: context, link: link, requestID: &requestID)
             case .noWork(let noWork):
                 switch noWork.reason {
                 case .idle:
@@ -71,9 +77,66 @@ extension Worker {
         }
     }
 
-    /// Runs one attempt to its end. Its output streams to the outbox as it is produced; its end
-    /// goes to the outbox when the process and its pipes are done.
-    private func runAttempt(_ assignment: Assignment) async {
+    /// While a slot's attempt runs, asks for the slot's next one ahead of time (the coordinator
+    /// answers at once: an assignment only for short trials when no other slot waits; docs/
+    /// protocol.md). The assignment is taken on (heartbeats name it, cancels reach it) and
+    /// returned to start when this attempt ends. A reply that says to stop asking is acted on;
+    /// after an error the request id stays, so the slot's next request repeats it and gets
+    /// the same answer (an attempt the coordinator gave is never left unclaimed).
+    private func askAhead(
+        behind attempt: UInt64, slot: Int, context: Context, link: CoordinatorLink, requestID: UInt64
+    ) async -> AheadReply {
+        let asking = state.withLock { state -> Bool in
+            guard state.lifecycle.asksForWork else { return false }
+            state.waitingSlots[slot] = context
+            return true
+        }
+        guard asking else { return AheadReply() }
+        let request = WorkRequest(
+            requestId: requestID, workerId: options.id.rawValue, incarnation: incarnation, slot: UInt64(slot), behind: attempt)
+        let reply: Message
+        do {
+            defer { state.withLock { _ = $0.waitingSlots.removeValue(forKey: slot) } }
+            reply = try await link.request(.workRequest(request), on: context, timeout: .seconds(60))
+        } catch {
+            logger.debug("asking ahead failed; the slot asks again when free", metadata: ["error": "\(error)"])
+            return AheadReply()
+        }
+        switch reply {
+        case .assignment(let next):
+            guard lifecycle({ $0.attemptAssigned(next.attemptId) }) == [.start(next.attemptId)] else {
+                outbox.add(end: notRun(next.attemptId, .preempted, detail: "the worker was leaving"))
+                return AheadReply(answered: true)
+            }
+            return AheadReply(answered: true, next: next)
+        case .noWork(let noWork):
+            switch noWork.reason {
+            case .idle: break
+            case .draining: perform(lifecycle { $0.noMoreWork(.drained) })
+            case .finished: perform(lifecycle { $0.noMoreWork(.campaignOver) })
+            }
+        default:
+            // Refused: the slot's next request meets the same answer and recovers from it.
+            break
+        }
+        return AheadReply(answered: true)
+    }
+
+    /// What asking ahead brought: whether the coordinator answered (the slot's next request
+    /// gets a new id), and the slot's next attempt if it gave one.
+    struct AheadReply: Sendable {
+        var answered = false
+        var next: Assignment?
+    }
+
+    /// Runs one attempt to its end and returns the slot's next attempt, if one was assigned
+    /// ahead meanwhile (`askAhead`, called once the job has started with its attempt id).
+    /// `queued`: the attempt was assigned ahead and taken on then; it runs unless it was
+    /// cancelled or the worker stopped taking work while it waited. Its output streams to the
+    /// outbox as it is produced; its end goes to the outbox when the process and its pipes are done.
+    private func runAttempt(
+        _ assignment: Assignment, queued: Bool, slot: Int, context: Context, link: CoordinatorLink, requestID: inout UInt64
+    ) async -> Assignment? {
         let attempt = assignment.attemptId
         var environment = jobEnvironment
         for pair in assignment.environment { environment[pair.key] = pair.value }
@@ -108,14 +171,25 @@ extension Worker {
                     ended.continuation.finish()
                 })
         } catch {
+            if queued { _ = lifecycle { $0.attemptEnded(attempt) } }
             outbox.add(end: notRun(attempt, .failedToStart, detail: "cannot create the log compressor: \(error)"))
-            return
+            return nil
         }
-        // Received just as the worker started to leave: not started at all, reported preempted
-        // (the coordinator may already have settled it so; a second end is harmless).
-        guard lifecycle({ $0.attemptAssigned(attempt) }) == [.start(attempt)] else {
-            outbox.add(end: notRun(attempt, .preempted, detail: "the worker was leaving"))
-            return
+        if queued {
+            for case .reportEnd(_, let cause) in lifecycle({ $0.queuedAttemptDue(attempt) }) {
+                let cancelled = cause == .cancelled
+                outbox.add(end: notRun(
+                    attempt, cancelled ? .cancelled : .preempted,
+                    detail: cancelled ? "cancelled before it started" : "the worker stopped taking work before it started"))
+                return nil
+            }
+        } else {
+            // Received just as the worker started to leave: not started at all, reported preempted
+            // (the coordinator may already have settled it so; a second end is harmless).
+            guard lifecycle({ $0.attemptAssigned(attempt) }) == [.start(attempt)] else {
+                outbox.add(end: notRun(attempt, .preempted, detail: "the worker was leaving"))
+                return nil
+            }
         }
         let spec = JobSpec(
             arguments: argv, environment: environment, workingDirectory: assignment.workdir,
@@ -127,7 +201,7 @@ extension Worker {
             _ = lifecycle { $0.attemptEnded(attempt) }
             logger.warning("attempt failed to start", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             outbox.add(end: notRun(attempt, .failedToStart, detail: "\(error)"))
-            return
+            return nil
         }
         defer { recordJobs() }
         // What it runs with, captured beside it (cached per working directory and interpreter):
@@ -151,6 +225,9 @@ extension Worker {
             state.spawned[attempt] = job
             return state.lifecycle.jobStarted(attempt)
         })
+        // The slot's next attempt is asked for while this one runs.
+        let asked = requestID
+        async let ahead = askAhead(behind: attempt, slot: slot, context: context, link: link, requestID: asked)
 
         var result: (JobExit, AttemptOutputTotals)?
         for await value in ended.stream { result = value }
@@ -158,7 +235,8 @@ extension Worker {
         for case .reportEnd(_, let cause) in lifecycle({ $0.attemptEnded(attempt) }) { stoppedBy = cause }
         guard let (exit, lineTotals) = result else {
             // The worker is stopping (its task was cancelled): `stopJobs` ends the job.
-            return
+            _ = await ahead
+            return nil
         }
         var totals = lineTotals
         // The file's outputs come after the lines': a name in both takes the file's value.
@@ -176,6 +254,9 @@ extension Worker {
         await capture?.value
         outbox.add(end: attemptEnd(attempt, exit: exit, totals: totals, stoppedBy: stoppedBy))
         logger.debug("attempt ended", metadata: metadata.merging(["exit": "\(exit.status)"]) { $1 })
+        let reply = await ahead
+        if reply.answered { requestID = nextRequestID() }
+        return reply.next
     }
 
     /// The end of an attempt whose process never ran (it could not start, or the worker was leaving).

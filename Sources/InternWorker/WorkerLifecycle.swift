@@ -319,6 +319,23 @@ struct WorkerLifecycle: Sendable {
         }
     }
 
+    /// A queued attempt's turn came (it was assigned ahead, and the attempt before it on its
+    /// slot ended): `[.start(attempt)]`, or `[.reportEnd(attempt, stoppedBy:)]` when it must not
+    /// run: cancelled while it waited, or the worker takes no more work (drained, leaving: it is
+    /// handed back unstarted, as preempted, for another worker to run).
+    mutating func queuedAttemptDue(_ attempt: AttemptID) -> [Action] {
+        guard let marks = attempts[attempt] else { return [] }
+        let stop: StopCause? = switch phase {
+        case _ where marks.cancelled: .cancelled
+        case _ where marks.preempted: .preempted
+        case .joining, .active: nil
+        case .draining, .leaving, .givingUp, .finished: .preempted
+        }
+        guard let stop else { return [.start(attempt)] }
+        attempts[attempt] = nil
+        return [.reportEnd(attempt, stoppedBy: stop)]
+    }
+
     /// The attempt's job has started: `[.cancel([attempt])]` or `[.preempt([attempt])]` when that
     /// was asked while it was starting, else nothing.
     mutating func jobStarted(_ attempt: AttemptID) -> [Action] {

@@ -71,6 +71,8 @@ enum Fixtures {
             requestId: 3, code: RejectCode(rawValue: .max), reason: ""))),
         Fixture(name: "WorkRequest", message: .workRequest(WorkRequest(
             requestId: 4, workerId: "w", incarnation: .max, slot: 3))),
+        Fixture(name: "WorkRequest.behind", message: .workRequest(WorkRequest(
+            requestId: 4, workerId: "w", incarnation: 1, slot: 0, behind: .max))),
         Fixture(name: "Assignment", message: .assignment(Assignment(
             requestId: 5, campaign: "c", trialId: .max, attemptId: 1 << 63, attemptNumber: 2,
             argv: ["/usr/bin/python3", "train.py", "--lr=1e-3", unicode], shell: false,

@@ -45,7 +45,7 @@ struct RoundTripTests {
     func headerLayout(_ fixture: Fixture) {
         let bytes = codec.encode(fixture.message)
         #expect(Array(bytes.prefix(4)) == [0x49, 0x4E, ProtocolVersion.current, fixture.message.kind.rawValue])
-        #expect(ProtocolVersion.current == 4)
+        #expect(ProtocolVersion.current == 5)
     }
 
     @Test("NaN metric values survive bit-exactly")

@@ -287,6 +287,34 @@ import Testing
         #expect(machine.tick(now: at(20)) == [.preempt([1])])
     }
 
+    @Test func anAttemptQueuedAhead_isHeldWhileItWaits_andStartsInItsTurnUnlessCancelledOrHandedBack() {
+        // Taken on while attempt 1 runs: heartbeats name it, so the coordinator confirms it.
+        var machine = activeWorker(running: [1])
+        #expect(machine.attemptAssigned(2) == [.start(2)])
+        #expect(machine.runningAttempts == [1, 2])
+        #expect(machine.attemptEnded(1) == [.reportEnd(1, stoppedBy: nil)])
+        #expect(machine.queuedAttemptDue(2) == [.start(2)])
+        #expect(machine.jobStarted(2) == [])
+
+        // Cancelled while it waited: never started, reported cancelled.
+        var cancelled = activeWorker(running: [1])
+        _ = cancelled.attemptAssigned(2)
+        #expect(cancelled.heartbeatAnswered(drain: false, shutdown: false, cancel: [2], now: at(1)) == [])
+        #expect(cancelled.queuedAttemptDue(2) == [.reportEnd(2, stoppedBy: .cancelled)])
+        #expect(cancelled.runningAttempts == [1])
+
+        // The worker was drained (or is leaving) while it waited: handed back, preempted.
+        var drained = activeWorker(running: [1])
+        _ = drained.attemptAssigned(2)
+        #expect(drained.noMoreWork(.drained) == [.stopAsking])
+        #expect(drained.queuedAttemptDue(2) == [.reportEnd(2, stoppedBy: .preempted)])
+        var leaving = activeWorker(running: [1])
+        _ = leaving.attemptAssigned(2)
+        _ = leaving.leave(now: at(1))
+        #expect(leaving.queuedAttemptDue(2) == [.reportEnd(2, stoppedBy: .preempted)])
+        #expect(leaving.runningAttempts == [1])
+    }
+
     @Test func anAttemptThatEndsByItselfDuringTheDrainGrace_keepsItsOwnOutcome() {
         var machine = activeWorker(running: [1])
         _ = machine.leave(now: at(10))

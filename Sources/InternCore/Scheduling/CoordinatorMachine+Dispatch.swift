@@ -1,18 +1,21 @@
 /// Dispatch: parked work requests, which trial runs next, where it fits, what its worker is sent.
 extension CoordinatorMachine {
     /// A worker asks for one attempt for one free slot. The request is answered at once when a
-    /// trial can run, otherwise parked until one can, or until the long-poll timeout.
+    /// trial can run, otherwise parked until one can, or until the long-poll timeout. With
+    /// `behind` (an attempt the slot runs now) it asks for the slot's next attempt ahead of time
+    /// and is answered at once (``assignAhead(behind:request:now:effects:)``).
     public mutating func requestWork(
-        token: RequestToken, worker id: WorkerID, incarnation: Incarnation, requestID: UInt64, now: Timestamp
+        token: RequestToken, worker id: WorkerID, incarnation: Incarnation, requestID: UInt64, behind: AttemptID = 0,
+        now: Timestamp
     ) -> Effects {
-        let effects = answerOrPark(token: token, worker: id, incarnation: incarnation, requestID: requestID, now: now)
+        let effects = answerOrPark(token: token, worker: id, incarnation: incarnation, requestID: requestID, behind: behind, now: now)
         return settled(effects, now: now)
     }
 
-    /// Answers a work request at once when it is refused, repeated, or can get nothing, else
-    /// parks it and dispatches.
+    /// Answers a work request at once when it is refused, repeated, asks ahead, or can get
+    /// nothing, else parks it and dispatches.
     private mutating func answerOrPark(
-        token: RequestToken, worker id: WorkerID, incarnation: Incarnation, requestID: UInt64, now: Timestamp
+        token: RequestToken, worker id: WorkerID, incarnation: Incarnation, requestID: UInt64, behind: AttemptID, now: Timestamp
     ) -> Effects {
         var effects = Effects()
         func answer(_ reply: WorkReply, to token: RequestToken = token) {
@@ -23,6 +26,9 @@ extension CoordinatorMachine {
         } else if let previous = registry.previousReply(worker: id, requestID: requestID) {
             // A repeated request (the worker's REQ socket resent it after a reconnect) gets the same answer.
             answer(previous)
+        } else if behind != 0 {
+            let request = ParkedRequests.Request(token: token, worker: id, incarnation: incarnation, requestID: requestID, since: now)
+            answer(assignAhead(behind: behind, request: request, now: now, effects: &effects))
         } else if let old = parked.replace(worker: id, requestID: requestID, with: token) {
             // The old copy's connection is gone; answer it (the answer is dropped) and park the new one.
             answer(.noWork(.idle), to: old)
@@ -43,17 +49,45 @@ extension CoordinatorMachine {
     mutating func dispatch(now: Timestamp) -> Effects {
         var effects = Effects()
         let limit = spec.parallel ?? Int.max
-        while !parked.isEmpty, !isOver, !isPaused, budgetSpent == nil, attemptsInFlight < limit {
+        while !parked.isEmpty, !isOver, !isPaused, budgetSpent == nil, attemptsRunning < limit {
             // The first queued trial that some waiting request has room for, to the oldest such
             // request (any, when its stage needs nothing beyond a slot); a new trial is drawn only
             // when a request has room for the first stage.
-            guard let (trialID, index) = takeNextTrial(now: now, effects: &effects) else { break }
+            guard let (trialID, index) = takeNextTrial(for: .parked, now: now, effects: &effects) else { break }
             let request = parked.remove(at: index)
             let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
             registry.remember(.assignment(plan), worker: request.worker, requestID: request.requestID)
             effects.replies.append(.init(token: request.token, reply: .assignment(plan)))
         }
         return effects
+    }
+
+    /// A busy slot asks for its next attempt ahead of time: it starts on the worker the moment
+    /// `behind` (the attempt the slot runs) ends there, without a round trip to the coordinator.
+    /// Given only where waiting costs nothing else: the campaign dispatches, no free slot waits
+    /// anywhere, `behind` is the worker's and has nothing queued behind it, and the next trial
+    /// is fixed already (a retry, a fed trial, or a draw that does not learn from results) of
+    /// a stage that needs no resources and whose attempts last under `aheadMaxMillis` (median
+    /// of its last ones). Otherwise "idle": the slot asks again once it is free. Answered at once.
+    mutating func assignAhead(behind: AttemptID, request: ParkedRequests.Request, now: Timestamp, effects: inout Effects) -> WorkReply {
+        if isOver { return .noWork(.finished) }
+        if registry[request.worker]?.state == .draining { return .noWork(.draining) }
+        guard config.aheadMaxMillis > 0, parked.isEmpty, !isPaused, budgetSpent == nil,
+              let current = attempts[behind], current.worker == request.worker, current.incarnation == request.incarnation,
+              !current.status.isTerminal, !queuedAhead.hasNext(behind: behind),
+              let (trialID, _) = takeNextTrial(for: .ahead, now: now, effects: &effects)
+        else { return .noWork(.idle) }
+        let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
+        queuedAhead.queue(plan.attempt, behind: behind)
+        registry.remember(.assignment(plan), worker: request.worker, requestID: request.requestID)
+        return .assignment(plan)
+    }
+
+    /// Whether a stage's next attempt may wait behind a busy slot's: it needs nothing beyond the
+    /// slot, and its attempts are known to be short.
+    func queuesAhead(stage: Int) -> Bool {
+        guard !stages[stage].needsResources, let median = recentWalls[stage].median else { return false }
+        return median < config.aheadMaxMillis
     }
 
     /// Whether one more attempt of `stage` fits on `worker`: enough GPUs free on its host, and
@@ -123,17 +157,30 @@ extension CoordinatorMachine {
         return held
     }
 
-    /// The index of the oldest parked request with room for an attempt of `stage`, if any.
-    func placement(forStage stage: Int) -> Int? {
-        guard !parked.isEmpty else { return nil }
-        return stages[stage].needsResources ? parked.firstIndex { fits(stages[stage], on: $0.worker) } : 0
+    /// Where the next trial goes: to a parked request, or queued ahead on a busy slot.
+    enum Placement {
+        case parked
+        case ahead
+    }
+
+    /// The index of the oldest parked request with room for an attempt of `stage`, if any; for
+    /// a slot asking ahead, 0 when the stage's attempts may wait behind its attempt.
+    func placement(forStage stage: Int, for placement: Placement) -> Int? {
+        switch placement {
+        case .ahead:
+            return queuesAhead(stage: stage) ? 0 : nil
+        case .parked:
+            guard !parked.isEmpty else { return nil }
+            return stages[stage].needsResources ? parked.firstIndex { fits(stages[stage], on: $0.worker) } : 0
+        }
     }
 
     /// The next trial to run and the parked request it goes to: the oldest requeued trial whose
     /// backoff has passed and that a request has room for, else a new trial of the first stage
-    /// when a request has room for that. A trial whose configuration a circuit breaker blocks is
-    /// skipped (cancelled, with why).
-    mutating func takeNextTrial(now: Timestamp, effects: inout Effects) -> (TrialID, Int)? {
+    /// when a request has room for that (queued ahead: only a draw that does not learn from
+    /// results, which is the same whenever it is drawn). A trial whose configuration a circuit
+    /// breaker blocks is skipped (cancelled, with why).
+    mutating func takeNextTrial(for placement: Placement, now: Timestamp, effects: inout Effects) -> (TrialID, Int)? {
         requeued.removeAll { trials[$0]?.status != .pending }
         var index = 0
         while index < requeued.count {
@@ -146,14 +193,15 @@ extension CoordinatorMachine {
                 requeued.remove(at: index)
                 continue
             }
-            guard let request = placement(forStage: trials[id]!.stage) else {
+            guard let request = self.placement(forStage: trials[id]!.stage, for: placement) else {
                 index += 1
                 continue
             }
             requeued.remove(at: index)
             return (id, request)
         }
-        while feeder.created[0] < totalTrials, let request = placement(forStage: 0) {
+        let drawsNow = placement == .parked || !samplers[0].usesHistory
+        while drawsNow, feeder.created[0] < totalTrials, let request = self.placement(forStage: 0, for: placement) {
             let id = nextTrial
             nextTrial += 1
             let trial = TrialRecord(id: id, parameters: draw(stage: 0), createdAt: now)

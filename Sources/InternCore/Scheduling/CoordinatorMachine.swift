@@ -53,9 +53,18 @@ public struct CoordinatorMachine: Sendable {
     var running: Set<TrialID> = []
     /// Attempts not yet terminal (assigned or running).
     var active: Set<AttemptID> = []
-    /// Attempts assigned or running anywhere: what counts against `parallel`, including those
-    /// of a trial cancelled a moment ago whose job is still being stopped (it still holds its GPU).
+    /// Attempts assigned or running anywhere, including those of a trial cancelled a moment ago
+    /// whose job is still being stopped (it still holds its GPU), and those queued ahead.
     public var attemptsInFlight: Int { active.count }
+    /// Attempts queued ahead on a busy slot (see ``assignAhead``): by the attempt each waits
+    /// behind, and the other way round. One starts on its worker the moment the attempt it
+    /// waits behind ends there; until that end is known here it is in flight, not running.
+    var queuedAhead = QueuedAhead()
+    /// What counts against `parallel`: the attempts in flight less those queued ahead (each
+    /// starts only in its slot's turn, as the attempt before it ends).
+    var attemptsRunning: Int { active.count - queuedAhead.count }
+    /// By stage: how long its last attempts ran (whether a slot's next one is worth queuing ahead).
+    var recentWalls: [RecentWalls]
     /// The metrics the logic acts on, in any stage: objectives', constraints', pruning rules'
     /// (the stages are fixed, so this is worked out once, not for every report).
     public let watchedMetrics: Set<String>
@@ -111,6 +120,7 @@ public struct CoordinatorMachine: Sendable {
         self.samplers = samplers
         self.searchHistories = stages.map { SearchHistory(space: $0.space, direction: $0.objective?.direction ?? .minimize) }
         self.pruners = stages.map { $0.pruning.map(Pruner.init(policy:)) }
+        self.recentWalls = stages.map { _ in RecentWalls() }
         self.feeder = StageFeeder(stages: stages)
         self.meter = BudgetMeter(base: spec.budget)
         self.registry = WorkerRegistry(leaseMillis: config.leaseTimeoutMillis, replyMemory: config.replyMemory)
@@ -251,6 +261,11 @@ public struct CoordinatorMachine: Sendable {
     mutating func record(_ attempt: AttemptRecord) {
         if attempt.status.isTerminal, attempts[attempt.id].map({ !$0.status.isTerminal }) ?? true {
             meter.attemptEnded(wallMillis: attempt.wallMillis ?? 0, gpus: attempt.gpus.count)
+            if attempt.status.ran, let wall = attempt.wallMillis, let stage = trials[attempt.trial]?.stage {
+                recentWalls[stage].add(Int64(clamping: wall))
+            }
+            // What waited behind it runs now; what was queued and ended never ran.
+            queuedAhead.ended(attempt.id)
         }
         var attempt = attempt
         attempt.argv = []

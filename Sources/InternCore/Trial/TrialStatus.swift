@@ -46,6 +46,10 @@ public enum AttemptStatus: String, Sendable, Codable, CaseIterable {
 
     /// Terminal attempts never change again; a late message about one is recorded, never counted.
     public var isTerminal: Bool { self != .assigned && self != .running }
+
+    /// The job ran until it ended by itself or its timeout: its wall time is how long the
+    /// stage's attempts take (not one stopped early by intern, nor one that never started).
+    public var ran: Bool { self == .succeeded || self == .failed || self == .timedOut }
 }
 
 /// What the coordinator learns when an attempt's process has ended: how, what it cost, what it
