@@ -23,9 +23,9 @@ extension CoordinatorMachine {
         }
         if let refusal = registry.touch(id, incarnation: incarnation, now: now) {
             answer(.refused(refusal))
-        } else if let previous = registry.previousReply(worker: id, requestID: requestID) {
+        } else if let previous = registry.previousAssignment(worker: id, requestID: requestID), let plan = replayedPlan(of: previous) {
             // A repeated request (the worker's REQ socket resent it after a reconnect) gets the same answer.
-            answer(previous)
+            answer(.assignment(plan))
         } else if behind != 0 {
             let request = ParkedRequests.Request(token: token, worker: id, incarnation: incarnation, requestID: requestID, since: now)
             answer(assignAhead(behind: behind, request: request, now: now, effects: &effects))
@@ -56,7 +56,7 @@ extension CoordinatorMachine {
             guard let (trialID, index) = takeNextTrial(for: .parked, now: now, effects: &effects) else { break }
             let request = parked.remove(at: index)
             let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
-            registry.remember(.assignment(plan), worker: request.worker, requestID: request.requestID)
+            registry.remember(assignment: plan.attempt, worker: request.worker, requestID: request.requestID)
             effects.replies.append(.init(token: request.token, reply: .assignment(plan)))
         }
         return effects
@@ -79,7 +79,7 @@ extension CoordinatorMachine {
         else { return .noWork(.idle) }
         let plan = startAttempt(of: trialID, on: request, now: now, effects: &effects)
         queuedAhead.queue(plan.attempt, behind: behind)
-        registry.remember(.assignment(plan), worker: request.worker, requestID: request.requestID)
+        registry.remember(assignment: plan.attempt, worker: request.worker, requestID: request.requestID)
         return .assignment(plan)
     }
 
@@ -274,6 +274,15 @@ extension CoordinatorMachine {
         note(deadline: now + config.leaseTimeoutMillis + 1)
         // GPUs in flight bring the GPU budget's end nearer.
         if !attempt.gpus.isEmpty, let end = meter.deadline(now: now, holding: gpuHoldings) { note(deadline: end) }
+        return plan
+    }
+
+    /// The plan an attempt was given, rendered again (the same command, environment and GPUs:
+    /// everything in it follows from its trial, its number and the spec).
+    func replayedPlan(of id: AttemptID) -> AttemptPlan? {
+        guard let attempt = attempts[id], let trial = trials[attempt.trial] else { return nil }
+        var plan = makePlan(attempt: id, trial: trial, number: attempt.number)
+        plan.gpus = attempt.gpus
         return plan
     }
 

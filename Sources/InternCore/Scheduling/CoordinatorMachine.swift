@@ -224,10 +224,8 @@ public struct CoordinatorMachine: Sendable {
             machine.record(attempt)
             // An assignment whose reply may have died with the previous coordinator: the worker
             // asks again with the same request id and gets the same attempt.
-            if attempt.status == .assigned, let requestID = attempt.requestID, let trial = machine.trials[attempt.trial] {
-                var plan = machine.makePlan(attempt: attempt.id, trial: trial, number: attempt.number)
-                plan.gpus = attempt.gpus
-                machine.registry.remember(.assignment(plan), worker: attempt.worker, requestID: requestID)
+            if attempt.status == .assigned, let requestID = attempt.requestID {
+                machine.registry.remember(assignment: attempt.id, worker: attempt.worker, requestID: requestID)
             }
         }
         for var trial in machine.trials.values.sorted(by: { $0.id < $1.id }) where !trial.status.isTerminal {

@@ -1,13 +1,15 @@
-/// The workers a coordinator knows: their records (state, resources, lease), and the work
-/// replies it remembers for each, so that a repeated request id gets the same answer. A value
-/// type with no clock: every change carries `now`.
+/// The workers a coordinator knows: their records (state, resources, lease), and the
+/// assignments it remembers for each, so that a repeated request id gets the same answer. A
+/// value type with no clock: every change carries `now`.
 struct WorkerRegistry: Sendable {
     /// A worker is lost once it has said nothing for longer than this.
     let leaseMillis: Int64
     /// How many answered work requests are remembered per worker.
     let replyMemory: Int
     private(set) var records: [WorkerID: WorkerRecord] = [:]
-    private var answered: [WorkerID: [(requestID: UInt64, reply: WorkReply)]] = [:]
+    /// By worker, the attempts its last requests were given (the plan is rendered again from
+    /// the trial: kept whole, 64 plans of every worker were tens of MB at 1,000 workers).
+    private var answered: [WorkerID: [(requestID: UInt64, attempt: AttemptID)]] = [:]
 
     init(leaseMillis: Int64, replyMemory: Int) {
         self.leaseMillis = leaseMillis
@@ -54,17 +56,15 @@ struct WorkerRegistry: Sendable {
         return record
     }
 
-    /// The answer given to this request id before, if it is remembered.
-    func previousReply(worker id: WorkerID, requestID: UInt64) -> WorkReply? {
-        answered[id]?.last(where: { $0.requestID == requestID })?.reply
+    /// The attempt this request id was given before, if it is remembered.
+    func previousAssignment(worker id: WorkerID, requestID: UInt64) -> AttemptID? {
+        answered[id]?.last(where: { $0.requestID == requestID })?.attempt
     }
 
-    /// Remembers the answer to a request (the oldest ones are forgotten beyond `replyMemory`).
-    mutating func remember(_ reply: WorkReply, worker id: WorkerID, requestID: UInt64) {
-        var memory = answered[id, default: []]
-        memory.append((requestID, reply))
-        if memory.count > replyMemory { memory.removeFirst(memory.count - replyMemory) }
-        answered[id] = memory
+    /// Remembers the attempt a request was given (the oldest are forgotten beyond `replyMemory`).
+    mutating func remember(assignment attempt: AttemptID, worker id: WorkerID, requestID: UInt64) {
+        answered[id, default: []].append((requestID, attempt))
+        if answered[id]!.count > replyMemory { answered[id]!.removeFirst(answered[id]!.count - replyMemory) }
     }
 
     /// Live workers whose lease has expired at `now`, by id.
