@@ -19,10 +19,13 @@ public struct DigestCursor: Sendable, Equatable {
 extension CampaignDigest {
     /// `intern digest`'s output for the campaign in `store`: the text, or with `json` its JSON
     /// and a line break, within `tokens`; with `since`, also what changed after that cursor.
-    /// The command prints it, and `intern-mcp` answers its `digest` tool with it: the same bytes.
-    public static func render(store: CampaignStore, now: Timestamp, tokens: Int, since: DigestCursor?, json: Bool) throws -> String {
+    /// The command prints it, and `intern-mcp` answers its `digest` tool with it: the same bytes
+    /// (`memo`, which `intern-mcp` keeps per store, changes how much is read, not what is said).
+    public static func render(
+        store: CampaignStore, now: Timestamp, tokens: Int, since: DigestCursor?, json: Bool, memo: DigestMemo? = nil
+    ) throws -> String {
         // Only what the digest shows, read selectively: a campaign's trials are not loaded whole.
-        let report = try CampaignReport.build(store: store, now: now, extent: .digest)
+        let report = try CampaignReport.build(store: store, now: now, extent: .digest, memo: memo)
         // The cursor is the store's own position (its last event, its latest trial end), not the
         // clock: the same store and cursor give the same digest. (A store an older intern left
         // unmigrated may lack a column the queries name: then from the trials themselves.)

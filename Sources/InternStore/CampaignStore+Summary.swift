@@ -97,14 +97,41 @@ extension CampaignStore {
     /// The parameters and objective of each completed trial of `stage` that reported its
     /// objective and met its constraints, by id: what parameter importance is computed from.
     public func completedParameters(stage: Int) throws -> [(parameters: Parameters, objective: Double)] {
+        try completed(stage: stage, columns: "parameters, objective") { (decodeParameters($0[0]) ?? Parameters(), $0[1]) }
+    }
+
+    /// `columns` of the trials ``completedParameters(stage:)`` reads, each row made into a value by `make`.
+    private func completed<T>(stage: Int, columns: String, _ make: (Row) -> T) throws -> [T] {
         try read { db in
-            var out: [(parameters: Parameters, objective: Double)] = []
+            var out: [T] = []
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT parameters, objective FROM trials
+                SELECT \(columns) FROM trials
                 WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0) ORDER BY id
                 """, arguments: [stage])
-            while let row = try rows.next() {
-                out.append((decodeParameters(row[0]) ?? Parameters(), row[1]))
+            while let row = try rows.next() { out.append(make(row)) }
+            return out
+        }
+    }
+
+    /// The ids and objectives of the trials ``completedParameters(stage:)`` reads, in its order,
+    /// without their parameters: what a reader that keeps decoded parameters between reads
+    /// (``parameters(ids:)``: a trial's parameters never change) asks first.
+    public func completedObjectives(stage: Int) throws -> [(id: TrialID, objective: Double)] {
+        try completed(stage: stage, columns: "id, objective") { ($0[0], $0[1]) }
+    }
+
+    /// The parameters of the trials with these ids that exist, decoded as ``completedParameters(stage:)``
+    /// decodes them (unreadable ones as no parameters).
+    public func parameters(ids: some Sequence<TrialID>) throws -> [TrialID: Parameters] {
+        let wanted = Array(Set(ids)).sorted()
+        return try read { db in
+            var out: [TrialID: Parameters] = [:]
+            for chunk in Self.chunks(wanted) {
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT id, parameters FROM trials WHERE id IN (\(Self.placeholders(chunk.count)))", arguments: StatementArguments(chunk))
+                while let row = try rows.next() {
+                    out[row[0]] = decodeParameters(row[1]) ?? Parameters()
+                }
             }
             return out
         }

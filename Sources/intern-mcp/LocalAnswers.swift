@@ -9,13 +9,16 @@ import Synchronization
 /// across calls, instead of starting `intern` for each (a process to start, its binary to map:
 /// about 30 ms of each answer on a 10,000-trial campaign). The answer is the command's own, byte
 /// for byte: both call ``CampaignStatus/render(store:events:now:)`` and
-/// ``CampaignDigest/render(store:now:tokens:since:json:)``. Nothing is cached but the open store:
-/// each read is a transaction of its own, which sees every commit of the coordinator. What it does not answer exactly (another command, an argument it does not take, any
+/// ``CampaignDigest/render(store:now:tokens:since:json:memo:)``. What is kept between calls is the
+/// open store (each read is a transaction of its own, which sees every commit of the coordinator)
+/// and its ``DigestMemo`` (decoded parameters, and parameter importance for the same inputs). What it does not answer exactly (another command, an argument it does not take, any
 /// error) is nil, and the caller runs the command, whose error then reads as it always has.
 final class LocalAnswers: Sendable {
-    /// An open store and the database file it opened (a store replaced by another file is reopened).
+    /// An open store, its digests' memo, and the database file it opened (a store replaced by
+    /// another file is reopened, with a new memo).
     private struct Open {
         var store: CampaignStore
+        var memo: DigestMemo
         var device: UInt64
         var inode: UInt64
     }
@@ -85,14 +88,14 @@ final class LocalAnswers: Sendable {
     }
 
     private func compute(_ command: Command, directory: String) -> [UInt8]? {
-        guard let store = store(directory) else { return nil }
+        guard let (store, memo) = open(directory) else { return nil }
         let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         do {
             switch command {
             case .status(let events):
                 return Array(try CampaignStatus.render(store: store, events: events, now: now).utf8)
             case .digest(let tokens, let since, let json):
-                return Array(try CampaignDigest.render(store: store, now: now, tokens: tokens, since: since, json: json).utf8)
+                return Array(try CampaignDigest.render(store: store, now: now, tokens: tokens, since: since, json: json, memo: memo).utf8)
             }
         } catch {
             return nil
@@ -103,18 +106,19 @@ final class LocalAnswers: Sendable {
     /// one already open when its database is still the same file. (The same device and inode
     /// means the same file: the open store holds the file open, so a file that replaced it cannot
     /// have been given its inode.)
-    private func store(_ directory: String) -> CampaignStore? {
+    private func open(_ directory: String) -> (CampaignStore, DigestMemo)? {
         var info = stat()
         guard stat("\(directory)/\(CampaignStore.databaseName)", &info) == 0 else {
             stores.withLock { _ = $0.removeValue(forKey: directory) }
             return nil
         }
         let (device, inode) = (UInt64(info.st_dev), UInt64(info.st_ino))
-        if let open = stores.withLock({ $0[directory] }), open.device == device, open.inode == inode { return open.store }
+        if let open = stores.withLock({ $0[directory] }), open.device == device, open.inode == inode { return (open.store, open.memo) }
         guard let store = try? CampaignStore(directory: directory, create: false, readOnly: true), (try? store.holdsCampaign()) == true else {
             return nil
         }
-        stores.withLock { $0[directory] = Open(store: store, device: device, inode: inode) }
-        return store
+        let open = Open(store: store, memo: DigestMemo(), device: device, inode: inode)
+        stores.withLock { $0[directory] = open }
+        return (store, open.memo)
     }
 }
