@@ -38,17 +38,23 @@ extension CampaignReport {
             }
         }
 
-        // Counts.
-        let tally = try store.trialCounts()
+        // Counts, and every stage's outcomes: one scan of the trials (aggregate queries each
+        // scanned them again, and GROUP BY sorted them).
+        let staged = try store.stagedOutcomes()
         var counts: [String: Int] = [:]
-        for row in tally { counts[row.status.rawValue, default: 0] += row.count }
-        let infeasible = tally.filter { $0.feasible == false }.reduce(0) { $0 + $1.count }
+        var infeasible = 0
+        var countsByStage: [Int: [String: Int]] = [:]
+        var completedByStage: [Int: Int] = [:]
+        for (stage, outcome) in staged {
+            counts[outcome.status.rawValue, default: 0] += 1
+            countsByStage[stage, default: [:]][outcome.status.rawValue, default: 0] += 1
+            if outcome.feasible == false { infeasible += 1 }
+            if outcome.status == .completed { completedByStage[stage, default: 0] += 1 }
+        }
         var classes: [String: Int] = [:]
         for (failure, count) in try store.failureCounts().byClass { classes[failure.rawValue] = count }
         let stageSummaries = stages.enumerated().map { index, stage in
-            var counts: [String: Int] = [:]
-            for row in tally where row.stage == index { counts[row.status.rawValue, default: 0] += row.count }
-            return Stage(name: stage.name, from: stage.input?.stage, counts: counts)
+            Stage(name: stage.name, from: stage.input?.stage, counts: countsByStage[index] ?? [:])
         }
 
         // Best, Pareto front, guardrails, progress: rankings from the outcomes alone.
@@ -60,7 +66,7 @@ extension CampaignReport {
         var progress: ProgressCurve?
         var paretoCandidates = 0
         if let selection, let objective {
-            let mine = try store.trialOutcomes(stage: selection)
+            let mine = staged.filter { $0.stage == selection }.map(\.outcome)
             let ordered = mine.filter { $0.status == .completed && $0.objective != nil }
                 .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : objective.isBetter($0.objective!, than: $1.objective!) }
             let bestFeasible = ordered.first { $0.feasible != false }
@@ -129,7 +135,7 @@ extension CampaignReport {
             cost: CostBreakdown(usage: try store.attemptUsage(), stageNames: stages.map(\.name), now: now),
             guardrails: guardrailIDs.compactMap(summary), running: running.map(\.id).compactMap(summary),
             provenance: [], perCheckpoint: [], logRawBytes: 0, logStoredBytes: 0,
-            missingMetrics: try store.missingMetrics(stages: stages).map(\.message))
+            missingMetrics: try store.missingMetrics(stages: stages, completed: completedByStage).map(\.message))
     }
 }
 

@@ -84,14 +84,27 @@ extension CampaignStore {
         try read { db in try Timestamp.fetchOne(db, sql: "SELECT MAX(ended_at) FROM trials") ?? 0 }
     }
 
+    /// Every trial's stage and how it ended, by id, in one scan: ``trialCounts()`` and
+    /// ``trialOutcomes(stage:)`` of every stage at once.
+    public func stagedOutcomes() throws -> [(stage: Int, outcome: TrialOutcome)] {
+        try read { db in
+            var out: [(stage: Int, outcome: TrialOutcome)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, status, objective, feasible, ended_at, stage FROM trials ORDER BY id")
+            while let row = try rows.next() { out.append((row[5], Self.outcome(row))) }
+            return out
+        }
+    }
+
     private static func outcomes(_ db: Database, sql: String, arguments: StatementArguments) throws -> [TrialOutcome] {
         var out: [TrialOutcome] = []
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-        while let row = try rows.next() {
-            out.append(TrialOutcome(
-                id: row[0], status: TrialStatus(rawValue: row[1]) ?? .failed, objective: row[2], feasible: row[3], endedAt: row[4]))
-        }
+        while let row = try rows.next() { out.append(outcome(row)) }
         return out
+    }
+
+    /// A row of `id, status, objective, feasible, ended_at` as an outcome.
+    private static func outcome(_ row: Row) -> TrialOutcome {
+        TrialOutcome(id: row[0], status: TrialStatus(rawValue: row[1]) ?? .failed, objective: row[2], feasible: row[3], endedAt: row[4])
     }
 
     /// The parameters and objective of each completed trial of `stage` that reported its
