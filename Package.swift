@@ -82,6 +82,8 @@ let package = Package(
         // start); `intern mcp` and `intern agent` start it.
         .executableTarget(name: "intern-mcp", dependencies: [
             "InternAgent", "InternJob", "Zstd", .product(name: "MCP", package: "swift-sdk"),
+            // `status` and `digest` answered in-process from the store (no `intern` started per call).
+            "InternCore", "InternReport", "InternStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Foundation
 import InternCore
 import InternSpec
 import InternStore
+import Synchronization
 
 extension CampaignReport {
     /// How much of the report to build.
@@ -20,21 +21,40 @@ extension CampaignReport {
     /// a few columns of every trial or attempt; parameters are decoded only for the trials whose
     /// parameters are analysed (importance) or shown. Throws where the store lacks what the
     /// queries name (an older store opened read-only): the caller falls back to a full build.
-    static func buildForDigest(store: CampaignStore, now: Int64) throws -> CampaignReport {
+    /// `memo`: what the last digests of this store computed (``DigestMemo``), reused where its
+    /// inputs are the same.
+    static func buildForDigest(store: CampaignStore, now: Int64, memo: DigestMemo? = nil) throws -> CampaignReport {
         let (info, spec) = try specOf(store)
         let stages = spec.stages
 
-        // Counts.
-        let tally = try store.trialCounts()
+        // Importance (the parameters of the completed trials of the first stage that searches a
+        // space; a bootstrap, the digest's largest computation) on another thread while the rest
+        // is read: it reads its own inputs, and the store serves concurrent reads.
+        let importanceIndex = importanceStageIndex(stages)
+        let importanceWork = importanceIndex.map { index in
+            Background {
+                try memo?.importance(store: store, stage: index, space: stages[index].space)
+                    ?? ImportanceAnalysis.compute(points: try store.completedParameters(stage: index), space: stages[index].space)
+            }
+        }
+
+        // Counts, and every stage's outcomes: one scan of the trials (aggregate queries each
+        // scanned them again, and GROUP BY sorted them).
+        let staged = try store.stagedOutcomes()
         var counts: [String: Int] = [:]
-        for row in tally { counts[row.status.rawValue, default: 0] += row.count }
-        let infeasible = tally.filter { $0.feasible == false }.reduce(0) { $0 + $1.count }
+        var infeasible = 0
+        var countsByStage: [Int: [String: Int]] = [:]
+        var completedByStage: [Int: Int] = [:]
+        for (stage, outcome) in staged {
+            counts[outcome.status.rawValue, default: 0] += 1
+            countsByStage[stage, default: [:]][outcome.status.rawValue, default: 0] += 1
+            if outcome.feasible == false { infeasible += 1 }
+            if outcome.status == .completed { completedByStage[stage, default: 0] += 1 }
+        }
         var classes: [String: Int] = [:]
         for (failure, count) in try store.failureCounts().byClass { classes[failure.rawValue] = count }
         let stageSummaries = stages.enumerated().map { index, stage in
-            var counts: [String: Int] = [:]
-            for row in tally where row.stage == index { counts[row.status.rawValue, default: 0] += row.count }
-            return Stage(name: stage.name, from: stage.input?.stage, counts: counts)
+            Stage(name: stage.name, from: stage.input?.stage, counts: countsByStage[index] ?? [:])
         }
 
         // Best, Pareto front, guardrails, progress: rankings from the outcomes alone.
@@ -46,7 +66,7 @@ extension CampaignReport {
         var progress: ProgressCurve?
         var paretoCandidates = 0
         if let selection, let objective {
-            let mine = try store.trialOutcomes(stage: selection)
+            let mine = staged.filter { $0.stage == selection }.map(\.outcome)
             let ordered = mine.filter { $0.status == .completed && $0.objective != nil }
                 .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : objective.isBetter($0.objective!, than: $1.objective!) }
             let bestFeasible = ordered.first { $0.feasible != false }
@@ -86,16 +106,15 @@ extension CampaignReport {
                 lineage: lineage(of: trial, stages: stages, byID: byID))
         }
 
-        // Importance: the parameters of the completed trials of the first stage that searches a space.
         var importance: [ParameterImportance] = []
         var importanceStage: String?
         var importanceObjective: Objective?
         var numeric: [String: Bool] = [:]
-        if let index = importanceStageIndex(stages) {
+        if let index = importanceIndex, let importanceWork {
             let stage = stages[index]
             importanceStage = spec.isPipeline ? stage.name : nil
             importanceObjective = stage.objective
-            importance = ImportanceAnalysis.compute(points: try store.completedParameters(stage: index), space: stage.space)
+            importance = try importanceWork.value()
             numeric = numericParameters(stage)
         }
 
@@ -116,6 +135,28 @@ extension CampaignReport {
             cost: CostBreakdown(usage: try store.attemptUsage(), stageNames: stages.map(\.name), now: now),
             guardrails: guardrailIDs.compactMap(summary), running: running.map(\.id).compactMap(summary),
             provenance: [], perCheckpoint: [], logRawBytes: 0, logStoredBytes: 0,
-            missingMetrics: try store.missingMetrics(stages: stages).map(\.message))
+            missingMetrics: try store.missingMetrics(stages: stages, completed: completedByStage).map(\.message))
+    }
+}
+
+/// A computation started on a thread of its own (off Swift's cooperative pool: it may block on
+/// SQLite), its result taken where it is needed, once. (A build that fails before it takes it
+/// leaves it to end on its own, unread.)
+final class Background<Value: Sendable>: Sendable {
+    private let result = Mutex<Result<Value, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global().async { [self] in
+            let outcome = Result(catching: work)
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+    }
+
+    /// The result: waits for the computation to end; throws what it threw.
+    func value() throws -> Value {
+        done.wait()
+        return try result.withLock { $0! }.get()
     }
 }

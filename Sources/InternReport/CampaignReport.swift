@@ -99,8 +99,8 @@ public struct CampaignReport: Sendable, Codable {
     /// Builds the report of the campaign in `store` at `now`: all of it, or (`.digest`) what the
     /// digest reads, from selective queries (``Extent``); where those cannot be answered (a store
     /// of an older intern, opened read-only before its migration), all of it.
-    public static func build(store: CampaignStore, now: Int64, extent: Extent = .full) throws -> CampaignReport {
-        if extent == .digest, var report = try? buildForDigest(store: store, now: now) {
+    public static func build(store: CampaignStore, now: Int64, extent: Extent = .full, memo: DigestMemo? = nil) throws -> CampaignReport {
+        if extent == .digest, var report = try? buildForDigest(store: store, now: now, memo: memo) {
             report.steering = try steering(store)
             return report
         }

@@ -201,7 +201,13 @@ extension CampaignStore {
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT stage, COUNT(*) FROM trials WHERE status = 'completed' GROUP BY stage")
                 .map { ($0[0] as Int, $0[1] as Int) })
         }
-        guard !completed.isEmpty else { return [] }
+        return try missingMetrics(stages: stages, completed: completed)
+    }
+
+    /// The same, given how many trials of each stage completed (stages with none left out), for
+    /// a caller that counted them already (the digest).
+    public func missingMetrics(stages: [Stage], completed: [Int: Int]) throws -> [MissingMetric] {
+        guard !MetricCoverage(stages: stages).requirements.isEmpty, !completed.isEmpty else { return [] }
         return MetricCoverage(stages: stages, completed: completed, reported: try metricNamesByStage()).missing
     }
 

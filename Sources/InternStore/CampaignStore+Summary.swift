@@ -84,27 +84,67 @@ extension CampaignStore {
         try read { db in try Timestamp.fetchOne(db, sql: "SELECT MAX(ended_at) FROM trials") ?? 0 }
     }
 
+    /// Every trial's stage and how it ended, by id, in one scan: ``trialCounts()`` and
+    /// ``trialOutcomes(stage:)`` of every stage at once.
+    public func stagedOutcomes() throws -> [(stage: Int, outcome: TrialOutcome)] {
+        try read { db in
+            var out: [(stage: Int, outcome: TrialOutcome)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, status, objective, feasible, ended_at, stage FROM trials ORDER BY id")
+            while let row = try rows.next() { out.append((row[5], Self.outcome(row))) }
+            return out
+        }
+    }
+
     private static func outcomes(_ db: Database, sql: String, arguments: StatementArguments) throws -> [TrialOutcome] {
         var out: [TrialOutcome] = []
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-        while let row = try rows.next() {
-            out.append(TrialOutcome(
-                id: row[0], status: TrialStatus(rawValue: row[1]) ?? .failed, objective: row[2], feasible: row[3], endedAt: row[4]))
-        }
+        while let row = try rows.next() { out.append(outcome(row)) }
         return out
+    }
+
+    /// A row of `id, status, objective, feasible, ended_at` as an outcome.
+    private static func outcome(_ row: Row) -> TrialOutcome {
+        TrialOutcome(id: row[0], status: TrialStatus(rawValue: row[1]) ?? .failed, objective: row[2], feasible: row[3], endedAt: row[4])
     }
 
     /// The parameters and objective of each completed trial of `stage` that reported its
     /// objective and met its constraints, by id: what parameter importance is computed from.
     public func completedParameters(stage: Int) throws -> [(parameters: Parameters, objective: Double)] {
+        try completed(stage: stage, columns: "parameters, objective") { (decodeParameters($0[0]) ?? Parameters(), $0[1]) }
+    }
+
+    /// `columns` of the trials ``completedParameters(stage:)`` reads, each row made into a value by `make`.
+    private func completed<T>(stage: Int, columns: String, _ make: (Row) -> T) throws -> [T] {
         try read { db in
-            var out: [(parameters: Parameters, objective: Double)] = []
+            var out: [T] = []
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT parameters, objective FROM trials
+                SELECT \(columns) FROM trials
                 WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0) ORDER BY id
                 """, arguments: [stage])
-            while let row = try rows.next() {
-                out.append((decodeParameters(row[0]) ?? Parameters(), row[1]))
+            while let row = try rows.next() { out.append(make(row)) }
+            return out
+        }
+    }
+
+    /// The ids and objectives of the trials ``completedParameters(stage:)`` reads, in its order,
+    /// without their parameters: what a reader that keeps decoded parameters between reads
+    /// (``parameters(ids:)``: a trial's parameters never change) asks first.
+    public func completedObjectives(stage: Int) throws -> [(id: TrialID, objective: Double)] {
+        try completed(stage: stage, columns: "id, objective") { ($0[0], $0[1]) }
+    }
+
+    /// The parameters of the trials with these ids that exist, decoded as ``completedParameters(stage:)``
+    /// decodes them (unreadable ones as no parameters).
+    public func parameters(ids: some Sequence<TrialID>) throws -> [TrialID: Parameters] {
+        let wanted = Array(Set(ids)).sorted()
+        return try read { db in
+            var out: [TrialID: Parameters] = [:]
+            for chunk in Self.chunks(wanted) {
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT id, parameters FROM trials WHERE id IN (\(Self.placeholders(chunk.count)))", arguments: StatementArguments(chunk))
+                while let row = try rows.next() {
+                    out[row[0]] = decodeParameters(row[1]) ?? Parameters()
+                }
             }
             return out
         }

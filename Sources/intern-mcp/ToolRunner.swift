@@ -31,6 +31,8 @@ actor ToolRunner {
     /// Who asks, in every steering request and its event: `agent:` and the client's name.
     private(set) var actor = "agent:mcp"
     private var memory = ReadMemory()
+    /// `status` and `digest` on a local campaign, answered here.
+    private let local = LocalAnswers()
 
     init(place: Place, intern: String, pager: AnswerPager, policy: Policy) {
         self.place = place
@@ -233,19 +235,16 @@ actor ToolRunner {
         return CallTool.Result(content: [.text(text: cut.text, annotations: nil, _meta: nil)], structuredContent: structured)
     }
 
-    /// Runs `intern ARGS` on the campaign's directory, or forwarded to the coordinator.
+    /// Runs `intern ARGS` on the campaign's directory, or forwarded to the coordinator. On a
+    /// campaign directory here, `status` and `digest` are answered in this process
+    /// (``LocalAnswers``: the command's bytes, without a process to start).
     func run(_ arguments: [String], campaign: String?) async throws -> Output {
-        // Where the campaign is goes before a `--` (after it, everything is an operand).
-        func placed(_ options: [String]) -> [String] {
-            var arguments = arguments
-            arguments.insert(contentsOf: options, at: arguments.firstIndex(of: "--") ?? arguments.endIndex)
-            return arguments
-        }
+        let directory: String
         switch place {
         case .remote(let options):
-            return await capture(placed(options))
-        case .directory(let directory):
-            return await capture(placed(["--dir", directory]))
+            return await capture(Self.placed(arguments, options))
+        case .directory(let given):
+            directory = given
         case .root(let root):
             let names = try campaignNames()
             let name: String
@@ -260,8 +259,17 @@ actor ToolRunner {
                 }
                 name = names[0]
             }
-            return await capture(placed(["--dir", "\(root)/\(name)"]))
+            directory = "\(root)/\(name)"
         }
+        if let stdout = await local.answer(arguments, directory: directory) { return Output(exitCode: 0, stdout: stdout, stderr: []) }
+        return await capture(Self.placed(arguments, ["--dir", directory]))
+    }
+
+    /// `arguments` with where the campaign is inserted before a `--` (after it, everything is an operand).
+    private static func placed(_ arguments: [String], _ options: [String]) -> [String] {
+        var arguments = arguments
+        arguments.insert(contentsOf: options, at: arguments.firstIndex(of: "--") ?? arguments.endIndex)
+        return arguments
     }
 
     struct Output {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternReport
 import InternStore
 
 /// `--actor`: who asks, recorded with the request and the event it makes; with an agent actor,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternReport
 import InternStore
 
 /// `intern failures`: failed, lost and preempted attempts grouped by the signature of their error.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternReport
 import InternStore
 
 /// `intern metrics`: the metric series a trial reported.

@@ -1,6 +1,7 @@
 import Foundation
 import InternCoordinator
 import InternCore
+import InternReport
 import Synchronization
 
 /// The live progress of a campaign: one redrawn line on a terminal, a plain line at most every

@@ -88,50 +88,12 @@ struct Digest: AsyncParsableCommand {
         var location = location
         if let directory { location.dir = directory }
         let store = try location.open()
-        let now = unixMillisNow()
-        let report: CampaignReport
         do {
-            // Only what the digest shows, read selectively: a campaign's trials are not loaded whole.
-            report = try CampaignReport.build(store: store, now: now, extent: .digest)
+            // ``CampaignDigest/render``: what `intern-mcp` answers its `digest` tool with.
+            print(try CampaignDigest.render(store: store, now: unixMillisNow(), tokens: tokens, since: since.flatMap(DigestCursor.init), json: json), terminator: "")
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
-        // The cursor is the store's own position (its last event, its latest trial end), not the
-        // clock: the same store and cursor give the same digest. (A store an older intern left
-        // unmigrated may lack a column the queries name: then from the trials themselves.)
-        let lastEvent = try store.lastEventID()
-        var changes: CampaignDigest.Changes?
-        if let since, let cursor = DigestCursor(since) {
-            let ended = try (try? store.trialsEnded(after: cursor.time)) ?? store.trials().filter { ($0.endedAt ?? 0) > cursor.time }.map(TrialOutcome.init)
-            changes = CampaignDigest.Changes(
-                events: try store.events(after: cursor.event).map(\.event),
-                ended: ended.map { (trial: $0.id, status: $0.feasible == false ? "infeasible" : $0.status.rawValue, objective: $0.objective) },
-                since: cursor.time)
-        }
-        let lastEnd = try (try? store.lastTrialEnd()) ?? store.trials().compactMap(\.endedAt).max() ?? 0
-        let cursor = "\(lastEvent).\(lastEnd)"
-        let digest = CampaignDigest.make(report: report, changes: changes, cursor: cursor, budget: tokens)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(digest), as: UTF8.self))
-        } else {
-            print(digest.text, terminator: "")
-        }
-    }
-}
-
-/// `EVENT.TIME`: the last event a digest saw and when it was made.
-struct DigestCursor {
-    var event: Int64
-    var time: Int64
-
-    init?(_ text: String) {
-        let parts = text.split(separator: ".")
-        guard parts.count == 2, let event = Int64(parts[0]), let time = Int64(parts[1]), event >= 0 else { return nil }
-        self.event = event
-        self.time = time
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InternCoordinator
 import InternCore
+import InternReport
 import InternStore
 import Logging
 
@@ -127,7 +128,7 @@ struct Resume: AsyncParsableCommand {
         let location = try CampaignLocation.parse((directory ?? dirOption).map { ["--dir", $0] } ?? ["--root", root])
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
-        if Status.coordinatorRunning(info, now: unixMillisNow()) {
+        if CampaignStatus.coordinatorRunning(info, now: unixMillisNow()) {
             try await submitControl(location: location, kind: .resumeCampaign, target: "", who: who)
             return
         }

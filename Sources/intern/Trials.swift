@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternReport
 import InternStore
 
 /// `intern trials`: every trial, best first.

@@ -77,6 +77,43 @@ import Testing
         #expect(missing["error"] as? Bool == true && (missing["text"] as? String)?.contains("no campaign 'nope'") == true, "\(missing)")
     }
 
+    /// `status` and `digest` on a local campaign are answered inside intern-mcp from a store it
+    /// keeps open (the server is given `--intern /bin/false`: a command it ran would fail), with the
+    /// bytes `intern status` and `intern digest --json` print on the same store; a store that
+    /// changes between two calls (a trial running again, an event) and a campaign directory
+    /// replaced by another campaign's are answered as they are now, never from what was read before.
+    @Test func inProcessAnswers_areTheCommandsBytes_andFollowAStoreThatChanges() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        let dir = try TemporaryDirectory(prefix: "intern-mcp-same")
+        defer { dir.remove() }
+        for (name, trials) in [("synth", "300"), ("other", "200")] {
+            let made = try await InternBinary.run(["synth-campaign", dir.file(name), "--trials", trials, "--failures", "20"], in: dir.path)
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let client = try await ProcessRunner.run(
+            [Self.python, CampaignEndToEndTests.fixtures + "/mcp_same_client.py", InternBinary.path, dir.file("synth"), dir.file("other")],
+            in: dir.path, timeout: .seconds(120))
+        #expect(client.status == 0, "\(client.stderr)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
+        #expect(answers["best_error"] as? Bool == true, "best is not answered in-process: with --intern /bin/false it fails")
+        var statuses: [String] = []
+        for step in ["first", "changed", "replaced"] {
+            let calls = try #require(answers[step] as? [[String: Any]], "\(answers)")
+            #expect(calls.count == (step == "changed" ? 5 : 4))
+            for call in calls {
+                let mcp = try #require(call["mcp"] as? String)
+                #expect(call["error"] as? Bool == false, "\(step): \(call["call"] ?? ""): \(mcp)")
+                #expect(!mcp.isEmpty && mcp == call["command"] as? String, "\(step): \(call["call"] ?? ""): in-process\n\(mcp)\ncommand\n\(call["command"] ?? "")")
+            }
+            statuses.append(try #require(calls.first?["mcp"] as? String))
+        }
+        #expect(statuses[0].contains(" 0 running") && statuses[0].contains(" 9700 pending"), "\(statuses[0])")
+        #expect(statuses[1].contains("1 running") && statuses[1].contains("written between two calls"), "\(statuses[1])")
+        #expect(statuses[2].contains(" 9800 pending"), "\(statuses[2])")
+        let since = try #require((answers["changed"] as? [[String: Any]])?.last?["mcp"] as? String)
+        #expect(since.contains("written between two calls"), "\(since)")
+    }
+
     /// `--coordinator`: each tool's command goes to a remote coordinator, authenticated with the
     /// campaign's credentials, as `intern status --coordinator` does; calls may overlap.
     @Test func anAgentsClientReadsARemoteCoordinatorsCampaign() async throws {

@@ -38,6 +38,11 @@ import Testing
         // Everything else too: the JSON of the whole report.
         #expect(try fast.json() == full.json(), sourceLocation: sourceLocation)
         #expect(try CampaignReport.build(store: store, now: now, extent: .digest).json() == full.json(), sourceLocation: sourceLocation)
+        // With intern-mcp's memo: computed, then answered from it.
+        let memo = DigestMemo()
+        for _ in 0..<2 {
+            #expect(try CampaignReport.buildForDigest(store: store, now: now, memo: memo).json() == full.json(), sourceLocation: sourceLocation)
+        }
         let changes = CampaignDigest.Changes(
             events: try store.events(after: 0).map(\.event), ended: [(trial: 3, status: "completed", objective: 0.5)], since: 0)
         let lines = { (report: CampaignReport) in
@@ -262,6 +267,28 @@ import Testing
         let report = try CampaignReport.buildForDigest(store: store, now: Self.now)
         #expect(report.pareto && report.best.count >= 2 && report.paretoCandidates > report.best.count)
         #expect(report.best.allSatisfy { $0.objectives?.count == 2 && $0.feasible != false })
+    }
+
+    /// intern-mcp keeps a ``DigestMemo`` per store across digests: as trials end between two
+    /// digests (the importance's inputs change) its digest is still the one made without it.
+    @Test func aMemoKeptAcrossDigests_followsTrialsThatEnd() throws {
+        var campaign = try Campaign(yaml: SyntheticCampaign.spec)
+        defer { campaign.dir.remove() }
+        func parameters(_ id: Int) -> Parameters {
+            ["lr": .double(0.001 * Double(id)), "layers": .int(id % 5 + 1), "optimizer": .string(["sgd", "adam"][id % 2]), "dropout": .double(0.01 * Double(id))]
+        }
+        for id in 1...30 { campaign.trial(id, parameters(id), .completed, objective: 1 - 0.02 * Double(id % 9), metrics: ["eval_accuracy": [0.9]]) }
+        let store = try campaign.commit()
+        let memo = DigestMemo()
+        let first = try CampaignReport.buildForDigest(store: store, now: Self.now, memo: memo)
+        #expect(try first.json() == CampaignReport.buildForDigest(store: store, now: Self.now).json())
+        #expect(!first.importance.isEmpty)
+        // More trials end, with objectives that now follow the optimizer.
+        for id in 31...60 { campaign.trial(id, parameters(id), .completed, objective: id % 2 == 0 ? 0.1 : 0.9, metrics: ["eval_accuracy": [0.9]]) }
+        let later = try campaign.commit()
+        let next = try CampaignReport.buildForDigest(store: later, now: Self.now, memo: memo)
+        #expect(try next.json() == CampaignReport.buildForDigest(store: later, now: Self.now).json())
+        #expect(next.importance != first.importance)
     }
 
     @Test func aCampaignWithNothingYet_sameDigest() throws {

@@ -93,7 +93,15 @@ import Testing
             let done = trials.filter { $0.stage == stage && $0.status == .completed && $0.objective != nil && $0.feasible != false }
             let read = try store.completedParameters(stage: stage)
             #expect(read.map(\.parameters) == done.map(\.parameters) && read.map(\.objective) == done.map { $0.objective! })
+            // The same trials by id and objective, and their parameters by id (intern-mcp's DigestMemo).
+            let objectives = try store.completedObjectives(stage: stage)
+            #expect(objectives.map(\.id) == done.map(\.id) && objectives.map(\.objective) == read.map(\.objective))
+            #expect(try store.parameters(ids: done.map(\.id) + [999_999]) == Dictionary(uniqueKeysWithValues: done.map { ($0.id, $0.parameters) }))
         }
+        // Every stage's outcomes in one scan (the digest's), with each trial's stage.
+        let staged = try store.stagedOutcomes()
+        #expect(staged.map(\.outcome) == trials.sorted { $0.id < $1.id }.map(TrialOutcome.init))
+        #expect(staged.map(\.stage) == trials.sorted { $0.id < $1.id }.map(\.stage))
         #expect(try store.trials(ids: [9, 3, 3, 400, 1]) == [byID[1]!, byID[3]!, byID[9]!])
         #expect(try store.trials(ids: Array(1...1_200)) == trials)
         #expect(try store.trials(status: .running) == trials.filter { $0.status == .running })

@@ -1,10 +1,11 @@
 import Foundation
 import InternCore
 
-/// Small text helpers shared by the commands' output.
-enum Format {
+/// Small text helpers shared by the commands' output (`intern status`, `best`, `trials`, …) and
+/// by `intern-mcp`, which answers some of them itself: the same values print the same.
+public enum Format {
     /// `1h02m`, `3m05s`, `12.3s`.
-    static func duration(seconds: Double) -> String {
+    public static func duration(seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "-" }
         if seconds < 60 { return String(format: "%.1fs", seconds) }
         let total = Int(seconds.rounded())
@@ -13,26 +14,26 @@ enum Format {
     }
 
     /// A metric value with enough digits to compare trials.
-    static func value(_ value: Double?) -> String {
+    public static func value(_ value: Double?) -> String {
         guard let value else { return "-" }
         if value == value.rounded(), abs(value) < 1e9 { return String(format: "%.0f", value) }
         return String(format: "%.6g", value)
     }
 
     /// `lr=0.01 hidden=64`.
-    static func parameters(_ parameters: Parameters) -> String {
+    public static func parameters(_ parameters: Parameters) -> String {
         parameters.sortedPairs.map { "\($0.0)=\(clipped($0.1.text))" }.joined(separator: " ")
     }
 
     /// A value for a line of text: whole up to 200 characters, else its start and its size (a
     /// parameter may hold a megabyte; a screen should not).
-    static func clipped(_ text: String, limit: Int = 200) -> String {
+    public static func clipped(_ text: String, limit: Int = 200) -> String {
         guard text.count > limit else { return text }
         return String(text.prefix(limit)) + "… (\(text.utf8.count) bytes)"
     }
 
     /// Left-aligned columns.
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
+    public static func table(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
@@ -45,8 +46,8 @@ enum Format {
         return ([line(header)] + rows.map(line)).joined(separator: "\n")
     }
 
-    /// Unix milliseconds as local `HH:mm:ss`.
-    static func clock(_ millis: Timestamp?) -> String {
+    /// Unix milliseconds as local `yyyy-MM-dd HH:mm:ss`.
+    public static func clock(_ millis: Timestamp?) -> String {
         guard let millis else { return "-" }
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
