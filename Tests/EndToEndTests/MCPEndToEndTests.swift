@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func anAgentsClientReadsARunningCampaign_inPages_andBadCallsAreToolErrors() async throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
         let dir = try TemporaryDirectory(prefix: "intern-mcp")
         defer { dir.remove() }
         // Trial 1 prints 200 lines and waits for `go`; trial 2 ends at once.
@@ -83,7 +83,7 @@ import Testing
     /// changes between two calls (a trial running again, an event) and a campaign directory
     /// replaced by another campaign's are answered as they are now, never from what was read before.
     @Test func inProcessAnswers_areTheCommandsBytes_andFollowAStoreThatChanges() async throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
         let dir = try TemporaryDirectory(prefix: "intern-mcp-same")
         defer { dir.remove() }
         for (name, trials) in [("synth", "300"), ("other", "200")] {
@@ -117,7 +117,7 @@ import Testing
     /// `--coordinator`: each tool's command goes to a remote coordinator, authenticated with the
     /// campaign's credentials, as `intern status --coordinator` does; calls may overlap.
     @Test func anAgentsClientReadsARemoteCoordinatorsCampaign() async throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
         let dir = try TemporaryDirectory(prefix: "intern-mcp")
         defer { dir.remove() }
         #expect(try await InternBinary.run(["init-auth", dir.file("auth")], in: dir.path).status == 0)
@@ -171,7 +171,7 @@ import Testing
     /// refused naming the limit; pause and resume work and name the agent; a spec outside the spec
     /// directory is refused, a broken one answered with its location; starting is not allowed.
     @Test func anAgentSteersARunningCampaign_withinTheGuardrails() async throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
         let dir = try TemporaryDirectory(prefix: "intern-mcp")
         defer { dir.remove() }
         // The configuration with lr 0.05 (which a draw never hits) fails as a missing module does;
@@ -254,7 +254,7 @@ import Testing
     /// without the bearer token, with a wrong one, or outside a session is refused; a
     /// non-loopback address without a token is refused at start.
     @Test func theStreamableHTTPTransportServesSessions_andRefusesWithoutTheToken() async throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
         let dir = try TemporaryDirectory(prefix: "intern-mcp")
         defer { dir.remove() }
         let spec = try dir.write("c.yaml", """
@@ -294,7 +294,7 @@ import Testing
     /// `start_campaign`, allowed by `--allow-start`: the campaign starts in its own session,
     /// outlives the call, runs to its end; a second start of the same campaign is refused.
     @Test func anAllowedAgentStartsACampaign() async throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
         let dir = try TemporaryDirectory(prefix: "intern-mcp")
         defer { dir.remove() }
         _ = try dir.write("one.yaml", """
