@@ -156,6 +156,28 @@ import Testing
         #expect(ask("w1", behind: last.attempt) == .noWork(.finished))
     }
 
+    @Test func aQueuedAttemptsTrialCancelled_isToldToItsWorker_andEndsNeverRunning_whileTheSlotsAttemptGoesOn() throws {
+        join("w1")
+        try runInTurn(3, on: "w1")
+        let current = try #require(Self.plan(ask("w1")))
+        let next = try #require(Self.plan(ask("w1", behind: current.attempt)))
+        _ = machine.cancel(trial: next.trial, now: clock.now)
+        let beat = machine.heartbeat(worker: "w1", incarnation: 1, running: [current.attempt, next.attempt], now: clock.now)
+        guard case .heartbeat(let answer) = beat.answer else { Issue.record("no heartbeat answer: \(beat)"); return }
+        #expect(answer.cancel == [next.attempt])
+        // Its slot's attempt ends; the worker reports the queued one cancelled, never started.
+        end(current, worker: "w1")
+        _ = machine.attemptEnded(
+            AttemptResult(attempt: next.attempt, outcome: .cancelled, startedAt: clock.now, endedAt: clock.now, wallMillis: 0),
+            worker: "w1", incarnation: 1, now: clock.now)
+        #expect(machine.trials[next.trial]?.status == .cancelled)
+        #expect(machine.trials[current.trial]?.status == .completed)
+        #expect(machine.attemptsInFlight == 0)
+        // Nothing of it counts as how long the stage's attempts take: the next one goes ahead too.
+        let after = try #require(Self.plan(ask("w1")))
+        #expect(Self.plan(ask("w1", behind: after.attempt)) != nil)
+    }
+
     @Test func aQueuedAttemptIsNeverLost_aRepeatedRequestGetsIt_andItsWorkersLossRequeuesIt() throws {
         join("w1")
         try runInTurn(3, on: "w1")
