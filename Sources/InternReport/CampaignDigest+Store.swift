@@ -17,6 +17,9 @@ public struct DigestCursor: Sendable, Equatable {
 }
 
 extension CampaignDigest {
+    /// The digest's text budget unless asked otherwise (`--tokens`).
+    public static let defaultTokens = 800
+
     /// `intern digest`'s output for the campaign in `store`: the text, or with `json` its JSON
     /// and a line break, within `tokens`; with `since`, also what changed after that cursor.
     /// The command prints it, and `intern-mcp` answers its `digest` tool with it: the same bytes

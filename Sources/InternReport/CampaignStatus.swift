@@ -6,6 +6,9 @@ import InternStore
 /// it, and `intern-mcp` answers its `status` tool with it from a store it keeps open: the same
 /// text, byte for byte.
 public enum CampaignStatus {
+    /// How many recent events the screen shows unless asked otherwise (`--events`).
+    public static let defaultEvents = 8
+
     /// The screen of the campaign in `store` (`info` its row, `view` its parsed spec) with its
     /// latest `events` events; `now` decides whether its coordinator still counts as running.
     /// Every line ends with a line break.

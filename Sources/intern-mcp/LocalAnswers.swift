@@ -53,7 +53,7 @@ final class LocalAnswers: Sendable {
             func value() -> String? { rest.count >= 2 ? rest.dropFirst().first : nil }
             switch arguments.first {
             case "status":
-                var events = 8
+                var events = CampaignStatus.defaultEvents
                 while let option = rest.first {
                     guard option == "--events", let given = value().flatMap(Int.init), given >= 0 else { return nil }
                     events = given
@@ -61,7 +61,7 @@ final class LocalAnswers: Sendable {
                 }
                 self = .status(events: events)
             case "digest":
-                var tokens = 800
+                var tokens = CampaignDigest.defaultTokens
                 var since: DigestCursor?
                 var json = false
                 while let option = rest.first {

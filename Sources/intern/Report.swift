@@ -69,7 +69,7 @@ struct Digest: AsyncParsableCommand {
     @OptionGroup var remote: RemoteOptions
 
     @Option(name: .long, help: "The most tokens the digest's text may take (at least 24).")
-    var tokens: Int = 800
+    var tokens: Int = CampaignDigest.defaultTokens
 
     @Option(name: .long, help: "A cursor from an earlier digest: also say what changed since.")
     var since: String?

@@ -14,7 +14,7 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var remote: RemoteOptions
 
     @Option(name: .long, help: "How many recent events to show.")
-    var events: Int = 8
+    var events: Int = CampaignStatus.defaultEvents
 
     func run() async throws {
         if try await remote.forward() { return }

@@ -190,8 +190,10 @@ extension CoordinatorMachine {
         guard let worker = registry.setState(.lost, of: id) else { return effects }
         effects.changes.append(.worker(worker))
         effects.changes.append(.event(CampaignEvent(kind: "worker.lost", message: reason, worker: id, at: now)))
-        for attemptID in active.sorted() {
-            guard let attempt = attempts[attemptID], attempt.worker == id, attempt.incarnation == worker.incarnation else { continue }
+        let held = active.filter { attempts[$0].map { $0.worker == id && $0.incarnation == worker.incarnation } ?? false }.sorted()
+        // Those queued ahead first: while the attempt they wait behind is in flight they have
+        // not started (losing that one first would count them as started).
+        for attemptID in held.filter(queuedAhead.isQueued) + held.filter({ !queuedAhead.isQueued($0) }) {
             effects.append(loseAttempt(attemptID, reason: reason, now: now))
         }
         for token in parked.removeAll(of: id) {
@@ -203,13 +205,19 @@ extension CoordinatorMachine {
     mutating func loseAttempt(_ id: AttemptID, reason: String, now: Timestamp) -> Effects {
         var effects = Effects()
         guard var attempt = attempts[id], !attempt.status.isTerminal else { return effects }
-        attempt.status = .lost
-        attempt.detail = reason
+        // Queued ahead, not started: its loss says nothing of its trial and costs it no retry
+        // of `lost`; it is handed back as never started (preempted, as when a worker leaves
+        // before starting what it was assigned), and its trial runs again.
+        let started = !queuedAhead.isQueued(id)
+        attempt.status = started ? .lost : .preempted
+        attempt.detail = started ? reason : "\(reason); it was queued ahead and had not started"
         attempt.endedAt = now
         cancelling.remove(id)
         effects.changes.append(.event(CampaignEvent(
-            kind: "attempt.lost", message: reason, trial: attempt.trial, attempt: id, worker: attempt.worker, at: now)))
-        settleFailure(attempt, evidence: FailureEvidence(kind: .lost), now: now, effects: &effects)
+            kind: "attempt.lost", message: attempt.detail!, trial: attempt.trial, attempt: id, worker: attempt.worker, at: now)))
+        settleFailure(
+            attempt, evidence: started ? FailureEvidence(kind: .lost) : FailureEvidence(kind: .preempted, killedByIntern: true),
+            now: now, effects: &effects)
         return effects
     }
 }

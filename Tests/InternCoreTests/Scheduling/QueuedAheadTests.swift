@@ -186,11 +186,14 @@ import Testing
         // The reply was lost: the slot's next request (a free slot's) repeats the id.
         #expect(Self.plan(ask("w1", requestID: 900)) == next)
         #expect(machine.attemptsInFlight == 2)
-        // The worker is lost with both: both trials run again, neither is counted twice.
+        // The worker is lost with both: both trials run again, neither is counted twice. The
+        // queued one had not started: it costs its trial no retry of `lost`.
         clock.advance(by: 10_001)
         _ = machine.tick(now: clock.now)
         #expect(machine.attempts[current.attempt]?.status == .lost)
-        #expect(machine.attempts[next.attempt]?.status == .lost)
+        #expect(machine.attempts[next.attempt]?.status == .preempted)
+        #expect(machine.trials[current.trial]?.lostCount == 1)
+        #expect(machine.trials[next.trial]?.lostCount == 0 && machine.trials[next.trial]?.retriesUsed == 0)
         #expect(machine.attemptsInFlight == 0)
         join("w2")
         let again = try #require(Self.plan(ask("w2")))
