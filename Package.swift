@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "InternStore", dependencies: [
             "InternCore", "Zstd",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // SQLite's C API, for the scans that decode every row (ColumnScan).
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
 
         // What a campaign amounts to: the report (Markdown, HTML with SVG charts, JSON) and the digest.

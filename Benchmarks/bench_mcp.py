@@ -11,6 +11,10 @@ and `digest` again on a campaign that changes before every call, as a running on
 trial (a copy of one, with a new id, so that the digest's counts, best, parameter importance and
 cursor all move) and an event are written to the store with sqlite3 (not timed).
 
+Each row also gives the server's CPU per call: the user and system time of the server's processes
+(`intern mcp` and `intern-mcp`, from /proc) across each call, averaged. `--tools status,digest` times
+only those tools.
+
 `--server-intern PATH` makes the server run that intern for the commands (`intern mcp --intern`);
 with INTERN_MCP_IN_PROCESS=0 in the environment every tool runs as that command, which is how
 the figures before intern-mcp answered `status` and `digest` itself are measured (docs/agents.md).
@@ -63,6 +67,36 @@ def change(campaign, serial):
     database.close()
 
 
+def server_processes(campaign):
+    """The server's processes (`intern mcp` and the `intern-mcp` it runs): those whose command
+    line names the campaign directory after `mcp`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a == b"mcp" or a.endswith(b"intern-mcp") for a in argv) and campaign.encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def cpu_ms(pids):
+    """User + system CPU of these processes so far, in ms (their threads included; 0 for one gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(intern, campaign, calls, tokens, server_intern):
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
@@ -75,19 +109,24 @@ async def measure(intern, campaign, calls, tokens, server_intern):
         async with ClientSession(read, write) as session:
             await session.initialize()
 
+            server_pids = server_processes(campaign)
+
             async def timed(name, arguments, between=None):
                 times = []
+                cpu = []
                 errors = 0
                 for i in range(calls + 1):
                     if between:
                         between()
+                    cpu_before = cpu_ms(server_pids)
                     started = time.perf_counter()
                     answer = await session.call_tool(name, arguments)
                     elapsed = (time.perf_counter() - started) * 1000
+                    cpu.append(cpu_ms(server_pids) - cpu_before)
                     errors += 1 if answer.is_error else 0
                     times.append(elapsed)
                 return {"first_ms": times[0], "p50_ms": statistics.median(times[1:]),
-                        "p99_ms": quantile(times[1:], 0.99), "errors": errors}
+                        "p99_ms": quantile(times[1:], 0.99), "server_cpu_ms": sum(cpu[1:]) / len(cpu[1:]), "errors": errors}
 
             for name, arguments in CALLS:
                 results[name] = await timed(name, arguments)
@@ -105,8 +144,13 @@ def main():
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--tokens", type=int, default=2000)
     ap.add_argument("--server-intern", help="the intern the server runs its commands with (intern mcp --intern)")
+    ap.add_argument("--tools", help="only these tools, comma-separated (e.g. status,digest)")
     ap.add_argument("--out", default=os.path.join(HERE, "..", ".build", "bench-mcp.json"))
     args = ap.parse_args()
+    if args.tools:
+        wanted = set(args.tools.split(","))
+        CALLS[:] = [call for call in CALLS if call[0] in wanted]
+        CHANGING[:] = [call for call in CHANGING if call[0] in wanted]
     try:
         import mcp  # noqa: F401
     except ImportError:
@@ -131,12 +175,12 @@ def main():
     print("intern mcp on %d trials, %s: tool answer latency, from the client (%d calls each after a first)" % (args.trials, mode, args.calls))
     for title, table in (("the campaign as it is", results), ("the campaign changing before each call (a trial ends, an event)", changing)):
         print("  " + title)
-        print("  %-10s %9s %9s %9s %7s  %s" % ("tool", "first ms", "p50 ms", "p99 ms", "errors", "target"))
+        print("  %-10s %9s %9s %9s %10s %7s  %s" % ("tool", "first ms", "p50 ms", "p99 ms", "server CPU", "errors", "target"))
         for name, r in table.items():
             verdict = ""
             if name in ("status", "digest"):
                 verdict = "p50 < %d ms: %s" % (TARGET_P50_MS, "PASS" if r["p50_ms"] < TARGET_P50_MS else "MISS")
-            print("  %-10s %9.1f %9.1f %9.1f %7d  %s" % (name, r["first_ms"], r["p50_ms"], r["p99_ms"], r["errors"], verdict))
+            print("  %-10s %9.1f %9.1f %9.1f %10.0f %7d  %s" % (name, r["first_ms"], r["p50_ms"], r["p99_ms"], r["server_cpu_ms"], r["errors"], verdict))
     with open(args.out, "w") as f:
         json.dump({"trials": args.trials, "log_mib": args.log_mib, "calls": args.calls, "mode": mode, "tools": results,
                    "changing": changing}, f, indent=1)

@@ -24,7 +24,7 @@ extension CampaignReport {
     /// `memo`: what the last digests of this store computed (``DigestMemo``), reused where its
     /// inputs are the same.
     static func buildForDigest(store: CampaignStore, now: Int64, memo: DigestMemo? = nil) throws -> CampaignReport {
-        let (info, spec) = try specOf(store)
+        let (info, spec) = try specOf(store, memo: memo)
         let stages = spec.stages
 
         // Importance (the parameters of the completed trials of the first stage that searches a
@@ -39,18 +39,22 @@ extension CampaignReport {
         }
 
         // Counts, and every stage's outcomes: one scan of the trials (aggregate queries each
-        // scanned them again, and GROUP BY sorted them).
-        let staged = try store.stagedOutcomes()
-        var counts: [String: Int] = [:]
+        // scanned them again, and GROUP BY sorted them); and what every attempt used, for the cost.
+        let (staged, usage) = try store.outcomesAndUsage()
+        // Counted by status value, named at the end (a string key hashed per trial cost more than the scan).
+        var byStatus: [TrialStatus: Int] = [:]
         var infeasible = 0
-        var countsByStage: [Int: [String: Int]] = [:]
+        var byStageStatus: [Int: [TrialStatus: Int]] = [:]
         var completedByStage: [Int: Int] = [:]
         for (stage, outcome) in staged {
-            counts[outcome.status.rawValue, default: 0] += 1
-            countsByStage[stage, default: [:]][outcome.status.rawValue, default: 0] += 1
+            byStatus[outcome.status, default: 0] += 1
+            byStageStatus[stage, default: [:]][outcome.status, default: 0] += 1
             if outcome.feasible == false { infeasible += 1 }
             if outcome.status == .completed { completedByStage[stage, default: 0] += 1 }
         }
+        func named(_ counts: [TrialStatus: Int]) -> [String: Int] { Dictionary(uniqueKeysWithValues: counts.map { ($0.rawValue, $1) }) }
+        let counts = named(byStatus)
+        let countsByStage = byStageStatus.mapValues(named)
         var classes: [String: Int] = [:]
         for (failure, count) in try store.failureCounts().byClass { classes[failure.rawValue] = count }
         let stageSummaries = stages.enumerated().map { index, stage in
@@ -85,7 +89,8 @@ extension CampaignReport {
         }
 
         // The trials shown whole, their ancestors (for lineage), their succeeded attempts and metrics.
-        let running = try store.trials(status: .running)
+        // The running trials by id from the scan (the status has no index: a query for it scans again).
+        let running = try store.trials(ids: staged.lazy.filter { $0.outcome.status == .running }.map(\.outcome.id)).filter { $0.status == .running }
         var byID: [TrialID: TrialRecord] = [:]
         for trial in try store.trials(ids: bestIDs + guardrailIDs) + running { byID[trial.id] = trial }
         var missing = Set(byID.values.compactMap(\.parent)).subtracting(byID.keys)
@@ -118,9 +123,11 @@ extension CampaignReport {
             numeric = numericParameters(stage)
         }
 
-        // Failures: the attempts with a signature, and the trials they hit.
-        let failed = try store.failedAttempts()
-        let hit = Dictionary(uniqueKeysWithValues: try store.trials(ids: failed.map(\.trial)).map { ($0.id, $0) })
+        // Failures: the attempts with a signature (what clustering reads of them), and the
+        // parameters of the trials they hit.
+        let failures = try store.failures()
+        let hitIDs = Array(Set(failures.map(\.trial)))
+        let hit = try memo?.parameters(store: store, ids: hitIDs) ?? store.parameters(ids: hitIDs)
 
         return CampaignReport(
             campaign: info.name, generatedAt: now, state: state(info, now: now), goal: goal(spec), objective: objective,
@@ -129,10 +136,10 @@ extension CampaignReport {
             stages: spec.isPipeline ? stageSummaries : [], best: bestIDs.compactMap(summary), pareto: pareto, paretoCandidates: paretoCandidates,
             objectiveNames: selection.map { stages[$0].objectives.map(\.metric) } ?? [], progress: progress, importance: importance,
             importanceStage: importanceStage, importanceObjective: importanceObjective, sweep: [], numericParameters: numeric, curves: [],
-            failures: FailureCluster.clusters(attempts: failed, trials: hit),
+            failures: FailureCluster.clusters(failures: failures, parameters: hit),
             quarantined: try store.eventMessages(kind: "worker.quarantined"),
             blocked: try store.eventMessages(kind: "circuit.tripped"),
-            cost: CostBreakdown(usage: try store.attemptUsage(), stageNames: stages.map(\.name), now: now),
+            cost: CostBreakdown(usage: usage, stageNames: stages.map(\.name), now: now),
             guardrails: guardrailIDs.compactMap(summary), running: running.map(\.id).compactMap(summary),
             provenance: [], perCheckpoint: [], logRawBytes: 0, logStoredBytes: 0,
             missingMetrics: try store.missingMetrics(stages: stages, completed: completedByStage).map(\.message))

@@ -225,11 +225,12 @@ public struct CampaignReport: Sendable, Codable {
     }
 
     /// The campaign in `store` and its spec.
-    static func specOf(_ store: CampaignStore) throws -> (CampaignInfo, CampaignSpec) {
+    static func specOf(_ store: CampaignStore, memo: DigestMemo? = nil) throws -> (CampaignInfo, CampaignSpec) {
         guard let info = try store.info() else { throw ReportError("the campaign directory holds no campaign") }
-        let spec = try CampaignSpecParser.parse(
-            yaml: info.specYAML, file: info.specPath, baseDirectory: (info.specPath as NSString).deletingLastPathComponent)
-        return (info, spec)
+        func parse() throws -> CampaignSpec {
+            try CampaignSpecParser.parse(yaml: info.specYAML, file: info.specPath, baseDirectory: (info.specPath as NSString).deletingLastPathComponent)
+        }
+        return (info, try memo?.spec(yaml: info.specYAML, path: info.specPath, parse: parse) ?? parse())
     }
 
     /// One trial as the report lists it: `succeeded` is its succeeded attempt (the last) and

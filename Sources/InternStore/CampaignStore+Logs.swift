@@ -207,7 +207,19 @@ extension CampaignStore {
     /// The same, given how many trials of each stage completed (stages with none left out), for
     /// a caller that counted them already (the digest).
     public func missingMetrics(stages: [Stage], completed: [Int: Int]) throws -> [MissingMetric] {
-        guard !MetricCoverage(stages: stages).requirements.isEmpty, !completed.isEmpty else { return [] }
+        let requirements = MetricCoverage(stages: stages).requirements.filter { (completed[$0.stage] ?? 0) > 0 }
+        guard !requirements.isEmpty else { return [] }
+        // Each metric counted on is looked for first, which stops at its first series: only when
+        // one is missing are every stage's names read (what the message lists), a scan of them all.
+        let found = try read { db in
+            try requirements.allSatisfy { requirement in
+                try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM metric_series s JOIN attempts a ON a.id = s.attempt_id JOIN trials t ON t.id = a.trial_id
+                    WHERE s.name = ? AND t.stage = ?)
+                    """, arguments: [requirement.metric, requirement.stage]) ?? false
+            }
+        }
+        if found { return [] }
         return MetricCoverage(stages: stages, completed: completed, reported: try metricNamesByStage()).missing
     }
 

@@ -87,41 +87,55 @@ extension CampaignStore {
     /// Every trial's stage and how it ended, by id, in one scan: ``trialCounts()`` and
     /// ``trialOutcomes(stage:)`` of every stage at once.
     public func stagedOutcomes() throws -> [(stage: Int, outcome: TrialOutcome)] {
+        try read { db in try Self.stagedOutcomes(db) }
+    }
+
+    /// ``stagedOutcomes()`` and ``attemptUsage()`` as of one moment (one read transaction): the
+    /// digest's two scans, the attempts' trials taken from the first rather than joined.
+    public func outcomesAndUsage() throws -> (outcomes: [(stage: Int, outcome: TrialOutcome)], usage: [AttemptUsage]) {
         try read { db in
-            var out: [(stage: Int, outcome: TrialOutcome)] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, status, objective, feasible, ended_at, stage FROM trials ORDER BY id")
-            while let row = try rows.next() { out.append((row[5], Self.outcome(row))) }
-            return out
+            let outcomes = try Self.stagedOutcomes(db)
+            return (outcomes, try Self.attemptUsage(db, trials: outcomes))
         }
+    }
+
+    private static func stagedOutcomes(_ db: Database) throws -> [(stage: Int, outcome: TrialOutcome)] {
+        var out: [(stage: Int, outcome: TrialOutcome)] = []
+        let statuses = ColumnScan.Cases(TrialStatus.self)
+        try ColumnScan.forEach(db, sql: "SELECT id, status, objective, feasible, ended_at, stage FROM trials ORDER BY id") { row in
+            out.append((row.int(5), Self.outcome(row, statuses)))
+        }
+        return out
     }
 
     private static func outcomes(_ db: Database, sql: String, arguments: StatementArguments) throws -> [TrialOutcome] {
         var out: [TrialOutcome] = []
-        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-        while let row = try rows.next() { out.append(outcome(row)) }
+        let statuses = ColumnScan.Cases(TrialStatus.self)
+        try ColumnScan.forEach(db, sql: sql, arguments: arguments) { out.append(outcome($0, statuses)) }
         return out
     }
 
     /// A row of `id, status, objective, feasible, ended_at` as an outcome.
-    private static func outcome(_ row: Row) -> TrialOutcome {
-        TrialOutcome(id: row[0], status: TrialStatus(rawValue: row[1]) ?? .failed, objective: row[2], feasible: row[3], endedAt: row[4])
+    private static func outcome(_ row: ColumnScan.Columns, _ statuses: ColumnScan.Cases<TrialStatus>) -> TrialOutcome {
+        TrialOutcome(
+            id: TrialID(row.int64(0)), status: row.value(1, in: statuses) ?? .failed, objective: row.optionalDouble(2),
+            feasible: row.optionalBool(3), endedAt: row.optionalInt64(4))
     }
 
     /// The parameters and objective of each completed trial of `stage` that reported its
     /// objective and met its constraints, by id: what parameter importance is computed from.
     public func completedParameters(stage: Int) throws -> [(parameters: Parameters, objective: Double)] {
-        try completed(stage: stage, columns: "parameters, objective") { (decodeParameters($0[0]) ?? Parameters(), $0[1]) }
+        try completed(stage: stage, columns: "parameters, objective") { (decodeParameters($0.optionalText(0)) ?? Parameters(), $0.double(1)) }
     }
 
     /// `columns` of the trials ``completedParameters(stage:)`` reads, each row made into a value by `make`.
-    private func completed<T>(stage: Int, columns: String, _ make: (Row) -> T) throws -> [T] {
+    private func completed<T>(stage: Int, columns: String, _ make: (ColumnScan.Columns) -> T) throws -> [T] {
         try read { db in
             var out: [T] = []
-            let rows = try Row.fetchCursor(db, sql: """
+            try ColumnScan.forEach(db, sql: """
                 SELECT \(columns) FROM trials
                 WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0) ORDER BY id
-                """, arguments: [stage])
-            while let row = try rows.next() { out.append(make(row)) }
+                """, arguments: [stage]) { out.append(make($0)) }
             return out
         }
     }
@@ -130,7 +144,7 @@ extension CampaignStore {
     /// without their parameters: what a reader that keeps decoded parameters between reads
     /// (``parameters(ids:)``: a trial's parameters never change) asks first.
     public func completedObjectives(stage: Int) throws -> [(id: TrialID, objective: Double)] {
-        try completed(stage: stage, columns: "id, objective") { ($0[0], $0[1]) }
+        try completed(stage: stage, columns: "id, objective") { (TrialID($0.int64(0)), $0.double(1)) }
     }
 
     /// The parameters of the trials with these ids that exist, decoded as ``completedParameters(stage:)``
@@ -175,6 +189,26 @@ extension CampaignStore {
     public func failedAttempts() throws -> [AttemptRecord] {
         try read { db in
             try ColumnRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE failure_signature IS NOT NULL ORDER BY id").map(Self.attempt(from:))
+        }
+    }
+
+    /// The same attempts as ``failedAttempts()``, only what failure clustering reads of them.
+    public func failures() throws -> [FailedAttempt] {
+        try read { db in
+            var out: [FailedAttempt] = []
+            let statuses = ColumnScan.Cases(AttemptStatus.self)
+            try ColumnScan.forEach(db, sql: """
+                SELECT id, trial_id, failure_signature, failure_class, signature_text, failure_excerpt, failure_reason,
+                    status, assigned_at, started_at, ended_at, wall_ms, user_cpu_ms, system_cpu_ms, gpus
+                FROM attempts WHERE failure_signature IS NOT NULL ORDER BY id
+                """) { row in
+                out.append(FailedAttempt(
+                    id: AttemptID(row.int64(0)), trial: TrialID(row.int64(1)), signature: row.text(2),
+                    failureClass: row.optionalText(3).flatMap(FailureClass.init(rawValue:)), signatureText: row.optionalText(4),
+                    excerpt: row.optionalText(5), reason: row.optionalText(6),
+                    usage: Self.usage(row, from: 7, statuses: statuses, stage: 0, trialStatus: nil)))
+            }
+            return out
         }
     }
 
@@ -243,23 +277,42 @@ extension CampaignStore {
 
     /// What every attempt used, by attempt id, with its trial's stage and status: a campaign's cost.
     public func attemptUsage() throws -> [AttemptUsage] {
-        try read { db in
-            var out: [AttemptUsage] = []
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT a.status, a.assigned_at, a.started_at, a.ended_at, a.wall_ms, a.user_cpu_ms, a.system_cpu_ms, a.gpus, t.stage, t.status
-                FROM attempts a LEFT JOIN trials t ON t.id = a.trial_id ORDER BY a.id
-                """)
-            func unsigned(_ value: Int64?) -> UInt64? { value.map { UInt64(max(0, $0)) } }
-            while let row = try rows.next() {
-                let trialStatus: String? = row[9]
-                out.append(AttemptUsage(
-                    status: AttemptStatus(rawValue: row[0]) ?? .lost, assignedAt: row[1], startedAt: row[2], endedAt: row[3],
-                    wallMillis: unsigned(row[4]), userCPUMillis: unsigned(row[5]), systemCPUMillis: unsigned(row[6]),
-                    gpuCount: decodeStrings(row[7])?.count ?? 0, stage: trialStatus == nil ? 0 : (row[8] as Int?) ?? 0,
-                    trialStatus: trialStatus.map { TrialStatus(rawValue: $0) ?? .failed }))
+        try outcomesAndUsage().usage
+    }
+
+    /// Every attempt's usage, its trial's stage and status looked up in `trials` (sorted by id, as
+    /// ``stagedOutcomes()`` reads them): a search in memory costs less than a join's search in
+    /// the trials' table for each attempt. An attempt whose trial is not there counts as stage 0,
+    /// its trial's status unknown.
+    private static func attemptUsage(_ db: Database, trials: [(stage: Int, outcome: TrialOutcome)]) throws -> [AttemptUsage] {
+        var out: [AttemptUsage] = []
+        let statuses = ColumnScan.Cases(AttemptStatus.self)
+        try ColumnScan.forEach(db, sql: """
+            SELECT status, assigned_at, started_at, ended_at, wall_ms, user_cpu_ms, system_cpu_ms, gpus, trial_id FROM attempts ORDER BY id
+            """) { row in
+            let id = TrialID(row.int64(8))
+            var low = 0
+            var high = trials.count
+            while low < high {
+                let middle = (low + high) / 2
+                if trials[middle].outcome.id < id { low = middle + 1 } else { high = middle }
             }
-            return out
+            let trial = low < trials.count && trials[low].outcome.id == id ? trials[low] : nil
+            out.append(Self.usage(row, from: 0, statuses: statuses, stage: trial?.stage ?? 0, trialStatus: trial?.outcome.status))
         }
+        return out
+    }
+
+    /// `status, assigned_at, started_at, ended_at, wall_ms, user_cpu_ms, system_cpu_ms, gpus` from
+    /// column `first` on, as an attempt's usage.
+    private static func usage(
+        _ row: ColumnScan.Columns, from first: Int32, statuses: ColumnScan.Cases<AttemptStatus>, stage: Int, trialStatus: TrialStatus?
+    ) -> AttemptUsage {
+        func unsigned(_ index: Int32) -> UInt64? { row.optionalInt64(first + index).map { UInt64(max(0, $0)) } }
+        return AttemptUsage(
+            status: row.value(first, in: statuses) ?? .lost, assignedAt: row.int64(first + 1), startedAt: row.optionalInt64(first + 2),
+            endedAt: row.optionalInt64(first + 3), wallMillis: unsigned(4), userCPUMillis: unsigned(5), systemCPUMillis: unsigned(6),
+            gpuCount: row.stringCount(first + 7) ?? 0, stage: stage, trialStatus: trialStatus)
     }
 
     /// The messages of the events of `kind` among the latest `limit` events, oldest first.

@@ -71,7 +71,8 @@ import Testing
                 attempt.startedAt = Int64(id + 1)
                 attempt.endedAt = number == 3 ? nil : Int64(id + 50)
                 attempt.userCPUMillis = UInt64(id)
-                attempt.gpus = (0..<(id % 4)).map(String.init)
+                // GPU ids with a quote, a comma or a backslash in them are counted by decoding the list.
+                attempt.gpus = id % 7 == 0 ? ["GPU-\"a\"", "b,c", "d\\e"] : (0..<(id % 4)).map(String.init)
                 if attempt.status == .failed || attempt.status == .lost {
                     attempt.failureClass = .oom
                     attempt.failureSignature = "s\(id % 2)"
@@ -106,9 +107,16 @@ import Testing
         #expect(try store.trials(ids: Array(1...1_200)) == trials)
         #expect(try store.trials(status: .running) == trials.filter { $0.status == .running })
         #expect(try store.failedAttempts() == attempts.filter { $0.failureSignature != nil })
+        // What failure clustering reads of them (the digest's read).
+        #expect(try store.failures() == attempts.compactMap(FailedAttempt.init))
         let succeeded = Dictionary(attempts.filter { $0.status == .succeeded }.map { ($0.trial, $0) }, uniquingKeysWith: { $1 })
         #expect(try store.succeededAttempts(trials: [1, 2, 5, 6, 500]) == succeeded.filter { [1, 2, 5, 6].contains($0.key) })
         #expect(try store.attemptUsage() == attempts.map { AttemptUsage($0, stage: byID[$0.trial]?.stage ?? 0, trialStatus: byID[$0.trial]?.status) })
+        // Both of the digest's scans at once: the same outcomes and usage.
+        let both = try store.outcomesAndUsage()
+        #expect(both.outcomes.map(\.outcome) == staged.map(\.outcome) && both.outcomes.map(\.stage) == staged.map(\.stage))
+        #expect(both.usage == (try store.attemptUsage()))
+        #expect(both.usage.contains { $0.gpuCount == 3 } && both.usage.contains { $0.gpuCount == 0 })
         let now: Int64 = 10_000
         #expect(CostBreakdown(usage: try store.attemptUsage(), stageNames: ["a", "b"], now: now)
                 == CostBreakdown(attempts: attempts, trials: byID, stageNames: ["a", "b"], now: now))

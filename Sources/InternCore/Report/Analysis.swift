@@ -44,32 +44,43 @@ public enum ImportanceAnalysis {
         guard points.count >= 4 else { return [] }
         let objectives = points.map(\.objective)
         guard variance(objectives, weights: nil) > 0 else { return [] }
-        var results: [ParameterImportance] = []
+        let analysed: [(parameter: Parameter, values: [ParameterValue?], binOf: [Int], labels: [String])] = space.parameters.compactMap { parameter in
+            let values = points.map { $0.parameters[parameter.name] }
+            let (binOf, labels) = binning(parameter, values: values, most: min(maxBins, max(2, points.count / 4)))
+            return labels.count > 1 ? (parameter, values, binOf, labels) : nil
+        }
+        // The bootstrap, paired: each resample draws every trial's index anew (`random.next() %
+        // count`), and every parameter's share is computed on that same resample. (Drawing for each
+        // parameter apart made 3 million draws for 8,000 trials and 4 parameters, most of the cost.)
+        var shares = [[Double]](repeating: [], count: analysed.count)
+        for index in shares.indices { shares[index].reserveCapacity(max(0, resamples)) }
         var random = SplitMix64(seed: seed)
-        for parameter in space.parameters {
-            let (binOf, labels) = binning(parameter, values: points.map { $0.parameters[parameter.name] }, most: min(maxBins, max(2, points.count / 4)))
-            guard labels.count > 1 else { continue }
-            let share = explainedShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: nil)
-            var shares: [Double] = []
-            shares.reserveCapacity(max(0, resamples))
-            var weights = [Double](repeating: 0, count: points.count)
-            // Each resample draws every trial's index anew (`random.next() % count`): 3 million
-            // draws for 8,000 trials and 4 parameters, where a 64-bit division was most of the cost.
-            let draw = Remainder(divisor: UInt64(points.count))
-            for _ in 0..<max(0, resamples) {
-                weights.withUnsafeMutableBufferPointer { weights in
-                    weights.update(repeating: 0)
-                    for _ in 0..<weights.count { weights[Int(truncatingIfNeeded: draw.of(random.next()))] += 1 }
+        var weights = [Double](repeating: 0, count: points.count)
+        let draw = Remainder(divisor: UInt64(points.count))
+        for _ in 0..<(analysed.isEmpty ? 0 : max(0, resamples)) {
+            weights.withUnsafeMutableBufferPointer { weights in
+                weights.update(repeating: 0)
+                for _ in 0..<weights.count { weights[Int(truncatingIfNeeded: draw.of(random.next()))] += 1 }
+                let weight = BootstrapWeights(buffer: UnsafeBufferPointer(weights))
+                let totals = Totals(objectives, weight)
+                for (index, item) in analysed.enumerated() {
+                    shares[index].append(explainedShare(bins: item.binOf, objectives: objectives, binCount: item.labels.count, weight: weight, totals: totals))
                 }
-                shares.append(explainedShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: weights))
             }
+        }
+        var results: [ParameterImportance] = []
+        for (item, shares) in zip(analysed, shares) {
+            let (parameter, values, binOf, labels) = item
+            let share = explainedShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: nil)
             let mean = shares.isEmpty ? share : shares.reduce(0, +) / Double(shares.count)
             let spread = shares.isEmpty ? 0 : (shares.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(shares.count)).squareRoot()
             var bins: [ParameterImportance.Bin] = []
+            var membersOf = [[Int]](repeating: [], count: labels.count)
+            for index in binOf.indices { membersOf[binOf[index]].append(index) }
             for (index, label) in labels.enumerated() {
-                let members = points.indices.filter { binOf[$0] == index }
+                let members = membersOf[index]
                 guard !members.isEmpty else { continue }
-                let numbers = members.compactMap { points[$0].parameters[parameter.name]?.doubleValue }
+                let numbers = members.compactMap { values[$0]?.doubleValue }
                 bins.append(.init(
                     label: label, count: members.count, mean: members.reduce(0) { $0 + objectives[$1] } / Double(members.count),
                     low: parameter.domain.isNumeric ? numbers.min() : nil, high: parameter.domain.isNumeric ? numbers.max() : nil))
@@ -115,49 +126,71 @@ public enum ImportanceAnalysis {
 
     /// The between-bin variance over the total variance (with optional bootstrap weights).
     ///
-    /// It runs 100 times per parameter over every trial (the bootstrap), so the total variance's
-    /// sums share the bins' pass: the same additions in the same order as ``variance(_:weights:)``,
-    /// the same result to the bit.
+    /// It runs 100 times per parameter over every trial (the bootstrap); the sums it makes are
+    /// the same additions in the same order as ``variance(_:weights:)``, the same result to the bit.
     static func explainedShare(bins: [Int], objectives: [Double], binCount: Int, weights: [Double]?) -> Double {
         precondition(bins.count == objectives.count && weights.map { $0.count == objectives.count } ?? true)
+        if let weights {
+            return weights.withUnsafeBufferPointer { buffer in
+                let weight = BootstrapWeights(buffer: buffer)
+                return explainedShare(bins: bins, objectives: objectives, binCount: binCount, weight: weight, totals: Totals(objectives, weight))
+            }
+        }
+        return explainedShare(bins: bins, objectives: objectives, binCount: binCount, weight: UnitWeights(), totals: Totals(objectives, UnitWeights()))
+    }
+
+    /// What the share of every parameter divides by on one resample: the weights' sum, the
+    /// weighted sum of the objectives and their weighted squared deviations from its mean.
+    /// Computed once per resample for all the parameters (two passes over the trials, in the
+    /// order ``variance(_:weights:)`` adds).
+    struct Totals {
+        var weightSum = 0.0
+        var grand = 0.0
+        var squares = 0.0
+
+        init(_ objectives: [Double], _ weight: some TrialWeights) {
+            objectives.withUnsafeBufferPointer { objectives in
+                for index in 0..<objectives.count {
+                    let w = weight[index]
+                    weightSum += w
+                    grand += w * objectives[index]
+                }
+                guard weightSum > 0 else { return }
+                let mean = grand / weightSum
+                for index in 0..<objectives.count {
+                    let w = weight[index]
+                    squares += w * (objectives[index] - mean) * (objectives[index] - mean)
+                }
+            }
+        }
+    }
+
+    /// The share given the resample's totals: one pass over the trials for the bins' sums.
+    static func explainedShare(bins: [Int], objectives: [Double], binCount: Int, weight: some TrialWeights, totals: Totals) -> Double {
+        precondition(bins.count == objectives.count)
+        guard totals.weightSum > 0 else { return 0 }
+        let total = totals.squares / totals.weightSum
+        guard total > 0 else { return 0 }
         var sums = [Double](repeating: 0, count: binCount)
         var counts = [Double](repeating: 0, count: binCount)
-        var weightSum = 0.0, grand = 0.0, squares = 0.0
         // Without bounds checks or an optional per trial (a bin out of range would be a bug in
         // `binning`; the precondition above keeps the buffers the same length).
-        func passes(_ weight: some TrialWeights) {
-            objectives.withUnsafeBufferPointer { objectives in
-                bins.withUnsafeBufferPointer { bins in
-                    sums.withUnsafeMutableBufferPointer { sums in
-                        counts.withUnsafeMutableBufferPointer { counts in
-                            for index in 0..<objectives.count {
-                                let w = weight[index]
-                                precondition(bins[index] >= 0 && bins[index] < binCount)
-                                sums[bins[index]] += w * objectives[index]
-                                counts[bins[index]] += w
-                                weightSum += w
-                                grand += w * objectives[index]
-                            }
+        objectives.withUnsafeBufferPointer { objectives in
+            bins.withUnsafeBufferPointer { bins in
+                sums.withUnsafeMutableBufferPointer { sums in
+                    counts.withUnsafeMutableBufferPointer { counts in
+                        for index in 0..<objectives.count {
+                            let w = weight[index]
+                            precondition(bins[index] >= 0 && bins[index] < binCount)
+                            sums[bins[index]] += w * objectives[index]
+                            counts[bins[index]] += w
                         }
-                    }
-                    guard weightSum > 0 else { return }
-                    let mean = grand / weightSum
-                    for index in 0..<objectives.count {
-                        let w = weight[index]
-                        squares += w * (objectives[index] - mean) * (objectives[index] - mean)
                     }
                 }
             }
         }
-        if let weights {
-            weights.withUnsafeBufferPointer { passes(BootstrapWeights(buffer: $0)) }
-        } else {
-            passes(UnitWeights())
-        }
-        guard weightSum > 0 else { return 0 }
-        let total = squares / weightSum
-        guard total > 0 else { return 0 }
-        let mean = grand / weightSum
+        let weightSum = totals.weightSum
+        let mean = totals.grand / weightSum
         var between = 0.0
         var used = 0
         for bin in 0..<binCount where counts[bin] > 0 {
@@ -297,21 +330,26 @@ public struct FailureCluster: Sendable, Codable, Equatable {
 
     /// The clusters of `attempts` that failed with a signature, largest first.
     public static func clusters(attempts: [AttemptRecord], trials: [TrialID: TrialRecord]) -> [FailureCluster] {
-        let failed = attempts.filter { $0.failureSignature != nil }
+        clusters(failures: attempts.compactMap(FailedAttempt.init), parameters: trials.mapValues(\.parameters))
+    }
+
+    /// The clusters of `failures`, largest first; `parameters` are the parameters of the trials
+    /// they hit (a trial left out, one the store does not hold, is not counted).
+    public static func clusters(failures: [FailedAttempt], parameters: [TrialID: Parameters]) -> [FailureCluster] {
         var order: [String] = []
-        var groups: [String: [AttemptRecord]] = [:]
-        for attempt in failed.sorted(by: { $0.id < $1.id }) {
-            let key = attempt.failureSignature!
+        var groups: [String: [FailedAttempt]] = [:]
+        for attempt in failures.sorted(by: { $0.id < $1.id }) {
+            let key = attempt.signature
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(attempt)
         }
         let clusters = order.map { key -> FailureCluster in
             let members = groups[key]!
-            let hit = Set(members.map(\.trial)).sorted().compactMap { trials[$0] }
+            let hit = Set(members.map(\.trial)).sorted().compactMap { parameters[$0] }
             var ranges: [String: String] = [:]
-            let names = Set(hit.flatMap(\.parameters.names)).sorted()
+            let names = Set(hit.flatMap(\.names)).sorted()
             for name in names {
-                let values = hit.compactMap { $0.parameters[name] }
+                let values = hit.compactMap { $0[name] }
                 let numbers = values.compactMap(\.doubleValue)
                 if numbers.count == values.count, let low = numbers.min(), let high = numbers.max(), Set(values.map(\.text)).count > 3 {
                     ranges[name] = low == high ? ImportanceAnalysis.format(low) : "\(ImportanceAnalysis.format(low))–\(ImportanceAnalysis.format(high))"
@@ -323,12 +361,49 @@ public struct FailureCluster: Sendable, Codable, Equatable {
             let first = members[0]
             return FailureCluster(
                 signature: key, failureClass: first.failureClass?.rawValue ?? "unknown", text: first.signatureText ?? "",
-                excerpt: first.failureExcerpt ?? first.failureReason ?? "", attempts: members.count, trials: hit.count,
-                firstAt: members.compactMap(\.endedAt).min(), lastAt: members.compactMap(\.endedAt).max(), parameterRanges: ranges,
-                gpuHours: members.reduce(0) { $0 + CostBreakdown.gpuHours(AttemptUsage($1, stage: 0, trialStatus: nil), now: $1.endedAt ?? $1.assignedAt) },
-                cpuHours: members.reduce(0) { $0 + CostBreakdown.cpuHours(AttemptUsage($1, stage: 0, trialStatus: nil)) })
+                excerpt: first.excerpt ?? first.reason ?? "", attempts: members.count, trials: hit.count,
+                firstAt: members.compactMap(\.usage.endedAt).min(), lastAt: members.compactMap(\.usage.endedAt).max(), parameterRanges: ranges,
+                gpuHours: members.reduce(0) { $0 + CostBreakdown.gpuHours($1.usage, now: $1.usage.endedAt ?? $1.usage.assignedAt) },
+                cpuHours: members.reduce(0) { $0 + CostBreakdown.cpuHours($1.usage) })
         }
         return clusters.sorted { $0.attempts == $1.attempts ? $0.signature < $1.signature : $0.attempts > $1.attempts }
+    }
+}
+
+/// What failure clustering reads of an attempt that failed with a signature (failed, lost or
+/// preempted): the store gives it without reading the whole attempt.
+public struct FailedAttempt: Sendable, Equatable {
+    public var id: AttemptID
+    public var trial: TrialID
+    public var signature: String
+    public var failureClass: FailureClass?
+    public var signatureText: String?
+    public var excerpt: String?
+    public var reason: String?
+    /// Its times and what it used (stage 0, no trial status: clustering does not read them).
+    public var usage: AttemptUsage
+
+    public init(
+        id: AttemptID, trial: TrialID, signature: String, failureClass: FailureClass?, signatureText: String?, excerpt: String?,
+        reason: String?, usage: AttemptUsage
+    ) {
+        self.id = id
+        self.trial = trial
+        self.signature = signature
+        self.failureClass = failureClass
+        self.signatureText = signatureText
+        self.excerpt = excerpt
+        self.reason = reason
+        self.usage = usage
+    }
+
+    /// `attempt`'s failure; nil when it has no signature.
+    public init?(_ attempt: AttemptRecord) {
+        guard let signature = attempt.failureSignature else { return nil }
+        self.init(
+            id: attempt.id, trial: attempt.trial, signature: signature, failureClass: attempt.failureClass,
+            signatureText: attempt.signatureText, excerpt: attempt.failureExcerpt, reason: attempt.failureReason,
+            usage: AttemptUsage(attempt, stage: 0, trialStatus: nil))
     }
 }
 

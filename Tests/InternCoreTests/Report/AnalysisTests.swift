@@ -200,8 +200,9 @@ import Testing
         }
     }
 
-    /// The importance as it was computed before the bootstrap's draws took no division and its
-    /// passes no bounds checks: the same doubles, bit for bit, on the same seed.
+    /// The importance computed plainly (a division per draw, passes with bounds checks, each
+    /// resample drawn once and every parameter's share computed on it): the same doubles, bit for
+    /// bit, on the same seed.
     static func referenceImportance(
         points: [(parameters: Parameters, objective: Double)], space: ParameterSpace, resamples: Int = 100, seed: UInt64 = 1
     ) -> [(parameter: String, share: Double, spread: Double)] {
@@ -209,22 +210,25 @@ import Testing
         guard points.count >= 4 else { return [] }
         let objectives = points.map(\.objective)
         var random = SplitMix64(seed: seed)
-        var out: [(parameter: String, share: Double, spread: Double)] = []
-        for parameter in space.parameters {
-            let (binOf, labels) = ImportanceAnalysis.binning(
-                parameter, values: points.map { $0.parameters[parameter.name] }, most: min(ImportanceAnalysis.maxBins, max(2, points.count / 4)))
-            guard labels.count > 1 else { continue }
-            let share = referenceShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: nil)
-            var shares: [Double] = []
-            var weights = [Double](repeating: 0, count: points.count)
-            for _ in 0..<resamples {
-                for index in weights.indices { weights[index] = 0 }
-                for _ in points.indices { weights[Int(random.next() % UInt64(points.count))] += 1 }
-                shares.append(referenceShare(bins: binOf, objectives: objectives, binCount: labels.count, weights: weights))
+        let binned = space.parameters.map { parameter in
+            (parameter.name, ImportanceAnalysis.binning(
+                parameter, values: points.map { $0.parameters[parameter.name] }, most: min(ImportanceAnalysis.maxBins, max(2, points.count / 4))))
+        }.filter { $0.1.1.count > 1 }
+        var shares = [[Double]](repeating: [], count: binned.count)
+        var weights = [Double](repeating: 0, count: points.count)
+        for _ in 0..<(binned.isEmpty ? 0 : resamples) {
+            for index in weights.indices { weights[index] = 0 }
+            for _ in points.indices { weights[Int(random.next() % UInt64(points.count))] += 1 }
+            for (index, (_, bins)) in binned.enumerated() {
+                shares[index].append(referenceShare(bins: bins.0, objectives: objectives, binCount: bins.1.count, weights: weights))
             }
+        }
+        var out: [(parameter: String, share: Double, spread: Double)] = []
+        for ((name, bins), shares) in zip(binned, shares) {
+            let share = referenceShare(bins: bins.0, objectives: objectives, binCount: bins.1.count, weights: nil)
             let mean = shares.isEmpty ? share : shares.reduce(0, +) / Double(shares.count)
             let spread = shares.isEmpty ? 0 : (shares.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(shares.count)).squareRoot()
-            out.append((parameter.name, share, spread))
+            out.append((name, share, spread))
         }
         return out
     }
