@@ -1,0 +1,86 @@
+import Foundation
+import InternStore
+import InternTestKit
+import Testing
+
+/// `intern serve` beside a running campaign, in headless Chromium: the campaign page's completed
+/// count rises as trials end, pushed over Server-Sent Events into the same document (no reload);
+/// the screenshot is not blank. Fixtures/dashboard_browser.py drives Chromium through the
+/// DevTools protocol.
+@Suite(.serialized) struct DashboardEndToEndTests {
+    /// 16 trials of about 0.7 s on 2 workers: about 6 s of a running campaign to watch.
+    static let spec = """
+        name: dash
+        command: [python3, -c, "import sys, time; x = float(sys.argv[1]); time.sleep(0.7); print('METRIC step=1 loss=%.4f' % ((x - 0.3) ** 2))", "{x}"]
+        space: {x: {type: uniform, low: 0.0, high: 1.0}}
+        sampler: {type: random, seed: 5}
+        trials: 16
+        metrics: {prefix: METRIC}
+        objective: {metric: loss, direction: minimize}
+        """
+
+    @Test func theCampaignPageCountsCompletedTrialsLiveInHeadlessChromium() async throws {
+        let chromium = try #require(["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) },
+                                    "headless Chromium is needed: `make test` installs Debian's chromium")
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("dash.yaml", Self.spec)
+        let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet"], in: dir.path)
+        let serve = try InternBinary.start(["serve", "--root", dir.file(".intern"), "--listen", "127.0.0.1:0"], in: dir.path)
+        defer {
+            run.signal(SIGKILL)
+            serve.signal(SIGKILL)
+        }
+        let store = try await waitForStore(dir.file(".intern/dash"))
+        var url = ""
+        for _ in 0..<200 {
+            if let line = serve.stdoutSoFar.split(separator: "\n").first(where: { $0.hasPrefix("dashboard: http://") }) {
+                url = String(line.dropFirst("dashboard: ".count).prefix { $0 != " " })
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try #require(url.hasPrefix("http://127.0.0.1:"), "serve did not say where it listens: \(serve.stdoutSoFar) \(serve.stderrSoFar)")
+        #expect(try store.trials().filter { $0.status == .completed }.count < 12, "the campaign is still young when the page opens")
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/dashboard_browser.py").path
+        let shot = dir.file("campaign.png")
+        let browser = try await ProcessRunner.run(
+            ["/usr/bin/python3", script, "--chromium", chromium, "--url", url + "c/dash", "--screenshot", shot, "--timeout", "60"], timeout: .seconds(120))
+        #expect(browser.status == 0, "\(browser.stderr.suffix(3000))")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(browser.stdout.utf8)) as? [String: Any], "\(browser.stdout)")
+        let polls = try #require(result["polls"] as? [[String: Any]])
+        let last = try #require(polls.last)
+        let history = try #require(last["history"] as? [Int], "\(last)")
+        #expect(history.count >= 2 && history.last! > history.first!, "the completed count rose over SSE: \(history)")
+        #expect(last["shown"] as? Int == history.last, "the page shows what it received: \(last)")
+        // One document all along: the origin of every poll is the first one's.
+        let origins = Set(polls.compactMap { $0["origin"] as? Double })
+        #expect(origins.count == 1, "the page was reloaded: \(origins)")
+        #expect((last["rows"] as? Int ?? 0) >= history.first!, "the trials table was swapped in: \(last)")
+        let screenshot = try #require(result["screenshot"] as? [String: Any])
+        #expect((screenshot["colors"] as? Int ?? 0) >= 8 && (screenshot["inked"] as? Double ?? 0) > 0.01, "the screenshot looks blank: \(screenshot)")
+        #expect(FileManager.default.fileExists(atPath: shot))
+        if let keep = ProcessInfo.processInfo.environment["INTERN_DASHBOARD_SCREENSHOT"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(atPath: shot, toPath: keep)
+        }
+
+        let finished = try await run.finish(timeout: .seconds(90))
+        #expect(finished.status == 0, "\(finished.stderr)")
+        // SIGTERM stops the server gracefully, quickly, with status 0.
+        serve.signal(SIGTERM)
+        let stopped = try await serve.finish(timeout: .seconds(10))
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+    }
+
+    @Test func serveRefusesANonLoopbackAddressWithoutAToken() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let refused = try await InternBinary.run(["serve", "--listen", "0.0.0.0:0"], in: dir.path, timeout: .seconds(20))
+        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.stderr.contains("not a loopback address"), "\(refused.stderr)")
+        let bad = try await InternBinary.run(["serve", "--listen", "8080"], in: dir.path, timeout: .seconds(20))
+        #expect(bad.status == 64 && bad.stderr.contains("HOST:PORT"), "\(bad.stderr)")
+    }
+}
