@@ -14,17 +14,21 @@ extension Dashboard {
     static let eventStreamHeaders: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
 
     /// `/c/NAME/events`: a `progress` event (``CampaignProgress`` as JSON, with the events after
-    /// `after`) now and at every change; `end` once the campaign is over.
+    /// `after`) now and at every change; `end` (with the state) once the campaign is over or the
+    /// server stops.
     func progressStream(_ entry: StoreShelf.Entry, after: Int64?) -> Response {
         Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
             var feed = LiveFeed<CampaignProgress.Fingerprint>(now: self.now())
             var after = after
             // A browser reconnects on its own after an error; three seconds is plenty.
             try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
-            polling: while !Task.isShuttingDownGracefully {
+            polling: while true {
+                // The server stopping ends the feed too, after the state as it is then (the
+                // campaign's last, when the dashboard shares its process and stops after it).
+                let stopping = Task.isShuttingDownGracefully
                 let now = self.now()
                 let (fingerprint, info) = try await self.blocking { try CampaignProgress.fingerprint(store: entry.store, now: now) }
-                let action = feed.poll(fingerprint, final: info.finishedAt != nil || info.stoppedReason != nil, now: now)
+                let action = feed.poll(fingerprint, final: stopping || info.finishedAt != nil || info.stoppedReason != nil, now: now)
                 switch action {
                 case .send, .sendAndEnd:
                     let since = after
@@ -33,7 +37,8 @@ extension Dashboard {
                     }
                     if after != nil { after = progress.lastEventID }
                     try await writer.write(ByteBuffer(string: ServerSentEvent(event: "progress", id: "\(progress.lastEventID)", data: progress.json).text))
-                    if action == .sendAndEnd {
+                    // The full read may see the end the quick one did not yet: no need to send it twice.
+                    if action == .sendAndEnd || progress.final {
                         try await writer.write(ByteBuffer(string: ServerSentEvent(event: "end", data: progress.state).text))
                         break polling
                     }
@@ -55,12 +60,13 @@ extension Dashboard {
         Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
             var feed = LiveFeed<UInt64>(now: self.now())
             let decoder = try LogDecoder()
-            polling: while !Task.isShuttingDownGracefully {
+            polling: while true {
+                let stopping = Task.isShuttingDownGracefully
                 let (log, ended) = try await self.blocking {
                     let ended = try store.attempts(trial: trial).first { $0.id == attempt }?.status.isTerminal ?? true
                     return (try store.storedLog(trial: trial, attempt: attempt, stream: stream), ended)
                 }
-                let action = feed.poll(log.length, final: ended, now: self.now())
+                let action = feed.poll(log.length, final: stopping || ended, now: self.now())
                 switch action {
                 case .send, .sendAndEnd:
                     let bytes = try await self.blocking {

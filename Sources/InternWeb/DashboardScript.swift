@@ -37,7 +37,7 @@ enum DashboardScript {
                   .then(function (html) { if (html !== null) table.innerHTML = html; });
               }
             });
-            source.addEventListener("end", function () { source.close(); live.textContent = "campaign over"; });
+            source.addEventListener("end", function (message) { source.close(); live.textContent = "feed ended: " + message.data; });
           }
           var control = document.getElementById("control");
           if (control) {

@@ -67,6 +67,29 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+/// `--http ADDR` (and `--http-token-file`) on `intern run` and `intern coordinator`: the dashboard
+/// of the campaigns beside this one, served by the same process.
+struct DashboardOptions: ParsableArguments {
+    @Option(name: .long, help: "Also serve the dashboard at HOST:PORT (e.g. 127.0.0.1:8080; port 0: any free port), as `intern serve` would.")
+    var http: String?
+
+    @Option(name: .customLong("http-token-file"), help: "With --http: a file holding the token steering requests must carry (as `intern serve --token-file`).")
+    var httpTokenFile: String?
+
+    func validate() throws {
+        if httpTokenFile != nil, http == nil { throw ValidationError("--http-token-file goes with --http") }
+        if let http { _ = try Serve.address(http, tokenGiven: httpTokenFile != nil, option: "--http") }
+    }
+
+    /// The dashboard of the campaigns under `root` (the directory that holds this campaign's), or
+    /// nil without --http.
+    func service(root: String) throws -> DashboardService? {
+        guard let http else { return nil }
+        let address = try Serve.address(http, tokenGiven: httpTokenFile != nil, option: "--http")
+        return DashboardService(root: root, address: address, access: ControlAccess(token: try httpTokenFile.map(Serve.token)))
+    }
+}
+
 /// The dashboard's web server as a service of the process's group; it prints its URL once it
 /// listens (the port chosen, for port 0).
 struct DashboardService: Service {

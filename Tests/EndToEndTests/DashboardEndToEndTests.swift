@@ -19,6 +19,17 @@ import Testing
         objective: {metric: loss, direction: minimize}
         """
 
+    /// The URL a process serving the dashboard printed once it listened (`dashboard: http://…/`).
+    static func dashboardURL(of process: ChildProcess) async throws -> String {
+        for _ in 0..<200 {
+            if let line = process.stdoutSoFar.split(separator: "\n").first(where: { $0.hasPrefix("dashboard: http://127.0.0.1:") }) {
+                return String(line.dropFirst("dashboard: ".count).prefix { $0 != " " })
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TimeoutError(message: "no dashboard URL printed: \(process.stdoutSoFar) \(process.stderrSoFar)")
+    }
+
     @Test func theCampaignPageCountsCompletedTrialsLiveInHeadlessChromium() async throws {
         let chromium = try #require(["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) },
                                     "headless Chromium is needed: `make test` installs Debian's chromium")
@@ -32,15 +43,7 @@ import Testing
             serve.signal(SIGKILL)
         }
         let store = try await waitForStore(dir.file(".intern/dash"))
-        var url = ""
-        for _ in 0..<200 {
-            if let line = serve.stdoutSoFar.split(separator: "\n").first(where: { $0.hasPrefix("dashboard: http://") }) {
-                url = String(line.dropFirst("dashboard: ".count).prefix { $0 != " " })
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        try #require(url.hasPrefix("http://127.0.0.1:"), "serve did not say where it listens: \(serve.stdoutSoFar) \(serve.stderrSoFar)")
+        let url = try await Self.dashboardURL(of: serve)
         #expect(try store.trials().filter { $0.status == .completed }.count < 12, "the campaign is still young when the page opens")
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/dashboard_browser.py").path
@@ -82,5 +85,34 @@ import Testing
         #expect(refused.stderr.contains("not a loopback address"), "\(refused.stderr)")
         let bad = try await InternBinary.run(["serve", "--listen", "8080"], in: dir.path, timeout: .seconds(20))
         #expect(bad.status == 64 && bad.stderr.contains("HOST:PORT"), "\(bad.stderr)")
+    }
+
+    /// `intern run --http`: the dashboard in the run's own process, its feed ending with the
+    /// campaign, and the run still exits by itself when the campaign is over.
+    @Test func runWithHTTPServesItsCampaignUntilItEnds() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("dash.yaml", Self.spec.replacingOccurrences(of: "trials: 16", with: "trials: 6"))
+        let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet", "--http", "127.0.0.1:0"], in: dir.path)
+        defer { run.signal(SIGKILL) }
+        let url = try await Self.dashboardURL(of: run)
+        let client = """
+            import sys, urllib.request
+            base = sys.argv[1]
+            page = urllib.request.urlopen(base + "c/dash", timeout=10).read().decode()
+            assert "<h1>Campaign dash</h1>" in page, page[:500]
+            text = ""
+            with urllib.request.urlopen(base + "c/dash/events?after=0", timeout=60) as response:
+                for line in response:
+                    text += line.decode()
+                    if "event: end\\n" in text and text.endswith("\\n\\n"):
+                        break
+            print(text)
+            """
+        let fed = try await ProcessRunner.run(["/usr/bin/python3", "-c", client, url], timeout: .seconds(90))
+        #expect(fed.status == 0, "\(fed.stderr)")
+        #expect(fed.stdout.contains("event: progress") && fed.stdout.contains("event: end\ndata: finished"), "\(fed.stdout)")
+        let finished = try await run.finish(timeout: .seconds(60))
+        #expect(finished.status == 0, "\(finished.stderr)")
     }
 }
