@@ -23,6 +23,8 @@ let package = Package(
         // The dashboard's web server (`intern serve`, `--http`): docs/dependencies.md. No default
         // traits: neither swift-configuration nor full Foundation is needed.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // The dashboard's `/metrics`, in Prometheus's text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian, nothing else.
@@ -60,6 +62,7 @@ let package = Package(
             "InternCore", "InternStore", "InternReport", "Zstd",
             .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // The shells around the logic.

@@ -11,7 +11,7 @@ import Zstd
 /// from their stores (read-only, as `intern status` reads them). `intern serve` runs it alone;
 /// `intern run --http` beside the coordinator.
 ///
-/// Routes: `/` the campaigns; `/c/NAME` a campaign (live), `/c/NAME/events` its progress as
+/// Routes: `/` the campaigns; `/metrics` for Prometheus; `/c/NAME` a campaign (live), `/c/NAME/events` its progress as
 /// Server-Sent Events, `/c/NAME/trials` its trials table alone, `/c/NAME/report` its HTML report;
 /// `/c/NAME/t/ID` a trial, `/c/NAME/t/ID/a/ATTEMPT/STREAM.zst` (or `.txt`) an attempt's log and
 /// `…/STREAM/follow` the log as it grows; `/static/dashboard.js`; the POSTs that steer a campaign
@@ -38,6 +38,17 @@ public struct Dashboard: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/") { _, _ in try await self.blocking { Response.html(try self.campaignsPage()) } }
+        router.get("/metrics") { _, _ in
+            try await self.blocking {
+                let text = CampaignMetrics.exposition(self.root.names().compactMap { name in
+                    // A campaign that cannot be read is left out (its page says why).
+                    guard let entry = try? self.shelf.entry(name) else { return nil }
+                    return try? CampaignMetrics.read(store: entry.store, view: entry.view, now: self.now())
+                })
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
         router.get("/static/dashboard.js") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=300"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: DashboardScript.source)))

@@ -71,6 +71,24 @@ import Testing
 
         let finished = try await run.finish(timeout: .seconds(90))
         #expect(finished.status == 0, "\(finished.stderr)")
+
+        // /metrics, read by Prometheus's own client library's text-format parser.
+        try #require(FileManager.default.isExecutableFile(atPath: MCPEndToEndTests.python), "no prometheus_client at \(MCPEndToEndTests.python): run `make test`")
+        let parse = """
+            import json, sys, urllib.request
+            from prometheus_client.parser import text_string_to_metric_families
+            text = urllib.request.urlopen(sys.argv[1] + "metrics", timeout=10).read().decode()
+            print(json.dumps({f.name: [[s.labels, s.value] for s in f.samples] for f in text_string_to_metric_families(text)}))
+            """
+        let scraped = try await ProcessRunner.run([MCPEndToEndTests.python, "-c", parse, url], timeout: .seconds(30))
+        #expect(scraped.status == 0, "\(scraped.stderr)")
+        let families = try #require(try JSONSerialization.jsonObject(with: Data(scraped.stdout.utf8)) as? [String: [[Any]]], "\(scraped.stdout)")
+        let completed = (families["intern_trials"] ?? []).filter { ($0[0] as? [String: String])?["status"] == "completed" }.compactMap { $0[1] as? Double }
+        #expect(completed == [16], "\(families["intern_trials"] ?? [])")
+        #expect(families["intern_campaign_finished"]?.first?[1] as? Double == 1)
+        #expect((families["intern_workers"] ?? []).isEmpty == false && families["intern_attempts_running"]?.first?[1] as? Double == 0)
+        #expect((families["intern_log_raw_bytes"]?.first?[1] as? Double ?? 0) > 0, "\(families.keys.sorted())")
+
         // SIGTERM stops the server gracefully, quickly, with status 0.
         serve.signal(SIGTERM)
         let stopped = try await serve.finish(timeout: .seconds(10))

@@ -111,6 +111,27 @@ import Zstd
         }
     }
 
+    @Test func metricsSayWhatTheStoreHolds_inPrometheusTextFormat() async throws {
+        let dir = try Self.synthRoot()
+        defer { dir.remove() }
+        let store = try CampaignStore(directory: dir.file("synth"), create: false, readOnly: true)
+        let trials = try store.trials()
+        try await Application(router: Dashboard(root: dir.path).router()).test(.router) { client in
+            let response = try await client.execute(uri: "/metrics", method: .get)
+            #expect(response.status == .ok && response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = Self.body(response)
+            for status in TrialStatus.allCases {
+                let count = trials.filter { $0.status == status }.count
+                guard count > 0 else { continue }
+                #expect(text.contains("intern_trials{campaign=\"synth\",stage=\"main\",status=\"\(status.rawValue)\"} \(count).0\n"), "\(status): \(text)")
+            }
+            #expect(text.contains("# TYPE intern_trials gauge") && text.contains("# HELP intern_trials "))
+            #expect(text.contains("intern_campaign_finished{campaign=\"synth\"} 1.0\n"))
+            #expect(text.contains("intern_failed_attempts{campaign=\"synth\",class=\"oom\"} 3.0\n"), "\(text)")
+            #expect(text.contains("intern_log_raw_bytes{campaign=\"synth\"} ") && text.contains("intern_spent_gpu_hours{campaign=\"synth\"} "))
+        }
+    }
+
     @Test func badInputGetsAClearErrorAndChangesNothing() async throws {
         let dir = try Self.synthRoot()
         defer { dir.remove() }
