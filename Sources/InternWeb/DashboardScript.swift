@@ -41,16 +41,18 @@ enum DashboardScript {
           }
           var control = document.getElementById("control");
           if (control) {
-            control.token.value = sessionStorage.getItem("intern-token") || "";
+            var field = function (name) { return control.querySelector("[data-name=" + name + "]"); };
+            field("token").value = sessionStorage.getItem("intern-token") || "";
             control.querySelectorAll("button[data-action]").forEach(function (button) {
               button.addEventListener("click", function () {
                 var action = button.dataset.action, url = control.dataset.base + "/" + action, body = null;
-                sessionStorage.setItem("intern-token", control.token.value);
-                if (action === "cancel") url += "?trial=" + encodeURIComponent(control.trial.value);
-                if (action === "add") body = JSON.stringify({ configurations: [], trials: +control.trials.value || 0, hours: 0, gpuHours: 0 });
-                fetch(url, { method: "POST", body: body, headers: { "Authorization": "Bearer " + control.token.value, "Content-Type": "application/json" } })
+                var token = field("token").value;
+                sessionStorage.setItem("intern-token", token);
+                if (action === "cancel") url += "?trial=" + encodeURIComponent(field("trial").value);
+                if (action === "add") body = JSON.stringify({ configurations: [], trials: +field("trials").value || 0, hours: 0, gpuHours: 0 });
+                fetch(url, { method: "POST", body: body, headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" } })
                   .then(function (r) { return r.text(); })
-                  .then(function (text) { control.answer.value = text; });
+                  .then(function (text) { document.getElementById("control-answer").textContent = text; });
               });
             });
           }

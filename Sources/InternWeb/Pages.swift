@@ -152,14 +152,15 @@ public enum Pages {
     }
 
     /// Pause, resume, cancel, add: POSTs the script sends with the token (a header, so they need
-    /// the script; the commands do the same without it).
+    /// the script; the commands do the same without it). No `<form>`: pressing Enter in a field
+    /// would send the token in a GET's URL.
     static func controls(_ model: CampaignModel) -> String {
-        "<h2>Control</h2><form id=\"control\" class=\"inline\" data-base=\"\(campaignPath(model.name))\" onsubmit=\"return false\">"
-            + "<label>token <input type=\"password\" name=\"token\" autocomplete=\"off\"></label> "
-            + "<button data-action=\"pause\">pause</button> <button data-action=\"resume\">resume</button> "
-            + "<label>trial <input name=\"trial\" size=\"6\"></label> <button data-action=\"cancel\">cancel trial</button> "
-            + "<label>trials <input name=\"trials\" size=\"6\"></label> <button data-action=\"add\">add trials</button> "
-            + "<output name=\"answer\"></output></form><p class=\"muted\">Needs the script and the token "
+        "<h2>Control</h2><div id=\"control\" data-base=\"\(campaignPath(model.name))\">"
+            + "<label>token <input type=\"password\" data-name=\"token\" autocomplete=\"off\"></label> "
+            + "<button type=\"button\" data-action=\"pause\">pause</button> <button type=\"button\" data-action=\"resume\">resume</button> "
+            + "<label>trial <input data-name=\"trial\" size=\"6\"></label> <button type=\"button\" data-action=\"cancel\">cancel trial</button> "
+            + "<label>trials <input data-name=\"trials\" size=\"6\"></label> <button type=\"button\" data-action=\"add\">add trials</button> "
+            + "<output id=\"control-answer\"></output></div><p class=\"muted\">Needs the script and the token "
             + "<code>intern serve --token-file</code> was given; without them, <code>intern pause</code>, <code>resume</code>, <code>cancel</code>, <code>add</code>.</p>"
     }
 

@@ -56,6 +56,22 @@ import Zstd
         }
     }
 
+    @Test func aCampaignMadeAnewIsReadAnew_notFromTheStoreOpenedBefore() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-web")
+        defer { dir.remove() }
+        _ = try Self.liveCampaign(in: dir)
+        let app = Application(router: Dashboard(root: dir.path).router())
+        try await app.test(.router) { client in
+            #expect(Self.body(try await client.execute(uri: "/c/live", method: .get)).contains("data-field=\"total\">4<"))
+            try FileManager.default.removeItem(atPath: dir.file("live"))
+            #expect(try await client.execute(uri: "/c/live", method: .get).status == .notFound)
+            let store = try Self.liveCampaign(in: dir)
+            try store.apply([.trial(TrialRecord(id: 5, parameters: ["x": .double(0.5)], createdAt: 1_000))])
+            let page = Self.body(try await client.execute(uri: "/c/live", method: .get))
+            #expect(page.contains("href=\"/c/live/t/5\""), "\(page.prefix(300))")
+        }
+    }
+
     @Test func theCampaignPageShowsTheStoreSortedAndFiltered() async throws {
         let dir = try Self.synthRoot()
         defer { dir.remove() }
@@ -66,6 +82,7 @@ import Zstd
             let response = try await client.execute(uri: "/c/synth", method: .get)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self';") == true, "nothing inline runs")
             let page = Self.body(response)
             let completed = trials.filter { $0.status == .completed }.count
             #expect(page.contains("data-field=\"completed\">\(completed)<"), "counts come from the store")
@@ -241,7 +258,9 @@ import Zstd
         }
         let app = Application(router: Dashboard(root: dir.path, access: ControlAccess(token: token)).router())
         try await app.test(.router) { client in
-            #expect(Self.body(try await client.execute(uri: "/c/live", method: .get)).contains("<form id=\"control\""))
+            let page = Self.body(try await client.execute(uri: "/c/live", method: .get))
+            // Not a form: Enter in the token's field must not send it in a GET's URL.
+            #expect(page.contains("<div id=\"control\"") && !page.contains(" name=\"token\""))
             let refused: [(String, HTTPFields, String, HTTPResponse.Status)] = [
                 ("/c/live/pause", [:], "", .unauthorized), ("/c/live/pause", [.authorization: "Bearer wrong"], "", .forbidden),
                 ("/c/live/pause", [.authorization: "Bearer \(token)x"], "", .forbidden), ("/c/live/pause", [.authorization: token], "", .unauthorized),
