@@ -172,23 +172,36 @@ public struct Dashboard: Sendable {
         let stageNames = entry.view.stages.map(\.name)
         let query = try TrialQuery(parameters: parameters, stages: stageNames)
         let now = now()
-        let (progress, _) = try CampaignProgress.read(store: entry.store, view: entry.view, now: now, after: nil)
+        let (progress, fingerprint) = try CampaignProgress.read(store: entry.store, view: entry.view, now: now, after: nil)
         let trials = query.apply(try entry.store.trials(), stageNames: stageNames)
         guard !tableOnly else {
             return Pages.CampaignModel(
                 name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: [], running: [:], events: [], goal: [],
                 cost: CostBreakdown(usage: [], stageNames: stageNames, now: now), failures: [], charts: [:])
         }
-        let report = try CampaignReport.build(store: entry.store, now: now)
+        let drawn = try entry.report.report(for: fingerprint) {
+            let report = try CampaignReport.build(store: entry.store, now: now)
+            return StoreShelf.DrawnReport(report: report, charts: report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) })
+        }
+        let report = drawn.report
         var running: [WorkerID: [TrialID]] = [:]
         for trial in report.running {
             if let attempt = try entry.store.attempts(trial: trial.id).last, !attempt.status.isTerminal { running[attempt.worker, default: []].append(trial.id) }
         }
         var model = Pages.CampaignModel(
             name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: try entry.store.workers(), running: running,
-            events: try entry.store.events(limit: 30), goal: report.goal, cost: report.cost, failures: report.failures, charts: report.chartsBySection)
+            events: try entry.store.events(limit: 30), goal: report.goal, cost: report.cost, failures: report.failures,
+            charts: drawn.charts)
         model.control = access.isOn
         return model
+    }
+
+    /// The report's charts the campaign page shows (the rest are in the report, one click away):
+    /// the page of a 10,000-trial campaign stays under 1 MB.
+    static let chartsOnThePage = ["progress-trials", "curves", "importance", "parallel-coordinates"]
+
+    static func shownOnThePage(_ chart: String) -> Bool {
+        chartsOnThePage.contains { chart.contains("data-chart=\"\($0)\"") }
     }
 
     func trialModel(_ name: String, trial id: TrialID, attempt number: Int?) throws -> Pages.TrialModel {

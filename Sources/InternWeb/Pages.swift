@@ -145,6 +145,7 @@ public enum Pages {
             guard let charts = model.charts[section], !charts.isEmpty else { continue }
             body += "<h2>\(e(section == "Metric curves" ? "Metric curves (best trials)" : section))</h2>" + charts.joined()
         }
+        if !model.charts.isEmpty { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
         body += failures(model.failures)
         body += workers(model)
         body += "<h2>Events</h2><ol id=\"events\" reversed>" + model.events.map { "<li>\(e(CampaignProgress.eventLine($0)))</li>" }.joined() + "</ol>"

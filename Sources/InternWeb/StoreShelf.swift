@@ -12,6 +12,30 @@ final class StoreShelf: Sendable {
         let view: StageView
         /// The database file's device and inode when it was opened.
         let file: FileIdentity
+        /// The last report built and its charts drawn, with the campaign's fingerprint then:
+        /// built again only when the campaign changed (a 10,000-trial report and its charts take
+        /// a few hundred milliseconds).
+        let report = ReportCache()
+    }
+
+    /// A report and its charts (drawn once: ``CampaignReport/chartsBySection`` draws them anew
+    /// at each call).
+    struct DrawnReport: Sendable {
+        let report: CampaignReport
+        let charts: [String: [String]]
+    }
+
+    /// One campaign's latest report and what it was built from.
+    final class ReportCache: Sendable {
+        private let kept = Mutex<(CampaignProgress.Fingerprint, DrawnReport)?>(nil)
+
+        /// The report for `fingerprint`: the kept one if it was built for the same, else `build()`'s.
+        func report(for fingerprint: CampaignProgress.Fingerprint, build: () throws -> DrawnReport) rethrows -> DrawnReport {
+            if let (built, report) = kept.withLock({ $0 }), built == fingerprint { return report }
+            let report = try build()
+            kept.withLock { $0 = (fingerprint, report) }
+            return report
+        }
     }
 
     struct FileIdentity: Sendable, Equatable {
