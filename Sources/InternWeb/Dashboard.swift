@@ -12,7 +12,7 @@ import Zstd
 /// `intern run --http` beside the coordinator.
 ///
 /// Routes: `/` the campaigns; `/metrics` for Prometheus; `/c/NAME` a campaign (live), `/c/NAME/events` its progress as
-/// Server-Sent Events, `/c/NAME/trials` its trials table alone, `/c/NAME/report` its HTML report;
+/// Server-Sent Events, `/c/NAME/trials` its trials table alone (`/c/NAME/workers` its workers), `/c/NAME/report` its HTML report;
 /// `/c/NAME/t/ID` a trial, `/c/NAME/t/ID/a/ATTEMPT/STREAM.zst` (or `.txt`) an attempt's log and
 /// `…/STREAM/follow` the log as it grows; `/static/dashboard.js`; the POSTs that steer a campaign
 /// (`Dashboard+Control.swift`).
@@ -62,6 +62,14 @@ public struct Dashboard: Sendable {
             let name = try context.parameters.require("name")
             let parameters = Self.parameters(request)
             return try await self.blocking { Response.html(Pages.trialsTable(try self.campaignModel(name, parameters: parameters, tableOnly: true))) }
+        }
+        router.get("/c/:name/workers") { _, context in
+            let name = try context.parameters.require("name")
+            return try await self.blocking {
+                let entry = try self.shelf.entry(name)
+                let running = try Self.runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id))
+                return Response.html(Pages.workersTable(campaign: name, workers: try entry.store.workers(), running: running))
+            }
         }
         router.get("/c/:name/report") { _, context in
             let name = try context.parameters.require("name")
@@ -184,16 +192,22 @@ public struct Dashboard: Sendable {
             return StoreShelf.DrawnReport(report: report, charts: report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) })
         }
         let report = drawn.report
-        var running: [WorkerID: [TrialID]] = [:]
-        for trial in report.running {
-            if let attempt = try entry.store.attempts(trial: trial.id).last, !attempt.status.isTerminal { running[attempt.worker, default: []].append(trial.id) }
-        }
         var model = Pages.CampaignModel(
-            name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: try entry.store.workers(), running: running,
+            name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: try entry.store.workers(),
+            running: try Self.runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id)),
             events: try entry.store.events(limit: 30), goal: report.goal, cost: report.cost, failures: report.failures,
             charts: drawn.charts)
         model.control = access.isOn
         return model
+    }
+
+    /// What each worker runs: the running trials' latest attempts, by worker.
+    static func runningByWorker(_ store: CampaignStore, trials: [TrialID]) throws -> [WorkerID: [TrialID]] {
+        var running: [WorkerID: [TrialID]] = [:]
+        for trial in trials {
+            if let attempt = try store.attempts(trial: trial).last, !attempt.status.isTerminal { running[attempt.worker, default: []].append(trial) }
+        }
+        return running
     }
 
     /// The report's charts the campaign page shows (the rest are in the report, one click away):

@@ -1,6 +1,6 @@
 /// `/static/dashboard.js`: the only script, small and served by intern (no CDN). It keeps a
 /// campaign page current from its Server-Sent Events (counts, state, best, events, the trials
-/// table swapped in from `/c/NAME/trials`) and appends a running log's new output; without it the
+/// table and the workers swapped in from `/c/NAME/trials` and `/c/NAME/workers`) and appends a running log's new output; without it the
 /// pages are the same, as of their last load.
 enum DashboardScript {
     static let source = #"""
@@ -31,11 +31,10 @@ enum DashboardScript {
               live.dataset.received = String(received);
               live.dataset.completed = history.join(",");
               live.textContent = "live · updated " + new Date().toLocaleTimeString();
-              var table = document.getElementById("trials");
-              if (table && table.dataset.fragment && received > 1) {
-                fetch(table.dataset.fragment).then(function (r) { return r.ok ? r.text() : null; })
-                  .then(function (html) { if (html !== null) table.innerHTML = html; });
-              }
+              if (received > 1) document.querySelectorAll("[data-fragment]").forEach(function (part) {
+                fetch(part.dataset.fragment).then(function (r) { return r.ok ? r.text() : null; })
+                  .then(function (html) { if (html !== null) part.innerHTML = html; });
+              });
             });
             source.addEventListener("end", function (message) { source.close(); live.textContent = "feed ended: " + message.data; });
           }

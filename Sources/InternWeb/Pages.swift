@@ -145,7 +145,7 @@ public enum Pages {
             guard let charts = model.charts[section], !charts.isEmpty else { continue }
             body += "<h2>\(e(section == "Metric curves" ? "Metric curves (best trials)" : section))</h2>" + charts.joined()
         }
-        if !model.charts.isEmpty { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
+        if model.charts.values.contains(where: { !$0.isEmpty }) { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
         body += failures(model.failures)
         body += workers(model)
         body += "<h2>Events</h2><ol id=\"events\" reversed>" + model.events.map { "<li>\(e(CampaignProgress.eventLine($0)))</li>" }.joined() + "</ol>"
@@ -216,11 +216,16 @@ public enum Pages {
     }
 
     static func workers(_ model: CampaignModel) -> String {
-        guard !model.workers.isEmpty else { return "<h2>Workers</h2><p>none joined yet</p>" }
-        var html = "<h2>Workers</h2><table id=\"workers\"><tr><th>worker</th><th>state</th><th>host</th><th>slots</th><th>GPUs</th><th>running</th><th>last seen</th></tr>"
-        let path = campaignPath(model.name)
-        for worker in model.workers {
-            let running = (model.running[worker.id] ?? []).map { "<a href=\"\(path)/t/\($0)\">\($0)</a>" }.joined(separator: ", ")
+        "<h2>Workers</h2><div data-fragment=\"\(campaignPath(model.name))/workers\">" + workersTable(campaign: model.name, workers: model.workers, running: model.running) + "</div>"
+    }
+
+    /// The workers and the trials they run (also served alone, for the script to swap in).
+    public static func workersTable(campaign: String, workers: [WorkerRecord], running: [WorkerID: [TrialID]]) -> String {
+        guard !workers.isEmpty else { return "<p>none joined yet</p>" }
+        var html = "<table id=\"workers\"><tr><th>worker</th><th>state</th><th>host</th><th>slots</th><th>GPUs</th><th>running</th><th>last seen</th></tr>"
+        let path = campaignPath(campaign)
+        for worker in workers {
+            let running = (running[worker.id] ?? []).map { "<a href=\"\(path)/t/\($0)\">\($0)</a>" }.joined(separator: ", ")
             html += "<tr><td>\(e(worker.id.rawValue))</td><td>\(e(worker.state.rawValue))</td><td>\(e(worker.hostname)) pid \(worker.pid)</td><td>\(worker.slots)</td>"
                 + "<td>\(e(worker.gpus.joined(separator: ",")))</td><td>\(running)</td><td>\(e(Format.clock(worker.lastSeen)))</td></tr>"
         }

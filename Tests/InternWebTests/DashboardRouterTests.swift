@@ -221,7 +221,10 @@ import Zstd
         defer { dir.remove() }
         let store = try Self.liveCampaign(in: dir)
         let attempt = AttemptRecord(id: 11, trial: 1, number: 1, worker: "w1", incarnation: 1, status: .running, argv: ["python3"], assignedAt: 1_000)
-        try store.apply([.attempt(attempt)])
+        try store.apply([
+            .worker(WorkerRecord(id: "w1", incarnation: 1, hostname: "node-1", pid: 100, slots: 1, gpus: [], joinedAt: 1_000, lastSeen: 1_000)),
+            .attempt(attempt),
+        ])
         let finished = { var ended = attempt; ended.status = .succeeded; ended.endedAt = 2_000; return ended }()
         let output = try WorkerStream(store: store, attempt: 11, trial: 1)
         try output.write("epoch 1 <ok>\n")
@@ -229,6 +232,9 @@ import Zstd
         try await app.test(.router) { client in
             let page = Self.body(try await client.execute(uri: "/c/live/t/1", method: .get))
             #expect(page.contains("epoch 1 &lt;ok&gt;"))
+            // The workers' fragment (what the campaign page swaps in) names what each runs.
+            let workers = Self.body(try await client.execute(uri: "/c/live/workers", method: .get))
+            #expect(workers.contains("<td>w1</td>") && workers.contains("<a href=\"/c/live/t/1\">1</a>"), "\(workers)")
             let follow = try #require(page.range(of: "data-follow=\""))
             let url = String(page[follow.upperBound...].prefix { $0 != "\"" })
             #expect(url.hasPrefix("/c/live/t/1/a/11/stdout/follow?from="), "\(url)")
