@@ -6,10 +6,11 @@ import NIOPosix
 import ServiceLifecycle
 import Zstd
 
-/// The live feeds, as Server-Sent Events: the store is read every ``LiveFeed/pollInterval`` and
-/// what changed is pushed (so a page shows a change within a second, without a reload); a feed
-/// ends when what it watches can no longer change, when the reader goes (a write fails), or when
-/// the server shuts down (gracefully: at the next poll).
+/// The live feeds, as Server-Sent Events: the store is read every ``LiveFeed/pollInterval`` (a
+/// campaign's progress once for all its feeds: ``SharedProgress``) and what changed is pushed,
+/// so a page shows a change within a second, without a reload; a feed ends when what it watches
+/// can no longer change, when the reader goes (a write fails), or when the server shuts down
+/// (gracefully: at the next poll, after the state as it is then).
 extension Dashboard {
     static let eventStreamHeaders: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
 
@@ -27,18 +28,14 @@ extension Dashboard {
                 // campaign's last, when the dashboard shares its process and stops after it).
                 let stopping = Task.isShuttingDownGracefully
                 let now = self.now()
-                let (fingerprint, info) = try await self.blocking { try CampaignProgress.fingerprint(store: entry.store, now: now) }
-                let action = feed.poll(fingerprint, final: stopping || info.finishedAt != nil || info.stoppedReason != nil, now: now)
+                let snapshot = try await entry.progress.snapshot(now: now, fresh: stopping)
+                let action = feed.poll(snapshot.fingerprint, final: stopping || snapshot.progress.final, now: now)
                 switch action {
                 case .send, .sendAndEnd:
-                    let since = after
-                    let (progress, _) = try await self.blocking {
-                        try CampaignProgress.read(store: entry.store, view: entry.view, now: now, after: since)
-                    }
+                    let progress = snapshot.progress(after: after)
                     if after != nil { after = progress.lastEventID }
                     try await writer.write(ByteBuffer(string: ServerSentEvent(event: "progress", id: "\(progress.lastEventID)", data: progress.json).text))
-                    // The full read may see the end the quick one did not yet: no need to send it twice.
-                    if action == .sendAndEnd || progress.final {
+                    if action == .sendAndEnd {
                         try await writer.write(ByteBuffer(string: ServerSentEvent(event: "end", data: progress.state).text))
                         break polling
                     }

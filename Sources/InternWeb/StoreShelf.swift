@@ -16,6 +16,8 @@ final class StoreShelf: Sendable {
         /// built again only when the campaign changed (a 10,000-trial report and its charts take
         /// a few hundred milliseconds).
         let report = ReportCache()
+        /// What its open feeds send, read once for all of them.
+        let progress: SharedProgress
     }
 
     /// A report and its charts (drawn once: ``CampaignReport/chartsBySection`` draws them anew
@@ -72,7 +74,7 @@ final class StoreShelf: Sendable {
             throw WebError(.internalServerError, "the campaign '\(name)' cannot be read: \(error)")
         }
         guard let file else { throw WebError.notFound("no campaign named '\(name)' under \(root.path)") }
-        let entry = Entry(store: store, view: view, file: file)
+        let entry = Entry(store: store, view: view, file: file, progress: SharedProgress(store: store, view: view))
         // Two requests may both open it: the one kept for this file wins, the other is dropped.
         return open.withLock { shelf in
             if let kept = shelf[name], kept.file == file { return kept }
