@@ -86,8 +86,9 @@ public struct CampaignProgress: Sendable, Equatable, Codable {
     }
 
     /// An event as the page lists it: `2026-12-07 12:01:02  trial.completed  …`.
-    public static func eventLine(_ event: CampaignEvent) -> String {
-        "\(Format.clock(event.at))  \(event.kind)  \(event.message)"
+    /// `clock` formats the time (``Format/clocks()``'s, for many lines).
+    public static func eventLine(_ event: CampaignEvent, clock: (Timestamp?) -> String = Format.clock) -> String {
+        "\(clock(event.at))  \(event.kind)  \(event.message)"
     }
 
     /// The message as JSON (keys sorted).
@@ -127,7 +128,8 @@ extension CampaignProgress {
         }
         var events: [String] = []
         if let after, fingerprint.lastEventID > after {
-            events = try store.events(after: max(after, fingerprint.lastEventID - 50), limit: 50).map { Self.eventLine($0.event) }
+            let clock = Format.clocks()
+            events = try store.events(after: max(after, fingerprint.lastEventID - 50), limit: 50).map { Self.eventLine($0.event, clock: clock) }
         }
         let progress = CampaignProgress(
             campaign: info.name, state: fingerprint.state, final: info.finishedAt != nil || info.stoppedReason != nil, counts: counts, total: total,

@@ -148,7 +148,8 @@ public enum Pages {
         if model.charts.values.contains(where: { !$0.isEmpty }) { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
         body += failures(model.failures)
         body += workers(model)
-        body += "<h2>Events</h2><ol id=\"events\" reversed>" + model.events.map { "<li>\(e(CampaignProgress.eventLine($0)))</li>" }.joined() + "</ol>"
+        let clock = Format.clocks()
+        body += "<h2>Events</h2><ol id=\"events\" reversed>" + model.events.map { "<li>\(e(CampaignProgress.eventLine($0, clock: clock)))</li>" }.joined() + "</ol>"
         return layout(title: "intern: \(model.name)", body: body, script: true)
     }
 
@@ -191,6 +192,7 @@ public enum Pages {
             return "<th><a href=\"\(path)?\(e(next.queryString))\">\(title)\(mark)</a></th>"
         }
         let pipeline = model.stageNames.count > 1
+        let clock = Format.clocks()
         var html = "<p class=\"muted\">\(min(model.trials.count, TrialQuery.shownRows)) of \(model.trials.count) shown</p><table id=\"trial-table\"><tr>"
             + header("trial", .id) + (pipeline ? "<th>stage</th><th>from</th>" : "") + header("status", .status) + header("objective", .objective)
             + "<th>parameters</th><th>attempts</th>" + header("ended", .ended) + "</tr>"
@@ -200,7 +202,7 @@ public enum Pages {
             if pipeline { html += "<td>\(e(stage))</td><td>\(trial.parent.map { "<a href=\"\(path)/t/\($0)\">\($0)</a>" } ?? "")</td>" }
             html += "<td class=\"s-\(trial.status.rawValue)\">\(trial.status.rawValue)\(trial.feasible == false ? " (infeasible)" : "")</td>"
                 + "<td>\(e(Format.value(trial.objective)))</td><td>\(e(Format.parameters(trial.parameters)))</td><td>\(trial.attemptCount)</td>"
-                + "<td>\(e(Format.clock(trial.endedAt)))</td></tr>"
+                + "<td>\(e(clock(trial.endedAt)))</td></tr>"
         }
         return html + "</table>"
     }

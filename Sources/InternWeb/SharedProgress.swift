@@ -4,7 +4,7 @@ import InternStore
 import NIOPosix
 
 /// One campaign's progress as every open feed of it sees it: the store is read at most once per
-/// ``maxAge`` whatever the number of feeds (fifty pages on a running campaign cost the process
+/// `maxAge` (200 ms) whatever the number of feeds (fifty pages on a running campaign cost the process
 /// what one does), the full read only when the fingerprint changed. The reads run on NIO's
 /// thread pool; a feed that asks while a read is under way waits for that read.
 actor SharedProgress {
@@ -26,22 +26,24 @@ actor SharedProgress {
     }
 
     /// How old a poll may be before the next feed's question reads the store again.
-    static let maxAge: Duration = .milliseconds(200)
+    static let defaultMaxAge: Duration = .milliseconds(200)
 
     private let store: CampaignStore
     private let view: StageView
+    let maxAge: Duration
     private var latest: Snapshot?
     private var reading: Task<Snapshot, any Error>?
 
-    init(store: CampaignStore, view: StageView) {
+    init(store: CampaignStore, view: StageView, maxAge: Duration = defaultMaxAge) {
         self.store = store
         self.view = view
+        self.maxAge = maxAge
     }
 
-    /// The campaign as of at most ``maxAge`` ago (`fresh`: as of now); `now` is the wall clock for
+    /// The campaign as of at most `maxAge` ago (`fresh`: as of now); `now` is the wall clock for
     /// the state.
     func snapshot(now: Timestamp, fresh: Bool = false) async throws -> Snapshot {
-        if !fresh, let latest, ContinuousClock.now - latest.readAt < Self.maxAge { return latest }
+        if !fresh, let latest, ContinuousClock.now - latest.readAt < maxAge { return latest }
         if let reading { return try await reading.value }
         let (store, view, previous) = (store, view, latest)
         // Awaited by this caller and by any that ask meanwhile: not left running on its own.
@@ -64,7 +66,8 @@ actor SharedProgress {
         var events = previous?.events ?? []
         if read.lastEventID > (events.last?.id ?? 0) {
             let since = max(events.last?.id ?? 0, read.lastEventID - 50)
-            events += try store.events(after: since, limit: 50).map { (id: $0.id, line: CampaignProgress.eventLine($0.event)) }
+            let clock = Format.clocks()
+            events += try store.events(after: since, limit: 50).map { (id: $0.id, line: CampaignProgress.eventLine($0.event, clock: clock)) }
             events = Array(events.suffix(50))
         }
         return Snapshot(fingerprint: read, progress: progress, events: events, readAt: .now)
