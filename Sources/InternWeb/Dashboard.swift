@@ -94,7 +94,13 @@ public struct Dashboard: Sendable {
                 guard let value = Int(text) else { throw .badRequest("attempt must be an attempt's number, not '\(text)'") }
                 return value
             }
-            return try await self.blocking { Response.html(Pages.trial(try self.trialModel(name, trial: trial, attempt: number))) }
+            let condensed: Bool
+            switch Self.parameters(request)["log"] ?? "raw" {
+            case "raw": condensed = false
+            case "condensed": condensed = true
+            case let other: throw WebError.badRequest("log is raw or condensed, not '\(other)'")
+            }
+            return try await self.blocking { Response.html(Pages.trial(try self.trialModel(name, trial: trial, attempt: number, condensed: condensed))) }
         }
         router.get("/c/:name/t/:trial/a/:attempt/:file") { _, context in
             let name = try context.parameters.require("name")
@@ -218,7 +224,7 @@ public struct Dashboard: Sendable {
         chartsOnThePage.contains { chart.contains("data-chart=\"\($0)\"") }
     }
 
-    func trialModel(_ name: String, trial id: TrialID, attempt number: Int?) throws -> Pages.TrialModel {
+    func trialModel(_ name: String, trial id: TrialID, attempt number: Int?, condensed: Bool = false) throws -> Pages.TrialModel {
         let entry = try shelf.entry(name)
         guard let trial = try entry.store.trial(id) else { throw WebError.notFound("campaign '\(name)' has no trial \(id)") }
         let attempts = try entry.store.attempts(trial: id)
@@ -241,7 +247,9 @@ public struct Dashboard: Sendable {
             for stream in StoredStream.allCases {
                 let log = try entry.store.storedLog(trial: id, attempt: shown.id, stream: stream)
                 guard log.frames > 0 || !shown.status.isTerminal else { continue }
-                logs.append(try Self.logView(entry.store, log: log, attempt: shown, stream: stream))
+                var view = try Self.logView(entry.store, log: log, attempt: shown, stream: stream, condenser: condensed ? LogCondenser(metricPrefix: entry.view.spec.metricPrefix) : nil)
+                view.condensed = condensed
+                logs.append(view)
             }
         }
         let stageName = entry.view.stages.indices.contains(trial.stage) ? entry.view.stages[trial.stage].name : "\(trial.stage)"
@@ -251,9 +259,18 @@ public struct Dashboard: Sendable {
     }
 
     /// The end of an attempt's stream, decoded (invalid UTF-8 replaced; a running attempt's
-    /// stream ends mid-frame, which decodes as far as it goes).
-    static func logView(_ store: CampaignStore, log: StoredLog, attempt: AttemptRecord, stream: StoredStream) throws -> Pages.LogView {
+    /// stream ends mid-frame, which decodes as far as it goes); with a `condenser`, all of it
+    /// condensed (`intern logs --condensed`), as of now (not followed).
+    static func logView(
+        _ store: CampaignStore, log: StoredLog, attempt: AttemptRecord, stream: StoredStream, condenser: LogCondenser? = nil
+    ) throws -> Pages.LogView {
         let bytes = (try? LogDecoder().advance(store, log: log)) ?? []
+        if let condenser {
+            let lines = condenser.condense(bytes)
+            return Pages.LogView(
+                attempt: attempt.id, stream: "\(stream)", text: lines.suffix(5_000).joined(separator: "\n"), rawLength: log.rawLength,
+                skipped: 0, storedLength: log.length, live: false)
+        }
         let skipped = max(0, bytes.count - Pages.LogView.tailBytes)
         return Pages.LogView(
             attempt: attempt.id, stream: "\(stream)", text: String(decoding: bytes[skipped...], as: UTF8.self), rawLength: log.rawLength,

@@ -249,6 +249,9 @@ public enum Pages {
         public var storedLength: UInt64
         /// Whether the attempt still runs (the page follows the log).
         public var live: Bool
+        /// Whether the text is condensed (`LogCondenser`: progress bars, repeats, metric runs and
+        /// tracebacks folded) rather than the output's end.
+        public var condensed = false
 
         public init(attempt: AttemptID, stream: String, text: String, rawLength: UInt64, skipped: UInt64, storedLength: UInt64, live: Bool) {
             self.attempt = attempt
@@ -334,8 +337,10 @@ public enum Pages {
         }
         for log in model.logs {
             let base = "\(path)/t/\(trial.id)/a/\(log.attempt)/\(log.stream)"
-            body += "<h2>\(e(log.stream))</h2><p class=\"muted\">\(e(ByteSize.describe(Int(log.rawLength)))) of output"
-                + "\(log.skipped > 0 ? ", the first \(e(ByteSize.describe(Int(log.skipped)))) not shown" : "") · <a href=\"\(base).zst\" download>download (zstd)</a>"
+            let page = "\(path)/t/\(trial.id)?attempt=\(model.shown?.number ?? 1)"
+            let other = log.condensed ? "<a href=\"\(page)\">its end, as written</a>" : "<a href=\"\(page)&amp;log=condensed\">condensed</a>"
+            body += "<h2>\(e(log.stream))\(log.condensed ? " (condensed)" : "")</h2><p class=\"muted\">\(e(ByteSize.describe(Int(log.rawLength)))) of output · \(other)"
+                + "\(log.skipped > 0 ? " (the first \(e(ByteSize.describe(Int(log.skipped)))) not shown)" : "") · <a href=\"\(base).zst\" download>download (zstd)</a>"
                 + " · <a href=\"\(base).txt\">raw</a>\(log.live ? " · <span class=\"follow\">followed live</span>" : "")</p>"
             let follow = log.live ? " data-follow=\"\(base)/follow?from=\(log.storedLength)\"" : ""
             body += "<pre id=\"log-\(e(log.stream))\"\(follow)>\(e(log.text))</pre>"

@@ -120,6 +120,10 @@ import Zstd
             #expect(page.contains("<pre id=\"log-stdout\">"))
             let lastLine = try #require(String(decoding: log, as: UTF8.self).split(separator: "\n").last)
             #expect(page.contains(HTMLText.escape(String(lastLine))))
+            // Condensed: what `intern logs --condensed` prints, shorter than the output.
+            let condensed = Self.body(try await client.execute(uri: "/c/synth/t/\(trial.id)?log=condensed", method: .get))
+            #expect(condensed.contains("<h2>stdout (condensed)</h2>") && condensed.count < page.count, "\(condensed.count) vs \(page.count)")
+            #expect(try await client.execute(uri: "/c/synth/t/\(trial.id)?log=pretty", method: .get).status == .badRequest)
             let download = try await client.execute(uri: "/c/synth/t/\(trial.id)/a/\(attempt.id)/stdout.zst", method: .get)
             #expect(download.status == .ok && download.headers[.contentType] == "application/zstd")
             #expect(try Zstd.decompressAll(Array(buffer: download.body)) == log, "the download is the stored zstd stream")
