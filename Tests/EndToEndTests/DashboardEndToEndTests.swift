@@ -5,7 +5,7 @@ import Testing
 
 /// `intern serve` beside a running campaign, in headless Chromium: the campaign page's completed
 /// count rises as trials end, pushed over Server-Sent Events into the same document (no reload);
-/// the screenshot is not blank. Fixtures/dashboard_browser.py drives Chromium through the
+/// its pause and resume buttons steer the campaign with the token; the screenshot is not blank. Fixtures/dashboard_browser.py drives Chromium through the
 /// DevTools protocol.
 @Suite(.serialized) struct DashboardEndToEndTests {
     /// 16 trials of about 0.7 s on 2 workers: about 6 s of a running campaign to watch.
@@ -37,7 +37,9 @@ import Testing
         defer { dir.remove() }
         let spec = try dir.write("dash.yaml", Self.spec)
         let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet"], in: dir.path)
-        let serve = try InternBinary.start(["serve", "--root", dir.file(".intern"), "--listen", "127.0.0.1:0"], in: dir.path)
+        let token = "browser-token-0123456789"
+        let tokenFile = try dir.write("token", token + "\n")
+        let serve = try InternBinary.start(["serve", "--root", dir.file(".intern"), "--listen", "127.0.0.1:0", "--token-file", tokenFile], in: dir.path)
         defer {
             run.signal(SIGKILL)
             serve.signal(SIGKILL)
@@ -49,7 +51,8 @@ import Testing
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/dashboard_browser.py").path
         let shot = dir.file("campaign.png")
         let browser = try await ProcessRunner.run(
-            ["/usr/bin/python3", script, "--chromium", chromium, "--url", url + "c/dash", "--screenshot", shot, "--timeout", "60"], timeout: .seconds(120))
+            ["/usr/bin/python3", script, "--chromium", chromium, "--url", url + "c/dash", "--screenshot", shot, "--timeout", "60", "--token", token],
+            timeout: .seconds(120))
         #expect(browser.status == 0, "\(browser.stderr.suffix(3000))")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(browser.stdout.utf8)) as? [String: Any], "\(browser.stdout)")
         let polls = try #require(result["polls"] as? [[String: Any]])
@@ -61,6 +64,14 @@ import Testing
         let origins = Set(polls.compactMap { $0["origin"] as? Double })
         #expect(origins.count == 1, "the page was reloaded: \(origins)")
         #expect((last["rows"] as? Int ?? 0) >= history.first!, "the trials table was swapped in: \(last)")
+        // Steering from the page: its buttons send the token in a header; the coordinator answers.
+        let control = try #require(result["control"] as? [[String: Any]], "\(result)")
+        #expect(control.count == 2 && control.allSatisfy { $0["state"] as? String == "handled" }, "\(control)")
+        let paused: String = control.first?["outcome"] as? String ?? ""
+        #expect(paused.hasPrefix("paused"), "\(control)")
+        #expect(control.last?["outcome"] as? String == "resumed", "\(control)")
+        let steered = try store.events(limit: 1_000).filter { $0.actor == "dashboard" }.map(\.kind)
+        #expect(steered.contains("campaign.paused") && steered.contains("campaign.resumed"), "\(steered)")
         let screenshot = try #require(result["screenshot"] as? [String: Any])
         #expect((screenshot["colors"] as? Int ?? 0) >= 8 && (screenshot["inked"] as? Double ?? 0) > 0.01, "the screenshot looks blank: \(screenshot)")
         #expect(FileManager.default.fileExists(atPath: shot))

@@ -94,12 +94,28 @@ PROBE = """JSON.stringify((function () {
 })())"""
 
 
+def steer(browser, session, token, action):
+    """Types the token, clicks the action's button, and returns the answer the page shows."""
+    click = ("(function () { var c = document.getElementById('control'); c.querySelector('[data-name=token]').value = %s;"
+             " document.getElementById('control-answer').textContent = '';"
+             " c.querySelector('button[data-action=%s]').click(); return 'clicked'; })()") % (json.dumps(token), action)
+    browser.call("Runtime.evaluate", {"expression": click, "returnByValue": True}, session)
+    for _ in range(100):
+        answer = browser.call("Runtime.evaluate", {"expression": "document.getElementById('control-answer').textContent",
+                                                   "returnByValue": True}, session)["result"].get("value") or ""
+        if answer:
+            return json.loads(answer)
+        time.sleep(0.1)
+    return {}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--chromium", required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--screenshot", required=True)
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--token", help="then steer: pause and resume with the page's buttons and this token")
     args = parser.parse_args()
     browser = Browser(args.chromium, 1280, 1400)
     result = {"polls": []}
@@ -118,6 +134,8 @@ def main():
                     result["polls"].append(json.loads(browser.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session)["result"]["value"]))
                     break
             time.sleep(0.2)
+        if args.token:
+            result["control"] = [steer(browser, session, args.token, action) for action in ("pause", "resume")]
         shot = base64.b64decode(browser.call("Page.captureScreenshot", {"format": "png"}, session)["data"])
         with open(args.screenshot, "wb") as out:
             out.write(shot)
