@@ -162,13 +162,15 @@ hf-sft: system-deps build
 # Serial: many tests run real processes and sockets with deadlines; on 2 cores, tests that
 # block a thread starve Swift's cooperative pool and with it the deadlines of other tests.
 # The tests need Debian's /usr/bin/python3 (standard library only), not the example's packages.
-# The official MCP Python SDK, the client `intern mcp`'s end-to-end test drives it with.
+# The official MCP Python SDK, the client `intern mcp`'s end-to-end test drives it with; and
+# prometheus_client, whose text-format parser reads the dashboard's /metrics in its test.
 MCP_VENV := .build/mcp-venv
 MCP_VERSION := 2.3.0
+PROMETHEUS_CLIENT_VERSION := 0.21.1
 mcp-client:
-	@if ! $(MCP_VENV)/bin/python -c 'import mcp' >/dev/null 2>&1; then \
-	  echo "installing the MCP Python SDK (mcp==$(MCP_VERSION)) into $(MCP_VENV)"; \
-	  $(PYTHON) -m venv $(MCP_VENV) && $(MCP_VENV)/bin/python -m pip install -q mcp==$(MCP_VERSION); \
+	@if ! $(MCP_VENV)/bin/python -c 'import mcp, prometheus_client' >/dev/null 2>&1; then \
+	  echo "installing mcp==$(MCP_VERSION) and prometheus_client==$(PROMETHEUS_CLIENT_VERSION) into $(MCP_VENV)"; \
+	  $(PYTHON) -m venv $(MCP_VENV) && $(MCP_VENV)/bin/python -m pip install -q mcp==$(MCP_VERSION) prometheus_client==$(PROMETHEUS_CLIENT_VERSION); \
 	fi
 
 test: system-deps mcp-client

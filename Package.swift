@@ -20,6 +20,11 @@ let package = Package(
         // `intern mcp`: the Model Context Protocol (docs/dependencies.md).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        // The dashboard's web server (`intern serve`, `--http`): docs/dependencies.md. No default
+        // traits: neither swift-configuration nor full Foundation is needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // The dashboard's `/metrics`, in Prometheus's text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian, nothing else.
@@ -53,6 +58,15 @@ let package = Package(
         // What a campaign amounts to: the report (Markdown, HTML with SVG charts, JSON) and the digest.
         .target(name: "InternReport", dependencies: ["InternCore", "InternSpec", "InternStore", "Zstd"]),
 
+        // The dashboard: pages and Server-Sent Events read from the stores under a root, served by
+        // Hummingbird. Page models, change detection and token checks are pure; the routes are thin.
+        .target(name: "InternWeb", dependencies: [
+            "InternCore", "InternStore", "InternReport", "Zstd",
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+
         // The shells around the logic.
         .target(name: "InternCoordinator", dependencies: [
             "InternCore", "InternProtocol", "InternStore", "InternAuth", "NNG",
@@ -66,7 +80,7 @@ let package = Package(
         // The one executable: a root command with subcommands.
         .executableTarget(name: "intern", dependencies: [
             "InternCore", "InternSpec", "InternStore", "InternReport", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
-            "InternProtocol",
+            "InternProtocol", "InternWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,6 +124,10 @@ let package = Package(
         .testTarget(name: "InternCoordinatorTests", dependencies: [
             "InternCoordinator", "InternCore", "InternProtocol", "InternStore", "InternAuth", "InternTestKit", "NNG", "Zstd",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "InternWebTests", dependencies: [
+            "InternWeb", "InternStore", "InternCore", "InternReport", "InternSpec", "InternTestKit", "Zstd",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "InternAgentTests", dependencies: ["InternAgent"]),
         .testTarget(name: "InternLoadTests", dependencies: ["InternLoad", "InternProtocol", "InternCore", "Zstd"]),

@@ -47,10 +47,13 @@ public enum Format {
     }
 
     /// Unix milliseconds as local `yyyy-MM-dd HH:mm:ss`.
-    public static func clock(_ millis: Timestamp?) -> String {
-        guard let millis else { return "-" }
+    public static func clock(_ millis: Timestamp?) -> String { clocks()(millis) }
+
+    /// ``clock(_:)`` for many times in a row: one formatter for all of them (making one costs
+    /// about 0.2 ms, which a table of 500 rows paid 500 times). Use the function from one thread.
+    public static func clocks() -> (Timestamp?) -> String {
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+        return { millis in millis.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "-" }
     }
 }

@@ -48,11 +48,12 @@ struct CampaignSession {
         coordinator = try Coordinator(spec: file.spec, store: store, options: coordinatorOptions, logger: logger)
     }
 
-    /// Runs the coordinator, its progress display and, for `intern run`, its local workers as
-    /// the services of one group until the campaign is over or a signal stops it, then prints the
-    /// summary. The first SIGINT/SIGTERM shuts the group down gracefully (the workers leave, then
-    /// the coordinator stops); a second one, or a graceful shutdown past its bound, stops it at once.
-    func run(display: ProgressDisplay, fleet: LocalFleet? = nil) async throws -> CampaignOutcome {
+    /// Runs the coordinator, its progress display, for `intern run` its local workers and, with
+    /// `--http`, the dashboard, as the services of one group until the campaign is over or a
+    /// signal stops it, then prints the summary. The first SIGINT/SIGTERM shuts the group down
+    /// gracefully (the workers leave, then the coordinator stops, the dashboard last); a second
+    /// one, or a graceful shutdown past its bound, stops it at once.
+    func run(display: ProgressDisplay, fleet: LocalFleet? = nil, dashboard: DashboardService? = nil) async throws -> CampaignOutcome {
         let shutdown = GroupShutdown()
         let coordinatorService = CoordinatorService(coordinator: coordinator, shutdown: shutdown)
         // Graceful shutdown goes from the last service to the first.
@@ -63,6 +64,13 @@ struct CampaignSession {
                   failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "coordinator"),
         ]
         var graceful = Self.coordinatorStopBound
+        if let dashboard {
+            // First, so stopped last: it shows the campaign to its end. Failing to listen (the
+            // address is taken) stops the run, as the coordinator's own socket would.
+            services.insert(.init(service: dashboard, successTerminationBehavior: .gracefullyShutdownGroup,
+                                  failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "dashboard"), at: 0)
+            graceful += DashboardService.gracefulBound
+        }
         if let fleet, !fleet.jobs.isEmpty {
             services.append(.init(service: LocalFleetService(fleet: fleet, coordinator: coordinatorService),
                                   successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup,
@@ -83,6 +91,9 @@ struct CampaignSession {
     /// At most how long the coordinator takes to stop: it closes its socket within 5 s; one more
     /// for the store's last writes.
     static let coordinatorStopBound: Duration = .seconds(6)
+
+    /// The directory that holds this campaign's: what `--http`'s dashboard shows.
+    var root: String { (store.directory as NSString).deletingLastPathComponent }
 }
 
 func unixMillisNow() -> Int64 {

@@ -197,33 +197,14 @@ struct Add: AsyncParsableCommand {
                 throw ValidationError("--json must be an object of parameter values, or a list of them")
             }
         }
+        let request = AddRequest(configurations: configurations, trials: trials, hours: hours, gpuHours: gpuHours)
         // An agent's configurations are reviewed one by one by the coordinator, which answers
         // each (a person's request is all or nothing, checked here).
-        for (index, configuration) in configurations.enumerated() where !agent {
-            let normalized = space.normalized(configuration)
-            guard space.contains(normalized) else {
-                let names = space.parameters.map(\.name)
-                let missing = names.filter { configuration[$0] == nil }, unknown = configuration.names.filter { !names.contains($0) }
-                var why: [String] = []
-                if !missing.isEmpty { why.append("missing \(missing.joined(separator: ", "))") }
-                if !unknown.isEmpty { why.append("not in the space: \(unknown.joined(separator: ", "))") }
-                if why.isEmpty { why.append("a value outside its domain") }
-                throw ValidationError("configuration \(index + 1) (\(configuration)): \(why.joined(separator: "; "))")
-            }
+        if let problem = request.problem(
+            space: space, checkConfigurations: !agent, names: ("--trials", "--hours", "--gpu-hours", "give --param, --json, --trials, --hours or --gpu-hours"))
+        {
+            throw ValidationError(problem)
         }
-        guard trials >= 0, trials <= CampaignLimits.maxTrials else {
-            throw ValidationError("--trials must be 0 to \(CampaignLimits.maxTrials)")
-        }
-        guard CampaignLimits.isAmount(hours, atMost: CampaignLimits.maxHours) else {
-            throw ValidationError("--hours must be a number from 0 to \(Int(CampaignLimits.maxHours))")
-        }
-        guard CampaignLimits.isAmount(gpuHours, atMost: CampaignLimits.maxGPUHours) else {
-            throw ValidationError("--gpu-hours must be a number from 0 to \(Int(CampaignLimits.maxGPUHours))")
-        }
-        guard !configurations.isEmpty || trials > 0 || hours > 0 || gpuHours > 0 else {
-            throw ValidationError("nothing to add: give --param, --json, --trials, --hours or --gpu-hours")
-        }
-        let request = AddRequest(configurations: configurations, trials: trials, hours: hours, gpuHours: gpuHours)
         let target = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
         try await submitControl(location: location, kind: .add, target: target, who: who)
     }

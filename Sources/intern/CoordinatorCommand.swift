@@ -25,6 +25,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @OptionGroup var tuning: CoordinatorTuning
 
+    @OptionGroup var dashboard: DashboardOptions
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -42,7 +44,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         print("intern \(InternVersion.description)")
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
-        let outcome = try await session.run(display: ProgressDisplay())
+        let outcome = try await session.run(display: ProgressDisplay(), dashboard: try dashboard.service(root: session.root))
         throw ExitCode(outcome.exitCode)
     }
 }

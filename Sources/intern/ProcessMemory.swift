@@ -69,4 +69,5 @@ enum ProcessMemory {
 extension CoordinatorCommand: LongRunningCommand {}
 extension Run: LongRunningCommand {}
 extension Resume: LongRunningCommand {}
+extension Serve: LongRunningCommand {}
 extension WorkerCommand: LongRunningCommand {}

@@ -33,6 +33,8 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var tuning: CoordinatorTuning
 
+    @OptionGroup var dashboard: DashboardOptions
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -61,7 +63,7 @@ struct Run: AsyncParsableCommand {
         // Ctrl-C or SIGTERM: the workers leave first (their jobs are stopped and reported
         // preempted to the coordinator, which records it), then the coordinator stops. Once the
         // campaign is over the workers exit by themselves; stragglers are stopped.
-        let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet)
+        let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet, dashboard: try dashboard.service(root: session.root))
 
         if let stats {
             let coordinatorCPU = processCPUSeconds() - cpuBefore
@@ -117,6 +119,8 @@ struct Resume: AsyncParsableCommand {
 
     @OptionGroup var who: ActorOption
 
+    @OptionGroup var dashboard: DashboardOptions
+
     @Flag(name: .customLong("if-running"), help: "Only lift a pause of a running coordinator; never start one.")
     var ifRunning = false
 
@@ -144,6 +148,7 @@ struct Resume: AsyncParsableCommand {
         var run = try Run.parse([info.specPath])
         run.fleet = fleet
         run.tuning = tuning
+        run.dashboard = dashboard
         run.global = global
         try await run.runLocally(file: file, directory: store.directory)
     }

@@ -10,7 +10,7 @@ import Testing
 @Suite struct HelpEndToEndTests {
     static let commands = [
         "run", "resume", "coordinator", "worker", "status", "trials", "logs", "best", "metrics", "failures", "report", "digest",
-        "grep", "diff", "pause", "add", "cancel", "drain", "init-auth",
+        "grep", "diff", "serve", "pause", "add", "cancel", "drain", "init-auth",
     ]
 
     @Test func theRootGroupsItsCommands() async throws {
