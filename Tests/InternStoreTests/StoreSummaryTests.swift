@@ -121,4 +121,41 @@ import Testing
         #expect(CostBreakdown(usage: try store.attemptUsage(), stageNames: ["a", "b"], now: now)
                 == CostBreakdown(attempts: attempts, trials: byID, stageNames: ["a", "b"], now: now))
     }
+
+    /// What the stages count on and no completed trial of theirs reported: each metric is looked
+    /// for in its own stage (a name another stage reported does not count), and only a missing
+    /// one brings the names that were seen.
+    @Test func missingMetrics_lookInEachStage_andNameWhatWasSeen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try CampaignStore(directory: dir.file("c"))
+        try store.register(spec: CampaignStoreTests.spec, specPath: "/x.yaml", specYAML: "name: store-test", now: 1)
+        func stage(_ name: String, objective: String) -> Stage {
+            Stage(name: name, command: CommandTemplate(argv: ["x"]), trials: 2, objective: Objective(metric: objective, direction: .minimize))
+        }
+        let stages = [stage("train", objective: "eval_loss"), stage("eval", objective: "accuracy")]
+        var changes: [StoreChange] = []
+        for id in 1...2 {
+            var trial = TrialRecord(id: id, parameters: [:], status: .completed, objective: 1, createdAt: 1)
+            trial.stage = id - 1
+            changes.append(.trial(trial))
+            changes.append(.attempt(AttemptRecord(
+                id: AttemptID(id), trial: id, number: 1, worker: "w", incarnation: 1, status: .succeeded, argv: ["x"], assignedAt: 1)))
+        }
+        try store.apply(changes)
+        // Stage 0 reports its objective and `accuracy`; stage 1 reports only `acc`.
+        let points = [(1, 1, "eval_loss"), (1, 2, "accuracy"), (2, 1, "acc")].map { attempt, seq, name in
+            IncomingMetric(attempt: AttemptID(attempt), seq: UInt64(seq), name: name, step: 1, value: 0.5, time: 2)
+        }
+        _ = try ReportIngestor(store: store).ingest(frames: [], metrics: points, trialOf: { TrialID($0) }, now: 3)
+
+        let missing = try store.missingMetrics(stages: stages, completed: [0: 1, 1: 1])
+        #expect(missing.map(\.metric) == ["accuracy"] && missing.map(\.stageIndex) == [1])
+        #expect(missing.first?.seen == ["acc"] && missing.first?.suggestion == "acc")
+        // The same as coverage built from every name the store holds.
+        #expect(missing == MetricCoverage(stages: stages, completed: [0: 1, 1: 1], reported: try store.metricNamesByStage()).missing)
+        // A stage with no completed trial is not asked about; with every metric reported, nothing is missing.
+        #expect(try store.missingMetrics(stages: stages, completed: [0: 1]).isEmpty)
+        #expect(try store.missingMetrics(stages: [stages[0]], completed: [0: 1]).isEmpty)
+    }
 }
