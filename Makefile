@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps mcp-client build release demo hf-sft test chaos bench bench-mcp bench-agent bench-search bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps mcp-client build release link-order demo hf-sft test chaos bench bench-mcp bench-agent bench-search bench-scale slurm-test fixtures clean
 .PHONY: install-build install uninstall deb install-check
 
 all: build
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
 	@echo "make fixtures      regenerate the captured output of the real ML packages"
+	@echo "make link-order    (root) rewrite deploy/intern-hot.ld, the release link's placement of the code a campaign runs"
 	@echo "make install       the release build, completions, manual pages, units and docs into PREFIX (/usr/local); make uninstall"
 	@echo "make deb           a Debian package of the same, checked with lintian (.build/deb/)"
 
@@ -66,10 +67,29 @@ build: system-deps
 # process); here those pages stay shared with the file. W1's coordinator and two workers: PSS
 # 38 -> 33 MiB. The executable's own addresses are then fixed (its shared libraries, heap and stacks
 # are still randomised): docs/security.md. `make release PIE=1` builds a PIE.
-RELEASE_FLAGS ?= -c release --static-swift-stdlib $(if $(PIE),,-Xswiftc -Xclang-linker -Xswiftc -no-pie)
+# It is linked by lld with every Swift function in a section of its own, and deploy/intern-hot.ld
+# places the sections a campaign runs together, before the rest of the code: the kernel maps the
+# 64 KB around each page of code a process touches, so scattered, the code an `intern run` and its
+# workers execute kept 20 MB of the binary resident; together, 8 MB. The binary exports no symbols
+# (`--no-export-dynamic`; the static Swift runtime's link flags export all 33,000 by default, and
+# their 1 MB table was resident in every process: nothing looks them up, dlsym finds libc's). W1's coordinator and two workers: PSS
+# 33 -> 23 MiB (Benchmarks/README.md, Trial shapes). `make link-order` rewrites the script from a run.
+HOT_SCRIPT = deploy/intern-hot.ld
+RELEASE_FLAGS ?= -c release --static-swift-stdlib $(if $(PIE),,-Xswiftc -Xclang-linker -Xswiftc -no-pie) \
+  -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections \
+  -Xlinker --script=$(CURDIR)/$(HOT_SCRIPT) -Xlinker --no-export-dynamic
 
 release: system-deps
 	$(SWIFT) build $(RELEASE_FLAGS)
+
+# The script of the release link (deploy/link_order.py says how; needs root): a release build
+# whose every function starts a page of its own, with lld's map (in .build/link-order), one `intern
+# run` of python trials that print metric lines with the disk's read-ahead off, and the input
+# sections on the pages some process executed, written to deploy/intern-hot.ld. Then `make release`.
+link-order: system-deps
+	$(SWIFT) build $(RELEASE_FLAGS) --product intern --scratch-path .build/link-order \
+	  -Xswiftc -Xllvm -Xswiftc -align-all-functions=12 -Xlinker -Map=$(CURDIR)/.build/link-order/intern.map
+	$(PYTHON) deploy/link_order.py .build/link-order/release/intern --map .build/link-order/intern.map --out $(HOT_SCRIPT)
 
 # `make install` (README, Install): the release build of intern and intern-mcp, bash, zsh and fish
 # completions (ArgumentParser writes them), a manual page per command (ArgumentParser's
@@ -200,7 +220,7 @@ bench: deps release
 # missing); DIGITS=1 adds the digits example's real training job. The table goes to Benchmarks/README.md.
 DIGITS ?=
 bench-search: system-deps
-	$(SWIFT) build -c release --product intern
+	$(SWIFT) build $(RELEASE_FLAGS) --product intern
 	$(PYTHON) Benchmarks/bench_search.py --intern .build/release/intern --out .build/bench-search.json $(if $(DIGITS),--digits)
 
 # The coordinator alone at scale (not part of `make test`; about 15 minutes on 2 cores, QUICK=1 about 2):

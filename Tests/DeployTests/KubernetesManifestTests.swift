@@ -204,4 +204,32 @@ struct KubernetesManifestTests {
             #expect(text.contains(package), "the runtime stage installs \(package)")
         }
     }
+
+    /// The image's binary is linked as `make release` links it (position-dependent, by lld with
+    /// deploy/intern-hot.ld, no exported symbols): both `swift build` lines of the Containerfile
+    /// carry the Makefile's RELEASE_FLAGS, the repository's folder being `/src` in the image.
+    @Test func containerfileBuildsWithTheMakefilesReleaseFlags() throws {
+        let printer = FileManager.default.temporaryDirectory.appendingPathComponent("print-release-flags-\(ProcessInfo.processInfo.processIdentifier).mk")
+        try "print-release-flags:\n\t@echo $(RELEASE_FLAGS)\n".write(to: printer, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: printer) }
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        make.currentDirectoryURL = DeployFiles.root
+        make.arguments = ["-s", "--no-print-directory", "-f", "Makefile", "-f", printer.path, "print-release-flags"]
+        let output = Pipe()
+        make.standardOutput = output
+        try make.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        make.waitUntilExit()
+        #expect(make.terminationStatus == 0)
+        let flags = printed.trimmingCharacters(in: .whitespacesAndNewlines)
+            .replacingOccurrences(of: DeployFiles.root.standardizedFileURL.path, with: "/src")
+        #expect(flags.contains("--script=/src/deploy/intern-hot.ld"), "\(flags)")
+        let builds = try DeployFiles.text("Containerfile").components(separatedBy: "swift build ").dropFirst()
+        #expect(builds.count == 2, "the build and the --show-bin-path")
+        for build in builds {
+            #expect(build.hasPrefix(flags + " "), "the Containerfile builds with \(build.prefix(120))..., not the Makefile's \(flags)")
+        }
+        #expect(try DeployFiles.text("Containerfile").contains("COPY deploy/intern-hot.ld ./deploy/"))
+    }
 }
