@@ -21,15 +21,19 @@ public struct Dashboard: Sendable {
     /// Who may steer (pause, resume, cancel, add): nobody unless a token was given.
     public let access: ControlAccess
     let shelf: StoreShelf
+    /// The measurements of the coordinator that shares this process (`--http`), shown on
+    /// `/metrics`; nil for `intern serve`.
+    public let measurements: CoordinatorMeasurements?
     /// Reads the clock (milliseconds since 1970); a test may pin it.
     let now: @Sendable () -> Timestamp
 
     public init(
-        root: String, access: ControlAccess = ControlAccess(token: nil),
+        root: String, access: ControlAccess = ControlAccess(token: nil), measurements: CoordinatorMeasurements? = nil,
         now: @escaping @Sendable () -> Timestamp = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
     ) {
         self.root = CampaignRoot(path: root)
         self.access = access
+        self.measurements = measurements
         self.shelf = StoreShelf(root: self.root)
         self.now = now
     }
@@ -44,7 +48,7 @@ public struct Dashboard: Sendable {
                     // A campaign that cannot be read is left out (its page says why).
                     guard let entry = try? self.shelf.entry(name) else { return nil }
                     return try? CampaignMetrics.read(store: entry.store, view: entry.view, now: self.now())
-                })
+                }, coordinator: self.measurements?.snapshot)
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
             }
@@ -203,7 +207,7 @@ public struct Dashboard: Sendable {
             running: try Self.runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id)),
             events: try entry.store.events(limit: 30), goal: report.goal, cost: report.cost, failures: report.failures,
             charts: drawn.charts)
-        model.control = access.isOn
+        model.control = access.steers(name)
         return model
     }
 

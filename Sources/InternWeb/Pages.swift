@@ -95,7 +95,7 @@ public enum Pages {
         public var failures: [FailureCluster]
         /// The report's charts by section.
         public var charts: [String: [String]]
-        /// Whether the dashboard takes control requests (it has a token).
+        /// Whether the dashboard takes control requests for this campaign (it has a token that steers it).
         public var control = false
 
         public init(
@@ -162,8 +162,9 @@ public enum Pages {
             + "<button type=\"button\" data-action=\"pause\">pause</button> <button type=\"button\" data-action=\"resume\">resume</button> "
             + "<label>trial <input data-name=\"trial\" size=\"6\"></label> <button type=\"button\" data-action=\"cancel\">cancel trial</button> "
             + "<label>trials <input data-name=\"trials\" size=\"6\"></label> <button type=\"button\" data-action=\"add\">add trials</button> "
-            + "<output id=\"control-answer\"></output></div><p class=\"muted\">Needs the script and the token "
-            + "<code>intern serve --token-file</code> was given; without them, <code>intern pause</code>, <code>resume</code>, <code>cancel</code>, <code>add</code>.</p>"
+            + "<output id=\"control-answer\"></output></div><p class=\"muted\">Needs the script and the dashboard's token (the one in its "
+            + "<code>--token-file</code>, or <code>intern token</code>'s from the campaign's credentials); without them, "
+            + "<code>intern pause</code>, <code>resume</code>, <code>cancel</code>, <code>add</code>.</p>"
     }
 
     /// The status and stage filter: a GET form, so it works without a script.
