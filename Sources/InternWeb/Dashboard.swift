@@ -60,12 +60,26 @@ public struct Dashboard: Sendable {
         router.get("/c/:name") { request, context in
             let name = try context.parameters.require("name")
             let parameters = Self.parameters(request)
-            return try await self.blocking { Response.html(Pages.campaign(try self.campaignModel(name, parameters: parameters))) }
+            // What may be refused (no such campaign, a bad query) is refused before the first byte.
+            let (entry, model, fingerprint) = try await self.blocking { try self.campaignTop(name, parameters: parameters) }
+            return self.campaignPage(entry, model, fingerprint: fingerprint)
         }
         router.get("/c/:name/trials") { request, context in
             let name = try context.parameters.require("name")
             let parameters = Self.parameters(request)
-            return try await self.blocking { Response.html(Pages.trialsTable(try self.campaignModel(name, parameters: parameters, tableOnly: true))) }
+            return try await self.blocking {
+                var (entry, model, _) = try self.campaignTop(name, parameters: parameters)
+                try Self.fillRest(&model, entry: entry, tableOnly: true)
+                return Response.html(Pages.trialsTable(model))
+            }
+        }
+        router.get("/c/:name/analysis") { _, context in
+            let name = try context.parameters.require("name")
+            let (entry, fingerprint) = try await self.blocking {
+                let entry = try self.shelf.entry(name)
+                return (entry, try CampaignProgress.fingerprint(store: entry.store, now: self.now()).0)
+            }
+            return Response.html(Pages.analysis(campaign: name, try await self.analysis(entry, fingerprint: fingerprint)))
         }
         router.get("/c/:name/workers") { _, context in
             let name = try context.parameters.require("name")
@@ -185,30 +199,70 @@ public struct Dashboard: Sendable {
         return Pages.campaigns(rows, root: root.path)
     }
 
-    func campaignModel(_ name: String, parameters: [String: String], tableOnly: Bool = false) throws -> Pages.CampaignModel {
+    /// The campaign page's first part: the campaign (404 when there is none), the table's query
+    /// (400 when it is bad) and the progress; the rest of the model is filled by ``fillRest`` and
+    /// ``analysis(_:fingerprint:)``.
+    func campaignTop(_ name: String, parameters: [String: String]) throws -> (StoreShelf.Entry, Pages.CampaignModel, CampaignProgress.Fingerprint) {
         let entry = try shelf.entry(name)
         let stageNames = entry.view.stages.map(\.name)
         let query = try TrialQuery(parameters: parameters, stages: stageNames)
         let now = now()
         let (progress, fingerprint) = try CampaignProgress.read(store: entry.store, view: entry.view, now: now, after: nil)
-        let trials = query.apply(try entry.store.trials(), stageNames: stageNames)
-        guard !tableOnly else {
-            return Pages.CampaignModel(
-                name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: [], running: [:], events: [], goal: [],
-                cost: CostBreakdown(usage: [], stageNames: stageNames, now: now), failures: [], charts: [:])
-        }
-        let drawn = try entry.report.report(for: fingerprint) {
-            let report = try CampaignReport.build(store: entry.store, now: now)
+        var model = Pages.CampaignModel(
+            name: name, progress: progress, stageNames: stageNames, query: query, trials: [], workers: [], running: [:], events: [], goal: [],
+            cost: CostBreakdown(usage: [], stageNames: stageNames, now: now), failures: [], charts: [:])
+        model.control = access.steers(name)
+        return (entry, model, fingerprint)
+    }
+
+    /// The trials the model's query selects and, unless `tableOnly`, the workers and the latest events.
+    static func fillRest(_ model: inout Pages.CampaignModel, entry: StoreShelf.Entry, tableOnly: Bool) throws {
+        model.trials = model.query.apply(try entry.store.trials(), stageNames: model.stageNames)
+        guard !tableOnly else { return }
+        model.workers = try entry.store.workers()
+        model.running = try runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id))
+        model.events = try entry.store.events(limit: 30)
+    }
+
+    /// What the report says of the campaign as of `fingerprint`: the report kept for it, or one
+    /// built now (off the cooperative pool; one build at a time, which every page asking meanwhile
+    /// shares).
+    func analysis(_ entry: StoreShelf.Entry, fingerprint: CampaignProgress.Fingerprint) async throws -> Pages.Analysis {
+        let (store, now) = (entry.store, now())
+        let drawn = try await entry.report.report(for: fingerprint) {
+            let report = try CampaignReport.build(store: store, now: now)
             return StoreShelf.DrawnReport(report: report, charts: report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) })
         }
-        let report = drawn.report
-        var model = Pages.CampaignModel(
-            name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: try entry.store.workers(),
-            running: try Self.runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id)),
-            events: try entry.store.events(limit: 30), goal: report.goal, cost: report.cost, failures: report.failures,
-            charts: drawn.charts)
-        model.control = access.steers(name)
-        return model
+        return Pages.Analysis(goal: drawn.report.goal, cost: drawn.report.cost, failures: drawn.report.failures, charts: drawn.charts)
+    }
+
+    /// The campaign page, sent in three parts as each is ready: its top (the counts) at once, then
+    /// the report's part (built only when the campaign changed: a few hundred milliseconds for
+    /// 10,000 trials), then the trials table, the workers and the events. A part that cannot be
+    /// read says so in its place.
+    func campaignPage(_ entry: StoreShelf.Entry, _ model: Pages.CampaignModel, fingerprint: CampaignProgress.Fingerprint) -> Response {
+        Response(status: .ok, headers: Response.htmlHeaders, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: Pages.campaignTop(model)))
+            let analysis: String
+            do {
+                analysis = Pages.analysisSection(campaign: model.name, try await self.analysis(entry, fingerprint: fingerprint))
+            } catch {
+                analysis = Pages.problem("the report cannot be built: \(error)")
+            }
+            try await writer.write(ByteBuffer(string: analysis))
+            let rest: String
+            do {
+                rest = try await self.blocking {
+                    var model = model
+                    try Self.fillRest(&model, entry: entry, tableOnly: false)
+                    return Pages.campaignRest(model)
+                }
+            } catch {
+                rest = Pages.problem("the trials cannot be read: \(error)") + Pages.layoutEnd
+            }
+            try await writer.write(ByteBuffer(string: rest))
+            try await writer.finish(nil)
+        })
     }
 
     /// What each worker runs: the running trials' latest attempts, by worker.

@@ -8,10 +8,11 @@ import Testing
 /// its pause and resume buttons steer the campaign with the token; the screenshot is not blank. Fixtures/dashboard_browser.py drives Chromium through the
 /// DevTools protocol.
 @Suite(.serialized) struct DashboardEndToEndTests {
-    /// 16 trials of about 0.7 s on 2 workers: about 6 s of a running campaign to watch.
+    /// 16 trials of about 0.7 s on 2 workers: about 6 s of a running campaign to watch; each
+    /// prints its loss at 5 steps (curves to draw).
     static let spec = """
         name: dash
-        command: [python3, -c, "import sys, time; x = float(sys.argv[1]); time.sleep(0.7); print('METRIC step=1 loss=%.4f' % ((x - 0.3) ** 2))", "{x}"]
+        command: [python3, -c, "import sys, time\\nx = float(sys.argv[1])\\nfor s in range(1, 6):\\n    time.sleep(0.14)\\n    print('METRIC step=%d loss=%.4f' % (s, (x - 0.3) ** 2 + 0.4 / s), flush=True)", "{x}"]
         space: {x: {type: uniform, low: 0.0, high: 1.0}}
         sampler: {type: random, seed: 5}
         trials: 16
@@ -62,9 +63,10 @@ import Testing
         #expect(try store.trials().filter { $0.status == .completed }.count < 12, "the campaign is still young when the page opens")
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/dashboard_browser.py").path
-        let shot = dir.file("campaign.png")
+        let shot = dir.file("campaign.png"), trialShot = dir.file("trial.png")
         let browser = try await ProcessRunner.run(
-            ["/usr/bin/python3", script, "--chromium", chromium, "--url", url + "c/dash", "--screenshot", shot, "--timeout", "60", "--token", token],
+            ["/usr/bin/python3", script, "--chromium", chromium, "--url", url + "c/dash", "--screenshot", shot, "--timeout", "60", "--token", token,
+             "--trial-url", url + "c/dash/t/1", "--trial-screenshot", trialShot],
             timeout: .seconds(120))
         #expect(browser.status == 0, "\(browser.stderr.suffix(3000))")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(browser.stdout.utf8)) as? [String: Any], "\(browser.stdout)")
@@ -85,13 +87,20 @@ import Testing
         #expect(control.last?["outcome"] as? String == "resumed", "\(control)")
         let steered = try store.events(limit: 1_000).filter { $0.actor == "dashboard" }.map(\.kind)
         #expect(steered.contains("campaign.paused") && steered.contains("campaign.resumed"), "\(steered)")
-        let screenshot = try #require(result["screenshot"] as? [String: Any])
-        #expect((screenshot["colors"] as? Int ?? 0) >= 8 && (screenshot["inked"] as? Double ?? 0) > 0.01, "the screenshot looks blank: \(screenshot)")
-        #expect(FileManager.default.fileExists(atPath: shot))
-        if let keep = ProcessInfo.processInfo.environment["INTERN_DASHBOARD_SCREENSHOT"] {
-            try? FileManager.default.removeItem(atPath: keep)
-            try FileManager.default.copyItem(atPath: shot, toPath: keep)
+        // The analysis (hours spent, charts) was fetched again after a change and swapped in, in the same document.
+        let analysis = try #require(result["analysis"] as? [String: Any], "\(result)")
+        #expect((analysis["analysis"] as? Int ?? 0) >= 1 && analysis["spent"] as? Bool == true, "\(analysis)")
+        #expect((analysis["charts"] as? Int ?? 0) >= 1 && analysis["origin"] as? Double == origins.first, "\(analysis)")
+        for (key, file, keep) in [("screenshot", shot, "INTERN_DASHBOARD_SCREENSHOT"), ("trial", trialShot, "INTERN_DASHBOARD_TRIAL_SCREENSHOT")] {
+            let screenshot = try #require(result[key] as? [String: Any], "\(result)")
+            #expect((screenshot["colors"] as? Int ?? 0) >= 8 && (screenshot["inked"] as? Double ?? 0) > 0.01, "the \(key) screenshot looks blank: \(screenshot)")
+            #expect(FileManager.default.fileExists(atPath: file))
+            if let keep = ProcessInfo.processInfo.environment[keep] {
+                try? FileManager.default.removeItem(atPath: keep)
+                try FileManager.default.copyItem(atPath: file, toPath: keep)
+            }
         }
+        #expect(((result["trial"] as? [String: Any])?["state"] as? String ?? "").contains("trial 1"), "\(result["trial"] ?? "")")
 
         let finished = try await run.finish(timeout: .seconds(90))
         #expect(finished.status == 0, "\(finished.stderr)")
