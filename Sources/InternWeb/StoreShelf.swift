@@ -33,22 +33,22 @@ final class StoreShelf: Sendable {
     /// way takes that one's report (at most one change older than asked for).
     actor ReportCache {
         private var kept: (fingerprint: CampaignProgress.Fingerprint, report: DrawnReport)?
-        private var building: Task<DrawnReport, any Error>?
+        private var building: Task<(DrawnReport, Duration), any Error>?
         /// How long the last build took, milliseconds (what ``AnalysisPacer`` paces by).
         private(set) var lastBuildMillis: Int64 = 0
 
         /// The report for `fingerprint`: the kept one if it was built for the same, else `build()`'s.
         func report(for fingerprint: CampaignProgress.Fingerprint, build: @escaping @Sendable () throws -> DrawnReport) async throws -> DrawnReport {
             if let kept, kept.fingerprint == fingerprint { return kept.report }
-            if let building { return try await building.value }
-            let task = Task { () throws -> (DrawnReport, Duration) in
+            if let building { return try await building.value.0 }
+            // Awaited by this caller and by any that ask meanwhile: not left running on its own.
+            let task = Task {
                 try await NIOThreadPool.singleton.runIfActive {
                     let started = ContinuousClock.now
                     return (try build(), ContinuousClock.now - started)
                 }
             }
-            let shared = Task { try await task.value.0 }
-            building = shared
+            building = task
             defer { building = nil }
             let (report, took) = try await task.value
             kept = (fingerprint, report)

@@ -1,8 +1,10 @@
+import Foundation
 import InternCore
 import InternReport
 import InternStore
 import InternTestKit
 @testable import InternWeb
+import Synchronization
 import Testing
 
 /// A campaign's feeds share their reads of the store.
@@ -39,6 +41,34 @@ struct SharedProgressTests {
         #expect(soon.analysis == 1 && soon.mark != next.mark, "the events changed; the analysis waits")
         let later = try await shared.snapshot(now: 3_000 + AnalysisPacer<Int>.minimumWindowMillis, fresh: true)
         #expect(later.analysis == 2 && later.fingerprint == soon.fingerprint && later.mark != soon.mark, "the feed sends the new version")
+    }
+
+    @Test func pagesAskingForTheReportTogetherShareOneBuild_andItIsBuiltAgainOnlyForAChange() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-web")
+        defer { dir.remove() }
+        let store = try DashboardRouterTests.liveCampaign(in: dir)
+        let report = try CampaignReport.build(store: store, now: 2_000)
+        let drawn = StoreShelf.DrawnReport(report: report, charts: [:])
+        let builds = Mutex(0)
+        let build: @Sendable () throws -> StoreShelf.DrawnReport = {
+            builds.withLock { $0 += 1 }
+            Thread.sleep(forTimeInterval: 0.05)
+            return drawn
+        }
+        let cache = StoreShelf.ReportCache()
+        let (fingerprint, _) = try CampaignProgress.fingerprint(store: store, now: 2_000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 { group.addTask { _ = try await cache.report(for: fingerprint, build: build) } }
+            try await group.waitForAll()
+        }
+        #expect(builds.withLock { $0 } == 1)
+        #expect(await cache.lastBuildMillis >= 50)
+        _ = try await cache.report(for: fingerprint, build: build)
+        #expect(builds.withLock { $0 } == 1, "the same campaign: the kept report")
+        var changed = fingerprint
+        changed.lastEventID += 1
+        _ = try await cache.report(for: changed, build: build)
+        #expect(builds.withLock { $0 } == 2)
     }
 
     @Test func theAnalysisIsDrawnAgainAtMostOncePerWindow_andAlwaysAtTheEnd() {
