@@ -75,11 +75,11 @@ public struct Dashboard: Sendable {
         }
         router.get("/c/:name/analysis") { _, context in
             let name = try context.parameters.require("name")
-            let (entry, fingerprint) = try await self.blocking {
-                let entry = try self.shelf.entry(name)
-                return (entry, try CampaignProgress.fingerprint(store: entry.store, now: self.now()).0)
-            }
-            return Response.html(Pages.analysis(campaign: name, try await self.analysis(entry, fingerprint: fingerprint)))
+            let entry = try await self.blocking { try self.shelf.entry(name) }
+            // The campaign as its feeds last read it (every page fetches this part at once, after
+            // the same progress event): no read of its own, and the part rendered once for all.
+            let fingerprint = try await entry.progress.snapshot(now: self.now()).fingerprint
+            return Response.html(try await self.analysis(name, entry, fingerprint: fingerprint).html)
         }
         router.get("/c/:name/workers") { _, context in
             let name = try context.parameters.require("name")
@@ -201,7 +201,7 @@ public struct Dashboard: Sendable {
 
     /// The campaign page's first part: the campaign (404 when there is none), the table's query
     /// (400 when it is bad) and the progress; the rest of the model is filled by ``fillRest`` and
-    /// ``analysis(_:fingerprint:)``.
+    /// ``analysis(_:_:fingerprint:)``.
     func campaignTop(_ name: String, parameters: [String: String]) throws -> (StoreShelf.Entry, Pages.CampaignModel, CampaignProgress.Fingerprint) {
         let entry = try shelf.entry(name)
         let stageNames = entry.view.stages.map(\.name)
@@ -227,13 +227,14 @@ public struct Dashboard: Sendable {
     /// What the report says of the campaign as of `fingerprint`: the report kept for it, or one
     /// built now (off the cooperative pool; one build at a time, which every page asking meanwhile
     /// shares).
-    func analysis(_ entry: StoreShelf.Entry, fingerprint: CampaignProgress.Fingerprint) async throws -> Pages.Analysis {
+    func analysis(_ name: String, _ entry: StoreShelf.Entry, fingerprint: CampaignProgress.Fingerprint) async throws -> StoreShelf.DrawnReport {
         let (store, now) = (entry.store, now())
-        let drawn = try await entry.report.report(for: fingerprint) {
+        return try await entry.report.report(for: fingerprint) {
             let report = try CampaignReport.build(store: store, now: now)
-            return StoreShelf.DrawnReport(report: report, charts: report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) })
+            let charts = report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) }
+            let analysis = Pages.Analysis(goal: report.goal, cost: report.cost, failures: report.failures, charts: charts)
+            return StoreShelf.DrawnReport(report: report, charts: charts, html: Pages.analysis(campaign: name, analysis))
         }
-        return Pages.Analysis(goal: drawn.report.goal, cost: drawn.report.cost, failures: drawn.report.failures, charts: drawn.charts)
     }
 
     /// The campaign page, sent in three parts as each is ready: its top (the counts) at once, then
@@ -245,7 +246,7 @@ public struct Dashboard: Sendable {
             try await writer.write(ByteBuffer(string: Pages.campaignTop(model)))
             let analysis: String
             do {
-                analysis = Pages.analysisSection(campaign: model.name, try await self.analysis(entry, fingerprint: fingerprint))
+                analysis = Pages.analysisSection(campaign: model.name, html: try await self.analysis(model.name, entry, fingerprint: fingerprint).html)
             } catch {
                 analysis = Pages.problem("the report cannot be built: \(error)")
             }

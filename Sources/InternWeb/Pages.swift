@@ -132,7 +132,7 @@ public enum Pages {
     /// ``campaignTop`` (the state and counts), ``analysisSection`` (what the report says: goal,
     /// budget, hours, charts, failures), ``campaignRest`` (control, trials, workers, events).
     public static func campaign(_ model: CampaignModel) -> String {
-        campaignTop(model) + analysisSection(campaign: model.name, model.analysis) + campaignRest(model)
+        campaignTop(model) + analysisSection(campaign: model.name, html: analysis(campaign: model.name, model.analysis)) + campaignRest(model)
     }
 
     /// The page's start: its head, the state, the counts, the best (all kept live by the script).
@@ -168,10 +168,10 @@ public enum Pages {
         }
     }
 
-    /// The analysis in its place on the page: the script fetches it again
+    /// The analysis (``analysis(campaign:_:)``'s `html`) in its place on the page: the script fetches it again
     /// (`/c/NAME/analysis`) when a progress event's `analysis` version changed.
-    public static func analysisSection(campaign: String, _ analysis: Analysis) -> String {
-        "<div id=\"analysis\" data-fragment=\"\(campaignPath(campaign))/analysis\" data-version=\"analysis\">" + self.analysis(campaign: campaign, analysis) + "</div>"
+    public static func analysisSection(campaign: String, html: String) -> String {
+        "<div id=\"analysis\" data-fragment=\"\(campaignPath(campaign))/analysis\" data-version=\"analysis\">" + html + "</div>"
     }
 
     /// Goal and budget, hours spent, the report's charts, the failure clusters (also served alone).

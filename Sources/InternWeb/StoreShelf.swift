@@ -21,11 +21,13 @@ final class StoreShelf: Sendable {
         let progress: SharedProgress
     }
 
-    /// A report and its charts (drawn once: ``CampaignReport/chartsBySection`` draws them anew
-    /// at each call).
+    /// A report, its charts (drawn once: ``CampaignReport/chartsBySection`` draws them anew at
+    /// each call) and the campaign page's part made of them (rendered once for every page that
+    /// fetches it).
     struct DrawnReport: Sendable {
         let report: CampaignReport
         let charts: [String: [String]]
+        let html: String
     }
 
     /// One campaign's latest report and what it was built from: built again only for another

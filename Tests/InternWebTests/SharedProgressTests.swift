@@ -48,7 +48,7 @@ struct SharedProgressTests {
         defer { dir.remove() }
         let store = try DashboardRouterTests.liveCampaign(in: dir)
         let report = try CampaignReport.build(store: store, now: 2_000)
-        let drawn = StoreShelf.DrawnReport(report: report, charts: [:])
+        let drawn = StoreShelf.DrawnReport(report: report, charts: [:], html: "")
         let builds = Mutex(0)
         let build: @Sendable () throws -> StoreShelf.DrawnReport = {
             builds.withLock { $0 += 1 }
