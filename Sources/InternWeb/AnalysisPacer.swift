@@ -3,8 +3,8 @@ import InternCore
 /// When the campaign page's analysis (the report's charts, failure clusters, goal and hours
 /// spent) is worth drawing again while the campaign changes: at once after a quiet spell, then at
 /// most once per window, the window four times as long as the last drawing took (at least half a
-/// second): a small campaign's charts follow it within a second, a 10,000-trial one's (a few
-/// hundred milliseconds to draw) every two seconds or so, at a quarter of a core at most, however
+/// second): a small campaign's charts follow it within a second, a 10,000-trial one's (most of a
+/// second to draw) every few seconds, at a quarter of a core at most, however
 /// many pages watch. Its ``version`` rides on every progress event; a page fetches the analysis
 /// again when the version changed. The campaign's last state is always drawn. Pure: the time is
 /// passed in.
