@@ -36,11 +36,14 @@ public struct CampaignSecret: Sendable, CustomStringConvertible, CustomDebugStri
     }
 
     /// The secret as hexadecimal text, for writing the secret file and nothing else.
-    public var hexText: String {
+    public var hexText: String { Self.hex(key) }
+
+    /// `bytes` as lowercase hexadecimal text.
+    static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(key.count * 2)
-        for byte in key {
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0xF)])
         }

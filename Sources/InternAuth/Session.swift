@@ -60,4 +60,5 @@ enum Label {
     static let proof = Array("intern-auth/1 coordinator".utf8)
     static let workerProof = Array("intern-auth/1 worker".utf8)
     static let cookie = Array("intern-auth/1 cookie".utf8)
+    static let dashboard = Array("intern-auth/1 dashboard token".utf8)
 }

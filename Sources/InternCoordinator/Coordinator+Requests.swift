@@ -130,6 +130,7 @@ extension Coordinator {
     /// time; the frames' rows and both events' changes commit together (one commit per report,
     /// where there were up to three).
     func handleReport(_ report: Report) -> Message {
+        let began = Self.monotonicNanos()
         let worker = WorkerID(report.workerId)
         let now = Self.now()
         var dataAbout = Set(report.frames.map(\.attemptId))
@@ -179,8 +180,10 @@ extension Coordinator {
             logger.error("cannot store a report", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
             return .rejected(Rejected(requestId: report.requestId, code: .internal, reason: "the coordinator cannot store logs: \(error)"))
         }
+        // From its handling (decoded) to its commit: admitted, the logs appended, the transaction committed.
+        measurements.reportCommitted(nanoseconds: Self.monotonicNanos() - began)
         settle(admitted)
-        settle(stored)
+        settle(stored, reportedEnds: report.ends.map(\.attemptId))
         return .reportAck(ReportAck(
             requestId: report.requestId,
             stored: cursors.streams.map { StreamCursor(attemptId: $0.attempt, stream: $0.stream == .stdout ? .stdout : .stderr, seq: $0.seq) },

@@ -61,6 +61,11 @@ public actor Coordinator {
     let startedAt: Timestamp
     /// The socket, once ``listen()`` opened it.
     var bound: Socket?
+    /// How long reports take to store and slots wait for their next attempt: recorded here, read
+    /// by whoever shows them (the dashboard's `/metrics`, `intern run --http`).
+    public nonisolated let measurements: CoordinatorMeasurements
+    /// Pairs the ends stored with the slots' next assignments, for ``measurements``.
+    var decisions = DecisionClock()
 
     /// Opens the campaign in `store`: a fresh campaign, or the one stored there, continued.
     public init(spec: CampaignSpec, store: CampaignStore, options: CoordinatorOptions, logger: Logger) throws {
@@ -70,6 +75,7 @@ public actor Coordinator {
         self.logger = logger
         ingestor = ReportIngestor(store: store)
         codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
+        measurements = CoordinatorMeasurements(campaign: spec.name)
         gatekeeper = Gatekeeper(secret: options.credentials?.secret, allowUnsealedFromNetwork: options.insecure)
         gate = Mutex(ConnectionGate(limits: options.connectionLimits))
         let now = Self.now()
@@ -121,6 +127,13 @@ public actor Coordinator {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// A monotonic instant in nanoseconds, for the measurements' durations.
+    static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     // MARK: - Running
@@ -279,9 +292,11 @@ public actor Coordinator {
     }
 
     /// What follows the commit of `effects`: files of attempts that ended are closed, those of
-    /// attempts assigned are made, parked requests are answered, and the clock learns the
+    /// attempts assigned are made, the decisions are timed (`reportedEnds`: the attempts whose
+    /// ends a report just stored), parked requests are answered, and the clock learns the
     /// machine's next deadline.
-    func settle(_ effects: Effects) {
+    func settle(_ effects: Effects, reportedEnds: [AttemptID] = []) {
+        let now = Self.monotonicNanos()
         for change in effects.changes {
             switch change {
             case .campaignFinished:
@@ -289,11 +304,22 @@ public actor Coordinator {
             case .attempt(let attempt) where attempt.status.isTerminal:
                 // Also for attempts lost with their worker: no end will ever close their files.
                 ingestor.closeStreams(of: attempt.id)
-            case .attempt(let attempt) where attempt.status == .assigned:
-                // Its log file is made now, in the background, not when its first report waits for it.
-                ingestor.prepare(attempt: attempt.id, trial: attempt.trial)
+                let reported = reportedEnds.contains(attempt.id)
+                if let latency = decisions.ended(attempt: attempt.id, worker: attempt.worker, reported: reported, now: now) {
+                    measurements.decided(nanoseconds: latency)
+                }
+            case .worker(let worker) where worker.state == .lost:
+                decisions.lost(worker: worker.id)
             default:
                 break
+            }
+        }
+        // After the ends: an end and the assignment it freed a slot for commit together.
+        for case .attempt(let attempt) in effects.changes where attempt.status == .assigned {
+            // Its log file is made now, in the background, not when its first report waits for it.
+            ingestor.prepare(attempt: attempt.id, trial: attempt.trial)
+            if let latency = decisions.assigned(worker: attempt.worker, behind: machine.queuedBehind(attempt.id), now: now) {
+                measurements.decided(nanoseconds: latency)
             }
         }
         for reply in effects.replies {

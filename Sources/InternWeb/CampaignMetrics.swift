@@ -1,3 +1,4 @@
+import Foundation
 import InternCore
 import InternReport
 import InternStore
@@ -77,9 +78,47 @@ public struct CampaignMetrics: Sendable, Equatable {
     }
 
     /// The campaigns' metrics in Prometheus's text format (a registry filled at each scrape, so a
-    /// series that no longer exists is not reported at its last value). Every series carries a
-    /// `campaign` label.
-    public static func exposition(_ campaigns: [CampaignMetrics]) -> String {
+    /// series that no longer exists is not reported at its last value), then, when the dashboard
+    /// shares its process with a coordinator, that coordinator's histograms (`coordinator`). Every
+    /// series carries a `campaign` label.
+    public static func exposition(_ campaigns: [CampaignMetrics], coordinator: CoordinatorMeasurements.Snapshot? = nil) -> String {
+        var text = gauges(campaigns)
+        if let coordinator {
+            let campaign = [("campaign", coordinator.campaign)]
+            text += histogram(
+                "intern_report_commit_seconds", help: "Reports stored by the coordinator (count) and the time from each one's handling to its commit.",
+                coordinator.reportCommit, labels: campaign)
+            text += histogram(
+                "intern_decision_seconds", help: "The time from an attempt's end stored to its slot's next assignment (0: the next was queued ahead).",
+                coordinator.decision, labels: campaign)
+        }
+        return text
+    }
+
+    /// One histogram in the text format: its `_bucket` series (cumulative, `le` from the first
+    /// bound to +Inf), `_sum` and `_count`.
+    static func histogram(_ name: String, help: String, _ buckets: LatencyBuckets, labels: [(String, String)]) -> String {
+        func series(_ suffix: String, _ extra: [(String, String)], _ value: String) -> String {
+            let pairs = (labels + extra).map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",")
+            return "\(name)\(suffix){\(pairs)} \(value)\n"
+        }
+        var text = "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for (bound, count) in zip(buckets.bounds.map { "\($0)" } + ["+Inf"], buckets.cumulative) {
+            text += series("_bucket", [("le", bound)], "\(count)")
+        }
+        text += series("_sum", [], "\(buckets.sum)")
+        text += series("_count", [], "\(buckets.count)")
+        return text
+    }
+
+    /// A label's value as the text format writes it: backslash, double quote and newline escaped.
+    static func escaped(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    /// The campaigns' gauges, through swift-prometheus's registry.
+    static func gauges(_ campaigns: [CampaignMetrics]) -> String {
         let registry = PrometheusCollectorRegistry()
         for metrics in campaigns {
             let campaign = ("campaign", metrics.campaign)

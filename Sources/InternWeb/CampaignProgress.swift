@@ -42,6 +42,9 @@ public struct CampaignProgress: Sendable, Equatable, Codable {
     public var lastEventID: Int64
     /// Events after the previous message's `lastEventID`, oldest first (`12:01:02 trial.completed …`).
     public var events: [String]
+    /// The version of the page's analysis (charts, failures, goal, hours): a page fetches it
+    /// again when this changed (``AnalysisPacer``).
+    public var analysis = 0
 
     public init(
         campaign: String, state: String, final: Bool, counts: [String: Int], total: Int, ended: Int, improved: Int, best: String, workers: Int,

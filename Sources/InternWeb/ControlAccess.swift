@@ -1,7 +1,8 @@
 /// Who may steer a campaign from the dashboard: whoever shows the token the server was started
-/// with (`intern serve --token-file`), as `Authorization: Bearer TOKEN` on a POST. A header, never
-/// a cookie: a browser sends no header by itself, so another site cannot make it steer (no CSRF).
-/// Without a token, control is off. Pure.
+/// with (`intern serve --token-file`, or the campaign's own under `--http`), as
+/// `Authorization: Bearer TOKEN` on a POST. A header, never a cookie: a browser sends no header
+/// by itself, so another site cannot make it steer (no CSRF). Without a token, control is off.
+/// A token may steer every campaign the dashboard shows, or only one (``only``). Pure.
 public struct ControlAccess: Sendable, Equatable {
     /// What a request's `Authorization` header amounts to.
     public enum Verdict: Sendable, Equatable {
@@ -15,14 +16,21 @@ public struct ControlAccess: Sendable, Equatable {
     }
 
     private let token: [UInt8]?
+    /// The one campaign the token steers (nil: every campaign under the root).
+    public let only: String?
 
-    /// `token` nil or empty: control off.
-    public init(token: String?) {
+    /// `token` nil or empty: control off. `only`: the token steers that campaign alone (the
+    /// campaign whose credentials it comes from).
+    public init(token: String?, only campaign: String? = nil) {
         self.token = token.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        only = campaign
     }
 
     /// Whether control is on at all.
     public var isOn: Bool { token != nil }
+
+    /// Whether the token steers campaign `name`.
+    public func steers(_ name: String) -> Bool { isOn && (only == nil || only == name) }
 
     /// The verdict on `authorization` (the header's value, if any), compared in constant time.
     public func check(authorization: String?) -> Verdict {
@@ -42,5 +50,11 @@ public struct ControlAccess: Sendable, Equatable {
         case .missing: WebError(.unauthorized, "steering needs the dashboard's token: send Authorization: Bearer TOKEN")
         case .wrong: WebError(.forbidden, "that is not this dashboard's token")
         }
+    }
+
+    /// The error a request to steer campaign `name`, which the token does not steer, is answered with.
+    public func outOfReach(_ name: String) -> WebError? {
+        guard !steers(name), let only else { return nil }
+        return WebError(.forbidden, "this dashboard's token steers campaign '\(only)' only (its coordinator's credentials); use intern pause, resume, cancel, add for the others")
     }
 }

@@ -59,6 +59,7 @@ extension Dashboard {
         // The token first: a request without it learns nothing, not even whether the campaign exists.
         if let refusal = ControlAccess.refusal(access.check(authorization: request.headers[.authorization])) { throw refusal }
         let name = try context.parameters.require("name")
+        if let refusal = access.outOfReach(name) { throw refusal }
         let entry = try await blocking { try self.shelf.entry(name) }
         let id = try await blocking { () throws -> Int64 in
             if let finished = try entry.store.info()?.finishedAt {

@@ -19,7 +19,7 @@ extension Dashboard {
     /// server stops.
     func progressStream(_ entry: StoreShelf.Entry, after: Int64?) -> Response {
         Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
-            var feed = LiveFeed<CampaignProgress.Fingerprint>(now: self.now())
+            var feed = LiveFeed<SharedProgress.Mark>(now: self.now())
             var after = after
             // A browser reconnects on its own after an error; three seconds is plenty.
             try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
@@ -29,7 +29,7 @@ extension Dashboard {
                 let stopping = Task.isShuttingDownGracefully
                 let now = self.now()
                 let snapshot = try await entry.progress.snapshot(now: now, fresh: stopping)
-                let action = feed.poll(snapshot.fingerprint, final: stopping || snapshot.progress.final, now: now)
+                let action = feed.poll(snapshot.mark, final: stopping || snapshot.progress.final, now: now)
                 switch action {
                 case .send, .sendAndEnd:
                     let progress = snapshot.progress(after: after)
@@ -44,7 +44,7 @@ extension Dashboard {
                 case .wait:
                     break
                 }
-                try await Task.sleep(for: LiveFeed<CampaignProgress.Fingerprint>.pollInterval)
+                try await Task.sleep(for: LiveFeed<SharedProgress.Mark>.pollInterval)
             }
             try await writer.finish(nil)
         })

@@ -21,15 +21,19 @@ public struct Dashboard: Sendable {
     /// Who may steer (pause, resume, cancel, add): nobody unless a token was given.
     public let access: ControlAccess
     let shelf: StoreShelf
+    /// The measurements of the coordinator that shares this process (`--http`), shown on
+    /// `/metrics`; nil for `intern serve`.
+    public let measurements: CoordinatorMeasurements?
     /// Reads the clock (milliseconds since 1970); a test may pin it.
     let now: @Sendable () -> Timestamp
 
     public init(
-        root: String, access: ControlAccess = ControlAccess(token: nil),
+        root: String, access: ControlAccess = ControlAccess(token: nil), measurements: CoordinatorMeasurements? = nil,
         now: @escaping @Sendable () -> Timestamp = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
     ) {
         self.root = CampaignRoot(path: root)
         self.access = access
+        self.measurements = measurements
         self.shelf = StoreShelf(root: self.root)
         self.now = now
     }
@@ -44,7 +48,7 @@ public struct Dashboard: Sendable {
                     // A campaign that cannot be read is left out (its page says why).
                     guard let entry = try? self.shelf.entry(name) else { return nil }
                     return try? CampaignMetrics.read(store: entry.store, view: entry.view, now: self.now())
-                })
+                }, coordinator: self.measurements?.snapshot)
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
             }
@@ -56,12 +60,26 @@ public struct Dashboard: Sendable {
         router.get("/c/:name") { request, context in
             let name = try context.parameters.require("name")
             let parameters = Self.parameters(request)
-            return try await self.blocking { Response.html(Pages.campaign(try self.campaignModel(name, parameters: parameters))) }
+            // What may be refused (no such campaign, a bad query) is refused before the first byte.
+            let (entry, model, fingerprint) = try await self.blocking { try self.campaignTop(name, parameters: parameters) }
+            return self.campaignPage(entry, model, fingerprint: fingerprint)
         }
         router.get("/c/:name/trials") { request, context in
             let name = try context.parameters.require("name")
             let parameters = Self.parameters(request)
-            return try await self.blocking { Response.html(Pages.trialsTable(try self.campaignModel(name, parameters: parameters, tableOnly: true))) }
+            return try await self.blocking {
+                var (entry, model, _) = try self.campaignTop(name, parameters: parameters)
+                try Self.fillRest(&model, entry: entry, tableOnly: true)
+                return Response.html(Pages.trialsTable(model))
+            }
+        }
+        router.get("/c/:name/analysis") { _, context in
+            let name = try context.parameters.require("name")
+            let entry = try await self.blocking { try self.shelf.entry(name) }
+            // The campaign as its feeds last read it (every page fetches this part at once, after
+            // the same progress event): no read of its own, and the part rendered once for all.
+            let fingerprint = try await entry.progress.snapshot(now: self.now()).fingerprint
+            return Response.html(try await self.analysis(name, entry, fingerprint: fingerprint).html)
         }
         router.get("/c/:name/workers") { _, context in
             let name = try context.parameters.require("name")
@@ -181,30 +199,71 @@ public struct Dashboard: Sendable {
         return Pages.campaigns(rows, root: root.path)
     }
 
-    func campaignModel(_ name: String, parameters: [String: String], tableOnly: Bool = false) throws -> Pages.CampaignModel {
+    /// The campaign page's first part: the campaign (404 when there is none), the table's query
+    /// (400 when it is bad) and the progress; the rest of the model is filled by ``fillRest`` and
+    /// ``analysis(_:_:fingerprint:)``.
+    func campaignTop(_ name: String, parameters: [String: String]) throws -> (StoreShelf.Entry, Pages.CampaignModel, CampaignProgress.Fingerprint) {
         let entry = try shelf.entry(name)
         let stageNames = entry.view.stages.map(\.name)
         let query = try TrialQuery(parameters: parameters, stages: stageNames)
         let now = now()
         let (progress, fingerprint) = try CampaignProgress.read(store: entry.store, view: entry.view, now: now, after: nil)
-        let trials = query.apply(try entry.store.trials(), stageNames: stageNames)
-        guard !tableOnly else {
-            return Pages.CampaignModel(
-                name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: [], running: [:], events: [], goal: [],
-                cost: CostBreakdown(usage: [], stageNames: stageNames, now: now), failures: [], charts: [:])
-        }
-        let drawn = try entry.report.report(for: fingerprint) {
-            let report = try CampaignReport.build(store: entry.store, now: now)
-            return StoreShelf.DrawnReport(report: report, charts: report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) })
-        }
-        let report = drawn.report
         var model = Pages.CampaignModel(
-            name: name, progress: progress, stageNames: stageNames, query: query, trials: trials, workers: try entry.store.workers(),
-            running: try Self.runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id)),
-            events: try entry.store.events(limit: 30), goal: report.goal, cost: report.cost, failures: report.failures,
-            charts: drawn.charts)
-        model.control = access.isOn
-        return model
+            name: name, progress: progress, stageNames: stageNames, query: query, trials: [], workers: [], running: [:], events: [], goal: [],
+            cost: CostBreakdown(usage: [], stageNames: stageNames, now: now), failures: [], charts: [:])
+        model.control = access.steers(name)
+        return (entry, model, fingerprint)
+    }
+
+    /// The trials the model's query selects and, unless `tableOnly`, the workers and the latest events.
+    static func fillRest(_ model: inout Pages.CampaignModel, entry: StoreShelf.Entry, tableOnly: Bool) throws {
+        model.trials = model.query.apply(try entry.store.trials(), stageNames: model.stageNames)
+        guard !tableOnly else { return }
+        model.workers = try entry.store.workers()
+        model.running = try runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id))
+        model.events = try entry.store.events(limit: 30)
+    }
+
+    /// What the report says of the campaign as of `fingerprint`: the report kept for it, or one
+    /// built now (off the cooperative pool; one build at a time, which every page asking meanwhile
+    /// shares).
+    func analysis(_ name: String, _ entry: StoreShelf.Entry, fingerprint: CampaignProgress.Fingerprint) async throws -> StoreShelf.DrawnReport {
+        let (store, now) = (entry.store, now())
+        return try await entry.report.report(for: fingerprint) {
+            let report = try CampaignReport.build(store: store, now: now)
+            let charts = report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) }
+            let analysis = Pages.Analysis(goal: report.goal, cost: report.cost, failures: report.failures, charts: charts)
+            return StoreShelf.DrawnReport(report: report, charts: charts, html: Pages.analysis(campaign: name, analysis))
+        }
+    }
+
+    /// The campaign page, sent in three parts as each is ready: its top (the counts) at once, then
+    /// the report's part (built only when the campaign changed: a few hundred milliseconds for
+    /// 10,000 trials), then the trials table, the workers and the events. A part that cannot be
+    /// read says so in its place.
+    func campaignPage(_ entry: StoreShelf.Entry, _ model: Pages.CampaignModel, fingerprint: CampaignProgress.Fingerprint) -> Response {
+        Response(status: .ok, headers: Response.htmlHeaders, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: Pages.campaignTop(model)))
+            let analysis: String
+            do {
+                analysis = Pages.analysisSection(campaign: model.name, html: try await self.analysis(model.name, entry, fingerprint: fingerprint).html)
+            } catch {
+                analysis = Pages.problem("the report cannot be built: \(error)")
+            }
+            try await writer.write(ByteBuffer(string: analysis))
+            let rest: String
+            do {
+                rest = try await self.blocking {
+                    var model = model
+                    try Self.fillRest(&model, entry: entry, tableOnly: false)
+                    return Pages.campaignRest(model)
+                }
+            } catch {
+                rest = Pages.problem("the trials cannot be read: \(error)") + Pages.layoutEnd
+            }
+            try await writer.write(ByteBuffer(string: rest))
+            try await writer.finish(nil)
+        })
     }
 
     /// What each worker runs: the running trials' latest attempts, by worker.

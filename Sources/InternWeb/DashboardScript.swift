@@ -1,7 +1,9 @@
 /// `/static/dashboard.js`: the only script, small and served by intern (no CDN). It keeps a
 /// campaign page current from its Server-Sent Events (counts, state, best, events, the trials
-/// table and the workers swapped in from `/c/NAME/trials` and `/c/NAME/workers`) and appends a running log's new output; without it the
-/// pages are the same, as of their last load.
+/// table and the workers swapped in from `/c/NAME/trials` and `/c/NAME/workers` at each change,
+/// the analysis, with its charts, failures and hours, from `/c/NAME/analysis` when its version
+/// changed) and appends a running log's new output; without it the pages are the same, as of
+/// their last load.
 enum DashboardScript {
     static let source = #"""
         "use strict";
@@ -9,7 +11,15 @@ enum DashboardScript {
           if (!window.EventSource) return;
           var live = document.getElementById("live");
           if (live && live.dataset.live) {
-            var received = 0, history = [];
+            var received = 0, history = [], versions = {}, drawn = 0;
+            var refresh = function (part) {
+              fetch(part.dataset.fragment).then(function (r) { return r.ok ? r.text() : null; })
+                .then(function (html) {
+                  if (html === null) return;
+                  part.innerHTML = html;
+                  if (part.dataset.version) live.dataset.analysis = String(drawn += 1);
+                });
+            };
             var source = new EventSource(live.dataset.live);
             live.textContent = "live";
             source.addEventListener("progress", function (message) {
@@ -31,12 +41,18 @@ enum DashboardScript {
               live.dataset.received = String(received);
               live.dataset.completed = history.join(",");
               live.textContent = "live · updated " + new Date().toLocaleTimeString();
-              if (received > 1) document.querySelectorAll("[data-fragment]").forEach(function (part) {
-                fetch(part.dataset.fragment).then(function (r) { return r.ok ? r.text() : null; })
-                  .then(function (html) { if (html !== null) part.innerHTML = html; });
+              // A part with a version (the analysis: costly to draw) only when its version changed.
+              document.querySelectorAll("[data-fragment]").forEach(function (part) {
+                var key = part.dataset.version;
+                if (key ? key in versions && versions[key] !== p[key] : received > 1) refresh(part);
+                if (key) versions[key] = p[key];
               });
             });
-            source.addEventListener("end", function (message) { source.close(); live.textContent = "feed ended: " + message.data; });
+            source.addEventListener("end", function (message) {
+              source.close();
+              live.textContent = "feed ended: " + message.data;
+              document.querySelectorAll("[data-fragment][data-version]").forEach(refresh);
+            });
           }
           var control = document.getElementById("control");
           if (control) {

@@ -10,10 +10,17 @@ import InternStore
 public enum Pages {
     /// A whole page: the shared style, the script (deferred), `body`.
     public static func layout(title: String, body: String, script: Bool = false) -> String {
+        layoutStart(title: title, script: script) + body + layoutEnd
+    }
+
+    /// A page's start, up to and with `<body>` (a page sent in parts begins with it).
+    static func layoutStart(title: String, script: Bool) -> String {
         let js = script ? "<script src=\"/static/dashboard.js\" defer></script>" : ""
         return "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">"
-            + "<title>\(e(title))</title><style>\(style)</style>\(js)</head><body>\(body)</body></html>\n"
+            + "<title>\(e(title))</title><style>\(style)</style>\(js)</head><body>"
     }
+
+    static let layoutEnd = "</body></html>\n"
 
     static let style = """
         body{font:14px/1.45 system-ui,sans-serif;max-width:1200px;margin:20px auto;padding:0 16px;color:#222;background:#fff}
@@ -95,7 +102,9 @@ public enum Pages {
         public var failures: [FailureCluster]
         /// The report's charts by section.
         public var charts: [String: [String]]
-        /// Whether the dashboard takes control requests (it has a token).
+        /// What the report says, as the page shows it.
+        public var analysis: Analysis { Analysis(goal: goal, cost: cost, failures: failures, charts: charts) }
+        /// Whether the dashboard takes control requests for this campaign (it has a token that steers it).
         public var control = false
 
         public init(
@@ -118,8 +127,16 @@ public enum Pages {
         }
     }
 
-    /// The live campaign page.
+    /// The live campaign page, in the order it is sent (`Dashboard` streams the three parts, so
+    /// the first comes at once and the report, when the campaign changed, is built meanwhile):
+    /// ``campaignTop`` (the state and counts), ``analysisSection`` (what the report says: goal,
+    /// budget, hours, charts, failures), ``campaignRest`` (control, trials, workers, events).
     public static func campaign(_ model: CampaignModel) -> String {
+        campaignTop(model) + analysisSection(campaign: model.name, html: analysis(campaign: model.name, model.analysis)) + campaignRest(model)
+    }
+
+    /// The page's start: its head, the state, the counts, the best (all kept live by the script).
+    public static func campaignTop(_ model: CampaignModel) -> String {
         let path = campaignPath(model.name)
         let p = model.progress
         var body = "<nav><a href=\"/\">all campaigns</a><a href=\"\(path)/report\">report</a><a href=\"\(path)\">reload</a></nav>"
@@ -132,26 +149,63 @@ public enum Pages {
         }
         body += "<div><span class=\"n\" data-field=\"workers\">\(p.workers)</span> workers</div></div>"
         body += "<p><span data-field=\"progressLine\">\(e(p.progressLine))</span> · best: <span data-field=\"best\">\(e(p.best))</span></p>"
-        if !model.goal.isEmpty {
-            body += "<h2>Goal and budget</h2><ul>" + model.goal.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+        return layoutStart(title: "intern: \(model.name)", script: true) + body
+    }
+
+    /// What the campaign's report says, as the campaign page shows it.
+    public struct Analysis: Sendable {
+        public var goal: [String]
+        public var cost: CostBreakdown
+        public var failures: [FailureCluster]
+        /// The report's charts by section.
+        public var charts: [String: [String]]
+
+        public init(goal: [String], cost: CostBreakdown, failures: [FailureCluster], charts: [String: [String]]) {
+            self.goal = goal
+            self.cost = cost
+            self.failures = failures
+            self.charts = charts
         }
-        let total = model.cost.total
+    }
+
+    /// The analysis (``analysis(campaign:_:)``'s `html`) in its place on the page: the script fetches it again
+    /// (`/c/NAME/analysis`) when a progress event's `analysis` version changed.
+    public static func analysisSection(campaign: String, html: String) -> String {
+        "<div id=\"analysis\" data-fragment=\"\(campaignPath(campaign))/analysis\" data-version=\"analysis\">" + html + "</div>"
+    }
+
+    /// Goal and budget, hours spent, the report's charts, the failure clusters (also served alone).
+    public static func analysis(campaign: String, _ analysis: Analysis) -> String {
+        let path = campaignPath(campaign)
+        var body = ""
+        if !analysis.goal.isEmpty {
+            body += "<h2>Goal and budget</h2><ul>" + analysis.goal.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+        }
+        let total = analysis.cost.total
         body += "<p>spent: \(String(format: "%.2f", total.gpu)) GPU-hours, \(String(format: "%.2f", total.cpu)) CPU-hours, \(String(format: "%.2f", total.wall)) attempt-hours over \(total.attempts) attempts</p>"
-        if model.control { body += controls(model) }
-        body += "<h2>Trials</h2>" + filterForm(model)
-        body += "<div id=\"trials\" data-fragment=\"\(path)/trials\(model.query.queryString.isEmpty ? "" : "?" + e(model.query.queryString))\">"
-        body += trialsTable(model) + "</div>"
         for section in ["Progress", "Metric curves", "Parameter importance"] {
-            guard let charts = model.charts[section], !charts.isEmpty else { continue }
+            guard let charts = analysis.charts[section], !charts.isEmpty else { continue }
             body += "<h2>\(e(section == "Metric curves" ? "Metric curves (best trials)" : section))</h2>" + charts.joined()
         }
-        if model.charts.values.contains(where: { !$0.isEmpty }) { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
-        body += failures(model.failures)
+        if analysis.charts.values.contains(where: { !$0.isEmpty }) { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
+        return body + failures(analysis.failures)
+    }
+
+    /// The page's end: control, the trials table, the workers, the events.
+    public static func campaignRest(_ model: CampaignModel) -> String {
+        var body = ""
+        if model.control { body += controls(model) }
+        body += "<h2>Trials</h2>" + filterForm(model)
+        body += "<div id=\"trials\" data-fragment=\"\(campaignPath(model.name))/trials\(model.query.queryString.isEmpty ? "" : "?" + e(model.query.queryString))\">"
+        body += trialsTable(model) + "</div>"
         body += workers(model)
         let clock = Format.clocks()
         body += "<h2>Events</h2><ol id=\"events\" reversed>" + model.events.map { "<li>\(e(CampaignProgress.eventLine($0, clock: clock)))</li>" }.joined() + "</ol>"
-        return layout(title: "intern: \(model.name)", body: body, script: true)
+        return body + layoutEnd
     }
+
+    /// A part of a page that could not be read, in its place.
+    static func problem(_ text: String) -> String { "<p class=\"problem\">\(e(text))</p>" }
 
     /// Pause, resume, cancel, add: POSTs the script sends with the token (a header, so they need
     /// the script; the commands do the same without it). No `<form>`: pressing Enter in a field
@@ -162,8 +216,9 @@ public enum Pages {
             + "<button type=\"button\" data-action=\"pause\">pause</button> <button type=\"button\" data-action=\"resume\">resume</button> "
             + "<label>trial <input data-name=\"trial\" size=\"6\"></label> <button type=\"button\" data-action=\"cancel\">cancel trial</button> "
             + "<label>trials <input data-name=\"trials\" size=\"6\"></label> <button type=\"button\" data-action=\"add\">add trials</button> "
-            + "<output id=\"control-answer\"></output></div><p class=\"muted\">Needs the script and the token "
-            + "<code>intern serve --token-file</code> was given; without them, <code>intern pause</code>, <code>resume</code>, <code>cancel</code>, <code>add</code>.</p>"
+            + "<output id=\"control-answer\"></output></div><p class=\"muted\">Needs the script and the dashboard's token (the one in its "
+            + "<code>--token-file</code>, or <code>intern token</code>'s from the campaign's credentials); without them, "
+            + "<code>intern pause</code>, <code>resume</code>, <code>cancel</code>, <code>add</code>.</p>"
     }
 
     /// The status and stage filter: a GET form, so it works without a script.

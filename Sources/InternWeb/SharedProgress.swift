@@ -16,13 +16,25 @@ actor SharedProgress {
         /// The latest events (at most 50), oldest first, with their ids.
         var events: [(id: Int64, line: String)]
         var readAt: ContinuousClock.Instant
+        /// The version of the page's analysis to show (``AnalysisPacer``).
+        var analysis = 0
 
         /// The progress with the events after `after` (none when nil).
         func progress(after: Int64?) -> CampaignProgress {
             var progress = progress
             progress.events = after.map { after in events.filter { $0.id > after }.map(\.line) } ?? []
+            progress.analysis = analysis
             return progress
         }
+
+        /// What a feed sends again when it changes.
+        var mark: Mark { Mark(fingerprint: fingerprint, analysis: analysis) }
+    }
+
+    /// The campaign's fingerprint and the analysis's version.
+    struct Mark: Sendable, Equatable {
+        var fingerprint: CampaignProgress.Fingerprint
+        var analysis: Int
     }
 
     /// How old a poll may be before the next feed's question reads the store again.
@@ -33,10 +45,14 @@ actor SharedProgress {
     let maxAge: Duration
     private var latest: Snapshot?
     private var reading: Task<Snapshot, any Error>?
+    /// Its report (how long drawing the analysis takes) and when the analysis is drawn again.
+    private let report: StoreShelf.ReportCache
+    private var pacer = AnalysisPacer<CampaignProgress.Fingerprint>()
 
-    init(store: CampaignStore, view: StageView, maxAge: Duration = defaultMaxAge) {
+    init(store: CampaignStore, view: StageView, report: StoreShelf.ReportCache = StoreShelf.ReportCache(), maxAge: Duration = defaultMaxAge) {
         self.store = store
         self.view = view
+        self.report = report
         self.maxAge = maxAge
     }
 
@@ -50,7 +66,9 @@ actor SharedProgress {
         let task = Task { try await NIOThreadPool.singleton.runIfActive { try Self.read(store: store, view: view, now: now, previous: previous) } }
         reading = task
         defer { reading = nil }
-        let snapshot = try await task.value
+        var snapshot = try await task.value
+        let buildMillis = await report.lastBuildMillis
+        snapshot.analysis = pacer.poll(snapshot.fingerprint, final: snapshot.progress.final, now: now, buildMillis: buildMillis)
         latest = snapshot
         return snapshot
     }

@@ -1,6 +1,7 @@
 import Foundation
 import InternReport
 import InternStore
+import NIOPosix
 import Synchronization
 
 /// The campaigns the dashboard has opened, read-only, by name: a store and its parsed spec are
@@ -15,27 +16,45 @@ final class StoreShelf: Sendable {
         /// The last report built and its charts drawn, with the campaign's fingerprint then:
         /// built again only when the campaign changed (a 10,000-trial report and its charts take
         /// a few hundred milliseconds).
-        let report = ReportCache()
+        let report: ReportCache
         /// What its open feeds send, read once for all of them.
         let progress: SharedProgress
     }
 
-    /// A report and its charts (drawn once: ``CampaignReport/chartsBySection`` draws them anew
-    /// at each call).
+    /// A report, its charts (drawn once: ``CampaignReport/chartsBySection`` draws them anew at
+    /// each call) and the campaign page's part made of them (rendered once for every page that
+    /// fetches it).
     struct DrawnReport: Sendable {
         let report: CampaignReport
         let charts: [String: [String]]
+        let html: String
     }
 
-    /// One campaign's latest report and what it was built from.
-    final class ReportCache: Sendable {
-        private let kept = Mutex<(CampaignProgress.Fingerprint, DrawnReport)?>(nil)
+    /// One campaign's latest report and what it was built from: built again only for another
+    /// fingerprint, one build at a time (off the cooperative pool); whoever asks while one is under
+    /// way takes that one's report (at most one change older than asked for).
+    actor ReportCache {
+        private var kept: (fingerprint: CampaignProgress.Fingerprint, report: DrawnReport)?
+        private var building: Task<(DrawnReport, Duration), any Error>?
+        /// How long the last build took, milliseconds (what ``AnalysisPacer`` paces by).
+        private(set) var lastBuildMillis: Int64 = 0
 
         /// The report for `fingerprint`: the kept one if it was built for the same, else `build()`'s.
-        func report(for fingerprint: CampaignProgress.Fingerprint, build: () throws -> DrawnReport) rethrows -> DrawnReport {
-            if let (built, report) = kept.withLock({ $0 }), built == fingerprint { return report }
-            let report = try build()
-            kept.withLock { $0 = (fingerprint, report) }
+        func report(for fingerprint: CampaignProgress.Fingerprint, build: @escaping @Sendable () throws -> DrawnReport) async throws -> DrawnReport {
+            if let kept, kept.fingerprint == fingerprint { return kept.report }
+            if let building { return try await building.value.0 }
+            // Awaited by this caller and by any that ask meanwhile: not left running on its own.
+            let task = Task {
+                try await NIOThreadPool.singleton.runIfActive {
+                    let started = ContinuousClock.now
+                    return (try build(), ContinuousClock.now - started)
+                }
+            }
+            building = task
+            defer { building = nil }
+            let (report, took) = try await task.value
+            kept = (fingerprint, report)
+            lastBuildMillis = took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000
             return report
         }
     }
@@ -74,7 +93,8 @@ final class StoreShelf: Sendable {
             throw WebError(.internalServerError, "the campaign '\(name)' cannot be read: \(error)")
         }
         guard let file else { throw WebError.notFound("no campaign named '\(name)' under \(root.path)") }
-        let entry = Entry(store: store, view: view, file: file, progress: SharedProgress(store: store, view: view))
+        let report = ReportCache()
+        let entry = Entry(store: store, view: view, file: file, report: report, progress: SharedProgress(store: store, view: view, report: report))
         // Two requests may both open it: the one kept for this file wins, the other is dropped.
         return open.withLock { shelf in
             if let kept = shelf[name], kept.file == file { return kept }

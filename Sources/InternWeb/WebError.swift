@@ -36,9 +36,14 @@ extension Response {
 
     /// An HTML page (UTF-8), never cached: the pages show a campaign as it is now.
     static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: htmlHeaders, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Every page's headers: HTML, never cached, the Content-Security-Policy, no sniffing.
+    static var htmlHeaders: HTTPFields {
         var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
         headers[.contentSecurityPolicy] = contentSecurityPolicy
         headers[.init("X-Content-Type-Options")!] = "nosniff"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        return headers
     }
 }

@@ -39,12 +39,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.insecure = security.insecure
         let session = try CampaignSession(file: file, directory: directory, listen: urls, logger: Logger(label: "intern.coordinator"),
                                           options: options, access: tuning.access)
+        // The campaign's credentials, when it has them, give --http its steering token.
+        let dashboardService = try dashboard.service(
+            root: session.root, campaign: file.spec.name, credentials: options.credentials, measurements: session.coordinator.measurements)
         // Which build runs, for a journal or a pilot job's output: a worker of another protocol
         // version is refused and names both.
         print("intern \(InternVersion.description)")
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
-        let outcome = try await session.run(display: ProgressDisplay(), dashboard: try dashboard.service(root: session.root))
+        let outcome = try await session.run(display: ProgressDisplay(), dashboard: dashboardService)
         throw ExitCode(outcome.exitCode)
     }
 }

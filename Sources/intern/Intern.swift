@@ -20,7 +20,7 @@ struct Intern: AsyncParsableCommand {
                 Status.self, Trials.self, Logs.self, Best.self, Metrics.self, Failures.self, Report.self, Digest.self, Grep.self, Diff.self, Serve.self,
             ]),
             CommandGroup(name: "Steer", subcommands: [Pause.self, Add.self, Cancel.self, Drain.self]),
-            CommandGroup(name: "Operate", subcommands: [InitAuth.self]),
+            CommandGroup(name: "Operate", subcommands: [InitAuth.self, Token.self]),
             CommandGroup(name: "Agents", subcommands: [MCPCommand.self, AgentCommand.self]),
         ])
 

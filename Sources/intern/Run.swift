@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InternAuth
 import InternCoordinator
 import InternCore
 import InternReport
@@ -47,8 +48,15 @@ struct Run: AsyncParsableCommand {
     /// `intern resume` alike.
     func runLocally(file: CampaignFile, directory: String) async throws {
         let url = try defaultIPCURL(directory: directory)
+        var options = tuning.options(listen: [url])
+        // The campaign's credentials when the environment names them: the local workers find them
+        // there too and seal what they send, and --http steers with their token.
+        options.credentials = try Self.environmentCredentials()
         let session = try CampaignSession(file: file, directory: directory, listen: [url], logger: Logger(label: "intern.coordinator"),
-                                          options: tuning.options(listen: [url]), access: tuning.access)
+                                          options: options, access: tuning.access)
+        // Before any worker starts: a dashboard that may not listen where asked stops the run here.
+        let dashboardService = try dashboard.service(
+            root: session.root, campaign: file.spec.name, credentials: options.credentials, measurements: session.coordinator.measurements)
         let started = Date()
         let cpuBefore = processCPUSeconds()
 
@@ -63,7 +71,7 @@ struct Run: AsyncParsableCommand {
         // Ctrl-C or SIGTERM: the workers leave first (their jobs are stopped and reported
         // preempted to the coordinator, which records it), then the coordinator stops. Once the
         // campaign is over the workers exit by themselves; stragglers are stopped.
-        let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet, dashboard: try dashboard.service(root: session.root))
+        let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet, dashboard: dashboardService)
 
         if let stats {
             let coordinatorCPU = processCPUSeconds() - cpuBefore
@@ -78,6 +86,18 @@ struct Run: AsyncParsableCommand {
             try data.write(to: URL(fileURLWithPath: stats))
         }
         throw ExitCode(outcome.exitCode)
+    }
+}
+
+extension Run {
+    /// The credentials `$INTERN_AUTH_DIR` or `$INTERN_SECRET` name, as `intern worker` finds them
+    /// (nil when neither is set); a usage error when they cannot be used.
+    static func environmentCredentials() throws -> Credentials? {
+        do {
+            return try Credentials.resolve(directory: nil)
+        } catch {
+            throw ValidationError(error.message)
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import InternAuth
+import InternCore
 import InternWeb
 import Logging
 import ServiceLifecycle
@@ -68,25 +70,38 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// `--http ADDR` (and `--http-token-file`) on `intern run` and `intern coordinator`: the dashboard
-/// of the campaigns beside this one, served by the same process.
+/// of the campaigns beside this one, served by the same process. Without a token file, a campaign
+/// with credentials steers with its own token (``DashboardToken``, `intern token`), that campaign
+/// only.
 struct DashboardOptions: ParsableArguments {
-    @Option(name: .long, help: "Also serve the dashboard at HOST:PORT (e.g. 127.0.0.1:8080; port 0: any free port), as `intern serve` would.")
+    @Option(name: .long, help: "Also serve the dashboard at HOST:PORT (e.g. 127.0.0.1:8080; port 0: any free port), as `intern serve` would. With the campaign's credentials it steers this campaign with `intern token`'s token.")
     var http: String?
 
-    @Option(name: .customLong("http-token-file"), help: "With --http: a file holding the token steering requests must carry (as `intern serve --token-file`).")
+    @Option(name: .customLong("http-token-file"), help: "With --http: a file holding the token steering requests must carry (as `intern serve --token-file`), for every campaign it shows.")
     var httpTokenFile: String?
 
     func validate() throws {
         if httpTokenFile != nil, http == nil { throw ValidationError("--http-token-file goes with --http") }
-        if let http { _ = try Serve.address(http, tokenGiven: httpTokenFile != nil, option: "--http") }
+        // Whether a token guards a non-loopback address is known with the credentials (`service`).
+        if let http { _ = try Serve.address(http, tokenGiven: true, option: "--http") }
     }
 
-    /// The dashboard of the campaigns under `root` (the directory that holds this campaign's), or
-    /// nil without --http.
-    func service(root: String) throws -> DashboardService? {
+    /// The dashboard of the campaigns under `root` (the directory that holds this campaign's,
+    /// `campaign`), or nil without --http. Its token: the token file's (every campaign), else the
+    /// one derived from `credentials` (this campaign only), else none (it only reads). A usage
+    /// error for a non-loopback address without either.
+    func service(root: String, campaign: String, credentials: Credentials?, measurements: CoordinatorMeasurements? = nil) throws -> DashboardService? {
         guard let http else { return nil }
-        let address = try Serve.address(http, tokenGiven: httpTokenFile != nil, option: "--http")
-        return DashboardService(root: root, address: address, access: ControlAccess(token: try httpTokenFile.map(Serve.token)))
+        let access: ControlAccess
+        if let httpTokenFile {
+            access = ControlAccess(token: try Serve.token(httpTokenFile))
+        } else if let credentials {
+            access = ControlAccess(token: DashboardToken.derive(from: credentials.secret), only: campaign)
+        } else {
+            access = ControlAccess(token: nil)
+        }
+        let address = try Serve.address(http, tokenGiven: access.isOn, option: "--http")
+        return DashboardService(root: root, address: address, access: access, measurements: measurements)
     }
 }
 
@@ -96,18 +111,52 @@ struct DashboardService: Service {
     let root: String
     let address: ListenAddress
     var access = ControlAccess(token: nil)
+    /// The coordinator's own measurements, when it shares the process (`--http`).
+    var measurements: CoordinatorMeasurements?
 
     /// Live feeds end at the graceful shutdown; a request still reading a store gets this long.
     static let gracefulBound: Duration = .seconds(3)
 
     func run() async throws {
-        let dashboard = Dashboard(root: root, access: access)
+        let dashboard = Dashboard(root: root, access: access, measurements: measurements)
         let host = address.host
         let application = dashboard.application(host: host, port: address.port, logger: Logger(label: "intern.dashboard")) { port in
             let shown = ListenAddress(host: host, port: port)
-            print("dashboard: http://\(shown)/ (campaigns under \(root))")
+            let steering = access.only.map { "; steers \($0) with `intern token`'s token" } ?? ""
+            print("dashboard: http://\(shown)/ (campaigns under \(root)\(steering))")
             fflush(nil)
         }
         try await application.run()
+    }
+}
+
+/// `intern token`: the dashboard token of a campaign with credentials, for steering from the
+/// dashboard of its coordinator's `--http` (docs/dashboard.md).
+struct Token: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Print the token that steers a campaign from its coordinator's --http dashboard, derived from the campaign's credentials.",
+        discussion: """
+            A coordinator started with the campaign's credentials (--auth DIR, INTERN_AUTH_DIR or INTERN_SECRET; for intern run \
+            and intern resume, the environment's) and --http, without --http-token-file, takes this token for steering that \
+            campaign from its pages (pause, resume, cancel, add). It is an HMAC of the campaign secret, so whoever holds the \
+            credentials can print it, and it reveals nothing of the secret. Send it as Authorization: Bearer TOKEN, or type it \
+            into the campaign page. Treat it as a password: anyone who has it can steer the campaign.
+            """)
+
+    @Option(name: .long, help: "The campaign's credentials directory, made by `intern init-auth DIR` (default: $INTERN_AUTH_DIR, or the secret alone in $INTERN_SECRET).")
+    var auth: String?
+
+    func run() throws {
+        let credentials: Credentials?
+        do {
+            credentials = try Credentials.resolve(directory: auth)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        guard let credentials else {
+            throw ValidationError("no credentials: give --auth DIR (made by `intern init-auth DIR`), or set INTERN_AUTH_DIR or INTERN_SECRET")
+        }
+        print(DashboardToken.derive(from: credentials.secret))
     }
 }

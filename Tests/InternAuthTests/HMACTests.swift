@@ -21,6 +21,17 @@ import Testing
         #expect(hex(tag) == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
     }
 
+    /// The dashboard token is HMAC-SHA256(secret, "intern-auth/1 dashboard token") in hex: pinned,
+    /// so `intern token` of one build steers the dashboard of another; it is neither the secret
+    /// nor any other secret's token.
+    @Test func theDashboardTokenIsTheSecretsHMACUnderItsOwnLabel() throws {
+        let secret = try CampaignSecret(key: Array(0..<32))
+        // Python: hmac.new(bytes(range(32)), b"intern-auth/1 dashboard token", hashlib.sha256).hexdigest()
+        #expect(DashboardToken.derive(from: secret) == "8cc7ca129f5baf4a8c3a0072cfbf16352820069e86e60487855e6da2f108be55")
+        #expect(DashboardToken.derive(from: secret) != secret.hexText)
+        #expect(DashboardToken.derive(from: try CampaignSecret(key: Array(1..<33))) != DashboardToken.derive(from: secret))
+    }
+
     @Test func constantTimeEqual() {
         #expect(HMAC.constantTimeEqual([1, 2, 3], [1, 2, 3]))
         #expect(!HMAC.constantTimeEqual([1, 2, 3], [1, 2, 4]))

@@ -125,5 +125,11 @@ struct DashboardLogicTests {
         #expect(ControlAccess(token: "").check(authorization: "Bearer ") == .off)
         #expect(ControlAccess.refusal(.missing)?.status == .unauthorized && ControlAccess.refusal(.wrong)?.status == .forbidden)
         #expect(ControlAccess.refusal(.allowed) == nil)
+        // A token for one campaign (a coordinator's own) steers that one only; one from a file, all.
+        let own = ControlAccess(token: "s3cret-token-0123", only: "sweep")
+        #expect(own.steers("sweep") && !own.steers("other") && own.outOfReach("sweep") == nil)
+        #expect(own.outOfReach("other")?.status == .forbidden)
+        #expect(access.steers("sweep") && access.steers("other") && access.outOfReach("other") == nil)
+        #expect(!ControlAccess(token: nil, only: "sweep").steers("sweep"))
     }
 }

@@ -40,6 +40,19 @@ import Zstd
 
     static func body(_ response: TestResponse) -> String { String(buffer: response.body) }
 
+    /// A coordinator stand-in: answers what is queued for `store`, as the real one does from its poll.
+    static func standInCoordinator(_ store: CampaignStore) -> Task<Void, any Error> {
+        Task {
+            while !Task.isCancelled {
+                for request in try store.pendingControlRequests() {
+                    try store.take(request.id, now: 5_000)
+                    try store.markHandled(request.id, outcome: "\(request.kind.rawValue) \(request.target) by \(request.actor ?? "-")", now: 5_000)
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
     @Test func theCampaignsPageListsEveryCampaignUnderTheRoot() async throws {
         let dir = try Self.synthRoot()
         defer { dir.remove() }
@@ -150,6 +163,36 @@ import Zstd
             #expect(text.contains("intern_campaign_finished{campaign=\"synth\"} 1.0\n"))
             #expect(text.contains("intern_failed_attempts{campaign=\"synth\",class=\"oom\"} 3.0\n"), "\(text)")
             #expect(text.contains("intern_log_raw_bytes{campaign=\"synth\"} ") && text.contains("intern_spent_gpu_hours{campaign=\"synth\"} "))
+        }
+    }
+
+    @Test func metricsShowTheCoordinatorsHistograms_onlyWhenItSharesTheProcess() async throws {
+        let dir = try Self.synthRoot()
+        defer { dir.remove() }
+        let measurements = CoordinatorMeasurements(campaign: "sy\"nth")
+        measurements.reportCommitted(nanoseconds: 300_000)  // 0.3 ms: le 0.0005
+        measurements.reportCommitted(nanoseconds: 4_000_000_000)  // 4 s: only +Inf
+        measurements.decided(nanoseconds: 2_000_000)  // 2 ms: le 0.0025
+        try await Application(router: Dashboard(root: dir.path, measurements: measurements).router()).test(.router) { client in
+            let text = Self.body(try await client.execute(uri: "/metrics", method: .get))
+            #expect(text.contains("# TYPE intern_report_commit_seconds histogram\n"), "\(text)")
+            #expect(text.contains("intern_report_commit_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.00025\"} 0\n"), "\(text)")
+            #expect(text.contains("intern_report_commit_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.0005\"} 1\n"))
+            #expect(text.contains("intern_report_commit_seconds_bucket{campaign=\"sy\\\"nth\",le=\"2.5\"} 1\n"))
+            #expect(text.contains("intern_report_commit_seconds_bucket{campaign=\"sy\\\"nth\",le=\"+Inf\"} 2\n"))
+            #expect(text.contains("intern_report_commit_seconds_count{campaign=\"sy\\\"nth\"} 2\n"))
+            #expect(text.contains("intern_report_commit_seconds_sum{campaign=\"sy\\\"nth\"} 4.0003"))
+            #expect(text.contains("intern_decision_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.001\"} 0\n"))
+            #expect(text.contains("intern_decision_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.0025\"} 1\n"))
+            #expect(text.contains("intern_decision_seconds_count{campaign=\"sy\\\"nth\"} 1\n"))
+            // The stores' gauges are still there.
+            #expect(text.contains("intern_campaign_finished{campaign=\"synth\"} 1.0\n"))
+        }
+        // `intern serve`: no coordinator in the process, no histograms.
+        try await Application(router: Dashboard(root: dir.path).router()).test(.router) { client in
+            let text = Self.body(try await client.execute(uri: "/metrics", method: .get))
+            #expect(!text.contains("intern_report_commit_seconds") && !text.contains("intern_decision_seconds"))
+            #expect(text.contains("intern_campaign_finished{campaign=\"synth\"} 1.0\n"))
         }
     }
 
@@ -287,16 +330,7 @@ import Zstd
             }
             #expect(try store.pendingControlRequests().isEmpty, "nothing refused was queued")
 
-            // A coordinator stand-in answers what is queued, as the real one does from its poll.
-            let coordinator = Task {
-                while !Task.isCancelled {
-                    for request in try store.pendingControlRequests() {
-                        try store.take(request.id, now: 5_000)
-                        try store.markHandled(request.id, outcome: "\(request.kind.rawValue) \(request.target) by \(request.actor ?? "-")", now: 5_000)
-                    }
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-            }
+            let coordinator = Self.standInCoordinator(store)
             defer { coordinator.cancel() }
             let pause = try await client.execute(uri: "/c/live/pause", method: .post, headers: bearer)
             #expect(pause.status == .ok, "\(Self.body(pause))")
@@ -307,6 +341,33 @@ import Zstd
                 uri: "/c/live/add", method: .post, headers: bearer, body: ByteBuffer(string: #"{"configurations": [{"x": 0.5}], "trials": 2, "hours": 0, "gpuHours": 0}"#))
             #expect(add.status == .ok && Self.body(add).contains("add {"), "\(Self.body(add))")
         }
+    }
+
+    /// `--http` with the campaign's credentials: its token steers that campaign, not the others
+    /// the dashboard shows, and only that campaign's page shows the controls.
+    @Test func aCampaignsOwnTokenSteersThatCampaignOnly() async throws {
+        let dir = try Self.synthRoot()
+        defer { dir.remove() }
+        let store = try Self.liveCampaign(in: dir)
+        let token = String(repeating: "ab", count: 32)
+        let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
+        let app = Application(router: Dashboard(root: dir.path, access: ControlAccess(token: token, only: "live")).router())
+        let coordinator = Self.standInCoordinator(store)
+        defer { coordinator.cancel() }
+        try await app.test(.router) { client in
+            #expect(Self.body(try await client.execute(uri: "/c/live", method: .get)).contains("<div id=\"control\""))
+            #expect(!Self.body(try await client.execute(uri: "/c/synth", method: .get)).contains("<div id=\"control\""))
+            let elsewhere = try await client.execute(uri: "/c/synth/pause", method: .post, headers: bearer)
+            #expect(elsewhere.status == .forbidden && Self.body(elsewhere).contains("steers campaign &#39;live&#39; only"), "\(Self.body(elsewhere))")
+            // The token is still checked first: without it, nothing is said of the scope.
+            let anonymous = try await client.execute(uri: "/c/synth/pause", method: .post)
+            #expect(anonymous.status == .unauthorized && !Self.body(anonymous).contains("steers campaign"))
+            #expect(try await client.execute(uri: "/c/live/pause", method: .post, headers: [.authorization: "Bearer \(token.dropLast())"]).status == .forbidden)
+            let pause = try await client.execute(uri: "/c/live/pause", method: .post, headers: bearer)
+            #expect(pause.status == .ok && Self.body(pause).contains(#""outcome":"pause  by dashboard""#), "\(Self.body(pause))")
+        }
+        let synth = try CampaignStore(directory: dir.file("synth"), create: false, readOnly: true)
+        #expect(try synth.pendingControlRequests().isEmpty, "nothing was queued for the campaign out of reach")
     }
 }
 

@@ -63,6 +63,9 @@ public struct CoordinatorMachine: Sendable {
     /// What counts against `parallel`: the attempts in flight less those queued ahead (each
     /// starts only in its slot's turn, as the attempt before it ends).
     var attemptsRunning: Int { active.count - queuedAhead.count }
+    /// The attempt that `attempt` was queued ahead behind, while it waits (nil: it was assigned
+    /// to a free slot, or has started).
+    public func queuedBehind(_ attempt: AttemptID) -> AttemptID? { queuedAhead.behind(attempt) }
     /// By stage: how long its last attempts ran (whether a slot's next one is worth queuing ahead).
     var recentWalls: [RecentWalls]
     /// The metrics the logic acts on, in any stage: objectives', constraints', pruning rules'

@@ -16,6 +16,9 @@ struct QueuedAhead: Sendable {
     /// Whether `attempt` is queued and has not started.
     func isQueued(_ attempt: AttemptID) -> Bool { waitsBehind[attempt] != nil }
 
+    /// The attempt `attempt` is queued behind, while it waits.
+    func behind(_ attempt: AttemptID) -> AttemptID? { waitsBehind[attempt] }
+
     /// `attempt` was queued behind `current`.
     mutating func queue(_ attempt: AttemptID, behind current: AttemptID) {
         next[current] = attempt

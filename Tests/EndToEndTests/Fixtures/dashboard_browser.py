@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives headless Chromium through the DevTools protocol (over --remote-debugging-pipe, so only
 the standard library is needed): opens a dashboard page, watches what its script received over
-Server-Sent Events until the completed count has risen, then screenshots it. Prints one JSON
+Server-Sent Events until the completed count has risen and the analysis was swapped in, then
+screenshots it (and, with --trial-url, a trial's page). Prints one JSON
 object: the polls, whether the document stayed the same (no reload), the screenshot's pixels."""
 import argparse, base64, json, os, shutil, struct, subprocess, sys, tempfile, time, zlib
 
@@ -90,7 +91,10 @@ PROBE = """JSON.stringify((function () {
   return {origin: performance.timeOrigin, received: live ? +live.dataset.received : -1,
           history: live && live.dataset.completed ? live.dataset.completed.split(',').map(Number) : [],
           shown: field ? +field.textContent : -1, status: live ? live.textContent : '',
-          rows: document.querySelectorAll('#trial-table tr[data-status=completed]').length};
+          rows: document.querySelectorAll('#trial-table tr[data-status=completed]').length,
+          analysis: live && live.dataset.analysis ? +live.dataset.analysis : 0,
+          spent: (document.getElementById('analysis') || {textContent: ''}).textContent.indexOf('spent:') >= 0,
+          charts: document.querySelectorAll('#analysis svg.chart').length};
 })())"""
 
 
@@ -109,6 +113,19 @@ def steer(browser, session, token, action):
     return {}
 
 
+def screenshot(browser, session, path):
+    """Writes the page's screenshot to path; returns its size and how much of it is not white."""
+    shot = base64.b64decode(browser.call("Page.captureScreenshot", {"format": "png"}, session)["data"])
+    with open(path, "wb") as out:
+        out.write(shot)
+    small = base64.b64decode(browser.call("Page.captureScreenshot", {
+        "format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": 1400, "scale": 0.25}}, session)["data"])
+    width, height, pixels = png_pixels(small)
+    white = sum(1 for p in pixels if min(p) >= 245)
+    return {"bytes": len(shot), "width": width, "height": height, "colors": len(set(pixels)),
+            "inked": round(1 - white / max(1, len(pixels)), 4)}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--chromium", required=True)
@@ -116,6 +133,8 @@ def main():
     parser.add_argument("--screenshot", required=True)
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--token", help="then steer: pause and resume with the page's buttons and this token")
+    parser.add_argument("--trial-url", help="then open this trial page and screenshot it to --trial-screenshot")
+    parser.add_argument("--trial-screenshot")
     args = parser.parse_args()
     browser = Browser(args.chromium, 1280, 1400)
     result = {"polls": []}
@@ -136,15 +155,25 @@ def main():
             time.sleep(0.2)
         if args.token:
             result["control"] = [steer(browser, session, args.token, action) for action in ("pause", "resume")]
-        shot = base64.b64decode(browser.call("Page.captureScreenshot", {"format": "png"}, session)["data"])
-        with open(args.screenshot, "wb") as out:
-            out.write(shot)
-        small = base64.b64decode(browser.call("Page.captureScreenshot", {
-            "format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": 1400, "scale": 0.25}}, session)["data"])
-        width, height, pixels = png_pixels(small)
-        white = sum(1 for p in pixels if min(p) >= 245)
-        result["screenshot"] = {"bytes": len(shot), "width": width, "height": height, "colors": len(set(pixels)),
-                                "inked": round(1 - white / max(1, len(pixels)), 4)}
+        # The analysis (charts, failures, hours) swapped in after a change, in the same document.
+        for _ in range(100):
+            poll = json.loads(browser.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session)["result"]["value"])
+            if poll["analysis"] >= 1:
+                break
+            time.sleep(0.1)
+        result["analysis"] = poll
+        result["screenshot"] = screenshot(browser, session, args.screenshot)
+        if args.trial_url:
+            browser.call("Page.navigate", {"url": args.trial_url}, session)
+            for _ in range(100):
+                state = browser.call("Runtime.evaluate", {"expression": "document.readyState + ' ' + location.href + ' ' + document.title",
+                                                          "returnByValue": True}, session)["result"].get("value") or ""
+                if state.startswith("complete " + args.trial_url):
+                    break
+                time.sleep(0.1)
+            time.sleep(0.3)  # the log followed, its first events written in
+            result["trial"] = {"state": state}
+            result["trial"].update(screenshot(browser, session, args.trial_screenshot))
     finally:
         browser.close()
     print(json.dumps(result))
