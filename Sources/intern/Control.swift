@@ -114,7 +114,7 @@ func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target
     // A finished campaign takes no more steering: said at once, not queued for a coordinator
     // that would refuse it.
     if let finished = try store.info()?.finishedAt {
-        print("the campaign finished at \(Format.clock(finished)): nothing to \(kind == .add ? "add to" : kind == .cancelTrial ? "cancel" : kind == .drainWorker ? "drain" : kind == .pauseCampaign ? "pause" : "resume")")
+        print("the campaign finished at \(Format.clock(finished)): nothing to \(kind == .add ? "add to" : kind == .cancelTrial ? "cancel" : kind == .drainWorker ? "drain" : kind == .pauseCampaign ? "pause" : kind == .validate ? "validate now (a stage with validate: validates when it ends)" : "resume")")
         throw ExitCode(ExitCodes.failure)
     }
     let id = try store.submit(kind, target: target, actor: who?.actor, policy: who?.policy, now: unixMillisNow())
