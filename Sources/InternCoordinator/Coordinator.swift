@@ -323,6 +323,6 @@ public actor Coordinator {
         return CoordinatorSnapshot(
             progress: machine.progress, best: machine.bestTrial, workers: active.count, freeSlots: machine.parkedCount,
             isFinished: machine.isFinished, stoppedReason: machine.stoppedReason, startedAt: startedAt,
-            missingMetrics: machine.coverage.missing)
+            missingMetrics: machine.coverage.missing, validation: machine.spec.selectionStage.flatMap { machine.validationVerdict(stage: $0) })
     }
 }

@@ -199,4 +199,28 @@ import Testing
             }
         }
     }
+
+    @Test func validationOnDemandRepeatsTheBestSoFar_andAgainWithNewSeeds_butNotOnceTheCampaignIsOver() throws {
+        var spec = Self.spec(seedParameter: false)
+        spec.validation = nil
+        spec.space = ParameterSpace([Parameter(name: "x", domain: .choice([.int(1), .int(2), .int(3), .int(4)]))])
+        spec.trials = 4
+        let run = try PipelineTests.Run(spec)
+        for score in [0.5, 0.9, 0.7] {
+            let plan = try #require(run.next())
+            run.finish(plan, metrics: ["score": score])
+        }
+        let first = run.machine.validate(top: 2, repeats: 2, actor: "ana", now: 5)
+        #expect(first.said == "4 repeat trials queued to validate the best 2 of stage main")
+        #expect(first.changes.contains { if case .event(let e) = $0 { e.kind == "stage.validating" && e.actor == "ana" } else { false } })
+        let again = run.machine.validate(top: 2, repeats: 2, now: 6)
+        #expect(again.said != nil)
+        let repeats = run.machine.trials.values.filter { $0.repeatOf == 2 }.sorted { $0.id < $1.id }
+        #expect(repeats.map(\.repeatNumber) == [1, 2, 3, 4])
+        #expect(Set(repeats.compactMap(\.seed)).count == 4)
+        #expect(run.machine.validate(top: 1, repeats: 2, now: 7).declined)
+        while let plan = run.next() { run.finish(plan, metrics: ["score": 0.6]) }
+        #expect(run.machine.isFinished)
+        #expect(run.machine.validate(top: 2, repeats: 2, now: 9).declined)
+    }
 }
