@@ -34,27 +34,30 @@ extension CoordinatorMachine {
             return settled(effects, now: now)
         }
         let queued = requeued.count
-        let count = scheduleValidation(of: index, policy: policy, actor: actor, now: now, effects: &effects)
+        let (configurations, count) = scheduleValidation(of: index, policy: policy, actor: actor, now: now, effects: &effects)
         effects.answer = count == 0
             ? .declined("nothing validated: stage \(stages[index].name) has no completed, feasible trial with \(stages[index].objective?.metric ?? "an objective") yet")
-            : .said("\(count) repeat trial\(count == 1 ? "" : "s") queued to validate the best \(min(policy.top, count)) of stage \(stages[index].name)")
+            : .said("\(count) repeat trials queued to validate the best \(configurations) of stage \(stages[index].name)")
         if requeued.count > queued { effects.append(dispatch(now: now)) }
         return settled(effects, now: now)
     }
 
     /// Creates the repeats of a stage's `policy.top` best completed, feasible first results (and
-    /// of its baseline), `policy.repeats` each, queued next; returns how many. Each repeat keeps
+    /// of its baseline), `policy.repeats` each, queued next; returns how many configurations
+    /// (the baseline apart) and how many trials. Each repeat keeps
     /// its original's parameters (the seed parameter set to the repeat's seed), feeding trial and
     /// inputs; a baseline in a fed stage takes the best's inputs (the same upstream run, its own
     /// parameters).
-    mutating func scheduleValidation(of index: Int, policy: ValidationPolicy, actor: String?, now: Timestamp, effects: inout Effects) -> Int {
+    mutating func scheduleValidation(
+        of index: Int, policy: ValidationPolicy, actor: String?, now: Timestamp, effects: inout Effects
+    ) -> (configurations: Int, trials: Int) {
         let stage = stages[index]
-        guard let objective = stage.objective else { return 0 }
+        guard let objective = stage.objective else { return (0, 0) }
         let candidates = trials.values
             .filter { $0.stage == index && $0.status == .completed && $0.feasible != false && $0.objective != nil && !$0.isRepeat }
             .sorted { a, b in a.objective! == b.objective! ? a.id < b.id : objective.isBetter(a.objective!, than: b.objective!) }
             .prefix(policy.top)
-        guard let best = candidates.first else { return 0 }
+        guard let best = candidates.first else { return (0, 0) }
         validatedStages.insert(index)
         var seeded = stage
         seeded.validation = policy
@@ -89,7 +92,7 @@ extension CoordinatorMachine {
             message: "stage \(stage.name) validates its best \(candidates.count) by \(objective.metric) (trial\(candidates.count == 1 ? "" : "s") \(originals))"
                 + (stage.baseline == nil ? "" : " and its baseline") + ": \(policy.repeats) repeats each with new seeds, trials \(created.first!)-\(created.last!)",
             at: now, actor: actor)))
-        return created.count
+        return (candidates.count, created.count)
     }
 
     /// The verdict on a stage's validation so far (`nil`: nothing repeated yet).
