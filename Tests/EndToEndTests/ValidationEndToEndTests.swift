@@ -13,7 +13,11 @@ import Testing
     static let job = """
         import os, random, sys
         x = sys.argv[1]
-        true = {"lucky": 0.80, "twin": 0.80, "better": 0.90, "plain": 0.70}[x]
+        if x == "slow":
+            import time
+            while not os.path.exists("go"):
+                time.sleep(0.05)
+        true = {"lucky": 0.80, "twin": 0.80, "better": 0.90, "plain": 0.70, "slow": 0.5}[x]
         seed = os.environ.get("INTERN_SEED")
         noise = (0.15 if x == "lucky" else 0.0) if seed is None else random.Random(int(seed)).gauss(0, 0.01)
         print("METRIC score=%.6f" % (true + noise))
@@ -97,5 +101,37 @@ import Testing
         #expect(text.stdout.contains("not validated"), "\(text.stdout)")
         let digest = try await InternBinary.run(["digest", "--dir", dir.file(".intern/lucky")], in: dir.path)
         #expect(digest.stdout.contains("not validated") && digest.stdout.contains("; 0 validated"), "\(digest.stdout)")
+    }
+
+    /// `intern validate --results` on a running campaign whose spec has no `validate:`: the
+    /// request goes through the store to the coordinator like `intern add`'s, and the repeats run.
+    @Test func validationOnDemandRepeatsTheBestOfARunningCampaign() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        _ = try dir.write("job.py", Self.job)
+        // The slow trial holds the campaign open until the file `go` exists.
+        let spec = try dir.write("demand.yaml", Self.spec(name: "demand", values: ["lucky", "better", "plain", "slow"])
+            .replacingOccurrences(of: "validate: {top: 2, repeats: 3}\n", with: ""))
+        let coordinator = try InternBinary.start(["coordinator", spec, "--root", dir.file(".intern")], in: dir.path)
+        let store = try await waitForStore(dir.file(".intern/demand"))
+        let url = try #require(try store.info()?.coordinatorURL)
+        let worker = try InternBinary.start(["worker", "--connect", url, "--id", "w", "--slots", "2"], in: dir.path)
+        try await eventually("the three fast trials completed", timeout: .seconds(60)) {
+            try store.trials().count { $0.status == .completed } == 3
+        }
+        let campaign = ["--dir", dir.file(".intern/demand")]
+        let asked = try await InternBinary.run(["validate", "--results", "--top", "2", "--repeats", "3"] + campaign, in: dir.path)
+        #expect(asked.status == 0 && asked.stdout.contains("6 repeat trials queued to validate the best 2 of stage main"), "\(asked.stdout)\(asked.stderr)")
+        try await eventually("the repeats completed", timeout: .seconds(60)) {
+            try store.trials().count { $0.isRepeat && $0.status == .completed } == 6
+        }
+        _ = try dir.write("go", "")
+        #expect(try await coordinator.finish(timeout: .seconds(60)).status == 0)
+        _ = try await worker.finish(timeout: .seconds(30))
+        let better = try #require(try store.trials().first { !$0.isRepeat && $0.parameters["x"] == .string("better") })
+        let best = try await InternBinary.run(["best"] + campaign, in: dir.path)
+        #expect(best.stdout.contains("validated  yes: trial \(better.id) validated"), "\(best.stdout)")
+        let finished = try await InternBinary.run(["validate", "--results"] + campaign, in: dir.path)
+        #expect(finished.status != 0 && finished.stdout.contains("nothing to validate now"), "\(finished.stdout)")
     }
 }
