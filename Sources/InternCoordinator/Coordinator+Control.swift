@@ -59,8 +59,8 @@ extension Coordinator {
                     refused = true
                 }
             case .validate:
-                let amounts = request.target.split(separator: " ").map { Int($0) }
-                let effects = machine.validate(top: amounts.first ?? nil, repeats: amounts.dropFirst().first ?? nil, actor: actor, now: now)
+                let amounts = Self.validationAmounts(request.target)
+                let effects = machine.validate(top: amounts.top, repeats: amounts.repeats, actor: actor, now: now)
                 carryOut(effects)
                 outcome = effects.said ?? "nothing validated"
                 refused = effects.declined

@@ -164,6 +164,8 @@ extension CampaignStore {
                 """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map { Int64(clamping: $0) }, e.worker?.rawValue, e.actor])
         case .campaignFinished(let at):
             try db.execute(sql: "UPDATE campaign SET finished_at = ?, stopped_reason = NULL WHERE id = 1", arguments: [at])
+        case .campaignReopened:
+            try db.execute(sql: "UPDATE campaign SET finished_at = NULL WHERE id = 1")
         case .campaignStopped(let reason, let at):
             try db.execute(sql: "UPDATE campaign SET stopped_reason = ? WHERE id = 1", arguments: [reason])
             try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, 'campaign.stopped', ?)", arguments: [at, reason])

@@ -13,7 +13,8 @@ struct Validate: AsyncParsableCommand {
             intern validate c.yaml checks a file; intern validate --dir .intern/sft-3 summarises the spec a campaign runs.
             intern validate --results --top 3 --repeats 3 asks the running campaign to run its 3 best configurations 3 more \
             times each with new seeds (INTERN_SEED, or the spec's validate: seed parameter) and judge whether the best holds \
-            (intern best shows the verdict; docs/campaign.md, Validation).
+            (intern best shows the verdict; docs/campaign.md, Validation). On a finished campaign the request waits: \
+            intern resume runs the repeats.
             """)
 
     @Argument(help: "The campaign spec (YAML); leave it out to read a campaign's own with --dir or --campaign.")
@@ -23,7 +24,7 @@ struct Validate: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
-    @Flag(name: .long, help: "Validate the running campaign's results instead: repeat its best configurations with new seeds now.")
+    @Flag(name: .long, help: "Validate the campaign's results instead: repeat its best configurations with new seeds (now if it runs; on a finished one, when `intern resume` runs it).")
     var results = false
 
     @Option(name: .long, help: "With --results: how many of the best configurations to repeat (default: the spec's validate:, else 3).")

@@ -104,8 +104,9 @@ import Testing
     }
 
     /// `intern validate --results` on a running campaign whose spec has no `validate:`: the
-    /// request goes through the store to the coordinator like `intern add`'s, and the repeats run.
-    @Test func validationOnDemandRepeatsTheBestOfARunningCampaign() async throws {
+    /// request goes through the store to the coordinator like `intern add`'s, and the repeats run;
+    /// on a finished one it waits, and `intern resume` runs the repeats before the campaign ends again.
+    @Test func validationOnDemandRepeatsTheBestOfARunningCampaign_orOfAFinishedOneWhenItRunsAgain() async throws {
         let dir = try TemporaryDirectory(prefix: "intern-e2e")
         defer { dir.remove() }
         _ = try dir.write("job.py", Self.job)
@@ -131,7 +132,16 @@ import Testing
         let better = try #require(try store.trials().first { !$0.isRepeat && $0.parameters["x"] == .string("better") })
         let best = try await InternBinary.run(["best"] + campaign, in: dir.path)
         #expect(best.stdout.contains("validated  yes: trial \(better.id) validated"), "\(best.stdout)")
-        let finished = try await InternBinary.run(["validate", "--results"] + campaign, in: dir.path)
-        #expect(finished.status != 0 && finished.stdout.contains("nothing to validate now"), "\(finished.stdout)")
+        // Finished: the request waits for the campaign to run again, which takes it first.
+        let queued = try await InternBinary.run(["validate", "--results", "--top", "2", "--repeats", "2"] + campaign, in: dir.path)
+        #expect(queued.status == 0 && queued.stdout.contains("queued: the campaign has finished"), "\(queued.stdout)\(queued.stderr)")
+        let resumed = try await InternBinary.run(["resume", dir.file(".intern/demand"), "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(60))
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let repeats = try store.trials().filter(\.isRepeat)
+        #expect(repeats.count == 10 && repeats.allSatisfy { $0.status == .completed })
+        #expect(repeats.filter { $0.repeatOf == better.id }.compactMap(\.repeatNumber).sorted() == [1, 2, 3, 4, 5])
+        #expect(try store.info()?.finishedAt != nil)
+        let again = try await InternBinary.run(["best"] + campaign, in: dir.path)
+        #expect(again.stdout.contains("(n=5)") && again.stdout.contains("validated  yes"), "\(again.stdout)")
     }
 }

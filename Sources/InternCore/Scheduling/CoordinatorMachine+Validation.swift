@@ -15,10 +15,13 @@ extension CoordinatorMachine {
 
     /// `intern validate --results`: validates the selection stage's best now, with `top` and
     /// `repeats` (default: the stage's `validate:`, else 3 and 3), whether or not the stage has
-    /// ended. Answers with what it did (`.said`) or why not (`.declined`).
-    public mutating func validate(top: Int?, repeats: Int?, actor: String? = nil, now: Timestamp) -> Effects {
+    /// ended. Answers with what it did (`.said`) or why not (`.declined`). `reopen`: a finished
+    /// campaign (not a stopped one) takes it too and is no longer finished (the coordinator
+    /// passes it for the requests waiting when it starts, before it would end).
+    public mutating func validate(top: Int?, repeats: Int?, actor: String? = nil, reopen: Bool = false, now: Timestamp) -> Effects {
         var effects = Effects()
-        guard !isOver else {
+        let reopening = reopen && isFinished && stoppedReason == nil
+        guard !isOver || reopening else {
             effects.answer = .declined("the campaign is over; nothing to validate now")
             return settled(effects, now: now)
         }
@@ -35,6 +38,10 @@ extension CoordinatorMachine {
         }
         let queued = requeued.count
         let (configurations, count) = scheduleValidation(of: index, policy: policy, actor: actor, now: now, effects: &effects)
+        if reopening, count > 0 {
+            isFinished = false
+            effects.changes.append(.campaignReopened)
+        }
         effects.answer = count == 0
             ? .declined("nothing validated: stage \(stages[index].name) has no completed, feasible trial with \(stages[index].objective?.metric ?? "an objective") yet")
             : .said("\(count) repeat trials queued to validate the best \(configurations) of stage \(stages[index].name)")

@@ -200,7 +200,7 @@ import Testing
         }
     }
 
-    @Test func validationOnDemandRepeatsTheBestSoFar_andAgainWithNewSeeds_butNotOnceTheCampaignIsOver() throws {
+    @Test func validationOnDemandRepeatsTheBestSoFar_andAgainWithNewSeeds_andReopensAFinishedCampaignOnlyWhenItStarts() throws {
         var spec = Self.spec(seedParameter: false)
         spec.validation = nil
         spec.space = ParameterSpace([Parameter(name: "x", domain: .choice([.int(1), .int(2), .int(3), .int(4)]))])
@@ -222,5 +222,11 @@ import Testing
         while let plan = run.next() { run.finish(plan, metrics: ["score": 0.6]) }
         #expect(run.machine.isFinished)
         #expect(run.machine.validate(top: 2, repeats: 2, now: 9).declined)
+        // The coordinator, starting on the finished campaign with the request waiting, reopens it.
+        let reopened = run.machine.validate(top: 2, repeats: 2, reopen: true, now: 10)
+        #expect(reopened.said != nil && !run.machine.isFinished)
+        #expect(reopened.changes.contains(.campaignReopened))
+        while let plan = run.next() { run.finish(plan, metrics: ["score": 0.6]) }
+        #expect(run.machine.isFinished)
     }
 }
