@@ -3,7 +3,7 @@ import InternCore
 import InternStore
 import Logging
 
-/// Control requests people make through the store (`intern cancel`, `drain`, `add`, `pause`, `resume`).
+/// Control requests people make through the store (`intern cancel`, `drain`, `add`, `pause`, `resume`, `validate --results`).
 extension Coordinator {
     /// Carries out what admin commands asked for through the store (`intern cancel`, `intern drain`).
     func applyControlRequests() {
@@ -58,6 +58,12 @@ extension Coordinator {
                     outcome = "nothing added: the request is not valid JSON for intern add"
                     refused = true
                 }
+            case .validate:
+                let amounts = Self.validationAmounts(request.target)
+                let effects = machine.validate(top: amounts.top, repeats: amounts.repeats, actor: actor, now: now)
+                carryOut(effects)
+                outcome = effects.said ?? "nothing validated"
+                refused = effects.declined
             case .pauseCampaign, .resumeCampaign:
                 let pause = request.kind == .pauseCampaign
                 if machine.isFinished {

@@ -120,6 +120,22 @@ public actor Coordinator {
         self.machine = machine
         try store.apply(effects.changes)
         machineDeadline = effects.nextDeadline
+        // Validation asked for while no coordinator ran (after the campaign finished, say):
+        // applied before the campaign could end again, so it reopens a finished one.
+        for request in try store.pendingControlRequests() where request.kind == .validate {
+            try store.take(request.id, now: now)
+            let amounts = Self.validationAmounts(request.target)
+            let effects = self.machine.validate(top: amounts.top, repeats: amounts.repeats, actor: request.actor, reopen: true, now: now)
+            try store.apply(effects.changes)
+            if let deadline = effects.nextDeadline { machineDeadline = min(machineDeadline ?? deadline, deadline) }
+            try store.markHandled(request.id, outcome: effects.said ?? "nothing validated", refused: effects.declined, now: now)
+        }
+    }
+
+    /// The amounts of a `validate` control request (`TOP REPEATS`, `-` for the spec's).
+    static func validationAmounts(_ target: String) -> (top: Int?, repeats: Int?) {
+        let amounts = target.split(separator: " ").map { Int($0) }
+        return (amounts.first ?? nil, amounts.dropFirst().first ?? nil)
     }
 
     /// Unix time in milliseconds.
@@ -349,6 +365,6 @@ public actor Coordinator {
         return CoordinatorSnapshot(
             progress: machine.progress, best: machine.bestTrial, workers: active.count, freeSlots: machine.parkedCount,
             isFinished: machine.isFinished, stoppedReason: machine.stoppedReason, startedAt: startedAt,
-            missingMetrics: machine.coverage.missing)
+            missingMetrics: machine.coverage.missing, validation: machine.spec.selectionStage.flatMap { machine.validationVerdict(stage: $0) })
     }
 }

@@ -123,6 +123,8 @@ public struct CoordinatorSnapshot: Sendable {
     public var startedAt: Timestamp
     /// Metrics the stages count on that no completed trial has reported (a misspelt objective).
     public var missingMetrics: [MissingMetric] = []
+    /// The verdict on the selection stage's validation repeats, when it has any.
+    public var validation: ValidationVerdict?
     /// Whether a stage with an objective has completed trials but none reported it: the
     /// campaign cannot say which trial is best.
     public var objectiveNeverReported: Bool {

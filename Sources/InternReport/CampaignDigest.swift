@@ -130,9 +130,11 @@ public struct CampaignDigest: Sendable, Codable {
             let parts = ["best trial \(trial.id): \(objective.metric) \(ReportText.number(trial.objective))", ReportText.parameters(trial.parameters),
                          trial.lineage.map { "from \($0)" } ?? ""]
             best.append(parts.filter { !$0.isEmpty }.joined(separator: "; "))
+            if let validation = report.validation { best.append(validation.summary) }
         }
         if let progress = report.progress, !progress.points.isEmpty {
-            best.append("\(progress.improvements) of \(progress.ended) ended trials improved the best")
+            best.append("\(progress.improvements) of \(progress.ended) ended trials improved the best"
+                + (report.validation == nil ? "" : "; \(progress.validated.count) validated"))
         }
         out.append(("Best", best))
 

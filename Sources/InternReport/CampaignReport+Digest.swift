@@ -69,11 +69,13 @@ extension CampaignReport {
         var guardrailIDs: [TrialID] = []
         var progress: ProgressCurve?
         var paretoCandidates = 0
+        var verdict: ValidationVerdict?
         if let selection, let objective {
             let mine = staged.filter { $0.stage == selection }.map(\.outcome)
-            let ordered = mine.filter { $0.status == .completed && $0.objective != nil }
+            let ordered = mine.filter { $0.status == .completed && $0.objective != nil && !$0.isRepeat }
                 .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : objective.isBetter($0.objective!, than: $1.objective!) }
             let bestFeasible = ordered.first { $0.feasible != false }
+            progress = ProgressCurve(outcomes: mine, objective: objective)
             if pareto {
                 let stage = stages[selection]
                 let candidates = try store.succeededSeries(stage: selection, metrics: stage.objectives.map(\.metric)).compactMap { row in
@@ -81,11 +83,14 @@ extension CampaignReport {
                 }
                 paretoCandidates = candidates.count
                 bestIDs = ParetoFront.indices(of: candidates.map(\.values), objectives: stage.objectives).map { candidates[$0].trial }
-            } else if let bestFeasible {
-                bestIDs = [bestFeasible.id]
+            } else {
+                // Validation: the repeats and their originals, read whole (a few trials).
+                if mine.contains(where: \.isRepeat) {
+                    verdict = ValidationVerdict.judge(try store.validationTrials(stage: selection), objective: objective)
+                }
+                bestIDs = judged(verdict, first: bestFeasible?.id, progress: &progress).map { [$0] } ?? []
             }
             guardrailIDs = ordered.prefix { $0.id != bestFeasible?.id }.filter { $0.feasible == false }.map(\.id)
-            progress = ProgressCurve(outcomes: mine, objective: objective)
         }
 
         // The trials shown whole, their ancestors (for lineage), their succeeded attempts and metrics.
@@ -129,7 +134,7 @@ extension CampaignReport {
         let hitIDs = Array(Set(failures.map(\.trial)))
         let hit = try memo?.parameters(store: store, ids: hitIDs) ?? store.parameters(ids: hitIDs)
 
-        return CampaignReport(
+        var report = CampaignReport(
             campaign: info.name, generatedAt: now, state: state(info, now: now), goal: goal(spec), objective: objective,
             selectionStage: spec.isPipeline ? selection.map { stages[$0].name } : nil, counts: counts, infeasible: infeasible,
             failureClasses: classes,
@@ -143,6 +148,8 @@ extension CampaignReport {
             guardrails: guardrailIDs.compactMap(summary), running: running.map(\.id).compactMap(summary),
             provenance: [], perCheckpoint: [], logRawBytes: 0, logStoredBytes: 0,
             missingMetrics: try store.missingMetrics(stages: stages, completed: completedByStage).map(\.message))
+        report.validation = verdict.map(Validation.init)
+        return report
     }
 }
 

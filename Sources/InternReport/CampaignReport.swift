@@ -92,6 +92,50 @@ public struct CampaignReport: Sendable, Codable {
     /// What requests with a named actor did (agents' and people's steering, refusals included),
     /// the last 20, oldest first: `2026-12-07 01:55 campaign.added 1 configuration enqueued … (by agent:claude)`.
     public var steering: [String] = []
+    /// The selection stage's validation (`validate:`), when its best configurations were repeated.
+    public var validation: Validation?
+
+    /// The verdict on a stage's validation repeats as the report shows it (see ``ValidationVerdict``).
+    public struct Validation: Sendable, Codable, Equatable {
+        /// One configuration's repeats (`trial`: its original; `nil`: the baseline).
+        public struct Group: Sendable, Codable, Equatable {
+            public var trial: Int?
+            public var firstResult: Double?
+            public var mean: Double?
+            public var sd: Double?
+            public var values: [Double]
+            public var repeats: [Int]
+            public var failed: [Int]
+        }
+
+        /// The test, in words.
+        public static let test = "Welch's t-test, one-sided, alpha \(ValidationPolicy.alpha), on each configuration's repeats (first results left out)"
+        public var summary: String
+        public var best: Int?
+        public var validated: Bool
+        public var settled: Bool
+        public var groups: [Group]
+        public var test: String = Validation.test
+
+        public init(_ verdict: ValidationVerdict) {
+            summary = verdict.summary
+            best = verdict.best.map { Int($0) }
+            validated = verdict.isValidated
+            settled = verdict.isSettled
+            groups = verdict.groups.map { group in
+                Group(trial: group.original.map { Int($0) }, firstResult: group.firstResult, mean: group.mean, sd: group.standardDeviation,
+                      values: group.values, repeats: group.repeats.map { Int($0) }, failed: group.failed.map { Int($0) })
+            }
+        }
+    }
+
+    /// The best's id once validation has judged (the configuration whose repeats did best),
+    /// else `first` (the best first result); and the progress curve's validated improvements.
+    static func judged(_ verdict: ValidationVerdict?, first: TrialID?, progress: inout ProgressCurve?) -> TrialID? {
+        guard let verdict else { return first }
+        if verdict.isValidated, let best = verdict.best { progress?.validated = [Int(best)] }
+        return verdict.isSettled ? verdict.best ?? first : first
+    }
 
     /// How many trials of the best get metric curves.
     public static let curveTrials = 5
@@ -140,20 +184,23 @@ public struct CampaignReport: Sendable, Codable {
         var progress: ProgressCurve?
         let pareto = selection.map { !stages[$0].extraObjectives.isEmpty } ?? false
         var paretoCandidates = 0
+        var verdict: ValidationVerdict?
         if let selection, let objective {
             let mine = trials.filter { $0.stage == selection }
-            let ordered = mine.filter { $0.status == .completed && $0.objective != nil }
+            let ordered = mine.filter { $0.status == .completed && $0.objective != nil && !$0.isRepeat }
                 .sorted { $0.objective! == $1.objective! ? $0.id < $1.id : objective.isBetter($0.objective!, than: $1.objective!) }
             let bestFeasible = ordered.first { $0.feasible != false }
             if pareto {
                 let candidates = mine.filter { $0.status == .completed && $0.feasible != false }.map(summary).filter { $0.objectives != nil }
                 paretoCandidates = candidates.count
                 best = ParetoFront.indices(of: candidates.map { $0.objectives! }, objectives: stages[selection].objectives).map { candidates[$0] }
-            } else if let bestFeasible {
-                best = [summary(bestFeasible)]
+            }
+            progress = ProgressCurve(trials: mine, objective: objective)
+            if !pareto {
+                verdict = ValidationVerdict.judge(mine, objective: objective)
+                if let id = judged(verdict, first: bestFeasible?.id, progress: &progress), let trial = byID[id] { best = [summary(trial)] }
             }
             guardrails = ordered.prefix { $0.id != bestFeasible?.id }.filter { $0.feasible == false }.map(summary)
-            progress = ProgressCurve(trials: mine, objective: objective)
         }
 
         // Importance: the first stage that searches a space for an objective.
@@ -166,7 +213,7 @@ public struct CampaignReport: Sendable, Codable {
             let stage = stages[index]
             importanceStage = spec.isPipeline ? stage.name : nil
             importanceObjective = stage.objective
-            let done = trials.filter { $0.stage == index && $0.status == .completed && $0.feasible != false && $0.objective != nil }
+            let done = trials.filter { $0.stage == index && $0.status == .completed && $0.feasible != false && $0.objective != nil && !$0.isRepeat }
             importance = ImportanceAnalysis.compute(points: done.map { ($0.parameters, $0.objective!) }, space: stage.space)
             sweep = done.map(summary)
             numeric = numericParameters(stage)
@@ -214,6 +261,7 @@ public struct CampaignReport: Sendable, Codable {
             logRawBytes: totals.raw, logStoredBytes: totals.stored,
             missingMetrics: missingMetrics(stages: stages, trials: byID, attempts: attempts, series: seriesByAttempt))
         report.steering = try steering(store)
+        report.validation = verdict.map(Validation.init)
         return report
     }
 

@@ -53,6 +53,10 @@ public enum CampaignStatus {
             } else {
                 print("best       no \(infeasible > 0 ? "feasible " : "")completed trial reported \(metric) yet")
             }
+            // Validation repeats (a store from before them has none to read).
+            if let repeated = try? store.validationTrials(stage: index), let verdict = view.validation(of: repeated) {
+                print("validation " + verdict.summary)
+            }
         }
         // A metric the campaign counts on that no completed trial reported (a misspelt name).
         for metric in (try? store.missingMetrics(stages: view.stages)) ?? [] {

@@ -36,6 +36,10 @@ extension CampaignReport {
             if !trial.parameters.isEmpty { bestLines.append("parameters: " + ReportText.parameters(trial.parameters)) }
             if !trial.metrics.isEmpty { bestLines.append("metrics: " + trial.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\(ReportText.number($0.value))" }.joined(separator: " ")) }
             if let lineage = trial.lineage { bestLines.append("lineage: " + lineage) }
+            if let validation {
+                bestLines.append("validation: " + validation.summary)
+                bestLines.append("test: " + validation.test)
+            }
         } else {
             bestLines.append(objective == nil ? "the campaign has no objective" : "no feasible trial completed with the objective yet")
         }
@@ -44,7 +48,8 @@ extension CampaignReport {
         if let progress, !progress.points.isEmpty {
             let last = progress.points.last!
             sections.append(("Progress", [
-                "\(progress.improvements) of \(progress.ended) ended trials improved the best (problems solved vs tasks completed; \(progress.points.count) completed feasibly)",
+                "\(progress.improvements) of \(progress.ended) ended trials improved the best (problems solved vs tasks completed; \(progress.points.count) completed feasibly)"
+                    + (validation == nil ? "" : "; validated improvements: \(progress.validated.count)\(progress.validated.isEmpty ? "" : " (trial \(progress.validated.map(String.init).joined(separator: ", ")))")"),
                 "last improvement: trial \(progress.points.last { $0.improved }!.trial) at \(ReportText.time(progress.points.last { $0.improved }!.at)); best now \(ReportText.number(last.best))",
             ]))
         }

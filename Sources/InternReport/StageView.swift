@@ -27,6 +27,12 @@ public struct StageView: Sendable {
         return order(stage: index).best(of: trials.filter { $0.stage == index })
     }
 
+    /// The verdict on the selection stage's validation repeats, if any ran (see ``ValidationVerdict``).
+    public func validation(of trials: [TrialRecord]) -> ValidationVerdict? {
+        guard let index = spec.selectionStage, let objective = stages[index].objective, stages[index].extraObjectives.isEmpty else { return nil }
+        return ValidationVerdict.judge(trials.lazy.filter { $0.stage == index }, objective: objective)
+    }
+
     /// The direction a metric is better in, when some stage says (an objective, a constraint's
     /// side, a pruning rule); `nil` for a metric nothing judges.
     public var metricDirections: [String: Objective.Direction] {
@@ -74,8 +80,9 @@ public struct ObjectiveOrder: Sendable {
         }
     }
 
-    /// The best completed trial that reported the objective and met the constraints.
+    /// The best completed trial that reported the objective and met the constraints (a
+    /// validation repeat never is).
     public func best(of trials: [TrialRecord]) -> TrialRecord? {
-        sorted(trials.filter { $0.status == .completed && $0.objective != nil && $0.feasible != false }).first
+        sorted(trials.filter { $0.status == .completed && $0.objective != nil && $0.feasible != false && !$0.isRepeat }).first
     }
 }

@@ -11,18 +11,19 @@ public struct CampaignSpecParser {
     public static let topLevelKeys = [
         "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel", "gpus",
         "cpus", "memory", "objective", "objectives", "constraints", "pruning", "outputs", "budget", "timeout", "retries", "retry",
-        "failures", "metrics", "agent", "stages",
+        "failures", "metrics", "agent", "validate", "baseline", "stages",
     ]
 
     /// The keys of one of `stages:`, in documentation order.
     public static let stageKeys = [
         "name", "from", "command", "shell", "space", "sampler", "trials", "objective", "objectives", "constraints", "pruning",
-        "outputs", "timeout", "gpus", "cpus", "memory",
+        "outputs", "timeout", "gpus", "cpus", "memory", "validate", "baseline",
     ]
 
     /// The keys that, in a pipeline, belong in a stage and not at the top level.
     public static let stageOnlyKeys = [
         "command", "shell", "space", "sampler", "trials", "objective", "objectives", "constraints", "pruning", "outputs",
+        "validate", "baseline",
     ]
 
     /// The keys of the `retry:` mapping, in documentation order.

@@ -118,7 +118,7 @@ extension SpecReader {
     }
 
     /// One value of a choice: a number, a string or a boolean.
-    private func choiceValue(_ node: Node, _ path: String) throws(SpecError) -> ParameterValue {
+    func choiceValue(_ node: Node, _ path: String) throws(SpecError) -> ParameterValue {
         guard case .scalar(let scalar) = node else {
             throw typeMismatch(node, path, expected: "a number, a string or a boolean")
         }

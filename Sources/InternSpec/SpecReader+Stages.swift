@@ -140,10 +140,51 @@ extension SpecReader {
             timeout = try readDuration(entry.value, "timeout")
         }
 
+        // validate, baseline
+        var validation: ValidationPolicy?
+        if let entry = entries["validate"], !isNull(entry.value) {
+            validation = try readValidation(entry.value)
+        }
+        var baseline: Parameters?
+        if let entry = entries["baseline"], !isNull(entry.value) {
+            baseline = try readBaseline(entry.value)
+        }
+
         return Stage(
             name: "", command: command, space: space, sampler: sampler, trials: trials, objective: objectives.first,
             extraObjectives: Array(objectives.dropFirst()), pruning: pruning, constraints: constraints, outputs: outputs,
-            resultFiles: resultFiles, timeoutSeconds: timeout, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes)
+            resultFiles: resultFiles, timeoutSeconds: timeout, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes,
+            validation: validation, baseline: baseline)
+    }
+
+    /// `validate: {top: 3, repeats: 3, seed: seed}` (top defaults to 3, repeats to 3; seed to
+    /// none: the repeats get `INTERN_SEED`).
+    mutating func readValidation(_ node: Node) throws(SpecError) -> ValidationPolicy {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "validate", expected: "a mapping such as {top: 3, repeats: 3, seed: seed}")
+        }
+        marks["validate"] = Position(node.mark)
+        let fields = try mapping(map, at: Position(node.mark), keyPath: "validate", allowed: ["top", "repeats", "seed"], context: "in validate")
+        var policy = ValidationPolicy(top: 3, repeats: 3)
+        if let entry = fields["top"], !isNull(entry.value) { policy.top = try integer(entry.value, "validate.top") }
+        if let entry = fields["repeats"], !isNull(entry.value) { policy.repeats = try integer(entry.value, "validate.repeats") }
+        if let entry = fields["seed"], !isNull(entry.value) { policy.seedParameter = try text(entry.value, "validate.seed") }
+        return policy
+    }
+
+    /// `baseline: {lr: 0.001, hidden: 64}`: a configuration of the stage's space.
+    mutating func readBaseline(_ node: Node) throws(SpecError) -> Parameters {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "baseline", expected: "a mapping of parameter names to values, e.g. baseline: {lr: 0.001, hidden: 64}")
+        }
+        marks["baseline"] = Position(node.mark)
+        var values: [String: ParameterValue] = [:]
+        for (key, value) in map {
+            let name = try keyText(key, parent: "baseline")
+            marks["baseline.\(name)"] = Position(value.mark)
+            values[name] = try choiceValue(value, "baseline.\(name)")
+        }
+        return Parameters(values)
     }
 
     /// `from: train` (every completed trial, as it completes) or
@@ -153,13 +194,14 @@ extension SpecReader {
         guard case .mapping(let map) = node else {
             throw typeMismatch(node, "from", expected: "a stage name, or a mapping such as {stage: eval, top: 1}")
         }
-        let fields = try mapping(map, at: Position(node.mark), keyPath: "from", allowed: ["stage", "top", "barrier"], context: "in from")
+        let fields = try mapping(map, at: Position(node.mark), keyPath: "from", allowed: ["stage", "top", "barrier", "validated"], context: "in from")
         guard let stage = fields["stage"] else {
             throw missing("stage", in: "from", at: Position(node.mark), hint: "the earlier stage that feeds this one, e.g. stage: train")
         }
         var input = StageInput(stage: try text(stage.value, "from.stage"))
         if let entry = fields["top"], !isNull(entry.value) { input.top = try integer(entry.value, "from.top") }
         if let entry = fields["barrier"], !isNull(entry.value) { input.barrier = try boolean(entry.value, "from.barrier") }
+        if let entry = fields["validated"], !isNull(entry.value) { input.validated = try boolean(entry.value, "from.validated") }
         return input
     }
 

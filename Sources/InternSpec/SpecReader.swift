@@ -260,6 +260,8 @@ struct SpecReader {
             constraints: first.constraints, extraObjectives: first.extraObjectives, outputs: first.outputs, resultFiles: first.resultFiles,
             stageName: stages.count > 1 ? first.name : nil, laterStages: Array(stages.dropFirst()))
         spec.agentPolicy = agentPolicy
+        spec.validation = first.validation
+        spec.baseline = first.baseline
 
         let located = spec.problems().enumerated().map { entry in
             // In a pipeline, the first stage's problems name its keys as if at the top level.

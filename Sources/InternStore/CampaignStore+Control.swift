@@ -15,6 +15,9 @@ public struct ControlRequest: Sendable, Equatable {
         case resumeCampaign = "resume"
         /// Enqueue configurations, add trials, raise the budget (`target`: a JSON `AddRequest`).
         case add
+        /// Validate the best now: repeat the top configurations with new seeds (`target`:
+        /// `TOP REPEATS`, each a number or `-` for the spec's `validate:`).
+        case validate
     }
 
     /// Where a request stands, as its submitter sees it.

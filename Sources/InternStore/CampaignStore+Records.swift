@@ -109,8 +109,8 @@ extension CampaignStore {
         case .trial(let trial):
             try db.cachedStatement(sql: """
                 INSERT INTO trials (id, parameters, status, objective, attempt_count, retries_used, lost_count, created_at, ended_at,
-                    retry_counts, not_before, note, feasible, stage, parent_id, inputs, outputs)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    retry_counts, not_before, note, feasible, stage, parent_id, inputs, outputs, repeat_of, repeat_number, seed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, objective = excluded.objective,
                     attempt_count = excluded.attempt_count, retries_used = excluded.retries_used,
                     lost_count = excluded.lost_count, ended_at = excluded.ended_at, retry_counts = excluded.retry_counts,
@@ -121,7 +121,7 @@ extension CampaignStore {
                     trial.retriesUsed, trial.lostCount, trial.createdAt, trial.endedAt,
                     trial.retryCounts.byClass.isEmpty ? nil : encodeJSON(trial.retryCounts), trial.notBefore, trial.note, trial.feasible,
                     trial.stage, trial.parent, trial.inputs.isEmpty ? nil : encodeJSON(trial.inputs),
-                    trial.outputs.isEmpty ? nil : encodeJSON(trial.outputs),
+                    trial.outputs.isEmpty ? nil : encodeJSON(trial.outputs), trial.repeatOf, trial.repeatNumber, trial.seed,
                 ])
         case .attempt(let a):
             try db.cachedStatement(sql: """
@@ -164,6 +164,8 @@ extension CampaignStore {
                 """).execute(arguments: [e.at, e.kind, e.message, e.trial, e.attempt.map { Int64(clamping: $0) }, e.worker?.rawValue, e.actor])
         case .campaignFinished(let at):
             try db.execute(sql: "UPDATE campaign SET finished_at = ?, stopped_reason = NULL WHERE id = 1", arguments: [at])
+        case .campaignReopened:
+            try db.execute(sql: "UPDATE campaign SET finished_at = NULL WHERE id = 1")
         case .campaignStopped(let reason, let at):
             try db.execute(sql: "UPDATE campaign SET stopped_reason = ? WHERE id = 1", arguments: [reason])
             try db.execute(sql: "INSERT INTO events (at, kind, message) VALUES (?, 'campaign.stopped', ?)", arguments: [at, reason])
@@ -276,6 +278,9 @@ extension CampaignStore {
         trial.parent = row["parent_id"]
         trial.inputs = decodeJSON(StageInputs.self, row["inputs"]) ?? [:]
         trial.outputs = decodeStringMap(row["outputs"]) ?? [:]
+        trial.repeatOf = row["repeat_of"]
+        trial.repeatNumber = row["repeat_number"]
+        trial.seed = row["seed"]
         return trial
     }
 

@@ -30,12 +30,13 @@ extension CampaignStore {
     }
 
     /// The best completed, feasible trial of `stage` that reported the objective: the lowest
-    /// (or, `maximize`, the highest) value, the lowest id among equals.
+    /// (or, `maximize`, the highest) value, the lowest id among equals; validation repeats are
+    /// never it (a repeat's lucky seed is no new configuration).
     public func bestTrial(stage: Int, maximize: Bool) throws -> TrialRecord? {
         try read { db in
             try ColumnRow.fetchAll(db, sql: """
                 SELECT * FROM trials WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0)
-                ORDER BY objective \(maximize ? "DESC" : "ASC"), id LIMIT 1
+                AND repeat_number IS NULL ORDER BY objective \(maximize ? "DESC" : "ASC"), id LIMIT 1
                 """, arguments: [stage]).first.map(Self.trial(from:))
         }
     }
@@ -67,7 +68,7 @@ extension CampaignStore {
     /// How each trial of `stage` ended, by id (no parameters read).
     public func trialOutcomes(stage: Int) throws -> [TrialOutcome] {
         try read { db in
-            try Self.outcomes(db, sql: "SELECT id, status, objective, feasible, ended_at FROM trials WHERE stage = ? ORDER BY id", arguments: [stage])
+            try Self.outcomes(db, sql: "SELECT id, status, objective, feasible, ended_at, repeat_number FROM trials WHERE stage = ? ORDER BY id", arguments: [stage])
         }
     }
 
@@ -75,7 +76,7 @@ extension CampaignStore {
     public func trialsEnded(after time: Timestamp) throws -> [TrialOutcome] {
         try read { db in
             try Self.outcomes(
-                db, sql: "SELECT id, status, objective, feasible, ended_at FROM trials WHERE COALESCE(ended_at, 0) > ? ORDER BY id", arguments: [time])
+                db, sql: "SELECT id, status, objective, feasible, ended_at, repeat_number FROM trials WHERE COALESCE(ended_at, 0) > ? ORDER BY id", arguments: [time])
         }
     }
 
@@ -102,8 +103,8 @@ extension CampaignStore {
     private static func stagedOutcomes(_ db: Database) throws -> [(stage: Int, outcome: TrialOutcome)] {
         var out: [(stage: Int, outcome: TrialOutcome)] = []
         let statuses = ColumnScan.Cases(TrialStatus.self)
-        try ColumnScan.forEach(db, sql: "SELECT id, status, objective, feasible, ended_at, stage FROM trials ORDER BY id") { row in
-            out.append((row.int(5), Self.outcome(row, statuses)))
+        try ColumnScan.forEach(db, sql: "SELECT id, status, objective, feasible, ended_at, repeat_number, stage FROM trials ORDER BY id") { row in
+            out.append((row.int(6), Self.outcome(row, statuses)))
         }
         return out
     }
@@ -115,15 +116,18 @@ extension CampaignStore {
         return out
     }
 
-    /// A row of `id, status, objective, feasible, ended_at` as an outcome.
+    /// A row of `id, status, objective, feasible, ended_at, repeat_number` as an outcome.
     private static func outcome(_ row: ColumnScan.Columns, _ statuses: ColumnScan.Cases<TrialStatus>) -> TrialOutcome {
-        TrialOutcome(
+        var outcome = TrialOutcome(
             id: TrialID(row.int64(0)), status: row.value(1, in: statuses) ?? .failed, objective: row.optionalDouble(2),
             feasible: row.optionalBool(3), endedAt: row.optionalInt64(4))
+        outcome.isRepeat = row.optionalInt64(5) != nil
+        return outcome
     }
 
     /// The parameters and objective of each completed trial of `stage` that reported its
-    /// objective and met its constraints, by id: what parameter importance is computed from.
+    /// objective and met its constraints, by id: what parameter importance is computed from
+    /// (validation repeats apart: a configuration counts once).
     public func completedParameters(stage: Int) throws -> [(parameters: Parameters, objective: Double)] {
         try completed(stage: stage, columns: "parameters, objective") { (decodeParameters($0.optionalText(0)) ?? Parameters(), $0.double(1)) }
     }
@@ -134,7 +138,8 @@ extension CampaignStore {
             var out: [T] = []
             try ColumnScan.forEach(db, sql: """
                 SELECT \(columns) FROM trials
-                WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0) ORDER BY id
+                WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0)
+                AND repeat_number IS NULL ORDER BY id
                 """, arguments: [stage]) { out.append(make($0)) }
             return out
         }
@@ -175,6 +180,17 @@ extension CampaignStore {
                 ).map(Self.trial(from:))
             }
             return out.sorted { $0.id < $1.id }
+        }
+    }
+
+    /// The validation repeats of `stage` and the trials they repeat, by id: what
+    /// ``ValidationVerdict`` judges.
+    public func validationTrials(stage: Int) throws -> [TrialRecord] {
+        try read { db in
+            try ColumnRow.fetchAll(db, sql: """
+                SELECT * FROM trials WHERE stage = ? AND (repeat_number IS NOT NULL
+                    OR id IN (SELECT repeat_of FROM trials WHERE stage = ? AND repeat_of IS NOT NULL)) ORDER BY id
+                """, arguments: [stage, stage]).map(Self.trial(from:))
         }
     }
 

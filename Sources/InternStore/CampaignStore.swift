@@ -343,6 +343,15 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE campaign ADD COLUMN agent_gpu_hours REAL NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v16-validation") { db in
+            // Validation repeats (`validate:`): the trial whose configuration a repeat runs again
+            // (NULL with a repeat number: the baseline), which repeat it is, and its seed.
+            try db.execute(sql: """
+                ALTER TABLE trials ADD COLUMN repeat_of INTEGER;
+                ALTER TABLE trials ADD COLUMN repeat_number INTEGER;
+                ALTER TABLE trials ADD COLUMN seed INTEGER;
+                """)
+        }
         return migrator
     }
 

@@ -125,6 +125,10 @@ extension CampaignProgress {
             improved = ProgressCurve(outcomes: outcomes, objective: objective).points.filter(\.improved).count
             if let trial = try store.bestTrial(stage: index, maximize: view.order(stage: index).maximize) {
                 best = "trial \(trial.id): \(objective.metric) = \(Format.value(trial.objective))"
+                // Validation repeats ran: the verdict's best, its repeats' mean ± sd, validated or not.
+                if outcomes.contains(where: \.isRepeat), let verdict = view.validation(of: try store.validationTrials(stage: index)) {
+                    best = verdict.summary
+                }
             } else {
                 best = "no completed trial reported \(objective.metric) yet"
             }

@@ -48,6 +48,20 @@ struct Best: AsyncParsableCommand {
             best = view.best(of: trials)
             byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
         }
+        // With validation repeats, the best is the configuration whose repeats did best, as
+        // the verdict says (validated or not), once they have all ended.
+        var verdict: ValidationVerdict?
+        if let trials = try? store.validationTrials(stage: index), !trials.isEmpty {
+            verdict = view.validation(of: trials)
+            if let judged = verdict?.best, verdict?.isSettled == true, let trial = trials.first(where: { $0.id == judged }) {
+                best = trial
+                var next = trial.parent
+                while let id = next, byID[id] == nil, let parent = try store.trial(id) {
+                    byID[id] = parent
+                    next = parent.parent
+                }
+            }
+        }
         if let best { byID[best.id] = best }
         guard let best else {
             print("no completed\(view.spec.isPipeline ? " \(stage.name)" : "") trial reported \(objective.metric) yet")
@@ -57,6 +71,13 @@ struct Best: AsyncParsableCommand {
         print("trial      \(best.id)")
         if view.spec.isPipeline { print("stage      \(stage.name)") }
         print("\(objective.metric.padding(toLength: max(10, objective.metric.count), withPad: " ", startingAt: 0)) \(Format.value(best.objective)) (\(objective.direction.rawValue))")
+        if let verdict {
+            let group = verdict.group(of: best.id)
+            print("validated  \(verdict.isValidated && verdict.best == best.id ? "yes" : verdict.isSettled ? "no" : "not yet"): \(verdict.summary)")
+            if let group {
+                print("repeats    \(objective.metric) \(group.meanText), first result \(Format.value(best.objective))  (trials \(group.repeats.map(String.init).joined(separator: ", ")))")
+            }
+        }
         for (name, value) in best.parameters.sortedPairs {
             print("  \(name) = \(value.text)")
         }

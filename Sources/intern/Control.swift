@@ -113,8 +113,14 @@ func submitControl(location: CampaignLocation, kind: ControlRequest.Kind, target
     }
     // A finished campaign takes no more steering: said at once, not queued for a coordinator
     // that would refuse it.
+    if kind == .validate, let info = try store.info(), info.finishedAt != nil, !CampaignStatus.coordinatorRunning(info, now: unixMillisNow()) {
+        // A finished campaign is validated when it runs again: its coordinator takes the request first.
+        _ = try store.submit(kind, target: target, actor: who?.actor, policy: who?.policy, now: unixMillisNow())
+        print("queued: the campaign has finished; `intern resume \(store.directory)` (or `intern coordinator` with its spec) runs the repeats")
+        return
+    }
     if let finished = try store.info()?.finishedAt {
-        print("the campaign finished at \(Format.clock(finished)): nothing to \(kind == .add ? "add to" : kind == .cancelTrial ? "cancel" : kind == .drainWorker ? "drain" : kind == .pauseCampaign ? "pause" : "resume")")
+        print("the campaign finished at \(Format.clock(finished)): nothing to \(kind == .add ? "add to" : kind == .cancelTrial ? "cancel" : kind == .drainWorker ? "drain" : kind == .pauseCampaign ? "pause" : kind == .validate ? "validate now (a stage with validate: validates when it ends)" : "resume")")
         throw ExitCode(ExitCodes.failure)
     }
     let id = try store.submit(kind, target: target, actor: who?.actor, policy: who?.policy, now: unixMillisNow())

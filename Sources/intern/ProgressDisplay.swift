@@ -72,6 +72,7 @@ final class ProgressDisplay: Sendable {
         if let best = snapshot.best {
             print("best: trial \(best.id)  objective \(Format.value(best.objective))  \(Format.parameters(best.parameters))")
         }
+        if let validation = snapshot.validation { print("validation: " + validation.summary) }
         // Those not said while it ran (a quiet run, or a campaign faster than the display).
         let unsaid = state.withLock { state in snapshot.missingMetrics.filter { state.warned.insert("\($0.stageIndex) \($0.metric)").inserted } }
         for metric in unsaid { print("warning: " + metric.message) }

@@ -59,6 +59,19 @@ struct Trials: AsyncParsableCommand {
         let metricNames = Set(trials.flatMap { metrics(of: $0).keys }).sorted()
         // What each trial's latest attempt ran with (code, packages, host), as its worker reported.
         let provenance = json ? try store.provenance() : [:]
+        // Validation (`validate:`): each stage's verdict, and what a trial is in it.
+        let verdicts: [Int: ValidationVerdict] = Dictionary(uniqueKeysWithValues: view.stages.indices.compactMap { index in
+            guard let objective = view.stages[index].objective,
+                  let verdict = ValidationVerdict.judge(all.lazy.filter { $0.stage == index }, objective: objective) else { return nil }
+            return (index, verdict)
+        })
+        func validation(of trial: TrialRecord) -> String? {
+            guard let verdict = verdicts[trial.stage] else { return nil }
+            if let number = trial.repeatNumber { return "repeat \(number) of \(trial.repeatOf.map { "#\($0)" } ?? "the baseline")" }
+            guard let group = verdict.group(of: trial.id) else { return "" }
+            let mark = !verdict.isSettled ? "validating" : verdict.best == trial.id ? (verdict.isValidated ? "validated" : "not validated") : ""
+            return group.meanText + (mark.isEmpty ? "" : " " + mark)
+        }
 
         if json {
             let objects: [[String: Any]] = trials.map { trial in
@@ -84,6 +97,17 @@ struct Trials: AsyncParsableCommand {
                     object["inputs"] = trial.inputs
                 }
                 if !trial.outputs.isEmpty { object["outputs"] = trial.outputs }
+                if let number = trial.repeatNumber {
+                    object["repeat"] = number
+                    object["repeat_of"] = trial.repeatOf ?? NSNull()
+                    object["seed"] = trial.seed ?? NSNull()
+                } else if let verdict = verdicts[trial.stage], let group = verdict.group(of: trial.id) {
+                    object["validation"] = [
+                        "mean": group.mean ?? NSNull(), "sd": group.standardDeviation ?? NSNull(), "repeats": group.repeats,
+                        "values": group.values, "best": verdict.best == trial.id, "validated": verdict.isValidated && verdict.best == trial.id,
+                        "verdict": verdict.summary,
+                    ] as [String: Any]
+                }
                 if let last, let fields = provenance[last.id] { object["provenance"] = fields }
                 if let last, !last.environment.isEmpty { object["environment"] = last.environment }
                 object["metrics"] = metrics(of: trial).mapValues { summary -> [String: Any] in
@@ -128,10 +152,16 @@ struct Trials: AsyncParsableCommand {
             let rows = trials.map { trial -> [String] in
                 let last = attempts[trial.id]?.max { $0.number < $1.number }
                 let lineage = pipeline ? [view.name(of: trial), trial.parent.map(String.init) ?? "-"] : []
-                return [String(trial.id)] + lineage + [trial.feasible == false ? "infeasible" : trial.status.rawValue, Format.value(trial.objective), String(trial.attemptCount),
-                        last?.wallMillis.map { Format.duration(seconds: Double($0) / 1000) } ?? "-", Format.parameters(trial.parameters)]
+                let validated = verdicts.isEmpty ? [] : [validation(of: trial).map { $0.isEmpty ? "-" : $0 } ?? "-"]
+                return [String(trial.id)] + lineage + [trial.feasible == false ? "infeasible" : trial.status.rawValue, Format.value(trial.objective)]
+                    + validated + [String(trial.attemptCount), last?.wallMillis.map { Format.duration(seconds: Double($0) / 1000) } ?? "-", Format.parameters(trial.parameters)]
             }
-            print(Format.table(["trial"] + (pipeline ? ["stage", "from"] : []) + ["status", metric, "attempts", "wall", "parameters"], rows))
+            print(Format.table(
+                ["trial"] + (pipeline ? ["stage", "from"] : []) + ["status", metric] + (verdicts.isEmpty ? [] : ["repeats (mean ± sd)"])
+                    + ["attempts", "wall", "parameters"], rows))
+            for (index, verdict) in verdicts.sorted(by: { $0.key < $1.key }) {
+                print("\(pipeline ? "\(view.stages[index].name): " : "")\(verdict.summary)")
+            }
         }
     }
 }

@@ -9,7 +9,13 @@ struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a campaign spec without running it: the first problem (file, line, key), or a summary of what it would run.",
-        discussion: "intern validate c.yaml checks a file; intern validate --dir .intern/sft-3 summarises the spec a campaign runs.")
+        discussion: """
+            intern validate c.yaml checks a file; intern validate --dir .intern/sft-3 summarises the spec a campaign runs.
+            intern validate --results --top 3 --repeats 3 asks the running campaign to run its 3 best configurations 3 more \
+            times each with new seeds (INTERN_SEED, or the spec's validate: seed parameter) and judge whether the best holds \
+            (intern best shows the verdict; docs/campaign.md, Validation). On a finished campaign the request waits: \
+            intern resume runs the repeats.
+            """)
 
     @Argument(help: "The campaign spec (YAML); leave it out to read a campaign's own with --dir or --campaign.")
     var spec: String?
@@ -18,7 +24,24 @@ struct Validate: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
+    @Flag(name: .long, help: "Validate the campaign's results instead: repeat its best configurations with new seeds (now if it runs; on a finished one, when `intern resume` runs it).")
+    var results = false
+
+    @Option(name: .long, help: "With --results: how many of the best configurations to repeat (default: the spec's validate:, else 3).")
+    var top: Int?
+
+    @Option(name: .long, help: "With --results: how many times to repeat each (at least 2; default: the spec's validate:, else 3).")
+    var repeats: Int?
+
     func validate() throws {
+        if results, spec != nil {
+            throw ValidationError("--results validates a running campaign's results: name it with --dir or --campaign, not a spec file")
+        }
+        if !results, top != nil || repeats != nil {
+            throw ValidationError("--top and --repeats go with --results")
+        }
+        if let top, !(1...1000).contains(top) { throw ValidationError("--top must be 1 to 1000") }
+        if let repeats, !(2...1000).contains(repeats) { throw ValidationError("--repeats must be 2 to 1000") }
         // A coordinator runs `validate` for a remote client with its campaign's --dir: never on a
         // file of its host's the client names.
         if spec != nil, location.dir != nil || location.campaign != nil {
@@ -28,6 +51,11 @@ struct Validate: AsyncParsableCommand {
 
     func run() async throws {
         if try await remote.forward() { return }
+        if results {
+            try await submitControl(
+                location: location, kind: .validate, target: "\(top.map(String.init) ?? "-") \(repeats.map(String.init) ?? "-")")
+            return
+        }
         let file: CampaignFile
         if let spec {
             file = try CampaignFile.load(spec)

@@ -53,6 +53,10 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     public var laterStages: [Stage]
     /// What agents may do to the campaign (`agent:`), tightened by the flags of `intern mcp`.
     public var agentPolicy = AgentPolicy()
+    /// The first stage's validation of its best (`validate:`) and its baseline configuration
+    /// (`baseline:`); see ``Stage/validation``.
+    public var validation: ValidationPolicy?
+    public var baseline: Parameters?
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -135,6 +139,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         stageName = try container.decodeIfPresent(String.self, forKey: .stageName)
         laterStages = try container.decodeIfPresent([Stage].self, forKey: .laterStages) ?? []
         agentPolicy = try container.decodeIfPresent(AgentPolicy.self, forKey: .agentPolicy) ?? AgentPolicy()
+        validation = try container.decodeIfPresent(ValidationPolicy.self, forKey: .validation)
+        baseline = try container.decodeIfPresent(Parameters.self, forKey: .baseline)
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -244,6 +250,9 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
             }
         }
         problems += stageProblems()
+        for (index, stage) in stages.enumerated() {
+            problems += ValidationPolicy.problems(of: stage, prefix: index == 0 ? "" : "stages[\(index)].")
+        }
         if let startup = sampler.startup {
             if objective == nil {
                 problems.append(CampaignProblem(

@@ -38,13 +38,21 @@ public struct Stage: Sendable, Hashable, Codable {
     public var memoryBytes: Int
     /// The stage that feeds this one, and which of its trials do; `nil` for the first stage.
     public var input: StageInput?
+    /// Whether and how its best configurations are run again to validate them (`validate:`).
+    public var validation: ValidationPolicy?
+    /// A reference configuration (`baseline:`), run `repeats` times when the stage validates,
+    /// that the best must beat beyond the spread too.
+    public var baseline: Parameters?
 
     public init(
         name: String, command: CommandTemplate, space: ParameterSpace = ParameterSpace(), sampler: SamplerKind = .random(seed: 0),
         trials: Int = 1, objective: Objective? = nil, extraObjectives: [Objective] = [], pruning: PruningPolicy? = nil,
         constraints: [Constraint] = [], outputs: [String] = [], resultFiles: [String: String] = [:], timeoutSeconds: Double? = nil,
-        gpus: Int = 0, cpus: Int = 0, memoryBytes: Int = 0, input: StageInput? = nil
+        gpus: Int = 0, cpus: Int = 0, memoryBytes: Int = 0, input: StageInput? = nil,
+        validation: ValidationPolicy? = nil, baseline: Parameters? = nil
     ) {
+        self.validation = validation
+        self.baseline = baseline
         self.resultFiles = resultFiles
         self.name = name
         self.command = command
@@ -80,15 +88,29 @@ public struct StageInput: Sendable, Hashable, Codable {
     /// Wait until the feeding stage has ended even without `top` (then every completed,
     /// feasible trial feeds, in trial order).
     public var barrier: Bool
+    /// Take only the feeding stage's validated best (`validated: true`): wait until the stage
+    /// and its validation have ended, then feed the best if ``ValidationVerdict`` validated it,
+    /// else nothing.
+    public var validated: Bool
 
-    public init(stage: String, top: Int? = nil, barrier: Bool = false) {
+    public init(stage: String, top: Int? = nil, barrier: Bool = false, validated: Bool = false) {
         self.stage = stage
         self.top = top
         self.barrier = barrier
+        self.validated = validated
+    }
+
+    /// Decodes an input; `validated` absent (encoded before it existed) is `false`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        stage = try container.decode(String.self, forKey: .stage)
+        top = try container.decodeIfPresent(Int.self, forKey: .top)
+        barrier = try container.decode(Bool.self, forKey: .barrier)
+        validated = try container.decodeIfPresent(Bool.self, forKey: .validated) ?? false
     }
 
     /// Whether the stage waits for the feeding stage to end.
-    public var waits: Bool { barrier || top != nil }
+    public var waits: Bool { barrier || top != nil || validated }
 }
 
 /// The value of an input a trial received: `stage.key` names it (the producing stage and the
@@ -101,7 +123,8 @@ extension CampaignSpec {
         [Stage(
             name: stageName ?? "main", command: command, space: space, sampler: sampler, trials: trials, objective: objective,
             extraObjectives: extraObjectives, pruning: pruning, constraints: constraints, outputs: outputs, resultFiles: resultFiles,
-            timeoutSeconds: timeoutSeconds, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes)] + laterStages
+            timeoutSeconds: timeoutSeconds, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes, validation: validation,
+            baseline: baseline)] + laterStages
     }
 
     /// Whether the campaign is a pipeline (more than one stage).
@@ -161,6 +184,16 @@ extension CampaignSpec {
                 problems.append(CampaignProblem(
                     keyPath: "\(path).from", message: "'\(input.stage)' is not an earlier stage (earlier stages: \(earlier))"))
                 continue
+            }
+            if input.validated {
+                if all[feeder].validation == nil {
+                    problems.append(CampaignProblem(
+                        keyPath: "\(path).from.validated", message: "'\(input.stage)' does not validate its best: give it validate: {top: 3, repeats: 3}"))
+                }
+                if input.top != nil {
+                    problems.append(CampaignProblem(
+                        keyPath: "\(path).from.validated", message: "validated: true feeds the one validated best of '\(input.stage)': leave top out"))
+                }
             }
             if let top = input.top {
                 if top < 1 {

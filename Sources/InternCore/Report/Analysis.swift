@@ -261,11 +261,15 @@ public struct ProgressCurve: Sendable, Codable, Equatable {
         public var improved: Bool
     }
 
-    /// The feasible completed trials with an objective, in the order they ended.
+    /// The feasible completed trials with an objective, in the order they ended (validation
+    /// repeats apart: they end, but are no new result).
     public var points: [Point]
     /// Every trial that ended.
     public var ended: Int
     public var improvements: Int { points.count { $0.improved } }
+    /// The improvements validation confirmed: the trial whose advantage held over its repeats
+    /// (see ``ValidationVerdict``), counted apart from ``improvements``; empty without validation.
+    public var validated: [Int] = []
 
     /// The curve over the trials that ended, in the order they ended.
     public init(trials: [TrialRecord], objective: Objective) {
@@ -278,7 +282,7 @@ public struct ProgressCurve: Sendable, Codable, Equatable {
         var points: [Point] = []
         let ended = trials.filter { $0.status.isTerminal }.sorted { ($0.endedAt ?? 0, $0.id) < ($1.endedAt ?? 0, $1.id) }
         for (index, trial) in ended.enumerated() {
-            guard trial.status == .completed, trial.feasible != false, let value = trial.objective, value.isFinite else { continue }
+            guard trial.status == .completed, trial.feasible != false, !trial.isRepeat, let value = trial.objective, value.isFinite else { continue }
             let improved = best.map { objective.isBetter(value, than: $0) } ?? true
             if improved { best = value }
             points.append(Point(ended: index + 1, at: trial.endedAt ?? 0, trial: trial.id, objective: value, best: best!, improved: improved))
@@ -296,6 +300,8 @@ public struct TrialOutcome: Sendable, Equatable {
     public var objective: Double?
     public var feasible: Bool?
     public var endedAt: Timestamp?
+    /// Whether it is a validation repeat: it ended like any trial, but its value is no new result.
+    public var isRepeat = false
 
     public init(id: TrialID, status: TrialStatus, objective: Double?, feasible: Bool?, endedAt: Timestamp?) {
         self.id = id
@@ -308,6 +314,7 @@ public struct TrialOutcome: Sendable, Equatable {
     /// The outcome of a trial record.
     public init(_ trial: TrialRecord) {
         self.init(id: trial.id, status: trial.status, objective: trial.objective, feasible: trial.feasible, endedAt: trial.endedAt)
+        isRepeat = trial.isRepeat
     }
 }
 

@@ -301,6 +301,7 @@ extension CoordinatorMachine {
         if stage.memoryBytes > 0 { environment["INTERN_MEMORY_BYTES"] = String(stage.memoryBytes) }
         if spec.isPipeline { environment["INTERN_STAGE"] = stage.name }
         if let parent = trial.parent { environment["INTERN_PARENT_TRIAL"] = String(parent) }
+        if let seed = trial.seed { environment["INTERN_SEED"] = String(seed) }
         for (name, text) in trial.inputs {
             environment[CampaignSpec.environmentName(forInput: name)] = text
         }

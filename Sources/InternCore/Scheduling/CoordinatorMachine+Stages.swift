@@ -12,9 +12,21 @@ extension CoordinatorMachine {
         while let (index, feeder) = self.feeder.takeWaitingStageDue(totalTrials: totalTrials) {
             guard let input = stages[index].input else { continue }
             effects.changes.append(.stagesFed(self.feeder.fedStages.sorted()))
-            var candidates = trials.values.filter { $0.stage == feeder && $0.status == .completed && $0.feasible != false }
+            var candidates = trials.values.filter { $0.stage == feeder && $0.status == .completed && $0.feasible != false && !$0.isRepeat }
             var how = "every completed trial"
-            if let top = input.top, let objective = stages[feeder].objective {
+            if input.validated {
+                // Only a best whose advantage held over its repeats; none when it did not.
+                let verdict = validationVerdict(stage: feeder)
+                candidates = verdict.flatMap { $0.isValidated ? $0.best : nil }.flatMap { trials[$0] }.map { [$0] } ?? []
+                if candidates.isEmpty {
+                    effects.changes.append(.event(CampaignEvent(
+                        kind: "stage.fed",
+                        message: "stage \(stages[index].name) runs nothing: \(stages[feeder].name) has no validated best (\(verdict?.summary ?? "nothing was repeated"))",
+                        at: now)))
+                    continue
+                }
+                how = "the validated best"
+            } else if let top = input.top, let objective = stages[feeder].objective {
                 candidates = candidates.filter { $0.objective != nil }.sorted { a, b in
                     a.objective! == b.objective! ? a.id < b.id : objective.isBetter(a.objective!, than: b.objective!)
                 }

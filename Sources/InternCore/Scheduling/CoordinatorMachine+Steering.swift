@@ -128,6 +128,7 @@ extension CoordinatorMachine {
     mutating func finishIfDone(now: Timestamp) -> Effects {
         var effects = Effects()
         let queued = requeued.count
+        validateEndedStages(now: now, effects: &effects)
         feedStages(now: now, effects: &effects)
         if requeued.count > queued { effects.append(dispatch(now: now)) }
         // Stopped (circuit breaker) with trials that would feed later stages: not finished;

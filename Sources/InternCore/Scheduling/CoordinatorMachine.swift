@@ -19,6 +19,9 @@ public struct CoordinatorMachine: Sendable {
     var pruners: [Pruner?]
     /// By stage: how many trials it has and how many are open; which stages are fed, and when.
     var feeder: StageFeeder
+    /// Stages whose best configurations have been given their validation repeats (a stage
+    /// with a repeat in the store, on restore).
+    var validatedStages: Set<Int> = []
     /// The budget in force and what it has spent.
     var meter: BudgetMeter
     /// Why the budget is spent, once it is: nothing more is dispatched.
@@ -279,7 +282,10 @@ public struct CoordinatorMachine: Sendable {
     /// completing infeasible missed its constraints, for the sampler's ranking.
     mutating func record(_ trial: TrialRecord, shortfall: Double? = nil) {
         let previous = trials[trial.id]
-        if trial.status == .completed, previous?.status != .completed, samplers[trial.stage].usesHistory {
+        if previous == nil, trial.isRepeat { validatedStages.insert(trial.stage) }
+        // A repeat is the same configuration again, not a new point of the search: the sampler
+        // learns from first results only, so validation cannot pull the search towards what it repeats.
+        if trial.status == .completed, previous?.status != .completed, samplers[trial.stage].usesHistory, !trial.isRepeat {
             if trial.feasible == false {
                 searchHistories[trial.stage].recordInfeasible(
                     trial.parameters, shortfall: shortfall, objective: trial.objective, endedAt: trial.endedAt ?? 0, trial: trial.id)
@@ -310,7 +316,7 @@ public struct CoordinatorMachine: Sendable {
         guard let index = spec.selectionStage, let objective = stages[index].objective, stages[index].extraObjectives.isEmpty
         else { return nil }
         return trials.values
-            .filter { $0.stage == index && $0.status == .completed && $0.objective != nil && $0.feasible != false }
+            .filter { $0.stage == index && $0.status == .completed && $0.objective != nil && $0.feasible != false && !$0.isRepeat }
             .min { a, b in
                 if a.objective! == b.objective! { return a.id < b.id }
                 return objective.isBetter(a.objective!, than: b.objective!)

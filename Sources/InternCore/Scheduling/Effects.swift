@@ -71,6 +71,8 @@ public enum StoreChange: Sendable, Equatable {
     case event(CampaignEvent)
     /// Every trial reached a terminal status.
     case campaignFinished(at: Timestamp)
+    /// A finished campaign has trials to run again (validation asked for after it finished).
+    case campaignReopened
     /// Dispatch stopped before every trial ended (a circuit breaker tripped for every
     /// configuration); running the campaign again continues it.
     case campaignStopped(reason: String, at: Timestamp)

@@ -8,9 +8,13 @@ struct StageFeeder: Sendable {
     private let feeders: [Int?]
     /// By stage: the later stages it feeds.
     private let consumers: [[Int]]
-    /// By stage: how many trials it has, and how many of them have not ended.
+    /// By stage: how many trials it has (validation repeats apart), and how many of them
+    /// (repeats included) have not ended.
     private(set) var created: [Int]
     private(set) var open: [Int]
+    /// By stage: how many validation repeats it has (see ``ValidationPolicy``). They keep the
+    /// stage open (a stage waiting on it waits for them) but are no draw of its sampler.
+    private(set) var repeats: [Int]
     /// By stage: the trials of its feeding stage that have fed it.
     private var fedParents: [Set<TrialID>]
     /// Waiting stages that were fed (or found nothing to be fed with).
@@ -24,14 +28,18 @@ struct StageFeeder: Sendable {
         consumers = stages.map { feeder in stages.indices.filter { stages[$0].input?.stage == feeder.name } }
         created = stages.map { _ in 0 }
         open = stages.map { _ in 0 }
+        repeats = stages.map { _ in 0 }
         fedParents = stages.map { _ in [] }
     }
 
     /// Keeps count of a trial's new state (`previous`: its state before, nil when new).
     mutating func recorded(_ trial: TrialRecord, previous: TrialRecord?) {
-        let completes = trial.status == .completed && trial.feasible != false && previous?.status != .completed
+        // A repeat runs a configuration that fed (or did not feed) already: it feeds nothing itself.
+        let completes = trial.status == .completed && trial.feasible != false && previous?.status != .completed && !trial.isRepeat
         if completes, !consumers[trial.stage].isEmpty { unfed.append((trial.id, trial.stage)) }
-        if previous == nil {
+        if previous == nil, trial.isRepeat {
+            repeats[trial.stage] += 1
+        } else if previous == nil {
             created[trial.stage] += 1
             if let parent = trial.parent { fedParents[trial.stage].insert(parent) }
         }
@@ -100,12 +108,12 @@ struct StageFeeder: Sendable {
         var expected: [Int] = []
         for (index, stage) in stages.enumerated() {
             guard let input = stage.input, let feeder = feeders[index] else {
-                expected.append(max(totalTrials, created[index]))
+                expected.append(max(totalTrials, created[index]) + repeats[index])
                 continue
             }
-            let inputs = min(input.top ?? Int.max, expected[feeder])
+            let inputs = min(input.validated ? 1 : input.top ?? Int.max, expected[feeder] - repeats[feeder])
             let settled = hasEnded(stage: feeder, totalTrials: totalTrials) && (!input.waits || fedStages.contains(index))
-            expected.append(settled ? created[index] : max(created[index], inputs * stage.trials))
+            expected.append((settled ? created[index] : max(created[index], inputs * stage.trials)) + repeats[index])
         }
         return expected
     }

@@ -32,6 +32,13 @@ public struct TrialRecord: Sendable, Equatable {
     public var inputs: StageInputs = [:]
     /// The outputs of the attempt that completed it (what it passes on to later stages).
     public var outputs: [String: String] = [:]
+    /// A validation repeat (`validate:`): the trial whose configuration it runs again (`nil` for
+    /// a run of the stage's baseline), which repeat it is (1, 2, …; `nil`: not a repeat), and
+    /// the seed it runs with (its `INTERN_SEED`, and the seed parameter's value when the stage
+    /// names one). See ``ValidationPolicy``.
+    public var repeatOf: TrialID?
+    public var repeatNumber: Int?
+    public var seed: Int?
     /// When the trial was first scheduled and when it reached a terminal status.
     public var createdAt: Timestamp
     public var endedAt: Timestamp?
