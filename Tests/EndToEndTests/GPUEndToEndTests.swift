@@ -38,6 +38,11 @@ import Testing
             #expect(attempt.gpus.count == 2)
             let lines = String(decoding: try store.readLog(trial: attempt.trial, attempt: attempt.id, stream: .stdout), as: UTF8.self)
                 .split(separator: "\n").map { $0.split(separator: " ") }
+            // Its two lines (start, end), or a failure recorded without crashing the test run.
+            guard lines.count >= 2, lines[0].count >= 2, lines[1].count >= 2 else {
+                Issue.record("attempt \(attempt.id) (\(attempt.status)) printed \(lines), not its start and end")
+                continue
+            }
             // The job saw exactly the GPUs the store says it held.
             #expect(lines[0].count == 3 && String(lines[0][2]) == attempt.gpus.joined(separator: ","), "\(lines)")
             spans.append((Int(lines[0][1])!, Int(lines[1][1])!, Set(attempt.gpus)))
