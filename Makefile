@@ -72,8 +72,9 @@ build: system-deps
 # 64 KB around each page of code a process touches, so scattered, the code an `intern run` and its
 # workers execute kept 20 MB of the binary resident; together, 8 MB. The binary exports no symbols
 # (`--no-export-dynamic`; the static Swift runtime's link flags export all 33,000 by default, and
-# their 1 MB table was resident in every process: nothing looks them up, dlsym finds libc's). W1's coordinator and two workers: PSS
-# 33 -> 23 MiB (Benchmarks/README.md, Trial shapes). `make link-order` rewrites the script from a run.
+# their 1 MB table was resident in every process: nothing looks them up, dlsym finds libc's).
+# W1's coordinator and two workers: PSS 33 -> 23 MiB (Benchmarks/README.md, Trial shapes).
+# `make link-order` rewrites the script from a run.
 HOT_SCRIPT = deploy/intern-hot.ld
 RELEASE_FLAGS ?= -c release --static-swift-stdlib $(if $(PIE),,-Xswiftc -Xclang-linker -Xswiftc -no-pie) \
   -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections \
