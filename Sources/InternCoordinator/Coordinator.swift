@@ -324,7 +324,8 @@ public actor Coordinator {
                 if let latency = decisions.ended(attempt: attempt.id, worker: attempt.worker, reported: reported, now: now) {
                     measurements.decided(nanoseconds: latency)
                 }
-            case .worker(let worker) where worker.state == .lost:
+            case .worker(let worker) where worker.state != .active:
+                // Lost, or draining: its slots get no next attempt, so its ends wait for nothing.
                 decisions.lost(worker: worker.id)
             default:
                 break

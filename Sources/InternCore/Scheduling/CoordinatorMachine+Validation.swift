@@ -104,7 +104,9 @@ extension CoordinatorMachine {
 
     /// The verdict on a stage's validation so far (`nil`: nothing repeated yet).
     public func validationVerdict(stage index: Int) -> ValidationVerdict? {
-        guard let objective = stages[index].objective else { return nil }
+        // A stage has repeats exactly when it is in `validatedStages` (``record(_:shortfall:)``):
+        // a campaign without validation pays no walk of its trials for every progress snapshot.
+        guard validatedStages.contains(index), let objective = stages[index].objective else { return nil }
         return ValidationVerdict.judge(trials.values.lazy.filter { $0.stage == index }, objective: objective)
     }
 }
