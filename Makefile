@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps mcp-client build release link-order demo hf-sft test chaos bench bench-mcp bench-agent bench-search bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps mcp-client build release link-order demo hf-sft test chaos bench bench-mcp bench-dashboard bench-agent bench-search bench-scale slurm-test fixtures clean
 .PHONY: install-build install uninstall deb install-check
 
 all: build
@@ -22,6 +22,7 @@ help:
 	@echo "make bench         dispatch, log ingest and trial shapes against xargs -P2 and Optuna"
 	@echo "make bench-search  search quality: intern's samplers vs Optuna's TPE and GP, 30 seeds (DIGITS=1: the digits job too)"
 	@echo "make bench-mcp     intern mcp's answer latency per tool on a 10,000-trial campaign"
+	@echo "make bench-dashboard  what 50 live dashboard pages cost the coordinator; a 10,000-trial page"
 	@echo "make bench-agent   intern agent's prompt tokens per step over 100 steps (flat)"
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
@@ -233,6 +234,11 @@ bench-search: system-deps
 # Sizes: SCALE_ARGS="--workers 500 --trials 20000 --only dispatch ..." (Benchmarks/README.md, Scale).
 QUICK ?=
 SCALE_ARGS ?=
+# What the dashboard costs (docs/dashboard.md, How fast): 50 live pages on a running campaign as a
+# share of a core, and a 10,000-trial campaign's page.
+bench-dashboard: system-deps release
+	$(PYTHON) Benchmarks/bench_dashboard.py --intern .build/release/intern --out .build/bench-dashboard.json
+
 # How fast `intern mcp` answers on a 10,000-trial synthetic campaign (docs/agents.md): p50 per tool.
 bench-mcp: system-deps mcp-client release
 	$(PYTHON) Benchmarks/bench_mcp.py --intern .build/release/intern --out .build/bench-mcp.json

@@ -15,6 +15,9 @@ extension CampaignReport {
     /// `Parameter importance`, `Metric curves`, `Cost`).
     public var chartsBySection: [String: [String]] { charts }
 
+    /// The report's charts named in `names` (their `data-chart`), by section: only those are drawn.
+    public func charts(named names: Set<String>) -> [String: [String]] { charts(named: { names.contains($0) }) }
+
     /// The campaign in `store` and its spec (parsed from the copy the store keeps); throws when
     /// the directory holds no campaign.
     public static func spec(of store: CampaignStore) throws -> (CampaignInfo, CampaignSpec) { try specOf(store) }

@@ -155,7 +155,7 @@ public struct CampaignReport: Sendable, Codable {
         let byID = Dictionary(uniqueKeysWithValues: trials.map { ($0.id, $0) })
         let succeeded = Dictionary(attempts.filter { $0.status == .succeeded }.map { ($0.trial, $0) }, uniquingKeysWith: { $1 })
         let seriesByAttempt = try store.allMetricSeries()
-        let events = try store.events(limit: 100_000)
+        let events = try store.events(kinds: ["worker.quarantined", "circuit.tripped"])
 
         func summary(_ trial: TrialRecord) -> Trial {
             let attempt = succeeded[trial.id]

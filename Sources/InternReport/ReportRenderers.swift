@@ -172,26 +172,34 @@ extension CampaignReport {
     }
 
     /// The charts, by the section they belong to.
-    var charts: [String: [String]] {
+    var charts: [String: [String]] { charts(named: { _ in true }) }
+
+    /// The charts whose name (`data-chart`: `progress-trials`, `objective-vs-lr`, …) `wanted`
+    /// accepts, by section; the others are not drawn.
+    func charts(named wanted: (String) -> Bool) -> [String: [String]] {
         var charts: [String: [String]] = [:]
-        if let progress, !progress.points.isEmpty, let objective {
+        if let progress, !progress.points.isEmpty, let objective, wanted("progress-trials") {
             let byCount = SVGChart(name: "progress-trials", title: "best \(objective.metric) by trials ended")
             charts["Progress", default: []].append(byCount.lines([
                 .init(label: "trial", points: Self.thinned(progress.points, to: Self.plotted).map { (Double($0.ended), $0.objective) }, line: false, dots: true),
-                .init(label: "best so far", points: progress.points.map { (Double($0.ended), $0.best) }, step: true),
+                .init(label: "best so far", points: Self.corners(progress.points.map { (Double($0.ended), $0.best) }), step: true),
             ], xLabel: "trials ended (any outcome)", yLabel: objective.metric))
+        }
+        if let progress, !progress.points.isEmpty, let objective, wanted("progress-time") {
             let start = progress.points.first!.at
             let byTime = SVGChart(name: "progress-time", title: "best \(objective.metric) over time")
             charts["Progress", default: []].append(byTime.lines([
-                .init(label: "best so far", points: progress.points.map { (Double($0.at - start) / 60_000, $0.best) }, dots: true, step: true),
+                .init(label: "best so far", points: Self.corners(progress.points.map { (Double($0.at - start) / 60_000, $0.best) }), dots: true, step: true),
             ], xLabel: "minutes since the first completed trial", yLabel: objective.metric))
         }
         if !importance.isEmpty, let objective = importanceObjective {
-            charts["Parameter importance", default: []].append(SVGChart(name: "importance", title: "parameter importance (share of variance ± sd)")
-                .bars(importance.map { ($0.parameter, $0.share, $0.spread) }, valueLabel: "share of \(objective.metric)'s variance"))
+            if wanted("importance") {
+                charts["Parameter importance", default: []].append(SVGChart(name: "importance", title: "parameter importance (share of variance ± sd)")
+                    .bars(importance.map { ($0.parameter, $0.share, $0.spread) }, valueLabel: "share of \(objective.metric)'s variance"))
+            }
             // At most `plotted` trials per chart (every k-th, in trial order): the shape, not 10,000 marks.
             let shown = Self.thinned(sweep, to: Self.plotted)
-            for item in importance.prefix(4) {
+            for item in importance.prefix(4) where wanted("objective-vs-\(item.parameter)") {
                 let numeric = numericParameters[item.parameter]
                 let points = shown.compactMap { trial -> (Double, Double)? in
                     guard let objective = trial.objective, let text = trial.parameters[item.parameter] else { return nil }
@@ -204,7 +212,7 @@ extension CampaignReport {
                            logX: numeric == true))
             }
             let axes = importance.map(\.parameter).filter { numericParameters[$0] != nil } + [objective.metric]
-            if axes.count >= 2 {
+            if axes.count >= 2, wanted("parallel-coordinates") {
                 let sorted = sweep.sorted { a, b in
                     guard let x = a.objective, let y = b.objective else { return a.objective != nil }
                     return x == y ? a.id < b.id : objective.isBetter(x, than: y)
@@ -218,12 +226,12 @@ extension CampaignReport {
                     .parallelCoordinates(axes: axes, logAxes: Set(numericParameters.filter(\.value).map(\.key)), rows: rows, highlight: 5))
             }
         }
-        if !curves.isEmpty {
+        if !curves.isEmpty, wanted("curves") {
             charts["Metric curves", default: []].append(SVGChart(name: "curves", title: "\(curves[0].metric) of the best \(curves.count) trials").lines(
                 curves.map { curve in .init(label: "trial \(curve.trial)", points: zip(curve.steps, curve.values).map { (Double($0), $1) }, dots: curve.steps.count < 40) },
                 xLabel: "step", yLabel: curves[0].metric))
         }
-        if cost.total.attempts > 0 {
+        if cost.total.attempts > 0, wanted("cost") {
             let useGPU = cost.total.gpu > 0
             let items = cost.byOutcome.sorted { $0.key < $1.key }.map { entry -> (String, Double, Double) in
                 let spent = useGPU ? cost.total.gpu : cost.total.cpu
@@ -247,6 +255,16 @@ extension CampaignReport {
 
     /// The most trials one chart draws.
     static let plotted = 1_500
+
+    /// A step line's corners: the first point, each one whose value differs from the one before,
+    /// and the last; drawn as steps, the same line as all of them (a best so far over 10,000
+    /// trials changes a few dozen times).
+    static func corners(_ points: [(Double, Double)]) -> [(Double, Double)] {
+        guard points.count > 2 else { return points }
+        var kept = [points[0]]
+        for point in points.dropFirst().dropLast() where point.1 != kept[kept.count - 1].1 { kept.append(point) }
+        return kept + [points[points.count - 1]]
+    }
 
     /// Every k-th element so that at most `limit` remain (the first always).
     static func thinned<T>(_ items: [T], to limit: Int) -> [T] {

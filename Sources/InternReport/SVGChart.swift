@@ -185,7 +185,15 @@ struct SVGChart {
             + "<text x=\"\(f(plotLeft))\" y=\"16\" class=\"title\">\(escape(title))</text>" + body + "</svg></figure>"
     }
 
-    private func f(_ value: Double) -> String { String(format: "%.1f", value) }
+    private func f(_ value: Double) -> String { Self.oneDecimal(value) }
+
+    /// `value` with one decimal, as `%.1f` writes it (to the rounding of a half), without
+    /// formatting through Foundation: a chart of 500 points writes thousands of them.
+    static func oneDecimal(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return String(format: "%.1f", value) }
+        let tenths = Int((value * 10).rounded())
+        return (tenths < 0 ? "-" : "") + String(abs(tenths) / 10) + "." + String(abs(tenths) % 10)
+    }
 
     private func label(_ value: Double) -> String { escape(ReportText.number(value)) }
 }

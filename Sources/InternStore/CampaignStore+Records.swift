@@ -194,7 +194,7 @@ extension CampaignStore {
     /// Every trial, by id.
     public func trials() throws -> [TrialRecord] {
         try read { db in
-            try ColumnRow.fetchAll(db, sql: "SELECT * FROM trials ORDER BY id").map(Self.trial(from:))
+            try ColumnRow.map(db, sql: "SELECT * FROM trials ORDER BY id", Self.trial(from:))
         }
     }
 
@@ -202,10 +202,9 @@ extension CampaignStore {
     public func attempts(trial: TrialID? = nil) throws -> [AttemptRecord] {
         try read { db in
             if let trial {
-                return try ColumnRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE trial_id = ? ORDER BY number", arguments: [trial])
-                    .map(Self.attempt(from:))
+                return try ColumnRow.map(db, sql: "SELECT * FROM attempts WHERE trial_id = ? ORDER BY number", arguments: [trial], Self.attempt(from:))
             }
-            return try ColumnRow.fetchAll(db, sql: "SELECT * FROM attempts ORDER BY id").map(Self.attempt(from:))
+            return try ColumnRow.map(db, sql: "SELECT * FROM attempts ORDER BY id", Self.attempt(from:))
         }
     }
 
@@ -226,13 +225,17 @@ extension CampaignStore {
     /// The most recent events, newest last.
     public func events(limit: Int = 50) throws -> [CampaignEvent] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit])
-                .map { row in
-                    CampaignEvent(
-                        kind: row["kind"], message: row["message"], trial: row["trial_id"],
-                        attempt: (row["attempt_id"] as Int64?).map { AttemptID($0) }, worker: (row["worker_id"] as String?).map { WorkerID($0) },
-                        at: row["at"], actor: row["actor"])
-                }
+            try ColumnRow.map(db, sql: "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit], Self.event(from:))
+        }
+    }
+
+    /// The events of these kinds (`worker.quarantined`, …), oldest first.
+    public func events(kinds: [String]) throws -> [CampaignEvent] {
+        guard !kinds.isEmpty else { return [] }
+        return try read { db in
+            try ColumnRow.map(
+                db, sql: "SELECT * FROM events WHERE kind IN (\(Self.placeholders(kinds.count))) ORDER BY id", arguments: StatementArguments(kinds),
+                Self.event(from:))
         }
     }
 
@@ -240,23 +243,26 @@ extension CampaignStore {
     /// newest last.
     public func actorEvents(limit: Int = 20) throws -> [CampaignEvent] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM events WHERE actor IS NOT NULL ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit])
-                .map { row in
-                    CampaignEvent(kind: row["kind"], message: row["message"], trial: row["trial_id"], at: row["at"], actor: row["actor"])
-                }
+            try ColumnRow.map(
+                db, sql: "SELECT * FROM (SELECT * FROM events WHERE actor IS NOT NULL ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit],
+                Self.event(from:))
         }
     }
 
     /// Events after the one numbered `id` (0: from the start), oldest first, with their numbers.
     public func events(after id: Int64, limit: Int = 100_000) throws -> [(id: Int64, event: CampaignEvent)] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]).map { row in
-                (row["id"], CampaignEvent(
-                    kind: row["kind"], message: row["message"], trial: row["trial_id"],
-                    attempt: (row["attempt_id"] as Int64?).map { AttemptID($0) }, worker: (row["worker_id"] as String?).map { WorkerID($0) },
-                    at: row["at"], actor: row["actor"]))
+            try ColumnRow.map(db, sql: "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]) { row in
+                (row["id"], Self.event(from: row))
             }
         }
+    }
+
+    static func event(from row: ColumnRow) -> CampaignEvent {
+        CampaignEvent(
+            kind: row["kind"], message: row["message"], trial: row["trial_id"],
+            attempt: (row["attempt_id"] as Int64?).map { AttemptID($0) }, worker: (row["worker_id"] as String?).map { WorkerID($0) },
+            at: row["at"], actor: row["actor"])
     }
 
     /// The number of the latest event (0 when there is none).
@@ -313,24 +319,62 @@ extension CampaignStore {
     }
 }
 
-/// A row read by column position, the positions looked up once per query: GRDB's lookup by name
-/// folds the name's case on every access, which dominated reading 10,000 trials.
+/// A row read by column name straight from SQLite's statement (``ColumnScan``), the positions
+/// of the names looked up once per query: GRDB's `Row` copies every value and decodes it through
+/// generic metadata, which was most of reading 10,000 trials and their attempts (the dashboard's
+/// analysis, the report). Valid only inside the transform it is given to.
 struct ColumnRow {
-    let row: Row
-    let columns: [String: Int]
+    let columns: ColumnScan.Columns
+    let positions: [String: Int32]
 
-    static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws -> [ColumnRow] {
-        let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
-        guard let first = rows.first else { return [] }
-        let columns = Dictionary(first.columnNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        return rows.map { ColumnRow(row: $0, columns: columns) }
+    /// Each row of `sql` with `arguments`, made into a `T`.
+    static func map<T>(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments(), _ transform: (ColumnRow) throws -> T) throws -> [T] {
+        var out: [T] = []
+        var positions: [String: Int32]?
+        try ColumnScan.forEach(db, sql: sql, arguments: arguments) { columns in
+            let known = positions ?? columns.positions()
+            positions = known
+            out.append(try transform(ColumnRow(columns: columns, positions: known)))
+        }
+        return out
     }
 
-    /// The value of the named column (`Value` may be optional: NULL reads as nil). A column a
-    /// store opened read-only before its migration lacks reads as NULL.
-    subscript<Value: DatabaseValueConvertible>(_ name: String) -> Value {
-        guard let index = columns[name] else { return Value.fromDatabaseValue(.null)! }
-        return row[index]
+    /// The value of the named column (`Value` may be optional: NULL reads as nil; as a number
+    /// that is not optional, 0). A column a store opened read-only before its migration lacks
+    /// reads as NULL.
+    subscript<Value: ColumnValue>(_ name: String) -> Value {
+        Value.read(columns, at: positions[name] ?? -1)
+    }
+}
+
+/// What a ``ColumnRow`` reads a column as.
+protocol ColumnValue {
+    static func read(_ columns: ColumnScan.Columns, at index: Int32) -> Self
+}
+
+extension Int64: ColumnValue {
+    static func read(_ columns: ColumnScan.Columns, at index: Int32) -> Int64 { columns.int64(index) }
+}
+
+extension Int: ColumnValue {
+    static func read(_ columns: ColumnScan.Columns, at index: Int32) -> Int { columns.int(index) }
+}
+
+extension Double: ColumnValue {
+    static func read(_ columns: ColumnScan.Columns, at index: Int32) -> Double { columns.double(index) }
+}
+
+extension Bool: ColumnValue {
+    static func read(_ columns: ColumnScan.Columns, at index: Int32) -> Bool { columns.int64(index) != 0 }
+}
+
+extension String: ColumnValue {
+    static func read(_ columns: ColumnScan.Columns, at index: Int32) -> String { columns.text(index) }
+}
+
+extension Optional: ColumnValue where Wrapped: ColumnValue {
+    static func read(_ columns: ColumnScan.Columns, at index: Int32) -> Wrapped? {
+        columns.isNull(index) ? nil : Wrapped.read(columns, at: index)
     }
 }
 

@@ -34,17 +34,17 @@ extension CampaignStore {
     /// never it (a repeat's lucky seed is no new configuration).
     public func bestTrial(stage: Int, maximize: Bool) throws -> TrialRecord? {
         try read { db in
-            try ColumnRow.fetchAll(db, sql: """
+            try ColumnRow.map(db, sql: """
                 SELECT * FROM trials WHERE stage = ? AND status = 'completed' AND objective IS NOT NULL AND (feasible IS NULL OR feasible != 0)
                 AND repeat_number IS NULL ORDER BY objective \(maximize ? "DESC" : "ASC"), id LIMIT 1
-                """, arguments: [stage]).first.map(Self.trial(from:))
+                """, arguments: [stage], Self.trial(from:)).first
         }
     }
 
     /// One trial, by id.
     public func trial(_ id: TrialID) throws -> TrialRecord? {
         try read { db in
-            try ColumnRow.fetchAll(db, sql: "SELECT * FROM trials WHERE id = ?", arguments: [id]).first.map(Self.trial(from:))
+            try ColumnRow.map(db, sql: "SELECT * FROM trials WHERE id = ?", arguments: [id], Self.trial(from:)).first
         }
     }
 
@@ -175,9 +175,8 @@ extension CampaignStore {
         return try read { db in
             var out: [TrialRecord] = []
             for chunk in Self.chunks(wanted) {
-                out += try ColumnRow.fetchAll(
-                    db, sql: "SELECT * FROM trials WHERE id IN (\(Self.placeholders(chunk.count)))", arguments: StatementArguments(chunk)
-                ).map(Self.trial(from:))
+                out += try ColumnRow.map(
+                    db, sql: "SELECT * FROM trials WHERE id IN (\(Self.placeholders(chunk.count)))", arguments: StatementArguments(chunk), Self.trial(from:))
             }
             return out.sorted { $0.id < $1.id }
         }
@@ -187,24 +186,24 @@ extension CampaignStore {
     /// ``ValidationVerdict`` judges.
     public func validationTrials(stage: Int) throws -> [TrialRecord] {
         try read { db in
-            try ColumnRow.fetchAll(db, sql: """
+            try ColumnRow.map(db, sql: """
                 SELECT * FROM trials WHERE stage = ? AND (repeat_number IS NOT NULL
                     OR id IN (SELECT repeat_of FROM trials WHERE stage = ? AND repeat_of IS NOT NULL)) ORDER BY id
-                """, arguments: [stage, stage]).map(Self.trial(from:))
+                """, arguments: [stage, stage], Self.trial(from:))
         }
     }
 
     /// The trials in `status` (those running, say), by id.
     public func trials(status: TrialStatus) throws -> [TrialRecord] {
         try read { db in
-            try ColumnRow.fetchAll(db, sql: "SELECT * FROM trials WHERE status = ? ORDER BY id", arguments: [status.rawValue]).map(Self.trial(from:))
+            try ColumnRow.map(db, sql: "SELECT * FROM trials WHERE status = ? ORDER BY id", arguments: [status.rawValue], Self.trial(from:))
         }
     }
 
     /// The attempts that failed with a signature (failed, lost, preempted), by id.
     public func failedAttempts() throws -> [AttemptRecord] {
         try read { db in
-            try ColumnRow.fetchAll(db, sql: "SELECT * FROM attempts WHERE failure_signature IS NOT NULL ORDER BY id").map(Self.attempt(from:))
+            try ColumnRow.map(db, sql: "SELECT * FROM attempts WHERE failure_signature IS NOT NULL ORDER BY id", Self.attempt(from:))
         }
     }
 
@@ -234,13 +233,10 @@ extension CampaignStore {
         return try read { db in
             var out: [TrialID: AttemptRecord] = [:]
             for chunk in Self.chunks(wanted) {
-                let rows = try ColumnRow.fetchAll(db, sql: """
+                let attempts = try ColumnRow.map(db, sql: """
                     SELECT * FROM attempts WHERE status = 'succeeded' AND trial_id IN (\(Self.placeholders(chunk.count))) ORDER BY id
-                    """, arguments: StatementArguments(chunk))
-                for row in rows {
-                    let attempt = Self.attempt(from: row)
-                    out[attempt.trial] = attempt
-                }
+                    """, arguments: StatementArguments(chunk), Self.attempt(from:))
+                for attempt in attempts { out[attempt.trial] = attempt }
             }
             return out
         }

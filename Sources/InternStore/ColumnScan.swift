@@ -10,22 +10,33 @@ struct ColumnScan {
     struct Columns {
         fileprivate let statement: SQLiteStatement
 
-        func isNull(_ index: Int32) -> Bool { sqlite3_column_type(statement, index) == SQLITE_NULL }
-        func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(statement, index) }
-        func int(_ index: Int32) -> Int { Int(sqlite3_column_int64(statement, index)) }
-        func double(_ index: Int32) -> Double { sqlite3_column_double(statement, index) }
+        /// A negative index is a column the query lacks: NULL.
+        func isNull(_ index: Int32) -> Bool { index < 0 || sqlite3_column_type(statement, index) == SQLITE_NULL }
+        func int64(_ index: Int32) -> Int64 { index < 0 ? 0 : sqlite3_column_int64(statement, index) }
+        func int(_ index: Int32) -> Int { Int(int64(index)) }
+        func double(_ index: Int32) -> Double { index < 0 ? 0 : sqlite3_column_double(statement, index) }
         func optionalInt64(_ index: Int32) -> Int64? { isNull(index) ? nil : int64(index) }
         func optionalDouble(_ index: Int32) -> Double? { isNull(index) ? nil : double(index) }
         /// An integer column as GRDB reads a `Bool`: nonzero is true.
         func optionalBool(_ index: Int32) -> Bool? { isNull(index) ? nil : int64(index) != 0 }
 
         func optionalText(_ index: Int32) -> String? {
-            guard let bytes = sqlite3_column_text(statement, index) else { return nil }
+            guard index >= 0, let bytes = sqlite3_column_text(statement, index) else { return nil }
             let count = Int(sqlite3_column_bytes(statement, index))
             return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
         }
 
         func text(_ index: Int32) -> String { optionalText(index) ?? "" }
+
+        /// The position of each of the statement's columns, by name (the first, for a name given twice).
+        func positions() -> [String: Int32] {
+            var positions: [String: Int32] = [:]
+            for index in 0..<sqlite3_column_count(statement) {
+                guard let name = sqlite3_column_name(statement, index) else { continue }
+                positions[String(cString: name)] = positions[String(cString: name)] ?? index
+            }
+            return positions
+        }
 
         /// The case among `cases` whose raw value the text column holds, compared as bytes (no
         /// string is made); nil for NULL or another text.

@@ -43,8 +43,10 @@ public struct CampaignProgress: Sendable, Equatable, Codable {
     /// Events after the previous message's `lastEventID`, oldest first (`12:01:02 trial.completed …`).
     public var events: [String]
     /// The version of the page's analysis (charts, failures, goal, hours): a page fetches it
-    /// again when this changed (``AnalysisPacer``).
+    /// again when this changed (``RedrawPacer``).
     public var analysis = 0
+    /// The version of the page's trials table and workers: fetched again when this changed.
+    public var table = 0
 
     public init(
         campaign: String, state: String, final: Bool, counts: [String: Int], total: Int, ended: Int, improved: Int, best: String, workers: Int,

@@ -32,11 +32,11 @@ extension Dashboard {
                 let action = feed.poll(snapshot.mark, final: stopping || snapshot.progress.final, now: now)
                 switch action {
                 case .send, .sendAndEnd:
-                    let progress = snapshot.progress(after: after)
-                    if after != nil { after = progress.lastEventID }
-                    try await writer.write(ByteBuffer(string: ServerSentEvent(event: "progress", id: "\(progress.lastEventID)", data: progress.json).text))
+                    let event = await entry.progress.event(snapshot, after: after)
+                    if after != nil { after = event.lastEventID }
+                    try await writer.write(ByteBuffer(string: event.text))
                     if action == .sendAndEnd {
-                        try await writer.write(ByteBuffer(string: ServerSentEvent(event: "end", data: progress.state).text))
+                        try await writer.write(ByteBuffer(string: ServerSentEvent(event: "end", data: snapshot.progress.state).text))
                         break polling
                     }
                 case .keepAlive:

@@ -64,30 +64,35 @@ public struct Dashboard: Sendable {
             let (entry, model, fingerprint) = try await self.blocking { try self.campaignTop(name, parameters: parameters) }
             return self.campaignPage(entry, model, fingerprint: fingerprint)
         }
+        // The parts a page fetches again when a progress event's version moved (every page at
+        // once, after the same event): made as of the campaign as its feeds last read it (no
+        // read of its own) and rendered once for all of them.
         router.get("/c/:name/trials") { request, context in
             let name = try context.parameters.require("name")
             let parameters = Self.parameters(request)
-            return try await self.blocking {
-                var (entry, model, _) = try self.campaignTop(name, parameters: parameters)
-                try Self.fillRest(&model, entry: entry, tableOnly: true)
-                return Response.html(Pages.trialsTable(model))
-            }
+            let entry = try await self.entry(name)
+            // A bad query is refused before anything is made.
+            let query = try TrialQuery(parameters: parameters, stages: entry.view.stages.map(\.name))
+            let fingerprint = try await entry.progress.snapshot(now: self.now()).fingerprint
+            return Response.html(try await entry.tables.value("trials?" + query.queryString, for: fingerprint) {
+                let stageNames = entry.view.stages.map(\.name)
+                return Pages.trialsTable(campaign: name, query: query, trials: query.apply(try entry.store.trials(), stageNames: stageNames), stageNames: stageNames)
+            })
         }
         router.get("/c/:name/analysis") { _, context in
             let name = try context.parameters.require("name")
-            let entry = try await self.blocking { try self.shelf.entry(name) }
-            // The campaign as its feeds last read it (every page fetches this part at once, after
-            // the same progress event): no read of its own, and the part rendered once for all.
+            let entry = try await self.entry(name)
             let fingerprint = try await entry.progress.snapshot(now: self.now()).fingerprint
             return Response.html(try await self.analysis(name, entry, fingerprint: fingerprint).html)
         }
         router.get("/c/:name/workers") { _, context in
             let name = try context.parameters.require("name")
-            return try await self.blocking {
-                let entry = try self.shelf.entry(name)
+            let entry = try await self.entry(name)
+            let fingerprint = try await entry.progress.snapshot(now: self.now()).fingerprint
+            return Response.html(try await entry.tables.value("workers", for: fingerprint) {
                 let running = try Self.runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id))
-                return Response.html(Pages.workersTable(campaign: name, workers: try entry.store.workers(), running: running))
-            }
+                return Pages.workersTable(campaign: name, workers: try entry.store.workers(), running: running)
+            })
         }
         router.get("/c/:name/report") { _, context in
             let name = try context.parameters.require("name")
@@ -102,7 +107,7 @@ public struct Dashboard: Sendable {
                 guard let value = Int64(text), value >= 0 else { throw .badRequest("after must be an event number (0 or more), not '\(text)'") }
                 return value
             }
-            let entry = try await self.blocking { try self.shelf.entry(name) }
+            let entry = try await self.entry(name)
             return self.progressStream(entry, after: after)
         }
         router.get("/c/:name/t/:trial") { request, context in
@@ -162,6 +167,13 @@ public struct Dashboard: Sendable {
 
     // MARK: Reading the stores (off Swift's cooperative pool: SQLite and zstd block)
 
+    /// The campaign `name`'s entry: at once when it is open (a `stat` of its database), else
+    /// opened off the cooperative pool (``StoreShelf/entry(_:)``'s 404 and 500 alike).
+    func entry(_ name: String) async throws -> StoreShelf.Entry {
+        if let entry = shelf.openEntry(name) { return entry }
+        return try await blocking { try self.shelf.entry(name) }
+    }
+
     func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await NIOThreadPool.singleton.runIfActive(work)
     }
@@ -215,10 +227,9 @@ public struct Dashboard: Sendable {
         return (entry, model, fingerprint)
     }
 
-    /// The trials the model's query selects and, unless `tableOnly`, the workers and the latest events.
-    static func fillRest(_ model: inout Pages.CampaignModel, entry: StoreShelf.Entry, tableOnly: Bool) throws {
+    /// The trials the model's query selects, the workers and the latest events.
+    static func fillRest(_ model: inout Pages.CampaignModel, entry: StoreShelf.Entry) throws {
         model.trials = model.query.apply(try entry.store.trials(), stageNames: model.stageNames)
-        guard !tableOnly else { return }
         model.workers = try entry.store.workers()
         model.running = try runningByWorker(entry.store, trials: try entry.store.trials(status: .running).map(\.id))
         model.events = try entry.store.events(limit: 30)
@@ -229,9 +240,9 @@ public struct Dashboard: Sendable {
     /// shares).
     func analysis(_ name: String, _ entry: StoreShelf.Entry, fingerprint: CampaignProgress.Fingerprint) async throws -> StoreShelf.DrawnReport {
         let (store, now) = (entry.store, now())
-        return try await entry.report.report(for: fingerprint) {
+        return try await entry.report.value(for: fingerprint) {
             let report = try CampaignReport.build(store: store, now: now)
-            let charts = report.chartsBySection.mapValues { $0.filter(Self.shownOnThePage) }
+            let charts = report.charts(named: Self.chartsOnThePage)
             let analysis = Pages.Analysis(goal: report.goal, cost: report.cost, failures: report.failures, charts: charts)
             return StoreShelf.DrawnReport(report: report, charts: charts, html: Pages.analysis(campaign: name, analysis))
         }
@@ -255,7 +266,7 @@ public struct Dashboard: Sendable {
             do {
                 rest = try await self.blocking {
                     var model = model
-                    try Self.fillRest(&model, entry: entry, tableOnly: false)
+                    try Self.fillRest(&model, entry: entry)
                     return Pages.campaignRest(model)
                 }
             } catch {
@@ -277,11 +288,7 @@ public struct Dashboard: Sendable {
 
     /// The report's charts the campaign page shows (the rest are in the report, one click away):
     /// the page of a 10,000-trial campaign stays under 1 MB.
-    static let chartsOnThePage = ["progress-trials", "curves", "importance", "parallel-coordinates"]
-
-    static func shownOnThePage(_ chart: String) -> Bool {
-        chartsOnThePage.contains { chart.contains("data-chart=\"\($0)\"") }
-    }
+    static let chartsOnThePage: Set = ["progress-trials", "curves", "importance", "parallel-coordinates"]
 
     func trialModel(_ name: String, trial id: TrialID, attempt number: Int?, condensed: Bool = false) throws -> Pages.TrialModel {
         let entry = try shelf.entry(name)

@@ -1,8 +1,8 @@
 /// `/static/dashboard.js`: the only script, small and served by intern (no CDN). It keeps a
-/// campaign page current from its Server-Sent Events (counts, state, best, events, the trials
-/// table and the workers swapped in from `/c/NAME/trials` and `/c/NAME/workers` at each change,
-/// the analysis, with its charts, failures and hours, from `/c/NAME/analysis` when its version
-/// changed) and appends a running log's new output; without it the pages are the same, as of
+/// campaign page current from its Server-Sent Events (counts, state, best, events; the trials
+/// table and the workers swapped in from `/c/NAME/trials` and `/c/NAME/workers` when their
+/// version (`table`) changed, the analysis, with its charts, failures and hours, from
+/// `/c/NAME/analysis` when its version changed) and appends a running log's new output; without it the pages are the same, as of
 /// their last load.
 enum DashboardScript {
     static let source = #"""
@@ -17,7 +17,7 @@ enum DashboardScript {
                 .then(function (html) {
                   if (html === null) return;
                   part.innerHTML = html;
-                  if (part.dataset.version) live.dataset.analysis = String(drawn += 1);
+                  if (part.dataset.version === "analysis") live.dataset.analysis = String(drawn += 1);
                 });
             };
             var source = new EventSource(live.dataset.live);
@@ -41,12 +41,18 @@ enum DashboardScript {
               live.dataset.received = String(received);
               live.dataset.completed = history.join(",");
               live.textContent = "live · updated " + new Date().toLocaleTimeString();
-              // A part with a version (the analysis: costly to draw) only when its version changed.
-              document.querySelectorAll("[data-fragment]").forEach(function (part) {
+              // A part with a version (the analysis, the tables: drawn at most once per window)
+              // only when its version changed; one without, at each change.
+              var parts = document.querySelectorAll("[data-fragment]"), moved = {};
+              parts.forEach(function (part) {
                 var key = part.dataset.version;
-                if (key ? key in versions && versions[key] !== p[key] : received > 1) refresh(part);
-                if (key) versions[key] = p[key];
+                if (key) moved[key] = key in versions && versions[key] !== p[key];
               });
+              parts.forEach(function (part) {
+                var key = part.dataset.version;
+                if (key ? moved[key] : received > 1) refresh(part);
+              });
+              Object.keys(moved).forEach(function (key) { versions[key] = p[key]; });
             });
             source.addEventListener("end", function (message) {
               source.close();

@@ -196,8 +196,8 @@ public enum Pages {
         var body = ""
         if model.control { body += controls(model) }
         body += "<h2>Trials</h2>" + filterForm(model)
-        body += "<div id=\"trials\" data-fragment=\"\(campaignPath(model.name))/trials\(model.query.queryString.isEmpty ? "" : "?" + e(model.query.queryString))\">"
-        body += trialsTable(model) + "</div>"
+        body += "<div id=\"trials\" data-fragment=\"\(campaignPath(model.name))/trials\(model.query.queryString.isEmpty ? "" : "?" + e(model.query.queryString))\" data-version=\"table\">"
+        body += trialsTable(campaign: model.name, query: model.query, trials: model.trials, stageNames: model.stageNames) + "</div>"
         body += workers(model)
         let clock = Format.clocks()
         body += "<h2>Events</h2><ol id=\"events\" reversed>" + model.events.map { "<li>\(e(CampaignProgress.eventLine($0, clock: clock)))</li>" }.joined() + "</ol>"
@@ -239,20 +239,21 @@ public enum Pages {
     }
 
     /// The trials table (also served alone, for the script to swap in when the campaign changes).
-    public static func trialsTable(_ model: CampaignModel) -> String {
-        let path = campaignPath(model.name)
+    /// `trials`: those `query` selects, in its order.
+    public static func trialsTable(campaign: String, query: TrialQuery, trials: [TrialRecord], stageNames: [String]) -> String {
+        let path = campaignPath(campaign)
         func header(_ title: String, _ column: TrialQuery.Sort) -> String {
-            let next = model.query.sorted(by: column)
-            let mark = model.query.sort == column ? (model.query.descending ? " ▼" : " ▲") : ""
+            let next = query.sorted(by: column)
+            let mark = query.sort == column ? (query.descending ? " ▼" : " ▲") : ""
             return "<th><a href=\"\(path)?\(e(next.queryString))\">\(title)\(mark)</a></th>"
         }
-        let pipeline = model.stageNames.count > 1
+        let pipeline = stageNames.count > 1
         let clock = Format.clocks()
-        var html = "<p class=\"muted\">\(min(model.trials.count, TrialQuery.shownRows)) of \(model.trials.count) shown</p><table id=\"trial-table\"><tr>"
+        var html = "<p class=\"muted\">\(min(trials.count, TrialQuery.shownRows)) of \(trials.count) shown</p><table id=\"trial-table\"><tr>"
             + header("trial", .id) + (pipeline ? "<th>stage</th><th>from</th>" : "") + header("status", .status) + header("objective", .objective)
             + "<th>parameters</th><th>attempts</th>" + header("ended", .ended) + "</tr>"
-        for trial in model.trials.prefix(TrialQuery.shownRows) {
-            let stage = model.stageNames.indices.contains(trial.stage) ? model.stageNames[trial.stage] : "\(trial.stage)"
+        for trial in trials.prefix(TrialQuery.shownRows) {
+            let stage = stageNames.indices.contains(trial.stage) ? stageNames[trial.stage] : "\(trial.stage)"
             html += "<tr data-status=\"\(trial.status.rawValue)\"><td><a href=\"\(path)/t/\(trial.id)\">\(trial.id)</a></td>"
             if pipeline { html += "<td>\(e(stage))</td><td>\(trial.parent.map { "<a href=\"\(path)/t/\($0)\">\($0)</a>" } ?? "")</td>" }
             html += "<td class=\"s-\(trial.status.rawValue)\">\(trial.status.rawValue)\(trial.feasible == false ? " (infeasible)" : "")</td>"
@@ -273,7 +274,7 @@ public enum Pages {
     }
 
     static func workers(_ model: CampaignModel) -> String {
-        "<h2>Workers</h2><div data-fragment=\"\(campaignPath(model.name))/workers\">" + workersTable(campaign: model.name, workers: model.workers, running: model.running) + "</div>"
+        "<h2>Workers</h2><div data-fragment=\"\(campaignPath(model.name))/workers\" data-version=\"table\">" + workersTable(campaign: model.name, workers: model.workers, running: model.running) + "</div>"
     }
 
     /// The workers and the trials they run (also served alone, for the script to swap in).

@@ -16,7 +16,9 @@ final class StoreShelf: Sendable {
         /// The last report built and its charts drawn, with the campaign's fingerprint then:
         /// built again only when the campaign changed (a 10,000-trial report and its charts take
         /// a few hundred milliseconds).
-        let report: ReportCache
+        let report: RenderCache<DrawnReport>
+        /// The trials table (by query) and the workers, rendered as of the campaign's fingerprint.
+        let tables: RenderCache<String>
         /// What its open feeds send, read once for all of them.
         let progress: SharedProgress
     }
@@ -30,32 +32,43 @@ final class StoreShelf: Sendable {
         let html: String
     }
 
-    /// One campaign's latest report and what it was built from: built again only for another
-    /// fingerprint, one build at a time (off the cooperative pool); whoever asks while one is under
-    /// way takes that one's report (at most one change older than asked for).
-    actor ReportCache {
-        private var kept: (fingerprint: CampaignProgress.Fingerprint, report: DrawnReport)?
-        private var building: Task<(DrawnReport, Duration), any Error>?
-        /// How long the last build took, milliseconds (what ``AnalysisPacer`` paces by).
+    /// The campaign page's costly parts (its analysis; its trials table for a query; its
+    /// workers), each kept with the campaign's fingerprint it was made for and made again only
+    /// for another: one making at a time per part (off the cooperative pool), which whoever asks
+    /// meanwhile takes (at most one change older than asked for). Fifty pages that fetch a part
+    /// after the same progress event cost the process one making and fifty answers.
+    actor RenderCache<Value: Sendable> {
+        /// How many parts are kept (tables for that many queries): the least recently asked for goes.
+        static var capacity: Int { 16 }
+
+        private var kept: [String: (fingerprint: CampaignProgress.Fingerprint, value: Value, askedAt: UInt64)] = [:]
+        private var making: [String: Task<(Value, Duration), any Error>] = [:]
+        private var asks: UInt64 = 0
+        /// How long the last making took, milliseconds (what ``RedrawPacer`` paces by).
         private(set) var lastBuildMillis: Int64 = 0
 
-        /// The report for `fingerprint`: the kept one if it was built for the same, else `build()`'s.
-        func report(for fingerprint: CampaignProgress.Fingerprint, build: @escaping @Sendable () throws -> DrawnReport) async throws -> DrawnReport {
-            if let kept, kept.fingerprint == fingerprint { return kept.report }
-            if let building { return try await building.value.0 }
+        /// Part `key` as of `fingerprint`: the kept one if it was made for the same, else `make()`'s.
+        func value(_ key: String = "", for fingerprint: CampaignProgress.Fingerprint, make: @escaping @Sendable () throws -> Value) async throws -> Value {
+            asks += 1
+            if let part = kept[key], part.fingerprint == fingerprint {
+                kept[key]?.askedAt = asks
+                return part.value
+            }
+            if let task = making[key] { return try await task.value.0 }
             // Awaited by this caller and by any that ask meanwhile: not left running on its own.
             let task = Task {
                 try await NIOThreadPool.singleton.runIfActive {
                     let started = ContinuousClock.now
-                    return (try build(), ContinuousClock.now - started)
+                    return (try make(), ContinuousClock.now - started)
                 }
             }
-            building = task
-            defer { building = nil }
-            let (report, took) = try await task.value
-            kept = (fingerprint, report)
+            making[key] = task
+            defer { making[key] = nil }
+            let (value, took) = try await task.value
+            kept[key] = (fingerprint, value, asks)
+            if kept.count > Self.capacity, let oldest = kept.min(by: { $0.value.askedAt < $1.value.askedAt })?.key { kept[oldest] = nil }
             lastBuildMillis = took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000
-            return report
+            return value
         }
     }
 
@@ -78,6 +91,16 @@ final class StoreShelf: Sendable {
         self.root = root
     }
 
+    /// The campaign `name` when it is open and its database is still the file opened (one
+    /// `stat`, no store opened: what a page's frequent fetches find); nil otherwise.
+    func openEntry(_ name: String) -> Entry? {
+        // Only a name that was found under the root (and so checked) is on the shelf.
+        guard let entry = open.withLock({ $0[name] }), entry.file == FileIdentity(path: "\(root.path)/\(name)/\(CampaignStore.databaseName)") else {
+            return nil
+        }
+        return entry
+    }
+
     /// The campaign `name` under the root: 404 when there is none (or the name is no campaign
     /// name), 500 when its database cannot be read.
     func entry(_ name: String) throws -> Entry {
@@ -93,8 +116,10 @@ final class StoreShelf: Sendable {
             throw WebError(.internalServerError, "the campaign '\(name)' cannot be read: \(error)")
         }
         guard let file else { throw WebError.notFound("no campaign named '\(name)' under \(root.path)") }
-        let report = ReportCache()
-        let entry = Entry(store: store, view: view, file: file, report: report, progress: SharedProgress(store: store, view: view, report: report))
+        let (report, tables) = (RenderCache<DrawnReport>(), RenderCache<String>())
+        let entry = Entry(
+            store: store, view: view, file: file, report: report, tables: tables,
+            progress: SharedProgress(store: store, view: view, report: report, tables: tables))
         // Two requests may both open it: the one kept for this file wins, the other is dropped.
         return open.withLock { shelf in
             if let kept = shelf[name], kept.file == file { return kept }

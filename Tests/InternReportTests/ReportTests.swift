@@ -1,6 +1,6 @@
 import Foundation
 import InternCore
-import InternReport
+@testable import InternReport
 import InternStore
 import InternTestKit
 import Testing
@@ -65,6 +65,9 @@ import Testing
         for chart in ["progress-trials", "progress-time", "importance", "objective-vs-lr", "parallel-coordinates", "curves", "cost"] {
             #expect(html.contains("data-chart=\"\(chart)\""), "\(chart)")
         }
+        // Only the charts asked for are drawn (the dashboard's), the same as in the whole report.
+        let some = report.charts(named: ["importance", "curves"])
+        #expect(some.values.flatMap { $0 }.count == 2 && some["Parameter importance"]?.first.map(html.contains) == true && some["Metric curves"]?.first.map(html.contains) == true)
         #expect(!html.lowercased().contains("<script"))
         #expect(!html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "").contains("http"))
         let json = try report.json()
@@ -111,5 +114,21 @@ import Testing
         #expect(common.matches == (try LogSearch(pattern: .fixed("loss", ignoreCase: false)).run(store: store, limit: 50, threads: 1)).matches)
         #expect(try oom.run(store: store, streams: [.stderr]).matches.isEmpty)
         #expect(throws: ReportError.self) { try LogSearch(pattern: .regex("(", ignoreCase: false)).run(store: store) }
+    }
+}
+
+/// The charts' coordinates.
+struct ChartNumberTests {
+    @Test func oneDecimalWritesWhatPrintfWrites() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            // Halves aside (printf rounds the binary value, to even), where the two may differ in the last digit.
+            let value = Double.random(in: -5_000...5_000, using: &random)
+            guard abs((value * 10).truncatingRemainder(dividingBy: 1)).distance(to: 0.5).magnitude > 1e-6 else { continue }
+            let expected = String(format: "%.1f", value)
+            #expect(SVGChart.oneDecimal(value) == (expected == "-0.0" ? "0.0" : expected), "\(value)")
+        }
+        #expect(SVGChart.oneDecimal(0) == "0.0" && SVGChart.oneDecimal(12.04) == "12.0" && SVGChart.oneDecimal(-3.96) == "-4.0")
+        #expect(SVGChart.oneDecimal(.infinity) == String(format: "%.1f", Double.infinity))
     }
 }

@@ -109,6 +109,9 @@ import Zstd
             let firstRow = try #require(sorted.range(of: "<tr data-status="))
             #expect(sorted[firstRow.upperBound...].hasPrefix("\"completed\"><td><a href=\"/c/synth/t/\(best.id)\">"), "\(sorted.prefix(600))")
             #expect(!sorted.contains("data-status=\"failed\""))
+            #expect(page.contains("data-fragment=\"/c/synth/trials\" data-version=\"table\"") && page.contains("data-fragment=\"/c/synth/workers\" data-version=\"table\""),
+                    "the tables are fetched again when their version moves")
+            #expect(try await client.execute(uri: "/c/synth/trials?sort=sideways", method: .get).status == .badRequest)
             #expect(try await client.execute(uri: "/c/synth?status=bogus", method: .get).status == .badRequest)
             #expect(try await client.execute(uri: "/c/synth?order=sideways", method: .get).status == .badRequest)
             let report = try await client.execute(uri: "/c/synth/report", method: .get)

@@ -1,18 +1,18 @@
 import InternCore
 
-/// When the campaign page's analysis (the report's charts, failure clusters, goal and hours
-/// spent) is worth drawing again while the campaign changes: at once after a quiet spell, then at
-/// most once per window, the window four times as long as the last drawing took (at least half a
-/// second): a small campaign's charts follow it within a second, a 10,000-trial one's (most of a
-/// second to draw) every few seconds, at a quarter of a core at most, however
-/// many pages watch. Its ``version`` rides on every progress event; a page fetches the analysis
-/// again when the version changed. The campaign's last state is always drawn. Pure: the time is
-/// passed in.
-public struct AnalysisPacer<Fingerprint: Equatable & Sendable>: Sendable {
+/// When a costly part of the campaign page (the analysis: the report's charts, failure clusters,
+/// goal and hours spent; the trials table and the workers) is worth drawing again while the
+/// campaign changes: at once after a quiet spell, then at most once per window, the window four
+/// times as long as the last drawing took (at least half a second): a small campaign's page
+/// follows it within a second, a 10,000-trial one's charts (most of a second to draw) every few
+/// seconds, each part at a quarter of a core at most however many pages watch. Its ``version``
+/// rides on every progress event; a page fetches the part again when the version changed. The
+/// campaign's last state is always drawn. Pure: the time is passed in.
+public struct RedrawPacer<Fingerprint: Equatable & Sendable>: Sendable {
     /// The shortest window between two drawings, milliseconds.
-    public static var minimumWindowMillis: Int64 { 500 }
+    public static var minimumWindowMillis: Int64 { 1_000 }
 
-    /// Bumped each time the analysis should be drawn again.
+    /// Bumped each time the part should be drawn again.
     public private(set) var version = 0
     private var drawnFor: Fingerprint?
     private var bumpedAt: Timestamp = .min
