@@ -62,7 +62,7 @@ struct Validate: AsyncParsableCommand {
         } else {
             let store = try location.open()
             guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
-            file = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath)
+            file = try CampaignFile.parse(stored: info)
         }
         print(Self.summary(file.spec))
     }
