@@ -35,7 +35,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--intern", default=os.path.join(ROOT, ".build", "release", "intern"))
     ap.add_argument("--shards", type=int, default=1000)
-    ap.add_argument("--rows", type=int, default=60, help="rows per shard (at least 48: the planted rows)")
+    ap.add_argument("--rows", type=int, default=80, help="rows per shard (at least 48: the planted rows)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", action="store_true")

@@ -56,7 +56,9 @@ def main():
         n_exact = 8 + shard % 5
         n_near = 5 + shard % 3
         n_toxic = 10 + (shard * 7) % 9
-        n_cross = 3 if shard > 0 else 0
+        # Copies of another shard's rows need one with clean rows left to copy.
+        donors = [s for s in range(shard) if len(clean_by_shard[s]) >= 3]
+        n_cross = 3 if donors else 0
         n_clean = args.rows - n_exact - n_near - n_toxic - n_cross
         clean = [sentence() for _ in range(n_clean)]
         # Copy sources: distinct clean rows, so every planted copy drops exactly one row.
@@ -70,7 +72,7 @@ def main():
             rows.append(("toxicity", " ".join(tokens)))
         if n_cross:
             # Clean rows of earlier shards that were not copied there (each copied once at most).
-            earlier = rng.randrange(shard)
+            earlier = rng.choice(donors)
             for text in rng.sample(clean_by_shard[earlier], n_cross):
                 rows.append(("cross", text))
                 clean_by_shard[earlier].remove(text)
