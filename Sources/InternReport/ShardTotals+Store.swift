@@ -27,8 +27,8 @@ extension ShardTotals {
         return ShardTotals(patterns: spec.totals, items: spec.map?.items ?? [], shards: shards)
     }
 
-    /// The lines `intern status` shows: the totals and throughput, then the shards and the first
-    /// few still to run.
+    /// The lines `intern status` shows: the totals and throughput, the shards and the first few
+    /// still to run, the first few that failed.
     public var statusLines: [String] {
         var lines = ["totals     " + (names.isEmpty ? "none reported yet" : summary)]
         var shardLine = "shards     " + progress
@@ -36,6 +36,7 @@ extension ShardTotals {
             shardLine += "; next: " + toRun.prefix(3).joined(separator: ", ") + (toRun.count > 3 ? ", …" : "")
         }
         lines.append(shardLine)
+        if let failed = failedSummary() { lines.append("failed     " + failed + " (intern failures)") }
         return lines
     }
 }

@@ -108,6 +108,14 @@ public struct ShardTotals: Sendable, Equatable {
         }.joined(separator: ", ")
     }
 
+    /// The shards that failed for good, in a line: `/d/03.jsonl (trial 4, failed), …` (at most
+    /// `limit`, then how many more); `nil` when none did. Their rows are in no total.
+    public func failedSummary(limit: Int = 3) -> String? {
+        guard !failed.isEmpty else { return nil }
+        let shown = failed.prefix(limit).map { "\($0.item) (trial \($0.trial), \($0.status.rawValue))" }
+        return shown.joined(separator: ", ") + (failed.count > limit ? ", and \(failed.count - limit) more" : "")
+    }
+
     /// One line of shards: `16 shards: 14 completed, 1 failed, 1 to run`.
     public var progress: String {
         let count = max(shards.count, completed + failed.count + toRun.count)

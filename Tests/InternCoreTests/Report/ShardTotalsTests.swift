@@ -33,6 +33,10 @@ import Testing
         #expect(totals.failed.map(\.trial) == [1])
         #expect(totals.toRun == ["b", "d"])
         #expect(totals.progress == "4 shards: 1 completed, 1 failed, 2 to run")
+        #expect(totals.failedSummary() == "a (trial 1, failed)")
+        #expect(ShardTotals(patterns: [], items: [], shards: [Shard(trial: 1, item: "a", status: .completed)]).failedSummary() == nil)
+        let many = ShardTotals(patterns: [], items: [], shards: (1...5).map { Shard(trial: $0, item: "s\($0)", status: .cancelled) })
+        #expect(many.failedSummary(limit: 2) == "s1 (trial 1, cancelled), s2 (trial 2, cancelled), and 3 more")
     }
 
     @Test func aPatternMatchesOnlyWhatItNames() {
