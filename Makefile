@@ -9,13 +9,14 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps mcp-client build release link-order demo hf-sft test chaos bench bench-mcp bench-dashboard bench-agent bench-search bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps mcp-client build release link-order demo data-demo hf-sft test chaos bench bench-mcp bench-dashboard bench-agent bench-search bench-scale slurm-test fixtures clean
 .PHONY: install-build install uninstall deb install-check
 
 all: build
 
 help:
 	@echo "make demo          build and run the example pipeline with 2 local workers"
+	@echo "make data-demo     build and run the data-cleaning example (map, reduce, totals, audit sample)"
 	@echo "make test          the whole test suite (unit, store, sockets, processes, end to end)"
 	@echo "make hf-sft        a real Hugging Face Trainer sweep, CPU only (about 3 minutes)"
 	@echo "make chaos         1,000 trials while workers and the coordinator are SIGKILLed; a flood of hostile clients"
@@ -168,6 +169,19 @@ demo: deps build
 	$(INTERN) run $(EXAMPLE)/campaign.yaml --workers 2
 	@echo
 	$(INTERN) best --campaign digits-pipeline
+
+# A data-cleaning campaign (examples/data-filter/README.md): a synthetic corpus of 16 shards with
+# planted duplicates and toxic rows, filtered per shard by 2 local workers (map), deduped across
+# shards (reduce); the report's totals equal the planted counts (data/planted.json).
+DATA_FILTER = examples/data-filter
+data-demo: system-deps build
+	rm -rf .intern/data-filter $(DATA_FILTER)/data $(DATA_FILTER)/runs
+	python3 $(DATA_FILTER)/generate.py --out $(DATA_FILTER)/data
+	$(INTERN) run $(DATA_FILTER)/campaign.yaml --workers 2
+	@echo
+	$(INTERN) report --campaign data-filter | sed -n '/^## Totals/,/^## Best/p' | sed '$$d'
+	@echo planted: && cat $(DATA_FILTER)/data/planted.json
+	$(INTERN) samples --campaign data-filter --reason toxicity --per-reason 5
 
 # A real Hugging Face example, CPU only, nothing downloaded but packages: a tiny Llama built from
 # its config, fine-tuned with transformers' Trainer on generated addition problems, 16 trials by

@@ -121,6 +121,16 @@ public struct CampaignDigest: Sendable, Codable {
         // What the campaign counts on and never sees outranks everything after the state.
         state += report.missingMetrics.map { "warning: " + $0 }
         out.append(("State", state))
+        if let totals = report.totals {
+            var lines = [totals.progress]
+            if !totals.names.isEmpty {
+                lines.append("totals: " + totals.names.map { name in
+                    "\(name) \(ShardTotals.text(totals.values[name] ?? 0))" + (totals.perSecond[name].map { " (\(ShardTotals.text(($0 * 10).rounded() / 10))/s)" } ?? "")
+                }.joined(separator: ", "))
+            }
+            if !totals.toRun.isEmpty { lines.append("still to run: " + totals.toRun.prefix(5).joined(separator: ", ") + (totals.toRun.count > 5 ? ", …" : "")) }
+            out.append(("Totals", lines))
+        }
 
         var best: [String] = []
         if report.pareto {

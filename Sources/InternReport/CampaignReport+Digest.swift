@@ -149,6 +149,7 @@ extension CampaignReport {
             provenance: [], perCheckpoint: [], logRawBytes: 0, logStoredBytes: 0,
             missingMetrics: try store.missingMetrics(stages: stages, completed: completedByStage).map(\.message))
         report.validation = verdict.map(Validation.init)
+        report.totals = try ShardTotals.read(store: store, spec: spec).map(Totals.init)
         return report
     }
 }

@@ -94,6 +94,10 @@ public struct CampaignReport: Sendable, Codable {
     public var steering: [String] = []
     /// The selection stage's validation (`validate:`), when its best configurations were repeated.
     public var validation: Validation?
+    /// A data campaign's totals (`totals:`), its shards and those still to run.
+    public var totals: Totals?
+    /// A data campaign's audit sample (`map:` or `totals:`; the full report only).
+    public var samples: AuditSample?
 
     /// The verdict on a stage's validation repeats as the report shows it (see ``ValidationVerdict``).
     public struct Validation: Sendable, Codable, Equatable {
@@ -262,6 +266,8 @@ public struct CampaignReport: Sendable, Codable {
             missingMetrics: missingMetrics(stages: stages, trials: byID, attempts: attempts, series: seriesByAttempt))
         report.steering = try steering(store)
         report.validation = verdict.map(Validation.init)
+        report.totals = try ShardTotals.read(store: store, spec: spec).map(Totals.init)
+        if spec.map != nil || !spec.totals.isEmpty { report.samples = try AuditSample.read(store: store) }
         return report
     }
 
@@ -276,7 +282,9 @@ public struct CampaignReport: Sendable, Codable {
     static func specOf(_ store: CampaignStore, memo: DigestMemo? = nil) throws -> (CampaignInfo, CampaignSpec) {
         guard let info = try store.info() else { throw ReportError("the campaign directory holds no campaign") }
         func parse() throws -> CampaignSpec {
-            try CampaignSpecParser.parse(yaml: info.specYAML, file: info.specPath, baseDirectory: (info.specPath as NSString).deletingLastPathComponent)
+            try CampaignSpecParser.parse(
+                yaml: info.specYAML, file: info.specPath, baseDirectory: (info.specPath as NSString).deletingLastPathComponent,
+                mapItems: info.mapItems)
         }
         return (info, try memo?.spec(yaml: info.specYAML, path: info.specPath, parse: parse) ?? parse())
     }

@@ -58,6 +58,10 @@ public enum CampaignStatus {
                 print("validation " + verdict.summary)
             }
         }
+        // A data campaign's totals (`totals:`), summed over its shards.
+        if let totals = try ShardTotals.read(store: store, spec: view.spec) {
+            for line in totals.statusLines { print(line) }
+        }
         // A metric the campaign counts on that no completed trial reported (a misspelt name).
         for metric in (try? store.missingMetrics(stages: view.stages)) ?? [] {
             print("warning    " + metric.message)

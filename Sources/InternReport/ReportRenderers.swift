@@ -25,6 +25,13 @@ extension CampaignReport {
             sections.append(("Metrics never reported", missingMetrics))
         }
 
+        if let totals {
+            sections.append(("Totals", totals.lines))
+        }
+        if let samples {
+            sections.append(("Audit sample", samples.lines()))
+        }
+
         var bestLines: [String] = []
         if pareto {
             bestLines.append("Pareto front of \(best.count) trial\(best.count == 1 ? "" : "s") (\(objectiveNames.joined(separator: ", "))):")

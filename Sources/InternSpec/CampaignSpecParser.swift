@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import InternCore
 import Yams
 
@@ -11,19 +14,19 @@ public struct CampaignSpecParser {
     public static let topLevelKeys = [
         "name", "command", "shell", "workdir", "env", "space", "sampler", "trials", "parallel", "gpus",
         "cpus", "memory", "objective", "objectives", "constraints", "pruning", "outputs", "budget", "timeout", "retries", "retry",
-        "failures", "metrics", "agent", "validate", "baseline", "stages",
+        "failures", "metrics", "agent", "validate", "baseline", "map", "totals", "stages",
     ]
 
     /// The keys of one of `stages:`, in documentation order.
     public static let stageKeys = [
         "name", "from", "command", "shell", "space", "sampler", "trials", "objective", "objectives", "constraints", "pruning",
-        "outputs", "timeout", "gpus", "cpus", "memory", "validate", "baseline",
+        "outputs", "timeout", "gpus", "cpus", "memory", "validate", "baseline", "map", "reduce",
     ]
 
     /// The keys that, in a pipeline, belong in a stage and not at the top level.
     public static let stageOnlyKeys = [
         "command", "shell", "space", "sampler", "trials", "objective", "objectives", "constraints", "pruning", "outputs",
-        "validate", "baseline",
+        "validate", "baseline", "map",
     ]
 
     /// The keys of the `retry:` mapping, in documentation order.
@@ -42,9 +45,28 @@ public struct CampaignSpecParser {
     ///     (the spec file's directory); a relative one is first resolved against the current directory.
     /// - Throws: ``SpecError`` for the first problem found, syntax and structure first, then the
     ///   validation of the whole spec (reported at the earliest position in the file).
-    public static func parse(yaml: String, file: String, baseDirectory: String) throws(SpecError) -> CampaignSpec {
+    /// `mapItems`: a map stage's items as the campaign's store keeps them (``ItemMap``); given,
+    /// `map.over` is not resolved again.
+    public static func parse(yaml: String, file: String, baseDirectory: String, mapItems: [String]? = nil) throws(SpecError) -> CampaignSpec {
         var reader = SpecReader(file: file, yaml: yaml, baseDirectory: absolute(baseDirectory))
+        reader.storedItems = mapItems
         return try reader.read()
+    }
+
+    /// The paths matching a glob (`*`, `?`, `[...]` as in the shell), relative to `directory`
+    /// unless absolute: absolute, normalised, sorted; only files, never directories.
+    public static func glob(_ pattern: String, relativeTo directory: String) -> [String] {
+        let full = pattern.hasPrefix("/") ? pattern : directory + "/" + pattern
+        var matches = glob_t()
+        defer { globfree(&matches) }
+        guard Glibc.glob(full, GLOB_MARK, nil, &matches) == 0 else { return [] }
+        var paths: [String] = []
+        for index in 0..<Int(matches.gl_pathc) {
+            guard let pointer = matches.gl_pathv[index] else { continue }
+            let path = String(cString: pointer)
+            if !path.hasSuffix("/") { paths.append(normalize(path)) }
+        }
+        return paths.sorted()
     }
 
     /// Reads and parses the spec file at `path`; a relative `workdir` is resolved against the file's directory.

@@ -28,22 +28,34 @@ extension SpecReader {
             }
         }
 
+        // map: one trial per item, a grid over the items (no space, sampler or trials of its own)
+        var map: ItemMap?
+        if let entry = entries["map"], !isNull(entry.value) {
+            if let clash = ["space", "sampler", "trials"].first(where: { entries[$0] != nil }) {
+                throw error(.invalidValue, at: Position(entries[clash]!.key.mark), clash,
+                            "a map stage runs one trial per item of map:, so it has no '\(clash)'; leave it out")
+            }
+            map = try readMap(entry.value)
+        }
+
         // space
-        var space = ParameterSpace()
+        var space = map?.space ?? ParameterSpace()
         if let entry = entries["space"], !isNull(entry.value) {
             marks["space"] = Position(entry.key.mark)
             space = try readSpace(entry.value)
         }
 
         // sampler
-        var sampler = SamplerKind.random(seed: 0)
+        var sampler = map == nil ? SamplerKind.random(seed: 0) : .grid
         if let entry = entries["sampler"] {
             sampler = try readSampler(entry.value)
         }
 
         // trials: the first stage's number, a later stage's number per input
         var trials = 1
-        if let entry = entries["trials"] {
+        if let map {
+            trials = max(1, map.items.count)
+        } else if let entry = entries["trials"] {
             trials = try integer(entry.value, "trials")
         } else if case .grid = sampler {
             trials = space.gridSize ?? 1 // a grid the space cannot make is reported below
@@ -154,7 +166,49 @@ extension SpecReader {
             name: "", command: command, space: space, sampler: sampler, trials: trials, objective: objectives.first,
             extraObjectives: Array(objectives.dropFirst()), pruning: pruning, constraints: constraints, outputs: outputs,
             resultFiles: resultFiles, timeoutSeconds: timeout, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes,
-            validation: validation, baseline: baseline)
+            validation: validation, baseline: baseline, map: map)
+    }
+
+    /// `map: {over: "data/shards/*.jsonl"}` (a glob relative to the spec's directory, resolved
+    /// now, or taken from the campaign's store when it was resolved before: ``storedItems``) or
+    /// `map: {items: [a, b, c]}`.
+    mutating func readMap(_ node: Node) throws(SpecError) -> ItemMap {
+        guard case .mapping(let map) = node else {
+            throw typeMismatch(node, "map", expected: "a mapping such as {over: \"data/shards/*.jsonl\"} or {items: [en, de, fr]}")
+        }
+        marks["map"] = Position(node.mark)
+        let fields = try mapping(map, at: Position(node.mark), keyPath: "map", allowed: ["over", "items"], context: "in map")
+        switch (fields["over"], fields["items"]) {
+        case (.some, .some(let both)):
+            throw error(.invalidValue, at: Position(both.key.mark), "map.items",
+                        "give either 'over' (a glob of files) or 'items' (a list), not both")
+        case (nil, nil):
+            throw missing("over", in: "map", at: Position(node.mark),
+                          hint: "the files to map over, e.g. over: \"data/shards/*.jsonl\", or items: [en, de, fr]")
+        case (.some(let entry), nil):
+            let pattern = try text(entry.value, "map.over")
+            if let storedItems { return ItemMap(pattern: pattern, items: storedItems) }
+            let items = CampaignSpecParser.glob(pattern, relativeTo: baseDirectory)
+            if items.isEmpty {
+                throw error(.invalidValue, at: Position(entry.value.mark), "map.over",
+                            "the glob '\(pattern)' matches no file (relative to \(baseDirectory)); a map stage needs at least one item")
+            }
+            return ItemMap(pattern: pattern, items: items)
+        case (nil, .some(let entry)):
+            guard case .sequence(let nodes) = entry.value, !nodes.isEmpty else {
+                throw typeMismatch(entry.value, "map.items", expected: "a non-empty list of items, e.g. [en, de, fr]")
+            }
+            var items: [String] = []
+            for (index, item) in nodes.enumerated() {
+                marks["map[\(index)]"] = Position(item.mark)
+                let text = try text(item, "map.items[\(index)]")
+                if items.contains(text) {
+                    throw error(.invalidValue, at: Position(item.mark), "map.items[\(index)]", "'\(text)' is listed twice: each item runs once")
+                }
+                items.append(text)
+            }
+            return ItemMap(items: items)
+        }
     }
 
     /// `validate: {top: 3, repeats: 3, seed: seed}` (top defaults to 3, repeats to 3; seed to

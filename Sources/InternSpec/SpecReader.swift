@@ -28,6 +28,9 @@ struct SpecReader {
     let yaml: String
     /// The directory a relative `workdir` is resolved against, and the default `workdir`.
     let baseDirectory: String
+    /// A map stage's items as the campaign's store keeps them (resolved when it was created):
+    /// used instead of resolving `map.over` again, so a resumed campaign maps over the same list.
+    var storedItems: [String]?
     /// Where each key path of the spec is (the value's node, or the key's for names).
     var marks = Marks()
     /// The root node's place (1:1 until the document is composed): where an error that has no
@@ -195,6 +198,13 @@ struct SpecReader {
                     }
                     stage.input = try readFrom(from.value)
                 }
+                if let reduce = fields["reduce"], !isNull(reduce.value), try boolean(reduce.value, "reduce") {
+                    guard index > 0, stage.input != nil else {
+                        throw error(.invalidValue, at: Position(reduce.key.mark), "reduce",
+                                    "a reduce stage merges an earlier map stage's trials: give it from: and put it after that stage")
+                    }
+                    stage.input?.reduce = true
+                }
                 marks.scope = ""
                 stages.append(stage)
             }
@@ -251,6 +261,18 @@ struct SpecReader {
             metricPrefix = try text(prefix.value, "metrics.prefix")
         }
 
+        // totals
+        var totals: [String] = []
+        if let entry = entries["totals"], !isNull(entry.value) {
+            guard case .sequence(let items) = entry.value else {
+                throw typeMismatch(entry.value, "totals", expected: "a list of counter metrics to sum, e.g. [rows_in, rows_kept, \"dropped/*\"]")
+            }
+            for (index, item) in items.enumerated() {
+                marks["totals[\(index)]"] = Position(item.mark)
+                totals.append(try text(item, "totals[\(index)]"))
+            }
+        }
+
         let first = stages[0]
         var spec = CampaignSpec(
             name: name, command: first.command, workdir: workdir, environment: environment, space: first.space,
@@ -262,6 +284,8 @@ struct SpecReader {
         spec.agentPolicy = agentPolicy
         spec.validation = first.validation
         spec.baseline = first.baseline
+        spec.map = first.map
+        spec.totals = totals
 
         let located = spec.problems().enumerated().map { entry in
             // In a pipeline, the first stage's problems name its keys as if at the top level.

@@ -29,6 +29,8 @@ public struct CampaignInfo: Sendable, Equatable {
     public var adjustments = CampaignAdjustments()
     /// Waiting pipeline stages already fed (indices).
     public var fedStages: Set<Int> = []
+    /// A map stage's items as resolved when the campaign was created (`nil`: no map stage).
+    public var mapItems: [String]?
     /// The trials the campaign runs: the spec's and those added.
     public var trialsInAll: Int { totalTrials + adjustments.addedTrials }
 }
@@ -55,6 +57,10 @@ extension CampaignStore {
                         spec.name, specPath, specYAML, spec.objective?.metric,
                         spec.objective.map { $0.direction == .minimize ? "minimize" : "maximize" }, spec.trials, now,
                     ])
+            }
+            if let map = spec.map {
+                // Resolved once: a campaign run again keeps the items it was created with.
+                try db.execute(sql: "UPDATE campaign SET map_items = ? WHERE id = 1 AND map_items IS NULL", arguments: [encodeJSON(map.items)])
             }
             return try Self.fetchInfo(db)!
         }
@@ -90,7 +96,7 @@ extension CampaignStore {
             adjustments: CampaignAdjustments(
                 addedTrials: row["added_trials"] ?? 0, extraHours: row["extra_hours"] ?? 0, extraGPUHours: row["extra_gpu_hours"] ?? 0,
                 agentTrials: row["agent_trials"] ?? 0, agentHours: row["agent_hours"] ?? 0, agentGPUHours: row["agent_gpu_hours"] ?? 0),
-            fedStages: Set(decodeJSON([Int].self, row["fed_stages"]) ?? []))
+            fedStages: Set(decodeJSON([Int].self, row["fed_stages"]) ?? []), mapItems: decodeJSON([String].self, row["map_items"]))
     }
 
     /// Commits the logic's state changes in one transaction: the store is the journal, so the
@@ -109,8 +115,8 @@ extension CampaignStore {
         case .trial(let trial):
             try db.cachedStatement(sql: """
                 INSERT INTO trials (id, parameters, status, objective, attempt_count, retries_used, lost_count, created_at, ended_at,
-                    retry_counts, not_before, note, feasible, stage, parent_id, inputs, outputs, repeat_of, repeat_number, seed)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    retry_counts, not_before, note, feasible, stage, parent_id, inputs, outputs, repeat_of, repeat_number, seed, parents)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, objective = excluded.objective,
                     attempt_count = excluded.attempt_count, retries_used = excluded.retries_used,
                     lost_count = excluded.lost_count, ended_at = excluded.ended_at, retry_counts = excluded.retry_counts,
@@ -122,6 +128,7 @@ extension CampaignStore {
                     trial.retryCounts.byClass.isEmpty ? nil : encodeJSON(trial.retryCounts), trial.notBefore, trial.note, trial.feasible,
                     trial.stage, trial.parent, trial.inputs.isEmpty ? nil : encodeJSON(trial.inputs),
                     trial.outputs.isEmpty ? nil : encodeJSON(trial.outputs), trial.repeatOf, trial.repeatNumber, trial.seed,
+                    trial.parents.isEmpty ? nil : encodeJSON(trial.parents),
                 ])
         case .attempt(let a):
             try db.cachedStatement(sql: """
@@ -287,6 +294,7 @@ extension CampaignStore {
         trial.repeatOf = row["repeat_of"]
         trial.repeatNumber = row["repeat_number"]
         trial.seed = row["seed"]
+        trial.parents = decodeJSON([TrialID].self, row["parents"]) ?? []
         return trial
     }
 
@@ -385,31 +393,11 @@ func encodeJSON(_ map: [String: String]) -> String {
     var out = "{"
     for (index, key) in map.keys.sorted().enumerated() {
         if index > 0 { out += "," }
-        appendJSONString(key, to: &out)
+        JSONText.appendString(key, to: &out)
         out += ":"
-        appendJSONString(map[key]!, to: &out)
+        JSONText.appendString(map[key]!, to: &out)
     }
     return out + "}"
-}
-
-private func appendJSONString(_ text: String, to out: inout String) {
-    out += "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        case let control where control.value < 0x20:
-            let hex = String(control.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    out += "\""
 }
 
 func encodeJSON<T: Encodable>(_ value: T) -> String {

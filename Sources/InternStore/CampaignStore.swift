@@ -352,6 +352,15 @@ public final class CampaignStore: Sendable {
                 ALTER TABLE trials ADD COLUMN seed INTEGER;
                 """)
         }
+        migrator.registerMigration("v17-data-campaigns") { db in
+            // Data campaigns: a map stage's items as resolved when the campaign was created (JSON
+            // list; a resume maps over the same ones); a reduce trial's parents, every trial that
+            // fed it (JSON list; parent_id keeps the first).
+            try db.execute(sql: """
+                ALTER TABLE campaign ADD COLUMN map_items TEXT;
+                ALTER TABLE trials ADD COLUMN parents TEXT;
+                """)
+        }
         return migrator
     }
 

@@ -152,6 +152,21 @@ extension Worker {
             unlink(outputFile)
             environment["INTERN_OUTPUT_FILE"] = outputFile
         }
+        // A reduce trial's inputs come in the assignment and reach the job as a file (too long
+        // for one variable of its environment); removed when the attempt is over.
+        var inputsFile: String?
+        defer { if let inputsFile { unlink(inputsFile) } }
+        if let document = environment.removeValue(forKey: ReduceInputs.carrierVariable) {
+            let path = "\(outputsDirectory ?? NSTemporaryDirectory())/inputs-\(attempt).json"
+            unlink(path)
+            guard FileManager.default.createFile(atPath: path, contents: Data(document.utf8), attributes: [.posixPermissions: 0o600]) else {
+                if queued { _ = lifecycle { $0.attemptEnded(attempt) } }
+                outbox.add(end: notRun(attempt, .failedToStart, detail: "cannot write the reduce inputs to \(path)"))
+                return nil
+            }
+            inputsFile = path
+            environment[ReduceInputs.fileVariable] = path
+        }
         let argv = assignment.argv  // in shell mode already ["/bin/sh", "-c", script]
         let welcome = self.welcome
         let metadata: Logger.Metadata = ["trial.id": "\(assignment.trialId)", "attempt": "\(attempt)"]

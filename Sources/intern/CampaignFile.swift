@@ -3,6 +3,7 @@ import Foundation
 import InternWorker
 import InternCore
 import InternSpec
+import InternStore
 
 /// A campaign spec file as loaded from disk: the parsed spec and the text it came from.
 struct CampaignFile {
@@ -21,13 +22,20 @@ struct CampaignFile {
 
     /// Parses a spec's text as if read from `path` (relative paths in it are relative to the
     /// file's directory): what `load` does, and what `intern resume` does with the stored copy.
-    static func parse(yaml: String, path: String) throws -> CampaignFile {
+    /// `mapItems`: a map stage's items as the store keeps them (not resolved again).
+    static func parse(yaml: String, path: String, mapItems: [String]? = nil) throws -> CampaignFile {
         do {
-            let spec = try CampaignSpecParser.parse(yaml: yaml, file: path, baseDirectory: (path as NSString).deletingLastPathComponent)
+            let spec = try CampaignSpecParser.parse(
+                yaml: yaml, file: path, baseDirectory: (path as NSString).deletingLastPathComponent, mapItems: mapItems)
             return CampaignFile(path: path, yaml: yaml, spec: spec)
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// The spec a campaign was started with, as its store keeps it (text and map items).
+    static func parse(stored info: CampaignInfo) throws -> CampaignFile {
+        try parse(yaml: info.specYAML, path: info.specPath, mapItems: info.mapItems)
     }
 
     /// The campaign directory under `root`.

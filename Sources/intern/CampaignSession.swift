@@ -33,15 +33,26 @@ struct CampaignSession {
         file: CampaignFile, directory: String, listen: [String], logger: Logger, options: CoordinatorOptions? = nil,
         access: CampaignStore.Access = .owner
     ) throws {
-        self.file = file
         self.listen = listen
+        let info: CampaignInfo
         do {
             store = try CampaignStore(directory: directory, access: access)
-            try store.register(spec: file.spec, specPath: file.path, specYAML: file.yaml, now: unixMillisNow())
+            info = try store.register(spec: file.spec, specPath: file.path, specYAML: file.yaml, now: unixMillisNow())
             try store.setCoordinatorURL(listen.first ?? "")
         } catch let error as StoreError {
             throw ValidationError(error.message)
         }
+        // A map stage maps over the items the campaign was created with, not the glob's matches now.
+        var file = file
+        if let stored = info.mapItems, let map = file.spec.map, map.items != stored {
+            file = try CampaignFile.parse(yaml: file.yaml, path: file.path, mapItems: stored)
+            do {
+                try store.register(spec: file.spec, specPath: file.path, specYAML: file.yaml, now: unixMillisNow())
+            } catch let error as StoreError {
+                throw ValidationError(error.message)
+            }
+        }
+        self.file = file
         var coordinatorOptions = options ?? CoordinatorOptions(listen: listen)
         coordinatorOptions.listen = listen
         coordinatorOptions.admin = AdminRunner.handler(directory: directory, maxOutputBytes: coordinatorOptions.maxMessageBytes - (64 << 10))

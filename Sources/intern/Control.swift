@@ -179,7 +179,7 @@ struct Add: AsyncParsableCommand {
         if try await remote.forward() { return }
         let store = try location.open()
         guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
-        let space = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath).spec.space
+        let space = try CampaignFile.parse(stored: info).spec.space
         let agent = AgentPolicy.isAgent(who.actor)
         var configurations: [Parameters] = []
         if !params.isEmpty {

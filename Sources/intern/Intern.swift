@@ -17,7 +17,7 @@ struct Intern: AsyncParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Run", subcommands: [Run.self, Validate.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self]),
             CommandGroup(name: "Inspect", subcommands: [
-                Status.self, Trials.self, Logs.self, Best.self, Metrics.self, Failures.self, Report.self, Digest.self, Grep.self, Diff.self, Serve.self,
+                Status.self, Trials.self, Logs.self, Best.self, Metrics.self, Failures.self, Report.self, Digest.self, Samples.self, Grep.self, Diff.self, Serve.self,
             ]),
             CommandGroup(name: "Steer", subcommands: [Pause.self, Add.self, Cancel.self, Drain.self]),
             CommandGroup(name: "Operate", subcommands: [InitAuth.self, Token.self]),

@@ -91,7 +91,7 @@ final class AdminConnection: Sendable {
 /// the command prints locally). Only admin commands run; options that would reach another
 /// directory, follow forever, or forward again are refused.
 enum AdminRunner {
-    static let commands: Set<String> = ["status", "trials", "logs", "best", "metrics", "failures", "report", "digest", "grep", "diff", "cancel", "drain", "pause", "resume", "add", "validate"]
+    static let commands: Set<String> = ["status", "trials", "logs", "best", "metrics", "failures", "report", "digest", "samples", "grep", "diff", "cancel", "drain", "pause", "resume", "add", "validate"]
     static let refused: Set<String> = ["--dir", "--root", "--campaign", "--coordinator", "--auth", "--insecure", "--follow", "-f", "--workers", "--slots", "--http", "--http-token-file"]
     /// Exit status of `logs --from-byte` while the attempt may print more.
     static let moreToCome: Int32 = 75

@@ -164,7 +164,7 @@ struct Resume: AsyncParsableCommand {
             let writable = try CampaignStore(directory: store.directory, create: false)
             try writable.apply([.campaignPaused(false, at: unixMillisNow())])
         }
-        let file = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath)
+        let file = try CampaignFile.parse(stored: info)
         var run = try Run.parse([info.specPath])
         run.fleet = fleet
         run.tuning = tuning

@@ -6,6 +6,6 @@ extension StageView {
     /// The view of a stored campaign, its spec parsed from the text it was started with; a spec
     /// that no longer parses is a usage error that says where (``CampaignFile/parse(yaml:path:)``).
     init(info: CampaignInfo) throws {
-        self.init(spec: try CampaignFile.parse(yaml: info.specYAML, path: info.specPath).spec)
+        self.init(spec: try CampaignFile.parse(stored: info).spec)
     }
 }

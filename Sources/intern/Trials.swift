@@ -95,6 +95,7 @@ struct Trials: AsyncParsableCommand {
                     object["stage"] = view.name(of: trial)
                     object["parent"] = trial.parent ?? NSNull()
                     object["inputs"] = trial.inputs
+                    if !trial.parents.isEmpty { object["parents"] = trial.parents }
                 }
                 if !trial.outputs.isEmpty { object["outputs"] = trial.outputs }
                 if let number = trial.repeatNumber {

@@ -62,7 +62,7 @@ struct Validate: AsyncParsableCommand {
         } else {
             let store = try location.open()
             guard let info = try store.info() else { throw ValidationError("\(store.directory) holds no campaign") }
-            file = try CampaignFile.parse(yaml: info.specYAML, path: info.specPath)
+            file = try CampaignFile.parse(stored: info)
         }
         print(Self.summary(file.spec))
     }
@@ -70,7 +70,13 @@ struct Validate: AsyncParsableCommand {
     /// What a spec runs, in a few lines.
     static func summary(_ spec: CampaignSpec) -> String {
         var lines = ["valid: campaign \(spec.name), \(spec.trials) trials" + (spec.isPipeline ? " in its first of \(spec.stages.count) stages" : "")]
-        lines.append("space: " + (spec.space.parameters.isEmpty ? "none" : spec.space.parameters.map { "\($0.name) (\($0.domain.summary))" }.joined(separator: "; ")))
+        if let map = spec.map {
+            // A map's items, not the choice parameter they make (thousands of paths).
+            let shown = map.items.count <= 3 ? map.items.joined(separator: ", ") : "\(map.items[0]), \(map.items[1]), …, \(map.items[map.items.count - 1])"
+            lines.append("map: \(map.items.count) item\(map.items.count == 1 ? "" : "s")\(map.pattern.map { " matching \($0)" } ?? ""): \(shown)")
+        } else {
+            lines.append("space: " + (spec.space.parameters.isEmpty ? "none" : spec.space.parameters.map { "\($0.name) (\($0.domain.summary))" }.joined(separator: "; ")))
+        }
         if let objective = spec.objective { lines.append("objective: \(objective.direction.rawValue) \(objective.metric)") }
         if !spec.constraints.isEmpty { lines.append("constraints: " + spec.constraints.map(\.description).joined(separator: ", ")) }
         if spec.budget.isSet {

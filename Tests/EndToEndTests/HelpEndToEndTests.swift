@@ -9,7 +9,7 @@ import Testing
 /// lines of two or three words).
 @Suite struct HelpEndToEndTests {
     static let commands = [
-        "run", "resume", "coordinator", "worker", "status", "trials", "logs", "best", "metrics", "failures", "report", "digest",
+        "run", "resume", "coordinator", "worker", "status", "trials", "logs", "best", "metrics", "failures", "report", "digest", "samples",
         "grep", "diff", "serve", "pause", "add", "cancel", "drain", "init-auth",
     ]
 

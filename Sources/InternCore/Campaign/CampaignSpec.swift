@@ -57,6 +57,11 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
     /// (`baseline:`); see ``Stage/validation``.
     public var validation: ValidationPolicy?
     public var baseline: Parameters?
+    /// The first stage's items when it is a map stage (`map:`); see ``Stage/map``.
+    public var map: ItemMap?
+    /// Counter metrics summed over the campaign's trials (`totals: [rows_in, "dropped/*"]`): names,
+    /// or prefixes ending in `*`; see ``ShardTotals``.
+    public var totals: [String] = []
 
     /// Creates a spec. Nothing is validated here; see ``problems()``.
     public init(
@@ -141,6 +146,8 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
         agentPolicy = try container.decodeIfPresent(AgentPolicy.self, forKey: .agentPolicy) ?? AgentPolicy()
         validation = try container.decodeIfPresent(ValidationPolicy.self, forKey: .validation)
         baseline = try container.decodeIfPresent(Parameters.self, forKey: .baseline)
+        map = try container.decodeIfPresent(ItemMap.self, forKey: .map)
+        totals = try container.decodeIfPresent([String].self, forKey: .totals) ?? []
     }
 
     /// Whether `name` is a valid campaign name: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or `..`.
@@ -248,6 +255,13 @@ public struct CampaignSpec: Sendable, Hashable, Codable {
                     keyPath: index == 0 ? "sampler" : "stages[\(index)].sampler",
                     message: "sampler \(stage.sampler.typeName) optimizes one objective; with several objectives use random or grid"))
             }
+        }
+        if let map { problems += map.problems(keyPath: "map") }
+        for (index, pattern) in totals.enumerated()
+        where pattern.isEmpty || pattern == "*" || pattern.dropLast().contains("*") || pattern.contains(where: { $0.isWhitespace || $0 == "=" }) {
+            problems.append(CampaignProblem(
+                keyPath: "totals[\(index)]",
+                message: "'\(pattern)' is not a total: give a metric name (rows_in) or a prefix ending in '*' (\"dropped/*\"), without spaces"))
         }
         problems += stageProblems()
         for (index, stage) in stages.enumerated() {

@@ -43,14 +43,17 @@ public struct Stage: Sendable, Hashable, Codable {
     /// A reference configuration (`baseline:`), run `repeats` times when the stage validates,
     /// that the best must beat beyond the spread too.
     public var baseline: Parameters?
+    /// A map stage's items (`map:`): one trial per item, instead of a search (see ``ItemMap``).
+    public var map: ItemMap?
 
     public init(
         name: String, command: CommandTemplate, space: ParameterSpace = ParameterSpace(), sampler: SamplerKind = .random(seed: 0),
         trials: Int = 1, objective: Objective? = nil, extraObjectives: [Objective] = [], pruning: PruningPolicy? = nil,
         constraints: [Constraint] = [], outputs: [String] = [], resultFiles: [String: String] = [:], timeoutSeconds: Double? = nil,
         gpus: Int = 0, cpus: Int = 0, memoryBytes: Int = 0, input: StageInput? = nil,
-        validation: ValidationPolicy? = nil, baseline: Parameters? = nil
+        validation: ValidationPolicy? = nil, baseline: Parameters? = nil, map: ItemMap? = nil
     ) {
+        self.map = map
         self.validation = validation
         self.baseline = baseline
         self.resultFiles = resultFiles
@@ -92,12 +95,16 @@ public struct StageInput: Sendable, Hashable, Codable {
     /// and its validation have ended, then feed the best if ``ValidationVerdict`` validated it,
     /// else nothing.
     public var validated: Bool
+    /// A reduce stage (`reduce: true`): once the feeding stage has ended, one trial, fed by every
+    /// completed, feasible trial of it at once (their outputs in `$INTERN_INPUTS_FILE`).
+    public var reduce: Bool
 
-    public init(stage: String, top: Int? = nil, barrier: Bool = false, validated: Bool = false) {
+    public init(stage: String, top: Int? = nil, barrier: Bool = false, validated: Bool = false, reduce: Bool = false) {
         self.stage = stage
         self.top = top
         self.barrier = barrier
         self.validated = validated
+        self.reduce = reduce
     }
 
     /// Decodes an input; `validated` absent (encoded before it existed) is `false`.
@@ -107,10 +114,11 @@ public struct StageInput: Sendable, Hashable, Codable {
         top = try container.decodeIfPresent(Int.self, forKey: .top)
         barrier = try container.decode(Bool.self, forKey: .barrier)
         validated = try container.decodeIfPresent(Bool.self, forKey: .validated) ?? false
+        reduce = try container.decodeIfPresent(Bool.self, forKey: .reduce) ?? false
     }
 
     /// Whether the stage waits for the feeding stage to end.
-    public var waits: Bool { barrier || top != nil || validated }
+    public var waits: Bool { barrier || top != nil || validated || reduce }
 }
 
 /// The value of an input a trial received: `stage.key` names it (the producing stage and the
@@ -124,7 +132,7 @@ extension CampaignSpec {
             name: stageName ?? "main", command: command, space: space, sampler: sampler, trials: trials, objective: objective,
             extraObjectives: extraObjectives, pruning: pruning, constraints: constraints, outputs: outputs, resultFiles: resultFiles,
             timeoutSeconds: timeoutSeconds, gpus: gpus, cpus: cpus, memoryBytes: memoryBytes, validation: validation,
-            baseline: baseline)] + laterStages
+            baseline: baseline, map: map)] + laterStages
     }
 
     /// Whether the campaign is a pipeline (more than one stage).
@@ -139,6 +147,8 @@ extension CampaignSpec {
     /// every stage that feeds it, directly or through others.
     public func inputNames(ofStage index: Int) -> [String] {
         let all = stages
+        // A reduce stage gets its inputs in one file (`$INTERN_INPUTS_FILE`), not as placeholders.
+        guard all[index].input?.reduce != true else { return [] }
         var names: [String] = []
         var current = index
         var seen: Set<Int> = [index]
@@ -193,6 +203,25 @@ extension CampaignSpec {
                 if input.top != nil {
                     problems.append(CampaignProblem(
                         keyPath: "\(path).from.validated", message: "validated: true feeds the one validated best of '\(input.stage)': leave top out"))
+                }
+            }
+            if stage.map != nil {
+                problems.append(CampaignProblem(
+                    keyPath: "\(path).map", message: "only the first stage can map over items (a later stage is fed by '\(input.stage)'); move map: to the first stage"))
+            }
+            if input.reduce {
+                if all[feeder].map == nil {
+                    problems.append(CampaignProblem(
+                        keyPath: "\(path).reduce",
+                        message: "reduce: true merges the trials of a map stage, and '\(input.stage)' has no map:; give it map: {over: \"data/*.jsonl\"} or leave reduce out"))
+                }
+                if input.top != nil || input.validated {
+                    problems.append(CampaignProblem(
+                        keyPath: "\(path).reduce", message: "a reduce stage takes every completed trial of '\(input.stage)': leave top and validated out"))
+                }
+                if stage.trials != 1 {
+                    problems.append(CampaignProblem(
+                        keyPath: "\(path).trials", message: "a reduce stage runs one trial; leave trials out (got \(stage.trials))"))
                 }
             }
             if let top = input.top {

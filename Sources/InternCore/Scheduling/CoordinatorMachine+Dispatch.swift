@@ -302,6 +302,10 @@ extension CoordinatorMachine {
         if spec.isPipeline { environment["INTERN_STAGE"] = stage.name }
         if let parent = trial.parent { environment["INTERN_PARENT_TRIAL"] = String(parent) }
         if let seed = trial.seed { environment["INTERN_SEED"] = String(seed) }
+        if stage.map != nil, let item = ItemMap.item(of: trial.parameters) { environment[ItemMap.environmentName] = item }
+        if let input = stage.input, input.reduce {
+            environment[ReduceInputs.carrierVariable] = ReduceInputs(stage: input.stage, parents: trial.parents) { trials[$0] }.json
+        }
         for (name, text) in trial.inputs {
             environment[CampaignSpec.environmentName(forInput: name)] = text
         }

@@ -35,6 +35,17 @@ extension CoordinatorMachine {
             } else {
                 candidates.sort { $0.id < $1.id }
             }
+            if input.reduce {
+                // One trial for all of them: its parents are every completed trial of the feeder.
+                effects.changes.append(.event(CampaignEvent(
+                    kind: "stage.fed",
+                    message: candidates.isEmpty
+                        ? "stage \(stages[index].name) runs nothing: \(stages[feeder].name) ended with no completed, feasible trial"
+                        : "stage \(stages[index].name) reduces the \(candidates.count) completed trial\(candidates.count == 1 ? "" : "s") of \(stages[feeder].name)",
+                    at: now)))
+                if !candidates.isEmpty { reduce(stage: index, from: candidates.map(\.id), now: now, effects: &effects) }
+                continue
+            }
             let chosen = candidates.map { "\($0.id)" }.joined(separator: ", ")
             effects.changes.append(.event(CampaignEvent(
                 kind: "stage.fed",
@@ -44,6 +55,14 @@ extension CoordinatorMachine {
                 at: now)))
             for parent in candidates { feed(stage: index, from: parent.id, now: now, effects: &effects) }
         }
+    }
+
+    /// Creates a reduce stage's one trial, fed by all of `parents` at once (its lineage names
+    /// them all; its plan carries their outputs, ``ReduceInputs``).
+    mutating func reduce(stage index: Int, from parents: [TrialID], now: Timestamp, effects: inout Effects) {
+        guard let first = parents.first else { return }
+        for parent in parents { self.feeder.feeding(index, from: parent) }
+        openFedTrial(stage: index, ofInput: 0, parent: first, parents: parents, now: now, effects: &effects)
     }
 
     /// Creates a stage's trials for one input: the feeding trial's parameters and outputs, and
@@ -56,14 +75,23 @@ extension CoordinatorMachine {
         for (name, value) in source.parameters.values { inputs["\(feeder).\(name)"] = value.text }
         for (key, value) in source.outputs { inputs["\(feeder).\(key)"] = value }
         for number in 0..<stages[index].trials {
-            var trial = TrialRecord(id: nextTrial, parameters: draw(stage: index, ofInput: number), createdAt: now)
-            nextTrial += 1
-            trial.stage = index
-            trial.parent = parent
-            trial.inputs = inputs
-            record(trial)
-            requeued.append(trial.id)
-            effects.changes.append(.trial(trial))
+            openFedTrial(stage: index, ofInput: number, parent: parent, inputs: inputs, now: now, effects: &effects)
         }
+    }
+
+    /// Creates one trial of a fed stage, queued ahead of new draws.
+    private mutating func openFedTrial(
+        stage index: Int, ofInput number: Int, parent: TrialID, inputs: StageInputs = [:], parents: [TrialID] = [], now: Timestamp,
+        effects: inout Effects
+    ) {
+        var trial = TrialRecord(id: nextTrial, parameters: draw(stage: index, ofInput: number), createdAt: now)
+        nextTrial += 1
+        trial.stage = index
+        trial.parent = parent
+        trial.inputs = inputs
+        trial.parents = parents
+        record(trial)
+        requeued.append(trial.id)
+        effects.changes.append(.trial(trial))
     }
 }

@@ -111,7 +111,8 @@ struct StageFeeder: Sendable {
                 expected.append(max(totalTrials, created[index]) + repeats[index])
                 continue
             }
-            let inputs = min(input.validated ? 1 : input.top ?? Int.max, expected[feeder] - repeats[feeder])
+            // A reduce has one input, all of its feeder's trials at once.
+            let inputs = min(input.validated || input.reduce ? 1 : input.top ?? Int.max, expected[feeder] - repeats[feeder])
             let settled = hasEnded(stage: feeder, totalTrials: totalTrials) && (!input.waits || fedStages.contains(index))
             expected.append((settled ? created[index] : max(created[index], inputs * stage.trials)) + repeats[index])
         }

@@ -30,6 +30,9 @@ public struct TrialRecord: Sendable, Equatable {
     /// from it and that trial's own feeders (`train.checkpoint`, `train.learning_rate`, ...).
     public var parent: TrialID?
     public var inputs: StageInputs = [:]
+    /// A reduce trial's parents: every trial of the feeding stage that fed it, in order
+    /// (``parent`` is the first); empty for any other trial.
+    public var parents: [TrialID] = []
     /// The outputs of the attempt that completed it (what it passes on to later stages).
     public var outputs: [String: String] = [:]
     /// A validation repeat (`validate:`): the trial whose configuration it runs again (`nil` for
