@@ -90,7 +90,11 @@ struct Digest: AsyncParsableCommand {
         let store = try location.open()
         do {
             // ``CampaignDigest/render``: what `intern-mcp` answers its `digest` tool with.
-            print(try CampaignDigest.render(store: store, now: unixMillisNow(), tokens: tokens, since: since.flatMap(DigestCursor.init), json: json), terminator: "")
+            var text = try CampaignDigest.render(store: store, now: unixMillisNow(), tokens: tokens, since: since.flatMap(DigestCursor.init), json: json)
+            if !json, let info = try store.info() {
+                text = LabLookup.adding(LabLookup.lines(store: store, createdAt: info.createdAt), toDigest: text, tokens: tokens)
+            }
+            print(text, terminator: "")
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }

@@ -72,6 +72,8 @@ struct Run: AsyncParsableCommand {
         // preempted to the coordinator, which records it), then the coordinator stops. Once the
         // campaign is over the workers exit by themselves; stragglers are stopped.
         let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet, dashboard: dashboardService)
+        // The lab learns of the campaign as it ends (its failures, its best), without waiting for a lab command.
+        _ = LabLookup.lab(of: session.store.directory)
 
         if let stats {
             let coordinatorCPU = processCPUSeconds() - cpuBefore

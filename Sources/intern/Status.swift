@@ -28,5 +28,11 @@ struct Status: AsyncParsableCommand {
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
         let view = try StageView(info: info)
         print(try CampaignStatus.render(store: store, info: info, view: view, events: events, now: unixMillisNow()), terminator: "")
+        // Failures an earlier campaign under the root had, and their notes (the lab, docs/lab.md).
+        let recurring = LabLookup.lines(store: store, createdAt: info.createdAt)
+        if !recurring.isEmpty {
+            print("seen before")
+            for line in recurring { print("  " + line) }
+        }
     }
 }

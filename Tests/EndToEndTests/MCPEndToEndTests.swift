@@ -40,8 +40,8 @@ import Testing
 
         #expect(answers["server"] as? String == "intern")
         #expect(answers["tools"] as? [String] == [
-            "add_trials", "best", "cancel", "diff", "digest", "failures", "grep", "list_campaigns", "logs", "metrics", "pause", "propose", "report",
-            "resume", "start_campaign", "status", "trials", "validate_spec",
+            "add_trials", "best", "cancel", "diff", "digest", "failures", "grep", "list_campaigns", "logs", "metrics", "note", "pause", "propose",
+            "recall", "report", "resume", "start_campaign", "status", "trials", "validate_results", "validate_spec",
         ])
         let schema = try #require(answers["logs_schema"] as? [String: Any])
         #expect(schema["required"] as? [String] == ["trial"])
