@@ -27,7 +27,7 @@ QUERIES = [
     "ModuleNotFoundError tokenizer",  # a common error type and a common word
     "CUDA out of memory allocate",  # many documents match every word
     "NCCL unhandled socket error rank",
-    "flash_4711",  # one rare word (a tag in a few documents, or none)
+    "worker_4711",  # one rare word (a tag of one pool signature: in a few campaigns)
     "gradient overflow fp16 scaler",
 ]
 

@@ -19,6 +19,9 @@ extension Lab {
         public init() {}
     }
 
+    /// How many campaigns read again in one refresh make it merge the full-text index.
+    static let optimizeAfter = 10
+
     /// The campaign directories under the roots (each a directory with a campaign database).
     public func campaignDirectories() -> [String] {
         roots.flatMap { root in
@@ -57,6 +60,11 @@ extension Lab {
             for directory in gone { try Self.forget(directory: directory, db) }
             return gone.count
         }
+        // After many documents were written, FTS5's index segments are merged into one: queries
+        // then read one b-tree per term instead of one per batch written.
+        if rebuild || summary.indexed.count >= Self.optimizeAfter {
+            try write { db in try db.execute(sql: "INSERT INTO lab_fts(lab_fts) VALUES ('optimize')") }
+        }
         return summary
     }
 
@@ -65,9 +73,18 @@ extension Lab {
     @discardableResult
     public func refresh(campaign directory: String, now: Timestamp) throws(LabError) -> Bool {
         let directory = Self.canonical(directory)
-        let known: (stamp: String, summary: String)? = try read { db in
-            try Row.fetchOne(db, sql: "SELECT stamp, summary FROM campaigns WHERE directory = ?", arguments: [directory])
-                .map { (stamp: $0["stamp"] as String, summary: $0["summary"] as String) }
+        let known: (stamp: String, files: String, summary: String)? = try read { db in
+            try Row.fetchOne(db, sql: "SELECT stamp, file_stamp, summary FROM campaigns WHERE directory = ?", arguments: [directory])
+                .map { (stamp: $0["stamp"] as String, files: $0["file_stamp"] as String, summary: $0["summary"] as String) }
+        }
+        // Every write to a store changes its database file or its write-ahead log: when neither
+        // changed, the store is not even opened. (A running campaign's state changes with the
+        // clock alone, when its coordinator stops answering: it is read all the same.)
+        let files = CampaignReading.fileStamp(directory)
+        if let known, known.files == files, let campaign = try? Self.decode(LabCampaign.self, known.summary),
+           campaign.state != "running", campaign.state != "paused"
+        {
+            return false
         }
         let reading: CampaignReading
         do {
@@ -79,15 +96,20 @@ extension Lab {
         }
         switch reading {
         case .unchanged(let state, let lastActivity):
-            guard let known, var campaign = try? Self.decode(LabCampaign.self, known.summary),
-                  campaign.state != state || campaign.lastActivity != lastActivity else { return false }
+            guard let known, var campaign = try? Self.decode(LabCampaign.self, known.summary) else { return false }
+            guard campaign.state != state || campaign.lastActivity != lastActivity || known.files != files else { return false }
             campaign.state = state
             campaign.lastActivity = lastActivity
             let summary = try? Self.encode(campaign)
-            try write { db in try db.execute(sql: "UPDATE campaigns SET summary = ? WHERE directory = ?", arguments: [summary, directory]) }
+            try write { db in
+                try db.execute(sql: "UPDATE campaigns SET summary = ?, file_stamp = ? WHERE directory = ?", arguments: [summary, files, directory])
+            }
             return false
         case .changed(let index):
-            try write { db in try Self.store(index, db) }
+            try write { db in
+                try Self.store(index, db)
+                try db.execute(sql: "UPDATE campaigns SET file_stamp = ? WHERE directory = ?", arguments: [files, directory])
+            }
             return true
         }
     }
@@ -192,6 +214,16 @@ enum CampaignReading {
         let lastActivity = max(info.finishedAt ?? 0, lastEnd, info.coordinatorAliveAt ?? 0, info.createdAt)
         if stamp == knownStamp { return .unchanged(state: state, lastActivity: lastActivity) }
         return .changed(try CampaignIndex.read(store: store, info: info, stamp: stamp, state: state, lastActivity: lastActivity, now: now))
+    }
+
+    /// The sizes and modification times of a store's database and write-ahead log.
+    static func fileStamp(_ directory: String) -> String {
+        let database = (directory as NSString).appendingPathComponent(CampaignStore.databaseName)
+        return [database, database + "-wal"].map { path in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return "-" }
+            return "\(info.st_size).\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        }.joined(separator: "/")
     }
 
     /// The state in a word or two (`intern status` says more).

@@ -86,6 +86,7 @@ public final class Lab: Sendable {
                     name TEXT NOT NULL,
                     created_at INTEGER NOT NULL,
                     stamp TEXT NOT NULL,
+                    file_stamp TEXT NOT NULL DEFAULT '',
                     summary TEXT NOT NULL
                 );
                 CREATE TABLE signatures (
@@ -182,13 +183,14 @@ public final class Lab: Sendable {
 
     /// Up to `limit` documents matching `text`, ranked (BM25, weighted by kind), failures of one
     /// signature in several campaigns folded into one hit; nil when the text has no word.
-    public func recall(_ text: String, limit: Int = 200) throws(LabError) -> [Recall.Hit]? {
+    public func recall(_ text: String, limit: Int = 100) throws(LabError) -> [Recall.Hit]? {
         guard let query = Recall.query(text) else { return nil }
         let hits: [Recall.Hit] = try read { db in
+            // The best `limit` ranked inside FTS5 first, and only those joined to what is shown.
             try Row.fetchAll(db, sql: """
-                SELECT t.kind, t.campaign, t.key, t.at, t.shown, bm25(lab_fts, 2.0, 1.0) AS score
-                FROM lab_fts JOIN texts t ON t.id = lab_fts.rowid
-                WHERE lab_fts MATCH ? ORDER BY score LIMIT ?
+                SELECT t.kind, t.campaign, t.key, t.at, t.shown, best.score
+                FROM (SELECT rowid, bm25(lab_fts, 2.0, 1.0) AS score FROM lab_fts WHERE lab_fts MATCH ? ORDER BY score LIMIT ?) AS best
+                JOIN texts t ON t.id = best.rowid ORDER BY best.score
                 """, arguments: [query, limit]).map { row in
                 Recall.Hit(
                     kind: Recall.Kind(rawValue: row["kind"]) ?? .digest, campaign: row["campaign"], key: row["key"], bm25: row["score"],

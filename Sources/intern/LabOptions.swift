@@ -59,6 +59,16 @@ enum LabLookup {
         }
     }
 
+    /// The Markdown report's closing section: the failures an earlier campaign had, with their
+    /// notes (empty when there are none).
+    static func markdown(store: CampaignStore) -> String {
+        guard let info = try? store.info() else { return "" }
+        let lines = lines(store: store, createdAt: info.createdAt)
+        guard !lines.isEmpty else { return "" }
+        let items = lines.map { $0.hasPrefix("  ") ? "  - " + $0.dropFirst(2) : "- `" + $0.prefix(8) + "`" + $0.dropFirst(8) }
+        return "\n## Failures seen in earlier campaigns\n\n" + items.joined(separator: "\n") + "\n"
+    }
+
     /// A digest's text with a `seen before` section of `lines` before its closing cursor line, as
     /// many of them as fit in `tokens` with the rest (the digest's promise: never over budget).
     static func adding(_ lines: [String], toDigest text: String, tokens: Int) -> String {

@@ -43,7 +43,7 @@ struct Report: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let text = switch format {
-        case .md: report.markdown()
+        case .md: report.markdown() + LabLookup.markdown(store: store)
         case .html: report.html()
         case .json: try report.json()
         }

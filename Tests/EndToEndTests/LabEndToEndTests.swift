@@ -58,6 +58,11 @@ import Testing
         #expect(second.stdout.contains("on signature \(digest.prefix(8))): fixed by pinning transformers<5"), "\(second.stdout)")
         let status = try await intern(["status", "--campaign", "sft-2"])
         #expect(status.stdout.contains("seen before\n  \(digest.prefix(8)) ModuleNotFoundError: No module named 'transfomers'\n    seen in campaign sft-1 (1 trial, "), "\(status.stdout)")
+        let report = try await intern(["report", "--campaign", "sft-2"])
+        #expect(report.stdout.contains("## Failures seen in earlier campaigns\n\n- `\(digest.prefix(8))` ModuleNotFoundError"), "\(report.stdout)")
+        let digestText = try await intern(["digest", "--campaign", "sft-2", "--tokens", "4000"])
+        #expect(digestText.stdout.contains("## seen before\n  \(digest.prefix(8)) ModuleNotFoundError"), "\(digestText.stdout)")
+        #expect(digestText.stdout.hasSuffix("\n") && digestText.stdout.split(separator: "\n").last?.hasPrefix("cursor ") == true)
         let json = try await intern(["failures", "--json", "--campaign", "sft-2"])
         let seen = try #require((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])?.first)
         let seenIn = (seen["seen_in"] as? [[String: Any]])?.first?["campaign"] as? String
