@@ -104,15 +104,16 @@ actor ToolRunner {
             case .writesLab:
                 output = await capture(Self.placed(try tool.arguments(given), try labOptions(campaign: campaign, note: true) + ["--author", actor]))
             case .steers, .cancels:
-                output = try await run(try tool.arguments(given) + steeringOptions(), campaign: campaign)
                 // A proposal that repeats where an earlier campaign failed with a noted cause is
-                // answered with the note (the lab's, when the server reads a root or a directory).
-                if tool.name == "propose", output.exitCode == 0, let configurations = given.json("configurations"),
-                   let options = try? labOptions(campaign: nil)
-                {
+                // answered with the note (the lab's, when the server reads a root or a directory),
+                // as the lab stood before this campaign runs the proposal.
+                var noted: [UInt8] = []
+                if tool.name == "propose", let configurations = given.json("configurations"), let options = try? labOptions(campaign: campaign, note: true) {
                     let check = await capture(Self.placed(["failures", "--all", "--proposed", configurations], options))
-                    if check.exitCode == 0 { output.stdout += check.stdout }
+                    if check.exitCode == 0 { noted = check.stdout }
                 }
+                output = try await run(try tool.arguments(given) + steeringOptions(), campaign: campaign)
+                if output.exitCode == 0 { output.stdout += noted }
             case .checksSpec:
                 given["spec"] = .string(try specPath(given.string("spec")!))
                 output = await capture(try tool.arguments(given))
@@ -135,7 +136,7 @@ actor ToolRunner {
     }
 
     /// Where the lab is for the lab's tools: the server's root (or the root holding its campaign
-    /// directory), and the campaign a note on a trial is about.
+    /// directory), and (`note`) the campaign a note on a trial, or a proposal, is about.
     private func labOptions(campaign: String?, note: Bool = false) throws(ToolError) -> [String] {
         switch place {
         case .remote:

@@ -31,7 +31,7 @@ struct Failures: AsyncParsableCommand {
     @Flag(name: .long, help: "Every campaign's failures under the root (and --also-root), by signature, from the lab.")
     var all = false
 
-    @Option(name: .long, help: "With --all: only the noted failures whose region (the failing trials' parameter values) holds one of these configurations (JSON: an object or a list).")
+    @Option(name: .long, help: "With --all: only the noted failures whose region (the failing trials' parameter values) holds one of these configurations (JSON: an object or a list); with --campaign, those of the other campaigns.")
     var proposed: String?
 
     @OptionGroup var lab: LabRoots
@@ -125,7 +125,11 @@ struct Failures: AsyncParsableCommand {
             guard let configurations = (try? JSONDecoder().decode([Parameters].self, from: data)) ?? (try? JSONDecoder().decode(Parameters.self, from: data)).map({ [$0] }) else {
                 throw ValidationError("--proposed must be an object of parameter values, or a list of them")
             }
-            print(ProposalCheck(configurations: configurations, sightings: sightings, notes: notes).text, terminator: "")
+            // With --campaign (or --dir): the campaign the proposal is for, whose own failures
+            // the coordinator already answers for.
+            let target = location.dir ?? location.campaign.map { (location.root as NSString).appendingPathComponent($0) }
+            let others = sightings.filter { sighting in target.map { Lab.canonical($0) != sighting.directory } ?? true }
+            print(ProposalCheck(configurations: configurations, sightings: others, notes: notes).text, terminator: "")
             return
         }
         let groups = Dictionary(grouping: sightings, by: \.digest).map { digest, seen in
