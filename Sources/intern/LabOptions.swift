@@ -38,24 +38,23 @@ struct LabRoots: ParsableArguments {
 }
 
 /// What the lab says about one campaign's failures, for the commands that show them (`status`,
-/// `failures`, `digest`, `report`). The lab is a help, never a condition: a lab that cannot be
-/// opened or written (a read-only root) leaves the command as it was.
+/// `failures`, `digest`, `report`). The lab is a help, never a condition, and never a cost these
+/// commands did not have: they read the lab as it stands (a lab command or a campaign's end
+/// brings it up to date), and a root without a lab, or one that cannot be read, leaves them as
+/// they were.
 enum LabLookup {
-    /// The recurrences of the campaign at `directory`'s failure signatures, after bringing that
-    /// campaign (and, when the lab is new, every campaign under its root) into the lab.
+    /// The recurrences of the campaign at `directory`'s failure signatures.
     static func recurrences(directory: String, digests: [String], createdAt: Timestamp) -> [String: Recurrence] {
-        guard !digests.isEmpty, let lab = lab(of: directory) else { return [:] }
+        guard !digests.isEmpty, let lab = existingLab(of: directory) else { return [:] }
         return (try? lab.recurrences(of: digests, directory: directory, createdAt: createdAt)) ?? [:]
     }
 
     /// The lines `status` and `digest` add: each recurring failure with where it was seen and its notes.
     static func lines(store: CampaignStore, createdAt: Timestamp) -> [String] {
-        guard let failures = try? store.failures(), !failures.isEmpty else { return [] }
-        var excerpts: [String: String] = [:]
-        for failure in failures { excerpts[failure.signature] = failure.excerpt ?? "" }
-        let found = recurrences(directory: store.directory, digests: Array(excerpts.keys), createdAt: createdAt)
-        return found.sorted { $0.key < $1.key }.flatMap { digest, recurrence in
-            ["\(digest.prefix(8)) \(excerpts[digest] ?? "")"] + recurrence.lines.map { "  " + $0 }
+        guard let failures = try? store.failureExcerpts(), !failures.isEmpty else { return [] }
+        let found = recurrences(directory: store.directory, digests: failures.map(\.signature), createdAt: createdAt)
+        return failures.compactMap { failure in found[failure.signature].map { (failure, $0) } }.flatMap { failure, recurrence in
+            ["\(failure.signature.prefix(8)) \(failure.excerpt)"] + recurrence.lines.map { "  " + $0 }
         }
     }
 
@@ -89,16 +88,29 @@ enum LabLookup {
         return (digest + section + [cursor]).joined(separator: "\n") + "\n"
     }
 
-    /// The lab of the root holding `directory`, with that campaign indexed; nil when there is none to be had.
-    static func lab(of directory: String) -> Lab? {
+    /// The root holding a campaign directory (the lab's place).
+    static func root(of directory: String) -> String {
         let root = (Lab.canonical(directory) as NSString).deletingLastPathComponent
-        guard let lab = try? Lab(roots: LabRoots.roots(primary: root.isEmpty ? "." : root)) else { return nil }
+        return root.isEmpty ? "." : root
+    }
+
+    /// The lab of the root holding `directory` as it stands, if there is one (none is created).
+    static func existingLab(of directory: String) -> Lab? {
+        let root = root(of: directory)
+        guard FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent(Lab.databaseName)) else { return nil }
+        return try? Lab(roots: LabRoots.roots(primary: root))
+    }
+
+    /// Brings the campaign at `directory` into its root's lab as it ends (`intern run`, `intern
+    /// resume`): the next campaign sees its failures without a lab command in between. A new lab
+    /// indexes every campaign under the root first. Never fails the run.
+    static func record(campaign directory: String) {
+        guard let lab = try? Lab(roots: LabRoots.roots(primary: root(of: directory))) else { return }
         let now = unixMillisNow()
         if (try? lab.campaigns().isEmpty) ?? true {
             _ = try? lab.refresh(now: now)
         } else {
             _ = try? lab.refresh(campaign: directory, now: now)
         }
-        return lab
     }
 }

@@ -73,7 +73,7 @@ struct Run: AsyncParsableCommand {
         // campaign is over the workers exit by themselves; stragglers are stopped.
         let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet, dashboard: dashboardService)
         // The lab learns of the campaign as it ends (its failures, its best), without waiting for a lab command.
-        _ = LabLookup.lab(of: session.store.directory)
+        LabLookup.record(campaign: session.store.directory)
 
         if let stats {
             let coordinatorCPU = processCPUSeconds() - cpuBefore

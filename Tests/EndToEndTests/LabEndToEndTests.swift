@@ -97,8 +97,13 @@ import Testing
         let best = try await intern(["best", "--all"])
         #expect(best.stdout.split(separator: "\n").dropFirst().first?.hasPrefix("sft-2 ") == true, "\(best.stdout)")
 
-        // Lost, the lab is rebuilt from the stores, and the note (kept beside it) is still there.
+        // Lost, the lab is rebuilt from the stores by the next lab command, and the note (kept
+        // beside it) is still there; until then, the campaign's commands go on without it.
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir.file(".intern/.lab.sqlite" + suffix)) }
+        let without = try await intern(["failures", "--campaign", "sft-2"])
+        #expect(without.status == 0 && !without.stdout.contains("seen in"), "\(without.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file(".intern/.lab.sqlite")), "status, failures, digest never create a lab")
+        #expect(try await intern(["campaigns"]).status == 0)
         let rebuilt = try await intern(["failures", "--campaign", "sft-2"])
         #expect(rebuilt.stdout.contains("fixed by pinning transformers<5"), "\(rebuilt.stdout)")
     }
