@@ -106,6 +106,8 @@ let package = Package(
             "InternAgent", "InternJob", "Zstd", .product(name: "MCP", package: "swift-sdk"),
             // `status` and `digest` answered in-process from the store (no `intern` started per call).
             "InternCore", "InternReport", "InternStore",
+            // ... with what the lab says of the campaign's failures, as the commands add it.
+            "InternLab",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -57,6 +57,14 @@ public final class Lab: Sendable {
         }
     }
 
+    /// The roots of a lab: `primary` first, then `also` and `$INTERN_LAB_ROOTS` (colon-separated), each once.
+    public static func roots(primary: String, also: [String] = []) -> [String] {
+        let environment = ProcessInfo.processInfo.environment["INTERN_LAB_ROOTS"].map { $0.split(separator: ":").map(String.init) } ?? []
+        var roots: [String] = []
+        for root in [primary] + also + environment where !root.isEmpty && !roots.contains(root) { roots.append(root) }
+        return roots
+    }
+
     /// A directory as the lab names it: absolute, without `.`, `..` or a trailing `/` (the same
     /// campaign reached by `--dir ./x` and by its root is one campaign).
     public static func canonical(_ path: String) -> String {

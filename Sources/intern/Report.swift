@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 
@@ -29,10 +30,6 @@ struct Status: AsyncParsableCommand {
         let view = try StageView(info: info)
         print(try CampaignStatus.render(store: store, info: info, view: view, events: events, now: unixMillisNow()), terminator: "")
         // Failures an earlier campaign under the root had, and their notes (the lab, docs/lab.md).
-        let recurring = LabLookup.lines(store: store, createdAt: info.createdAt)
-        if !recurring.isEmpty {
-            print("seen before")
-            for line in recurring { print("  " + line) }
-        }
+        print(LabLookup.statusSection(store: store, createdAt: info.createdAt), terminator: "")
     }
 }
