@@ -86,7 +86,9 @@ public final class Lab: Sendable {
     /// The lab's schema; append new migrations at the end. (A lab can also simply be deleted.)
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
+        // A lab whose migrations do not apply (one a development build made) is moved aside and
+        // rebuilt, as a damaged one is.
+        migrator.registerMigration("v1-lab") { db in
             try db.execute(sql: """
                 CREATE TABLE campaigns (
                     id INTEGER PRIMARY KEY,
