@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 INTERN = .build/debug/intern
 EXAMPLE = examples/digits-pipeline
 
-.PHONY: all help deps system-deps python-deps mcp-client build release link-order demo data-demo hf-sft test chaos bench bench-mcp bench-dashboard bench-agent bench-search bench-scale slurm-test fixtures clean
+.PHONY: all help deps system-deps python-deps mcp-client build release link-order demo data-demo hf-sft test chaos bench bench-mcp bench-dashboard bench-lab bench-agent bench-search bench-scale slurm-test fixtures clean
 .PHONY: install-build install uninstall deb install-check
 
 all: build
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-search  search quality: intern's samplers vs Optuna's TPE and GP, 30 seeds (DIGITS=1: the digits job too)"
 	@echo "make bench-mcp     intern mcp's answer latency per tool on a 10,000-trial campaign"
 	@echo "make bench-dashboard  what 50 live dashboard pages cost the coordinator; a 10,000-trial page"
+	@echo "make bench-lab     intern recall on 100 campaigns / 1,000,000 failure excerpts, and the lab's rebuild"
 	@echo "make bench-agent   intern agent's prompt tokens per step over 100 steps (flat)"
 	@echo "make bench-scale   the coordinator alone with 1,000 simulated workers (QUICK=1: about 2 minutes)"
 	@echo "make slurm-test    a one-node SLURM cluster running pilot jobs"
@@ -256,6 +257,11 @@ bench-dashboard: system-deps release
 # How fast `intern mcp` answers on a 10,000-trial synthetic campaign (docs/agents.md): p50 per tool.
 bench-mcp: system-deps mcp-client release
 	$(PYTHON) Benchmarks/bench_mcp.py --intern .build/release/intern --out .build/bench-mcp.json
+
+# The lab (docs/lab.md): recall p50/p99 and the rebuild on 100 synthetic campaigns with 10,000
+# failure excerpts each (Benchmarks/README.md, The lab).
+bench-lab: system-deps release
+	$(PYTHON) Benchmarks/bench_lab.py --intern .build/release/intern --out .build/bench-lab.json
 
 # `intern agent`'s prompt size over 100 steps of a live campaign against a scripted model server
 # (docs/agents.md): flat, not growing with the campaign.

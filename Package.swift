@@ -58,6 +58,12 @@ let package = Package(
         // What a campaign amounts to: the report (Markdown, HTML with SVG charts, JSON) and the digest.
         .target(name: "InternReport", dependencies: ["InternCore", "InternSpec", "InternStore", "Zstd"]),
 
+        // The lab: memory across campaigns (every campaign under the roots, their failure signatures,
+        // best results, digests and notes), indexed in SQLite with FTS5 (docs/lab.md).
+        .target(name: "InternLab", dependencies: [
+            "InternCore", "InternSpec", "InternStore", "InternReport", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+
         // The dashboard: pages and Server-Sent Events read from the stores under a root, served by
         // Hummingbird. Page models, change detection and token checks are pure; the routes are thin.
         .target(name: "InternWeb", dependencies: [
@@ -80,7 +86,7 @@ let package = Package(
         // The one executable: a root command with subcommands.
         .executableTarget(name: "intern", dependencies: [
             "InternCore", "InternSpec", "InternStore", "InternReport", "InternAuth", "InternCoordinator", "InternWorker", "NNG",
-            "InternProtocol", "InternWeb",
+            "InternProtocol", "InternWeb", "InternLab",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,6 +106,8 @@ let package = Package(
             "InternAgent", "InternJob", "Zstd", .product(name: "MCP", package: "swift-sdk"),
             // `status` and `digest` answered in-process from the store (no `intern` started per call).
             "InternCore", "InternReport", "InternStore",
+            // ... with what the lab says of the campaign's failures, as the commands add it.
+            "InternLab",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -130,6 +138,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "InternAgentTests", dependencies: ["InternAgent"]),
+        .testTarget(name: "InternLabTests", dependencies: ["InternLab", "InternStore", "InternCore", "InternReport", "InternTestKit"]),
         .testTarget(name: "InternLoadTests", dependencies: ["InternLoad", "InternProtocol", "InternCore", "Zstd"]),
         .testTarget(name: "InternWorkerTests", dependencies: ["InternWorker", "InternProtocol", "InternTestKit"]),
         // The executable's own pieces (the process lifecycle), through @testable import.

@@ -79,10 +79,14 @@ public struct AgentTool: Sendable {
         case checksSpec
         /// Starts a campaign from a spec file: only when the server allows it (`--allow-start`).
         case startsCampaign
+        /// Reads the lab (every campaign under the server's root): run with `--root`.
+        case readsLab
+        /// Writes a note to the lab: run with `--root`, the campaign, and the agent's name as author.
+        case writesLab
     }
 
     /// Whether the tool changes nothing.
-    public var isReadOnly: Bool { effect == .reads || effect == .checksSpec }
+    public var isReadOnly: Bool { effect == .reads || effect == .checksSpec || effect == .readsLab }
 
     init(
         _ name: String, _ description: String, parameters: [ToolParameter] = [], printsJSON: Bool = false, effect: Effect = .reads,

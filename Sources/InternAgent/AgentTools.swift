@@ -2,9 +2,11 @@
 /// reads (inspection) and the steering (`add`, `pause`, `cancel`, …) that the coordinator holds to
 /// the guardrails (docs/agents.md lists them with what each answers).
 public enum AgentTools {
-    public static let all: [AgentTool] = reads + steering
+    public static let all: [AgentTool] = reads + lab + steering
     public static let reads: [AgentTool] = [status, digest, trials, best, failures, logs, metrics, diff, grep, report]
-    public static let steering: [AgentTool] = [validateSpec, startCampaign, propose, addTrials, pause, resume, cancel]
+    /// The lab: memory across every campaign under the server's root (docs/lab.md).
+    public static let lab: [AgentTool] = [recall, note]
+    public static let steering: [AgentTool] = [validateSpec, startCampaign, propose, addTrials, validateResults, pause, resume, cancel]
 
     public static func named(_ name: String) -> AgentTool? { all.first { $0.name == name } }
 
@@ -92,6 +94,32 @@ public enum AgentTools {
         ["report", "--format", "md"]
     }
 
+    // MARK: - The lab
+
+    static let recall = AgentTool(
+        "recall",
+        "Searches every campaign under the root, ranked (BM25): failure signatures with the notes on them and the other campaigns that had them, notes, best results, digests. What earlier campaigns learned, within the answer's budget.",
+        parameters: [
+            ToolParameter("text", .string, "What to look for (words; any of them, rarer ones weigh more).", required: true),
+            ToolParameter("tokens", .integer, "The most tokens the answer may take (default 800).", range: 64...20_000),
+        ],
+        effect: .readsLab
+    ) { given in
+        ["recall"] + (given.integer("tokens").map { ["--tokens", String($0)] } ?? []) + ["--", given.string("text")!]
+    }
+
+    static let note = AgentTool(
+        "note",
+        "Attaches what was learned (a cause, a fix) to a failure signature (8 to 16 hex digits, as failures shows it), a trial (its number, in `campaign`) or a campaign (its name). Every later campaign that fails the same way shows the note; a proposal that repeats the failure's region is answered with it.",
+        parameters: [
+            ToolParameter("subject", .string, "A signature's hex digits, a trial's number, or a campaign's name.", required: true),
+            ToolParameter("text", .string, "What was learned.", required: true),
+        ],
+        effect: .writesLab
+    ) { given in
+        ["note", "--", given.string("subject")!, given.string("text")!]
+    }
+
     // MARK: - Steering
 
     static let spec = ToolParameter("spec", .string, "The campaign spec's path (YAML), relative to the server's spec directory.", required: true)
@@ -131,6 +159,19 @@ public enum AgentTools {
     ) { given in
         ["add"] + (given.integer("trials").map { ["--trials", String($0)] } ?? []) + (given.number("hours").map { ["--hours", String($0)] } ?? [])
             + (given.number("gpu_hours").map { ["--gpu-hours", String($0)] } ?? [])
+    }
+
+    static let validateResults = AgentTool(
+        "validate_results",
+        "Asks the campaign to repeat its best configurations with new seeds and judge whether the best holds beyond the repeats' spread (intern validate --results); best, status and the digest then show the verdict. On a finished campaign the repeats wait for intern resume.",
+        parameters: [
+            ToolParameter("top", .integer, "How many of the best configurations to repeat (default: the spec's validate:, else 3).", range: 1...1_000),
+            ToolParameter("repeats", .integer, "How many times to repeat each (default: the spec's validate:, else 3).", range: 2...1_000),
+        ],
+        effect: .steers
+    ) { given in
+        ["validate", "--results"] + (given.integer("top").map { ["--top", String($0)] } ?? [])
+            + (given.integer("repeats").map { ["--repeats", String($0)] } ?? [])
     }
 
     static let pause = AgentTool("pause", "Pauses the campaign: nothing new starts, running trials go on, until resume.", effect: .steers) { _ in

@@ -59,6 +59,18 @@ extension CampaignStore {
             return (byClass, signatures)
         }
     }
+
+    /// Each failure signature's digest with the excerpt of its latest attempt: what the lab's
+    /// "seen in" lines need of a campaign, without reading its failed attempts whole.
+    public func failureExcerpts() throws -> [(signature: String, excerpt: String)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT failure_signature, COALESCE(failure_excerpt, '') AS excerpt FROM attempts
+                WHERE id IN (SELECT MAX(id) FROM attempts WHERE failure_signature IS NOT NULL GROUP BY failure_signature)
+                ORDER BY failure_signature
+                """).map { (signature: $0["failure_signature"], excerpt: $0["excerpt"]) }
+        }
+    }
 }
 
 /// What `intern digest`, `best` and `failures` show, read selectively: the few trials and

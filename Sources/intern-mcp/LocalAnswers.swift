@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 import Synchronization
@@ -93,10 +94,16 @@ final class LocalAnswers: Sendable {
         let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         do {
             switch command {
+            // With what the lab says of the campaign's failures, as the commands add it.
             case .status(let events):
-                return Array(try CampaignStatus.render(store: store, events: events, now: now).utf8)
+                let createdAt = try store.info()?.createdAt ?? 0
+                return Array((try CampaignStatus.render(store: store, events: events, now: now) + LabLookup.statusSection(store: store, createdAt: createdAt)).utf8)
             case .digest(let tokens, let since, let json):
-                return Array(try CampaignDigest.render(store: store, now: now, tokens: tokens, since: since, json: json, memo: memo).utf8)
+                var text = try CampaignDigest.render(store: store, now: now, tokens: tokens, since: since, json: json, memo: memo)
+                if !json, let info = try store.info() {
+                    text = LabLookup.adding(LabLookup.lines(store: store, createdAt: info.createdAt), toDigest: text, tokens: tokens)
+                }
+                return Array(text.utf8)
             }
         } catch {
             return nil

@@ -95,12 +95,25 @@ actor ToolRunner {
             }
             try tool.check(given)
             let campaign = given.string("campaign")
-            let output: Output
+            var output: Output
             switch tool.effect {
             case .reads:
                 output = try await run(try tool.arguments(given), campaign: campaign)
+            case .readsLab:
+                output = await capture(Self.placed(try tool.arguments(given), try labOptions(campaign: nil)))
+            case .writesLab:
+                output = await capture(Self.placed(try tool.arguments(given), try labOptions(campaign: campaign, note: true) + ["--author", actor]))
             case .steers, .cancels:
+                // A proposal that repeats where an earlier campaign failed with a noted cause is
+                // answered with the note (the lab's, when the server reads a root or a directory),
+                // as the lab stood before this campaign runs the proposal.
+                var noted: [UInt8] = []
+                if tool.name == "propose", let configurations = given.json("configurations"), let options = try? labOptions(campaign: campaign, note: true) {
+                    let check = await capture(Self.placed(["failures", "--all", "--proposed", configurations], options))
+                    if check.exitCode == 0 { noted = check.stdout }
+                }
                 output = try await run(try tool.arguments(given) + steeringOptions(), campaign: campaign)
+                if output.exitCode == 0 { output.stdout += noted }
             case .checksSpec:
                 given["spec"] = .string(try specPath(given.string("spec")!))
                 output = await capture(try tool.arguments(given))
@@ -119,6 +132,20 @@ actor ToolRunner {
             return CallTool.Result(content: [.text(text: error.message, annotations: nil, _meta: nil)], isError: true)
         } catch {
             return CallTool.Result(content: [.text(text: "\(error)", annotations: nil, _meta: nil)], isError: true)
+        }
+    }
+
+    /// Where the lab is for the lab's tools: the server's root (or the root holding its campaign
+    /// directory), and (`note`) the campaign a note on a trial, or a proposal, is about.
+    private func labOptions(campaign: String?, note: Bool = false) throws(ToolError) -> [String] {
+        switch place {
+        case .remote:
+            throw ToolError("the lab (recall, note) needs a server on a root of campaigns (--root) or a campaign directory (--dir), not a remote coordinator")
+        case .directory(let directory):
+            let standardized = URL(fileURLWithPath: directory).standardizedFileURL.path
+            return ["--root", (standardized as NSString).deletingLastPathComponent] + (note ? ["--campaign", (standardized as NSString).lastPathComponent] : [])
+        case .root(let root):
+            return ["--root", root] + (campaign.map { ["--campaign", $0] } ?? [])
         }
     }
 

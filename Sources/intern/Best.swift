@@ -1,21 +1,83 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 
 /// `intern best`: the best completed trial.
 struct Best: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "best", abstract: "Show the best completed trial: objective, parameters, command line.")
+        commandName: "best", abstract: "Show the best completed trial: objective, parameters, command line.",
+        discussion: """
+            intern best --all lists every campaign's best under the root (and --also-root) from the lab, best first per \
+            metric; --validated keeps the validated ones, --where lr=0.001 (repeatable) those whose parameters have \
+            the value: "the best learning rate for this model family so far" is intern best --all --validated --where model=llama-7b.
+            """)
 
     @OptionGroup var location: CampaignLocation
 
     @OptionGroup var remote: RemoteOptions
 
+    @Flag(name: .long, help: "Every campaign's best under the root, from the lab (docs/lab.md).")
+    var all = false
+
+    @Flag(name: .long, help: "With --all: only bests validated by their repeats (validate:).")
+    var validated = false
+
+    @Option(name: .customLong("where"), help: "With --all: only bests with this parameter value, NAME=VALUE (repeatable).")
+    var conditions: [String] = []
+
+    @Flag(name: .long, help: "With --all: one JSON object per finding, in an array.")
+    var json = false
+
+    @OptionGroup var lab: LabRoots
+
+    func validate() throws {
+        if !all, validated || !conditions.isEmpty || json { throw ValidationError("--validated, --where and --json go with --all") }
+        for condition in conditions where !condition.contains("=") || condition.hasPrefix("=") {
+            throw ValidationError("--where \(condition): write NAME=VALUE")
+        }
+    }
+
     func run() async throws {
+        if all {
+            try showFindings()
+            return
+        }
         if try await remote.forward() { return }
         try show()
+    }
+
+    /// `--all`: the lab's findings, best first per metric.
+    func showFindings() throws {
+        let lab = try lab.open(primary: location.root)
+        var wanted: [String: String] = [:]
+        for condition in conditions {
+            let equals = condition.firstIndex(of: "=")!
+            wanted[String(condition[..<equals])] = String(condition[condition.index(after: equals)...])
+        }
+        let findings: [Finding]
+        do {
+            findings = Finding.ranked(try lab.findings().filter { (!validated || $0.validated) && $0.matches(wanted) })
+        } catch {
+            throw CampaignDatabaseError(message: error.message)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(findings), as: UTF8.self))
+            return
+        }
+        guard !findings.isEmpty else {
+            print("no \(validated ? "validated " : "")best result\(wanted.isEmpty ? "" : " with " + conditions.joined(separator: " ")) in any campaign under \(lab.roots.joined(separator: ", "))")
+            throw ExitCode(ExitCodes.noTrialCompleted)
+        }
+        let rows = findings.map { finding in
+            [finding.campaign, finding.metric, Format.value(finding.objective), finding.validated ? "yes" : "no", String(finding.trial),
+             finding.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")]
+        }
+        print(Format.table(["campaign", "metric", "best", "validated", "trial", "parameters"], rows))
     }
 
     /// Prints the view from the campaign directory here.

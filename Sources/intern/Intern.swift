@@ -13,12 +13,13 @@ struct Intern: AsyncParsableCommand {
             `intern trials`, `intern logs TRIAL` and `intern best`.
             """,
         version: InternVersion.description,
-        subcommands: [SamplerCost.self, SamplerBench.self, SynthCampaign.self, ParseCost.self],  // hidden: benchmarks and tests
+        subcommands: [SamplerCost.self, SamplerBench.self, SynthCampaign.self, ParseCost.self, SynthLab.self, LabBench.self],  // hidden: benchmarks and tests
         groupedSubcommands: [
             CommandGroup(name: "Run", subcommands: [Run.self, Validate.self, Resume.self, CoordinatorCommand.self, WorkerCommand.self]),
             CommandGroup(name: "Inspect", subcommands: [
                 Status.self, Trials.self, Logs.self, Best.self, Metrics.self, Failures.self, Report.self, Digest.self, Samples.self, Grep.self, Diff.self, Serve.self,
             ]),
+            CommandGroup(name: "Lab (every campaign under the root)", subcommands: [Campaigns.self, RecallCommand.self, Note.self]),
             CommandGroup(name: "Steer", subcommands: [Pause.self, Add.self, Cancel.self, Drain.self]),
             CommandGroup(name: "Operate", subcommands: [InitAuth.self, Token.self]),
             CommandGroup(name: "Agents", subcommands: [MCPCommand.self, AgentCommand.self]),

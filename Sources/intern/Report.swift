@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 
@@ -43,7 +44,7 @@ struct Report: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let text = switch format {
-        case .md: report.markdown()
+        case .md: report.markdown() + LabLookup.markdown(store: store)
         case .html: report.html()
         case .json: try report.json()
         }
@@ -90,7 +91,11 @@ struct Digest: AsyncParsableCommand {
         let store = try location.open()
         do {
             // ``CampaignDigest/render``: what `intern-mcp` answers its `digest` tool with.
-            print(try CampaignDigest.render(store: store, now: unixMillisNow(), tokens: tokens, since: since.flatMap(DigestCursor.init), json: json), terminator: "")
+            var text = try CampaignDigest.render(store: store, now: unixMillisNow(), tokens: tokens, since: since.flatMap(DigestCursor.init), json: json)
+            if !json, let info = try store.info() {
+                text = LabLookup.adding(LabLookup.lines(store: store, createdAt: info.createdAt), toDigest: text, tokens: tokens)
+            }
+            print(text, terminator: "")
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }

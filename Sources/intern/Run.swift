@@ -3,6 +3,7 @@ import Foundation
 import InternAuth
 import InternCoordinator
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 import Logging
@@ -72,6 +73,8 @@ struct Run: AsyncParsableCommand {
         // preempted to the coordinator, which records it), then the coordinator stops. Once the
         // campaign is over the workers exit by themselves; stragglers are stopped.
         let outcome = try await session.run(display: ProgressDisplay(quiet: self.fleet.quiet), fleet: fleet, dashboard: dashboardService)
+        // The lab learns of the campaign as it ends (its failures, its best), without waiting for a lab command.
+        LabLookup.record(campaign: session.store.directory, now: unixMillisNow())
 
         if let stats {
             let coordinatorCPU = processCPUSeconds() - cpuBefore

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 
@@ -28,5 +29,7 @@ struct Status: AsyncParsableCommand {
         guard let info = try store.info() else { throw ValidationError("the campaign directory is empty") }
         let view = try StageView(info: info)
         print(try CampaignStatus.render(store: store, info: info, view: view, events: events, now: unixMillisNow()), terminator: "")
+        // Failures an earlier campaign under the root had, and their notes (the lab, docs/lab.md).
+        print(LabLookup.statusSection(store: store, createdAt: info.createdAt), terminator: "")
     }
 }

@@ -24,6 +24,8 @@ struct Validate: AsyncParsableCommand {
 
     @OptionGroup var remote: RemoteOptions
 
+    @OptionGroup var who: ActorOption
+
     @Flag(name: .long, help: "Validate the campaign's results instead: repeat its best configurations with new seeds (now if it runs; on a finished one, when `intern resume` runs it).")
     var results = false
 
@@ -53,7 +55,7 @@ struct Validate: AsyncParsableCommand {
         if try await remote.forward() { return }
         if results {
             try await submitControl(
-                location: location, kind: .validate, target: "\(top.map(String.init) ?? "-") \(repeats.map(String.init) ?? "-")")
+                location: location, kind: .validate, target: "\(top.map(String.init) ?? "-") \(repeats.map(String.init) ?? "-")", who: who)
             return
         }
         let file: CampaignFile

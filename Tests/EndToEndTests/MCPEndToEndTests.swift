@@ -40,8 +40,8 @@ import Testing
 
         #expect(answers["server"] as? String == "intern")
         #expect(answers["tools"] as? [String] == [
-            "add_trials", "best", "cancel", "diff", "digest", "failures", "grep", "list_campaigns", "logs", "metrics", "pause", "propose", "report",
-            "resume", "start_campaign", "status", "trials", "validate_spec",
+            "add_trials", "best", "cancel", "diff", "digest", "failures", "grep", "list_campaigns", "logs", "metrics", "note", "pause", "propose",
+            "recall", "report", "resume", "start_campaign", "status", "trials", "validate_results", "validate_spec",
         ])
         let schema = try #require(answers["logs_schema"] as? [String: Any])
         #expect(schema["required"] as? [String] == ["trial"])
@@ -199,17 +199,9 @@ import Testing
             return (try? await InternBinary.run(["failures", "--dir", campaign], in: dir.path, timeout: .seconds(10)))?.stdout.contains("ModuleNotFoundError") == true
         }
 
-        let client = try await ProcessRunner.run(
-            [Self.python, CampaignEndToEndTests.fixtures + "/mcp_steer_client.py", InternBinary.path, dir.file(".intern"), dir.path],
-            in: dir.path, timeout: .seconds(90))
-        try "".write(toFile: dir.file("go"), atomically: true, encoding: .utf8)
-        #expect(try await run.finish(timeout: .seconds(60)).status == 0)
-        #expect(client.status == 0, "\(client.stderr)")
-        let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
-        func answer(_ name: String) -> (error: Bool, text: String) {
-            let entry = answers[name] as? [String: Any]
-            return (entry?["error"] as? Bool ?? false, entry?["text"] as? String ?? "")
-        }
+        let answers = try await Self.clientAnswers(
+            "mcp_steer_client.py", [dir.file(".intern"), dir.path], in: dir, releasing: run, timeout: .seconds(60))
+        let answer = { (name: String) in Self.answer(answers, name) }
         let schema = try #require(answers["propose_schema"] as? [String: Any])
         let configurations = try #require((schema["properties"] as? [String: Any])?["configurations"] as? [String: Any])
         #expect(configurations["type"] as? String == "array" && answers["propose_read_only"] as? Bool == false)
@@ -250,6 +242,74 @@ import Testing
         #expect(rows.count == 5, "3 drawn, 1 by the person, 1 by the agent: nothing else ran")
     }
 
+    /// Runs a client fixture (`intern`'s path and `arguments` after it), then lets trial 1 of
+    /// the running campaign go (`go`) and waits for the campaign's end; the client's JSON answers.
+    static func clientAnswers(
+        _ fixture: String, _ arguments: [String], in dir: TemporaryDirectory, releasing run: ChildProcess, timeout: Duration
+    ) async throws -> [String: Any] {
+        let client = try await ProcessRunner.run(
+            [Self.python, CampaignEndToEndTests.fixtures + "/" + fixture, InternBinary.path] + arguments, in: dir.path, timeout: .seconds(90))
+        try "".write(toFile: dir.file("go"), atomically: true, encoding: .utf8)
+        #expect(try await run.finish(timeout: timeout).status == 0)
+        #expect(client.status == 0, "\(client.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
+    }
+
+    /// A tool's answer as a client fixture printed it: whether it was an error, and its text.
+    static func answer(_ answers: [String: Any], _ name: String) -> (error: Bool, text: String) {
+        let entry = answers[name] as? [String: Any]
+        return (entry?["error"] as? Bool ?? false, entry?["text"] as? String ?? "")
+    }
+
+    /// The lab's tools: recall finds what a person noted on an earlier campaign's failure, an
+    /// agent's note joins it, a proposal that repeats where that campaign failed is answered with
+    /// the notes, and validation is asked for like any steering.
+    @Test func anAgentRecallsAndNotes_andAProposalWhereAnEarlierCampaignFailedGetsTheNote() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "no MCP client at \(Self.python): run `make test` (it makes the venv)")
+        let dir = try TemporaryDirectory(prefix: "intern-mcp")
+        defer { dir.remove() }
+        let job = #"if [ {lr} = 0.05 ]; then echo \"ModuleNotFoundError: No module named 'transfomers'\" >&2; exit 1; fi; printf '{{\"loss\": %s}}\\n' {lr}; while [ {trial} = 1 ] && [ ! -e go ]; do sleep 0.05; done"#
+        let old = try dir.write("old.yaml", """
+            name: old
+            shell: "\(job.replacingOccurrences(of: "while", with: "while false &&"))"
+            space: {lr: [0.05, 0.01]}
+            sampler: grid
+            objective: {metric: loss, direction: minimize}
+            """)
+        #expect(try await InternBinary.run(["run", old, "--workers", "1", "--quiet"], in: dir.path, timeout: .seconds(60)).status == 0)
+        let failures = try await InternBinary.run(["failures", "--json", "--campaign", "old"], in: dir.path)
+        let signature = try #require((try JSONSerialization.jsonObject(with: Data(failures.stdout.utf8)) as? [[String: Any]])?.first?["signature"] as? String)
+        #expect(try await InternBinary.run(["note", signature, "fixed by pinning transformers<5"], in: dir.path).status == 0)
+
+        let spec = try dir.write("new.yaml", """
+            name: new
+            shell: "\(job)"
+            space: {lr: {type: uniform, low: 0.001, high: 0.1}}
+            trials: 2
+            objective: {metric: loss, direction: minimize}
+            """)
+        let run = try InternBinary.start(["run", spec, "--workers", "2", "--quiet"], in: dir.path)
+        try await eventually("the coordinator runs", timeout: .seconds(30)) {
+            (try? await InternBinary.run(["status", "--campaign", "new"], in: dir.path, timeout: .seconds(10)))?.stdout.contains("running") == true
+        }
+        let answers = try await Self.clientAnswers(
+            "mcp_lab_client.py", [dir.file(".intern"), String(signature.prefix(8))], in: dir, releasing: run, timeout: .seconds(90))
+        let answer = { (name: String) in Self.answer(answers, name) }
+        #expect(answers["recall_read_only"] as? Bool == true && answers["note_read_only"] as? Bool == false)
+        let recall = answer("recall")
+        #expect(!recall.error && recall.text.contains("fixed by pinning transformers<5"), "\(recall)")
+        let note = answer("note")
+        #expect(!note.error && note.text.contains("noted on signature \(signature.prefix(8))"), "\(note)")
+        let propose = answer("propose")
+        #expect(!propose.error && propose.text.contains("configuration 1 (lr=0.05) repeats where campaign old (1 trial, "), "\(propose)")
+        #expect(propose.text.contains("fixed by pinning transformers<5") && propose.text.contains("agent:"), "\(propose)")
+        #expect(!propose.text.contains("configuration 2 (lr=0.02) repeats"), "\(propose)")
+        let validate = answer("validate")
+        #expect(!validate.error, "\(validate)")
+        let notes = try String(contentsOfFile: dir.file(".intern/lab-notes.jsonl"), encoding: .utf8)
+        #expect(notes.split(separator: "\n").count == 2 && notes.contains("\"author\":\"agent:"), "\(notes)")
+    }
+
     /// The Streamable HTTP transport: two clients at once, each its own session; a request
     /// without the bearer token, with a wrong one, or outside a session is refused; a
     /// non-loopback address without a token is refused at start.
@@ -279,7 +339,7 @@ import Testing
         let answers = try #require(try JSONSerialization.jsonObject(with: client.stdoutBytes) as? [String: Any], "\(client.stdout)\n\(client.stderr)")
         for name in ["a", "b"] {
             let session = try #require(answers[name] as? [String: Any])
-            #expect(session["server"] as? String == "intern" && session["tools"] as? Int == 18)
+            #expect(session["server"] as? String == "intern" && session["tools"] as? Int == 21)
             #expect((session["status"] as? String)?.contains("1 completed") == true, "\(session)")
             let pause = try #require(session["pause"] as? [String: Any])
             #expect(pause["error"] as? Bool == true && (pause["text"] as? String)?.contains("nothing to pause") == true, "\(pause)")

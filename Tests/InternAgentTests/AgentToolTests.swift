@@ -41,6 +41,22 @@ import Testing
         #expect(try AgentTools.named("start_campaign")?.arguments(["spec": .string("a.yaml")]) == ["run", "--quiet", "--workers", "2", "--", "a.yaml"])
     }
 
+    @Test func labToolsReadAndNoteAcrossCampaigns_andValidationIsASteering() throws {
+        let recall = try #require(AgentTools.named("recall"))
+        #expect(recall.effect == .readsLab && recall.isReadOnly)
+        // Free text after `--`: words that look like options stay words.
+        #expect(try recall.arguments(["text": .string("--root=/ oom"), "tokens": .integer(300)]) == ["recall", "--tokens", "300", "--", "--root=/ oom"])
+        #expect(throws: ToolError.self) { try recall.arguments(["tokens": .integer(300)]) }  // text is required
+        #expect(throws: ToolError.self) { try recall.arguments(["text": .string("x"), "tokens": .integer(10)]) }
+        let note = try #require(AgentTools.named("note"))
+        #expect(note.effect == .writesLab && !note.isReadOnly)
+        #expect(try note.arguments(["subject": .string("3fa2b9c1"), "text": .string("--pin it")]) == ["note", "--", "3fa2b9c1", "--pin it"])
+        let validate = try #require(AgentTools.named("validate_results"))
+        #expect(validate.effect == .steers)
+        #expect(try validate.arguments(["top": .integer(2), "repeats": .integer(4)]) == ["validate", "--results", "--top", "2", "--repeats", "4"])
+        #expect(throws: ToolError.self) { try validate.arguments(["repeats": .integer(1)]) }
+    }
+
     @Test func aLongAnswerComesInPagesThatSayWhatIsLeft() {
         let pager = AnswerPager(budget: 100)
         let answer = (1...200).map { "line \($0) of a long log" }.joined(separator: "\n")

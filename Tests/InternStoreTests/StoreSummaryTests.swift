@@ -36,15 +36,21 @@ import Testing
         var failed = AttemptRecord(id: 1, trial: 6, number: 1, worker: "w", incarnation: 1, status: .failed, argv: [], assignedAt: 1)
         failed.failureClass = .oom
         failed.failureSignature = "a"
+        failed.failureExcerpt = "CUDA out of memory (first)"
         var again = failed
         again.id = 2
         again.failureClass = .user
         again.failureSignature = "b"
+        again.failureExcerpt = nil
         var third = failed
         third.id = 3
+        third.failureExcerpt = "CUDA out of memory (latest)"
         try store.apply([.attempt(failed), .attempt(again), .attempt(third)])
         let failures = try store.failureCounts()
         #expect(failures.byClass == [.oom: 2, .user: 1] && failures.signatures == 2)
+        // One line per signature, with its latest attempt's excerpt (the lab's "seen before").
+        let excerpts = try store.failureExcerpts()
+        #expect(excerpts.map(\.signature) == ["a", "b"] && excerpts.map(\.excerpt) == ["CUDA out of memory (latest)", ""])
     }
 
     /// The digest's, `best`'s and `failures`' selective reads agree with the records loaded whole.
