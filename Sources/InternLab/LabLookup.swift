@@ -75,14 +75,11 @@ public enum LabLookup {
     }
 
     /// Brings the campaign at `directory` into its root's lab as it ends (`intern run`, `intern
-    /// resume`): the next campaign sees its failures without a lab command in between. A new lab
-    /// indexes every campaign under the root first. Never fails the run.
+    /// resume`): the next campaign sees its failures without a lab command in between. Only this
+    /// campaign: the others under the root (a new lab beside many old campaigns) wait for the next
+    /// lab command, so that the run's end never waits for them. Never fails the run.
     public static func record(campaign directory: String, now: Timestamp) {
         guard let lab = try? Lab(roots: Lab.roots(primary: root(of: directory))) else { return }
-        if (try? lab.campaigns().isEmpty) ?? true {
-            _ = try? lab.refresh(now: now)
-        } else {
-            _ = try? lab.refresh(campaign: directory, now: now)
-        }
+        _ = try? lab.refresh(campaign: directory, now: now)
     }
 }

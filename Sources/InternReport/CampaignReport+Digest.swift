@@ -13,6 +13,9 @@ extension CampaignReport {
         /// (``CampaignReport/build(store:now:extent:)``): the same values as a full build, except
         /// that `sweep`, `curves`, `provenance` and `perCheckpoint` are empty and the log sizes 0.
         case digest
+        /// What the dashboard's campaign page draws again as the campaign changes: everything but
+        /// the audit sample (reading it decompresses every shard's log).
+        case analysis
     }
 
     /// The digest's part of the report, read selectively: counts and failure classes are

@@ -267,7 +267,7 @@ public struct CampaignReport: Sendable, Codable {
         report.steering = try steering(store)
         report.validation = verdict.map(Validation.init)
         report.totals = try ShardTotals.read(store: store, spec: spec).map(Totals.init)
-        if spec.map != nil || !spec.totals.isEmpty { report.samples = try AuditSample.read(store: store) }
+        if extent == .full, spec.map != nil || !spec.totals.isEmpty { report.samples = try AuditSample.read(store: store) }
         return report
     }
 

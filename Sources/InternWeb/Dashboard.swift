@@ -241,9 +241,9 @@ public struct Dashboard: Sendable {
     func analysis(_ name: String, _ entry: StoreShelf.Entry, fingerprint: CampaignProgress.Fingerprint) async throws -> StoreShelf.DrawnReport {
         let (store, now) = (entry.store, now())
         return try await entry.report.value(for: fingerprint) {
-            let report = try CampaignReport.build(store: store, now: now)
+            let report = try CampaignReport.build(store: store, now: now, extent: .analysis)
             let charts = report.charts(named: Self.chartsOnThePage)
-            let analysis = Pages.Analysis(goal: report.goal, cost: report.cost, failures: report.failures, charts: charts)
+            let analysis = Pages.Analysis(goal: report.goal, cost: report.cost, failures: report.failures, charts: charts, totals: report.totals)
             return StoreShelf.DrawnReport(report: report, charts: charts, html: Pages.analysis(campaign: name, analysis))
         }
     }

@@ -159,12 +159,15 @@ public enum Pages {
         public var failures: [FailureCluster]
         /// The report's charts by section.
         public var charts: [String: [String]]
+        /// A data campaign's totals (`totals:`), its shards still to run.
+        public var totals: CampaignReport.Totals?
 
-        public init(goal: [String], cost: CostBreakdown, failures: [FailureCluster], charts: [String: [String]]) {
+        public init(goal: [String], cost: CostBreakdown, failures: [FailureCluster], charts: [String: [String]], totals: CampaignReport.Totals? = nil) {
             self.goal = goal
             self.cost = cost
             self.failures = failures
             self.charts = charts
+            self.totals = totals
         }
     }
 
@@ -181,6 +184,7 @@ public enum Pages {
         if !analysis.goal.isEmpty {
             body += "<h2>Goal and budget</h2><ul>" + analysis.goal.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
         }
+        if let totals = analysis.totals { body += Self.totals(totals, campaign: campaign) }
         let total = analysis.cost.total
         body += "<p>spent: \(String(format: "%.2f", total.gpu)) GPU-hours, \(String(format: "%.2f", total.cpu)) CPU-hours, \(String(format: "%.2f", total.wall)) attempt-hours over \(total.attempts) attempts</p>"
         for section in ["Progress", "Metric curves", "Parameter importance"] {
@@ -189,6 +193,21 @@ public enum Pages {
         }
         if analysis.charts.values.contains(where: { !$0.isEmpty }) { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
         return body + failures(analysis.failures)
+    }
+
+    /// A data campaign's totals with their rates, and the shards still to run (the per-shard
+    /// table is the report's and the trials table's).
+    static func totals(_ totals: CampaignReport.Totals, campaign: String) -> String {
+        var html = "<h2>Totals</h2><p>\(e(totals.progress))</p>"
+        if !totals.names.isEmpty {
+            html += "<table id=\"totals\"><tr><th>total</th><th>sum</th><th>per second</th></tr>" + totals.names.map { name in
+                "<tr><td>\(e(name))</td><td>\(e(ShardTotals.text(totals.values[name] ?? 0)))</td><td>\(e(totals.perSecond[name].map { ShardTotals.text(($0 * 10).rounded() / 10) } ?? "-"))</td></tr>"
+            }.joined() + "</table>"
+        }
+        if !totals.toRun.isEmpty {
+            html += "<p>still to run (\(totals.toRun.count)): \(e(totals.toRun.prefix(20).joined(separator: ", ")))\(totals.toRun.count > 20 ? ", …" : "")</p>"
+        }
+        return html + "<p class=\"muted\">Per shard, and the audit sample of what was dropped: the <a href=\"\(campaignPath(campaign))/report\">report</a>.</p>"
     }
 
     /// The page's end: control, the trials table, the workers, the events.

@@ -1,4 +1,5 @@
 import InternCore
+import InternReport
 import InternStore
 import InternWeb
 import Testing
@@ -92,6 +93,20 @@ struct DashboardLogicTests {
         for name in ["..", ".", "../etc", "a/b", "", "%2e%2e", "x\0y", String(repeating: "a", count: 65)] {
             #expect(throws: WebError.self, "\(name)") { try root.directory(of: name) }
         }
+    }
+
+    @Test func aDataCampaignsAnalysisShowsItsTotals_andTheShardsStillToRun() {
+        let shards = [
+            ShardTotals.Shard(trial: 1, item: "a.jsonl", status: .completed, values: ["rows_in": 100, "dropped/<dup>": 7], startedAt: 0, endedAt: 2_000),
+            ShardTotals.Shard(trial: 2, item: "b.jsonl", status: .completed, values: ["rows_in": 50, "dropped/<dup>": 3], startedAt: 1_000, endedAt: 4_000),
+        ]
+        let totals = CampaignReport.Totals(ShardTotals(patterns: ["rows_in", "dropped/*"], items: ["a.jsonl", "b.jsonl", "c.jsonl"], shards: shards))
+        let html = Pages.analysis(campaign: "data", Pages.Analysis(
+            goal: [], cost: CostBreakdown(usage: [], stageNames: ["main"], now: 0), failures: [], charts: [:], totals: totals))
+        #expect(html.contains("<h2>Totals</h2>") && html.contains("<td>rows_in</td><td>150</td>") && html.contains("<td>dropped/&lt;dup&gt;</td><td>10</td>"), "\(html)")
+        #expect(html.contains("still to run (1): c.jsonl"))
+        let none = Pages.analysis(campaign: "sweep", Pages.Analysis(goal: [], cost: CostBreakdown(usage: [], stageNames: ["main"], now: 0), failures: [], charts: [:]))
+        #expect(!none.contains("Totals"))
     }
 
     @Test func pagesEscapeWhatCampaignsWrite() {
