@@ -67,7 +67,7 @@ let package = Package(
         // The dashboard: pages and Server-Sent Events read from the stores under a root, served by
         // Hummingbird. Page models, change detection and token checks are pure; the routes are thin.
         .target(name: "InternWeb", dependencies: [
-            "InternCore", "InternStore", "InternReport", "Zstd",
+            "InternCore", "InternStore", "InternReport", "InternLab", "Zstd",
             .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),

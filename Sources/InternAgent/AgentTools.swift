@@ -165,7 +165,7 @@ public enum AgentTools {
         "validate_results",
         "Asks the campaign to repeat its best configurations with new seeds and judge whether the best holds beyond the repeats' spread (intern validate --results); best, status and the digest then show the verdict. On a finished campaign the repeats wait for intern resume.",
         parameters: [
-            ToolParameter("top", .integer, "How many of the best configurations to repeat (default: the spec's validate:, else 3).", range: 1...1_000),
+            ToolParameter("top", .integer, "How many of the best configurations to repeat (default: the spec's validate:, else 3; at least 2 unless the spec declares a baseline: to beat).", range: 1...1_000),
             ToolParameter("repeats", .integer, "How many times to repeat each (default: the spec's validate:, else 3).", range: 2...1_000),
         ],
         effect: .steers

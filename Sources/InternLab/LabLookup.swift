@@ -31,14 +31,13 @@ public enum LabLookup {
         return lines.isEmpty ? "" : "seen before\n" + lines.map { "  " + $0 + "\n" }.joined()
     }
 
-    /// The Markdown report's closing section: the failures an earlier campaign had, with their
-    /// notes (empty when there are none).
-    public static func markdown(store: CampaignStore) -> String {
-        guard let info = try? store.info() else { return "" }
-        let lines = lines(store: store, createdAt: info.createdAt)
-        guard !lines.isEmpty else { return "" }
-        let items = lines.map { $0.hasPrefix("  ") ? "  - " + $0.dropFirst(2) : "- `" + $0.prefix(8) + "`" + $0.dropFirst(8) }
-        return "\n## Failures seen in earlier campaigns\n\n" + items.joined(separator: "\n") + "\n"
+    /// The report's section of failures an earlier campaign had (``CampaignReport/seenBefore``):
+    /// a line per failure (`` `abcd1234` excerpt ``), then its sightings and notes (`↳ …`).
+    public static func reportLines(store: CampaignStore) -> [String] {
+        guard let info = try? store.info() else { return [] }
+        return lines(store: store, createdAt: info.createdAt).map { line in
+            line.hasPrefix("  ") ? "↳ " + line.drop { $0 == " " } : "`" + line.prefix(8) + "`" + line.dropFirst(8)
+        }
     }
 
     /// A digest's text with a `seen before` section of `lines` before its closing cursor line, as

@@ -94,6 +94,10 @@ public struct CampaignReport: Sendable, Codable {
     public var steering: [String] = []
     /// The selection stage's validation (`validate:`), when its best configurations were repeated.
     public var validation: Validation?
+    /// This campaign's failures that earlier campaigns had too, with where and the notes on them
+    /// (the lab's, set by whoever builds the report with a lab at hand: `intern report`, the
+    /// dashboard); a line per failure, then its sightings and notes (`↳ …`).
+    public var seenBefore: [String] = []
     /// A data campaign's totals (`totals:`), its shards and those still to run.
     public var totals: Totals?
     /// A data campaign's audit sample (`map:` or `totals:`; the full report only).

@@ -81,6 +81,7 @@ extension CampaignReport {
             lines += blocked.map { "circuit breaker: \($0)" }
             sections.append(("Failures", lines))
         }
+        if !seenBefore.isEmpty { sections.append(("Failures seen in earlier campaigns", seenBefore)) }
 
         var costLines = [
             "total: \(ReportText.hours(cost.total.gpu)) GPU-hours, \(ReportText.hours(cost.total.cpu)) CPU-hours, \(ReportText.hours(cost.total.wall)) attempt-hours over \(cost.total.attempts) attempts",

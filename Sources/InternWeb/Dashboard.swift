@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import InternCore
+import InternLab
 import InternReport
 import InternStore
 import Logging
@@ -241,9 +242,11 @@ public struct Dashboard: Sendable {
     func analysis(_ name: String, _ entry: StoreShelf.Entry, fingerprint: CampaignProgress.Fingerprint) async throws -> StoreShelf.DrawnReport {
         let (store, now) = (entry.store, now())
         return try await entry.report.value(for: fingerprint) {
-            let report = try CampaignReport.build(store: store, now: now, extent: .analysis)
+            var report = try CampaignReport.build(store: store, now: now, extent: .analysis)
+            report.seenBefore = LabLookup.reportLines(store: store)
             let charts = report.charts(named: Self.chartsOnThePage)
-            let analysis = Pages.Analysis(goal: report.goal, cost: report.cost, failures: report.failures, charts: charts, totals: report.totals)
+            var analysis = Pages.Analysis(goal: report.goal, cost: report.cost, failures: report.failures, charts: charts, totals: report.totals)
+            analysis.seenBefore = report.seenBefore
             return StoreShelf.DrawnReport(report: report, charts: charts, html: Pages.analysis(campaign: name, analysis))
         }
     }

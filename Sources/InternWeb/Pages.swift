@@ -161,6 +161,8 @@ public enum Pages {
         public var charts: [String: [String]]
         /// A data campaign's totals (`totals:`), its shards still to run.
         public var totals: CampaignReport.Totals?
+        /// Its failures that earlier campaigns had too, with the notes on them (``CampaignReport/seenBefore``).
+        public var seenBefore: [String] = []
 
         public init(goal: [String], cost: CostBreakdown, failures: [FailureCluster], charts: [String: [String]], totals: CampaignReport.Totals? = nil) {
             self.goal = goal
@@ -192,7 +194,11 @@ public enum Pages {
             body += "<h2>\(e(section == "Metric curves" ? "Metric curves (best trials)" : section))</h2>" + charts.joined()
         }
         if analysis.charts.values.contains(where: { !$0.isEmpty }) { body += "<p class=\"muted\">More charts (best over time, objective against each parameter) in the <a href=\"\(path)/report\">report</a>.</p>" }
-        return body + failures(analysis.failures)
+        body += failures(analysis.failures)
+        if !analysis.seenBefore.isEmpty {
+            body += "<h2>Failures seen in earlier campaigns</h2><ul id=\"seen-before\">" + analysis.seenBefore.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+        }
+        return body
     }
 
     /// A data campaign's totals with their rates, and the shards still to run (the per-shard

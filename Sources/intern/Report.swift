@@ -37,14 +37,15 @@ struct Report: AsyncParsableCommand {
         var location = location
         if let directory { location.dir = directory }
         let store = try location.open()
-        let report: CampaignReport
+        var report: CampaignReport
         do {
             report = try CampaignReport.build(store: store, now: unixMillisNow())
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
+        report.seenBefore = LabLookup.reportLines(store: store)
         let text = switch format {
-        case .md: report.markdown() + LabLookup.markdown(store: store)
+        case .md: report.markdown()
         case .html: report.html()
         case .json: try report.json()
         }

@@ -60,6 +60,21 @@ import Testing
         #expect(status.stdout.contains("seen before\n  \(digest.prefix(8)) ModuleNotFoundError: No module named 'transfomers'\n    seen in campaign sft-1 (1 trial, "), "\(status.stdout)")
         let report = try await intern(["report", "--campaign", "sft-2"])
         #expect(report.stdout.contains("## Failures seen in earlier campaigns\n\n- `\(digest.prefix(8))` ModuleNotFoundError"), "\(report.stdout)")
+        #expect(report.stdout.contains("- ↳ seen in campaign sft-1 (1 trial, "), "\(report.stdout)")
+        let html = try await intern(["report", "--campaign", "sft-2", "--format", "html"])
+        #expect(html.stdout.contains("<h2>Failures seen in earlier campaigns</h2>") && html.stdout.contains("↳ seen in campaign sft-1"), "\(html.stdout.suffix(3000))")
+        let reportJSON = try await intern(["report", "--campaign", "sft-2", "--format", "json"])
+        let seenBefore = (try JSONSerialization.jsonObject(with: Data(reportJSON.stdout.utf8)) as? [String: Any])?["seen_before"] as? [String] ?? []
+        #expect(seenBefore.first?.hasPrefix("`\(digest.prefix(8))` ModuleNotFoundError") == true, "\(seenBefore)")
+        // The dashboard's campaign page (its analysis part) says so too, with the note.
+        let serve = try InternBinary.start(["serve", "--root", dir.file(".intern"), "--listen", "127.0.0.1:0"], in: dir.path)
+        defer { serve.signal(SIGKILL) }
+        let url = try await DashboardEndToEndTests.dashboardURL(of: serve)
+        let analysis = try await ProcessRunner.run(
+            ["/usr/bin/python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", url + "c/sft-2/analysis"],
+            timeout: .seconds(30))
+        #expect(analysis.stdout.contains("<h2>Failures seen in earlier campaigns</h2>") && analysis.stdout.contains("seen in campaign sft-1 (1 trial, ")
+                && analysis.stdout.contains("fixed by pinning transformers&lt;5"), "\(analysis.stdout.suffix(3000))\(analysis.stderr)")
         let digestText = try await intern(["digest", "--campaign", "sft-2", "--tokens", "4000"])
         #expect(digestText.stdout.contains("## seen before\n  \(digest.prefix(8)) ModuleNotFoundError"), "\(digestText.stdout)")
         #expect(digestText.stdout.hasSuffix("\n") && digestText.stdout.split(separator: "\n").last?.hasPrefix("cursor ") == true)

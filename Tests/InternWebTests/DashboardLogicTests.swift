@@ -105,8 +105,13 @@ struct DashboardLogicTests {
             goal: [], cost: CostBreakdown(usage: [], stageNames: ["main"], now: 0), failures: [], charts: [:], totals: totals))
         #expect(html.contains("<h2>Totals</h2>") && html.contains("<td>rows_in</td><td>150</td>") && html.contains("<td>dropped/&lt;dup&gt;</td><td>10</td>"), "\(html)")
         #expect(html.contains("still to run (1): c.jsonl"))
-        let none = Pages.analysis(campaign: "sweep", Pages.Analysis(goal: [], cost: CostBreakdown(usage: [], stageNames: ["main"], now: 0), failures: [], charts: [:]))
-        #expect(!none.contains("Totals"))
+        var plain = Pages.Analysis(goal: [], cost: CostBreakdown(usage: [], stageNames: ["main"], now: 0), failures: [], charts: [:])
+        let none = Pages.analysis(campaign: "sweep", plain)
+        #expect(!none.contains("Totals") && !none.contains("seen in earlier"))
+        // The lab's word on failures an earlier campaign had, escaped.
+        plain.seenBefore = ["`abcd1234` ModuleNotFoundError: <x>", "↳ seen in campaign sft-1 (12 trials, 2026-11-30)"]
+        let seen = Pages.analysis(campaign: "sweep", plain)
+        #expect(seen.contains("<h2>Failures seen in earlier campaigns</h2>") && seen.contains("<li>`abcd1234` ModuleNotFoundError: &lt;x&gt;</li>"), "\(seen)")
     }
 
     @Test func pagesEscapeWhatCampaignsWrite() {
