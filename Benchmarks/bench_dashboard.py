@@ -83,6 +83,17 @@ async def http_get(port, path, connection=None):
     return status, first, time.perf_counter() - started, body
 
 
+async def printed_port(process, name):
+    """The port of the dashboard `process` printed once it listened (`dashboard: http://127.0.0.1:PORT/`)."""
+    while True:
+        line = await process.stdout.readline()
+        if not line:
+            raise SystemExit("%s ended before printing its dashboard's address" % name)
+        found = re.search(rb"dashboard: http://127\.0\.0\.1:(\d+)/", line)
+        if found:
+            return int(found.group(1))
+
+
 class Client:
     """One reader of the campaign's feed; `page`: fetches what the page's script fetches."""
 
@@ -170,13 +181,7 @@ async def watch(intern, directory, mode, clients):
     process = await asyncio.create_subprocess_exec(
         intern, "run", os.path.join(directory, "dash.yaml"), "--workers", "2", "--quiet", "--http", "127.0.0.1:0",
         "--root", os.path.join(directory, "root"), "--stats", stats, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    port = None
-    while port is None:
-        line = await process.stdout.readline()
-        if not line:
-            raise SystemExit("intern run ended before printing its dashboard's address")
-        found = re.match(rb"dashboard: http://127\.0\.0\.1:(\d+)/", line)
-        port = int(found.group(1)) if found else None
+    port = await printed_port(process, "intern run")
     readers = [Client(port, "dash", mode == "page") for _ in range(clients if mode != "none" else 0)]
     tasks = [asyncio.ensure_future(reader.run()) for reader in readers]
     await process.stdout.read()
@@ -242,13 +247,7 @@ async def large_campaign(intern, repeats):
         subprocess.run([intern, "synth-campaign", campaign, "--trials", "10000", "--log-mib", "20"], check=True, stdout=subprocess.DEVNULL)
         server = await asyncio.create_subprocess_exec(
             intern, "serve", "--root", directory, "--listen", "127.0.0.1:0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        port = None
-        while port is None:
-            line = await server.stdout.readline()
-            if not line:
-                raise SystemExit("intern serve ended before printing its address")
-            found = re.search(rb"http://127\.0\.0\.1:(\d+)/", line)
-            port = int(found.group(1)) if found else None
+        port = await printed_port(server, "intern serve")
         await http_get(port, "/c/big")  # warm: the store opened, the page cache filled
         timings = {"page_first_byte": [], "page": [], "analysis": [], "trials": []}
         size = 0

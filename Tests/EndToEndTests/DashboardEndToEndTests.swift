@@ -100,7 +100,8 @@ import Testing
                 try FileManager.default.copyItem(atPath: file, toPath: keep)
             }
         }
-        #expect(((result["trial"] as? [String: Any])?["state"] as? String ?? "").contains("trial 1"), "\(result["trial"] ?? "")")
+        let trialState: String = (result["trial"] as? [String: Any])?["state"] as? String ?? ""
+        #expect(trialState.contains("trial 1"), "\(String(describing: result["trial"]))")
 
         let finished = try await run.finish(timeout: .seconds(90))
         #expect(finished.status == 0, "\(finished.stderr)")
