@@ -63,11 +63,12 @@ extension Coordinator {
         guard carryOut(effects) else {
             return .rejected(Rejected(requestId: hello.requestId, code: .internal, reason: "the coordinator cannot write its store"))
         }
+        let intervals = pacedIntervals(now: Self.now())
         return .welcome(Welcome(
             requestId: hello.requestId, campaign: machine.spec.name, coordinatorIncarnation: incarnation,
-            heartbeatIntervalMs: UInt64(options.config.heartbeatIntervalMillis),
+            heartbeatIntervalMs: intervals.heartbeat,
             leaseTimeoutMs: UInt64(options.config.leaseTimeoutMillis), maxMessageBytes: UInt64(options.maxMessageBytes),
-            logFlushIntervalMs: options.logFlushIntervalMillis, logFlushBytes: options.logFlushBytes,
+            logFlushIntervalMs: intervals.report, logFlushBytes: options.logFlushBytes,
             compressionLevel: options.compressionLevel, metricPrefix: machine.spec.metricPrefix))
     }
 
@@ -108,9 +109,10 @@ extension Coordinator {
     }
 
     func handleHeartbeat(_ heartbeat: Heartbeat) -> Message {
+        let now = Self.now()
         let effects = machine.heartbeat(
             worker: WorkerID(heartbeat.workerId), incarnation: heartbeat.incarnation, running: heartbeat.running,
-            leaving: heartbeat.leaving, now: Self.now())
+            leaving: heartbeat.leaving, now: now)
         guard let answer = effects.heartbeatAnswer else {
             return .rejected(Self.rejected(effects.refusal ?? .unknownWorker, requestId: heartbeat.requestId))
         }
@@ -120,8 +122,10 @@ extension Coordinator {
         // A leaving worker needs to hear nothing more: its goodbye once the campaign is over, or
         // a drained or stopped worker's last words before it (the linger does not wait for it).
         if heartbeat.leaving { saidGoodbye.insert(WorkerID(heartbeat.workerId)) }
+        let intervals = pacedIntervals(now: now)
         return .heartbeatReply(HeartbeatReply(
-            requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown))
+            requestId: heartbeat.requestId, cancel: answer.cancel, drain: answer.drain, shutdown: answer.shutdown,
+            logFlushIntervalMs: intervals.report, heartbeatIntervalMs: intervals.heartbeat))
     }
 
     /// A report is two machine events around the store, in one transaction: `admitReport`

@@ -66,6 +66,9 @@ public actor Coordinator {
     public nonisolated let measurements: CoordinatorMeasurements
     /// Pairs the ends stored with the slots' next assignments, for ``measurements``.
     var decisions = DecisionClock()
+    /// How often workers report and heartbeat, by the size of the fleet (``pacedIntervals(now:)``).
+    let pacing: FleetPacing
+    var paced: (report: UInt64, heartbeat: UInt64, at: Timestamp) = (0, 0, 0)
 
     /// Opens the campaign in `store`: a fresh campaign, or the one stored there, continued.
     public init(spec: CampaignSpec, store: CampaignStore, options: CoordinatorOptions, logger: Logger) throws {
@@ -78,6 +81,9 @@ public actor Coordinator {
         measurements = CoordinatorMeasurements(campaign: spec.name)
         gatekeeper = Gatekeeper(secret: options.credentials?.secret, allowUnsealedFromNetwork: options.insecure)
         gate = Mutex(ConnectionGate(limits: options.connectionLimits))
+        pacing = FleetPacing(
+            reportMillis: options.logFlushIntervalMillis, heartbeatMillis: UInt64(max(1, options.config.heartbeatIntervalMillis)),
+            leaseMillis: UInt64(max(1, options.config.leaseTimeoutMillis)))
         let now = Self.now()
         startedAt = now
         let attempts = try store.attempts()
@@ -349,6 +355,18 @@ public actor Coordinator {
             wakeAt = deadline
             alarm.ring()
         }
+    }
+
+    /// The intervals workers report and heartbeat at (`Welcome` and every `HeartbeatReply` say
+    /// them): the campaign's, stretched by ``pacing`` for the live workers, counted at most once a
+    /// second.
+    func pacedIntervals(now: Timestamp) -> (report: UInt64, heartbeat: UInt64) {
+        if now - paced.at >= 1_000 {
+            let live = machine.workers.values.reduce(0) { $0 + ($1.state == .lost ? 0 : 1) }
+            let intervals = pacing.intervals(workers: live)
+            paced = (intervals.report, intervals.heartbeat, now)
+        }
+        return (paced.report, paced.heartbeat)
     }
 
     /// Answers every parked request (the coordinator is stopping): nothing may wait forever.

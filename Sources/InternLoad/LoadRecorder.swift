@@ -34,6 +34,9 @@ public final class LoadRecorder: Sendable {
     private struct State {
         var counts = Counts()
         var dispatch = LatencyHistogram()
+        /// Dispatches after the start: once as many assignments as the fleet has slots were made
+        /// (every slot asked at once at the start, and the first answers queue behind each other).
+        var dispatchAfterStart = LatencyHistogram()
         var report = LatencyHistogram()
         var heartbeat = LatencyHistogram()
         var samples: [Sample] = []
@@ -47,13 +50,17 @@ public final class LoadRecorder: Sendable {
     private let state: Mutex<State>
     private let probe: ProcessProbe
     private let sampleEvery: Int
+    /// Assignments that make the start (the fleet's slots): dispatches after them are also counted apart.
+    private let startAssignments: Int
     /// When the run started.
     public let start = ContinuousClock.now
 
-    /// A recorder that samples `probe` every `sampleEvery` succeeded attempts.
-    public init(probe: ProcessProbe, sampleEvery: Int) {
+    /// A recorder that samples `probe` every `sampleEvery` succeeded attempts; `slots` is the
+    /// fleet's (the first that many assignments are the start).
+    public init(probe: ProcessProbe, sampleEvery: Int, slots: Int = 0) {
         self.probe = probe
         self.sampleEvery = max(1, sampleEvery)
+        startAssignments = max(0, slots)
         state = Mutex(State(nextSampleAt: max(1, sampleEvery)))
     }
 
@@ -77,6 +84,7 @@ public final class LoadRecorder: Sendable {
     func dispatched(after latency: Duration) {
         state.withLock {
             $0.dispatch.record(latency)
+            if $0.counts.assignments >= startAssignments { $0.dispatchAfterStart.record(latency) }
             $0.counts.assignments += 1
         }
     }
@@ -130,7 +138,8 @@ public final class LoadRecorder: Sendable {
     /// Everything measured so far.
     public var snapshot: Snapshot {
         state.withLock {
-            Snapshot(counts: $0.counts, dispatch: $0.dispatch, report: $0.report, heartbeat: $0.heartbeat, samples: $0.samples,
+            Snapshot(counts: $0.counts, dispatch: $0.dispatch, dispatchAfterStart: $0.dispatchAfterStart, report: $0.report,
+                     heartbeat: $0.heartbeat, samples: $0.samples,
                      problems: $0.problems, lastSuccessAt: $0.lastSuccessAt)
         }
     }
@@ -138,7 +147,7 @@ public final class LoadRecorder: Sendable {
     /// Everything measured, at one moment.
     public struct Snapshot: Sendable {
         public var counts: Counts
-        public var dispatch, report, heartbeat: LatencyHistogram
+        public var dispatch, dispatchAfterStart, report, heartbeat: LatencyHistogram
         public var samples: [Sample]
         public var problems: [String]
         /// Seconds into the run when the last succeeded attempt was acknowledged.

@@ -33,7 +33,8 @@ public enum LoadRun {
     /// Runs the workers and returns the figures. Raises the open-file limit first (a socket per worker).
     public static func run(_ configuration: Configuration) async -> LoadResult {
         raiseFileLimit()
-        let recorder = LoadRecorder(probe: configuration.probe, sampleEvery: configuration.sampleEvery)
+        let recorder = LoadRecorder(
+            probe: configuration.probe, sampleEvery: configuration.sampleEvery, slots: configuration.workers * configuration.settings.slots)
         recorder.sampleCoordinator()
         let log = TrainerLog(metricEvery: configuration.settings.profile.metricEvery, seed: configuration.settings.profile.seed)
         let schedule = configuration.churn.map(ChurnSchedule.init) ?? ChurnSchedule(.init(workers: 0, perHour: 0, hours: 0, timeScale: 0))
@@ -117,6 +118,8 @@ public struct LoadResult: Sendable, Codable {
     public var counts: LoadRecorder.Counts
     public var trialsPerSecond: Double
     public var dispatch: Latency
+    /// Dispatches once the start's assignments (one per slot of the fleet) were made.
+    public var dispatchAfterStart: Latency
     public var reportCommit: Latency
     public var heartbeat: Latency
     /// The coordinator sampled at the start, every N trials and at the end.
@@ -139,6 +142,7 @@ public struct LoadResult: Sendable, Codable {
         // only to learn the campaign is over.
         trialsPerSecond = Double(snapshot.counts.succeeded) / max(1e-9, snapshot.lastSuccessAt)
         dispatch = Latency(snapshot.dispatch)
+        dispatchAfterStart = Latency(snapshot.dispatchAfterStart)
         reportCommit = Latency(snapshot.report)
         heartbeat = Latency(snapshot.heartbeat)
         coordinator = snapshot.samples
@@ -165,6 +169,8 @@ public struct LoadResult: Sendable, Codable {
             String(format: "trials completed %d (%.1f/s); attempts failed %d, cancelled %d, refused %d; kills %d, cuts %d, retried requests %d",
                    counts.succeeded, trialsPerSecond, counts.failed, counts.cancelled, counts.refused, counts.kills, counts.cuts, counts.retries),
             String(format: "dispatch (work request -> assignment): p50 %.2f ms, p99 %.2f ms, max %.1f ms (%llu)", dispatch.p50Ms, dispatch.p99Ms, dispatch.maxMs, dispatch.count),
+            String(format: "dispatch after the start (once every slot had an assignment): p50 %.2f ms, p99 %.2f ms, max %.1f ms (%llu)",
+                   dispatchAfterStart.p50Ms, dispatchAfterStart.p99Ms, dispatchAfterStart.maxMs, dispatchAfterStart.count),
             String(format: "report commit (report -> ack): p50 %.2f ms, p99 %.2f ms, max %.1f ms (%llu)", reportCommit.p50Ms, reportCommit.p99Ms, reportCommit.maxMs, reportCommit.count),
             String(format: "heartbeat: p50 %.2f ms, p99 %.2f ms (%llu)", heartbeat.p50Ms, heartbeat.p99Ms, heartbeat.count),
             String(format: "log: %.1f MB raw stored, %d frames, %d metric samples", Double(counts.rawBytesStored) / 1e6, counts.framesSent, counts.metricSamplesSent),

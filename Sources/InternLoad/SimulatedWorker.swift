@@ -69,6 +69,8 @@ final class SimulatedWorker: Sendable {
         var campaignOver = false
         var campaignOverAt: ContinuousClock.Instant?
         var stopped = false
+        /// The report loop waiting out its pacing, woken by an attempt's end (``untilUrgent()``).
+        var urgentWaiter: CheckedContinuation<Void, Never>?
 
         var done: Bool { campaignOver && running.isEmpty && outbox.isEmpty }
     }
@@ -427,15 +429,18 @@ final class SimulatedWorker: Sendable {
 
     /// Adds an attempt's output (and end) to the outbox, unless the worker was killed since.
     private func queue(_ output: SimulatedAttempt.Output, generation: Int, end: AttemptEnd? = nil) {
-        let queued = state.withLock { state -> Bool in
-            guard state.generation == generation else { return false }
+        let (queued, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard state.generation == generation else { return (false, nil) }
             state.outbox.add(frames: output.frames, samples: output.samples)
-            if let end {
-                state.outbox.add(end: end)
-                state.running[end.attemptId] = nil
-            }
-            return true
+            guard let end else { return (true, nil) }
+            state.outbox.add(end: end)
+            state.running[end.attemptId] = nil
+            defer { state.urgentWaiter = nil }
+            return (true, state.urgentWaiter)
         }
+        // Resumed outside the lock: a resume takes the task's status lock, which a cancellation
+        // holds while its handler (``untilUrgent()``'s) waits for this one.
+        waiter?.resume()
         guard queued else { return }
         recorder.count {
             $0.framesSent += output.frames.count
@@ -463,6 +468,8 @@ final class SimulatedWorker: Sendable {
                         recorder.heartbeatAnswered(after: .now - sent)
                         state.withLock { state in
                             for attempt in reply.cancel where state.running[attempt] != nil { state.running[attempt] = true }
+                            if reply.logFlushIntervalMs > 0 { state.welcome?.logFlushIntervalMs = reply.logFlushIntervalMs }
+                            if reply.heartbeatIntervalMs > 0 { state.welcome?.heartbeatIntervalMs = reply.heartbeatIntervalMs }
                         }
                         if reply.shutdown || reply.drain { markCampaignOver() }
                     case .rejected(let rejected):
@@ -491,12 +498,33 @@ final class SimulatedWorker: Sendable {
         _ = try? await current.session.link.request(.heartbeat(goodbye), on: current.context, timeout: .seconds(1))
     }
 
+    /// Returns once an attempt's end waits in the outbox (or the task is cancelled).
+    private func untilUrgent() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.outbox.hasEnds || Task.isCancelled { return true }
+                    state.urgentWaiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.urgentWaiter = nil }
+                return state.urgentWaiter
+            }?.resume()
+        }
+    }
+
     /// Sends the outbox, one report at a time, until the worker is done.
     private func reportLoop() async {
         var current: (session: Session, context: Context)?
         defer { current?.context.close() }
         var wakes = reportWake.stream.makeAsyncIterator()
         var backoff = 100
+        var lastSent = ContinuousClock.now - .seconds(3_600)
+        var wokeFromEmpty = false
         while true {
             let (empty, urgent, done, overSince) = state.withLock { state in
                 (state.outbox.isEmpty, state.outbox.hasEnds, state.done, state.campaignOverAt)
@@ -512,16 +540,32 @@ final class SimulatedWorker: Sendable {
             }
             if empty {
                 if await wakes.next() == nil { return }
+                wokeFromEmpty = true
                 continue
             }
-            // Coalesce as a real worker does: 20 ms for more output, not a moment once an end waits.
-            if !urgent { try? await Task.sleep(for: .milliseconds(20)) }
+            // Coalesce and pace as a real worker does: until the report interval has passed since
+            // the last report (and 20 ms after output that found the outbox empty), not a moment
+            // once an end waits.
+            let interval = Duration.milliseconds(Int(clamping: state.withLock { $0.welcome?.logFlushIntervalMs } ?? 250))
+            var delay = lastSent + interval - .now
+            if wokeFromEmpty { delay = max(.milliseconds(20), delay) }
+            wokeFromEmpty = false
+            if !urgent, delay > .zero {
+                let wait = delay
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await Task.sleep(for: wait) }
+                    group.addTask { await self.untilUrgent() }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
             guard let link = await context(&current) else { return }
             let budget = Int(state.withLock { $0.welcome?.maxMessageBytes } ?? UInt64(settings.maxMessageBytes)) * 3 / 4
             let (incarnation, batch) = state.withLock { ($0.incarnation, $0.outbox.nextBatch(budget: budget)) }
             let report = Report(
                 requestId: nextRequestID(), workerId: id, incarnation: incarnation, frames: batch.frames, metrics: batch.samples, ends: batch.ends)
             let sent = ContinuousClock.now
+            lastSent = sent
             do {
                 switch try await link.session.link.request(.report(report), on: link.context, timeout: .seconds(30)) {
                 case .reportAck(let ack):

@@ -79,8 +79,16 @@ extension Worker {
 
     /// Acts on a heartbeat's reply. Drained by the coordinator (`intern drain`, quarantine), the
     /// worker leaves as on SIGTERM, so running attempts get the drain grace and are then
-    /// preempted; shut down, it stops asking for work; cancelled attempts are stopped.
+    /// preempted; shut down, it stops asking for work; cancelled attempts are stopped; new report
+    /// and heartbeat intervals replace the welcome's.
     private func apply(_ answer: HeartbeatReply) {
+        // The fleet's pacing (0: unchanged): reports and heartbeats at once, new attempts' streams too.
+        if answer.logFlushIntervalMs > 0 || answer.heartbeatIntervalMs > 0 {
+            state.withLock { state in
+                if answer.logFlushIntervalMs > 0 { state.welcome?.logFlushIntervalMs = answer.logFlushIntervalMs }
+                if answer.heartbeatIntervalMs > 0 { state.welcome?.heartbeatIntervalMs = answer.heartbeatIntervalMs }
+            }
+        }
         perform(lifecycle { $0.heartbeatAnswered(drain: answer.drain, shutdown: answer.shutdown, cancel: answer.cancel, now: .now) })
     }
 }

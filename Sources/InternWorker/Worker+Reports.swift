@@ -6,40 +6,52 @@ import NNG
 extension Worker {
     // MARK: - Reports
 
-    /// How long the reporter waits for more output before sending a report that carries no end,
-    /// and how much pending output sends it at once.
+    /// How long the reporter waits for more output before sending a report that carries no end
+    /// (at least; see ``reportLoop(_:link:)``), and how much pending output sends it at once.
     static let coalesceDelay = Duration.milliseconds(20)
     static let coalesceBytes = 256 << 10
 
     /// Sends the outbox's oldest items, one report at a time, until the worker is done; resends
     /// what is not acknowledged, until the lifecycle says to drop it.
+    ///
+    /// Reports are paced: at most one per `logFlushIntervalMs` (the coordinator's, which it
+    /// stretches for a large fleet: docs/protocol.md, Report pacing), carrying whatever every slot
+    /// flushed meanwhile; an attempt's end or ``coalesceBytes`` of output goes at once.
     func reportLoop(_ context: Context, link: CoordinatorLink) async throws {
         defer { context.close() }
         var backoff = 100
+        var lastSent = ContinuousClock.now - .seconds(3_600)
         while true {
             try Task.checkCancellation()
+            // Coalesce: a chatty job fills a frame every few milliseconds, and each report costs
+            // the coordinator a receive, a transaction and a reply. Wait for more until the report
+            // interval has passed since the last report (and 20 ms after output that found the
+            // outbox empty), but not a moment once an attempt's end is queued (the next dispatch
+            // may depend on it) or ``coalesceBytes`` wait.
+            let interval = Duration.milliseconds(Int(clamping: welcome?.logFlushIntervalMs ?? 250))
+            var delay = lastSent + interval - .now
             if outbox.isEmpty {
                 if lifecycle({ $0.nothingUndelivered() }).contains(.exit) { return }
                 await outbox.waitForWork()
-                // Coalesce: a chatty job fills a frame every few milliseconds, and each report
-                // costs the coordinator a transaction. Wait briefly for more, but not a moment
-                // once an attempt's end is queued (the next dispatch may depend on it).
-                if !outbox.isEmpty {
-                    let outbox = self.outbox
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { try? await Task.sleep(for: Self.coalesceDelay) }
-                        group.addTask { await outbox.waitUntilUrgent(bytes: Self.coalesceBytes) }
-                        await group.next()
-                        group.cancelAll()
-                    }
+                if outbox.isEmpty { continue }
+                delay = max(Self.coalesceDelay, lastSent + interval - .now)
+            }
+            if delay > .zero {
+                let outbox = self.outbox, wait = delay
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await Task.sleep(for: wait) }
+                    group.addTask { await outbox.waitUntilUrgent(bytes: Self.coalesceBytes) }
+                    await group.next()
+                    group.cancelAll()
                 }
-                continue
+                try Task.checkCancellation()
             }
             let budget = (Int(welcome?.maxMessageBytes ?? UInt64(options.maxMessageBytes))) * 3 / 4
             let batch = outbox.nextBatch(budget: budget)
             let report = Report(
                 requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
                 frames: batch.frames, metrics: batch.metrics, ends: batch.ends, provenance: batch.provenance)
+            lastSent = .now
             do {
                 let reply = try await link.request(.report(report), on: context, timeout: NNGDuration(requestTimeout(.seconds(30))))
                 switch reply {

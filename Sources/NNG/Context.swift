@@ -21,6 +21,7 @@ public final class Context: Sendable {
     private let socket: Socket
     let handle: nng_ctx
     private let bridge: AIOBridge
+    private let replies = DetachedSends()
     private let closed = Atomic<Bool>(false)
 
     init(socket: Socket) throws {
@@ -43,6 +44,8 @@ public final class Context: Sendable {
         // No operation can be in flight here (every operation holds `self`); freeing
         // the aio waits for a callback that may still be returning.
         bridge.free()
+        // A reply still queued for a busy connection ended when the context closed.
+        replies.free()
     }
 
     /// NNG's id for this context, useful in logs.
@@ -75,14 +78,7 @@ public final class Context: Sendable {
     public func send(_ bytes: [UInt8], timeout: NNGDuration? = nil) async throws {
         let label = "send on context \(id)"
         try checkOpen(label)
-        var raw: OpaquePointer?
-        try check(nng_msg_alloc(&raw, bytes.count), label)
-        guard let message = raw else { throw NNGError(code: NNGError.invalidArgument.code, operation: label) }
-        if !bytes.isEmpty {
-            bytes.withUnsafeBytes { source in
-                nng_msg_body(message).copyMemory(from: source.baseAddress!, byteCount: source.count)
-            }
-        }
+        let message = try Self.message(copying: bytes, label: label)
         var handedOver = false
         do {
             _ = try await bridge.run(.send, label: label, timeout: timeout) { aio in
@@ -110,12 +106,51 @@ public final class Context: Sendable {
 
     /// Like ``receive(timeout:)``, and also tells which connection (pipe) the message came on:
     /// a REP side uses it to tell local peers from network ones and to hang up on a peer.
-    public func receiveMessage(timeout: NNGDuration? = nil) async throws -> Received {
+    ///
+    /// It runs on its caller's executor (`nonisolated(nonsending)`): an actor that receives gets
+    /// the message on its own executor, with no hop through Swift's shared pool in between.
+    public nonisolated(nonsending) func receiveMessage(timeout: NNGDuration? = nil) async throws -> Received {
         let label = "receive on context \(id)"
         try checkOpen(label)
         return try await bridge.run(.receive, label: label, timeout: timeout) { aio in
             nng_ctx_recv(handle, aio)
         }
+    }
+
+    /// REP: hands `bytes` to NNG as the reply to the request last received on this context, and
+    /// returns without waiting for its delivery: the context may receive its next request at once
+    /// (NNG has taken the reply off it). A reply that cannot be delivered (its connection is gone,
+    /// or the context closes first) is dropped, as ``send(_:timeout:)`` would drop it; the
+    /// requester resends. Against `send`, it saves the wait for NNG's completion and the hop back
+    /// from NNG's thread to the caller, per request. Only when this context's previous reply is
+    /// still queued (its connection was busy) does it wait, for that one: NNG holds one queued
+    /// reply per context. Runs on its caller's executor (`nonisolated(nonsending)`).
+    /// - Throws: ``NNGError`` (``NNGError/closed``, or `nng_msg_alloc`'s and `nng_aio_alloc`'s).
+    public nonisolated(nonsending) func reply(_ bytes: [UInt8]) async throws {
+        let label = "reply on context \(id)"
+        try checkOpen(label)
+        await replies.waitUntilIdle()
+        try checkOpen(label)
+        let message = try Self.message(copying: bytes, label: label)
+        do {
+            try replies.send(message, on: handle)
+        } catch {
+            nng_msg_free(message)
+            throw error.during(label)
+        }
+    }
+
+    /// An NNG message holding a copy of `bytes`; the caller owns it.
+    private static func message(copying bytes: [UInt8], label: String) throws -> OpaquePointer {
+        var raw: OpaquePointer?
+        try check(nng_msg_alloc(&raw, bytes.count), label)
+        guard let message = raw else { throw NNGError(code: NNGError.invalidArgument.code, operation: label) }
+        if !bytes.isEmpty {
+            bytes.withUnsafeBytes { source in
+                nng_msg_body(message).copyMemory(from: source.baseAddress!, byteCount: source.count)
+            }
+        }
+        return message
     }
 
     /// REQ convenience: sends `bytes` as a request and returns the reply to it.
@@ -201,8 +236,9 @@ final class AIOBridge: Sendable {
         Unmanaged.passUnretained(self).release()
     }
 
-    /// Runs one operation: `start` is given the idle aio and must submit it to NNG.
-    func run(
+    /// Runs one operation: `start` is given the idle aio and must submit it to NNG. Resumes on
+    /// its caller's executor (`nonisolated(nonsending)`).
+    nonisolated(nonsending) func run(
         _ operation: Operation, label: String, timeout: NNGDuration?,
         start: (OpaquePointer) -> Void
     ) async throws -> Received {
@@ -284,5 +320,98 @@ final class AIOBridge: Sendable {
             }
             pending.continuation.resume(throwing: NNGError(code: rv, operation: pending.label))
         }
+    }
+}
+
+/// The aio of a context's replies sent without waiting for delivery (``Context/reply(_:)``): its
+/// completion, on an NNG thread, frees a message NNG did not take and marks the aio idle again.
+///
+/// One reply at a time: NNG's REP context holds a reply queued behind a busy connection in a list
+/// node of its own, so a second reply while the first is still queued would corrupt that list.
+/// ``waitUntilIdle()`` lets the next reply wait for the one before (usually long delivered).
+///
+/// The aio's callback argument is this object, unretained: the aio is freed in ``free()`` (which
+/// waits for a running callback) before this object goes.
+final class DetachedSends: Sendable {
+    private struct AIO: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private struct State {
+        var aio: AIO?
+        var inFlight = false
+        var freed = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Returns once no reply of this context is in flight (at once, nearly always).
+    nonisolated(nonsending) func waitUntilIdle() async {
+        guard state.withLock({ $0.inFlight }) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                guard s.inFlight else { return true }
+                s.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Hands `message` to NNG on `context`; NNG owns it unless this throws. The caller waited
+    /// until idle (``waitUntilIdle()``); a reply still in flight throws ``NNGError/busy``.
+    func send(_ message: OpaquePointer, on context: nng_ctx) throws(NNGError) {
+        let existing = try state.withLock { s throws(NNGError) -> AIO? in
+            guard !s.freed else { throw NNGError.closed }
+            guard !s.inFlight else { throw NNGError.busy }
+            s.inFlight = true
+            return s.aio
+        }
+        let aio: AIO
+        if let existing { aio = existing } else { aio = try allocate() }
+        nng_aio_set_msg(aio.pointer, message)
+        nng_aio_set_timeout(aio.pointer, cnng_duration_default())
+        nng_ctx_send(context, aio.pointer)
+    }
+
+    private func allocate() throws(NNGError) -> AIO {
+        var raw: OpaquePointer?
+        let rv = nng_aio_alloc(&raw, { arg in
+            guard let arg else { return }
+            Unmanaged<DetachedSends>.fromOpaque(arg).takeUnretainedValue().completed()
+        }, Unmanaged.passUnretained(self).toOpaque())
+        guard rv == 0, let raw else {
+            state.withLock { $0.inFlight = false }
+            throw NNGError(code: rv == 0 ? NNGError.invalidArgument.code : rv, operation: "nng_aio_alloc")
+        }
+        let aio = AIO(pointer: raw)
+        state.withLock { $0.aio = aio }
+        return aio
+    }
+
+    private func completed() {
+        guard let aio = state.withLock({ $0.aio }) else { return }
+        // A failed send gives the message back: free it (the requester resends).
+        if nng_aio_result(aio.pointer) != 0, let message = nng_aio_get_msg(aio.pointer) { nng_msg_free(message) }
+        nng_aio_set_msg(aio.pointer, nil)
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.inFlight = false
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        // Resumed outside the lock (a resume may take a task's own lock).
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Frees the aio (stopping a reply still queued, and waiting for a running callback). Called
+    /// once, by the context's deinit, after the context closed.
+    func free() {
+        let aio = state.withLock { s -> AIO? in
+            s.freed = true
+            return s.aio
+        }
+        if let aio { nng_aio_free(aio.pointer) }
+        state.withLock { $0.aio = nil }
     }
 }

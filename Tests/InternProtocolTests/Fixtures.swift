@@ -26,6 +26,29 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
+/// Where the same message of an earlier revision of this major version ended, when fields were
+/// appended to it since (docs/protocol.md, Versioning): a prefix of exactly that length decodes, the
+/// appended fields read as absent. `HeartbeatReply.logFlushIntervalMs` and `heartbeatIntervalMs`
+/// were appended within version 5. (Both 0 are not sent: that message ends there already.)
+func earlierRevisionEnding(of message: Message, encoded bytes: [UInt8]) -> (length: Int, message: Message)? {
+    guard case .heartbeatReply(var reply) = message, reply.logFlushIntervalMs != 0 || reply.heartbeatIntervalMs != 0 else { return nil }
+    let length = bytes.count - varintSize(reply.logFlushIntervalMs) - varintSize(reply.heartbeatIntervalMs)
+    reply.logFlushIntervalMs = 0
+    reply.heartbeatIntervalMs = 0
+    return (length, .heartbeatReply(reply))
+}
+
+/// The bytes of `value` as a `uint` (LEB128).
+func varintSize(_ value: UInt64) -> Int {
+    var size = 1
+    var rest = value
+    while rest >= 0x80 {
+        rest >>= 7
+        size += 1
+    }
+    return size
+}
+
 func hex(_ bytes: [UInt8]) -> String {
     bytes.map { ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
 }
@@ -89,7 +112,7 @@ enum Fixtures {
         Fixture(name: "Heartbeat.empty", message: .heartbeat(Heartbeat(
             requestId: 8, workerId: "w", incarnation: 9, running: []))),
         Fixture(name: "HeartbeatReply", message: .heartbeatReply(HeartbeatReply(
-            requestId: 9, cancel: [5, 6], drain: true, shutdown: false))),
+            requestId: 9, cancel: [5, 6], drain: true, shutdown: false, logFlushIntervalMs: 1_000, heartbeatIntervalMs: 2_000))),
         Fixture(name: "HeartbeatReply.empty", message: .heartbeatReply(HeartbeatReply(requestId: 9))),
         Fixture(name: "Report", message: .report(Report(
             requestId: 10, workerId: "w", incarnation: 11,

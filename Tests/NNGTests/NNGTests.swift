@@ -239,6 +239,54 @@ func expectNNGError<T>(_ expected: NNGError, _ body: () async throws -> T, sourc
         #expect(errors == [.busy, .closed])
     }
 
+    /// `reply` hands the answer over without waiting: one context answers many requests of one
+    /// connection in a row, with replies large enough that the connection is often still busy with
+    /// the one before (NNG then queues the reply on the context, one at a time), and each reply
+    /// reaches its own requester whole; a reply after close is refused.
+    @Test func replyWithoutWaiting_answersEachRequest_andRefusesAfterClose() async throws {
+        let pair = try Pair(maxMessageSize: 1 << 20)
+        defer { pair.close() }
+        let count = 50
+        let padding = String(repeating: "x", count: 512 << 10)
+        let server = try pair.rep.openContext()
+        try await withDeadline(seconds: 20) {
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for i in 0..<count {
+                    let ctx = try pair.req.openContext()
+                    group.addTask { (i, text(try await ctx.request(bytes("q\(i)")))) }
+                }
+                for _ in 0..<count {
+                    let request = text(try await server.receive())
+                    try await server.reply(bytes("a-" + request + padding))
+                }
+                var answers: [Int: String] = [:]
+                for try await (i, answer) in group { answers[i] = answer }
+                #expect(answers == Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, "a-q\($0)" + padding) }))
+            }
+        }
+        server.close()
+        await expectNNGError(.closed) { try await server.reply([1]) }
+    }
+
+    /// A reply to a requester that went away is dropped; the context serves the next request.
+    @Test func replyToAGoneRequester_isDropped_andTheContextGoesOn() async throws {
+        let pair = try Pair()
+        defer { pair.close() }
+        let server = try pair.rep.openContext()
+        let gone = try Socket.request(maxMessageSize: 1 << 16)
+        try gone.dial("tcp://127.0.0.1:\(pair.listener.boundPort!)")
+        let asking = try gone.openContext()
+        try await asking.send(bytes("hello"))
+        #expect(text(try await server.receive()) == "hello")
+        gone.close()
+        try await server.reply(bytes("nobody hears this"))
+        let ctx = try pair.req.openContext()
+        async let answer = ctx.request(bytes("again"))
+        #expect(text(try await server.receive()) == "again")
+        try await server.reply(bytes("heard"))
+        #expect(text(try await answer) == "heard")
+    }
+
     @Test func requestContextReceiveWithoutSendIsStateError() async throws {
         let pair = try Pair()
         defer { pair.close() }
