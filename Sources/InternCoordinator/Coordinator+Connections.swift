@@ -11,8 +11,8 @@ extension Coordinator {
     /// It runs on the coordinator's thread, receiving included (`receiveMessage` resumes on its
     /// caller's executor), and hands each reply to NNG without waiting for its delivery: a request
     /// costs one hop, from NNG's thread to this one. (Through Swift's shared pool, authenticating
-    /// there and awaiting each send, it cost four, and at 1,000 workers the futex wake-ups and
-    /// context switches were half the coordinator's CPU.)
+    /// there and awaiting each send, it cost four: at 200 simulated workers, 25,000 context
+    /// switches a second for 1,600 requests; docs/operations.md, Scale.)
     func serve(_ context: Context) async {
         receivers.add(1, ordering: .relaxed)
         var retired = false
