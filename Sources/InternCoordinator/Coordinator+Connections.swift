@@ -63,6 +63,8 @@ extension Coordinator {
                 // requester's REQ socket resends.
             }
             if retireIfSurplus() {
+                // Its reply may still wait behind a busy connection: closing now would drop it.
+                await context.repliesHandedOver()
                 retired = true
                 return
             }

@@ -140,6 +140,13 @@ public final class Context: Sendable {
         }
     }
 
+    /// REP: returns once the last reply given to ``reply(_:)`` has left this context (NNG took it
+    /// for its connection, or dropped it). Closing the context before would drop a reply still
+    /// queued behind a busy connection, and its requester would wait for nothing.
+    public nonisolated(nonsending) func repliesHandedOver() async {
+        await replies.waitUntilIdle()
+    }
+
     /// An NNG message holding a copy of `bytes`; the caller owns it.
     private static func message(copying bytes: [UInt8], label: String) throws -> OpaquePointer {
         var raw: OpaquePointer?
@@ -328,7 +335,8 @@ final class AIOBridge: Sendable {
 ///
 /// One reply at a time: NNG's REP context holds a reply queued behind a busy connection in a list
 /// node of its own, so a second reply while the first is still queued would corrupt that list.
-/// ``waitUntilIdle()`` lets the next reply wait for the one before (usually long delivered).
+/// ``waitUntilIdle()`` lets the next reply, or the context's closing, wait for the one before
+/// (usually long delivered).
 ///
 /// The aio's callback argument is this object, unretained: the aio is freed in ``free()`` (which
 /// waits for a running callback) before this object goes.
@@ -341,21 +349,19 @@ final class DetachedSends: Sendable {
         var aio: AIO?
         var inFlight = false
         var freed = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
 
-    /// Returns once no reply of this context is in flight (at once, nearly always).
+    /// Returns once no reply of this context is in flight (at once, nearly always), or once the
+    /// task is cancelled. The rare wait (the connection was busy) is polled, from 1 ms to 50 ms
+    /// apart: a cancelled task (a stopping coordinator) never waits for a connection that does not
+    /// read, and no continuation is resumed from NNG's thread.
     nonisolated(nonsending) func waitUntilIdle() async {
-        guard state.withLock({ $0.inFlight }) else { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                guard s.inFlight else { return true }
-                s.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
+        var pause = 1
+        while state.withLock({ $0.inFlight }) {
+            guard (try? await Task.sleep(for: .milliseconds(pause))) != nil else { return }
+            pause = min(pause * 2, 50)
         }
     }
 
@@ -395,13 +401,7 @@ final class DetachedSends: Sendable {
         // A failed send gives the message back: free it (the requester resends).
         if nng_aio_result(aio.pointer) != 0, let message = nng_aio_get_msg(aio.pointer) { nng_msg_free(message) }
         nng_aio_set_msg(aio.pointer, nil)
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.inFlight = false
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        // Resumed outside the lock (a resume may take a task's own lock).
-        for waiter in waiters { waiter.resume() }
+        state.withLock { $0.inFlight = false }
     }
 
     /// Frees the aio (stopping a reply still queued, and waiting for a running callback). Called
