@@ -21,7 +21,7 @@ public final class Context: Sendable {
     private let socket: Socket
     let handle: nng_ctx
     private let bridge: AIOBridge
-    private let replies = DetachedSends()
+    private let replies = DetachedReply()
     private let closed = Atomic<Bool>(false)
 
     init(socket: Socket) throws {
@@ -330,7 +330,7 @@ final class AIOBridge: Sendable {
     }
 }
 
-/// The aio of a context's replies sent without waiting for delivery (``Context/reply(_:)``): its
+/// The aio of a context's reply sent without waiting for delivery (``Context/reply(_:)``): its
 /// completion, on an NNG thread, frees a message NNG did not take and marks the aio idle again.
 ///
 /// One reply at a time: NNG's REP context holds a reply queued behind a busy connection in a list
@@ -340,7 +340,7 @@ final class AIOBridge: Sendable {
 ///
 /// The aio's callback argument is this object, unretained: the aio is freed in ``free()`` (which
 /// waits for a running callback) before this object goes.
-final class DetachedSends: Sendable {
+final class DetachedReply: Sendable {
     private struct AIO: @unchecked Sendable {
         let pointer: OpaquePointer
     }
@@ -385,7 +385,7 @@ final class DetachedSends: Sendable {
         var raw: OpaquePointer?
         let rv = nng_aio_alloc(&raw, { arg in
             guard let arg else { return }
-            Unmanaged<DetachedSends>.fromOpaque(arg).takeUnretainedValue().completed()
+            Unmanaged<DetachedReply>.fromOpaque(arg).takeUnretainedValue().completed()
         }, Unmanaged.passUnretained(self).toOpaque())
         guard rv == 0, let raw else {
             state.withLock { $0.inFlight = false }
