@@ -115,7 +115,6 @@ public final class ReportIngestor {
     private let store: CampaignStore
     private var cursors: [StreamKey: StreamState] = [:]
     private var metricCursors: [AttemptID: UInt64] = [:]
-    private var trialOf: [AttemptID: TrialID] = [:]
     /// Makes the log files of attempts just assigned, off the coordinator's thread (see `prepare`).
     private let preparer = DispatchQueue(label: "intern.logs.prepare", qos: .utility)
     /// Attempts made since this ingestor was (their ids are above every id the store held then)

@@ -12,7 +12,7 @@ extension CoordinatorMachine {
         while let (index, feeder) = self.feeder.takeWaitingStageDue(totalTrials: totalTrials) {
             guard let input = stages[index].input else { continue }
             effects.changes.append(.stagesFed(self.feeder.fedStages.sorted()))
-            var candidates = trials.values.filter { $0.stage == feeder && $0.status == .completed && $0.feasible != false && !$0.isRepeat }
+            var candidates = trials(where: { $0.isResult(ofStage: feeder) })
             var how = "every completed trial"
             if input.validated {
                 // Only a best whose advantage held over its repeats; none when it did not.

@@ -60,8 +60,7 @@ extension CoordinatorMachine {
     ) -> (configurations: Int, trials: Int) {
         let stage = stages[index]
         guard let objective = stage.objective else { return (0, 0) }
-        let candidates = trials.values
-            .filter { $0.stage == index && $0.status == .completed && $0.feasible != false && $0.objective != nil && !$0.isRepeat }
+        let candidates = trials(where: { $0.isResult(ofStage: index) && $0.objective != nil })
             .sorted { a, b in a.objective! == b.objective! ? a.id < b.id : objective.isBetter(a.objective!, than: b.objective!) }
             .prefix(policy.top)
         guard let best = candidates.first else { return (0, 0) }
@@ -74,7 +73,7 @@ extension CoordinatorMachine {
         for run in runs {
             // Asked again (`intern validate --results`), a configuration's repeats continue its
             // numbering, and so get new seeds.
-            let previous = trials.values.lazy.filter { $0.stage == index && $0.isRepeat && $0.repeatOf == run.of?.id }.compactMap(\.repeatNumber).max() ?? 0
+            let previous = trials(where: { $0.stage == index && $0.isRepeat }).filter { $0.repeatOf == run.of?.id }.compactMap(\.repeatNumber).max() ?? 0
             for number in (previous + 1)...(previous + policy.repeats) {
                 let seed = ValidationPolicy.seed(repeat: number, of: seeded)
                 var parameters = run.parameters
@@ -107,6 +106,6 @@ extension CoordinatorMachine {
         // A stage has repeats exactly when it is in `validatedStages` (``record(_:shortfall:)``):
         // a campaign without validation pays no walk of its trials for every progress snapshot.
         guard validatedStages.contains(index), let objective = stages[index].objective else { return nil }
-        return ValidationVerdict.judge(trials.values.lazy.filter { $0.stage == index }, objective: objective)
+        return ValidationVerdict.judge(trials(where: { $0.stage == index }), objective: objective)
     }
 }

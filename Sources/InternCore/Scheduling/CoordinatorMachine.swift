@@ -234,7 +234,7 @@ public struct CoordinatorMachine: Sendable {
                 machine.registry.remember(assignment: attempt.id, worker: attempt.worker, requestID: requestID)
             }
         }
-        for var trial in machine.trials.values.sorted(by: { $0.id < $1.id }) where !trial.status.isTerminal {
+        for var trial in machine.trials(where: { !$0.status.isTerminal }) {
             let inFlight = machine.active.contains { machine.attempts[$0]?.trial == trial.id }
             if trial.status == .running, inFlight { continue }
             if trial.status != .pending {
@@ -315,12 +315,22 @@ public struct CoordinatorMachine: Sendable {
     public var bestTrial: TrialRecord? {
         guard let index = spec.selectionStage, let objective = stages[index].objective, stages[index].extraObjectives.isEmpty
         else { return nil }
-        return trials.values
-            .filter { $0.stage == index && $0.status == .completed && $0.objective != nil && $0.feasible != false && !$0.isRepeat }
-            .min { a, b in
-                if a.objective! == b.objective! { return a.id < b.id }
-                return objective.isBetter(a.objective!, than: b.objective!)
-            }
+        var best: (id: TrialID, value: Double)?
+        trials.forEachSummary { id, trial in
+            guard trial.isResult(ofStage: index), let value = trial.objective else { return }
+            if let current = best, value == current.value || !objective.isBetter(value, than: current.value) { return }
+            best = (id, value)
+        }
+        return best.flatMap { trials[$0.id] }
+    }
+
+    /// The trials whose summaries pass `isIncluded`, in id order: only those are unpacked.
+    func trials(where isIncluded: (TrialSummary) -> Bool) -> [TrialRecord] {
+        var found: [TrialRecord] = []
+        trials.forEachSummary { id, summary in
+            if isIncluded(summary), let trial = trials[id] { found.append(trial) }
+        }
+        return found
     }
 
     /// Trial counts by status (trials not yet drawn count as pending; a later stage not yet fed
@@ -328,7 +338,7 @@ public struct CoordinatorMachine: Sendable {
     public var progress: CampaignProgress {
         let expected = feeder.expectedTrials(totalTrials: totalTrials)
         var progress = CampaignProgress(total: expected.reduce(0, +))
-        for trial in trials.values {
+        trials.forEachSummary { _, trial in
             switch trial.status {
             case .pending: break
             case .running: progress.running += 1
