@@ -20,6 +20,10 @@ public actor Coordinator {
     let options: CoordinatorOptions
     let store: CampaignStore
     let ingestor: ReportIngestor
+    /// Checkpoints the store's write-ahead log every ``checkpointInterval``, off the coordinator's
+    /// thread (nil: it could not open its connection, and commits checkpoint as SQLite does).
+    let checkpointer: WALCheckpointer?
+    static let checkpointInterval: Duration = .seconds(1)
     let codec: MessageCodec
     let gatekeeper: Gatekeeper
     let rejections = Mutex(RejectionLog())
@@ -77,6 +81,13 @@ public actor Coordinator {
         self.store = store
         self.logger = logger
         ingestor = ReportIngestor(store: store)
+        do {
+            checkpointer = try WALCheckpointer(store: store)
+        } catch {
+            // Then the writer checkpoints by itself, past `CampaignStore.writerCheckpointPages`.
+            logger.warning("cannot checkpoint the store in the background; commits will", metadata: ["error": "\(error)"])
+            checkpointer = nil
+        }
         codec = MessageCodec(maxMessageBytes: options.maxMessageBytes)
         measurements = CoordinatorMeasurements(campaign: spec.name)
         gatekeeper = Gatekeeper(secret: options.credentials?.secret, allowUnsealedFromNetwork: options.insecure)
@@ -182,6 +193,9 @@ public actor Coordinator {
             }
             group.addTask { await self.clock() }
             group.addTask { await self.warden() }
+            if let checkpointer {
+                group.addTask { await checkpointer.run(every: Self.checkpointInterval) }
+            }
             group.addTask {
                 // Once the campaign is over (and workers had time to learn it), or the store
                 // failed, stop receiving: ending `demand` ends the loop below.

@@ -20,6 +20,14 @@ public final class CampaignStore: Sendable {
 
     /// The database file's name inside the campaign directory.
     public static let databaseName = "campaign.db"
+    /// The database file's path.
+    public var databasePath: String { (directory as NSString).appendingPathComponent(Self.databaseName) }
+
+    /// Pages of write-ahead log (4 KB each) past which the writing connection checkpoints by
+    /// itself (SQLite's default: 1,000). The coordinator checkpoints in the background instead
+    /// (``WALCheckpointer``); this only bounds the log should that fall behind, and is what a
+    /// store written without a coordinator (an admin command) does.
+    public static let writerCheckpointPages = 16_384
 
     /// Who may read a campaign: its directory holds the jobs' output and the spec's `env:` values.
     public enum Access: Sendable {
@@ -65,6 +73,7 @@ public final class CampaignStore: Sendable {
         configuration.prepareDatabase { db in
             if !db.configuration.readonly {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerCheckpointPages)")
             } else {
                 // An admin command reads a 10,000-trial store's tables several times over (the
                 // digest scans `trials` 6 times). Mapped, the file's pages are read where the
