@@ -8,7 +8,7 @@ import Synchronization
 /// share one session.
 public final class Session: Sendable {
     public let id: SessionID
-    private let key: [UInt8]
+    private let key: HMACKey
     private struct Counters {
         var sent: UInt64 = 0
         var received = ReplayWindow()
@@ -17,7 +17,7 @@ public final class Session: Sendable {
 
     init(id: SessionID, secret: CampaignSecret) {
         self.id = id
-        key = HMAC.sha256(key: secret.key, Label.session, Array(id.bytes))
+        key = HMACKey(HMAC.sha256(key: secret.key, Label.session, Array(id.bytes)))
     }
 
     /// The payload in a sealed frame: header, session, direction, the next counter, payload, tag.
@@ -33,7 +33,7 @@ public final class Session: Sendable {
         out.append(direction.rawValue)
         for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: counter >> (8 * UInt64(i)))) }
         out += payload
-        let tag = out.withUnsafeBytes { HMAC.sha256(key: key, bytes: $0) }
+        let tag = out.withUnsafeBytes { key.tag($0) }
         out += tag
         return out
     }
@@ -44,7 +44,7 @@ public final class Session: Sendable {
         guard frame.sessionID == id else { throw .wrongSession }
         let bytes = frame.bytes
         let tagStart = bytes.count - HMAC.tagLength
-        let expected = bytes.withUnsafeBytes { HMAC.sha256(key: key, bytes: UnsafeRawBufferPointer(rebasing: $0[..<tagStart])) }
+        let expected = bytes.withUnsafeBytes { key.tag(UnsafeRawBufferPointer(rebasing: $0[..<tagStart])) }
         guard HMAC.constantTimeEqual(expected, bytes[tagStart...]) else { throw .badTag }
         // Direction and counter are read only once the tag says they are genuine.
         guard frame.direction == direction else { throw .wrongDirection }

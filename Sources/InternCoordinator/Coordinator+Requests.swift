@@ -138,7 +138,13 @@ extension Coordinator {
         let worker = WorkerID(report.workerId)
         let now = Self.now()
         var dataAbout = Set(report.frames.map(\.attemptId))
-        dataAbout.formUnion(report.metrics.map(\.attemptId))
+        // Samples come in runs of one attempt (thousands in a chatty job's report): a set
+        // operation per run, not per sample.
+        var previous: AttemptID?
+        for sample in report.metrics where sample.attemptId != previous {
+            dataAbout.insert(sample.attemptId)
+            previous = sample.attemptId
+        }
         dataAbout.formUnion(report.provenance.map(\.attemptId))
         let admitted = machine.admitReport(
             worker: worker, incarnation: report.incarnation, dataAbout: dataAbout, endsOf: report.ends.map(\.attemptId), now: now)
@@ -155,10 +161,15 @@ extension Coordinator {
                 attempt: frame.attemptId, stream: frame.stream == .stdout ? .stdout : .stderr, seq: frame.seq,
                 rawLength: frame.rawLength, data: frame.data))
         }
-        let metrics = report.metrics.filter { accepted.contains($0.attemptId) }.map { sample in
-            IncomingMetric(
+        var metrics: [IncomingMetric] = []
+        metrics.reserveCapacity(report.metrics.count)
+        var run: (attempt: AttemptID, accepted: Bool)?
+        for sample in report.metrics {
+            if run?.attempt != sample.attemptId { run = (sample.attemptId, accepted.contains(sample.attemptId)) }
+            guard run?.accepted == true else { continue }
+            metrics.append(IncomingMetric(
                 attempt: sample.attemptId, seq: sample.seq, name: sample.name, step: sample.step, value: sample.value,
-                time: sample.timeMs)
+                time: sample.timeMs))
         }
         // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
         let provenance = report.provenance.filter { accepted.contains($0.attemptId) }
@@ -215,8 +226,13 @@ extension Coordinator {
             effects.changes.append(.provenance(Self.provenanceRecord(item, now: now)))
         }
         // Only samples this report stored count: a resent sample, or an old report answered late, is not seen again.
-        let samples = metrics.filter { cursors.newMetrics[$0.attempt]?.contains($0.seq) == true }.map {
-            CoordinatorMachine.StoredSample(attempt: $0.attempt, name: $0.name, step: $0.step, value: $0.value)
+        var samples: [CoordinatorMachine.StoredSample] = []
+        samples.reserveCapacity(metrics.count)
+        var run: (attempt: AttemptID, new: ClosedRange<UInt64>?)?
+        for metric in metrics {
+            if run?.attempt != metric.attempt { run = (metric.attempt, cursors.newMetrics[metric.attempt]) }
+            guard run?.new?.contains(metric.seq) == true else { continue }
+            samples.append(CoordinatorMachine.StoredSample(attempt: metric.attempt, name: metric.name, step: metric.step, value: metric.value))
         }
         let ends = try report.ends.map { end in
             var core = Self.result(of: end)

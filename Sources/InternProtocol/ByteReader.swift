@@ -105,11 +105,16 @@ struct ByteReader {
         let n = try readLength(field())
         if n == 0 { return "" }
         let end = index + n
-        // Through a buffer pointer: over an array slice the generic validation looked up type
-        // metadata at run time for every string (a report carries one per metric sample).
+        // A report carries a string per metric sample, and the generic validation looks up type
+        // metadata at run time for each: ASCII (metric names, ids: nearly every string) is
+        // valid UTF-8 as it stands, so only other text is validated.
         let start = index
-        let decoded = bytes.withUnsafeBufferPointer { whole in
-            String(validating: UnsafeBufferPointer(rebasing: whole[start..<end]), as: UTF8.self)
+        let decoded = bytes.withUnsafeBufferPointer { whole -> String? in
+            let region = UnsafeBufferPointer(rebasing: whole[start..<end])
+            var high: UInt8 = 0
+            for byte in region { high |= byte }
+            if high < 0x80 { return String(decoding: region, as: UTF8.self) }
+            return String(validating: region, as: UTF8.self)
         }
         guard let s = decoded else {
             throw .malformed(field(), "invalid UTF-8")

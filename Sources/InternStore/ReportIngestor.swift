@@ -193,14 +193,25 @@ public final class ReportIngestor {
         var stagedMetrics: [AttemptID: UInt64] = [:]
         var acceptedMetrics: [IncomingMetric] = []
         var touchedMetrics: [AttemptID] = []
-        for metric in metrics {
-            if !touchedMetrics.contains(metric.attempt) { touchedMetrics.append(metric.attempt) }
-            guard trialOf(metric.attempt) != nil else { continue }
-            let stored = try stagedMetrics[metric.attempt] ?? metricCursor(for: metric.attempt)
-            guard metric.seq == stored + 1 else { continue }
-            stagedMetrics[metric.attempt] = metric.seq
-            acceptedMetrics.append(metric)
-            result.newMetrics[metric.attempt] = (result.newMetrics[metric.attempt]?.lowerBound ?? metric.seq)...metric.seq
+        // Samples come in runs of one attempt: its trial and cursor are looked up once per run.
+        var runStart = metrics.startIndex
+        while runStart < metrics.endIndex {
+            let attempt = metrics[runStart].attempt
+            var runEnd = runStart + 1
+            while runEnd < metrics.endIndex, metrics[runEnd].attempt == attempt { runEnd += 1 }
+            defer { runStart = runEnd }
+            if !touchedMetrics.contains(attempt) { touchedMetrics.append(attempt) }
+            guard trialOf(attempt) != nil else { continue }
+            var stored = try stagedMetrics[attempt] ?? metricCursor(for: attempt)
+            var firstNew: UInt64?
+            for metric in metrics[runStart..<runEnd] where metric.seq == stored + 1 {
+                stored = metric.seq
+                acceptedMetrics.append(metric)
+                if firstNew == nil { firstNew = metric.seq }
+            }
+            guard let firstNew else { continue }
+            stagedMetrics[attempt] = stored
+            result.newMetrics[attempt] = (result.newMetrics[attempt]?.lowerBound ?? firstNew)...stored
         }
 
         for (key, frame, _) in pendingRows where frame.data.isEmpty && frame.rawLength > 0 {

@@ -50,8 +50,15 @@ extension CoordinatorMachine {
         samples: [StoredSample], ends: [AttemptResult], worker id: WorkerID, incarnation: Incarnation, now: Timestamp
     ) -> Effects {
         var effects = Effects()
-        for sample in samples where watchedMetrics.contains(sample.name) {
-            effects.append(metricStored(attempt: sample.attempt, name: sample.name, step: sample.step, value: sample.value, now: now))
+        // A chatty job's report carries thousands of samples, in runs of one attempt: each run
+        // looks its attempt up once.
+        var start = samples.startIndex
+        while start < samples.endIndex {
+            let attempt = samples[start].attempt
+            var end = start + 1
+            while end < samples.endIndex, samples[end].attempt == attempt { end += 1 }
+            effects.append(metricsStored(attempt: attempt, samples[start..<end], now: now))
+            start = end
         }
         for end in ends {
             effects.append(attemptEnded(end, worker: id, incarnation: incarnation, now: now))
@@ -71,16 +78,36 @@ extension CoordinatorMachine {
     /// it counts for the objective, for a constraint, and for early stopping, as the spec says.
     /// The shell passes every such sample of a metric in ``watchedMetrics``.
     public mutating func metricStored(attempt id: AttemptID, name: String, step: Int64, value: Double, now: Timestamp) -> Effects {
-        guard let attempt = attempts[id], let trial = trials[attempt.trial] else { return settled(Effects(), now: now) }
-        let stage = stages[trial.stage]
-        if name == stage.objective?.metric { objectiveObserved(attempt: id, value: value) }
-        if stage.constraints.contains(where: { $0.metric == name }) || stage.extraObjectives.contains(where: { $0.metric == name }) {
-            constraintMetricObserved(attempt: id, name: name, value: value)
-        }
-        let effects = name == stage.pruning?.metric ? intermediateObserved(attempt: id, step: step, value: value, now: now) : Effects()
-        return settled(effects, now: now)
+        let sample = StoredSample(attempt: id, name: name, step: step, value: value)
+        return settled(metricsStored(attempt: id, [sample][...], now: now), now: now)
     }
 
+    /// Samples newly stored for one attempt, in order: each as ``metricStored`` says, with the
+    /// attempt read once and written once (and around each early-stopping point, which may end it).
+    mutating func metricsStored(attempt id: AttemptID, _ run: ArraySlice<StoredSample>, now: Timestamp) -> Effects {
+        var effects = Effects()
+        guard var attempt = attempts[id], let trial = trials[attempt.trial] else { return effects }
+        let stage = stages[trial.stage]
+        var changed = false
+        // The stage's few metric names are compared directly: cheaper than hashing each name.
+        for sample in run {
+            if sample.name == stage.objective?.metric {
+                changed = Self.observeObjective(sample.value, of: stage, in: &attempt) || changed
+            }
+            if stage.constraints.contains(where: { $0.metric == sample.name }) || stage.extraObjectives.contains(where: { $0.metric == sample.name }) {
+                changed = Self.observeConstraintMetric(sample.name, sample.value, of: stage, in: &attempt) || changed
+            }
+            if sample.name == stage.pruning?.metric {
+                if changed { record(attempt) }
+                changed = false
+                effects.append(intermediateObserved(attempt: id, step: sample.step, value: sample.value, now: now))
+                guard let current = attempts[id] else { return effects }
+                attempt = current
+            }
+        }
+        if changed { record(attempt) }
+        return effects
+    }
 
     static func watchedMetrics(of stages: [Stage]) -> Set<String> {
         var names: Set<String> = []
@@ -92,17 +119,17 @@ extension CoordinatorMachine {
         return names
     }
 
-    /// The objective metric of its stage was reported for an attempt (worker-parsed, in order).
-    mutating func objectiveObserved(attempt id: AttemptID, value: Double) {
-        guard var attempt = attempts[id], let trial = trials[attempt.trial], let objective = stages[trial.stage].objective,
-              !value.isNaN else { return }
+    /// The objective metric of its stage was reported for an attempt (worker-parsed, in order):
+    /// whether the attempt's objective changed.
+    static func observeObjective(_ value: Double, of stage: Stage, in attempt: inout AttemptRecord) -> Bool {
+        guard let objective = stage.objective, !value.isNaN else { return false }
         if objective.summary == .best {
             // An infinite value is a blow-up, never a best (a run that ends infinite is diverged).
-            guard value.isFinite else { return }
-            if let current = attempt.objective, !objective.isBetter(value, than: current) { return }
+            guard value.isFinite else { return false }
+            if let current = attempt.objective, !objective.isBetter(value, than: current) { return false }
         }
         attempt.objective = value
-        record(attempt)
+        return true
     }
 
     /// The pruning metric was reported for an attempt at `step` (worker-parsed, in order, each
@@ -124,17 +151,17 @@ extension CoordinatorMachine {
 
     /// A constrained metric, or an objective after the first, was reported for an attempt: a
     /// constraint judges its last value; an objective keeps its last or best, as it says.
-    mutating func constraintMetricObserved(attempt id: AttemptID, name: String, value: Double) {
-        guard var attempt = attempts[id], !attempt.status.isTerminal, let trial = trials[attempt.trial] else { return }
-        let stage = stages[trial.stage]
+    /// Whether the attempt changed.
+    static func observeConstraintMetric(_ name: String, _ value: Double, of stage: Stage, in attempt: inout AttemptRecord) -> Bool {
+        guard !attempt.status.isTerminal else { return false }
         if let objective = stage.extraObjectives.first(where: { $0.metric == name }) {
-            guard !value.isNaN, value.isFinite || objective.summary == .last else { return }
-            if objective.summary == .best, let current = attempt.constraintValues[name], !objective.isBetter(value, than: current) { return }
+            guard !value.isNaN, value.isFinite || objective.summary == .last else { return false }
+            if objective.summary == .best, let current = attempt.constraintValues[name], !objective.isBetter(value, than: current) { return false }
         } else if !stage.constraints.contains(where: { $0.metric == name }) {
-            return
+            return false
         }
         attempt.constraintValues[name] = value
-        record(attempt)
+        return true
     }
 
     /// An attempt's process ended. Its trial completes, is retried within the budget, or fails.

@@ -76,4 +76,62 @@ import Testing
         _ = fresh.metricStored(attempt: other.attempt, name: "loss", step: 1, value: 0.25, now: 1)
         #expect(fresh.trials[other.trial]?.status == .running)
     }
+
+    /// A report's samples, in runs of several attempts (each run read and written once), count as
+    /// the same samples one by one: the best objective, a constraint's last value, an extra
+    /// objective's best, and a trial pruned in the middle of a run (its attempt runs on until it is
+    /// stopped, so its later samples still count).
+    @Test func aReportsRunsOfSamplesCountAsTheSamplesOneByOne() throws {
+        var spec = CoordinatorMachineTests.spec(trials: 4, objective: Objective(metric: "loss", direction: .minimize, summary: .best))
+        spec.pruning = PruningPolicy(rule: .asha, metric: "loss", direction: .minimize, minStep: 1, reduction: 2)
+        spec.constraints = [Constraint(metric: "mem", comparison: .atMost, bound: 10)]
+        spec.extraObjectives = [Objective(metric: "acc", direction: .maximize, summary: .best)]
+        func started() throws -> (CoordinatorMachine, [AttemptID]) {
+            var machine = try CoordinatorMachine(spec: spec)
+            _ = machine.hello(worker: "w", incarnation: 1, hostname: "h", pid: 1, slots: 3, gpus: [], now: 0)
+            var attempts: [AttemptID] = []
+            for n in 1...3 {
+                let plan = try #require(CoordinatorMachineTests.plan(
+                    machine.requestWork(token: RequestToken(UInt64(n)), worker: "w", incarnation: 1, requestID: UInt64(n), now: 0),
+                    for: RequestToken(UInt64(n))))
+                attempts.append(plan.attempt)
+            }
+            return (machine, attempts)
+        }
+        var (together, ids) = try started()
+        var (oneByOne, _) = try started()
+        let (a, b, c) = (ids[0], ids[1], ids[2])
+        typealias Sample = CoordinatorMachine.StoredSample
+        let samples: [Sample] = [
+            Sample(attempt: a, name: "loss", step: 1, value: 0.3), Sample(attempt: a, name: "mem", step: 1, value: 4),
+            Sample(attempt: a, name: "acc", step: 1, value: 0.5), Sample(attempt: a, name: "loss", step: 2, value: 0.1),
+            Sample(attempt: a, name: "acc", step: 2, value: 0.4), Sample(attempt: a, name: "other", step: 2, value: 9),
+            Sample(attempt: b, name: "loss", step: 1, value: 0.2), Sample(attempt: b, name: "mem", step: 1, value: 12),
+            // c's first loss is worse than the others' at rung 0: pruned there, mid-run.
+            Sample(attempt: c, name: "mem", step: 1, value: 3), Sample(attempt: c, name: "loss", step: 1, value: 0.9),
+            Sample(attempt: c, name: "mem", step: 2, value: 20), Sample(attempt: c, name: "loss", step: 2, value: 0.05),
+            Sample(attempt: a, name: "loss", step: 3, value: 0.2), Sample(attempt: a, name: "mem", step: 3, value: 6),
+            Sample(attempt: .max, name: "loss", step: 1, value: 0),
+        ]
+        let effects = together.reportStored(samples: samples, ends: [], worker: "w", incarnation: 1, now: 5)
+        var events: [String] = []
+        for sample in samples {
+            let one = oneByOne.metricStored(attempt: sample.attempt, name: sample.name, step: sample.step, value: sample.value, now: 5)
+            for case .event(let event) in one.changes { events.append(event.kind) }
+        }
+        var togetherEvents: [String] = []
+        for case .event(let event) in effects.changes { togetherEvents.append(event.kind) }
+        #expect(togetherEvents == events)
+        #expect(events.contains("trial.pruned"))
+        for id in ids {
+            let (x, y) = (try #require(together.attempts[id]), try #require(oneByOne.attempts[id]))
+            #expect(x.objective == y.objective && x.constraintValues == y.constraintValues && x.status == y.status, "attempt \(id)")
+            #expect(together.trials[x.trial]?.status == oneByOne.trials[y.trial]?.status)
+        }
+        #expect(together.attempts[a]?.objective == 0.1)
+        #expect(together.attempts[a]?.constraintValues == ["mem": 6, "acc": 0.5])
+        #expect(together.attempts[b]?.constraintValues == ["mem": 12])
+        #expect(together.trials[together.attempts[c]!.trial]?.status == .pruned)
+        #expect(together.attempts[c]?.constraintValues["mem"] == 20)
+    }
 }
