@@ -129,10 +129,10 @@ def check_store(db, trials):
     doubled = q("select count(*) from (select trial_id from attempts where status = 'succeeded' group by trial_id having count(*) > 1)")[0][0]
     with_success = q("select count(distinct trial_id) from attempts where status = 'succeeded'")[0][0]
     raw, stored = q("select coalesce(sum(raw_length), 0), coalesce(sum(length), 0) from log_frames")[0]
-    try:
-        metric_points = q("select count(*) from metric_points")[0][0]
-    except sqlite3.OperationalError:  # stored in batches by newer stores
-        metric_points = None
+    # Metric points: in batches (each a run of seqs), summarised per metric in metric_series.
+    in_batches = q("select coalesce(sum(last_seq - first_seq + 1), 0) from metric_batches")[0][0]
+    in_series = q("select coalesce(sum(count), 0) from metric_series")[0][0]
+    metric_points = in_batches if in_batches == in_series else None
     con.close()
     ok = by_status.get("completed", 0) == trials and sum(by_status.values()) == trials and doubled == 0 and with_success == trials
     return {"ok": ok, "trials": by_status, "attempts": attempts, "doubled": doubled, "trials_with_a_success": with_success,
@@ -244,6 +244,11 @@ class Bench:
             "--time-scale", "0.1", "--log-rate", str(a.ingest_kb * 1000 / seconds), "--failure-rate", "0",
             "--sample-every", str(max(1, a.ingest_trials // 4))], timeout=a.timeout)
         check = self.verify(d, "ingest", a.ingest_trials)
+        # No failures, kills or cuts here: when every attempt succeeded (none lost to a saturated
+        # coordinator and run again), every sample a simulated job printed is stored, once.
+        sent = figures.get("counts", {}).get("metricSamplesSent")
+        if sent is not None and check["attempts"] == {"succeeded": a.ingest_trials} and check["metric_points"] != sent:
+            self.problems.append("ingest: %s metric points stored (batches and series agreeing), %d sent" % (check["metric_points"], sent))
         apparent, allocated = dir_bytes(os.path.join(d, ".intern", "ingest", "logs"))
         raw = check["log_raw_bytes"]
         return {"figures": figures, "store": check, "coordinator_cpu_s": coord.cpu,

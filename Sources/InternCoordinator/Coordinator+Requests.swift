@@ -137,14 +137,28 @@ extension Coordinator {
         let began = Self.monotonicNanos()
         let worker = WorkerID(report.workerId)
         let now = Self.now()
-        var dataAbout = Set(report.frames.map(\.attemptId))
-        // Samples come in runs of one attempt (thousands in a chatty job's report): a set
-        // operation per run, not per sample.
-        var previous: AttemptID?
-        for sample in report.metrics where sample.attemptId != previous {
-            dataAbout.insert(sample.attemptId)
-            previous = sample.attemptId
+        // Each metric batch is read through once, before anything else: checked (a damaged one
+        // refuses the whole report, which then changes nothing), summarised for its rows, and the
+        // samples of the metrics the machine watches picked out. The bytes are stored as they came.
+        var batches: [IncomingMetricBatch] = []
+        var watchedSamples: [(attempt: AttemptID, seq: UInt64, name: String, step: Int64, value: Double)] = []
+        let watched = machine.watchedMetrics
+        for batch in report.metrics {
+            var points: [PackedMetricPoints.Point] = []
+            guard let scan = PackedMetricPoints.scan(
+                batch.data, baseTime: batch.baseTime, watching: { watched.contains($0) }, visit: { points.append($0) })
+            else {
+                return .rejected(Rejected(
+                    requestId: report.requestId, code: .malformed,
+                    reason: "the metric batch of attempt \(batch.attemptId) from seq \(batch.firstSeq) does not read as one"))
+            }
+            for point in points {
+                watchedSamples.append((batch.attemptId, batch.firstSeq &+ UInt64(point.offset), scan.names[point.nameIndex], point.step, point.value))
+            }
+            batches.append(IncomingMetricBatch(attempt: batch.attemptId, firstSeq: batch.firstSeq, baseTime: batch.baseTime, data: batch.data, scan: scan))
         }
+        var dataAbout = Set(report.frames.map(\.attemptId))
+        dataAbout.formUnion(report.metrics.map(\.attemptId))
         dataAbout.formUnion(report.provenance.map(\.attemptId))
         let admitted = machine.admitReport(
             worker: worker, incarnation: report.incarnation, dataAbout: dataAbout, endsOf: report.ends.map(\.attemptId), now: now)
@@ -161,27 +175,18 @@ extension Coordinator {
                 attempt: frame.attemptId, stream: frame.stream == .stdout ? .stdout : .stderr, seq: frame.seq,
                 rawLength: frame.rawLength, data: frame.data))
         }
-        var metrics: [IncomingMetric] = []
-        metrics.reserveCapacity(report.metrics.count)
-        var run: (attempt: AttemptID, accepted: Bool)?
-        for sample in report.metrics {
-            if run?.attempt != sample.attemptId { run = (sample.attemptId, accepted.contains(sample.attemptId)) }
-            guard run?.accepted == true else { continue }
-            metrics.append(IncomingMetric(
-                attempt: sample.attemptId, seq: sample.seq, name: sample.name, step: sample.step, value: sample.value,
-                time: sample.timeMs))
-        }
+        batches.removeAll { !accepted.contains($0.attempt) }
         // What attempts ran with: stored as sent, within limits (a blob must be what its digest says).
         let provenance = report.provenance.filter { accepted.contains($0.attemptId) }
         var stored = Effects()
         var inTransaction = false
         let cursors: IngestCursors
         do {
-            cursors = try ingestor.ingest(frames: frames, metrics: metrics, trialOf: { machine.attempts[$0]?.trial }, now: now) { transaction, cursors in
+            cursors = try ingestor.ingest(frames: frames, metricBatches: batches, trialOf: { machine.attempts[$0]?.trial }, now: now) { transaction, cursors in
                 inTransaction = true
                 try transaction.apply(admitted.changes)
                 stored = try self.reportStored(
-                    report, metrics: metrics, provenance: provenance, cursors: cursors, transaction: transaction, now: now)
+                    report, watchedSamples: watchedSamples, provenance: provenance, cursors: cursors, transaction: transaction, now: now)
                 try transaction.apply(stored.changes)
             }
         } catch {
@@ -209,7 +214,8 @@ extension Coordinator {
     /// The second event of a report, inside its transaction: what its stored frames, samples,
     /// provenance and ends change (losses noted, trials settled).
     private func reportStored(
-        _ report: Report, metrics: [IncomingMetric], provenance: [AttemptProvenance], cursors: IngestCursors,
+        _ report: Report, watchedSamples: [(attempt: AttemptID, seq: UInt64, name: String, step: Int64, value: Double)],
+        provenance: [AttemptProvenance], cursors: IngestCursors,
         transaction: StoreTransaction, now: Timestamp
     ) throws -> Effects {
         let worker = WorkerID(report.workerId)
@@ -227,12 +233,12 @@ extension Coordinator {
         }
         // Only samples this report stored count: a resent sample, or an old report answered late, is not seen again.
         var samples: [CoordinatorMachine.StoredSample] = []
-        samples.reserveCapacity(metrics.count)
+        samples.reserveCapacity(watchedSamples.count)
         var run: (attempt: AttemptID, new: ClosedRange<UInt64>?)?
-        for metric in metrics {
-            if run?.attempt != metric.attempt { run = (metric.attempt, cursors.newMetrics[metric.attempt]) }
-            guard run?.new?.contains(metric.seq) == true else { continue }
-            samples.append(CoordinatorMachine.StoredSample(attempt: metric.attempt, name: metric.name, step: metric.step, value: metric.value))
+        for sample in watchedSamples {
+            if run?.attempt != sample.attempt { run = (sample.attempt, cursors.newMetrics[sample.attempt]) }
+            guard run?.new?.contains(sample.seq) == true else { continue }
+            samples.append(CoordinatorMachine.StoredSample(attempt: sample.attempt, name: sample.name, step: sample.step, value: sample.value))
         }
         let ends = try report.ends.map { end in
             var core = Self.result(of: end)

@@ -563,7 +563,7 @@ final class SimulatedWorker: Sendable {
             let budget = Int(state.withLock { $0.welcome?.maxMessageBytes } ?? UInt64(settings.maxMessageBytes)) * 3 / 4
             let (incarnation, batch) = state.withLock { ($0.incarnation, $0.outbox.nextBatch(budget: budget)) }
             let report = Report(
-                requestId: nextRequestID(), workerId: id, incarnation: incarnation, frames: batch.frames, metrics: batch.samples, ends: batch.ends)
+                requestId: nextRequestID(), workerId: id, incarnation: incarnation, frames: batch.frames, metrics: MetricBatch.packing(batch.samples), ends: batch.ends)
             let sent = ContinuousClock.now
             lastSent = sent
             do {

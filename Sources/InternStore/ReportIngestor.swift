@@ -153,23 +153,24 @@ public final class ReportIngestor {
     public func ingest(
         frames: [IncomingFrame], metrics: [IncomingMetric], trialOf: (AttemptID) -> TrialID?, now: Timestamp
     ) throws -> IngestCursors {
-        try ingest(frames: frames, metrics: metrics, trialOf: trialOf, now: now, transaction: false) { _, _ in }
+        try ingest(frames: frames, metricBatches: IncomingMetricBatch.packing(metrics), trialOf: trialOf, now: now, transaction: false) { _, _ in }
     }
 
-    /// As ``ingest(frames:metrics:trialOf:now:)``, with `alongside` run inside the same
-    /// transaction (there always is one), after the frames' and metrics' rows (it reads them),
-    /// with the cursors so far (`losses`, `newMetrics`): the coordinator commits what the report
-    /// changed in the same transaction as what it stored. `alongside` runs only once the files
-    /// are written: an error before it is a log that cannot be written (or a row that cannot be).
+    /// As ``ingest(frames:metrics:trialOf:now:)``, with the points already packed (as a report
+    /// brings them), and `alongside` run inside the same transaction (there always is one), after
+    /// the frames' and metrics' rows (it reads them), with the cursors so far (`losses`,
+    /// `newMetrics`): the coordinator commits what the report changed in the same transaction as
+    /// what it stored. `alongside` runs only once the files are written: an error before it is a
+    /// log that cannot be written (or a row that cannot be).
     public func ingest(
-        frames: [IncomingFrame], metrics: [IncomingMetric], trialOf: (AttemptID) -> TrialID?, now: Timestamp,
+        frames: [IncomingFrame], metricBatches: [IncomingMetricBatch], trialOf: (AttemptID) -> TrialID?, now: Timestamp,
         alongside: (StoreTransaction, IngestCursors) throws -> Void
     ) throws -> IngestCursors {
-        try ingest(frames: frames, metrics: metrics, trialOf: trialOf, now: now, transaction: true, alongside: alongside)
+        try ingest(frames: frames, metricBatches: metricBatches, trialOf: trialOf, now: now, transaction: true, alongside: alongside)
     }
 
     private func ingest(
-        frames: [IncomingFrame], metrics: [IncomingMetric], trialOf: (AttemptID) -> TrialID?, now: Timestamp,
+        frames: [IncomingFrame], metricBatches: [IncomingMetricBatch], trialOf: (AttemptID) -> TrialID?, now: Timestamp,
         transaction: Bool, alongside: (StoreTransaction, IngestCursors) throws -> Void
     ) throws -> IngestCursors {
         var result = IngestCursors()
@@ -191,27 +192,20 @@ public final class ReportIngestor {
         }
 
         var stagedMetrics: [AttemptID: UInt64] = [:]
-        var acceptedMetrics: [IncomingMetric] = []
+        var acceptedMetrics: [IncomingMetricBatch] = []
         var touchedMetrics: [AttemptID] = []
-        // Samples come in runs of one attempt: its trial and cursor are looked up once per run.
-        var runStart = metrics.startIndex
-        while runStart < metrics.endIndex {
-            let attempt = metrics[runStart].attempt
-            var runEnd = runStart + 1
-            while runEnd < metrics.endIndex, metrics[runEnd].attempt == attempt { runEnd += 1 }
-            defer { runStart = runEnd }
+        for batch in metricBatches {
+            let attempt = batch.attempt
             if !touchedMetrics.contains(attempt) { touchedMetrics.append(attempt) }
-            guard trialOf(attempt) != nil else { continue }
-            var stored = try stagedMetrics[attempt] ?? metricCursor(for: attempt)
-            var firstNew: UInt64?
-            for metric in metrics[runStart..<runEnd] where metric.seq == stored + 1 {
-                stored = metric.seq
-                acceptedMetrics.append(metric)
-                if firstNew == nil { firstNew = metric.seq }
-            }
-            guard let firstNew else { continue }
-            stagedMetrics[attempt] = stored
-            result.newMetrics[attempt] = (result.newMetrics[attempt]?.lowerBound ?? firstNew)...stored
+            guard trialOf(attempt) != nil, let last = batch.lastSeq else { continue }
+            let stored = try stagedMetrics[attempt] ?? metricCursor(for: attempt)
+            // After a gap the batch waits for the missing points; one stored already is dropped.
+            guard batch.firstSeq <= stored + 1, last > stored else { continue }
+            // Partly stored already (an acknowledgement was lost): the rest, packed again.
+            guard let new = batch.firstSeq > stored ? batch : batch.dropping(first: Int(stored + 1 - batch.firstSeq)) else { continue }
+            stagedMetrics[attempt] = last
+            acceptedMetrics.append(new)
+            result.newMetrics[attempt] = (result.newMetrics[attempt]?.lowerBound ?? new.firstSeq)...last
         }
 
         for (key, frame, _) in pendingRows where frame.data.isEmpty && frame.rawLength > 0 {
@@ -245,7 +239,7 @@ public final class ReportIngestor {
     }
 
     private func commit(
-        _ pendingRows: [(StreamKey, IncomingFrame, UInt64)], _ acceptedMetrics: [IncomingMetric], now: Timestamp,
+        _ pendingRows: [(StreamKey, IncomingFrame, UInt64)], _ acceptedMetrics: [IncomingMetricBatch], now: Timestamp,
         then alongside: (Database) throws -> Void
     ) throws {
         try store.write { db in
@@ -264,9 +258,9 @@ public final class ReportIngestor {
             }
     }
 
-    /// One packed batch per attempt, and the per-metric summaries updated.
-    private static func insertMetrics(_ metrics: [IncomingMetric], in db: Database) throws {
-        guard !metrics.isEmpty else { return }
+    /// A row per packed batch, stored as it came, and the per-metric summaries updated.
+    private static func insertMetrics(_ batches: [IncomingMetricBatch], in db: Database) throws {
+        guard !batches.isEmpty else { return }
         let insertBatch = try db.cachedStatement(sql: """
             INSERT INTO metric_batches (attempt_id, first_seq, last_seq, base_time, data) VALUES (?, ?, ?, ?, ?)
             """)
@@ -279,22 +273,14 @@ public final class ReportIngestor {
                 max_value = MAX(COALESCE(max_value, excluded.max_value), COALESCE(excluded.max_value, max_value)),
                 last_time = excluded.last_time
             """)
-        // Accepted metrics are in seq order per attempt; attempts may interleave.
-        var start = metrics.startIndex
-        while start < metrics.endIndex {
-            let attempt = metrics[start].attempt
-            var end = start
-            while end < metrics.endIndex, metrics[end].attempt == attempt { end += 1 }
-            let run = metrics[start..<end]
-            let base = run.first!.time
-            let (data, series) = MetricBatch.pack(run, baseTime: base)
-            try insertBatch.execute(arguments: [Int64(attempt), Int64(run.first!.seq), Int64(run.last!.seq), base, Data(data)])
-            for entry in series {
+        for batch in batches {
+            guard let last = batch.lastSeq else { continue }
+            try insertBatch.execute(arguments: [Int64(batch.attempt), Int64(batch.firstSeq), Int64(last), batch.baseTime, Data(batch.data)])
+            for entry in batch.scan.series {
                 try upsertSeries.execute(arguments: [
-                    Int64(attempt), entry.name, entry.count, entry.last.step, entry.last.value, entry.min, entry.max, entry.last.time,
+                    Int64(batch.attempt), entry.name, entry.count, entry.lastStep, entry.lastValue, entry.min, entry.max, entry.lastTime,
                 ])
             }
-            start = end
         }
     }
 

@@ -50,7 +50,7 @@ extension Worker {
             let batch = outbox.nextBatch(budget: budget)
             let report = Report(
                 requestId: nextRequestID(), workerId: options.id.rawValue, incarnation: incarnation,
-                frames: batch.frames, metrics: batch.metrics, ends: batch.ends, provenance: batch.provenance)
+                frames: batch.frames, metrics: MetricBatch.packing(batch.metrics), ends: batch.ends, provenance: batch.provenance)
             lastSent = .now
             do {
                 let reply = try await link.request(.report(report), on: context, timeout: NNGDuration(requestTimeout(.seconds(30))))

@@ -7,7 +7,7 @@ enum InternVersion {
 
     /// What `intern --version` prints and `intern coordinator` and `intern worker` say at start:
     /// the version, the git commit it was built from (``BuildInfo``, written by Plugins/BuildInfo)
-    /// and the wire protocol version, e.g. `0.15.0 (commit 1a2b3c4d5e6f, protocol 5)`. One line, the
+    /// and the wire protocol version, e.g. `0.15.0 (commit 1a2b3c4d5e6f, protocol 6)`. One line, the
     /// version first: `intern mcp` reports it as its server's version.
     static let description = "\(number) (commit \(BuildInfo.commit), protocol \(ProtocolVersion.current))"
 }

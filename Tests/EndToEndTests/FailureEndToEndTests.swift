@@ -64,10 +64,12 @@ import Testing
             Issue.record("hello must be welcomed")
             return
         }
+        var extremePoint = PackedMetricPoints.Writer(baseTime: .max)
+        extremePoint.append(name: "x", step: .min, value: .infinity, time: .min)
         let extreme = Report(
             requestId: 2, workerId: "evil", incarnation: 5,
             frames: [LogFrame(attemptId: .max, stream: .stdout, seq: .max, rawLength: .max, data: [1, 2, 3])],
-            metrics: [MetricSample(attemptId: .max, seq: .max, name: "x", step: .min, value: .infinity, timeMs: .max)],
+            metrics: [MetricBatch(attemptId: .max, firstSeq: .max, baseTime: .max, data: extremePoint.finish())],
             ends: [InternProtocol.AttemptEnd(
                 attemptId: .max, outcome: .exited, code: .min, detail: "", startedAtMs: .min, endedAtMs: .max, wallMs: .max,
                 userCpuMs: .max, systemCpuMs: .max, peakRssBytes: .max, finalStdoutSeq: .max, finalStderrSeq: .max, finalMetricSeq: .max)])
@@ -77,6 +79,19 @@ import Testing
         }
         #expect(ack.unknownAttempts == [.max])
         #expect(ack.endsStored == [.max])
+        // Metric batches that do not read as one (cut short, a name index past the names, a count
+        // past the bytes, a byte left over): the whole report is refused as malformed.
+        let good = extremePoint.finish()
+        let point = Array(good.dropFirst(4))  // after one name ("x") and the count (1)
+        for damaged in [Array(good.dropLast()), [1, 1, 0x78, 1, 5] + point.dropFirst(), [1, 1, 0x78, 0x7F] + point, good + [0]] {
+            let report = Report(requestId: 3, workerId: "evil", incarnation: 5,
+                                metrics: [MetricBatch(attemptId: 1, firstSeq: 1, baseTime: 0, data: damaged)])
+            guard case .rejected(let rejected)? = await send(codec.encode(.report(report))) else {
+                Issue.record("a damaged metric batch must be refused")
+                return
+            }
+            #expect(rejected.code == .malformed, "\(rejected.reason)")
+        }
         // Random bytes after a valid header.
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 {

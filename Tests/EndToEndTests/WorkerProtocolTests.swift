@@ -1,4 +1,5 @@
 import Foundation
+import InternCore
 import InternProtocol
 import InternTestKit
 import NNG
@@ -133,7 +134,9 @@ import Testing
                 }
                 reply = codec.encode(.reportAck(ReportAck(
                     requestId: report.requestId, stored: stored,
-                    metricsStored: report.metrics.last.map { [MetricCursor(attemptId: 1, seq: $0.seq)] } ?? [],
+                    metricsStored: report.metrics.last.map { batch in
+                        [MetricCursor(attemptId: 1, seq: batch.firstSeq + UInt64(PackedMetricPoints.scan(batch.data, baseTime: batch.baseTime)!.count) - 1)]
+                    } ?? [],
                     endsStored: report.ends.map(\.attemptId), provenanceStored: report.provenance.map(\.attemptId))))
             default:
                 Issue.record("unexpected request")

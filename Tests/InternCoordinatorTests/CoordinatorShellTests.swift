@@ -53,7 +53,7 @@ import Zstd
             attemptId: assignment.attemptId, outcome: .exited, startedAtMs: 1, endedAtMs: 2, wallMs: 1, finalMetricSeq: 1)
         guard case .reportAck(let ack) = try await Self.exchange(coordinator, .report(Report(
             requestId: 4, workerId: "w", incarnation: 7,
-            metrics: [MetricSample(attemptId: assignment.attemptId, seq: 1, name: "loss", step: 1, value: 0.25, timeMs: 1)],
+            metrics: packed([MetricSample(attemptId: assignment.attemptId, seq: 1, name: "loss", step: 1, value: 0.25, timeMs: 1)]),
             ends: [end])))
         else { Issue.record("no report ack"); return }
         #expect(ack.endsStored == [assignment.attemptId])
@@ -87,7 +87,7 @@ import Zstd
         let report = Report(
             requestId: 3, workerId: "w", incarnation: 7,
             frames: [LogFrame(attemptId: assignment.attemptId, stream: .stdout, seq: 1, rawLength: 10, data: compressed)],
-            metrics: [MetricSample(attemptId: assignment.attemptId, seq: 1, name: "loss", step: 1, value: 0.25, timeMs: 1)],
+            metrics: packed([MetricSample(attemptId: assignment.attemptId, seq: 1, name: "loss", step: 1, value: 0.25, timeMs: 1)]),
             ends: [AttemptEnd(attemptId: assignment.attemptId, outcome: .exited, startedAtMs: 1, endedAtMs: 2, wallMs: 1,
                               finalStdoutSeq: 1, finalMetricSeq: 1)])
         guard case .rejected(let refused) = try await Self.exchange(coordinator, .report(report)) else {
@@ -115,7 +115,7 @@ import Zstd
         for request in [
             Message.heartbeat(Heartbeat(requestId: 1, workerId: "ghost", incarnation: 1, running: [1])),
             .report(Report(requestId: 2, workerId: "ghost", incarnation: 1,
-                           metrics: [MetricSample(attemptId: 1, seq: 1, name: "loss", step: 1, value: 0, timeMs: 0)])),
+                           metrics: packed([MetricSample(attemptId: 1, seq: 1, name: "loss", step: 1, value: 0, timeMs: 0)]))),
             .workRequest(WorkRequest(requestId: 3, workerId: "ghost", incarnation: 1, slot: 0)),
         ] {
             guard case .rejected(let rejected) = try await Self.exchange(coordinator, request) else {
@@ -231,5 +231,12 @@ import Zstd
         waiter.cancel()
         await waiter.value
         #expect(ContinuousClock.now - started < .seconds(10))
+    }
+}
+
+/// Samples packed as a worker packs them for a report.
+func packed(_ samples: [MetricSample]) -> [MetricBatch] {
+    PackedMetricPoints.pack(samples) { ($0.attemptId, $0.seq, $0.name, $0.step, $0.value, $0.timeMs) }.map {
+        MetricBatch(attemptId: $0.attempt, firstSeq: $0.firstSeq, baseTime: $0.baseTime, data: $0.data)
     }
 }

@@ -121,10 +121,10 @@ enum Fixtures {
                 LogFrame(attemptId: 1, stream: .stderr, seq: .max, rawLength: 0, data: []),
             ],
             metrics: [
-                MetricSample(attemptId: 1, seq: 1, name: "loss", step: -1, value: 0.25, timeMs: -1),
-                MetricSample(attemptId: 1, seq: 2, name: "acc/τ", step: .max, value: -.infinity, timeMs: .min),
-                MetricSample(attemptId: 1, seq: 3, name: "", step: .min, value: .infinity, timeMs: 1_700_000_000_000),
-                MetricSample(attemptId: 1, seq: 4, name: "neg0", step: 0, value: -0.0, timeMs: 0),
+                // The codec carries a batch's bytes as they are (InternCoreTests' PackedMetricPointsTests reads them).
+                MetricBatch(attemptId: 1, firstSeq: 1, baseTime: -1, data: [1, 4, 0x6C, 0x6F, 0x73, 0x73, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0xD0, 0x3F, 0]),
+                MetricBatch(attemptId: 2, firstSeq: .max, baseTime: .min, data: []),
+                MetricBatch(attemptId: .max, firstSeq: 0, baseTime: .max, data: [0xFF]),
             ],
             ends: [
                 AttemptEnd(attemptId: 1, outcome: .signaled, code: 9, detail: "", startedAtMs: 1_700_000_000_000,

@@ -1,4 +1,5 @@
-/// One metric value reported by an attempt.
+/// One metric value reported by an attempt, as a worker holds it until a report carries it,
+/// packed with its neighbours in a ``MetricBatch``.
 public struct MetricSample: Sendable, Equatable {
     /// The attempt that produced the value.
     public var attemptId: UInt64
@@ -24,35 +25,11 @@ public struct MetricSample: Sendable, Equatable {
         self.timeMs = timeMs
     }
 
-    /// Exact number of bytes this sample occupies inside a ``Report``'s
-    /// `metrics` list.
-    public var encodedSize: Int { wireSize }
-}
-
-extension MetricSample: WireCodable {
-    static var minWireSize: Int { 13 }
-
-    var wireSize: Int {
+    /// At most what this sample adds to a ``Report`` packed in a batch (for batching under a
+    /// message size limit): what it took on the wire, with its own name, before version 6.
+    public var encodedSize: Int {
         ByteWriter.uintSize(attemptId) + ByteWriter.uintSize(seq)
             + ByteWriter.stringSize(name) + ByteWriter.intSize(step) + 8
             + ByteWriter.intSize(timeMs)
-    }
-
-    func encode(to w: inout ByteWriter) {
-        w.writeUInt(attemptId)
-        w.writeUInt(seq)
-        w.writeString(name)
-        w.writeInt(step)
-        w.writeDouble(value)
-        w.writeInt(timeMs)
-    }
-
-    init(from r: inout ByteReader, path: () -> String) throws(ProtocolError) {
-        attemptId = try r.readUInt(path() + ".attemptId")
-        seq = try r.readUInt(path() + ".seq")
-        name = try r.readString(path() + ".name")
-        step = try r.readInt(path() + ".step")
-        value = try r.readDouble(path() + ".value")
-        timeMs = try r.readInt(path() + ".timeMs")
     }
 }

@@ -1,4 +1,4 @@
-/// Worker -> coordinator: log frames, metric samples and attempt ends
+/// Worker -> coordinator: log frames, metric samples (packed in batches) and attempt ends
 /// (kind 9). The coordinator processes frames, then metrics, then ends.
 /// Answered by ``ReportAck`` or ``Rejected``.
 public struct Report: Sendable, Equatable {
@@ -10,8 +10,8 @@ public struct Report: Sendable, Equatable {
     public var incarnation: UInt64
     /// Compressed log output.
     public var frames: [LogFrame]
-    /// Metric samples.
-    public var metrics: [MetricSample]
+    /// Metric samples, packed: a batch per run of one attempt's consecutive samples (version 6).
+    public var metrics: [MetricBatch]
     /// Attempts that ended.
     public var ends: [AttemptEnd]
     /// What attempts ran with (version 3).
@@ -20,7 +20,7 @@ public struct Report: Sendable, Equatable {
     /// Creates a `Report`.
     public init(
         requestId: UInt64, workerId: String, incarnation: UInt64,
-        frames: [LogFrame] = [], metrics: [MetricSample] = [], ends: [AttemptEnd] = [], provenance: [AttemptProvenance] = []
+        frames: [LogFrame] = [], metrics: [MetricBatch] = [], ends: [AttemptEnd] = [], provenance: [AttemptProvenance] = []
     ) {
         self.provenance = provenance
         self.requestId = requestId
@@ -56,7 +56,7 @@ extension Report: WireCodable {
         workerId = try r.readString(path() + ".workerId")
         incarnation = try r.readUInt(path() + ".incarnation")
         frames = try r.readRecords(path() + ".frames", LogFrame.self)
-        metrics = try r.readRecords(path() + ".metrics", MetricSample.self)
+        metrics = try r.readRecords(path() + ".metrics", MetricBatch.self)
         ends = try r.readRecords(path() + ".ends", AttemptEnd.self)
         provenance = try r.readRecords(path() + ".provenance", AttemptProvenance.self)
     }
