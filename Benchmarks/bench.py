@@ -46,6 +46,26 @@ TARGET_GAP_P50_MS = 1.0  # attempt end -> next attempt started on the same worke
 TARGET_GAP_P99_MS = 10.0  # the same, p99
 TARGET_PSS_MIB = 30.0  # coordinator + workers, max during W1
 TARGET_FIRST_TRIAL_MS = 100.0  # `intern run` start -> the first attempt started
+TARGET_RSS_AFTER_BIG_REPORT = 1.10  # the coordinator's RSS after a report at the size limit, x its RSS before
+
+# The job of the big-report measurement: trial 2 writes a marker file, then about 48 MiB of random
+# base64 lines (little for zstd to take off) over about 3 s; trial 3 writes a marker and waits 5 s,
+# while the bench reads the coordinator's memory; every trial ends with its loss line.
+BIG_PY = r'''import base64, os, sys, time
+
+trial = int(sys.argv[1])
+if trial in (2, 3):
+    open("started-%d" % trial, "w").close()
+if trial == 2:
+    for _ in range(48):
+        for _ in range(1024):
+            sys.stdout.write(base64.b64encode(os.urandom(768)).decode() + "\n")
+        sys.stdout.flush()
+        time.sleep(0.06)
+if trial == 3:
+    time.sleep(5)
+print('{"loss": %d}' % trial)
+'''
 
 # The job of the trial-shapes benchmark: LINES JSON metric lines `{"step": i, "loss": x}` on stdout
 # with print(), nothing else. Every trial writes the same number of bytes (the loss stays in
@@ -948,7 +968,71 @@ class Bench:
                 med["intern"]["extra_cpu_ms_per_MB"] = (med["intern"]["cpu_seconds"] - med["xargs"]["cpu_seconds"]) * 1000 / mb
             W["median"] = med
         return {"interpreter": PYTHON, "runs": self.args.shape_runs, "workers": p, "optuna_python": optuna,
-                "job": SHAPE_PY, "workloads": results}
+                "job": SHAPE_PY, "workloads": results, "big_report": self.big_report(d)}
+
+    def big_report(self, d):
+        """The coordinator's memory after a report at the size limit: `intern run --workers 1` of
+        BIG_PY's three trials; while trial 2 prints, the coordinator is stopped (SIGSTOP) for
+        2.5 s, so the worker's outbox fills and its next reports go at the limit (3/4 of the 16
+        MiB message cap). RSS of the `intern run` process every 50 ms: before (the most during
+        trial 1 and until trial 2 starts), the peak, and after (the median from 1 to 4 s into
+        trial 3's wait, once every frame was stored). The store must hold all of trial 2's output."""
+        import sqlite3
+        bd = os.path.join(d, "big-report")
+        os.makedirs(bd)
+        self.write(os.path.join(bd, "big.py"), BIG_PY)
+        spec = os.path.join(bd, "big.yaml")
+        self.write(spec, "name: bench-big-report\ncommand: [%s, big.py, \"{trial}\"]\n" % PYTHON + TRIVIAL_SPACE +
+                   "trials: 3\nparallel: 1\nobjective: {metric: loss, direction: minimize}\n")
+        root = os.path.join(bd, "root")
+        proc = subprocess.Popen([self.intern, "run", spec, "--workers", "1", "--quiet", "--root", root], cwd=bd,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=job_env())
+        samples, t0 = [], time.monotonic()
+        marks, stopped = {}, None
+
+        def rss_kib():
+            try:
+                with open("/proc/%d/status" % proc.pid) as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            return int(line.split()[1])
+            except OSError:
+                return None
+
+        while proc.poll() is None and time.monotonic() - t0 < 120:
+            now = time.monotonic() - t0
+            for k in (2, 3):
+                if k not in marks and os.path.exists(os.path.join(bd, "started-%d" % k)):
+                    marks[k] = now
+            if 2 in marks and stopped is None and now - marks[2] > 0.5:
+                os.kill(proc.pid, signal.SIGSTOP)
+                time.sleep(2.5)
+                os.kill(proc.pid, signal.SIGCONT)
+                stopped = now
+            kib = rss_kib()
+            if kib is not None:
+                samples.append((now, kib))
+            time.sleep(0.05)
+        _, err = proc.communicate(timeout=60)
+        out = {"rc": proc.returncode, "samples": samples, "marks": marks}
+        if proc.returncode != 0 or 2 not in marks or 3 not in marks:
+            self.problem("big report: intern run exited %s (markers %s): %s" % (proc.returncode, sorted(marks), err[-500:]))
+            return out
+        before = [k for t, k in samples if t < marks[2]]
+        after = [k for t, k in samples if marks[3] + 1 <= t <= marks[3] + 4]
+        con = sqlite3.connect("file:%s?mode=ro" % os.path.join(root, "bench-big-report", "campaign.db"), uri=True)
+        raw = con.execute("select coalesce(sum(raw_length), 0) from log_frames f join attempts a on a.id = f.attempt_id "
+                          "where a.trial_id = 2 and f.stream = 1").fetchone()[0]
+        # The frames of one report share its receipt time: the largest report's compressed output.
+        largest = con.execute("select max(s) from (select sum(length) s from log_frames group by received_at)").fetchone()[0]
+        done = con.execute("select count(*) from trials where status = 'completed'").fetchone()[0]
+        con.close()
+        expected = 48 * 1024 * 1025 + len('{"loss": 2}\n')
+        if raw != expected or done != 3:
+            self.problem("big report: trial 2's stored stdout is %d bytes, expected %d; %d of 3 trials completed" % (raw, expected, done))
+        out.update({"before_MB": max(before) / 1024 if before else None, "peak_MB": max(k for _, k in samples) / 1024,
+                    "after_MB": median(after) / 1024 if after else None, "largest_report_MiB": (largest or 0) / 2**20})
+        return out
 
     # -- (4) sampler -------------------------------------------------------------------------------
 
@@ -1246,6 +1330,11 @@ def shape_rows(S):
         rows.append(("  W1 intern run start -> first attempt started", fmt(first, "%.0f ms"), verdict(None if first is None else first < TARGET_FIRST_TRIAL_MS)))
         pss = i.get("pss_max_MiB")
         rows.append(("  W1 PSS, coordinator + workers, max of 100 ms samples", fmt(pss, "%.1f MiB"), verdict(None if pss is None else pss <= TARGET_PSS_MIB)))
+    B = S.get("big_report") or {}
+    if B.get("after_MB") is not None:
+        ok = B["after_MB"] <= B["before_MB"] * TARGET_RSS_AFTER_BIG_REPORT
+        rows.append(("  coordinator RSS before / peak / after a report of %.1f MiB" % B["largest_report_MiB"],
+                     "%.0f / %.0f / %.0f MB" % (B["before_MB"], B["peak_MB"], B["after_MB"]), verdict(ok)))
     return rows
 
 
@@ -1435,8 +1524,9 @@ def print_table(r, args):
           % (TARGET_DISPATCH_MS, TARGET_INGEST_MBPS, TARGET_RATIO))
     if r.get("shapes"):
         print("targets (shapes): wall <= %.2fx xargs and below Optuna; W2 CPU <= %.2fx xargs; gap p50 <= %.0f ms, p99 <= %.0f ms; "
-              "PSS <= %.0f MiB; first trial < %.0f ms" % (TARGET_SHAPE_RATIO, TARGET_SHAPE_RATIO, TARGET_GAP_P50_MS, TARGET_GAP_P99_MS,
-                                                         TARGET_PSS_MIB, TARGET_FIRST_TRIAL_MS))
+              "PSS <= %.0f MiB; first trial < %.0f ms; RSS after a big report <= %.2fx before" % (
+                  TARGET_SHAPE_RATIO, TARGET_SHAPE_RATIO, TARGET_GAP_P50_MS, TARGET_GAP_P99_MS, TARGET_PSS_MIB, TARGET_FIRST_TRIAL_MS,
+                  TARGET_RSS_AFTER_BIG_REPORT))
     print("bench took %.0f s; JSON: %s" % (r["bench_seconds"], args.out))
     for n in r["notes"]:
         print("note: " + n)
