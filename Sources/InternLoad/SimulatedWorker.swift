@@ -1,5 +1,6 @@
 import Foundation
 import InternAuth
+import InternCore
 import InternProtocol
 import InternWorker
 import NNG
@@ -481,7 +482,7 @@ final class SimulatedWorker: Sendable {
                     if stopped || !retryable(error) { return }
                 }
             }
-            do { try await Task.sleep(for: .milliseconds(interval)) } catch { return }
+            do { try await Task.sleep(for: .milliseconds(FleetPacing.jittered(milliseconds: interval, unit: .random(in: 0..<1)))) } catch { return }
         }
     }
 
@@ -546,7 +547,8 @@ final class SimulatedWorker: Sendable {
             // Coalesce and pace as a real worker does: until the report interval has passed since
             // the last report (and 20 ms after output that found the outbox empty), not a moment
             // once an end waits.
-            let interval = Duration.milliseconds(Int(clamping: state.withLock { $0.welcome?.logFlushIntervalMs } ?? 250))
+            let interval = Duration.milliseconds(FleetPacing.jittered(
+                milliseconds: Int(clamping: state.withLock { $0.welcome?.logFlushIntervalMs } ?? 250), unit: .random(in: 0..<1)))
             var delay = lastSent + interval - .now
             if wokeFromEmpty { delay = max(.milliseconds(20), delay) }
             wokeFromEmpty = false

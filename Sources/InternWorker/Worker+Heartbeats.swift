@@ -1,3 +1,4 @@
+import InternCore
 import InternProtocol
 import Logging
 import NNG
@@ -52,7 +53,7 @@ extension Worker {
                 // A coordinator gone for good: once nothing runs here, stop waiting for it.
                 if lifecycle({ $0.heartbeatUnanswered(now: .now) }).contains(.giveUp) { throw giveUp() }
             }
-            try await sleepUnlessDone(milliseconds: interval)
+            try await sleepUnlessDone(milliseconds: FleetPacing.jittered(milliseconds: interval, unit: .random(in: 0..<1)))
         }
     }
 

@@ -1,3 +1,4 @@
+import InternCore
 import InternProtocol
 import Logging
 import NNG
@@ -28,7 +29,8 @@ extension Worker {
             // interval has passed since the last report (and 20 ms after output that found the
             // outbox empty), but not a moment once an attempt's end is queued (the next dispatch
             // may depend on it) or ``coalesceBytes`` wait.
-            let interval = Duration.milliseconds(Int(clamping: welcome?.logFlushIntervalMs ?? 250))
+            let interval = Duration.milliseconds(FleetPacing.jittered(
+                milliseconds: Int(clamping: welcome?.logFlushIntervalMs ?? 250), unit: .random(in: 0..<1)))
             var delay = lastSent + interval - .now
             if outbox.isEmpty {
                 if lifecycle({ $0.nothingUndelivered() }).contains(.exit) { return }

@@ -33,6 +33,15 @@ public struct FleetPacing: Sendable, Equatable {
         return (report, heartbeat)
     }
 
+    /// One wait of a periodic interval, `unit` (uniform in 0..<1) placing it within ±10 %:
+    /// workers started together (a job array, a fleet brought up at once) would otherwise
+    /// heartbeat and report in step, and the coordinator's one thread would take each interval's
+    /// messages as one burst, the work requests behind it waiting. The mean stays the interval.
+    public static func jittered(milliseconds: Int, unit: Double) -> Int {
+        let factor = 0.9 + 0.2 * min(max(unit, 0), 1)
+        return max(1, Int((Double(milliseconds) * factor).rounded()))
+    }
+
     /// The interval at which `workers` workers send `perSecond` in all.
     static func spread(_ workers: Int, perSecond: UInt64) -> UInt64 {
         let product = UInt64(max(0, workers)).multipliedReportingOverflow(by: 1_000)

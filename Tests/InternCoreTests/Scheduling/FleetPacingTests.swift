@@ -39,4 +39,21 @@ import Testing
         #expect(pacing.intervals(workers: -5) == (250, 1_000))
         #expect(pacing.intervals(workers: .max) == (.max, 2_500))
     }
+
+    /// Each wait lies within ±10 % of the interval, evenly: workers that started together drift
+    /// apart, and the fleet's rate stays what the pacing gave.
+    @Test func aWaitIsJitteredWithinATenthOfTheInterval() {
+        #expect(FleetPacing.jittered(milliseconds: 1_000, unit: 0) == 900)
+        #expect(FleetPacing.jittered(milliseconds: 1_000, unit: 0.5) == 1_000)
+        #expect(FleetPacing.jittered(milliseconds: 1_000, unit: 0.999_999) == 1_100)
+        #expect(FleetPacing.jittered(milliseconds: 1_000, unit: 7) == 1_100)
+        #expect(FleetPacing.jittered(milliseconds: 0, unit: 0.5) == 1)
+        var generator = SystemRandomNumberGenerator()
+        let waits = (0..<10_000).map { _ in FleetPacing.jittered(milliseconds: 2_000, unit: .random(in: 0..<1, using: &generator)) }
+        #expect(waits.allSatisfy { (1_800...2_200).contains($0) })
+        let mean = Double(waits.reduce(0, +)) / Double(waits.count)
+        #expect(abs(mean - 2_000) < 10)
+        // Spread, not bunched: each tenth of the range holds some.
+        #expect(Set(waits.map { ($0 - 1_800) / 40 }).count >= 10)
+    }
 }
