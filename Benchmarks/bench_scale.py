@@ -16,8 +16,10 @@ with exactly one succeeded attempt. Prints one table with PASS/MISS against the 
 status 1 on an integrity failure (a trial lost or doubled, a run that errored or timed out).
 """
 import argparse
+import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -139,6 +141,19 @@ def check_store(db, trials):
             "log_raw_bytes": raw, "log_frame_bytes": stored, "metric_points": metric_points}
 
 
+def request_wait(d):
+    """What `intern coordinator` prints as it ends: how long requests waited between NNG handing
+    them over and its thread taking them up, p50 and p99 as bucket bounds (at most)."""
+    found = None
+    for path in sorted(glob.glob(os.path.join(d, "coordinator-*.out"))):
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = re.search(r"requests waited for the coordinator's thread: p50 <= ([0-9.e+-]+|inf) ms, p99 <= ([0-9.e+-]+|inf) ms", line)
+                if m:
+                    found = (float(m.group(1)), float(m.group(2)))
+    return found
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -210,6 +225,7 @@ class Bench:
         rss = [s["reading"]["rssKiB"] / 1024 for s in samples]
         past_start = [s["reading"]["rssKiB"] / 1024 for s in samples if s["completed"] >= a.trials // 10] or rss
         return {"figures": figures, "store": check, "wall_s": wall, "coordinator_cpu_s": coord.cpu,
+                "request_wait_ms": request_wait(d),
                 "coordinator_max_rss_mb": coord.max_rss_kib / 1024, "rss_mb": rss,
                 "rss_flat": bool(past_start) and past_start[-1] <= TARGET_RSS_GROWTH * past_start[0],
                 "rss_peak_mb": max(rss + [coord.max_rss_kib / 1024]) if rss else coord.max_rss_kib / 1024}
@@ -348,6 +364,8 @@ def print_table(r):
             ("    after the start (every slot had an assignment)", "%s / %s ms" % (fmt(ds.get("p50Ms")), fmt(ds.get("p99Ms"))),
              verdict(ds.get("p99Ms", 1e9) <= TARGET_DISPATCH_P99_MS) + " (p99 <= %g ms)" % TARGET_DISPATCH_P99_MS),
             ("  report commit p50 / p99 (Report -> ReportAck)", "%s / %s ms" % (fmt(rp.get("p50Ms")), fmt(rp.get("p99Ms"))), ""),
+            ("  requests' wait for the coordinator's thread p50 / p99 (at most; its log)", "%s / %s ms" % tuple(
+                fmt(x) for x in (D.get("request_wait_ms") or (None, None))), ""),
             ("  coordinator RSS every 10 % of trials (MB)", " ".join("%.0f" % x for x in D["rss_mb"]), ""),
             ("  coordinator RSS peak, flat", "%.1f MB, %s" % (D["rss_peak_mb"], "flat" if D["rss_flat"] else "GROWS"),
              verdict(D["rss_peak_mb"] <= TARGET_RSS_MB and D["rss_flat"]) + " (<= %g MB, flat)" % TARGET_RSS_MB),

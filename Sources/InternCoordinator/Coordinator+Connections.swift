@@ -27,6 +27,8 @@ extension Coordinator {
             } catch {
                 return
             }
+            // On the coordinator's thread now: how long the request waited for it.
+            if request.arrivedAt > 0 { measurements.requestTakenUp(waited: Self.monotonicNanos() &- request.arrivedAt) }
             // Authentication happens first: a rejected peer costs a tag check and (at most once
             // per 10 s per address) a log line, nothing else.
             let reply: [UInt8]

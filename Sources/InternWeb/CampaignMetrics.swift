@@ -91,6 +91,9 @@ public struct CampaignMetrics: Sendable, Equatable {
             text += histogram(
                 "intern_decision_seconds", help: "The time from an attempt's end stored to its slot's next assignment (0: the next was queued ahead).",
                 coordinator.decision, labels: campaign)
+            text += histogram(
+                "intern_request_wait_seconds", help: "Requests received (count) and how long each waited between NNG handing it over and the coordinator's thread taking it up.",
+                coordinator.requestWait, labels: campaign)
         }
         return text
     }

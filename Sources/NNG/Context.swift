@@ -1,4 +1,5 @@
 import CNNG
+import Glibc
 import Synchronization
 
 /// One independent conversation on a ``Socket`` (`nng_ctx`).
@@ -314,7 +315,10 @@ final class AIOBridge: Sendable {
                 bytes = [UInt8](UnsafeRawBufferPointer(start: nng_msg_body(message), count: count))
             }
             nng_msg_free(message)
-            pending.continuation.resume(returning: Received(bytes: bytes, pipe: pipe))
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let arrivedAt = UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+            pending.continuation.resume(returning: Received(bytes: bytes, pipe: pipe, arrivedAt: arrivedAt))
         case (.send, 0):
             // NNG took ownership of the message.
             nng_aio_set_msg(aio.pointer, nil)

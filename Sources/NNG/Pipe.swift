@@ -1,9 +1,12 @@
 import CNNG
 
-/// A message received, with the connection it came on.
+/// A message received, with the connection it came on and when NNG handed it over.
 public struct Received: Sendable {
     public var bytes: [UInt8]
     public var pipe: Pipe
+    /// `CLOCK_MONOTONIC` nanoseconds when the receive completed, on NNG's thread (0 when none
+    /// was received): what the message then waited for its receiver to run is measurable.
+    public var arrivedAt: UInt64 = 0
 }
 
 /// One connection of a socket (an NNG pipe), named by its id. Valid while the connection

@@ -48,6 +48,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         print("coordinator for \(file.spec.name) listening on \(urls.joined(separator: ", "))")
         print("store: \(directory)")
         let outcome = try await session.run(display: ProgressDisplay(), dashboard: dashboardService)
+        // The queue in front of the coordinator's one thread, for whoever sizes a fleet
+        // (`make bench-scale` reads it; docs/operations.md, Scale).
+        let wait = session.coordinator.measurements.snapshot.requestWait
+        if let p50 = wait.bound(ofQuantile: 0.5), let p99 = wait.bound(ofQuantile: 0.99) {
+            print("requests waited for the coordinator's thread: p50 <= \(p50 * 1000) ms, p99 <= \(p99 * 1000) ms, of \(wait.count)")
+        }
         throw ExitCode(outcome.exitCode)
     }
 }

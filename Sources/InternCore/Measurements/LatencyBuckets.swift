@@ -44,6 +44,18 @@ public struct LatencyBuckets: Sendable, Equatable {
         }
     }
 
+    /// The upper bound of the bucket that holds the `quantile` (0...1) of the values recorded:
+    /// at most that many seconds; `.infinity` when it lies past the last bound; `nil` when
+    /// nothing was recorded.
+    public func bound(ofQuantile quantile: Double) -> Double? {
+        guard count > 0 else { return nil }
+        let rank = max(1, UInt64((Double(count) * min(max(quantile, 0), 1)).rounded(.up)))
+        for (index, total) in cumulative.enumerated() where total >= rank {
+            return index < bounds.count ? bounds[index] : .infinity
+        }
+        return .infinity
+    }
+
     /// Bounds for the coordinator's commit of one report: 100 µs to 2.5 s.
     public static let reportCommitBounds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
     /// Bounds for a decision (an attempt's end stored to its slot's next assignment): 100 µs to

@@ -15,6 +15,20 @@ import Testing
         #expect(abs(buckets.sum - 0.5035) < 1e-12)
     }
 
+    /// A quantile reads as the bound of the bucket its rank falls in: at most that long.
+    @Test func aQuantileIsTheBoundOfItsBucket() {
+        var buckets = LatencyBuckets(bounds: [0.001, 0.01, 0.1])
+        #expect(buckets.bound(ofQuantile: 0.5) == nil)
+        for _ in 0..<98 { buckets.record(seconds: 0.0005) }
+        buckets.record(seconds: 0.05)
+        buckets.record(seconds: 3)
+        #expect(buckets.bound(ofQuantile: 0.5) == 0.001)
+        #expect(buckets.bound(ofQuantile: 0.98) == 0.001)
+        #expect(buckets.bound(ofQuantile: 0.99) == 0.1)
+        #expect(buckets.bound(ofQuantile: 1) == .infinity)
+        #expect(buckets.bound(ofQuantile: 0) == 0.001)
+    }
+
     @Test func nanosecondsAreSeconds() {
         var buckets = LatencyBuckets(bounds: LatencyBuckets.reportCommitBounds)
         buckets.record(nanoseconds: 3_000_000)  // 3 ms: the 0.005 bucket
