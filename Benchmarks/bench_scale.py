@@ -141,17 +141,29 @@ def check_store(db, trials):
             "log_raw_bytes": raw, "log_frame_bytes": stored, "metric_points": metric_points}
 
 
-def request_wait(d):
-    """What `intern coordinator` prints as it ends: how long requests waited between NNG handing
-    them over and its thread taking them up, p50 and p99 as bucket bounds (at most)."""
+def coordinator_quantiles(d, pattern):
+    """A p50 / p99 pair (bucket bounds: at most) that `intern coordinator` prints as it ends,
+    found with `pattern` (two groups) in its output."""
     found = None
     for path in sorted(glob.glob(os.path.join(d, "coordinator-*.out"))):
         with open(path, errors="replace") as f:
             for line in f:
-                m = re.search(r"requests waited for the coordinator's thread: p50 <= ([0-9.e+-]+|inf) ms, p99 <= ([0-9.e+-]+|inf) ms", line)
+                m = re.search(pattern, line)
                 if m:
                     found = (float(m.group(1)), float(m.group(2)))
     return found
+
+
+def request_wait(d):
+    """How long requests waited between NNG handing them over and the coordinator's thread taking
+    them up."""
+    return coordinator_quantiles(d, r"requests waited for the coordinator's thread: p50 <= ([0-9.e+-]+|inf) ms, p99 <= ([0-9.e+-]+|inf) ms")
+
+
+def served_dispatch(d):
+    """Work requests answered at once: from NNG handing each over to its assignment committed,
+    on the coordinator's side (none of the load generator's own queueing is in it)."""
+    return coordinator_quantiles(d, r"work requests answered at once, arrival to assignment: p50 <= ([0-9.e+-]+|inf) ms, p99 <= ([0-9.e+-]+|inf) ms")
 
 
 class Bench:
@@ -225,7 +237,7 @@ class Bench:
         rss = [s["reading"]["rssKiB"] / 1024 for s in samples]
         past_start = [s["reading"]["rssKiB"] / 1024 for s in samples if s["completed"] >= a.trials // 10] or rss
         return {"figures": figures, "store": check, "wall_s": wall, "coordinator_cpu_s": coord.cpu,
-                "request_wait_ms": request_wait(d),
+                "request_wait_ms": request_wait(d), "served_dispatch_ms": served_dispatch(d),
                 "coordinator_max_rss_mb": coord.max_rss_kib / 1024, "rss_mb": rss,
                 "rss_flat": bool(past_start) and past_start[-1] <= TARGET_RSS_GROWTH * past_start[0],
                 "rss_peak_mb": max(rss + [coord.max_rss_kib / 1024]) if rss else coord.max_rss_kib / 1024}
@@ -366,6 +378,8 @@ def print_table(r):
             ("  report commit p50 / p99 (Report -> ReportAck)", "%s / %s ms" % (fmt(rp.get("p50Ms")), fmt(rp.get("p99Ms"))), ""),
             ("  requests' wait for the coordinator's thread p50 / p99 (at most; its log)", "%s / %s ms" % tuple(
                 fmt(x) for x in (D.get("request_wait_ms") or (None, None))), ""),
+            ("  dispatch as the coordinator serves it p50 / p99 (arrival -> assignment; its log)", "%s / %s ms" % tuple(
+                fmt(x) for x in (D.get("served_dispatch_ms") or (None, None))), ""),
             ("  coordinator RSS every 10 % of trials (MB)", " ".join("%.0f" % x for x in D["rss_mb"]), ""),
             ("  coordinator RSS peak, flat", "%.1f MB, %s" % (D["rss_peak_mb"], "flat" if D["rss_flat"] else "GROWS"),
              verdict(D["rss_peak_mb"] <= TARGET_RSS_MB and D["rss_flat"]) + " (<= %g MB, flat)" % TARGET_RSS_MB),

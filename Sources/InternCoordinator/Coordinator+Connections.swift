@@ -35,11 +35,11 @@ extension Coordinator {
             switch gatekeeper.admit(request.bytes, fromNetwork: request.pipe.isNetwork, now: Self.monotonicMillis()) {
             case .plain(let message):
                 admitted(request.pipe)
-                guard let answer = await handle(message) else { continue }
+                guard let answer = await handle(message, arrivedAt: request.arrivedAt) else { continue }
                 reply = answer
             case .opened(let message, let session):
                 admitted(request.pipe)
-                guard let answer = await handle(message) else { continue }
+                guard let answer = await handle(message, arrivedAt: request.arrivedAt) else { continue }
                 reply = gatekeeper.seal(answer, in: session)
             case .answer(let answer):
                 reply = answer

@@ -10,8 +10,9 @@ extension Coordinator {
     // MARK: - Requests
 
     /// Decodes and answers one request. Malformed input gets a `Rejected` reply and is logged;
-    /// it never stops the coordinator.
-    func handle(_ bytes: [UInt8]) async -> [UInt8]? {
+    /// it never stops the coordinator. `arrivedAt`: when NNG handed it over (monotonic
+    /// nanoseconds; 0, unknown), for the dispatch latency.
+    func handle(_ bytes: [UInt8], arrivedAt: UInt64 = 0) async -> [UInt8]? {
         let message: Message
         do {
             message = try codec.decode(bytes)
@@ -25,7 +26,7 @@ extension Coordinator {
         let reply: Message
         switch message {
         case .hello(let hello): reply = handleHello(hello)
-        case .workRequest(let request): reply = await handleWorkRequest(request)
+        case .workRequest(let request): reply = await handleWorkRequest(request, arrivedAt: arrivedAt)
         case .heartbeat(let heartbeat): reply = handleHeartbeat(heartbeat)
         case .report(let report): reply = handleReport(report)
         case .adminRequest(let request): reply = await handleAdmin(request)
@@ -72,7 +73,7 @@ extension Coordinator {
             compressionLevel: options.compressionLevel, metricPrefix: machine.spec.metricPrefix))
     }
 
-    func handleWorkRequest(_ request: WorkRequest) async -> Message {
+    func handleWorkRequest(_ request: WorkRequest, arrivedAt: UInt64 = 0) async -> Message {
         let token = RequestToken(nextToken)
         nextToken += 1
         var longPoll = false
@@ -91,6 +92,7 @@ extension Coordinator {
         if longPoll { longPollEnded() }
         switch reply {
         case .assignment(let plan):
+            if !longPoll, arrivedAt > 0 { measurements.dispatched(nanoseconds: Self.monotonicNanos() &- arrivedAt) }
             return .assignment(Assignment(
                 requestId: request.requestId, campaign: machine.spec.name, trialId: UInt64(plan.trial),
                 attemptId: plan.attempt, attemptNumber: UInt64(plan.number), argv: plan.argv, shell: plan.shell,

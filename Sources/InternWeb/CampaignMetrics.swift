@@ -94,6 +94,9 @@ public struct CampaignMetrics: Sendable, Equatable {
             text += histogram(
                 "intern_request_wait_seconds", help: "Requests received (count) and how long each waited between NNG handing it over and the coordinator's thread taking it up.",
                 coordinator.requestWait, labels: campaign)
+            text += histogram(
+                "intern_dispatch_seconds", help: "Work requests answered at once with an assignment (count) and the time from NNG handing each over to its assignment committed.",
+                coordinator.dispatch, labels: campaign)
         }
         return text
     }

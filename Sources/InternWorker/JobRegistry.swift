@@ -7,8 +7,11 @@ import Synchronization
 /// their trials elsewhere, so they would only burn the node (and its GPUs) for nothing.
 ///
 /// Each line is `PID STARTTIME UID COMM`: the job's process group leader, its start time in
-/// clock ticks since boot (field 22 of `/proc/PID/stat`), its owner and its command name, so a
-/// recycled pid, or a process that is not this worker's job, is never signalled. The file is read
+/// clock ticks since boot (field 22 of `/proc/PID/stat`), its owner and its command name. A
+/// process is signalled only when its pid, start time and owner are as recorded, so a recycled
+/// pid, or a process that is not this worker's job, is never signalled. The command name is not
+/// compared: a job's changes when it `exec`s (`sh -c "exec python ..."`, `conda run`, a launcher),
+/// and the list is written as the job starts, often before that. The file is read
 /// only when this user owns it and no one else may write it, never through a symbolic link
 /// (``PrivateDirectory``).
 ///
@@ -31,7 +34,7 @@ final class JobRegistry: Sendable {
     }
 
     /// SIGKILLs the process groups a previous incarnation recorded and still alive (the same
-    /// process: start time, owner and command as recorded, owned by this user); returns them.
+    /// process: start time and owner as recorded, owned by this user); returns them.
     func killLeftovers() -> [Int32] {
         let fd = PrivateDirectory.openTrusted(path)
         guard fd >= 0, let text = Self.read(fd: fd) else { return [] }
@@ -41,7 +44,7 @@ final class JobRegistry: Sendable {
             let fields = line.split(separator: " ", maxSplits: 3)
             guard fields.count == 4, let pid = Int32(fields[0]), pid > 1, let start = UInt64(fields[1]),
                   let uid = UInt32(fields[2]), uid == me, let process = Self.identity(of: pid),
-                  process.start == start, process.uid == uid, process.command == fields[3]
+                  process.start == start, process.uid == uid
             else { continue }
             if kill(-pid, SIGKILL) == 0 { killed.append(pid) }
         }

@@ -130,6 +130,12 @@ final class Outbox: Sendable {
         urgent?.resume()
     }
 
+    /// Whether an attempt's end is queued or `bytes` of frames are pending: the reporter sends at
+    /// once, with no coalescing wait to set up.
+    func isUrgent(bytes: Int) -> Bool {
+        state.withLock { !$0.ends.isEmpty || $0.pendingBytes >= bytes }
+    }
+
     /// Returns as soon as an attempt's end is queued or `bytes` of frames are pending (at once
     /// when that is so already), or when the task is cancelled: the reporter coalescing a chatty
     /// job's output waits on this beside its timer, so an end never waits out the timer (the next

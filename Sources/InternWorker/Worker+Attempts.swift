@@ -218,7 +218,6 @@ extension Worker {
             outbox.add(end: notRun(attempt, .failedToStart, detail: "\(error)"))
             return nil
         }
-        defer { recordJobs() }
         // What it runs with, captured beside it (cached per working directory and interpreter):
         // the job does not wait for it, and neither does the next assignment; its end waits for
         // it (below), so the coordinator never has an end without the provenance.
@@ -240,6 +239,8 @@ extension Worker {
             state.spawned[attempt] = job
             return state.lifecycle.jobStarted(attempt)
         })
+        // Listed while it runs: a worker killed now leaves it to its next incarnation to stop.
+        recordJobs()
         // The slot's next attempt is asked for while this one runs.
         let asked = requestID
         async let ahead = askAhead(behind: attempt, slot: slot, context: context, link: link, requestID: asked)

@@ -70,11 +70,13 @@ extension Worker {
         }
     }
 
+    /// Waits out the interval between heartbeats, or less: until the worker is done, or must
+    /// heartbeat at once (both ring `heartbeatAlarm`).
     private func sleepUnlessDone(milliseconds: Int) async throws {
-        var left = milliseconds
-        while left > 0, !isDone, !state.withLock({ $0.heartbeatNow }) {
-            try await Task.sleep(for: .milliseconds(min(left, 50)))
-            left -= 50
+        let deadline = ContinuousClock.now + .milliseconds(milliseconds)
+        while ContinuousClock.now < deadline, !isDone, !state.withLock({ $0.heartbeatNow }) {
+            await heartbeatAlarm.wait(until: deadline)
+            try Task.checkCancellation()
         }
     }
 

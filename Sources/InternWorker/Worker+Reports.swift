@@ -38,7 +38,8 @@ extension Worker {
                 if outbox.isEmpty { continue }
                 delay = max(Self.coalesceDelay, lastSent + interval - .now)
             }
-            if delay > .zero {
+            // An end queued (a short trial's output and end come together): no wait to set up.
+            if delay > .zero, !outbox.isUrgent(bytes: Self.coalesceBytes) {
                 let outbox = self.outbox, wait = delay
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { try? await Task.sleep(for: wait) }

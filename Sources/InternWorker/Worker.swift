@@ -1,5 +1,6 @@
 import Foundation
 import InternAuth
+import InternCore
 import InternJob
 import InternProtocol
 import Logging
@@ -24,6 +25,10 @@ public final class Worker: Sendable {
     /// Holds the state directory's lock for the worker's lifetime.
     private let lock: StateDirectoryLock?
     let state: Mutex<State>
+    /// Wakes the heartbeat loop from its wait between heartbeats: the worker leaves (one goes at
+    /// once), or a loop of its work has ended (the worker may be done: it exits without waiting
+    /// out the interval).
+    let heartbeatAlarm = Alarm()
     private let requestIDs = Atomic<UInt64>(0)
     /// Where jobs may write their outputs (`INTERN_OUTPUT_FILE`, one file per attempt): in the
     /// state directory, else a private temporary directory removed when `run()` returns.
@@ -178,7 +183,10 @@ public final class Worker: Sendable {
             // (`waitForAll` would wait for them forever).
             var working = options.slots + 2
             while working > 0, let loop = try await group.next() {
-                if loop == .work { working -= 1 }
+                if loop == .work {
+                    working -= 1
+                    heartbeatAlarm.ring()
+                }
             }
             group.cancelAll()
         }
@@ -220,6 +228,7 @@ public final class Worker: Sendable {
                     return state.deadlineWake
                 }
                 outbox.wake()
+                heartbeatAlarm.ring()
                 wake?.yield()
             case .cancel(let attempts):
                 logger.info("cancelling attempts", metadata: ["attempts": "\(attempts)"])

@@ -54,6 +54,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let p50 = wait.bound(ofQuantile: 0.5), let p99 = wait.bound(ofQuantile: 0.99) {
             print("requests waited for the coordinator's thread: p50 <= \(p50 * 1000) ms, p99 <= \(p99 * 1000) ms, of \(wait.count)")
         }
+        let dispatch = session.coordinator.measurements.snapshot.dispatch
+        if let p50 = dispatch.bound(ofQuantile: 0.5), let p99 = dispatch.bound(ofQuantile: 0.99) {
+            print("work requests answered at once, arrival to assignment: p50 <= \(p50 * 1000) ms, p99 <= \(p99 * 1000) ms, of \(dispatch.count)")
+        }
         throw ExitCode(outcome.exitCode)
     }
 }

@@ -124,7 +124,7 @@ import Testing
         #expect((families["intern_log_raw_bytes"]?.first?[1] as? Double ?? 0) > 0, "\(families.keys.sorted())")
         // `intern serve` has no coordinator in its process: none of a coordinator's histograms.
         #expect(families["intern_report_commit_seconds"] == nil && families["intern_decision_seconds"] == nil
-                && families["intern_request_wait_seconds"] == nil, "\(families.keys.sorted())")
+                && families["intern_request_wait_seconds"] == nil && families["intern_dispatch_seconds"] == nil, "\(families.keys.sorted())")
 
         // SIGTERM stops the server gracefully, quickly, with status 0.
         serve.signal(SIGTERM)
@@ -150,9 +150,9 @@ import Testing
             while time.time() < deadline:
                 text = urllib.request.urlopen(sys.argv[1] + "metrics", timeout=10).read().decode()
                 last = {f.name: [[s.name, s.labels, s.value] for s in f.samples] for f in text_string_to_metric_families(text)}
-                counts = [s[2] for name in ("intern_report_commit_seconds", "intern_decision_seconds", "intern_request_wait_seconds")
+                counts = [s[2] for name in ("intern_report_commit_seconds", "intern_decision_seconds", "intern_request_wait_seconds", "intern_dispatch_seconds")
                           for s in last.get(name, []) if s[0] == name + "_count"]
-                if len(counts) == 3 and min(counts) > 0:
+                if len(counts) == 4 and min(counts) > 0:
                     break
                 time.sleep(0.1)
             print(json.dumps(last))
@@ -160,7 +160,7 @@ import Testing
         let scraped = try await ProcessRunner.run([MCPEndToEndTests.python, "-c", scrape, url], timeout: .seconds(90))
         #expect(scraped.status == 0, "\(scraped.stderr)")
         let families = try #require(try JSONSerialization.jsonObject(with: Data(scraped.stdout.utf8)) as? [String: [[Any]]], "\(scraped.stdout)")
-        for name in ["intern_report_commit_seconds", "intern_decision_seconds", "intern_request_wait_seconds"] {
+        for name in ["intern_report_commit_seconds", "intern_decision_seconds", "intern_request_wait_seconds", "intern_dispatch_seconds"] {
             let samples = families[name] ?? []
             let count = samples.first { $0[0] as? String == name + "_count" }?[2] as? Double ?? 0
             #expect(count > 0, "\(name): \(samples)")

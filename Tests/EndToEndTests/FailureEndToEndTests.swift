@@ -329,3 +329,43 @@ extension SignalEndToEndTests {
         #expect(Set(succeeded.map(\.trial)).count == 4 && succeeded.count == 4)
     }
 }
+
+extension FailureEndToEndTests {
+    @Test func workerKilledWithSIGKILL_itsNextIncarnationStopsTheJobItLeftRunning() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let marker = dir.file("pid")
+        // One slot, one job, which outlives a worker killed without warning (it is its own process group).
+        let spec = try dir.write("c.yaml", """
+            name: leftover
+            shell: "echo $$ > \(marker); exec sleep 300"
+            trials: 1
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
+        let state = dir.file("state")
+        let worker = ["worker", "--connect", url, "--id", "w", "--slots", "1", "--state-dir", state, "--drain-grace", "0"]
+        let killed = try InternBinary.start(worker, in: dir.path)
+        try await eventually("the job has started", timeout: .seconds(20)) {
+            (try? String(contentsOfFile: marker, encoding: .utf8))?.hasSuffix("\n") == true
+        }
+        let pid = try #require(Int32(String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The worker lists its running job (it writes the list right after the job starts).
+        try await eventually("the worker lists the job", timeout: .seconds(5)) {
+            (try? String(contentsOfFile: "\(state)/jobs", encoding: .utf8))?.hasPrefix("\(pid) ") == true
+        }
+        killed.signal(SIGKILL)
+        _ = try? await killed.finish(timeout: .seconds(5))
+        #expect(processIsAlive(pid), "the job outlives its killed worker")
+
+        // Same id, same state directory: the next incarnation stops the job before it takes work.
+        try? FileManager.default.removeItem(atPath: marker)
+        let next = try InternBinary.start(worker, in: dir.path)
+        try await eventually("the leftover job is stopped", timeout: .seconds(10), every: .milliseconds(20)) { !processIsAlive(pid) }
+
+        next.signal(SIGTERM)
+        _ = try await next.finish(timeout: .seconds(20))
+        coordinator.signal(SIGINT)
+        _ = try await coordinator.finish(timeout: .seconds(10))
+    }
+}

@@ -5,10 +5,18 @@ import InternTestKit
 import Testing
 
 /// The store's hand-written JSON decoders read every text as `JSONDecoder` does: the same value
-/// where they take it, and `nil` (the caller then asks `JSONDecoder`) where they do not.
+/// where they take it, and `nil` (the caller then asks `JSONDecoder`) where they do not; its
+/// hand-written encoders write the text `JSONEncoder` wrote.
 @Suite struct StoredJSONTests {
     static func decoded<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
         try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// What the store wrote before it wrote these texts by hand.
+    static func encodedByFoundation<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
     }
 
     @Test func oddTexts_readAsJSONDecoderReadsThem() {
@@ -70,6 +78,7 @@ import Testing
                 values[index % 2 == 0 ? "p\(index)" : string() + "\(index)"] = value
             }
             let text = encodeJSON(Parameters(values))
+            #expect(text == Self.encodedByFoundation(Parameters(values)), "\(values)")
             let slow = Self.decoded(Parameters.self, text)
             if let fast = StoredJSON.parameters(text) {
                 byHand += 1
@@ -79,9 +88,11 @@ import Testing
 
             let argv = (0..<Int(random.next() % 4)).map { _ in string() }
             let argvText = encodeJSON(argv)
+            #expect(argvText == Self.encodedByFoundation(argv))
             #expect(decodeStrings(argvText) == Self.decoded([String].self, argvText), "\(argvText)")
             let map = Dictionary(argv.map { ($0, string()) }, uniquingKeysWith: { a, _ in a })
             let mapText = encodeJSON(map)
+            #expect(mapText == Self.encodedByFoundation(map))
             #expect(decodeStringMap(mapText) == Self.decoded([String: String].self, mapText), "\(mapText)")
         }
         // The store's own plain texts are the common case: most never reach JSONDecoder.

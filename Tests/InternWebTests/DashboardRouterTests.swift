@@ -177,6 +177,7 @@ import Zstd
         measurements.reportCommitted(nanoseconds: 4_000_000_000)  // 4 s: only +Inf
         measurements.decided(nanoseconds: 2_000_000)  // 2 ms: le 0.0025
         measurements.requestTakenUp(waited: 40_000_000)  // 40 ms: le 0.05
+        measurements.dispatched(nanoseconds: 3_000_000)  // 3 ms: le 0.005
         try await Application(router: Dashboard(root: dir.path, measurements: measurements).router()).test(.router) { client in
             let text = Self.body(try await client.execute(uri: "/metrics", method: .get))
             #expect(text.contains("# TYPE intern_report_commit_seconds histogram\n"), "\(text)")
@@ -191,13 +192,16 @@ import Zstd
             #expect(text.contains("intern_decision_seconds_count{campaign=\"sy\\\"nth\"} 1\n"))
             #expect(text.contains("intern_request_wait_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.025\"} 0\n"), "\(text)")
             #expect(text.contains("intern_request_wait_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.05\"} 1\n"))
+            #expect(text.contains("intern_dispatch_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.0025\"} 0\n"), "\(text)")
+            #expect(text.contains("intern_dispatch_seconds_bucket{campaign=\"sy\\\"nth\",le=\"0.005\"} 1\n"))
             // The stores' gauges are still there.
             #expect(text.contains("intern_campaign_finished{campaign=\"synth\"} 1.0\n"))
         }
         // `intern serve`: no coordinator in the process, no histograms.
         try await Application(router: Dashboard(root: dir.path).router()).test(.router) { client in
             let text = Self.body(try await client.execute(uri: "/metrics", method: .get))
-            #expect(!text.contains("intern_report_commit_seconds") && !text.contains("intern_decision_seconds") && !text.contains("intern_request_wait"))
+            #expect(!text.contains("intern_report_commit_seconds") && !text.contains("intern_decision_seconds") && !text.contains("intern_request_wait")
+                    && !text.contains("intern_dispatch"))
             #expect(text.contains("intern_campaign_finished{campaign=\"synth\"} 1.0\n"))
         }
     }

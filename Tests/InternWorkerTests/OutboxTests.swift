@@ -128,12 +128,13 @@ import Testing
         _ = held
     }
 
-    @Test func jobsLeftByAKilledWorker_areKilledByTheNextOne_andRecycledPidsAreNot() throws {
+    @Test func jobsLeftByAKilledWorker_areKilledByTheNextOne_evenOnceTheyExecedAnotherProgram_andRecycledPidsAreNot() throws {
         let dir = try TemporaryDirectory(prefix: "intern-outbox")
         defer { dir.remove() }
         let leftover = Process()
         leftover.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        leftover.arguments = ["-c", "import os; os.setpgid(0, 0); os.execv('/bin/sleep', ['sleep', '30'])"]
+        // Recorded as python3, it then execs `sleep` (as `sh -c "exec ..."` or a launcher does).
+        leftover.arguments = ["-c", "import os, time; os.setpgid(0, 0); time.sleep(0.5); os.execv('/bin/sleep', ['sleep', '30'])"]
         try leftover.run()
         // Like a job: the leader of its own process group (wait until it is).
         let pid = leftover.processIdentifier
@@ -141,8 +142,12 @@ import Testing
         while getpgid(pid) != pid, Date() < deadline { usleep(10_000) }
         let registry = JobRegistry(directory: dir.path)
         registry.write([pid])
-        // A line for a recycled pid (right pid, wrong start time) is ignored.
-        let text = try String(contentsOfFile: dir.file("jobs"), encoding: .utf8) + "\(getpid()) 1\n"
+        #expect(try String(contentsOfFile: dir.file("jobs"), encoding: .utf8).hasSuffix(" python3\n"))
+        func command() -> String? { try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) }
+        while command() != "sleep\n", Date() < deadline.addingTimeInterval(5) { usleep(10_000) }
+        #expect(command() == "sleep\n")
+        // A line for a recycled pid (this process's: right pid and owner, wrong start time) is ignored.
+        let text = try String(contentsOfFile: dir.file("jobs"), encoding: .utf8) + "\(getpid()) 1 \(geteuid()) xctest\n"
         try text.write(toFile: dir.file("jobs"), atomically: true, encoding: .utf8)
         #expect(registry.killLeftovers() == [pid])
         leftover.waitUntilExit()

@@ -62,9 +62,10 @@ import Testing
         chown(state + "/jobs", Self.other, Self.other)
         #expect(JobRegistry(directory: state).killLeftovers().isEmpty)
         #expect(processIsAlive(pid))
-        // Ours but naming another command (a recycled pid, an old format): ignored.
+        // Ours but with another start time (a recycled pid), or in an old format: ignored. (The
+        // command name is not compared: a job's changes when it execs.)
         unlink(state + "/jobs")
-        try "\(pid) \(identity.start) \(identity.uid) python3\n\(pid) \(identity.start)\n".write(toFile: state + "/jobs", atomically: false, encoding: .utf8)
+        try "\(pid) \(identity.start + 1) \(identity.uid) \(identity.command)\n\(pid) \(identity.start)\n".write(toFile: state + "/jobs", atomically: false, encoding: .utf8)
         #expect(JobRegistry(directory: state).killLeftovers().isEmpty)
         #expect(processIsAlive(pid))
         // A planted jobs.tmp symlink: replaced, and what it pointed to is untouched.

@@ -3,8 +3,9 @@ import Synchronization
 /// The coordinator's own measurements, kept in its process for whoever shows them (the dashboard's
 /// `/metrics` under `--http`): how long each report took to store (log appends and the one
 /// transaction, to its commit), how long a slot waited for its next attempt after its last
-/// one's end was stored (``DecisionClock``), and how long each request waited for the
-/// coordinator's thread after NNG handed it over. The coordinator records from its thread, a reader
+/// one's end was stored (``DecisionClock``), how long each request waited for the
+/// coordinator's thread after NNG handed it over, and how long a work request answered at once
+/// took from then to its assignment. The coordinator records from its thread, a reader
 /// takes a ``Snapshot`` from any other: a lock around fixed bucket counts, so a record costs a
 /// few nanoseconds and allocates nothing (but the first after each snapshot, which copies the
 /// counts once).
@@ -21,6 +22,10 @@ public final class CoordinatorMeasurements: Sendable {
         /// handing it over and the coordinator's thread taking it up, seconds: the queue in front
         /// of the one thread (what waits inside NNG before that, or on the network, is not in it).
         public var requestWait: LatencyBuckets
+        /// Work requests answered at once with an assignment (their count) and, for each, the
+        /// time from NNG's handing it over to the assignment committed, seconds: dispatch as the
+        /// coordinator serves it (requests parked until a trial is free are not in it).
+        public var dispatch: LatencyBuckets
     }
 
     private let state: Mutex<Snapshot>
@@ -30,7 +35,8 @@ public final class CoordinatorMeasurements: Sendable {
         state = Mutex(Snapshot(
             campaign: campaign, reportCommit: LatencyBuckets(bounds: LatencyBuckets.reportCommitBounds),
             decision: LatencyBuckets(bounds: LatencyBuckets.decisionBounds),
-            requestWait: LatencyBuckets(bounds: LatencyBuckets.reportCommitBounds)))
+            requestWait: LatencyBuckets(bounds: LatencyBuckets.reportCommitBounds),
+            dispatch: LatencyBuckets(bounds: LatencyBuckets.reportCommitBounds)))
     }
 
     /// A report was stored; committing it took `nanoseconds`.
@@ -46,6 +52,11 @@ public final class CoordinatorMeasurements: Sendable {
     /// A request was taken up by the coordinator's thread `nanoseconds` after NNG handed it over.
     public func requestTakenUp(waited nanoseconds: UInt64) {
         state.withLock { $0.requestWait.record(nanoseconds: nanoseconds) }
+    }
+
+    /// A work request got its assignment, committed, `nanoseconds` after NNG handed it over.
+    public func dispatched(nanoseconds: UInt64) {
+        state.withLock { $0.dispatch.record(nanoseconds: nanoseconds) }
     }
 
     /// A copy of the histograms now.

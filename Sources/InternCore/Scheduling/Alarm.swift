@@ -1,8 +1,9 @@
 import Synchronization
 
 /// What a clock loop sleeps on: it wakes at a deadline, or earlier when rung (a nearer deadline
-/// came up meanwhile), or when its task is cancelled. One waiter at a time.
-final class Alarm: Sendable {
+/// came up meanwhile, or what it waits for has happened), or when its task is cancelled. One
+/// waiter at a time: the coordinator's clock loop, a worker's heartbeat loop.
+public final class Alarm: Sendable {
     private enum State {
         case idle
         case waiting(CheckedContinuation<Void, Never>)
@@ -12,10 +13,10 @@ final class Alarm: Sendable {
 
     private let state = Mutex(State.idle)
 
-    init() {}
+    public init() {}
 
     /// Returns at `deadline`, when rung, or when the task is cancelled, whichever comes first.
-    func wait(until deadline: ContinuousClock.Instant) async {
+    public func wait(until deadline: ContinuousClock.Instant) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
             group.addTask { await self.untilRung() }
@@ -25,7 +26,7 @@ final class Alarm: Sendable {
     }
 
     /// Wakes the waiter now (or the next one, at once).
-    func ring() {
+    public func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard case .waiting(let continuation) = state else {
                 state = .rung
