@@ -161,12 +161,28 @@ public final class Context: Sendable {
         return message
     }
 
-    /// REQ convenience: sends `bytes` as a request and returns the reply to it.
-    /// `timeout`, when given, applies to the send and to the receive separately.
+    /// REQ: sends `bytes` as a request and returns the reply to it. `timeout`, when given,
+    /// applies to the send and to the receive separately. One operation for both: once NNG has
+    /// taken the request, the receive of its reply starts from NNG's completion callback, so the
+    /// caller's task is resumed once, with the reply (a send, then a receive, resumed it twice:
+    /// two thread wake-ups per request, for a worker twice per trial).
     /// - Throws: ``NNGError`` as for ``send(_:timeout:)`` and ``receive(timeout:)``.
     public func request(_ bytes: [UInt8], timeout: NNGDuration? = nil) async throws -> [UInt8] {
-        try await send(bytes, timeout: timeout)
-        return try await receive(timeout: timeout)
+        let label = "request on context \(id)"
+        try checkOpen(label)
+        let message = try Self.message(copying: bytes, label: label)
+        var handedOver = false
+        do {
+            return try await bridge.run(.request(handle), label: label, timeout: timeout) { aio in
+                // As in `send`: the aio holds the message from here.
+                nng_aio_set_msg(aio, message)
+                handedOver = true
+                nng_ctx_send(handle, aio)
+            }.bytes
+        } catch {
+            if !handedOver { nng_msg_free(message) }
+            throw error
+        }
     }
 
     /// Closes the context; a pending operation ends with ``NNGError/closed`` and later
@@ -200,12 +216,27 @@ struct AIOHandle: @unchecked Sendable {
 /// `Unmanaged.passRetained` at allocation and released only after `nng_aio_free`
 /// (which waits for a running callback), so the callback never sees a dead object.
 final class AIOBridge: Sendable {
-    enum Operation: Sendable { case send, receive }
+    enum Operation: Sendable, Equatable {
+        case send, receive
+        /// A send, then (started from the send's completion, on NNG's thread) the receive of its
+        /// reply on the same context: one operation for the caller.
+        case request(nng_ctx)
+
+        static func == (a: Operation, b: Operation) -> Bool {
+            switch (a, b) {
+            case (.send, .send), (.receive, .receive): true
+            case (.request(let x), .request(let y)): x.id == y.id
+            default: false
+            }
+        }
+    }
 
     private struct Pending: Sendable {
         let continuation: CheckedContinuation<Received, any Error>
-        let operation: Operation
+        var operation: Operation
         let label: String
+        /// The operation's timeout, for each of a request's two steps.
+        let timeout: nng_duration
     }
 
     private struct State: Sendable {
@@ -264,7 +295,9 @@ final class AIOBridge: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Received, any Error>) in
                 let proceed = state.withLock { s -> Bool in
                     if s.cancelRequested { return false }
-                    s.pending = Pending(continuation: continuation, operation: operation, label: label)
+                    s.pending = Pending(
+                        continuation: continuation, operation: operation, label: label,
+                        timeout: timeout?.milliseconds ?? cnng_duration_default())
                     return true
                 }
                 guard proceed else {
@@ -299,6 +332,27 @@ final class AIOBridge: Sendable {
             return (pending, aio)
         }) else { return }
         let rv = nng_aio_result(aio.pointer)
+        if case .request(let context) = pending.operation, rv == 0 {
+            // NNG took the request: receive its reply on the same aio, from here. A cancellation
+            // that came meanwhile found nothing in flight to cancel: it is honoured here, or, if
+            // it comes while the receive is being submitted, just after.
+            nng_aio_set_msg(aio.pointer, nil)
+            var receiving = pending
+            receiving.operation = .receive
+            let proceed = state.withLock { s -> Bool in
+                guard !s.cancelRequested else { return false }
+                s.pending = receiving
+                return true
+            }
+            guard proceed else {
+                pending.continuation.resume(throwing: NNGError.cancelled.during(pending.label))
+                return
+            }
+            nng_aio_set_timeout(aio.pointer, pending.timeout)
+            nng_ctx_recv(context, aio.pointer)
+            if state.withLock({ $0.cancelRequested }) { nng_aio_cancel(aio.pointer) }
+            return
+        }
         switch (pending.operation, rv) {
         case (.receive, 0):
             guard let message = nng_aio_get_msg(aio.pointer) else {
@@ -325,7 +379,7 @@ final class AIOBridge: Sendable {
             pending.continuation.resume(returning: Received(bytes: [], pipe: Pipe(id: 0)))
         default:
             // A failed send gives the message back to us: free it.
-            if pending.operation == .send, let message = nng_aio_get_msg(aio.pointer) {
+            if pending.operation != .receive, let message = nng_aio_get_msg(aio.pointer) {
                 nng_aio_set_msg(aio.pointer, nil)
                 nng_msg_free(message)
             }

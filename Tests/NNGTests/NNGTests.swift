@@ -434,6 +434,49 @@ func expectNNGError<T>(_ expected: NNGError, _ body: () async throws -> T, sourc
         try await pair.req.openContext().send(bytes("after"))
         #expect(text(try await served) == "after")
     }
+
+    /// A request is one operation (its receive starts from the send's completion, on NNG's
+    /// thread): cancelled before it is sent, between the two, or while it waits for the reply,
+    /// it ends at once, and its context asks again afterwards.
+    @Test(arguments: [0, 1, 5, 20])
+    func cancellingTheTaskEndsAPendingRequest(delayMilliseconds: Int) async throws {
+        let pair = try Pair()
+        defer { pair.close() }
+        let server = try pair.rep.openContext()
+        let ctx = try pair.req.openContext()
+        let pending = Task { try await ctx.request(bytes("unanswered"), timeout: .infinite) }
+        try await Task.sleep(for: .milliseconds(delayMilliseconds))
+        let clock = ContinuousClock()
+        let start = clock.now
+        pending.cancel()
+        try await withDeadline(seconds: 2) { await expectNNGError(.cancelled) { try await pending.value } }
+        #expect(clock.now - start < .milliseconds(500))
+
+        // The server may have the cancelled request (it is then abandoned); the next is answered.
+        let answering = Task {
+            while true {
+                let request = try await server.receive(timeout: .seconds(5))
+                try await server.reply(bytes("re: " + text(request)))
+                if text(request) == "again" { return }
+            }
+        }
+        #expect(text(try await ctx.request(bytes("again"), timeout: .seconds(5))) == "re: again")
+        try await answering.value
+    }
+
+    @Test func aRequestNobodyAnswers_timesOut_andItsContextAsksAgain() async throws {
+        let pair = try Pair()
+        defer { pair.close() }
+        let server = try pair.rep.openContext()
+        let ctx = try pair.req.openContext()
+        await expectNNGError(.timedOut) { try await ctx.request(bytes("first"), timeout: .milliseconds(100)) }
+        #expect(text(try await server.receive(timeout: .seconds(5))) == "first")
+        try await server.reply(bytes("late"))  // to an abandoned request: dropped
+        async let asked = ctx.request(bytes("second"), timeout: .seconds(5))
+        #expect(text(try await server.receive(timeout: .seconds(5))) == "second")
+        try await server.reply(bytes("re: second"))
+        #expect(text(try await asked) == "re: second")
+    }
 }
 
 // MARK: - Pipe events
