@@ -72,11 +72,16 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A worker outlives whoever reads its output: `intern run` killed with kill -9 leaves its
+        // local workers running (`intern resume` re-attaches their attempts), their standard
+        // error a pipe nobody reads. Their next log line must not end them (SIGPIPE's default):
+        // the write fails and the worker goes on. Jobs get the default back (JobSpawn).
+        signal(SIGPIPE, SIG_IGN)
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let (credentials, tls) = try security.security(for: [connect], option: "--connect", side: .client)
         // Which build runs, for a journal or a pilot job's output (the coordinator says the same).
-        FileHandle.standardError.write(Data("intern worker: intern \(InternVersion.description) as \(identity), joining \(connect)\n".utf8))
+        Self.say("intern worker: intern \(InternVersion.description) as \(identity), joining \(connect)\n")
         do {
             let explicit: [String]? = gpus.map { $0 == "none" ? [] : $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let inventory = GPUDiscovery.detect(explicit: explicit)
@@ -84,11 +89,11 @@ struct WorkerCommand: AsyncParsableCommand {
             // leaves behind when it leaves its process group is re-parented here and stopped
             // with the job.
             if !Orphans.adoptOrphans() {
-                FileHandle.standardError.write(Data("intern worker: cannot become the subreaper of its jobs (prctl): a job's process that calls setsid() outlives a timeout or a cancel\n".utf8))
+                Self.say("intern worker: cannot become the subreaper of its jobs (prctl): a job's process that calls setsid() outlives a timeout or a cancel\n")
             }
             if !inventory.gpus.isEmpty {
                 let names = inventory.gpus.map { "\($0.index)\($0.name.isEmpty ? "" : " (\($0.name))")" }.joined(separator: ", ")
-                FileHandle.standardError.write(Data("intern worker: offering GPUs \(names)\n".utf8))
+                Self.say("intern worker: offering GPUs \(names)\n")
             }
             var options = WorkerOptions(
                 connect: connect, id: WorkerID(identity), slots: slots, gpus: inventory.ids, terminationGraceMillis: Int(killGrace * 1000),
@@ -109,13 +114,20 @@ struct WorkerCommand: AsyncParsableCommand {
                 // closes its socket (at most 5 s).
                 maximumCancellationDuration: .milliseconds(options.terminationGraceMillis) + .seconds(10))
             if try await lifecycle.run() == .stoppedAtOnce {
-                FileHandle.standardError.write(Data("intern worker: stopped at once (a second signal, or leaving took too long); its jobs were stopped\n".utf8))
+                Self.say("intern worker: stopped at once (a second signal, or leaving took too long); its jobs were stopped\n")
                 throw ExitCode(ExitCodes.failure)
             }
         } catch let error as WorkerError {
-            FileHandle.standardError.write(Data("intern worker: \(error.message)\n".utf8))
+            Self.say("intern worker: \(error.message)\n")
             throw ExitCode(ExitCodes.failure)
         }
+    }
+
+    /// Writes a line of the worker's own to standard error; nobody reading it (see `run`) is no
+    /// error (`FileHandle.write` would trap on it).
+    static func say(_ line: String) {
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     /// `$TMPDIR/intern-UID/worker-ID` (local disk on most clusters; `$HOME` is often NFS), with

@@ -331,6 +331,32 @@ extension SignalEndToEndTests {
 }
 
 extension FailureEndToEndTests {
+    /// As after `intern run` is killed with kill -9: its local workers run on, their output a pipe
+    /// nobody reads. They go on logging (into nothing) and finish the campaign.
+    @Test func aWorkerWhoseOutputNobodyReads_goesOnAndFinishesTheCampaign() async throws {
+        let dir = try TemporaryDirectory(prefix: "intern-e2e")
+        defer { dir.remove() }
+        let spec = try dir.write("c.yaml", """
+            name: unread
+            shell: "sleep 0.2; echo done {trial}"
+            trials: 4
+            """)
+        let url = "ipc://\(dir.file("c.sock"))"
+        let coordinator = try InternBinary.start(["coordinator", spec, "--listen", url, "--root", dir.file(".intern")], in: dir.path)
+        // The reader takes the worker's first line and goes; every line after it (debug: one per
+        // request at least) meets a pipe with no reader.
+        let status = dir.file("worker-status")
+        let worker = try InternBinary.startProgram(["/bin/sh", "-c", """
+            ("$0" worker --connect "$1" --id w --log-level debug; echo $? > "$2") 2>&1 | (read first; exit 0)
+            """, InternBinary.path, url, status], in: dir.path, environment: ["TMPDIR": dir.path])
+        let result = try await coordinator.finish(timeout: .seconds(30))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("4 completed"), "\(result.stdout)")
+        _ = try await worker.finish(timeout: .seconds(30))
+        // The worker's own exit status (the pipeline's is its reader's): 0, not 141 (SIGPIPE).
+        #expect(try String(contentsOfFile: status, encoding: .utf8) == "0\n")
+    }
+
     @Test func workerKilledWithSIGKILL_itsNextIncarnationStopsTheJobItLeftRunning() async throws {
         let dir = try TemporaryDirectory(prefix: "intern-e2e")
         defer { dir.remove() }
