@@ -51,6 +51,11 @@ final class Outbox: Sendable {
         /// Set once the spool failed (disk full): frames stay in memory, up to the limit.
         var spoolProblem: String?
 
+        /// An end is queued, or `bytes` of frames are pending: no reason to wait for more.
+        func isUrgent(bytes: Int) -> Bool {
+            !ends.isEmpty || pendingBytes >= bytes
+        }
+
         mutating func takeWaiter() -> CheckedContinuation<Void, Never>? {
             defer { waiter = nil }
             if waiter == nil { signalled = true }
@@ -133,7 +138,7 @@ final class Outbox: Sendable {
     /// Whether an attempt's end is queued or `bytes` of frames are pending: the reporter sends at
     /// once, with no coalescing wait to set up.
     func isUrgent(bytes: Int) -> Bool {
-        state.withLock { !$0.ends.isEmpty || $0.pendingBytes >= bytes }
+        state.withLock { $0.isUrgent(bytes: bytes) }
     }
 
     /// Returns as soon as an attempt's end is queued or `bytes` of frames are pending (at once
@@ -144,7 +149,7 @@ final class Outbox: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> Bool in
-                    if state.urgentRung || !state.ends.isEmpty || state.pendingBytes >= bytes {
+                    if state.urgentRung || state.isUrgent(bytes: bytes) {
                         state.urgentRung = false
                         return true
                     }

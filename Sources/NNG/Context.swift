@@ -216,18 +216,16 @@ struct AIOHandle: @unchecked Sendable {
 /// `Unmanaged.passRetained` at allocation and released only after `nng_aio_free`
 /// (which waits for a running callback), so the callback never sees a dead object.
 final class AIOBridge: Sendable {
-    enum Operation: Sendable, Equatable {
+    enum Operation: Sendable {
         case send, receive
         /// A send, then (started from the send's completion, on NNG's thread) the receive of its
         /// reply on the same context: one operation for the caller.
         case request(nng_ctx)
 
-        static func == (a: Operation, b: Operation) -> Bool {
-            switch (a, b) {
-            case (.send, .send), (.receive, .receive): true
-            case (.request(let x), .request(let y)): x.id == y.id
-            default: false
-            }
+        /// Whether it hands NNG a message (which comes back to be freed when the send fails).
+        var sends: Bool {
+            if case .receive = self { return false }
+            return true
         }
     }
 
@@ -379,7 +377,7 @@ final class AIOBridge: Sendable {
             pending.continuation.resume(returning: Received(bytes: [], pipe: Pipe(id: 0)))
         default:
             // A failed send gives the message back to us: free it.
-            if pending.operation != .receive, let message = nng_aio_get_msg(aio.pointer) {
+            if pending.operation.sends, let message = nng_aio_get_msg(aio.pointer) {
                 nng_aio_set_msg(aio.pointer, nil)
                 nng_msg_free(message)
             }

@@ -50,13 +50,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let outcome = try await session.run(display: ProgressDisplay(), dashboard: dashboardService)
         // The queue in front of the coordinator's one thread, for whoever sizes a fleet
         // (`make bench-scale` reads it; docs/operations.md, Scale).
-        let wait = session.coordinator.measurements.snapshot.requestWait
-        if let p50 = wait.bound(ofQuantile: 0.5), let p99 = wait.bound(ofQuantile: 0.99) {
-            print("requests waited for the coordinator's thread: p50 <= \(p50 * 1000) ms, p99 <= \(p99 * 1000) ms, of \(wait.count)")
-        }
-        let dispatch = session.coordinator.measurements.snapshot.dispatch
-        if let p50 = dispatch.bound(ofQuantile: 0.5), let p99 = dispatch.bound(ofQuantile: 0.99) {
-            print("work requests answered at once, arrival to assignment: p50 <= \(p50 * 1000) ms, p99 <= \(p99 * 1000) ms, of \(dispatch.count)")
+        let measured = session.coordinator.measurements.snapshot
+        for (what, buckets) in [("requests waited for the coordinator's thread", measured.requestWait),
+                                ("work requests answered at once, arrival to assignment", measured.dispatch)] {
+            if let p50 = buckets.bound(ofQuantile: 0.5), let p99 = buckets.bound(ofQuantile: 0.99) {
+                print("\(what): p50 <= \(p50 * 1000) ms, p99 <= \(p99 * 1000) ms, of \(buckets.count)")
+            }
         }
         throw ExitCode(outcome.exitCode)
     }

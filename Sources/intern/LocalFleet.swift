@@ -1,7 +1,7 @@
 import Foundation
+import InternCore
 import InternJob
 import Logging
-import Synchronization
 
 /// The local worker processes of `intern run`: this same executable started as
 /// `intern worker --connect URL --id local-N`, each with its output in a log file.
@@ -63,23 +63,21 @@ struct LocalFleet: Sendable {
     /// whether they all have. Throws `CancellationError` when the task is cancelled. Returns as
     /// the last worker is reaped: `intern run` ends as soon as its campaign does.
     func waitUntilExited(timeout: Duration? = nil) async throws -> Bool {
-        if jobs.allSatisfy({ $0.exit != nil }) { return true }
-        let first = FirstOutcome()
+        // Far enough never to come: no timeout.
+        let deadline = ContinuousClock.now + (timeout ?? .seconds(100 * 365 * 86_400))
+        let exited = Alarm()
         let jobs = self.jobs
         // Not cancellable (`JobProcess.wait`): it ends when the workers do, whoever waits.
         Task {
             for job in jobs { _ = await job.wait() }
-            first.settle(.success(true))
+            exited.ring()
         }
-        let timer = timeout.map { timeout in
-            Task { if (try? await Task.sleep(for: timeout)) != nil { first.settle(.success(false)) } }
+        while jobs.contains(where: { $0.exit == nil }) {
+            try Task.checkCancellation()
+            if ContinuousClock.now >= deadline { return false }
+            await exited.wait(until: deadline)
         }
-        defer { timer?.cancel() }
-        return try await withTaskCancellationHandler {
-            try await first.value()
-        } onCancel: {
-            first.settle(.failure(CancellationError()))
-        }
+        return true
     }
 
     /// At most how long a local worker takes to leave once told to: no drain grace, `killGrace`
@@ -89,38 +87,6 @@ struct LocalFleet: Sendable {
 
     /// How long a local worker's jobs get between SIGTERM and SIGKILL (the worker's default).
     static let killGrace: Duration = .seconds(5)
-}
-
-/// The first of several outcomes that race (the workers exit, a timeout, a cancellation), for one
-/// waiter: whichever settles first is the value; later ones are ignored.
-private final class FirstOutcome: Sendable {
-    private struct State {
-        var waiter: CheckedContinuation<Bool, any Error>?
-        var outcome: Result<Bool, any Error>?
-    }
-
-    private let state = Mutex(State())
-
-    func settle(_ outcome: Result<Bool, any Error>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
-            guard state.outcome == nil else { return nil }
-            state.outcome = outcome
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(with: outcome)
-    }
-
-    func value() async throws -> Bool {
-        try await withCheckedThrowingContinuation { continuation in
-            let settled = state.withLock { state -> Result<Bool, any Error>? in
-                if let outcome = state.outcome { return outcome }
-                state.waiter = continuation
-                return nil
-            }
-            if let settled { continuation.resume(with: settled) }
-        }
-    }
 }
 
 /// Writes a worker's output to a file (on the worker's reader thread).

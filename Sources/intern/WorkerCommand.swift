@@ -75,7 +75,8 @@ struct WorkerCommand: AsyncParsableCommand {
         // A worker outlives whoever reads its output: `intern run` killed with kill -9 leaves its
         // local workers running (`intern resume` re-attaches their attempts), their standard
         // error a pipe nobody reads. Their next log line must not end them (SIGPIPE's default):
-        // the write fails and the worker goes on. Jobs get the default back (JobSpawn).
+        // the write fails and the worker goes on. Its jobs start with every signal's default
+        // (`spawnChild`).
         signal(SIGPIPE, SIG_IGN)
         global.bootstrapLogging()
         let identity = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
