@@ -62,9 +62,11 @@ import Testing
             let shim = try dir.write("\(name)/python3", "#!/bin/sh\nprintf '3.11.2\\nnumpy==1.26.0\\ntorch==\(torch)\\n'\n")
             chmod(shim, 0o755)
         }
+        // Each trial waits (10 s at most) until the other has started: with one slot each, the
+        // two trials run on the two workers, however late the second one joins.
         let spec = try dir.write("c.yaml", """
             name: pkgs
-            command: [/bin/sleep, "{x}"]
+            shell: "touch started-{x}; n=0; while [ $(ls started-* | wc -l) -lt 2 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done"
             space: {x: {type: choice, values: ["1", "1.2"]}}
             sampler: grid
             parallel: 2
